@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * The `memvisor` command line. Each subcommand lives in its own function; `main` only
+ * dispatches, turns typed errors into a one-line message and an exit code.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MemvisorError } from './errors.js';
+import { runDemo } from './demo.js';
+
+const HELP = `memvisor — simulate how a hypervisor virtualizes and overcommits memory
+
+usage: memvisor <command> [options]
+
+commands:
+  demo [--mib N] [--root DIR]...   hash, deduplicate and compress a corpus of real pages
+                                   read from files on this machine (default /usr/bin,
+                                   /usr/lib, /usr/share; N MiB, default 64)
+  help                             this text
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(HELP);
+        return 0;
+      case 'demo':
+        await runDemo(rest, process.stdout);
+        return 0;
+      default:
+        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, help\n`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof MemvisorError) {
+      process.stderr.write(`memvisor ${cmd}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+/** True when this file is the process's entry point (also through an npm bin symlink). */
+function isEntry(): boolean {
+  try {
+    return realpathSync(process.argv[1] ?? '') === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,294 @@
+/**
+ * The engine: the only module that touches the WebAssembly exports.
+ *
+ * It loads build/{release,debug}.wasm with @assemblyscript/loader, writes the configuration
+ * block, calls `init`, reads back the memory map, and owns the typed views over linear memory.
+ * Everything else in src/ calls the typed methods here and never sees a raw export or a literal
+ * offset. Bulk data crosses through the staging region, whose address is asked for once.
+ *
+ * Why raw exports: the loader's demangled functions wrap every call in a rest-argument closure;
+ * the engine calls the instance's exports directly and uses the loader for instantiation, the
+ * abort import and string decoding.
+ *
+ * Why views are re-created: growing linear memory detaches the old ArrayBuffer, so every view
+ * made before a grow would read zeros. `mem()` compares buffers and rebuilds the views.
+ */
+
+import { readFileSync } from 'node:fs';
+import { instantiateSync, type ASUtil } from '@assemblyscript/loader';
+import { ConfigError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError, checkInt } from './errors.js';
+
+/** Flavours of the module: debug has assertions compiled in, release is optimized. */
+export type EngineFlavor = 'release' | 'debug';
+
+export interface EngineOptions {
+  /** Machine RAM in MiB (4 KiB frames). 0 gives an engine for codecs and hashing only. */
+  machineMemoryMiB?: number;
+  /** Initial staging region in bytes (it grows on demand). Default 1 MiB. */
+  stagingBytes?: number;
+  /** Module flavour. Default: 'debug' when MEMVISOR_DEBUG=1 in the environment, else 'release'. */
+  flavor?: EngineFlavor;
+}
+
+/** One region of the memory map. Offsets and sizes are bytes in linear memory. */
+export interface RegionInfo {
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** Kinds of machine frame, as counted by the conservation invariant (frames.ts FrameKind). */
+export enum FrameKind {
+  Free = 0,
+  Guest = 1,
+  Zpool = 2,
+  PageTable = 3,
+  Hypervisor = 4,
+}
+
+/** Largest machine RAM one engine holds: 4 GiB of wasm32 memory less metadata room. */
+export const MAX_MACHINE_MIB = 3584;
+/** Returned by frame allocation when machine RAM is exhausted. */
+export const NO_FRAME = 0xffffffff;
+
+/** The exports of assembly/index.ts, typed. u32 results arrive as signed i32: use `>>> 0`. */
+interface RawExports {
+  memory: WebAssembly.Memory;
+  init(): number;
+  configCount(): number;
+  configName(i: number): number;
+  configPtr(): number;
+  mapCount(): number;
+  mapName(i: number): number;
+  mapOffset(i: number): number;
+  mapSize(i: number): number;
+  stagingReserve(bytes: number): number;
+  frameAlloc(kind: number): number;
+  frameGet(mpn: number): number;
+  framePut(mpn: number): number;
+  frameRefs(mpn: number): number;
+  frameKind(mpn: number): number;
+  framesTotal(): number;
+  framesFree(): number;
+  framesUsed(kind: number): number;
+  pageIsZero(p: number): number;
+  pageEqual(a: number, b: number): number;
+  pagesCountZero(p: number, n: number): number;
+  pagesCountEqual(a: number, b: number, n: number): number;
+  pagesCopy(dst: number, src: number, n: number): void;
+}
+
+const modules = new Map<EngineFlavor, WebAssembly.Module>();
+
+/** Compiles a flavour of the module once per process; instances are cheap after that. */
+function compiled(flavor: EngineFlavor): WebAssembly.Module {
+  let m = modules.get(flavor);
+  if (!m) {
+    const url = new URL(`../build/${flavor}.wasm`, import.meta.url);
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = new Uint8Array(readFileSync(url));
+    } catch (e) {
+      throw new ConfigError('flavor', flavor, `a built module at ${url.pathname} (run \`npm run asbuild\`)`);
+    }
+    m = new WebAssembly.Module(bytes);
+    modules.set(flavor, m);
+  }
+  return m;
+}
+
+function defaultFlavor(): EngineFlavor {
+  return typeof process !== 'undefined' && process.env?.MEMVISOR_DEBUG === '1' ? 'debug' : 'release';
+}
+
+export class Engine {
+  readonly flavor: EngineFlavor;
+  readonly machineFrames: number;
+  /** The memory map: every region by name. */
+  readonly map: Readonly<Record<string, RegionInfo>>;
+
+  private readonly raw: RawExports;
+  private readonly util: ASUtil;
+  private poison: EngineAbortError | null = null;
+  private buf: ArrayBuffer | null = null;
+  private u8v!: Uint8Array;
+  private dv!: DataView;
+  private readonly stagingOffset: number;
+  private readonly stagingIdx: number;
+
+  private constructor(opts: EngineOptions) {
+    const mib = checkInt('machineMemoryMiB', opts.machineMemoryMiB ?? 0, 0, MAX_MACHINE_MIB);
+    const staging = checkInt('stagingBytes', opts.stagingBytes ?? 1 << 20, 4096, 1 << 30);
+    this.flavor = opts.flavor ?? defaultFlavor();
+    if (this.flavor !== 'release' && this.flavor !== 'debug') {
+      throw new ConfigError('flavor', this.flavor, "'release' or 'debug'");
+    }
+    let util: ASUtil | null = null;
+    const imports = {
+      env: {
+        abort: (msg: number, file: number, line: number, col: number) => {
+          const s = (p: number) => (util && p ? util.__getString(p) : '?');
+          this.poison = new EngineAbortError(s(msg), s(file), line, col);
+          throw this.poison;
+        },
+      },
+    };
+    const inst = instantiateSync(compiled(this.flavor), imports);
+    util = inst.exports as unknown as ASUtil;
+    this.util = util;
+    this.raw = inst.instance.exports as unknown as RawExports;
+    this.machineFrames = mib * 256;
+
+    const fields: Record<string, number> = { machineFrames: this.machineFrames, stagingBytes: staging };
+    const cfgPtr = this.raw.configPtr() >>> 0;
+    const dv = new DataView(this.raw.memory.buffer);
+    for (let i = 0; i < this.raw.configCount(); i++) {
+      const name = util.__getString(this.raw.configName(i) >>> 0);
+      dv.setBigUint64(cfgPtr + i * 8, BigInt(fields[name] ?? 0), true);
+    }
+    const rc = this.raw.init();
+    if (rc !== 0) {
+      throw new OutOfLinearMemoryError(
+        `machineMemoryMiB: ${mib} MiB of machine RAM and its metadata do not fit in 4 GiB of WebAssembly memory (init code ${rc})`,
+      );
+    }
+    const map: Record<string, RegionInfo> = {};
+    for (let i = 0; i < this.raw.mapCount(); i++) {
+      map[util.__getString(this.raw.mapName(i) >>> 0)] = Object.freeze({
+        offset: this.raw.mapOffset(i),
+        size: this.raw.mapSize(i),
+      });
+    }
+    this.map = Object.freeze(map);
+    this.stagingOffset = this.region('staging').offset;
+    this.stagingIdx = Object.keys(map).indexOf('staging');
+  }
+
+  /** Creates an engine with its own linear memory (synchronous: compiles once per process). */
+  static create(opts: EngineOptions = {}): Engine {
+    return new Engine(opts);
+  }
+
+  /** A region of the memory map by name (staging: its size at init; see `stagingSize`); a typed error for an unknown name. */
+  region(name: string): RegionInfo {
+    const r = this.map[name];
+    if (!r) throw new ConfigError('region', name, `one of ${Object.keys(this.map).join(', ')}`);
+    return r;
+  }
+
+  /** Bytes of linear memory (the whole of it), re-created after any grow. */
+  get u8(): Uint8Array {
+    this.mem();
+    return this.u8v;
+  }
+
+  /** A DataView over linear memory, re-created after any grow. */
+  get view(): DataView {
+    this.mem();
+    return this.dv;
+  }
+
+  /** Linear memory in bytes. */
+  get memoryBytes(): number {
+    return this.raw.memory.buffer.byteLength;
+  }
+
+  // ---- staging: bulk data in and out ----------------------------------------------------
+
+  /** Current size of the staging region in bytes. */
+  get stagingSize(): number {
+    return this.raw.mapSize(this.stagingIdx);
+  }
+
+  /** Makes the staging region at least `bytes` long and returns its offset. */
+  stage(bytes: number): number {
+    this.live();
+    if (bytes > this.raw.mapSize(this.stagingIdx)) {
+      if (this.raw.stagingReserve(bytes) === 0) {
+        throw new OutOfLinearMemoryError(`staging: ${bytes} bytes do not fit in what is left of 4 GiB of WebAssembly memory`);
+      }
+    }
+    return this.stagingOffset;
+  }
+
+  /** Copies `data` into staging at `at` (bytes from its start) and returns its address. */
+  stageIn(data: Uint8Array, at = 0): number {
+    const base = this.stage(at + data.length);
+    this.u8.set(data, base + at);
+    return base + at;
+  }
+
+  // ---- frames ------------------------------------------------------------------------------
+
+  /** Allocates a zero-filled frame; NO_FRAME when machine RAM is exhausted. */
+  frameAlloc(kind: FrameKind): number {
+    this.live();
+    return this.raw.frameAlloc(kind) >>> 0;
+  }
+  /** Adds a reference to a frame; returns the new count. */
+  frameGet(mpn: number): number {
+    this.live();
+    return this.raw.frameGet(mpn) >>> 0;
+  }
+  /** Drops a reference to a frame, freeing it at zero; returns the new count. */
+  framePut(mpn: number): number {
+    this.live();
+    return this.raw.framePut(mpn) >>> 0;
+  }
+  frameRefs(mpn: number): number {
+    return this.raw.frameRefs(mpn) >>> 0;
+  }
+  frameKind(mpn: number): FrameKind {
+    return this.raw.frameKind(mpn) >>> 0;
+  }
+  /** Address of frame `mpn` in linear memory. */
+  frameAddr(mpn: number): number {
+    return this.region('ram').offset + mpn * 4096;
+  }
+  /** Frame counts by kind; free + the others == total. */
+  frameCounts(): { total: number; free: number; guest: number; zpool: number; pageTable: number; hypervisor: number } {
+    const u = (k: FrameKind) => this.raw.framesUsed(k) >>> 0;
+    return {
+      total: this.raw.framesTotal() >>> 0,
+      free: this.raw.framesFree() >>> 0,
+      guest: u(FrameKind.Guest),
+      zpool: u(FrameKind.Zpool),
+      pageTable: u(FrameKind.PageTable),
+      hypervisor: u(FrameKind.Hypervisor),
+    };
+  }
+
+  // ---- pages -------------------------------------------------------------------------------
+
+  pageIsZero(addr: number): boolean {
+    return this.raw.pageIsZero(addr) !== 0;
+  }
+  pageEqual(a: number, b: number): boolean {
+    return this.raw.pageEqual(a, b) !== 0;
+  }
+  pagesCountZero(addr: number, n: number): number {
+    return this.raw.pagesCountZero(addr, n) >>> 0;
+  }
+  pagesCountEqual(a: number, b: number, n: number): number {
+    return this.raw.pagesCountEqual(a, b, n) >>> 0;
+  }
+  pagesCopy(dst: number, src: number, n: number): void {
+    this.raw.pagesCopy(dst, src, n);
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  private mem(): void {
+    const b = this.raw.memory.buffer;
+    if (b !== this.buf) {
+      this.buf = b;
+      this.u8v = new Uint8Array(b);
+      this.dv = new DataView(b);
+    }
+  }
+
+  /** Throws if an earlier call aborted; returns true so it can sit in expressions. */
+  private live(): true {
+    if (this.poison) throw new EnginePoisonedError(this.poison);
+    return true;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Typed errors. Every message names the field (or line), the value and what was expected, so
+ * a user can fix the input without reading the source.
+ */
+
+/** Base class of every error memvisor throws on purpose. */
+export class MemvisorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** An argument or configuration field is out of its domain. */
+export class ConfigError extends MemvisorError {
+  constructor(
+    readonly field: string,
+    readonly value: unknown,
+    readonly expected: string,
+  ) {
+    super(`${field}: got ${describe(value)}, expected ${expected}`);
+  }
+}
+
+/** The WebAssembly module aborted (a failed assertion in a debug build, or a bug). */
+export class EngineAbortError extends MemvisorError {
+  constructor(
+    readonly reason: string,
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+  ) {
+    super(`engine aborted: ${reason} (${file}:${line}:${column}); the engine is unusable from now on`);
+  }
+}
+
+/** The engine was used after an abort; its state can no longer be trusted. */
+export class EnginePoisonedError extends MemvisorError {
+  constructor(readonly abortError: EngineAbortError) {
+    super(`engine is unusable after an earlier abort: ${abortError.reason}`);
+  }
+}
+
+/** A memory map that does not fit in 4 GiB of WebAssembly linear memory. */
+export class OutOfLinearMemoryError extends MemvisorError {}
+
+/** Compressed data that is malformed, truncated, or decodes to an unexpected size. */
+export class CodecError extends MemvisorError {
+  constructor(
+    readonly codec: string,
+    readonly code: number,
+    readonly detail: string,
+  ) {
+    super(`${codec}: ${detail} (code ${code})`);
+  }
+}
+
+/** Renders a value for an error message: short, and never throws. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
+  if (Array.isArray(value)) return `array(${value.length})`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Object.prototype.toString.call(value);
+}
+
+/** Checks that `value` is an integer in [min, max]; returns it. */
+export function checkInt(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(field, value, `an integer in [${min}, ${max}]`);
+  }
+  return value;
+}
+
+/** Checks that `value` is a Uint8Array; returns it. */
+export function checkBytes(field: string, value: unknown): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new ConfigError(field, value, 'a Uint8Array');
+  return value;
+}
+
+/** Checks that `value` is a bigint in [0, 2^64); returns it. */
+export function checkU64(field: string, value: unknown): bigint {
+  if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) {
+    throw new ConfigError(field, value, 'a bigint in [0, 2^64)');
+  }
+  return value;
+}

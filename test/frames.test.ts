@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { Engine, FrameKind, NO_FRAME, ConfigError, OutOfLinearMemoryError } from '../src/index.js';
+
+describe('memory map', () => {
+  it('chains regions without overlap and holds machine RAM at 4 KiB alignment', () => {
+    const e = Engine.create({ machineMemoryMiB: 8 });
+    const regions = Object.entries(e.map).sort((a, b) => a[1].offset - b[1].offset);
+    for (let i = 1; i < regions.length; i++) {
+      expect(regions[i][1].offset).toBeGreaterThanOrEqual(regions[i - 1][1].offset + regions[i - 1][1].size);
+    }
+    expect(e.map.ram.size).toBe(8 << 20);
+    expect(e.map.ram.offset % 4096).toBe(0);
+    expect(e.map.frameTable.size).toBe(2048 * 16);
+    expect(regions.at(-1)![0]).toBe('staging');
+    expect(e.memoryBytes).toBeGreaterThanOrEqual(e.map.staging.offset + e.map.staging.size);
+  });
+
+  it('holds 3 GiB of machine RAM in one engine', () => {
+    const e = Engine.create({ machineMemoryMiB: 3072, flavor: 'release' });
+    expect(e.frameCounts().total).toBe(3072 * 256);
+    expect(e.map.ram.offset + e.map.ram.size).toBeLessThanOrEqual(2 ** 32);
+    const mpn = e.frameAlloc(FrameKind.Guest);
+    expect(mpn).not.toBe(NO_FRAME);
+  });
+
+  it('rejects a machine that cannot fit, with a typed error naming the field', () => {
+    expect(() => Engine.create({ machineMemoryMiB: 4096 })).toThrow(ConfigError);
+    expect(() => Engine.create({ machineMemoryMiB: -1 })).toThrow(/machineMemoryMiB/);
+    expect(() => Engine.create({ machineMemoryMiB: 1.5 })).toThrow(/integer/);
+    expect(() => Engine.create({ machineMemoryMiB: 3584, stagingBytes: 1 << 30 })).toThrow(OutOfLinearMemoryError);
+  });
+
+  it('grows staging and re-creates views over the new buffer', () => {
+    const e = Engine.create({ machineMemoryMiB: 1 });
+    const before = e.u8;
+    const at = e.stage(8 << 20);
+    expect(e.stagingSize).toBeGreaterThanOrEqual(8 << 20);
+    expect(before.byteLength).toBe(0); // detached by the grow
+    e.u8[at + (8 << 20) - 1] = 7;
+    expect(e.u8[at + (8 << 20) - 1]).toBe(7);
+  });
+});
+
+describe('frames', () => {
+  it('hands out zero-filled frames, also after a frame is freed dirty', () => {
+    const e = Engine.create({ machineMemoryMiB: 1 });
+    const a = e.frameAlloc(FrameKind.Guest);
+    e.u8.fill(0xab, e.frameAddr(a), e.frameAddr(a) + 4096);
+    expect(e.framePut(a)).toBe(0);
+    const b = e.frameAlloc(FrameKind.Guest);
+    expect(b).toBe(a); // LIFO reuse
+    expect(e.pageIsZero(e.frameAddr(b))).toBe(true);
+  });
+
+  it('returns NO_FRAME when RAM is exhausted, and recovers after a free', () => {
+    const e = Engine.create({ machineMemoryMiB: 1 });
+    const got: number[] = [];
+    for (let i = 0; i < 256; i++) got.push(e.frameAlloc(FrameKind.Guest));
+    expect(new Set(got).size).toBe(256);
+    expect(e.frameAlloc(FrameKind.Guest)).toBe(NO_FRAME);
+    e.framePut(got[17]);
+    expect(e.frameAlloc(FrameKind.Zpool)).toBe(got[17]);
+  });
+
+  it('conserves frames and counts references under random operations (seeded)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.nat(), fc.integer({ min: 1, max: 4 })), { maxLength: 400 }),
+        (ops) => {
+          const e = Engine.create({ machineMemoryMiB: 1 });
+          const refs = new Map<number, { n: number; kind: FrameKind }>();
+          for (const [op, pick, kind] of ops) {
+            const live = [...refs.keys()];
+            if (op <= 1 || live.length === 0) {
+              const m = e.frameAlloc(kind);
+              if (refs.size === 256) expect(m).toBe(NO_FRAME);
+              else refs.set(m, { n: 1, kind });
+            } else if (op === 2) {
+              const m = live[pick % live.length];
+              refs.get(m)!.n++;
+              expect(e.frameGet(m)).toBe(refs.get(m)!.n);
+            } else {
+              const m = live[pick % live.length];
+              const r = refs.get(m)!;
+              r.n--;
+              expect(e.framePut(m)).toBe(r.n);
+              if (r.n === 0) refs.delete(m);
+            }
+            const c = e.frameCounts();
+            expect(c.free + c.guest + c.zpool + c.pageTable + c.hypervisor).toBe(c.total);
+            expect(c.total - c.free).toBe(refs.size);
+          }
+          for (const [m, r] of refs) {
+            expect(e.frameRefs(m)).toBe(r.n);
+            expect(e.frameKind(m)).toBe(r.kind);
+          }
+        },
+      ),
+      { seed: 0x5eed, numRuns: 50 },
+    );
+  });
+
+  it('turns a debug assertion into a typed abort and poisons the engine', async () => {
+    const { EngineAbortError, EnginePoisonedError } = await import('../src/errors.js');
+    const e = Engine.create({ machineMemoryMiB: 1, flavor: 'debug' });
+    const m = e.frameAlloc(FrameKind.Guest);
+    e.framePut(m);
+    expect(() => e.framePut(m)).toThrow(EngineAbortError);
+    expect(() => e.frameAlloc(FrameKind.Guest)).toThrow(EnginePoisonedError);
+  });
+});
+
+describe('pages', () => {
+  it('compares, copies and finds zero pages in batches', () => {
+    const e = Engine.create({ machineMemoryMiB: 1 });
+    const n = 16;
+    const src = e.stage(2 * n * 4096);
+    const dst = src + n * 4096;
+    for (let i = 0; i < n; i++) if (i % 3) e.u8[src + i * 4096 + (i * 257) % 4096] = i;
+    expect(e.pagesCountZero(src, n)).toBe(6);
+    expect(e.pagesCountEqual(src, dst, n)).toBe(6);
+    e.pagesCopy(dst, src, n);
+    expect(e.pagesCountEqual(src, dst, n)).toBe(n);
+    e.u8[dst + 5 * 4096 + 4095] ^= 1;
+    expect(e.pageEqual(src + 5 * 4096, dst + 5 * 4096)).toBe(false);
+    expect(e.pagesCountEqual(src, dst, n)).toBe(n - 1);
+  });
+});
