@@ -10,6 +10,5 @@ export default defineConfig({
   },
   benchmark: {
     include: ['bench/**/*.bench.ts'],
-    outputJson: 'bench/results/latest.json',
   },
 });
