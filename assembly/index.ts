@@ -5,6 +5,7 @@
 
 import { layout, INIT_OK } from "./memmap";
 import { framesInit } from "./frames";
+import { pmapInit } from "./pmap";
 
 export {
   PAGE_SIZE, configCount, configName, configPtr, mapCount, mapName, mapOffset, mapSize,
@@ -13,6 +14,7 @@ export {
 export {
   NO_FRAME, frameAlloc, frameGet, framePut, frameRefs, frameKind, framesTotal, framesFree, framesUsed,
 } from "./frames";
+export { vmCreate, pmapState, pmapFrame, pmapFault, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO } from "./pmap";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./page";
 
 /** Lays out memory from the configuration block and sets up every part. Returns an INIT_* code. */
@@ -20,5 +22,6 @@ export function init(): i32 {
   const r = layout();
   if (r != INIT_OK) return r;
   framesInit();
+  pmapInit();
   return INIT_OK;
 }

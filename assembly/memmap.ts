@@ -7,7 +7,9 @@
  *                                         code never allocates, so this stays unused
  *   frameTable   FRAME_ENTRY x frames     per-frame metadata (frames.ts)
  *   ram          4 KiB x frames           machine RAM, 4 KiB aligned
- *   ...          (regions of later parts: pmaps, sharing table, zip cache, TLBs)
+ *   vmTable      VM_ENTRY x maxVMs        per-VM header (pmap.ts)
+ *   pmap         8 B x guestPages         every VM's pmap, one range per VM (pmap.ts)
+ *   ...          (regions of later parts: sharing table, zip cache, TLBs)
  *   staging      >= stagingBytes          bulk data exchanged with TypeScript; the only region
  *                                         that can grow, so it is always last
  *
@@ -17,6 +19,7 @@
  */
 
 import { FRAME_ENTRY } from "./frames";
+import { VM_ENTRY, PMAP_ENTRY } from "./pmap";
 
 /** Size of a machine frame and of a guest page. */
 export const PAGE_SIZE: u32 = 4096;
@@ -33,9 +36,13 @@ export const enum Cfg {
   MachineFrames = 0,
   /** initial size of the staging region, in bytes */
   StagingBytes = 1,
-  COUNT = 2,
+  /** VMs the engine can hold */
+  MaxVMs = 2,
+  /** guest pages of all VMs together (pmap entries) */
+  GuestPages = 3,
+  COUNT = 4,
 }
-const CFG_NAMES: StaticArray<string> = ["machineFrames", "stagingBytes"];
+const CFG_NAMES: StaticArray<string> = ["machineFrames", "stagingBytes", "maxVMs", "guestPages"];
 const CONFIG: usize = memory.data(<i32>Cfg.COUNT * 8, 8);
 
 /** Number of configuration fields. */
@@ -53,10 +60,12 @@ export function configPtr(): usize { return CONFIG; }
 export const enum Region {
   FrameTable = 0,
   Ram = 1,
-  Staging = 2,
-  COUNT = 3,
+  VmTable = 2,
+  Pmap = 3,
+  Staging = 4,
+  COUNT = 5,
 }
-const REGION_NAMES: StaticArray<string> = ["frameTable", "ram", "staging"];
+const REGION_NAMES: StaticArray<string> = ["frameTable", "ram", "vmTable", "pmap", "staging"];
 const REGION_OFFSET = memory.data(<i32>Region.COUNT * 8, 8);
 const REGION_SIZE = memory.data(<i32>Region.COUNT * 8, 8);
 
@@ -106,6 +115,8 @@ export function layout(): i32 {
   cursor = alignUp(<u64>__heap_base, 16) + RUNTIME_ARENA;
   place(Region.FrameTable, frames * FRAME_ENTRY, 64);
   place(Region.Ram, frames << PAGE_SHIFT, PAGE_SIZE);
+  place(Region.VmTable, cfg(Cfg.MaxVMs) * VM_ENTRY, 64);
+  place(Region.Pmap, cfg(Cfg.GuestPages) * PMAP_ENTRY, 64);
   place(Region.Staging, alignUp(max<u64>(cfg(Cfg.StagingBytes), PAGE_SIZE), PAGE_SIZE), PAGE_SIZE);
   const pages = alignUp(cursor, 65536) >> 16;
   if (pages > WASM_MAX_PAGES) return INIT_TOO_LARGE;

@@ -26,6 +26,10 @@ export interface EngineOptions {
   machineMemoryMiB?: number;
   /** Initial staging region in bytes (it grows on demand). Default 1 MiB. */
   stagingBytes?: number;
+  /** VMs the engine can hold. Default 64. */
+  maxVMs?: number;
+  /** Guest memory of all VMs together, in MiB (sizes the pmaps). Default 4x machine memory, at least 64. */
+  guestMemoryMiB?: number;
   /** Module flavour. Default: 'debug' when MEMVISOR_DEBUG=1 in the environment, else 'release'. */
   flavor?: EngineFlavor;
 }
@@ -70,6 +74,10 @@ interface RawExports {
   framesTotal(): number;
   framesFree(): number;
   framesUsed(kind: number): number;
+  vmCreate(pages: number, salt: number): number;
+  pmapState(vm: number, gppn: number): number;
+  pmapFrame(vm: number, gppn: number): number;
+  pmapFault(vm: number, gppn: number, write: number): number;
   pageIsZero(p: number): number;
   pageEqual(a: number, b: number): number;
   pagesCountZero(p: number, n: number): number;
@@ -138,7 +146,14 @@ export class Engine {
     this.raw = inst.instance.exports as unknown as RawExports;
     this.machineFrames = mib * 256;
 
-    const fields: Record<string, number> = { machineFrames: this.machineFrames, stagingBytes: staging };
+    const maxVMs = checkInt('maxVMs', opts.maxVMs ?? 64, 1, 4096);
+    const guestMiB = checkInt('guestMemoryMiB', opts.guestMemoryMiB ?? Math.max(64, 4 * mib), 0, 1 << 22);
+    const fields: Record<string, number> = {
+      machineFrames: this.machineFrames,
+      stagingBytes: staging,
+      maxVMs,
+      guestPages: guestMiB * 256,
+    };
     const cfgPtr = this.raw.configPtr() >>> 0;
     const dv = new DataView(this.raw.memory.buffer);
     for (let i = 0; i < this.raw.configCount(); i++) {
@@ -255,6 +270,27 @@ export class Engine {
       pageTable: u(FrameKind.PageTable),
       hypervisor: u(FrameKind.Hypervisor),
     };
+  }
+
+  // ---- pmap ------------------------------------------------------------------------------
+
+  /** Creates a VM of `pages` unbacked guest pages; returns its id, or -1 when the VM table or pmap is full. */
+  vmCreate(pages: number, salt: number): number {
+    this.live();
+    return this.raw.vmCreate(pages, salt);
+  }
+  /** pmap state of (vm, gppn) (PState), 0xff when out of range. */
+  pmapState(vm: number, gppn: number): number {
+    return this.raw.pmapState(vm, gppn) >>> 0;
+  }
+  /** MPN (or slot) of (vm, gppn). */
+  pmapFrame(vm: number, gppn: number): number {
+    return this.raw.pmapFrame(vm, gppn) >>> 0;
+  }
+  /** Hypervisor fault path for (vm, gppn): the MPN, or a FAULT_* code (>= 0xfffffffd). */
+  pmapFault(vm: number, gppn: number, write: boolean): number {
+    this.live();
+    return this.raw.pmapFault(vm, gppn, write ? 1 : 0) >>> 0;
   }
 
   // ---- pages -------------------------------------------------------------------------------

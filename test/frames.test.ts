@@ -127,3 +127,21 @@ describe('pages', () => {
     expect(e.pagesCountEqual(src, dst, n)).toBe(n - 1);
   });
 });
+
+describe('pmap (minimal fault path)', () => {
+  it('backs a guest page on first touch with a zero frame and keeps it', () => {
+    const e = Engine.create({ machineMemoryMiB: 1, guestMemoryMiB: 2 });
+    const vm = e.vmCreate(300, 0);
+    expect(vm).toBe(0);
+    expect(e.pmapState(vm, 5)).toBe(0);
+    const mpn = e.pmapFault(vm, 5, true);
+    expect(mpn).toBeLessThan(256);
+    expect(e.pmapState(vm, 5)).toBe(1);
+    expect(e.pmapFault(vm, 5, false)).toBe(mpn);
+    expect(e.pmapFault(vm, 300, false)).toBe(0xfffffffe);
+    for (let g = 0; g < 300; g++) if (g !== 5) e.pmapFault(vm, g, false);
+    expect(e.frameCounts().free).toBe(0);
+    expect(e.vmCreate(212, 0)).toBe(1);
+    expect(e.vmCreate(1, 0)).toBe(-1); // pmap region is full: 300 + 212 = 512 pages
+  });
+});
