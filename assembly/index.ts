@@ -14,6 +14,7 @@ export {
   NO_FRAME, frameAlloc, frameGet, framePut, frameRefs, frameKind, framesTotal, framesFree, framesUsed,
 } from "./frames";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./page";
+export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./hash";
 
 /** Lays out memory from the configuration block and sets up every part. Returns an INIT_* code. */
 export function init(): i32 {
