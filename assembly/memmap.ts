@@ -9,7 +9,11 @@
  *   ram          4 KiB x frames           machine RAM, 4 KiB aligned
  *   vmTable      VM_ENTRY x maxVMs        per-VM header (pmap.ts)
  *   pmap         8 B x guestPages         every VM's pmap, one range per VM (pmap.ts)
- *   ...          (regions of later parts: sharing table, zip cache, TLBs)
+ *   mmuCtx       MMU_CTX x maxMmus        per-core MMU contexts: config, cost model, counters (walk.ts)
+ *   mmuCache     mmuCacheBytes            TLB / PWC / nested-TLB entries of every core (tlb.ts)
+ *   pagingVm     PVM_ENTRY x maxVMs       per-VM paging state: EPT root, shadow roots, guest OS (walk.ts)
+ *   gpTrack      8 B x guestPages         per-GPPN shadow tracking: leaf rmap, shadowed-table link (shadow.ts)
+ *   ...          (regions of later parts: sharing table, zip cache)
  *   staging      >= stagingBytes          bulk data exchanged with TypeScript; the only region
  *                                         that can grow, so it is always last
  *
@@ -20,6 +24,7 @@
 
 import { FRAME_ENTRY } from "./frames";
 import { VM_ENTRY, PMAP_ENTRY } from "./pmap";
+import { MMU_CTX, PVM_ENTRY, GPTRACK_ENTRY } from "./mmu";
 
 /** Size of a machine frame and of a guest page. */
 export const PAGE_SIZE: u32 = 4096;
@@ -40,9 +45,13 @@ export const enum Cfg {
   MaxVMs = 2,
   /** guest pages of all VMs together (pmap entries) */
   GuestPages = 3,
-  COUNT = 4,
+  /** MMU contexts (simulated cores with their TLBs) the engine can hold */
+  MaxMmus = 4,
+  /** bytes for TLB, page-walk-cache and nested-TLB entries of all MMU contexts together */
+  MmuCacheBytes = 5,
+  COUNT = 6,
 }
-const CFG_NAMES: StaticArray<string> = ["machineFrames", "stagingBytes", "maxVMs", "guestPages"];
+const CFG_NAMES: StaticArray<string> = ["machineFrames", "stagingBytes", "maxVMs", "guestPages", "maxMmus", "mmuCacheBytes"];
 const CONFIG: usize = memory.data(<i32>Cfg.COUNT * 8, 8);
 
 /** Number of configuration fields. */
@@ -62,10 +71,14 @@ export const enum Region {
   Ram = 1,
   VmTable = 2,
   Pmap = 3,
-  Staging = 4,
-  COUNT = 5,
+  MmuCtx = 4,
+  MmuCache = 5,
+  PagingVm = 6,
+  GpTrack = 7,
+  Staging = 8,
+  COUNT = 9,
 }
-const REGION_NAMES: StaticArray<string> = ["frameTable", "ram", "vmTable", "pmap", "staging"];
+const REGION_NAMES: StaticArray<string> = ["frameTable", "ram", "vmTable", "pmap", "mmuCtx", "mmuCache", "pagingVm", "gpTrack", "staging"];
 const REGION_OFFSET = memory.data(<i32>Region.COUNT * 8, 8);
 const REGION_SIZE = memory.data(<i32>Region.COUNT * 8, 8);
 
@@ -117,6 +130,10 @@ export function layout(): i32 {
   place(Region.Ram, frames << PAGE_SHIFT, PAGE_SIZE);
   place(Region.VmTable, cfg(Cfg.MaxVMs) * VM_ENTRY, 64);
   place(Region.Pmap, cfg(Cfg.GuestPages) * PMAP_ENTRY, 64);
+  place(Region.MmuCtx, cfg(Cfg.MaxMmus) * MMU_CTX, 64);
+  place(Region.MmuCache, alignUp(cfg(Cfg.MmuCacheBytes), 64), 64);
+  place(Region.PagingVm, cfg(Cfg.MaxVMs) * PVM_ENTRY, 64);
+  place(Region.GpTrack, cfg(Cfg.GuestPages) * GPTRACK_ENTRY, 64);
   place(Region.Staging, alignUp(max<u64>(cfg(Cfg.StagingBytes), PAGE_SIZE), PAGE_SIZE), PAGE_SIZE);
   const pages = alignUp(cursor, 65536) >> 16;
   if (pages > WASM_MAX_PAGES) return INIT_TOO_LARGE;
