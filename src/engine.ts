@@ -30,6 +30,10 @@ export interface EngineOptions {
   maxVMs?: number;
   /** Guest memory of all VMs together, in MiB (sizes the pmaps). Default 4x machine memory, at least 64. */
   guestMemoryMiB?: number;
+  /** MMU contexts (simulated cores) the engine can hold. Default 16. */
+  maxMmus?: number;
+  /** Bytes for the TLB / PWC / nested-TLB entries of all MMU contexts. Default 4 MiB. */
+  mmuCacheBytes?: number;
   /** Module flavour. Default: 'debug' when MEMVISOR_DEBUG=1 in the environment, else 'release'. */
   flavor?: EngineFlavor;
 }
@@ -88,7 +92,56 @@ interface RawExports {
   pagesHash(p: number, n: number, out: number): void;
   pagesXxh3(p: number, n: number, out: number): void;
   pagesXxh64(p: number, n: number, out: number): void;
+  // paging (assembly/mmu.ts, walk.ts, ept.ts, shadow.ts, gos.ts, lackey.ts)
+  mmuCreate(l1iS: number, l1iW: number, l1dS: number, l1dW: number, l2S: number, l2W: number,
+    gpS: number, gpW: number, npS: number, npW: number, ntS: number, ntW: number, flags: number): number;
+  mmuCtxAddr(id: number): number;
+  mmuCounterCount(): number;
+  mmuCounterName(i: number): number;
+  mmuCounterSlot(i: number): number;
+  mmuCostCount(): number;
+  mmuCostName(i: number): number;
+  mmuCostSlot(i: number): number;
+  mmuResetCounters(id: number): void;
+  mmuPagingStat(vm: number, off: number): number;
+  pagingVmSetup(vm: number, mode: number, g: number, h: number, gs: number, hs: number, vpid: number, ad: number): number;
+  eptSetup(vm: number): number;
+  eptPointer(vm: number): bigint;
+  eptPoke(vm: number, gpa: number, level: number, value: bigint): number;
+  eptPeek(vm: number, gpa: number, level: number): bigint;
+  ptPoolCount(): number;
+  gosNewRoot(vm: number): number;
+  guestWrite64(id: number, gpa: number, value: bigint): number;
+  guestRead64(id: number, gpa: number): bigint;
+  mmuSwitch(id: number, vm: number, cr3: number, pcid: number): void;
+  mmuTranslate(id: number, va: bigint, kind: number): bigint;
+  mmuTranslateBatch(id: number, inp: number, out: number, n: number): number;
+  mmuInvlpg(id: number, va: bigint): void;
+  invvpid(id: number, type: number, vpid: number, va: number): void;
+  invept(id: number, type: number, vm: number): void;
+  lastFaultKind(): number;
+  lastFaultCode(): number;
+  lastFaultAddr(): number;
+  lastTranslationCycles(): number;
+  backingChanged(vm: number, gppn: number): void;
+  lackeyReplay(id: number, p: number, len: number, final: number, flags: number): number;
+  binaryReplay(id: number, p: number, len: number): number;
+  traceReset(): void;
+  traceLines(): number;
+  traceErrorOffset(): number;
+  traceEmitTo(p: number): void;
+  traceEmitted(): number;
 }
+
+/** The paging subset of the exports (see the paging section of Engine). */
+export type PagingExports = Pick<RawExports,
+  | 'mmuCreate' | 'mmuCtxAddr' | 'mmuCounterCount' | 'mmuCounterName' | 'mmuCounterSlot' | 'mmuCostCount'
+  | 'mmuCostName' | 'mmuCostSlot' | 'mmuResetCounters' | 'mmuPagingStat' | 'pagingVmSetup' | 'eptSetup'
+  | 'eptPointer' | 'eptPoke' | 'eptPeek' | 'ptPoolCount' | 'gosNewRoot' | 'guestWrite64' | 'guestRead64'
+  | 'mmuSwitch' | 'mmuTranslate' | 'mmuTranslateBatch' | 'mmuInvlpg' | 'invvpid' | 'invept' | 'lastFaultKind'
+  | 'lastFaultCode' | 'lastFaultAddr' | 'lastTranslationCycles' | 'backingChanged' | 'lackeyReplay'
+  | 'binaryReplay' | 'traceReset' | 'traceLines' | 'traceErrorOffset' | 'traceEmitTo' | 'traceEmitted'
+  | 'vmCreate' | 'pmapFault' | 'pmapFrame' | 'pmapState'>;
 
 const modules = new Map<EngineFlavor, WebAssembly.Module>();
 
@@ -158,6 +211,8 @@ export class Engine {
       stagingBytes: staging,
       maxVMs,
       guestPages: guestMiB * 256,
+      maxMmus: checkInt('maxMmus', opts.maxMmus ?? 16, 0, 4096),
+      mmuCacheBytes: checkInt('mmuCacheBytes', opts.mmuCacheBytes ?? 4 << 20, 0, 1 << 30),
     };
     const cfgPtr = this.raw.configPtr() >>> 0;
     const dv = new DataView(this.raw.memory.buffer);
@@ -344,6 +399,18 @@ export class Engine {
   pagesXxh64(addr: number, n: number, out: number): void {
     this.live();
     this.raw.pagesXxh64(addr, n, out);
+  }
+
+  // ---- paging (MMU contexts, EPT, shadow, guest OS model, trace replay) -----------------------
+
+  /** The raw paging exports, for src/mmu.ts and src/trace.ts only (they own the typed API). */
+  get paging(): PagingExports {
+    this.live();
+    return this.raw;
+  }
+  /** Decodes a static string the module returned (names of counters and costs). */
+  string(ptr: number): string {
+    return this.util.__getString(ptr >>> 0);
   }
 
   // ---- internals ---------------------------------------------------------------------------
