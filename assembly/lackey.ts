@@ -95,6 +95,7 @@ export function traceEmitted(): u32 { return <u32>(emitPtr - emitStart); }
 export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u32): i32 {
   const c = ctxAddr(id);
   const end = p + len;
+  const lines0 = lineNo;
   let s = p;
   while (s < end) {
     let q = s;
@@ -142,7 +143,7 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
     }
     if (q >= end && !final) break; // the line continues in the next chunk
     if (!ok) {
-      if (!(flags & SKIP_BAD)) { errAt = <u32>(s - p); return -1; }
+      if (!(flags & SKIP_BAD)) { errAt = <u32>(s - p); cadd(c, F.Lines, lineNo - lines0); return -1; }
       cadd(c, F.BadLines, 1);
       while (q < end && load<u8>(q) != 10) q++;
       lineNo++;
@@ -156,6 +157,7 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
   }
   const used = <u32>(min<usize>(s, end) - p);
   cadd(c, F.TraceBytes, used);
+  cadd(c, F.Lines, lineNo - lines0);
   return <i32>used;
 }
 

@@ -5,8 +5,9 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MemvisorError } from './errors.js';
+import { MemvisorError, UsageError } from './errors.js';
 import { runDemo } from './demo.js';
+import { runTrace } from './cli-trace.js';
 
 const HELP = `memvisor — simulate how a hypervisor virtualizes and overcommits memory
 
@@ -16,6 +17,9 @@ commands:
   demo [--mib N] [--root DIR]...   hash, deduplicate and compress a corpus of real pages
                                    read from files on this machine (default /usr/bin,
                                    /usr/lib, /usr/share; N MiB, default 64)
+  trace <file> [options]           replay a valgrind lackey trace (plain, gzip) or a binary
+                                   trace through TLBs, page walks, EPT or shadow tables;
+                                   see memvisor trace --help
   help                             this text
 `;
 
@@ -32,11 +36,18 @@ export async function main(argv: string[]): Promise<number> {
       case 'demo':
         await runDemo(rest, process.stdout);
         return 0;
+      case 'trace':
+        await runTrace(rest, process.stdout);
+        return 0;
       default:
-        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, help\n`);
+        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, help\n`);
         return 2;
     }
   } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`memvisor ${cmd}: ${e.message}\n`);
+      return 2;
+    }
     if (e instanceof MemvisorError) {
       process.stderr.write(`memvisor ${cmd}: ${e.message}\n`);
       return 1;

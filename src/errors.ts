@@ -55,6 +55,28 @@ export class CodecError extends MemvisorError {
   }
 }
 
+/** A command-line option is unknown or malformed (the CLI exits with code 2). */
+export class UsageError extends MemvisorError {
+  constructor(
+    readonly option: string,
+    readonly value: unknown,
+    readonly expected: string,
+  ) {
+    super(`${option}: got ${describe(value)}, expected ${expected}`);
+  }
+}
+
+/** A trace line that looks like a record but does not parse. */
+export class TraceParseError extends MemvisorError {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly text: string,
+  ) {
+    super(`${file}:${line}: malformed lackey record ${describe(text)}; expected "I  <hex addr>,<size>" or " L|S|M <hex addr>,<size>" (use --skip-bad-lines to count and skip such lines)`);
+  }
+}
+
 /** Renders a value for an error message: short, and never throws. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value);
