@@ -202,10 +202,12 @@ function rootFor(c: usize, vm: u32): bool {
   return true;
 }
 
-/** A trapped MOV to CR3 on context `c`: a VM exit, then the root-cache lookup. */
-export function shadowSwitch(c: usize, vm: u32): void {
-  cadd(c, F.VmExits, 1);
-  cadd(c, F.Cycles, cget(c, F.CostVmExit));
+/** A CR3 load on context `c`: for a guest MOV to CR3 (`trapped`) a VM exit; then the root-cache lookup. */
+export function shadowSwitch(c: usize, vm: u32, trapped: bool): void {
+  if (trapped) {
+    cadd(c, F.VmExits, 1);
+    cadd(c, F.Cycles, cget(c, F.CostVmExit));
+  }
   rootFor(c, vm);
 }
 

@@ -498,24 +498,29 @@ function walkAndFill(c: usize, va: u64, acc: u32, user: bool, asid: u32, l1: usi
 // ---- exported ABI --------------------------------------------------------------------------------
 
 /**
- * Points context `id` at `vm` with guest CR3 `cr3` (a gPA) and PCID `pcid`. A VM without a VPID
- * (0) gets its TLB entries flushed, as VM entry without VPID does. In shadow mode the switch is a
- * trapped MOV CR3 and looks the shadow root up in the VM's root cache.
+ * Points context `id` at `vm` with guest CR3 `cr3` (a gPA) and PCID `pcid`. Switching to another
+ * VM is a VM entry: entries of VPID 0 are flushed, tagged ones stay. Within the same VM it is a
+ * guest MOV to CR3: with PCID 0 the address space's entries are flushed; in shadow mode it traps
+ * (a VM exit) and looks the shadow root up in the VM's root cache.
  */
 export function mmuSwitch(id: u32, vm: u32, cr3: f64, pcid: u32): void {
   const c = ctxAddr(id);
   const vpid = pget(vm, P_VPID);
   const asid = (vpid << 12) | (pcid & 0xFFF);
-  if (vpid == 0) flushTlbs(c, 0, 0xFFFFF000);
+  const sameVm = <u32>cget(c, F.Vm) == vm;
+  if (!sameVm && vpid == 0) flushTlbs(c, 0, 0xFFFFF000); // VM entry without VPID flushes VPID 0
   cset(c, F.Vm, vm);
   cset(c, F.Asid, asid);
   cset(c, F.Cr3, <u64>cr3);
   cset(c, F.Mode, pget(vm, P_MODE));
   cset(c, F.GLevels, pget(vm, P_GLEVELS));
-  cadd(c, F.Cr3Switches, 1);
-  if (pcid == 0) flushTlbs(c, asid, 0xFFFFFFFF); // MOV CR3 without PCIDs flushes the address space
+  if (sameVm) {
+    // a guest MOV to CR3: without PCIDs it flushes the (non-global) entries of the address space
+    cadd(c, F.Cr3Switches, 1);
+    if (pcid == 0) flushTlbs(c, asid, 0xFFFFFFFF);
+  }
   cset(c, F.ShadowRoot, NONE);
-  if (pget(vm, P_MODE) == MODE_SHADOW) shadowSwitch(c, vm);
+  if (pget(vm, P_MODE) == MODE_SHADOW) shadowSwitch(c, vm, sameVm);
 }
 
 /** Translates one access on context `id` (kind: 0 read, 1 write, 2 fetch; bit 2: supervisor). */
