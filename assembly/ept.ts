@@ -172,6 +172,7 @@ export function eptInstall(vm: u32, gppn: u32, mpn: u32, cls: u32): bool {
     table = <u64>t << 12;
   }
   const leafCls = level - 1;
+  if (DEBUG) assert(leafCls == 0 || leafCls == cls, "eptInstall: large leaf at the wrong level");
   const base = leafCls > 0 ? (<u64>mpn << 12) & ~clsMask(leafCls) : <u64>mpn << 12;
   const leaf = base | EPT_RWX | (EPT_MT_WB << EPT_MT_SHIFT) | (leafCls > 0 ? EPT_LARGE : 0);
   store<u64>(ramAt(table + (levelIndex(gpa, level) << 3)), leaf);

@@ -110,6 +110,8 @@ function rmapSet(vm: u32, gppn: u32, n: u32, a: usize): void {
 
 /** Frees shadow table `m` of `vm` and its subtree. */
 function freeTable(vm: u32, m: u32): void {
+  // only a shadow table of this VM may be freed here: anything else would be a frame someone owns
+  if (DEBUG) assert(frameKind(m) == <u32>FrameKind.PageTable && (frameLink(m) & 0xFF00FFFF) == (SHADOW_TAG | vm), "freeTable: not a shadow table of this VM");
   const level = tableLevel(m);
   const base = ramAt(<u64>m << 12);
   if (level > 1) {

@@ -113,6 +113,7 @@ export function cacheFill(d: usize, tag: u64, cls: u32, asid: u32, flags: u32, v
     if (st < oldest) { oldest = st; victim = e; }
   }
   const e = free != 0 ? free : victim;
+  if (DEBUG) assert(e != 0, "cacheFill: a set with no ways");
   const old = load<u64>(e);
   if (old != 0 && ((<u32>old >> 1) & 7) != 0) store<u32>(d, load<u32>(d, 24) - 1, 24);
   if (cls != 0) store<u32>(d, load<u32>(d, 24) + 1, 24);
@@ -128,7 +129,10 @@ export function cacheFill(d: usize, tag: u64, cls: u32, asid: u32, flags: u32, v
 export function cacheDrop(d: usize, e: usize): void {
   const k = load<u64>(e);
   if (k == 0) return;
-  if (((<u32>k >> 1) & 7) != 0) store<u32>(d, load<u32>(d, 24) - 1, 24);
+  if (((<u32>k >> 1) & 7) != 0) {
+    if (DEBUG) assert(load<u32>(d, 24) > 0, "cacheDrop: large-entry count underflow");
+    store<u32>(d, load<u32>(d, 24) - 1, 24);
+  }
   store<u64>(e, 0);
   store<u64>(e, 0, 24);
 }

@@ -444,6 +444,7 @@ function walkAndFill(c: usize, va: u64, acc: u32, user: bool, asid: u32, l1: usi
     walkCycles += refs * costRef + pwcHitsNow * costPwc;
     cadd(c, F.PwcHits, pwcHitsNow);
     if (st == S_OK) {
+      if (DEBUG) assert(wCls <= 2 && (mode != MODE_EPT || refs > 0 || pwcHitsNow > 0 || (cget(c, F.Flags) & FL_NTLB) != 0), "walk: impossible result");
       cadd(c, F.Walks, 1);
       cadd(c, F.WalkRefs, refs);
       const tag = va >> clsShift(wCls);
