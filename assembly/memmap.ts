@@ -9,6 +9,8 @@
  *   ram          4 KiB x frames           machine RAM, 4 KiB aligned
  *   vmTable      VM_ENTRY x maxVMs        per-VM header (pmap.ts)
  *   pmap         8 B x guestPages         every VM's pmap, one range per VM (pmap.ts)
+ *   zslots       16 B x 4 x frames        metadata of every possible zpool slot (zpool.ts)
+ *   shareTable   16 B x 2^k >= 4 x frames the TPS table: shared frames and hints (sharing.ts)
  *   ...          (regions of later parts: sharing table, zip cache, TLBs)
  *   staging      >= stagingBytes          bulk data exchanged with TypeScript; the only region
  *                                         that can grow, so it is always last
@@ -20,6 +22,8 @@
 
 import { FRAME_ENTRY } from "./frames";
 import { VM_ENTRY, PMAP_ENTRY } from "./pmap";
+import { ZSLOT_ENTRY } from "./zpool";
+import { SHARE_ENTRY, shareTableEntries } from "./sharing";
 
 /** Size of a machine frame and of a guest page. */
 export const PAGE_SIZE: u32 = 4096;
@@ -62,10 +66,12 @@ export const enum Region {
   Ram = 1,
   VmTable = 2,
   Pmap = 3,
-  Staging = 4,
-  COUNT = 5,
+  Zslots = 4,
+  ShareTable = 5,
+  Staging = 6,
+  COUNT = 7,
 }
-const REGION_NAMES: StaticArray<string> = ["frameTable", "ram", "vmTable", "pmap", "staging"];
+const REGION_NAMES: StaticArray<string> = ["frameTable", "ram", "vmTable", "pmap", "zslots", "shareTable", "staging"];
 const REGION_OFFSET = memory.data(<i32>Region.COUNT * 8, 8);
 const REGION_SIZE = memory.data(<i32>Region.COUNT * 8, 8);
 
@@ -117,6 +123,8 @@ export function layout(): i32 {
   place(Region.Ram, frames << PAGE_SHIFT, PAGE_SIZE);
   place(Region.VmTable, cfg(Cfg.MaxVMs) * VM_ENTRY, 64);
   place(Region.Pmap, cfg(Cfg.GuestPages) * PMAP_ENTRY, 64);
+  place(Region.Zslots, frames * 4 * ZSLOT_ENTRY, 64);
+  place(Region.ShareTable, shareTableEntries(frames) * SHARE_ENTRY, 64);
   place(Region.Staging, alignUp(max<u64>(cfg(Cfg.StagingBytes), PAGE_SIZE), PAGE_SIZE), PAGE_SIZE);
   const pages = alignUp(cursor, 65536) >> 16;
   if (pages > WASM_MAX_PAGES) return INIT_TOO_LARGE;
