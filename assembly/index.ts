@@ -16,6 +16,7 @@ export {
 } from "./frames";
 export { vmCreate, pmapState, pmapFrame, pmapFault, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO } from "./pmap";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./page";
+export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./hash";
 
 /** Lays out memory from the configuration block and sets up every part. Returns an INIT_* code. */
 export function init(): i32 {

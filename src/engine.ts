@@ -83,6 +83,11 @@ interface RawExports {
   pagesCountZero(p: number, n: number): number;
   pagesCountEqual(a: number, b: number, n: number): number;
   pagesCopy(dst: number, src: number, n: number): void;
+  xxh64(p: number, len: number, seed: bigint): bigint;
+  xxh3(p: number, len: number, seed: bigint): bigint;
+  pagesHash(p: number, n: number, out: number): void;
+  pagesXxh3(p: number, n: number, out: number): void;
+  pagesXxh64(p: number, n: number, out: number): void;
 }
 
 const modules = new Map<EngineFlavor, WebAssembly.Module>();
@@ -309,6 +314,36 @@ export class Engine {
   }
   pagesCopy(dst: number, src: number, n: number): void {
     this.raw.pagesCopy(dst, src, n);
+  }
+
+  // ---- hash --------------------------------------------------------------------------------
+  // u64 results arrive as signed BigInt (asUintN makes them unsigned); a seed of 2^63 or more
+  // crosses as is, because the i64 parameter conversion wraps modulo 2^64.
+
+  /** XXH64 of `len` bytes at `addr` with `seed`, as an unsigned 64-bit value. */
+  xxh64(addr: number, len: number, seed = 0n): bigint {
+    this.live();
+    return BigInt.asUintN(64, this.raw.xxh64(addr, len, seed));
+  }
+  /** XXH3-64 of `len` bytes at `addr` with `seed` (default secret), as an unsigned 64-bit value. */
+  xxh3(addr: number, len: number, seed = 0n): bigint {
+    this.live();
+    return BigInt.asUintN(64, this.raw.xxh3(addr, len, seed));
+  }
+  /** Writes the page hash (sharing's; XXH3-64, seed 0) of `n` pages at `addr` as u64 at `out`. */
+  pagesHash(addr: number, n: number, out: number): void {
+    this.live();
+    this.raw.pagesHash(addr, n, out);
+  }
+  /** Writes XXH3-64 (seed 0) of `n` pages at `addr` as u64 at `out`. */
+  pagesXxh3(addr: number, n: number, out: number): void {
+    this.live();
+    this.raw.pagesXxh3(addr, n, out);
+  }
+  /** Writes XXH64 (seed 0) of `n` pages at `addr` as u64 at `out`. */
+  pagesXxh64(addr: number, n: number, out: number): void {
+    this.live();
+    this.raw.pagesXxh64(addr, n, out);
   }
 
   // ---- internals ---------------------------------------------------------------------------

@@ -5,3 +5,4 @@ export { Engine, FrameKind, NO_FRAME, MAX_MACHINE_MIB, type EngineOptions, type 
 export {
   MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
 } from './errors.js';
+export { xxh64, xxh3 } from './hash.js';

@@ -1,0 +1,221 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import xxhash from 'xxhash-wasm';
+import { xxhash3 } from 'hash-wasm';
+import { ConfigError, Engine, EngineAbortError, xxh3, xxh64 } from '../src/index.js';
+import { buildCorpus } from '../src/corpus.js';
+
+const U64 = (1n << 64n) - 1n;
+const PRIME32_1 = 2654435761n;
+const PRIME64_1 = 11400714785074694797n;
+
+let h64Raw: (data: Uint8Array, seed?: bigint) => bigint;
+beforeAll(async () => {
+  ({ h64Raw } = await xxhash());
+});
+
+/** The reference XXH3-64 (hash-wasm, the C implementation compiled to wasm), as a bigint. */
+async function refXxh3(data: Uint8Array, seed: bigint): Promise<bigint> {
+  return BigInt('0x' + (await xxhash3(data, Number(seed & 0xffffffffn), Number(seed >> 32n))));
+}
+
+/** xxHash's own sanity buffer: the top byte of a running product of its primes. */
+function sanityBuffer(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let g = PRIME32_1;
+  for (let i = 0; i < n; i++) {
+    b[i] = Number(g >> 56n);
+    g = (g * PRIME64_1) & U64;
+  }
+  return b;
+}
+
+/** Seeded pseudo-random bytes (xorshift32), so every run hashes the same inputs. */
+function randomBytes(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+const POOL = randomBytes(64 << 10, 0x9e3779b1);
+const FC = { seed: 0x5eed1, numRuns: 3000 };
+/** Lengths at and around every XXH64 and XXH3 class boundary and long-hash block edge. */
+const EDGES = [
+  0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 95, 96, 97, 127, 128, 129, 239, 240,
+  241, 255, 256, 257, 1023, 1024, 1025, 1087, 1088, 1089, 2047, 2048, 2049, 3072, 3073, 4095, 4096,
+  4097, 8191, 8192,
+];
+/** An input: a slice of the pool at any offset (unaligned too), of a length that favours edges. */
+const input = fc
+  .tuple(fc.oneof(fc.integer({ min: 0, max: 8192 }), fc.constantFrom(...EDGES)), fc.integer({ min: 0, max: 32 << 10 }))
+  .map(([len, off]) => POOL.subarray(off, off + len));
+const seed = fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: U64 }), fc.constantFrom(1n, 1n << 63n, U64));
+
+describe('xxh64', () => {
+  it('matches the published sanity vectors', () => {
+    const b = sanityBuffer(256);
+    const te = new TextEncoder();
+    expect(xxh64(new Uint8Array(0))).toBe(0xef46db3751d8e999n);
+    expect(xxh64(te.encode('a'))).toBe(0xd24ec4f1a98c6e5bn);
+    expect(xxh64(te.encode('abc'))).toBe(0x44bc2cf5ad770999n);
+    expect(xxh64(b.subarray(0, 1))).toBe(0xe934a84adb052768n);
+    expect(xxh64(b.subarray(0, 1), PRIME32_1)).toBe(0x5014607643a9b4c3n);
+    expect(xxh64(b.subarray(0, 4))).toBe(0x9136a0dca57457een);
+    expect(xxh64(b.subarray(0, 14))).toBe(0x8282dcc4994e35c8n);
+    expect(xxh64(b.subarray(0, 222))).toBe(0xb641ae8cb691c174n);
+    expect(xxh64(b.subarray(0, 222), PRIME32_1)).toBe(0x20cb8ab7ae10c14an);
+  });
+
+  it('equals xxhash-wasm h64 on every length 0..300', () => {
+    for (let len = 0; len <= 300; len++) {
+      const d = POOL.subarray(len, 2 * len);
+      expect(xxh64(d, BigInt(len) * PRIME64_1 & U64), `len ${len}`).toBe(h64Raw(d, BigInt(len) * PRIME64_1 & U64));
+    }
+  });
+
+  it('equals xxhash-wasm h64 on random inputs of 0..8192 bytes and random seeds (seeded)', () => {
+    fc.assert(
+      fc.property(input, seed, (d, s) => xxh64(d, s) === h64Raw(d, s)),
+      FC,
+    );
+  });
+});
+
+describe('xxh3', () => {
+  it('matches the sanity vectors of every length class', async () => {
+    const b = sanityBuffer(2400);
+    const cases: [number, bigint, bigint][] = [
+      [0, 0n, 0x2d06800538d394c2n],
+      [0, PRIME64_1, 0xa8a6b918b2f0364an],
+      [1, 0n, 0xc44bdff4074eecdbn],
+      [1, PRIME64_1, 0x032be332dd766ef8n],
+      [6, 0n, 0x27b56a84cd2d7325n],
+      [6, PRIME64_1, 0x84589c116ab59ab9n],
+      [12, 0n, 0xa713daf0dfbb77e7n],
+      [12, PRIME64_1, 0xe7303e1b2336de0en],
+      [24, 0n, 0xa3fe70bf9d3510ebn],
+      [24, PRIME64_1, 0x850e80fc35bdd690n],
+      [48, 0n, 0x397da259ecba1f11n],
+      [48, PRIME64_1, 0xadc2cbaa44acc616n],
+      [80, 0n, 0xbcdefbbb2c47c90an],
+      [195, 0n, 0xcd94217ee362ec3an],
+      [403, 0n, 0xcdeb804d65c6dea4n], // one block, last stripe overlapping
+      [512, 0n, 0x617e49599013cb6bn], // one block, ending on a stripe boundary
+      [2048, 0n, 0xdd59e2c3a5f038e0n], // two blocks, ending on a block boundary
+      [2240, 0n, 0x6e73a90539cf2948n], // three blocks, ending on a stripe boundary
+      [2367, 0n, 0xcb37aeb9e5d361edn], // three blocks, last stripe overlapping
+      [2367, PRIME64_1, 0xd2db3415b942b42an], // derived secret
+    ];
+    for (const [len, s, want] of cases) {
+      const d = b.subarray(0, len);
+      expect(xxh3(d, s), `len ${len} seed ${s}`).toBe(want);
+      expect(await refXxh3(d, s), `reference, len ${len} seed ${s}`).toBe(want);
+    }
+    const te = new TextEncoder();
+    expect(xxh3(te.encode('a'))).toBe(0xe6c632b61e964e1fn);
+    expect(xxh3(te.encode('abc'))).toBe(0x78af5f94892f3950n);
+  });
+
+  it('equals hash-wasm xxhash3 on every length 0..1100 (all classes, first blocks)', async () => {
+    for (let len = 0; len <= 1100; len++) {
+      const d = POOL.subarray(3 * len, 4 * len);
+      const s = len % 3 === 0 ? 0n : (BigInt(len) * PRIME64_1) & U64;
+      expect(xxh3(d, s), `len ${len}`).toBe(await refXxh3(d, s));
+    }
+  });
+
+  it('equals hash-wasm xxhash3 on random inputs of 0..8192 bytes and random seeds (seeded)', async () => {
+    await fc.assert(
+      fc.asyncProperty(input, seed, async (d, s) => xxh3(d, s) === (await refXxh3(d, s))),
+      FC,
+    );
+  });
+
+  it('hashes inputs larger than the staging region (staging grows, views follow)', async () => {
+    const d = randomBytes(3 << 20, 7);
+    expect(xxh3(d, U64)).toBe(await refXxh3(d, U64));
+    expect(xxh64(d, U64)).toBe(h64Raw(d, U64));
+  });
+});
+
+describe('page hashes', () => {
+  const corpus = buildCorpus({ mib: 4 });
+  const n = corpus.count;
+
+  /** An engine holding the corpus in machine RAM, and room for n u64 results in staging. */
+  function load(flavor: 'debug' | 'release') {
+    const e = Engine.create({ machineMemoryMiB: Math.ceil(n / 256), flavor });
+    const ram = e.region('ram').offset;
+    e.u8.set(corpus.pages, ram);
+    const out = e.stage(n * 8);
+    const read = () => Array.from({ length: n }, (_, i) => e.view.getBigUint64(out + 8 * i, true));
+    return { e, ram, out, read };
+  }
+
+  it('pages of real files hash as the references do, one by one and in a batch', async () => {
+    const { e, ram, out, read } = load('debug');
+    e.pagesHash(ram, n, out);
+    const batch = read();
+    e.pagesXxh3(ram, n, out);
+    expect(read()).toEqual(batch);
+    e.pagesXxh64(ram, n, out);
+    const batch64 = read();
+    for (let i = 0; i < n; i++) {
+      const page = corpus.pages.subarray(i * 4096, i * 4096 + 4096);
+      expect(e.xxh3(ram + i * 4096, 4096), `page ${i}`).toBe(batch[i]);
+      expect(batch[i], `page ${i}`).toBe(await refXxh3(page, 0n));
+      expect(batch64[i], `page ${i}`).toBe(h64Raw(page));
+    }
+    expect(new Set(batch).size).toBeGreaterThan(n / 2); // real content, not one repeated page
+  });
+
+  it('release and debug flavours agree', () => {
+    const d = load('debug');
+    const r = load('release');
+    d.e.pagesHash(d.ram, n, d.out);
+    r.e.pagesHash(r.ram, n, r.out);
+    expect(r.read()).toEqual(d.read());
+    d.e.pagesXxh64(d.ram, n, d.out);
+    r.e.pagesXxh64(r.ram, n, r.out);
+    expect(r.read()).toEqual(d.read());
+    for (const len of EDGES) {
+      const p = r.ram + 1; // unaligned
+      expect(r.e.xxh3(p, len, U64)).toBe(d.e.xxh3(d.ram + 1, len, U64));
+      expect(r.e.xxh64(p, len, U64)).toBe(d.e.xxh64(d.ram + 1, len, U64));
+    }
+  });
+
+  it('a batch of zero pages writes nothing', () => {
+    const { e, ram, out } = load('debug');
+    e.view.setBigUint64(out, 42n, true);
+    e.pagesHash(ram, 0, out);
+    expect(e.view.getBigUint64(out, true)).toBe(42n);
+  });
+});
+
+describe('argument validation', () => {
+  it('rejects a non-byte-array input with a typed error naming the field', () => {
+    expect(() => xxh64('abc' as unknown as Uint8Array)).toThrow(ConfigError);
+    expect(() => xxh3([1, 2, 3] as unknown as Uint8Array)).toThrow(/data: got array\(3\), expected a Uint8Array/);
+  });
+
+  it('rejects a seed outside [0, 2^64) or not a bigint', () => {
+    const d = new Uint8Array(8);
+    expect(() => xxh64(d, -1n)).toThrow(/seed: got -1n, expected a bigint in \[0, 2\^64\)/);
+    expect(() => xxh3(d, 1n << 64n)).toThrow(ConfigError);
+    expect(() => xxh3(d, 5 as unknown as bigint)).toThrow(/seed: got 5/);
+  });
+
+  it('the debug flavour aborts on input past the end of linear memory', () => {
+    const e = Engine.create({ flavor: 'debug' });
+    expect(() => e.xxh3(e.memoryBytes - 100, 200)).toThrow(EngineAbortError);
+    const f = Engine.create({ flavor: 'debug' });
+    expect(() => f.pagesHash(f.memoryBytes - 4096, 2, 0)).toThrow(/pagesHash: pages or output past the end/);
+  });
+});
