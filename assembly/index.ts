@@ -14,6 +14,11 @@ export {
   NO_FRAME, frameAlloc, frameGet, framePut, frameRefs, frameKind, framesTotal, framesFree, framesUsed,
 } from "./frames";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./page";
+export {
+  lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages, lz4LastError,
+  LZ4_DOES_NOT_FIT, LZ4_TRUNCATED, LZ4_ZERO_OFFSET, LZ4_OFFSET_BEFORE_START, LZ4_OUTPUT_OVERFLOW,
+  LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE,
+} from "./codec";
 
 /** Lays out memory from the configuration block and sets up every part. Returns an INIT_* code. */
 export function init(): i32 {
