@@ -88,6 +88,45 @@ interface RawExports {
   pagesHash(p: number, n: number, out: number): void;
   pagesXxh3(p: number, n: number, out: number): void;
   pagesXxh64(p: number, n: number, out: number): void;
+  lz4Compress(src: number, srcLen: number, dst: number, dstCap: number): number;
+  lz4Decompress(src: number, srcLen: number, dst: number, dstCap: number): number;
+  lz4Bound(n: number): number;
+  lz4CompressPages(src: number, n: number, dst: number, slotBytes: number, sizes: number): number;
+  lz4DecompressPages(src: number, slotBytes: number, sizes: number, n: number, dst: number): number;
+  lz4LastError(): number;
+  [lz4Status: `LZ4_${string}`]: WebAssembly.Global;
+}
+
+/**
+ * Status codes of the LZ4 functions (assembly/codec.ts LZ4_*): >= 0 is a size, < 0 one of these.
+ * `lz4StatusCodes()` reads the module's own values, so a test keeps the two in step.
+ */
+export enum Lz4Status {
+  /** compression: the output would exceed the limit (not an error: the page is not kept) */
+  DoesNotFit = -1,
+  Truncated = -2,
+  ZeroOffset = -3,
+  OffsetBeforeStart = -4,
+  OutputOverflow = -5,
+  Trailing = -6,
+  SizeMismatch = -7,
+  BadSize = -8,
+}
+
+const LZ4_STATUS_TEXT: Record<number, string> = {
+  [Lz4Status.DoesNotFit]: 'the compressed output does not fit in the limit',
+  [Lz4Status.Truncated]: 'the input ends inside a sequence (a length, the literals or an offset), or right after a match',
+  [Lz4Status.ZeroOffset]: 'a match has offset 0, which the block format does not allow',
+  [Lz4Status.OffsetBeforeStart]: 'a match offset reaches back before the start of the output',
+  [Lz4Status.OutputOverflow]: 'literals or a match would write past the expected decompressed size',
+  [Lz4Status.Trailing]: 'the output reached the expected decompressed size but input bytes remain',
+  [Lz4Status.SizeMismatch]: 'the block decodes to fewer bytes than expected',
+  [Lz4Status.BadSize]: 'a compressed size is larger than its slot',
+};
+
+/** What an Lz4Status code means, in words for an error message. */
+export function lz4StatusText(code: number): string {
+  return LZ4_STATUS_TEXT[code] ?? `unknown LZ4 status ${code}`;
 }
 
 const modules = new Map<EngineFlavor, WebAssembly.Module>();
@@ -344,6 +383,44 @@ export class Engine {
   pagesXxh64(addr: number, n: number, out: number): void {
     this.live();
     this.raw.pagesXxh64(addr, n, out);
+  }
+
+  // ---- codec -------------------------------------------------------------------------------
+  // Addresses and sizes are bytes in linear memory; results are sizes or negative Lz4Status codes.
+
+  /** LZ4-compresses `srcLen` bytes at `src` into at most `dstCap` bytes at `dst`: size, or Lz4Status.DoesNotFit. */
+  lz4Compress(src: number, srcLen: number, dst: number, dstCap: number): number {
+    this.live();
+    return this.raw.lz4Compress(src, srcLen, dst, dstCap);
+  }
+  /** Decodes the LZ4 block at `src` into at most `dstCap` bytes at `dst`: decoded size, or a negative Lz4Status. */
+  lz4Decompress(src: number, srcLen: number, dst: number, dstCap: number): number {
+    this.live();
+    return this.raw.lz4Decompress(src, srcLen, dst, dstCap);
+  }
+  /** Largest LZ4 block that `n` input bytes compress to. */
+  lz4Bound(n: number): number {
+    return this.raw.lz4Bound(n) >>> 0;
+  }
+  /** Compresses `n` pages at `src` into slots of `slotBytes` at `dst`, sizes (i32) at `sizes`; returns how many fit. */
+  lz4CompressPages(src: number, n: number, dst: number, slotBytes: number, sizes: number): number {
+    this.live();
+    return this.raw.lz4CompressPages(src, n, dst, slotBytes, sizes) >>> 0;
+  }
+  /** Decompresses `n` slotted pages into 4 KiB pages at `dst`; returns n, or the index of the page that failed. */
+  lz4DecompressPages(src: number, slotBytes: number, sizes: number, n: number, dst: number): number {
+    this.live();
+    return this.raw.lz4DecompressPages(src, slotBytes, sizes, n, dst) >>> 0;
+  }
+  /** The Lz4Status of the page at which the last `lz4DecompressPages` stopped (0 if none). */
+  lz4LastError(): number {
+    return this.raw.lz4LastError();
+  }
+  /** The module's own LZ4_* status constants, by name (for tests that keep Lz4Status in step). */
+  lz4StatusCodes(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this.raw)) if (k.startsWith('LZ4_')) out[k] = (v as WebAssembly.Global).value;
+    return out;
   }
 
   // ---- internals ---------------------------------------------------------------------------

@@ -2,6 +2,11 @@
  * memvisor: the public API. Everything a user imports from 'memvisor' is exported here.
  */
 export { Engine, FrameKind, NO_FRAME, MAX_MACHINE_MIB, type EngineOptions, type EngineFlavor, type RegionInfo } from './engine.js';
+export { Lz4Status, lz4StatusText } from './engine.js';
+export {
+  lz4Compress, lz4Decompress, lz4Bound, lz4Codec, deflateCodec, codecByName, MAX_CODEC_INPUT,
+  type Codec, type DeflateOptions, type DeflateLevel,
+} from './codec.js';
 export {
   MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
 } from './errors.js';
