@@ -80,7 +80,8 @@ export function balloonInflate(vm: u32, list: usize, n: u32, slots: usize): i32 
     } else if (s == <u32>PState.Compressed) {
       zipDrop(vm, pframe(e));
     } else if (s == <u32>PState.Swapped) {
-      store<u32>(slots + (<usize>slotsOut++ << 2), pframe(e));
+      store<u32>(slots + (<usize>slotsOut << 2), pframe(e));
+      slotsOut++;
     }
     pmapSet(vm, p, e, pentry(PState.Ballooned, 0));
     if (s != <u32>PState.Unbacked) backingChanged(vm, g);

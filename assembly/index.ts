@@ -6,6 +6,8 @@
 import { layout, INIT_OK } from "./memmap";
 import { framesInit } from "./frames";
 import { pmapInit } from "./pmap";
+import { zpoolInit } from "./zpool";
+import { sharingInit } from "./sharing";
 
 export {
   PAGE_SIZE, configCount, configName, configPtr, mapCount, mapName, mapOffset, mapSize,
@@ -14,7 +16,26 @@ export {
 export {
   NO_FRAME, frameAlloc, frameGet, framePut, frameRefs, frameKind, framesTotal, framesFree, framesUsed,
 } from "./frames";
-export { vmCreate, pmapState, pmapFrame, pmapFault, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO } from "./pmap";
+export {
+  vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
+  pmapFault, vmStateCount, vmCounter, vmField, vmSharedSaved, pmapCowBreaks, physAccess, physAccessDone,
+  physAccessGppn, swapInCommit, pmapAudit, pmapAuditDetail,
+  FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
+} from "./pmap";
+export {
+  zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
+  zpoolAudit, NO_SLOT,
+} from "./zpool";
+export { zipHistogram } from "./zipcache";
+export {
+  reclaimSeed, reclaimSelect, reclaimStop, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
+} from "./reclaim";
+export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed } from "./balloon";
+export {
+  shareScan, sharedCount, sharingHints, sharingFullScans, sharingVolatile, sharingScanned, sharingMerged,
+  sharingLastScanned, sharingLastMerged, sharingCapacity, sharingPassPages, sharingCursor, sharingAudit,
+  SCAN_SEQUENTIAL, SCAN_RANDOM,
+} from "./sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./page";
 export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./hash";
 export {
@@ -29,5 +50,7 @@ export function init(): i32 {
   if (r != INIT_OK) return r;
   framesInit();
   pmapInit();
+  zpoolInit();
+  sharingInit();
   return INIT_OK;
 }

@@ -3,7 +3,7 @@
  * page lives. Hardware structures (EPT, shadow tables, TLBs) are caches derived from it: they
  * are filled on faults from the pmap, and told through coherence.ts whenever an entry changes.
  *
- * VM table entry (VM_ENTRY = 128 bytes, indexed by VM id, region vmTable):
+ * VM table entry (VM_ENTRY = 160 bytes, indexed by VM id, region vmTable):
  *
  *   +0   u32 base       index of the VM's first pmap entry
  *   +4   u32 pages      guest pages (GPPN 0 .. pages-1)
@@ -19,6 +19,7 @@
  *   +68  u32 cacheUsd   compressed bytes held in them (esxtop CACHEUSD)
  *   +72  u32 pendEvict  slot bytes of compressed pages selected for swap-out, not yet committed
  *   +80  u64 x 8        cumulative counters (VmCounter)
+ *   +144 .. +159        reserved
  *
  * pmap entry (u64, region pmap, VM at base + gppn):
  *
@@ -54,7 +55,7 @@ import { sharedRelease, sharedTakeBack, sharingAudit, sharedCount } from "./shar
 import { zipFetch, zipAudit } from "./zipcache";
 import { zpoolAudit, zpoolSlotsUsed, zpoolFrames } from "./zpool";
 
-export const VM_ENTRY: u32 = 128;
+export const VM_ENTRY: u32 = 160;
 export const PMAP_ENTRY: u32 = 8;
 
 export const enum PState {
@@ -106,6 +107,8 @@ export const enum VmCounter {
   ZipEvict = 7,
   COUNT = 8,
 }
+// the counters must end inside the VM entry
+if (DEBUG) assert(<u32>VmF.Counters + 8 * <u32>VmCounter.COUNT <= VM_ENTRY);
 
 export const STATE_MASK: u64 = 0xF;
 export const ACCESSED: u64 = 1 << 4;

@@ -60,6 +60,13 @@ export function reclaimSeed(lo: u32, hi: u32): void {
   return x * 0x2545F4914F6CDD1D;
 }
 
+/** Why the last reclaimSelect stopped: it reclaimed `count`, found no victim, or ran out of `out` entries (swap). */
+export const STOP_DONE: u32 = 0;
+export const STOP_NO_VICTIM: u32 = 1;
+export const STOP_SWAP_FULL: u32 = 2;
+let lastStop: u32 = STOP_DONE;
+export function reclaimStop(): u32 { return lastStop; }
+
 /** Pages the last reclaimSelect compressed into the zip cache. */
 export function reclaimZipped(): u32 { return lastZipped; }
 /** Compressed pages the last reclaimSelect listed for swap-out (zip cache full). */
@@ -113,7 +120,7 @@ function pickVictim(vm: u32, policy: u32): u32 {
 
 /**
  * Chooses up to `count` victims of `vm` and reclaims them: into the zip cache when they fit,
- * else listed in `out` (at most `outCap` entries; compressed pages evicted to make room are
+ * else listed in `out` (at most `outCap` entries, the swap slots TypeScript has; compressed pages evicted to make room are
  * decompressed into `pages`, 4 KiB each, one per entry). Returns the entries listed; TypeScript
  * must then call swapCommit with them. reclaimZipped/Evicted/Victims tell the rest.
  */
@@ -122,10 +129,13 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
   lastZipped = 0;
   lastEvicted = 0;
   lastVictims = 0;
-  while (lastVictims < count && n < outCap) {
+  lastStop = STOP_DONE;
+  while (lastVictims < count) {
     const g = pickVictim(vm, policy);
-    if (g == NONE) break;
-    lastVictims++;
+    if (g == NONE) {
+      lastStop = STOP_NO_VICTIM;
+      break;
+    }
     const p = pmapAddr(vm, g);
     const e = load<u64>(p);
     const cap = vmGet(vm, VmF.CacheCap);
@@ -153,10 +163,16 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
         if (vmGet(vm, VmF.CacheSz) - vmGet(vm, VmF.PendEvict) + b <= cap && zipCanPlace(c, e)) {
           zipStore(vm, g, p, e, <u32>len);
           lastZipped++;
+          lastVictims++;
           continue;
         }
       }
     }
+    if (n >= outCap) {
+      lastStop = STOP_SWAP_FULL; // the victim stays resident: no swap slot is left for it
+      break;
+    }
+    lastVictims++;
     store<u64>(p, e | PENDING);
     store<u32>(out + (<usize>n << 3), g);
     store<u32>(out + (<usize>n << 3), <u32>frameAddr(pframe(e)), 4);

@@ -11,3 +11,15 @@ export {
   MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
 } from './errors.js';
 export { xxh64, xxh3 } from './hash.js';
+export {
+  SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError,
+} from './errors.js';
+export {
+  Host, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult,
+} from './host.js';
+export {
+  VM, PState, type VmConfig, type VmStats, type PageOutResult, type MmuMode, type VictimPolicy,
+} from './vm.js';
+export {
+  SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, type SwapFault, type SwapStoreStats,
+} from './swapstore.js';
