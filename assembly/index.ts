@@ -19,7 +19,7 @@ export {
 export {
   vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
   pmapFault, vmStateCount, vmCounter, vmField, vmSharedSaved, pmapCowBreaks, physAccess, physAccessDone,
-  physAccessGppn, swapInCommit, pmapAudit, pmapAuditDetail,
+  physAccessGppn, swapInCommit, pmapAudit, pmapAuditCode, pmapAuditDetail,
   FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
 } from "./pmap";
 export {

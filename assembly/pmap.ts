@@ -435,19 +435,24 @@ export function vmSharedSaved(vm: u32): f64 {
  * VM's states summing to its size and matching its counts, every frame's reference count equal
  * to the pmap entries naming it, private frames naming their page, shared frames in the table
  * with one salt, zpool slots matching Compressed entries. `scratch` is 4 bytes per machine
- * frame. Returns 0, or a failure code (and aborts in a debug build).
+ * frame; `deep` also re-hashes every shared frame. Returns 0, or a failure code (and aborts in
+ * a debug build).
  */
-export function pmapAudit(scratch: usize): u32 {
-  const r = audit(scratch);
-  if (DEBUG) assert(r == 0, "pmapAudit: invariant broken");
+export function pmapAudit(scratch: usize, deep: bool): u32 {
+  const r = audit(scratch, deep);
+  auditCode = r;
+  if (DEBUG) assert(r == 0, "pmapAudit: invariant broken (pmapAuditCode and pmapAuditDetail tell which)");
   return r;
 }
 
+let auditCode: u32 = 0;
 let auditDetail: u32 = 0;
+/** Code of the last audit (0: consistent), readable after a debug abort. */
+export function pmapAuditCode(): u32 { return auditCode; }
 /** Detail of the last failed audit (a GPPN, MPN or slot, depending on the code). */
 export function pmapAuditDetail(): u32 { return auditDetail; }
 
-function audit(scratch: usize): u32 {
+function audit(scratch: usize, deep: bool): u32 {
   const total = framesTotal();
   let kinds: u32 = framesFree();
   for (let k: u32 = 1; k < <u32>FrameKind.COUNT; k++) kinds += framesUsed(k);
@@ -513,7 +518,7 @@ function audit(scratch: usize): u32 {
   if (zpoolFrames(0) + zpoolFrames(1) != framesUsed(<u32>FrameKind.Zpool)) return 15;
   const zp = zpoolAudit();
   if (zp != 0) return 200 + zp;
-  const sh = sharingAudit();
+  const sh = sharingAudit(deep);
   if (sh != 0) return 300 + sh;
   // every shared frame is in the table exactly once
   let sharedFrames: u32 = 0;

@@ -90,8 +90,9 @@ interface RawExports {
   physAccessDone(): number;
   physAccessGppn(): number;
   swapInCommit(vm: number, gppn: number, src: number): number;
-  pmapAudit(scratch: number): number;
+  pmapAudit(scratch: number, deep: number): number;
   pmapAuditDetail(): number;
+  pmapAuditCode(): number;
   zslotAlloc(c: number, len: number, vm: number, gppn: number): number;
   zslotFree(s: number): void;
   zslotLen(s: number): number;
@@ -125,7 +126,7 @@ interface RawExports {
   sharingCapacity(): number;
   sharingPassPages(): number;
   sharingCursor(): number;
-  sharingAudit(): number;
+  sharingAudit(deep: number): number;
   pmapState(vm: number, gppn: number): number;
   pmapFrame(vm: number, gppn: number): number;
   pmapFault(vm: number, gppn: number, write: number): number;
@@ -456,13 +457,17 @@ export class Engine {
     this.live();
     return this.raw.swapInCommit(vm, gppn, src) >>> 0;
   }
-  /** Recounts every invariant (scratch: 4 bytes per machine frame); 0, or a failure code. */
-  pmapAudit(scratch: number): number {
+  /** Recounts every invariant (scratch: 4 bytes per machine frame; deep: re-hash shared frames); 0, or a failure code. */
+  pmapAudit(scratch: number, deep = true): number {
     this.live();
-    return this.raw.pmapAudit(scratch) >>> 0;
+    return this.raw.pmapAudit(scratch, deep ? 1 : 0) >>> 0;
   }
+  /** Code and detail of the last audit; readable after the audit aborted a debug engine. */
   pmapAuditDetail(): number {
     return this.raw.pmapAuditDetail() >>> 0;
+  }
+  pmapAuditCode(): number {
+    return this.raw.pmapAuditCode() >>> 0;
   }
   zslotAlloc(c: number, len: number, vm: number, gppn: number): number {
     this.live();
@@ -561,9 +566,9 @@ export class Engine {
       cursor: this.raw.sharingCursor() >>> 0,
     };
   }
-  sharingAudit(): number {
+  sharingAudit(deep = true): number {
     this.live();
-    return this.raw.sharingAudit() >>> 0;
+    return this.raw.sharingAudit(deep ? 1 : 0) >>> 0;
   }
 
   // ---- pages -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, FrameKind, MAX_MACHINE_MIB, type EngineFlavor } from './engine.js';
-import { ConfigError, MemvisorError, OutOfMachineMemoryError, checkInt } from './errors.js';
+import { ConfigError, EngineAbortError, MemvisorError, OutOfMachineMemoryError, checkInt } from './errors.js';
 import { FileSwapStore, MemorySwapStore, loadChecksum, type SwapStore } from './swapstore.js';
 import { BATCH, PState, STAGE_AUX, VM, type HostContext, type MmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
 
@@ -298,12 +298,20 @@ export class Host implements HostContext {
 
   /**
    * Recounts every invariant in WebAssembly (frames conserved, each VM's states summing to its
-   * size, references, sharing table, zpool, zip caches). Throws when one is broken.
+   * size, references, sharing table, zpool, zip caches). `deep` (default) also re-hashes every
+   * shared frame against its table key. Throws when one is broken (a debug build aborts first).
    */
-  audit(): void {
+  audit(deep = true): void {
     const need = STAGE_AUX + this.engine.machineFrames * 4;
     this.stage(need);
-    const r = this.engine.pmapAudit(this.staging + STAGE_AUX);
+    let r: number;
+    try {
+      r = this.engine.pmapAudit(this.staging + STAGE_AUX, deep);
+    } catch (e) {
+      if (!(e instanceof EngineAbortError)) throw e;
+      r = this.engine.pmapAuditCode();
+    }
+    // codes: assembly/pmap.ts audit(); 100+ zip cache, 200+ zpool, 300+ sharing table
     if (r !== 0) throw new MemvisorError(`audit: invariant ${r} broken (detail ${this.engine.pmapAuditDetail()})`);
   }
 
