@@ -8,6 +8,8 @@ import { framesInit } from "./frames";
 import { pmapInit } from "./pmap";
 import { mmuInit } from "./mmu";
 import { eptInit } from "./ept";
+import { zpoolInit } from "./zpool";
+import { sharingInit } from "./sharing";
 
 export {
   PAGE_SIZE, configCount, configName, configPtr, mapCount, mapName, mapOffset, mapSize,
@@ -16,7 +18,26 @@ export {
 export {
   NO_FRAME, frameAlloc, frameGet, framePut, frameRefs, frameKind, framesTotal, framesFree, framesUsed,
 } from "./frames";
-export { vmCreate, pmapState, pmapFrame, pmapFault, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO } from "./pmap";
+export {
+  vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
+  pmapFault, vmStateCount, vmCounter, vmField, vmSharedSaved, pmapCowBreaks, physAccess, physAccessDone,
+  physAccessGppn, swapInCommit, pmapAudit, pmapAuditCode, pmapAuditDetail,
+  FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
+} from "./pmap";
+export {
+  zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
+  zpoolAudit, NO_SLOT,
+} from "./zpool";
+export { zipHistogram } from "./zipcache";
+export {
+  reclaimSeed, reclaimSelect, reclaimStop, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
+} from "./reclaim";
+export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed } from "./balloon";
+export {
+  shareScan, sharedCount, sharingHints, sharingFullScans, sharingVolatile, sharingScanned, sharingMerged,
+  sharingLastScanned, sharingLastMerged, sharingCapacity, sharingPassPages, sharingCursor, sharingAudit,
+  SCAN_SEQUENTIAL, SCAN_RANDOM,
+} from "./sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./page";
 export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./hash";
 export {
@@ -30,6 +51,11 @@ export { gosNewRoot, guestWrite64, guestRead64 } from "./gos";
 export { lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./lackey";
 export { backingChanged } from "./coherence";
 export { mmuPagingStat, mmuResetCounters } from "./mmu";
+export {
+  lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages, lz4LastError,
+  LZ4_DOES_NOT_FIT, LZ4_TRUNCATED, LZ4_ZERO_OFFSET, LZ4_OFFSET_BEFORE_START, LZ4_OUTPUT_OVERFLOW,
+  LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE,
+} from "./codec";
 
 /** Lays out memory from the configuration block and sets up every part. Returns an INIT_* code. */
 export function init(): i32 {
@@ -39,5 +65,7 @@ export function init(): i32 {
   pmapInit();
   mmuInit();
   eptInit();
+  zpoolInit();
+  sharingInit();
   return INIT_OK;
 }

@@ -13,7 +13,8 @@
  *   mmuCache     mmuCacheBytes            TLB / PWC / nested-TLB entries of every core (tlb.ts)
  *   pagingVm     PVM_ENTRY x maxVMs       per-VM paging state: EPT root, shadow roots, guest OS (walk.ts)
  *   gpTrack      8 B x guestPages         per-GPPN shadow tracking: leaf rmap, shadowed-table link (shadow.ts)
- *   ...          (regions of later parts: sharing table, zip cache)
+ *   zslots       16 B x 4 x frames        metadata of every possible zpool slot (zpool.ts)
+ *   shareTable   16 B x 2^k >= 4 x frames the TPS table: shared frames and hints (sharing.ts)
  *   staging      >= stagingBytes          bulk data exchanged with TypeScript; the only region
  *                                         that can grow, so it is always last
  *
@@ -25,6 +26,8 @@
 import { FRAME_ENTRY } from "./frames";
 import { VM_ENTRY, PMAP_ENTRY } from "./pmap";
 import { MMU_CTX, PVM_ENTRY, GPTRACK_ENTRY } from "./mmu";
+import { ZSLOT_ENTRY } from "./zpool";
+import { SHARE_ENTRY, shareTableEntries } from "./sharing";
 
 /** Size of a machine frame and of a guest page. */
 export const PAGE_SIZE: u32 = 4096;
@@ -75,10 +78,14 @@ export const enum Region {
   MmuCache = 5,
   PagingVm = 6,
   GpTrack = 7,
-  Staging = 8,
-  COUNT = 9,
+  Zslots = 8,
+  ShareTable = 9,
+  Staging = 10,
+  COUNT = 11,
 }
-const REGION_NAMES: StaticArray<string> = ["frameTable", "ram", "vmTable", "pmap", "mmuCtx", "mmuCache", "pagingVm", "gpTrack", "staging"];
+const REGION_NAMES: StaticArray<string> = [
+  "frameTable", "ram", "vmTable", "pmap", "mmuCtx", "mmuCache", "pagingVm", "gpTrack", "zslots", "shareTable", "staging",
+];
 const REGION_OFFSET = memory.data(<i32>Region.COUNT * 8, 8);
 const REGION_SIZE = memory.data(<i32>Region.COUNT * 8, 8);
 
@@ -134,6 +141,8 @@ export function layout(): i32 {
   place(Region.MmuCache, alignUp(cfg(Cfg.MmuCacheBytes), 64), 64);
   place(Region.PagingVm, cfg(Cfg.MaxVMs) * PVM_ENTRY, 64);
   place(Region.GpTrack, cfg(Cfg.GuestPages) * GPTRACK_ENTRY, 64);
+  place(Region.Zslots, frames * 4 * ZSLOT_ENTRY, 64);
+  place(Region.ShareTable, shareTableEntries(frames) * SHARE_ENTRY, 64);
   place(Region.Staging, alignUp(max<u64>(cfg(Cfg.StagingBytes), PAGE_SIZE), PAGE_SIZE), PAGE_SIZE);
   const pages = alignUp(cursor, 65536) >> 16;
   if (pages > WASM_MAX_PAGES) return INIT_TOO_LARGE;

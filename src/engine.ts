@@ -78,7 +78,59 @@ interface RawExports {
   framesTotal(): number;
   framesFree(): number;
   framesUsed(kind: number): number;
-  vmCreate(pages: number, salt: number): number;
+  vmCreate(pages: number, salt: number, limit: number, cacheCap: number): number;
+  vmSetLimit(vm: number, limit: number): void;
+  vmSetCacheCap(vm: number, bytes: number): void;
+  vmTotal(): number;
+  pmapEntries(): number;
+  pmapWritable(vm: number, gppn: number): number;
+  pmapSample(vm: number, gppn: number, clear: number): number;
+  vmStateCount(vm: number, s: number): number;
+  vmCounter(vm: number, c: number): number;
+  vmField(vm: number, f: number): number;
+  vmSharedSaved(vm: number): number;
+  pmapCowBreaks(): number;
+  physAccess(vm: number, gpa: number, len: number, buf: number, flags: number): number;
+  physAccessDone(): number;
+  physAccessGppn(): number;
+  swapInCommit(vm: number, gppn: number, src: number): number;
+  pmapAudit(scratch: number, deep: number): number;
+  pmapAuditDetail(): number;
+  pmapAuditCode(): number;
+  zslotAlloc(c: number, len: number, vm: number, gppn: number): number;
+  zslotFree(s: number): void;
+  zslotLen(s: number): number;
+  zslotClass(s: number): number;
+  zpoolSlotsUsed(c: number): number;
+  zpoolFrames(c: number): number;
+  zpoolStoredBytes(): number;
+  zpoolWastedBytes(): number;
+  zpoolAudit(): number;
+  zipHistogram(b: number): number;
+  reclaimSeed(lo: number, hi: number): void;
+  reclaimSelect(vm: number, count: number, policy: number, out: number, outCap: number, pages: number): number;
+  reclaimStop(): number;
+  reclaimZipped(): number;
+  reclaimEvicted(): number;
+  reclaimVictims(): number;
+  swapCommit(vm: number, list: number, n: number): number;
+  balloonInflate(vm: number, list: number, n: number, slots: number): number;
+  balloonDeflate(vm: number, list: number, n: number): number;
+  balloonBadIndex(): number;
+  balloonSlotsFreed(): number;
+  shareScan(maxPages: number, order: number): number;
+  sharedCount(): number;
+  sharingHints(): number;
+  sharingFullScans(): number;
+  sharingVolatile(): number;
+  sharingScanned(): number;
+  sharingMerged(): number;
+  sharingLastScanned(): number;
+  sharingLastMerged(): number;
+  sharingCapacity(): number;
+  sharingPassPages(): number;
+  sharingCursor(): number;
+  sharingAudit(deep: number): number;
   pmapState(vm: number, gppn: number): number;
   pmapFrame(vm: number, gppn: number): number;
   pmapFault(vm: number, gppn: number, write: number): number;
@@ -131,6 +183,45 @@ interface RawExports {
   traceErrorOffset(): number;
   traceEmitTo(p: number): void;
   traceEmitted(): number;
+  lz4Compress(src: number, srcLen: number, dst: number, dstCap: number): number;
+  lz4Decompress(src: number, srcLen: number, dst: number, dstCap: number): number;
+  lz4Bound(n: number): number;
+  lz4CompressPages(src: number, n: number, dst: number, slotBytes: number, sizes: number): number;
+  lz4DecompressPages(src: number, slotBytes: number, sizes: number, n: number, dst: number): number;
+  lz4LastError(): number;
+  [lz4Status: `LZ4_${string}`]: WebAssembly.Global;
+}
+
+/**
+ * Status codes of the LZ4 functions (assembly/codec.ts LZ4_*): >= 0 is a size, < 0 one of these.
+ * `lz4StatusCodes()` reads the module's own values, so a test keeps the two in step.
+ */
+export enum Lz4Status {
+  /** compression: the output would exceed the limit (not an error: the page is not kept) */
+  DoesNotFit = -1,
+  Truncated = -2,
+  ZeroOffset = -3,
+  OffsetBeforeStart = -4,
+  OutputOverflow = -5,
+  Trailing = -6,
+  SizeMismatch = -7,
+  BadSize = -8,
+}
+
+const LZ4_STATUS_TEXT: Record<number, string> = {
+  [Lz4Status.DoesNotFit]: 'the compressed output does not fit in the limit',
+  [Lz4Status.Truncated]: 'the input ends inside a sequence (a length, the literals or an offset), or right after a match',
+  [Lz4Status.ZeroOffset]: 'a match has offset 0, which the block format does not allow',
+  [Lz4Status.OffsetBeforeStart]: 'a match offset reaches back before the start of the output',
+  [Lz4Status.OutputOverflow]: 'literals or a match would write past the expected decompressed size',
+  [Lz4Status.Trailing]: 'the output reached the expected decompressed size but input bytes remain',
+  [Lz4Status.SizeMismatch]: 'the block decodes to fewer bytes than expected',
+  [Lz4Status.BadSize]: 'a compressed size is larger than its slot',
+};
+
+/** What an Lz4Status code means, in words for an error message. */
+export function lz4StatusText(code: number): string {
+  return LZ4_STATUS_TEXT[code] ?? `unknown LZ4 status ${code}`;
 }
 
 /** The paging subset of the exports (see the paging section of Engine). */
@@ -334,10 +425,14 @@ export class Engine {
 
   // ---- pmap ------------------------------------------------------------------------------
 
-  /** Creates a VM of `pages` unbacked guest pages; returns its id, or -1 when the VM table or pmap is full. */
-  vmCreate(pages: number, salt: number): number {
+  /**
+   * Creates a VM of `pages` unbacked guest pages in sharing domain `salt`, holding at most
+   * `limit` resident pages (default: all) and `cacheCap` bytes of zip cache (default: none);
+   * returns its id, or -1 when the VM table or pmap is full.
+   */
+  vmCreate(pages: number, salt: number, limit = pages, cacheCap = 0): number {
     this.live();
-    return this.raw.vmCreate(pages, salt);
+    return this.raw.vmCreate(pages, salt >>> 0, limit, cacheCap);
   }
   /** pmap state of (vm, gppn) (PState), 0xff when out of range. */
   pmapState(vm: number, gppn: number): number {
@@ -351,6 +446,184 @@ export class Engine {
   pmapFault(vm: number, gppn: number, write: boolean): number {
     this.live();
     return this.raw.pmapFault(vm, gppn, write ? 1 : 0) >>> 0;
+  }
+
+  // ---- reclaim: pmap, faults, zpool, zip cache, page-out, balloon, sharing ----------------------
+  // Thin wrappers: the meaning of each lives in assembly/{pmap,zpool,zipcache,reclaim,balloon,
+  // sharing}.ts; host.ts and vm.ts are the only callers. u32 results are unsigned (>>> 0).
+
+  vmSetLimit(vm: number, limit: number): void {
+    this.live();
+    this.raw.vmSetLimit(vm, limit);
+  }
+  vmSetCacheCap(vm: number, bytes: number): void {
+    this.live();
+    this.raw.vmSetCacheCap(vm, bytes);
+  }
+  /** VMs created, and pmap entries they use. */
+  vmTotal(): number {
+    return this.raw.vmTotal() >>> 0;
+  }
+  pmapEntries(): number {
+    return this.raw.pmapEntries() >>> 0;
+  }
+  /** True if (vm, gppn) is Mapped (a translation may be writable). */
+  pmapWritable(vm: number, gppn: number): boolean {
+    return this.raw.pmapWritable(vm, gppn) !== 0;
+  }
+  /** ACCESSED (bit 0) and DIRTY (bit 1) of (vm, gppn), cleared when `clear`. */
+  pmapSample(vm: number, gppn: number, clear: boolean): number {
+    this.live();
+    return this.raw.pmapSample(vm, gppn, clear ? 1 : 0) >>> 0;
+  }
+  /** Pages of `vm` in pmap state `s` (PState). */
+  vmStateCount(vm: number, s: number): number {
+    return this.raw.vmStateCount(vm, s) >>> 0;
+  }
+  /** Cumulative per-VM counter `c` (VmCounter in pmap.ts). */
+  vmCounter(vm: number, c: number): number {
+    return this.raw.vmCounter(vm, c);
+  }
+  /** u32 field of the VM table entry at byte offset `f` (VmF in pmap.ts). */
+  vmField(vm: number, f: number): number {
+    return this.raw.vmField(vm, f) >>> 0;
+  }
+  /** Pages of `vm` saved by sharing (esxtop SHRDSVD), fractional. */
+  vmSharedSaved(vm: number): number {
+    this.live();
+    return this.raw.vmSharedSaved(vm);
+  }
+  pmapCowBreaks(): number {
+    return this.raw.pmapCowBreaks();
+  }
+  /** Guest-physical copy through the fault path; 0 or a FAULT_* code (see physAccessDone/Gppn). */
+  physAccess(vm: number, gpa: number, len: number, buf: number, flags: number): number {
+    this.live();
+    return this.raw.physAccess(vm, gpa, len, buf, flags) >>> 0;
+  }
+  physAccessDone(): number {
+    return this.raw.physAccessDone() >>> 0;
+  }
+  physAccessGppn(): number {
+    return this.raw.physAccessGppn() >>> 0;
+  }
+  /** Makes Swapped (vm, gppn) resident with the page at `src`: the MPN or a FAULT_* code. */
+  swapInCommit(vm: number, gppn: number, src: number): number {
+    this.live();
+    return this.raw.swapInCommit(vm, gppn, src) >>> 0;
+  }
+  /** Recounts every invariant (scratch: 4 bytes per machine frame; deep: re-hash shared frames); 0, or a failure code. */
+  pmapAudit(scratch: number, deep = true): number {
+    this.live();
+    return this.raw.pmapAudit(scratch, deep ? 1 : 0) >>> 0;
+  }
+  /** Code and detail of the last audit; readable after the audit aborted a debug engine. */
+  pmapAuditDetail(): number {
+    return this.raw.pmapAuditDetail() >>> 0;
+  }
+  pmapAuditCode(): number {
+    return this.raw.pmapAuditCode() >>> 0;
+  }
+  zslotAlloc(c: number, len: number, vm: number, gppn: number): number {
+    this.live();
+    return this.raw.zslotAlloc(c, len, vm, gppn) >>> 0;
+  }
+  zslotFree(s: number): void {
+    this.live();
+    this.raw.zslotFree(s);
+  }
+  zslotLen(s: number): number {
+    return this.raw.zslotLen(s) >>> 0;
+  }
+  zslotClass(s: number): number {
+    return this.raw.zslotClass(s) >>> 0;
+  }
+  /** zpool counters: used slots and frames of class c (0: 1 KiB, 1: 2 KiB), bytes stored and wasted. */
+  zpoolSlotsUsed(c: number): number {
+    return this.raw.zpoolSlotsUsed(c) >>> 0;
+  }
+  zpoolFrames(c: number): number {
+    return this.raw.zpoolFrames(c) >>> 0;
+  }
+  zpoolStoredBytes(): number {
+    return this.raw.zpoolStoredBytes();
+  }
+  zpoolWastedBytes(): number {
+    return this.raw.zpoolWastedBytes();
+  }
+  zpoolAudit(): number {
+    this.live();
+    return this.raw.zpoolAudit() >>> 0;
+  }
+  /** Compressed sizes seen: bucket b counts pages of [256 b, 256 b + 256) bytes; bucket 16 did not compress below 4 KiB. */
+  zipHistogram(): number[] {
+    const h: number[] = [];
+    for (let b = 0; b < 17; b++) h.push(this.raw.zipHistogram(b));
+    return h;
+  }
+  reclaimSeed(seed: number): void {
+    this.live();
+    this.raw.reclaimSeed(seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0);
+  }
+  /** Page-out selection (reclaim.ts): entries listed for swap; see reclaimLast for the rest. */
+  reclaimSelect(vm: number, count: number, policy: number, out: number, outCap: number, pages: number): number {
+    this.live();
+    return this.raw.reclaimSelect(vm, count, policy, out, outCap, pages) >>> 0;
+  }
+  reclaimLast(): { stop: number; zipped: number; evicted: number; victims: number } {
+    return {
+      stop: this.raw.reclaimStop() >>> 0,
+      zipped: this.raw.reclaimZipped() >>> 0,
+      evicted: this.raw.reclaimEvicted() >>> 0,
+      victims: this.raw.reclaimVictims() >>> 0,
+    };
+  }
+  swapCommit(vm: number, list: number, n: number): number {
+    this.live();
+    return this.raw.swapCommit(vm, list, n) >>> 0;
+  }
+  /** Balloons `n` GPPNs (u32 at `list`): n, or a negative BALLOON_* code (balloonBadIndex names the entry). */
+  balloonInflate(vm: number, list: number, n: number, slots: number): number {
+    this.live();
+    return this.raw.balloonInflate(vm, list, n, slots);
+  }
+  balloonDeflate(vm: number, list: number, n: number): number {
+    this.live();
+    return this.raw.balloonDeflate(vm, list, n);
+  }
+  balloonBadIndex(): number {
+    return this.raw.balloonBadIndex() >>> 0;
+  }
+  balloonSlotsFreed(): number {
+    return this.raw.balloonSlotsFreed() >>> 0;
+  }
+  /** One sharing scanner step over at most `maxPages` pages (order 0 sequential, 1 random); pages visited. */
+  shareScan(maxPages: number, order: number): number {
+    this.live();
+    return this.raw.shareScan(maxPages, order) >>> 0;
+  }
+  /** Sharing counters (sharing.ts). */
+  sharingCounters(): {
+    shared: number; hints: number; fullScans: number; volatile: number; scanned: number; merged: number;
+    lastScanned: number; lastMerged: number; capacity: number; passPages: number; cursor: number;
+  } {
+    return {
+      shared: this.raw.sharedCount() >>> 0,
+      hints: this.raw.sharingHints() >>> 0,
+      fullScans: this.raw.sharingFullScans(),
+      volatile: this.raw.sharingVolatile(),
+      scanned: this.raw.sharingScanned(),
+      merged: this.raw.sharingMerged(),
+      lastScanned: this.raw.sharingLastScanned() >>> 0,
+      lastMerged: this.raw.sharingLastMerged() >>> 0,
+      capacity: this.raw.sharingCapacity() >>> 0,
+      passPages: this.raw.sharingPassPages() >>> 0,
+      cursor: this.raw.sharingCursor() >>> 0,
+    };
+  }
+  sharingAudit(deep = true): number {
+    this.live();
+    return this.raw.sharingAudit(deep ? 1 : 0) >>> 0;
   }
 
   // ---- pages -------------------------------------------------------------------------------
@@ -411,6 +684,44 @@ export class Engine {
   /** Decodes a static string the module returned (names of counters and costs). */
   string(ptr: number): string {
     return this.util.__getString(ptr >>> 0);
+  }
+
+  // ---- codec -------------------------------------------------------------------------------
+  // Addresses and sizes are bytes in linear memory; results are sizes or negative Lz4Status codes.
+
+  /** LZ4-compresses `srcLen` bytes at `src` into at most `dstCap` bytes at `dst`: size, or Lz4Status.DoesNotFit. */
+  lz4Compress(src: number, srcLen: number, dst: number, dstCap: number): number {
+    this.live();
+    return this.raw.lz4Compress(src, srcLen, dst, dstCap);
+  }
+  /** Decodes the LZ4 block at `src` into at most `dstCap` bytes at `dst`: decoded size, or a negative Lz4Status. */
+  lz4Decompress(src: number, srcLen: number, dst: number, dstCap: number): number {
+    this.live();
+    return this.raw.lz4Decompress(src, srcLen, dst, dstCap);
+  }
+  /** Largest LZ4 block that `n` input bytes compress to. */
+  lz4Bound(n: number): number {
+    return this.raw.lz4Bound(n) >>> 0;
+  }
+  /** Compresses `n` pages at `src` into slots of `slotBytes` at `dst`, sizes (i32) at `sizes`; returns how many fit. */
+  lz4CompressPages(src: number, n: number, dst: number, slotBytes: number, sizes: number): number {
+    this.live();
+    return this.raw.lz4CompressPages(src, n, dst, slotBytes, sizes) >>> 0;
+  }
+  /** Decompresses `n` slotted pages into 4 KiB pages at `dst`; returns n, or the index of the page that failed. */
+  lz4DecompressPages(src: number, slotBytes: number, sizes: number, n: number, dst: number): number {
+    this.live();
+    return this.raw.lz4DecompressPages(src, slotBytes, sizes, n, dst) >>> 0;
+  }
+  /** The Lz4Status of the page at which the last `lz4DecompressPages` stopped (0 if none). */
+  lz4LastError(): number {
+    return this.raw.lz4LastError();
+  }
+  /** The module's own LZ4_* status constants, by name (for tests that keep Lz4Status in step). */
+  lz4StatusCodes(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this.raw)) if (k.startsWith('LZ4_')) out[k] = (v as WebAssembly.Global).value;
+    return out;
   }
 
   // ---- internals ---------------------------------------------------------------------------

@@ -108,3 +108,40 @@ export function checkU64(field: string, value: unknown): bigint {
   }
   return value;
 }
+
+/** A page read back from a VM's swap store does not match the checksum written with it. */
+export class SwapChecksumError extends MemvisorError {
+  constructor(
+    readonly vm: string,
+    readonly gppn: number,
+    readonly slot: number,
+  ) {
+    super(`swap store of VM ${JSON.stringify(vm)}: page GPPN ${gppn} in slot ${slot} fails its checksum; its data is lost and the VM is marked faulted`);
+  }
+}
+
+/** A swap store read or write failed (an I/O error of the backing file, or an injected fault). */
+export class SwapIoError extends MemvisorError {
+  constructor(
+    readonly op: 'read' | 'write',
+    readonly vm: string,
+    readonly slot: number,
+    readonly gppn: number,
+    override readonly cause: unknown,
+  ) {
+    super(`swap store of VM ${JSON.stringify(vm)}: ${op} of GPPN ${gppn} at slot ${slot} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+/** A VM lost guest data (a swap read failed or a checksum did not match) and refuses further use. */
+export class VmFaultedError extends MemvisorError {
+  constructor(
+    readonly vm: string,
+    override readonly cause: MemvisorError,
+  ) {
+    super(`VM ${JSON.stringify(vm)} is faulted: ${cause.message}`);
+  }
+}
+
+/** Machine memory is exhausted and nothing is left to reclaim (every VM at its reservation, swap full). */
+export class OutOfMachineMemoryError extends MemvisorError {}

@@ -2,6 +2,11 @@
  * memvisor: the public API. Everything a user imports from 'memvisor' is exported here.
  */
 export { Engine, FrameKind, NO_FRAME, MAX_MACHINE_MIB, type EngineOptions, type EngineFlavor, type RegionInfo } from './engine.js';
+export { Lz4Status, lz4StatusText } from './engine.js';
+export {
+  lz4Compress, lz4Decompress, lz4Bound, lz4Codec, deflateCodec, codecByName, MAX_CODEC_INPUT,
+  type Codec, type DeflateOptions, type DeflateLevel,
+} from './codec.js';
 export {
   MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
 } from './errors.js';
@@ -11,3 +16,15 @@ export {
   type MmuOptions, type VmOptions, type MmuVm, type MmuMode, type PageSize, type AccessKind, type CacheGeometry,
   type CostModel, type Fault, type Translation, type MmuStats, type TranslationBatch,
 } from './mmu.js';
+export {
+  SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError,
+} from './errors.js';
+export {
+  Host, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult,
+} from './host.js';
+export {
+  VM, PState, type VmConfig, type VmStats, type PageOutResult, type VictimPolicy,
+} from './vm.js';
+export {
+  SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, type SwapFault, type SwapStoreStats,
+} from './swapstore.js';

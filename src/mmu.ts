@@ -249,7 +249,7 @@ export class Mmu {
     const hostPageSize = oneOf('hostPageSize', opts.hostPageSize ?? '4k', ['4k', '2m', '1g'] as const);
     const guestMiB = checkInt('guestMemoryMiB', opts.guestMemoryMiB ?? (pageSize === '1g' ? 8192 : 4096), 4, 1 << 20);
     const vpid = checkInt('vpid', opts.vpid ?? this.vms.length + 1, 0, 65535);
-    const id = this.px.vmCreate(guestMiB * 256, 0);
+    const id = this.px.vmCreate(guestMiB * 256, 0, guestMiB * 256, 0);
     if (id < 0) throw new ConfigError('guestMemoryMiB', guestMiB, 'room in the engine for the VM (maxVms, guest memory)');
     this.px.pagingVmSetup(id, MODES[mode], levels, hostLevels, SIZES[pageSize], SIZES[hostPageSize], vpid, opts.eptAccessDirty ?? true ? 1 : 0);
     if (mode === 'ept' && !this.px.eptSetup(id)) throw new ConfigError('machineMemoryMiB', 'full', 'a free frame for the EPT root');

@@ -1,0 +1,194 @@
+/**
+ * zpool: slots for compressed pages, carved from machine frames (FrameKind.Zpool).
+ *
+ * Two size classes, as in ESX's compression cache: a page that compresses to <= 1 KiB takes a
+ * 1 KiB slot, one that compresses to <= 2 KiB a 2 KiB slot. A frame holds slots of one class.
+ *
+ *   zpool frame (4 KiB, class 0)      zpool frame (4 KiB, class 1)
+ *   +--------+--------+--------+--------+   +-----------------+-----------------+
+ *   | sub 0  | sub 1  | sub 2  | sub 3  |   | sub 0           | sub 2           |
+ *   +--------+--------+--------+--------+   +-----------------+-----------------+
+ *
+ * Slot id = MPN << 2 | sub, where sub counts 1 KiB units into the frame; its address is
+ * frameAddr(MPN) + sub * 1 KiB. Every possible slot id has a metadata entry (ZSLOT_ENTRY =
+ * 16 bytes, region zslots, indexed by slot id):
+ *
+ *   +0  u32 prev   doubly linked list: the class free list while free, the owner's LRU while used
+ *   +4  u32 next
+ *   +8  u32 gppn   owner's guest page (used slots)
+ *   +12 u16 vm     owner VM (used slots)
+ *   +14 u16 len    compressed bytes stored, 1..slot size; 0 while free
+ *
+ * The frame table entry of a zpool frame holds its class in `link` and its used slots in `aux`.
+ * Free slots of each class form a doubly linked list, so alloc and free are O(1), and when a
+ * frame's last slot is freed its other slots are unlinked (at most 3) and the frame goes back
+ * to the allocator.
+ *
+ * Invariants:
+ *   - a slot is on its class free list iff len == 0 and its frame is a zpool frame;
+ *   - aux of a zpool frame == its used slots, in 1 .. slots per frame (an empty frame is freed);
+ *   - slotsUsed[c] == sum of aux over frames of class c; frames[c] * perFrame[c] == used + free.
+ */
+
+import { Region, regionOffset } from "./memmap";
+import { frameAlloc, framePut, frameAddr, frameLink, frameSetLink, frameAux, frameSetAux, NO_FRAME, FrameKind, framesFree } from "./frames";
+
+export const ZSLOT_ENTRY: u32 = 16;
+/** Slot ids are MPN << 2 | sub; this one is none. */
+export const NO_SLOT: u32 = 0xFFFFFFFF;
+/** Size classes: 1 KiB and 2 KiB slots. */
+export const ZCLASS_1K: u32 = 0;
+export const ZCLASS_2K: u32 = 1;
+export const ZCLASSES: u32 = 2;
+
+const freeHead = memory.data(<i32>ZCLASSES * 4, 4);
+const slotsUsed = memory.data(<i32>ZCLASSES * 4, 4);
+const framesOf = memory.data(<i32>ZCLASSES * 4, 4);
+let storedBytes: u64 = 0;
+
+/** Bytes of a slot of class `c`. */
+// @ts-ignore: decorator
+@inline export function zslotBytes(c: u32): u32 { return 1024 << c; }
+/** Class of the smallest slot that holds `len` compressed bytes (len <= 2048). */
+// @ts-ignore: decorator
+@inline export function zclassFor(len: u32): u32 { return len <= 1024 ? ZCLASS_1K : ZCLASS_2K; }
+/** Metadata entry of slot `s`. */
+// @ts-ignore: decorator
+@inline function meta(s: u32): usize { return regionOffset(Region.Zslots) + (<usize>s << 4); }
+/** Address of the bytes of slot `s`. */
+// @ts-ignore: decorator
+@inline export function zslotAddr(s: u32): usize { return frameAddr(s >> 2) + (<usize>(s & 3) << 10); }
+// @ts-ignore: decorator
+@inline function ld(p: usize): u32 { return load<u32>(p); }
+// @ts-ignore: decorator
+@inline function st(p: usize, v: u32): void { store<u32>(p, v); }
+
+/** Sets up empty free lists; called once by init. */
+export function zpoolInit(): void {
+  for (let c: u32 = 0; c < ZCLASSES; c++) {
+    st(freeHead + (<usize>c << 2), NO_SLOT);
+    st(slotsUsed + (<usize>c << 2), 0);
+    st(framesOf + (<usize>c << 2), 0);
+  }
+  storedBytes = 0;
+}
+
+/** Pushes free slot `s` onto the free list of class `c`. */
+function pushFree(c: u32, s: u32): void {
+  const h = ld(freeHead + (<usize>c << 2));
+  const m = meta(s);
+  st(m, NO_SLOT);
+  st(m + 4, h);
+  store<u16>(m + 14, 0);
+  if (h != NO_SLOT) st(meta(h), s);
+  st(freeHead + (<usize>c << 2), s);
+}
+
+/** Unlinks free slot `s` from the free list of class `c`. */
+function unlinkFree(c: u32, s: u32): void {
+  const m = meta(s);
+  const p = ld(m), n = ld(m + 4);
+  if (p != NO_SLOT) st(meta(p) + 4, n); else st(freeHead + (<usize>c << 2), n);
+  if (n != NO_SLOT) st(meta(n), p);
+}
+
+/** True if a slot of class `c` can be had without taking a new frame. */
+export function zpoolHasFree(c: u32): bool { return ld(freeHead + (<usize>c << 2)) != NO_SLOT; }
+
+/**
+ * Allocates a slot of class `c` for `len` bytes owned by (vm, gppn); NO_SLOT when the class has
+ * no free slot and machine RAM has no free frame. The slot's list links are left to the owner.
+ */
+export function zslotAlloc(c: u32, len: u32, vm: u32, gppn: u32): u32 {
+  if (DEBUG) assert(c < ZCLASSES && len > 0 && len <= zslotBytes(c), "zslotAlloc: bad class or length");
+  let s = ld(freeHead + (<usize>c << 2));
+  if (s == NO_SLOT) {
+    const mpn = frameAlloc(<u32>FrameKind.Zpool);
+    if (mpn == NO_FRAME) return NO_SLOT;
+    frameSetLink(mpn, c);
+    frameSetAux(mpn, 0);
+    const step: u32 = 1 << c;
+    // push the higher slots first so the lowest is handed out first
+    for (let sub: u32 = 4 - step; sub > 0; sub -= step) pushFree(c, (mpn << 2) | sub);
+    st(framesOf + (<usize>c << 2), ld(framesOf + (<usize>c << 2)) + 1);
+    s = mpn << 2;
+  } else {
+    unlinkFree(c, s);
+  }
+  const mpn = s >> 2;
+  frameSetAux(mpn, frameAux(mpn) + 1);
+  const m = meta(s);
+  st(m, NO_SLOT);
+  st(m + 4, NO_SLOT);
+  st(m + 8, gppn);
+  store<u16>(m + 12, <u16>vm);
+  store<u16>(m + 14, <u16>len);
+  st(slotsUsed + (<usize>c << 2), ld(slotsUsed + (<usize>c << 2)) + 1);
+  storedBytes += len;
+  return s;
+}
+
+/** Frees used slot `s` (already unlinked from its owner's list); frees its frame when it empties. */
+export function zslotFree(s: u32): void {
+  const mpn = s >> 2;
+  const c = frameLink(mpn);
+  const m = meta(s);
+  if (DEBUG) assert(load<u16>(m + 14) != 0, "zslotFree: slot is already free");
+  storedBytes -= load<u16>(m + 14);
+  st(slotsUsed + (<usize>c << 2), ld(slotsUsed + (<usize>c << 2)) - 1);
+  const used = frameAux(mpn) - 1;
+  frameSetAux(mpn, used);
+  if (used == 0) {
+    const step: u32 = 1 << c;
+    for (let sub: u32 = 0; sub < 4; sub += step) {
+      const o = (mpn << 2) | sub;
+      if (o != s) unlinkFree(c, o);
+    }
+    store<u16>(m + 14, 0);
+    st(framesOf + (<usize>c << 2), ld(framesOf + (<usize>c << 2)) - 1);
+    framePut(mpn);
+  } else {
+    pushFree(c, s);
+  }
+}
+
+/** Compressed bytes stored in slot `s` (0 when free). */
+export function zslotLen(s: u32): u32 { return load<u16>(meta(s) + 14); }
+/** Class of slot `s`. */
+export function zslotClass(s: u32): u32 { return frameLink(s >> 2); }
+/** Owner of used slot `s`. */
+export function zslotVm(s: u32): u32 { return load<u16>(meta(s) + 12); }
+export function zslotGppn(s: u32): u32 { return ld(meta(s) + 8); }
+/** Owner-list links of used slot `s`. */
+export function zslotPrev(s: u32): u32 { return ld(meta(s)); }
+export function zslotNext(s: u32): u32 { return ld(meta(s) + 4); }
+export function zslotSetPrev(s: u32, v: u32): void { st(meta(s), v); }
+export function zslotSetNext(s: u32, v: u32): void { st(meta(s) + 4, v); }
+
+/** Used slots of class `c`. */
+export function zpoolSlotsUsed(c: u32): u32 { return c < ZCLASSES ? ld(slotsUsed + (<usize>c << 2)) : 0; }
+/** Frames of class `c`. */
+export function zpoolFrames(c: u32): u32 { return c < ZCLASSES ? ld(framesOf + (<usize>c << 2)) : 0; }
+/** Compressed bytes stored in all slots. */
+export function zpoolStoredBytes(): f64 { return <f64>storedBytes; }
+/** Bytes of zpool frames not holding compressed data (slot tails and free slots). */
+export function zpoolWastedBytes(): f64 {
+  return <f64>((<u64>(zpoolFrames(0) + zpoolFrames(1)) << 12) - storedBytes);
+}
+
+/** Recounts the free lists and frame counters; returns 0 when consistent, else a failure code. */
+export function zpoolAudit(): u32 {
+  for (let c: u32 = 0; c < ZCLASSES; c++) {
+    let free: u32 = 0;
+    let prev = NO_SLOT;
+    for (let s = ld(freeHead + (<usize>c << 2)); s != NO_SLOT; s = ld(meta(s) + 4)) {
+      if (ld(meta(s)) != prev) return 1;
+      if (load<u16>(meta(s) + 14) != 0 || frameLink(s >> 2) != c) return 2;
+      prev = s;
+      if (++free > (framesFree() + 1) * 4 + zpoolFrames(c) * 4) return 3; // a cycle
+    }
+    const per: u32 = 4 >> c;
+    if (free + zpoolSlotsUsed(c) != zpoolFrames(c) * per) return 4;
+  }
+  return 0;
+}

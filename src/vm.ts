@@ -1,0 +1,542 @@
+/**
+ * A VM: its configuration, its guest-physical memory (read, write, load an image), the reclaim
+ * mechanisms aimed at it (page-out, balloon) and its stats. The page loops run in WebAssembly;
+ * this file validates arguments, moves bulk data through the staging region, and does what the
+ * mechanism asks TypeScript to do (swap I/O, finding free frames) between batches:
+ *
+ *   physAccess(batch) --FAULT_IO------> read + verify the page from the swap store, swapInCommit, call again
+ *                     --FAULT_NO_FRAME-> host reclaims frames from some VM, call again
+ *                     --FAULT_LIMIT----> page out from this VM, call again
+ *
+ * Staging layout (offsets from the staging region; see host.ts STAGE_*): a 1 MiB data window,
+ * one I/O page, the page-out request list and the pages evicted from the zip cache, then a
+ * growable area for balloon lists and audit scratch.
+ */
+import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
+import type { Engine } from './engine.js';
+import {
+  ConfigError, MemvisorError, OutOfMachineMemoryError, SwapChecksumError, SwapIoError, VmFaultedError, checkInt,
+} from './errors.js';
+import type { SwapStore } from './swapstore.js';
+
+export const PAGE = 4096;
+/** pmap states (assembly/pmap.ts PState). */
+export enum PState {
+  Unbacked = 0,
+  Mapped = 1,
+  Shared = 2,
+  Zero = 3,
+  Compressed = 4,
+  Swapped = 5,
+  Ballooned = 6,
+}
+/** Cumulative per-VM counters (assembly/pmap.ts VmCounter). */
+const enum VmCounter {
+  Zip = 0,
+  Unzip = 1,
+  CowBreaks = 2,
+  BalloonTouch = 3,
+  SwapOut = 4,
+  SwapIn = 5,
+  FirstTouch = 6,
+  ZipEvict = 7,
+}
+/** VM table fields read for stats (assembly/pmap.ts VmF byte offsets). */
+const VMF_CACHE_CAP = 20;
+const VMF_CACHE_SZ = 64;
+const VMF_CACHE_USD = 68;
+
+const FAULT_NO_FRAME = 0xffffffff;
+const FAULT_RANGE = 0xfffffffe;
+const FAULT_IO = 0xfffffffd;
+const FAULT_LIMIT = 0xfffffffc;
+const PHYS_WRITE = 1;
+const PHYS_SKIP_ZERO = 2;
+const NO_SLOT = 0xffffffff;
+const STOP_NO_VICTIM = 1;
+const STOP_SWAP_FULL = 2;
+
+/** Staging offsets, relative to the staging region. */
+export const STAGE_DATA = 0;
+export const STAGE_DATA_BYTES = 1 << 20;
+export const STAGE_IO = STAGE_DATA_BYTES;
+export const STAGE_REQ = STAGE_IO + PAGE;
+/** Page-out batch: victims chosen per WebAssembly call. */
+export const BATCH = 256;
+export const STAGE_EVICT = STAGE_REQ + PAGE;
+export const STAGE_AUX = STAGE_EVICT + BATCH * PAGE;
+
+/** MMU virtualization mode (used by the address-translation part). */
+export type MmuMode = 'ept' | 'shadow';
+/** Victim selection for page-out: ESX's random, or an LRU approximation (clock over accessed bits). */
+export type VictimPolicy = 'random' | 'lru';
+
+/** A VM's configuration, as given to `host.addVM`. */
+export interface VmConfig {
+  /** unique name */
+  name: string;
+  /** guest memory in MiB */
+  memoryMiB: number;
+  /** sharing domain, 0 .. 2^31-1: only VMs with the same salt share frames (default: its own, or the host-wide one; see HostConfig.sharing.salting) */
+  salt?: number;
+  /** MiB of machine memory guaranteed: never reclaimed under host pressure; the swap store is memory minus this (default 0) */
+  reservationMiB?: number;
+  /** most machine memory the VM's pages may hold resident, MiB (default: memoryMiB) */
+  limitMiB?: number;
+  /** proportional-share weight among VMs under pressure (default 1000 per GiB, ESX's "normal") */
+  shares?: number;
+  /** MMU mode (default 'ept') */
+  mmu?: MmuMode;
+  /** victim policy of page-out (default: the host's) */
+  victimPolicy?: VictimPolicy;
+  /** zip cache capacity as a percentage of memoryMiB (default: the host's, 10; 0 disables compression) */
+  cachePercent?: number;
+}
+
+/** What `vm.pageOut(count)` did. Units: pages. */
+export interface PageOutResult {
+  /** pages asked for */
+  requested: number;
+  /** victims compressed into the zip cache */
+  compressed: number;
+  /** victims written to the swap store */
+  swapped: number;
+  /** older compressed pages moved from the full zip cache to the swap store */
+  evicted: number;
+  /** victims that stayed resident because their swap write failed */
+  writeFailed: number;
+  /** stopped because the swap store is full (nothing lost: the rest stay resident) */
+  swapFull: boolean;
+  /** stopped because no resident page was left to reclaim */
+  noVictim: boolean;
+  /** the swap write error, when a write failed */
+  error: SwapIoError | null;
+}
+
+/** One VM's counters. Units: pages (4 KiB) unless the name says Bytes; cumulative counts never decrease. */
+export interface VmStats {
+  name: string;
+  /** guest memory (esxtop MEMSZ), pages */
+  MEMSZ: number;
+  /** pages never touched (or given back by a balloon deflate) */
+  unbacked: number;
+  /** pages backed by a private frame */
+  mapped: number;
+  /** pages backed by a shared frame, zero frames included (esxtop SHRD) */
+  SHRD: number;
+  /** pages backed by the zero frame of the VM's sharing domain (esxtop ZERO) */
+  ZERO: number;
+  /** pages saved by sharing: sum over SHRD pages of 1 - 1/users of the frame (esxtop SHRDSVD); fractional */
+  SHRDSVD: number;
+  /** pages holding a frame reference: mapped + SHRD */
+  resident: number;
+  /** pages in the zip cache */
+  compressed: number;
+  /** pages in the swap store (esxtop SWCUR) */
+  SWCUR: number;
+  /** swap target: SWCUR plus the pages the last page-out could not swap because the store was full (esxtop SWTGT) */
+  SWTGT: number;
+  /** pages read from swap, cumulative (rate: Host.rates gives esxtop SWR/s) */
+  SWR: number;
+  /** pages written to swap, cumulative (esxtop SWW/s via Host.rates) */
+  SWW: number;
+  /** pages compressed into the zip cache, cumulative (esxtop ZIP/s via Host.rates) */
+  ZIP: number;
+  /** pages decompressed from the zip cache, cumulative (esxtop UNZIP/s via Host.rates) */
+  UNZIP: number;
+  /** zip cache capacity, bytes */
+  cacheCapBytes: number;
+  /** bytes of zip cache slots held (esxtop CACHESZ) */
+  CACHESZ: number;
+  /** compressed bytes stored in them (esxtop CACHEUSD) */
+  CACHEUSD: number;
+  /** ballooned pages (esxtop MCTLSZ) */
+  MCTLSZ: number;
+  /** most pages the balloon may hold (esxtop MCTLMAX) */
+  MCTLMAX: number;
+  /** guest touches of ballooned pages, answered with a zero page, cumulative */
+  balloonTouches: number;
+  /** first-touch faults, cumulative */
+  firstTouches: number;
+  /** copy-on-write breaks, cumulative */
+  cowBreaks: number;
+  /** compressed pages evicted to swap because the zip cache was full, cumulative */
+  zipEvictions: number;
+  /** swap store size, pages (memory minus reservation) */
+  swapCapacity: number;
+  /** swap write errors, read errors, checksum mismatches, cumulative */
+  swapWriteErrors: number;
+  swapReadErrors: number;
+  swapChecksumErrors: number;
+  /** 1 once the VM lost data (swap read or checksum failure), else 0 */
+  faulted: number;
+}
+
+/** What the host provides to its VMs. */
+export interface HostContext {
+  readonly engine: Engine;
+  /** Frees machine frames for `vm` (FAULT_NO_FRAME) or pages out from it (FAULT_LIMIT); throws when nothing can be reclaimed. */
+  relieve(vm: VM, code: number): void;
+  /** Address of the staging region (it never moves; it may grow). */
+  readonly staging: number;
+  /** Makes the staging region at least `bytes` long. */
+  stage(bytes: number): void;
+}
+
+export class VM {
+  /** Pages of guest memory. */
+  readonly pages: number;
+  readonly memoryMiB: number;
+  readonly reservationMiB: number;
+  readonly limitMiB: number;
+  readonly shares: number;
+  readonly mmu: MmuMode;
+  readonly salt: number;
+  readonly victimPolicy: VictimPolicy;
+  readonly balloonMaxPages: number;
+  private faultedBy: MemvisorError | null = null;
+  private swapTarget = 0;
+
+  /** @internal: created by Host.addVM. */
+  constructor(
+    private readonly host: HostContext,
+    readonly id: number,
+    readonly name: string,
+    cfg: Required<Omit<VmConfig, 'name' | 'cachePercent'>>,
+    balloonMaxPages: number,
+    readonly swap: SwapStore,
+  ) {
+    this.memoryMiB = cfg.memoryMiB;
+    this.pages = cfg.memoryMiB * 256;
+    this.reservationMiB = cfg.reservationMiB;
+    this.limitMiB = cfg.limitMiB;
+    this.shares = cfg.shares;
+    this.mmu = cfg.mmu;
+    this.salt = cfg.salt;
+    this.victimPolicy = cfg.victimPolicy;
+    this.balloonMaxPages = balloonMaxPages;
+  }
+
+  private get engine(): Engine {
+    return this.host.engine;
+  }
+
+  /** The error that faulted this VM, or null. */
+  get faulted(): MemvisorError | null {
+    return this.faultedBy;
+  }
+
+  /** Pages held resident (frame references): the quantity limits and reservations apply to. */
+  get residentPages(): number {
+    const e = this.engine;
+    return e.vmStateCount(this.id, PState.Mapped) + e.vmStateCount(this.id, PState.Shared) + e.vmStateCount(this.id, PState.Zero);
+  }
+
+  /** pmap state of `gppn` (PState). */
+  pageState(gppn: number): PState {
+    checkInt('gppn', gppn, 0, this.pages - 1);
+    return this.engine.pmapState(this.id, gppn);
+  }
+
+  // ---- guest-physical access -----------------------------------------------------------------
+
+  /** Writes `bytes` at guest-physical address `gpa` (any alignment and length). */
+  writePhys(gpa: number, bytes: Uint8Array): void {
+    this.usable();
+    if (!(bytes instanceof Uint8Array)) throw new ConfigError('bytes', bytes, 'a Uint8Array');
+    this.checkRange(gpa, bytes.length);
+    for (let done = 0; done < bytes.length; done += STAGE_DATA_BYTES) {
+      const n = Math.min(STAGE_DATA_BYTES, bytes.length - done);
+      this.engine.u8.set(bytes.subarray(done, done + n), this.host.staging + STAGE_DATA);
+      this.access(gpa + done, n, PHYS_WRITE);
+    }
+  }
+
+  /** Reads `length` bytes at guest-physical address `gpa` (any alignment and length). */
+  readPhys(gpa: number, length: number): Uint8Array {
+    this.usable();
+    this.checkRange(gpa, length);
+    const out = new Uint8Array(length);
+    for (let done = 0; done < length; done += STAGE_DATA_BYTES) {
+      const n = Math.min(STAGE_DATA_BYTES, length - done);
+      this.access(gpa + done, n, 0);
+      const at = this.host.staging + STAGE_DATA;
+      out.set(this.engine.u8.subarray(at, at + n), done);
+    }
+    return out;
+  }
+
+  /**
+   * Copies a raw memory image (a file path, streamed in 1 MiB chunks, or bytes) into guest
+   * memory at `gpa`. All-zero pages over unbacked memory stay unbacked (they read zero anyway).
+   * Returns the bytes loaded.
+   */
+  loadImage(image: string | Uint8Array, gpa = 0): number {
+    this.usable();
+    if (image instanceof Uint8Array) {
+      this.checkRange(gpa, image.length);
+      for (let done = 0; done < image.length; done += STAGE_DATA_BYTES) {
+        const n = Math.min(STAGE_DATA_BYTES, image.length - done);
+        this.engine.u8.set(image.subarray(done, done + n), this.host.staging + STAGE_DATA);
+        this.access(gpa + done, n, PHYS_WRITE | PHYS_SKIP_ZERO);
+      }
+      return image.length;
+    }
+    if (typeof image !== 'string') throw new ConfigError('image', image, 'a file path or a Uint8Array');
+    let fd: number;
+    try {
+      fd = openSync(image, 'r');
+    } catch (e) {
+      throw new ConfigError('image', image, `a readable file (${(e as Error).message})`);
+    }
+    try {
+      const size = fstatSync(fd).size;
+      this.checkRange(gpa, size);
+      let done = 0;
+      while (done < size) {
+        const want = Math.min(STAGE_DATA_BYTES, size - done);
+        let n = 0;
+        while (n < want) {
+          const r = readSync(fd, this.engine.u8, this.host.staging + STAGE_DATA + n, want - n, done + n);
+          if (r === 0) throw new ConfigError('image', image, `${size} readable bytes (it shrank while loading)`);
+          n += r;
+        }
+        this.access(gpa + done, n, PHYS_WRITE | PHYS_SKIP_ZERO);
+        done += n;
+      }
+      return size;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Runs one staged window through physAccess, doing what each FAULT_* asks until it completes. */
+  private access(gpa: number, len: number, flags: number): void {
+    const e = this.engine;
+    let buf = this.host.staging + STAGE_DATA;
+    let relieved = 0;
+    while (true) {
+      const rc = e.physAccess(this.id, gpa, len, buf, flags);
+      if (rc === 0) return;
+      const moved = e.physAccessDone();
+      gpa += moved;
+      len -= moved;
+      buf += moved;
+      const gppn = e.physAccessGppn();
+      if (rc === FAULT_IO) {
+        this.swapIn(gppn);
+      } else if (rc === FAULT_NO_FRAME || rc === FAULT_LIMIT) {
+        if (moved === 0 && ++relieved > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame for GPPN ${gppn} after 64 reclaim rounds`);
+        this.host.relieve(this, rc);
+      } else if (rc === FAULT_RANGE) {
+        throw new ConfigError('gpa', gpa, `an address below ${this.pages * PAGE} (VM ${JSON.stringify(this.name)})`);
+      } else {
+        throw new MemvisorError(`physAccess: unexpected status ${rc}`);
+      }
+    }
+  }
+
+  /** Reads Swapped `gppn` back from the swap store, verifies it, and makes it resident. */
+  private swapIn(gppn: number): void {
+    const e = this.engine;
+    const slot = e.pmapFrame(this.id, gppn);
+    const io = this.host.staging + STAGE_IO;
+    try {
+      this.swap.readPage(slot, gppn, e.u8.subarray(io, io + PAGE));
+    } catch (err) {
+      if (err instanceof SwapIoError || err instanceof SwapChecksumError) {
+        this.faultedBy = err;
+        throw err;
+      }
+      throw err;
+    }
+    for (let round = 0; ; round++) {
+      const rc = e.swapInCommit(this.id, gppn, io);
+      if (rc < FAULT_LIMIT) break;
+      if (round > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame to swap in GPPN ${gppn}`);
+      this.host.relieve(this, rc);
+    }
+    this.swap.release(slot);
+  }
+
+  // ---- reclaim mechanisms -----------------------------------------------------------------
+
+  /**
+   * Reclaims `count` pages chosen by the VM's victim policy: each is compressed into the zip
+   * cache when it fits (<= 2 KiB) and the cache has room, otherwise written to the swap store.
+   * Stops early, losing nothing, when no resident page is left, the swap store is full, or a
+   * swap write fails (that victim stays resident; the error is in the result).
+   */
+  pageOut(count: number): PageOutResult {
+    this.usable();
+    checkInt('count', count, 0, this.pages);
+    return this.pageOutInternal(count);
+  }
+
+  /** @internal: pageOut without the faulted check (host pressure relief calls it). */
+  pageOutInternal(count: number): PageOutResult {
+    const e = this.engine;
+    const res: PageOutResult = {
+      requested: count, compressed: 0, swapped: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
+    };
+    const policy = this.victimPolicy === 'lru' ? 1 : 0;
+    const req = this.host.staging + STAGE_REQ;
+    const evict = this.host.staging + STAGE_EVICT;
+    let done = 0;
+    while (done < count) {
+      const batch = Math.min(count - done, BATCH);
+      const outCap = Math.min(BATCH, this.swap.free);
+      const n = e.reclaimSelect(this.id, batch, policy, req, outCap, evict);
+      const last = e.reclaimLast();
+      res.compressed += last.zipped;
+      done += last.victims;
+      if (n > 0) {
+        const dv = e.view;
+        const gppns: number[] = [];
+        const pages: Uint8Array[] = [];
+        const evicted: boolean[] = [];
+        for (let i = 0; i < n; i++) {
+          const g = dv.getUint32(req + i * 8, true);
+          const addr = dv.getUint32(req + i * 8 + 4, true);
+          gppns.push(g);
+          pages.push(e.u8.subarray(addr, addr + PAGE));
+          evicted.push(e.pmapState(this.id, g) === PState.Compressed);
+        }
+        const slots = this.swap.alloc(n);
+        const { ok, error } = this.swap.writePages(slots, gppns, pages);
+        for (let i = 0; i < n; i++) {
+          if (ok[i]) {
+            dv.setUint32(req + i * 8 + 4, slots[i], true);
+            if (evicted[i]) res.evicted++;
+            else res.swapped++;
+          } else {
+            this.swap.release(slots[i]);
+            dv.setUint32(req + i * 8 + 4, NO_SLOT, true);
+            if (!evicted[i]) res.writeFailed++;
+          }
+        }
+        e.swapCommit(this.id, req, n);
+        if (error) {
+          res.error = error;
+          break;
+        }
+      }
+      if (last.stop === STOP_NO_VICTIM) {
+        res.noVictim = true;
+        break;
+      }
+      if (last.stop === STOP_SWAP_FULL) {
+        res.swapFull = true;
+        break;
+      }
+      if (last.victims === 0) break;
+    }
+    this.swapTarget = res.swapFull ? count - done : 0;
+    return res;
+  }
+
+  /**
+   * The balloon driver hands over `gppns` (pinned in the guest): their backing is freed and
+   * they become Ballooned. At most balloonMaxPages may be ballooned at once. Returns how many.
+   */
+  balloonInflate(gppns: readonly number[]): number {
+    this.usable();
+    const list = this.stageList('gppns', gppns);
+    const have = this.engine.vmStateCount(this.id, PState.Ballooned);
+    if (have + gppns.length > this.balloonMaxPages) {
+      throw new ConfigError('gppns', gppns, `at most ${this.balloonMaxPages - have} more pages (balloon cap ${this.balloonMaxPages} pages, ${have} ballooned)`);
+    }
+    const slots = list + gppns.length * 4;
+    const r = this.engine.balloonInflate(this.id, list, gppns.length, slots);
+    if (r < 0) this.balloonError(gppns, r, 'not already ballooned');
+    const freed = this.engine.balloonSlotsFreed();
+    const dv = this.engine.view;
+    for (let i = 0; i < freed; i++) this.swap.release(dv.getUint32(slots + i * 4, true));
+    return r;
+  }
+
+  /** The balloon driver releases `gppns` (all Ballooned) back to the guest: they become unbacked. Returns how many. */
+  balloonDeflate(gppns: readonly number[]): number {
+    this.usable();
+    const list = this.stageList('gppns', gppns);
+    const r = this.engine.balloonDeflate(this.id, list, gppns.length);
+    if (r < 0) this.balloonError(gppns, r, 'ballooned');
+    return r;
+  }
+
+  /** Checks that `gppns` is an array of integers and copies it into staging as u32; returns its address. */
+  private stageList(field: string, gppns: readonly number[]): number {
+    if (!Array.isArray(gppns)) throw new ConfigError(field, gppns, 'an array of GPPNs');
+    for (let i = 0; i < gppns.length; i++) {
+      const g = gppns[i];
+      if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g >= this.pages) {
+        throw new ConfigError(`${field}[${i}]`, g, `a GPPN in [0, ${this.pages - 1}] (VM ${JSON.stringify(this.name)})`);
+      }
+    }
+    this.host.stage(STAGE_AUX + gppns.length * 8);
+    const at = this.host.staging + STAGE_AUX;
+    new Uint32Array(this.engine.u8.buffer, at, gppns.length).set(gppns);
+    return at;
+  }
+
+  /** Turns a BALLOON_* code into a typed error naming the entry. */
+  private balloonError(gppns: readonly number[], code: number, wanted: string): never {
+    const i = this.engine.balloonBadIndex();
+    const why = code === -2 ? `a GPPN listed once (it is also at an earlier index)` : code === -3 ? `a page that is ${wanted}` : `a GPPN below ${this.pages}`;
+    throw new ConfigError(`gppns[${i}]`, gppns[i], why);
+  }
+
+  // ---- stats ---------------------------------------------------------------------------------
+
+  /** This VM's counters (see VmStats for units). */
+  stats(): VmStats {
+    const e = this.engine;
+    const id = this.id;
+    const n = (s: PState) => e.vmStateCount(id, s);
+    const c = (k: VmCounter) => e.vmCounter(id, k);
+    const sw = this.swap.stats();
+    return {
+      name: this.name,
+      MEMSZ: this.pages,
+      unbacked: n(PState.Unbacked),
+      mapped: n(PState.Mapped),
+      SHRD: n(PState.Shared) + n(PState.Zero),
+      ZERO: n(PState.Zero),
+      SHRDSVD: e.vmSharedSaved(id),
+      resident: n(PState.Mapped) + n(PState.Shared) + n(PState.Zero),
+      compressed: n(PState.Compressed),
+      SWCUR: n(PState.Swapped),
+      SWTGT: n(PState.Swapped) + this.swapTarget,
+      SWR: c(VmCounter.SwapIn),
+      SWW: c(VmCounter.SwapOut),
+      ZIP: c(VmCounter.Zip),
+      UNZIP: c(VmCounter.Unzip),
+      cacheCapBytes: e.vmField(id, VMF_CACHE_CAP),
+      CACHESZ: e.vmField(id, VMF_CACHE_SZ),
+      CACHEUSD: e.vmField(id, VMF_CACHE_USD),
+      MCTLSZ: n(PState.Ballooned),
+      MCTLMAX: this.balloonMaxPages,
+      balloonTouches: c(VmCounter.BalloonTouch),
+      firstTouches: c(VmCounter.FirstTouch),
+      cowBreaks: c(VmCounter.CowBreaks),
+      zipEvictions: c(VmCounter.ZipEvict),
+      swapCapacity: sw.capacity,
+      swapWriteErrors: sw.writeErrors,
+      swapReadErrors: sw.readErrors,
+      swapChecksumErrors: sw.checksumErrors,
+      faulted: this.faultedBy ? 1 : 0,
+    };
+  }
+
+  // ---- checks --------------------------------------------------------------------------------
+
+  private usable(): void {
+    if (this.faultedBy) throw new VmFaultedError(this.name, this.faultedBy);
+  }
+
+  private checkRange(gpa: number, length: number): void {
+    const size = this.pages * PAGE;
+    checkInt('gpa', gpa, 0, size);
+    checkInt('length', length, 0, size - gpa);
+  }
+}

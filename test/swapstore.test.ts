@@ -1,0 +1,244 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ConfigError, Host, PState, SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError, type VM,
+} from '../src/index.js';
+
+const PAGE = 4096;
+
+/** Incompressible, distinct page contents (nothing to share, nothing fits the zip cache). */
+function noise(g: number, salt = 0): Uint8Array {
+  const p = new Uint8Array(PAGE);
+  let x = (g * 2654435761 + salt * 40503 + 1) >>> 0;
+  for (let i = 0; i < PAGE; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    p[i] = x & 0xff;
+  }
+  return p;
+}
+
+function fill(vm: VM, n: number): void {
+  for (let g = 0; g < n; g++) vm.writePhys(g * PAGE, noise(g));
+}
+
+for (const backing of ['memory', 'file'] as const) {
+  describe(`swap store (${backing})`, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'memvisor-swap-'));
+    const make = () => Host.create({ machineMemoryMiB: 4, seed: 3, swap: { backing, dir }, compression: { cachePercent: 0 } });
+
+    it('swaps out in clusters and back in on access, with checksums', async () => {
+      const host = await make();
+      const vm = host.addVM({ name: 'v', memoryMiB: 2 });
+      fill(vm, 300);
+      const r = vm.pageOut(200);
+      expect(r.swapped).toBe(200);
+      expect(vm.stats().SWCUR).toBe(200);
+      expect(vm.swap.stats().clusters).toBeLessThan(20); // consecutive slots go out in one write
+      for (let g = 0; g < 300; g++) expect(Buffer.from(vm.readPhys(g * PAGE, PAGE)).equals(Buffer.from(noise(g)))).toBe(true);
+      expect(vm.stats().SWR).toBe(200);
+      expect(vm.stats().SWCUR).toBe(0);
+      host.audit();
+      host.close();
+      if (backing === 'file') expect(readdirSync(dir).filter((f) => f.endsWith('.vswp'))).toEqual([]);
+    });
+
+    it('a write error leaves the page resident and is reported', async () => {
+      const host = await make();
+      const vm = host.addVM({ name: 'v', memoryMiB: 1 });
+      fill(vm, 100);
+      vm.swap.inject({ kind: 'write-error' });
+      const r = vm.pageOut(50);
+      expect(r.error).toBeInstanceOf(SwapIoError);
+      expect(r.writeFailed).toBeGreaterThan(0);
+      expect(vm.stats().swapWriteErrors).toBe(1);
+      expect(vm.stats().resident + vm.stats().SWCUR).toBe(100);
+      expect(vm.swap.stats().used).toBe(vm.stats().SWCUR);
+      host.audit();
+      for (let g = 0; g < 100; g++) expect(Buffer.from(vm.readPhys(g * PAGE, PAGE)).equals(Buffer.from(noise(g)))).toBe(true);
+      host.close();
+    });
+
+    it('a read error is a typed error; the VM is faulted and returns no data', async () => {
+      const host = await make();
+      const vm = host.addVM({ name: 'v', memoryMiB: 1 });
+      const other = host.addVM({ name: 'o', memoryMiB: 1 });
+      fill(vm, 20);
+      other.writePhys(0, noise(1, 1));
+      vm.pageOut(20);
+      vm.swap.inject({ kind: 'read-error' });
+      expect(() => vm.readPhys(0, PAGE * 20)).toThrow(SwapIoError);
+      expect(vm.faulted).toBeInstanceOf(SwapIoError);
+      expect(() => vm.readPhys(0, 1)).toThrow(VmFaultedError);
+      expect(vm.stats().faulted).toBe(1);
+      // the other VM is unaffected
+      expect(Buffer.from(other.readPhys(0, PAGE)).equals(Buffer.from(noise(1, 1)))).toBe(true);
+      host.audit();
+      host.close();
+    });
+
+    it('a flipped bit is caught by the checksum, naming VM, GPPN and slot', async () => {
+      const host = await make();
+      const vm = host.addVM({ name: 'flip', memoryMiB: 1 });
+      fill(vm, 10);
+      vm.pageOut(10);
+      const slot = host.engine.pmapFrame(vm.id, 4);
+      expect(vm.pageState(4)).toBe(PState.Swapped);
+      vm.swap.corrupt(slot, 12345);
+      for (const g of [0, 1, 2, 3]) vm.readPhys(g * PAGE, 8); // other pages are fine
+      let err: unknown;
+      try {
+        vm.readPhys(4 * PAGE + 10, 2);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SwapChecksumError);
+      expect((err as SwapChecksumError).gppn).toBe(4);
+      expect((err as SwapChecksumError).slot).toBe(slot);
+      expect((err as Error).message).toMatch(/"flip".*GPPN 4.*slot/);
+      expect(vm.pageState(4)).toBe(PState.Swapped); // wrong data never became guest memory
+      expect(() => vm.pageOut(1)).toThrow(VmFaultedError);
+      host.close();
+    });
+
+    it('a full store stops page-out, loses nothing, and reports it', async () => {
+      const host = await make();
+      const vm = host.addVM({ name: 'v', memoryMiB: 1, reservationMiB: 1 }); // swap store of 0 pages
+      const w = host.addVM({ name: 'w', memoryMiB: 2, reservationMiB: 1 }); // 256 slots
+      fill(vm, 30);
+      const r = vm.pageOut(10);
+      expect(r.swapFull).toBe(true);
+      expect(r.swapped).toBe(0);
+      expect(vm.stats().SWTGT).toBe(10);
+      fill(w, 400);
+      expect(w.pageOut(400).swapped).toBe(256);
+      const r2 = w.pageOut(10);
+      expect(r2.swapFull).toBe(true);
+      host.audit();
+      for (let g = 0; g < 400; g++) expect(Buffer.from(w.readPhys(g * PAGE, PAGE)).equals(Buffer.from(noise(g)))).toBe(true);
+      host.close();
+    });
+  });
+}
+
+describe('host pressure, limits and the zip cache', () => {
+  it('reclaims from VMs under pressure and fails with a typed error when nothing is left', async () => {
+    const host = await Host.create({ machineMemoryMiB: 1, compression: { cachePercent: 0 } });
+    const a = host.addVM({ name: 'a', memoryMiB: 1 });
+    const b = host.addVM({ name: 'b', memoryMiB: 1, reservationMiB: 1 });
+    fill(a, 256);
+    fill(b, 200); // takes frames from a, which swaps
+    expect(a.stats().SWCUR).toBeGreaterThan(0);
+    for (let g = 0; g < 256; g++) expect(Buffer.from(a.readPhys(g * PAGE, PAGE)).equals(Buffer.from(noise(g)))).toBe(true);
+    host.audit();
+    host.close();
+    const tiny = await Host.create({ machineMemoryMiB: 1 });
+    const r = tiny.addVM({ name: 'r', memoryMiB: 2, reservationMiB: 1 });
+    expect(() => fill(r, 512)).toThrow(OutOfMachineMemoryError);
+    tiny.audit();
+    tiny.close();
+  });
+
+  it('holds a VM to its limit', async () => {
+    const host = await Host.create({ machineMemoryMiB: 8 });
+    const vm = host.addVM({ name: 'v', memoryMiB: 2, limitMiB: 1 });
+    fill(vm, 400);
+    expect(vm.residentPages).toBeLessThanOrEqual(256);
+    for (let g = 0; g < 400; g++) expect(Buffer.from(vm.readPhys(g * PAGE, PAGE)).equals(Buffer.from(noise(g)))).toBe(true);
+    host.audit();
+    host.close();
+  });
+
+  it('compresses into 1 KiB and 2 KiB slots up to the cap, then evicts the oldest to swap', async () => {
+    const host = await Host.create({ machineMemoryMiB: 8, compression: { cachePercent: 10 } });
+    const vm = host.addVM({ name: 'z', memoryMiB: 1, victimPolicy: 'lru' });
+    const page = (g: number, half: boolean) => {
+      const p = new Uint8Array(PAGE);
+      const n = half ? 1400 : 600; // that many noisy bytes: compresses to a 2 KiB or a 1 KiB slot
+      p.set(noise(g).subarray(0, n));
+      return p;
+    };
+    for (let g = 0; g < 200; g++) vm.writePhys(g * PAGE, page(g, g % 2 === 0));
+    const r = vm.pageOut(200);
+    const s = vm.stats();
+    expect(s.cacheCapBytes).toBe(Math.floor(256 * PAGE * 0.1));
+    expect(s.CACHESZ).toBeLessThanOrEqual(s.cacheCapBytes);
+    expect(r.compressed).toBe(200);
+    expect(r.evicted).toBeGreaterThan(0);
+    expect(s.zipEvictions).toBe(r.evicted);
+    expect(s.SWCUR).toBe(r.evicted);
+    const h = host.stats().host;
+    expect(h.zpoolSlots1K).toBeGreaterThan(0);
+    expect(h.zpoolSlots2K).toBeGreaterThan(0);
+    expect(h.zipHistogram.reduce((a, b) => a + b, 0)).toBe(200);
+    expect(s.CACHEUSD).toBeLessThan(s.CACHESZ);
+    // the oldest went to swap first: GPPN 0 is swapped, the last victims are compressed
+    expect(vm.pageState(0)).toBe(PState.Swapped);
+    expect(vm.pageState(199)).toBe(PState.Compressed);
+    for (let g = 0; g < 200; g++) expect(Buffer.from(vm.readPhys(g * PAGE, PAGE)).equals(Buffer.from(page(g, g % 2 === 0)))).toBe(true);
+    expect(vm.stats().UNZIP).toBeGreaterThan(0);
+    const before = host.stats();
+    const after = host.stats();
+    expect(Host.rates(before, after, 1)[0]['ZIP/s']).toBe(0);
+    host.audit();
+    host.close();
+  });
+});
+
+describe('arguments are validated: typed errors, nothing changed', () => {
+  it('rejects bad addresses, counts, VMs, balloon lists and configs', async () => {
+    const host = await Host.create({ machineMemoryMiB: 4 });
+    const vm = host.addVM({ name: 'v', memoryMiB: 1 });
+    vm.writePhys(0, new Uint8Array([1, 2, 3]));
+    const snap = JSON.stringify(host.stats());
+    expect(() => vm.writePhys(256 * PAGE - 1, new Uint8Array(2))).toThrow(/length/);
+    expect(() => vm.readPhys(256 * PAGE + 1, 1)).toThrow(/gpa/);
+    expect(() => vm.readPhys(-1, 1)).toThrow(ConfigError);
+    expect(() => vm.pageOut(-1)).toThrow(/count/);
+    expect(() => vm.pageOut(1.5)).toThrow(ConfigError);
+    expect(() => host.vm('nope')).toThrow(/vm: got "nope"/);
+    vm.balloonInflate([5]);
+    const snap2 = JSON.stringify(host.stats());
+    expect(() => vm.balloonInflate([1, 2, 1])).toThrow(/gppns\[2\].*listed once/);
+    expect(() => vm.balloonInflate([1, 5])).toThrow(/gppns\[1\].*not already ballooned/);
+    expect(() => vm.balloonInflate([1, 256])).toThrow(/gppns\[1\]/);
+    expect(() => vm.balloonDeflate([5, 6])).toThrow(/gppns\[1\].*ballooned/);
+    expect(() => vm.balloonInflate(Array.from({ length: 200 }, (_, i) => i + 10))).toThrow(/balloon cap/);
+    expect(JSON.stringify(host.stats())).toBe(snap2);
+    vm.balloonDeflate([5]);
+    expect(() => host.addVM({ name: 'v', memoryMiB: 1 })).toThrow(/vm.name/);
+    expect(() => host.addVM({ name: 'x', memoryMiB: 0 })).toThrow(/vm.memoryMiB/);
+    expect(() => host.addVM({ name: 'x', memoryMiB: 1, mmu: 'npt' as never })).toThrow(/vm.mmu/);
+    expect(() => host.addVM({ name: 'x', memoryMiB: 1, reservationMiB: 5 } as never)).toThrow(/reservationMiB/);
+    expect(() => host.addVM({ name: 'x', memoryMiB: 1, sizeMiB: 1 } as never)).toThrow(/vm.sizeMiB: .*no such field/);
+    await expect(Host.create({ machineMemoryMiB: 4, sharing: { order: 'zigzag' as never } })).rejects.toThrow(/sharing.order/);
+    await expect(Host.create({ machineMemoryMiB: 0 })).rejects.toThrow(/machineMemoryMiB/);
+    expect(vm.readPhys(0, 3)).toEqual(new Uint8Array([1, 2, 3]));
+    host.audit();
+    host.close();
+  });
+
+  it('loads a raw image from a file in chunks and from bytes, leaving zero pages unbacked', async () => {
+    const host = await Host.create({ machineMemoryMiB: 8 });
+    const vm = host.addVM({ name: 'img', memoryMiB: 4 });
+    const img = new Uint8Array(3 * 1024 * 1024 + 123);
+    for (let i = 0; i + PAGE <= img.length; i += 4096 * 3) img.set(noise(i), i);
+    const file = join(mkdtempSync(join(tmpdir(), 'memvisor-img-')), 'guest.vmem');
+    writeFileSync(file, img);
+    expect(vm.loadImage(file, PAGE)).toBe(img.length);
+    expect(Buffer.from(vm.readPhys(PAGE, img.length)).equals(Buffer.from(img))).toBe(true);
+    const vm2 = host.addVM({ name: 'img2', memoryMiB: 4 });
+    vm2.loadImage(img);
+    expect(vm2.stats().unbacked).toBeGreaterThan(0);
+    expect(Buffer.from(vm2.readPhys(0, img.length)).equals(Buffer.from(img))).toBe(true);
+    expect(() => vm.loadImage(file, 2 * 1024 * 1024)).toThrow(/length/);
+    expect(() => vm.loadImage('/nonexistent/file')).toThrow(/image/);
+    host.audit();
+    host.close();
+  });
+});
