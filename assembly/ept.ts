@@ -13,15 +13,18 @@
  * possible, it first draws frames until the allocator's next frame is aligned, and keeps those
  * pad frames in a pool from which every later page table (EPT or shadow) is taken.
  *
- * Invariants: non-leaf entries are RWX with memory type 0; leaves are RWX with memory type WB;
- * an EPT table is never freed while its VM lives (nested PWC entries may point at it).
+ * Invariants: non-leaf entries are RWX with memory type 0; leaves have memory type WB and are
+ * RWX when the pmap holds the page Mapped (private), else R-X with EPT_COW (Shared and Zero
+ * frames are copy-on-write: a write must fault so the pmap breaks the sharing first); a large
+ * leaf maps only a group of Mapped pages; an EPT table is never freed while its VM lives
+ * (nested PWC entries may point at it).
  */
 
 import { frameAlloc, framePut, frameSetLink, frameLink, NO_FRAME, FrameKind } from "./frames";
 import { Region, regionOffset } from "./memmap";
-import { pmapFault, pmapState, pmapFrame, vmPages, PState, FAULT_IO } from "./pmap";
+import { pmapFault, pmapState, pmapFrame, pmapWritable, vmPages, PState, FAULT_IO } from "./pmap";
 import {
-  ADDR_MASK, EPT_RWX, EPT_LARGE, EPT_MT_SHIFT, EPT_MT_WB, levelIndex, eptLeaf, clsMask,
+  ADDR_MASK, EPT_RWX, EPT_R, EPT_X, EPT_COW, EPT_LARGE, EPT_MT_SHIFT, EPT_MT_WB, levelIndex, eptLeaf, clsMask,
 } from "./paging";
 import { pget, pset, P_EPTROOT, P_HLEVELS, P_HSIZE, P_SPLITS, P_EPTTABLES, P_FLAGS, PF_AD, NONE } from "./mmu";
 
@@ -99,6 +102,8 @@ export function hostBack(vm: u32, gppn: u32, write: bool): u32 {
       contiguous = false;
       continue;
     }
+    // a Shared or Zero page in the group must stay read-only: no writable large leaf over it
+    if (!pmapWritable(vm, g)) contiguous = false;
     if (i == 0) first = m;
     else if (m != first + i) contiguous = false;
   }
@@ -174,7 +179,9 @@ export function eptInstall(vm: u32, gppn: u32, mpn: u32, cls: u32): bool {
   const leafCls = level - 1;
   if (DEBUG) assert(leafCls == 0 || leafCls == cls, "eptInstall: large leaf at the wrong level");
   const base = leafCls > 0 ? (<u64>mpn << 12) & ~clsMask(leafCls) : <u64>mpn << 12;
-  const leaf = base | EPT_RWX | (EPT_MT_WB << EPT_MT_SHIFT) | (leafCls > 0 ? EPT_LARGE : 0);
+  // hostBack gives a large class only to a group of Mapped pages, so only a 4 KiB leaf can be copy-on-write
+  const perm = leafCls > 0 || pmapWritable(vm, gppn) ? EPT_RWX : EPT_R | EPT_X | EPT_COW;
+  const leaf = base | perm | (EPT_MT_WB << EPT_MT_SHIFT) | (leafCls > 0 ? EPT_LARGE : 0);
   store<u64>(ramAt(table + (levelIndex(gpa, level) << 3)), leaf);
   return true;
 }

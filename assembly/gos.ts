@@ -8,6 +8,10 @@
  *   1 ..          4 KiB pages, bump-allocated upward: page-table pages and 4 KiB data pages
  *   ..  pages-1   large data pages (2 MiB / 1 GiB), allocated downward, aligned
  *
+ * That is the whole VM for a standalone Mmu. On a Host's VM the guest OS model owns only the
+ * GPPN range [lo, hi) given by gosAttach (the rest is the user's, written through writePhys),
+ * and the same layout holds inside it: 4 KiB pages upward from lo, large pages downward from hi.
+ *
  * Kernel accesses to guest memory (PTE writes, reads while handling a fault) are not walked
  * through the TLBs; they cost what the hardware would charge the hypervisor for them: the first
  * touch of a guest page is an EPT violation (ept mode) or a hidden shadow fault (shadow mode),
@@ -17,9 +21,9 @@
  * user, writable and executable (a trace's guest process has no protections to honour).
  */
 
-import { pmapFault, pmapState, PState, FAULT_IO } from "./pmap";
+import { pmapFault, pmapState, vmPages, PState, FAULT_IO } from "./pmap";
 import {
-  ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_PS, levelIndex, pteLeaf, clsMask,
+  ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_PS, EPT_W, levelIndex, pteLeaf, clsMask,
 } from "./paging";
 import { ramAt, eptFindLeaf, foundLevel, hostBack, hostCls, eptInstall } from "./ept";
 import {
@@ -38,7 +42,8 @@ export function kernelAccess(c: usize, vm: u32, gpa: u64, write: bool): usize {
   const gppn = <u32>(gpa >> 12);
   if (mode == MODE_EPT) {
     const a = eptFindLeaf(vm, gpa);
-    if (a != 0) {
+    // a write through a read-only (copy-on-write) leaf takes the fault path, which breaks the sharing
+    if (a != 0 && (!write || (load<u64>(a) & EPT_W) != 0)) {
       const m = clsMask(foundLevel - 1);
       return ramAt((load<u64>(a) & ADDR_MASK & ~m) + (gpa & m));
     }
@@ -143,4 +148,20 @@ export function guestRead64(id: u32, gpa: f64): u64 {
   const c = ctxAddr(id);
   const a = kernelAccess(c, <u32>cget(c, F.Vm), <u64>gpa, false);
   return a == 0 ? 0 : load<u64>(a);
+}
+
+/**
+ * Confines the guest OS model of `vm` (after pagingVmSetup) to GPPNs [lo, hi). The range must
+ * read zero, because the model assumes a newly allocated page does: returns NONE, or the first
+ * GPPN in it that is neither Unbacked nor Zero (then nothing changes).
+ */
+export function gosAttach(vm: u32, lo: u32, hi: u32): u32 {
+  if (hi > vmPages(vm) || lo >= hi) return lo;
+  for (let g = lo; g < hi; g++) {
+    const s = pmapState(vm, g);
+    if (s != <u32>PState.Unbacked && s != <u32>PState.Zero) return g;
+  }
+  pset(vm, P_SMALL, max<u32>(lo, 1)); // GPPN 0 stays unused: a zero gPA never names a table
+  pset(vm, P_LARGE, hi);
+  return NONE;
 }

@@ -47,7 +47,7 @@ export {
 export { mmuSwitch, mmuTranslate, mmuTranslateBatch, lastFaultKind, lastFaultCode, lastFaultAddr, lastTranslationCycles } from "./walk";
 export { mmuInvlpg } from "./shadow";
 export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount } from "./ept";
-export { gosNewRoot, guestWrite64, guestRead64 } from "./gos";
+export { gosNewRoot, gosAttach, guestWrite64, guestRead64 } from "./gos";
 export { lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./lackey";
 export { backingChanged } from "./coherence";
 export { mmuPagingStat, mmuResetCounters } from "./mmu";

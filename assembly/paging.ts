@@ -67,6 +67,12 @@ export const EPT_MT_WB: u64 = 6;
 export const EPT_LARGE: u64 = 1 << 7;
 export const EPT_A: u64 = 1 << 8;
 export const EPT_D: u64 = 1 << 9;
+/**
+ * Bit 11 is ignored by the processor, so the hypervisor keeps a software flag there: the leaf
+ * is read-only because the pmap holds the page copy-on-write (Shared or Zero), not because the
+ * guest's configuration denies writes. A write to it is a copy-on-write break, handled in walk.ts.
+ */
+export const EPT_COW: u64 = 1 << 11;
 
 // EPT-violation exit qualification bits (SDM vol. 3C, table "Exit Qualification for EPT Violations")
 export const EQ_READ: u32 = 1;

@@ -31,7 +31,7 @@
 
 import { frameKind, frameLink, frameSetLink, frameSetAux, frameAux, NO_FRAME, FrameKind } from "./frames";
 import { Region, regionOffset } from "./memmap";
-import { vmPages, FAULT_IO } from "./pmap";
+import { vmPages, pmapWritable, FAULT_IO } from "./pmap";
 import {
   ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_NX, PTE_A, PTE_D, PTE_PS, PF_P, PF_W, PF_U, PF_RSVD, PF_I,
   ACC_WRITE, ACC_FETCH, levelIndex, clsMask, pteLeaf, pteReserved,
@@ -225,19 +225,21 @@ export function shadowFill(c: usize, vm: u32, va: u64, acc: u32, user: bool): u3
   const g = pget(vm, P_GLEVELS);
   const code: u32 = (acc == ACC_WRITE ? PF_W : 0) | (user ? PF_U : 0) | (acc == ACC_FETCH ? PF_I : 0);
   // software walk of the guest tables, keeping each level's entry and its address
-  const ents = c + 832; // scratch: 6 x u64 guest entries, 6 x u64 their linear addresses
+  const ents = c + 832; // scratch: 6 x u64 guest entries, 6 x u64 their linear addresses, 6 x u64 their gPAs
   let table = cget(c, F.Cr3) & ADDR_MASK;
   let level = g;
   let perm: u64 = PTE_RW | PTE_US;
   let nx: u64 = 0;
   let e: u64 = 0;
   for (;;) {
-    const a = kernelAccess(c, vm, table + (levelIndex(va, level) << 3), false);
+    const ega = table + (levelIndex(va, level) << 3);
+    const a = kernelAccess(c, vm, ega, false);
     if (a == 0) return S_FAULT;
     cadd(c, F.ShadowWalkRefs, 1);
     e = load<u64>(a);
     store<u64>(ents + (<usize>level << 3), e);
     store<u64>(ents + 48 + (<usize>level << 3), <u64>a);
+    store<u64>(ents + 96 + (<usize>level << 3), ega);
     if (!(e & PTE_P)) { setFault(FK_GUEST_PF, code, va); return S_FAULT; }
     if (pteReserved(e, level)) { setFault(FK_GUEST_PF, PF_P | PF_RSVD | code, va); return S_FAULT; }
     perm &= e;
@@ -253,10 +255,18 @@ export function shadowFill(c: usize, vm: u32, va: u64, acc: u32, user: bool): u3
   const leafLevel = level;
   // guest accessed / dirty bits, as the hardware walk would have set them
   for (let l = g; l >= leafLevel; l--) {
-    const a = <usize>load<u64>(ents + 48 + (<usize>l << 3));
+    let a = <usize>load<u64>(ents + 48 + (<usize>l << 3));
     const v = load<u64>(a);
     const nv = v | PTE_A | (l == leafLevel && acc == ACC_WRITE ? PTE_D : 0);
-    if (nv != v) { store<u64>(a, nv); store<u64>(ents + (<usize>l << 3), nv); }
+    if (nv != v) {
+      // the address came from a read: a copy-on-write page-table page gets its private frame first
+      if (!pmapWritable(vm, <u32>(load<u64>(ents + 96 + (<usize>l << 3)) >> 12))) {
+        a = kernelAccess(c, vm, load<u64>(ents + 96 + (<usize>l << 3)), true);
+        if (a == 0) return S_FAULT;
+      }
+      store<u64>(a, nv);
+      store<u64>(ents + (<usize>l << 3), nv);
+    }
   }
   if (<u32>cget(c, F.ShadowRoot) == NONE && !rootFor(c, vm)) { setFault(FK_NO_FRAME, 0, va); return S_FAULT; }
   // mirror the guest's non-leaf entries
@@ -310,7 +320,8 @@ export function shadowFill(c: usize, vm: u32, va: u64, acc: u32, user: bool): u3
     return S_OK;
   }
   const hpa = ((<u64>mpn << 12) | (dataGpa & 0xFFF)) - (dataGpa & clsMask(scls));
-  const writable = (perm & PTE_RW) != 0 && (acc == ACC_WRITE || (ge & PTE_D) != 0) && !isTable;
+  // a Shared or Zero page maps read-only (copy-on-write); a large leaf covers only Mapped pages (ept.ts hostBack)
+  const writable = (perm & PTE_RW) != 0 && (acc == ACC_WRITE || (ge & PTE_D) != 0) && !isTable && (scls > 0 || pmapWritable(vm, gppn));
   const leaf = hpa | PTE_P | PTE_A | PTE_D | (perm & PTE_US) | (writable ? PTE_RW : 0) | nx | (scls > 0 ? PTE_PS : 0);
   const old = load<u64>(leafAt);
   if ((old & PTE_P) && !pteLeaf(old, scls + 1)) freeTable(vm, <u32>((old & ADDR_MASK) >> 12));

@@ -30,7 +30,7 @@ import { cacheFind, cacheTouch, cacheFill, cacheOn, cacheLarge } from "./tlb";
 import {
   ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_NX, PTE_A, PTE_D, EPT_A, EPT_D, PF_P, PF_W, PF_U, PF_RSVD,
   PF_I, EQ_READ, EQ_WRITE, EQ_FETCH, EQ_PERM_SHIFT, EQ_GLA_VALID, EQ_GLA_FINAL, EQ_GLA_USER,
-  EQ_GLA_RW, EQ_GLA_NX, ACC_WRITE, ACC_FETCH, levelIndex, levelShift, clsMask, clsShift, canonical,
+  EQ_GLA_RW, EQ_GLA_NX, EPT_COW, ACC_WRITE, ACC_FETCH, levelIndex, levelShift, clsMask, clsShift, canonical,
   pteReserved, pteLeaf, eptLeaf, eptMisconfigured,
 } from "./paging";
 import {
@@ -38,7 +38,7 @@ import {
   P_VPID, PF_AD, FL_PWC, FL_NTLB, FL_DEMAND, C_L1I, C_L1D, C_L2, C_GPWC, C_NPWC, C_NTLB,
   SCRATCH_AT, MODE_NATIVE, MODE_EPT, MODE_SHADOW, NONE, flushTlbs,
 } from "./mmu";
-import { ramAt, hostBack, hostCls, eptInstall } from "./ept";
+import { ramAt, hostBack, hostCls, eptInstall, eptFindLeaf } from "./ept";
 import { pmapFault, FAULT_IO } from "./pmap";
 import { gosFault } from "./gos";
 import { shadowFill, shadowSwitch } from "./shadow";
@@ -131,7 +131,8 @@ function nested(c: usize, vm: u32, gpa: u64, acc: u32, isPT: bool, gperm: u32, v
     }
     if (e != 0) {
       const fl = load<u32>(e, 12);
-      if ((<u64>fl & need) == need && (!asWrite || !ad || (fl & NT_D) != 0)) {
+      // without EPT A/D a read-only page-table page goes the long way: it may be copy-on-write (below)
+      if ((<u64>fl & need) == need && (!asWrite || !ad || (fl & NT_D) != 0) && (ad || !isPT || (fl & 2) != 0)) {
         cacheTouch(nt, e);
         cadd(c, F.NtlbHits, 1);
         nCls = cls;
@@ -186,6 +187,12 @@ function nested(c: usize, vm: u32, gpa: u64, acc: u32, isPT: bool, gperm: u32, v
     }
     if ((perm & need) != need) {
       setFault(FK_EPT_VIOLATION, accBits | glaBits | (<u32>perm << EQ_PERM_SHIFT), gpa);
+      return NFAULT;
+    }
+    if (isPT && !ad && (e & EPT_COW) != 0) {
+      // the walk sets guest A/D bits in this page-table page, a write, so its copy-on-write
+      // sharing must break first (with EPT A/D on, `need` already asked for W)
+      setFault(FK_EPT_VIOLATION, accBits | EQ_WRITE | glaBits | (<u32>perm << EQ_PERM_SHIFT), gpa);
       return NFAULT;
     }
     if (ad) {
@@ -478,9 +485,14 @@ function walkAndFill(c: usize, va: u64, acc: u32, user: bool, asid: u32, l1: usi
       cadd(c, F.VmExits, 1);
       cadd(c, F.EptViolations, 1);
       walkCycles += cget(c, F.CostVmExit) + cget(c, F.CostEptViolation);
-      // a present entry that denies the access is not a first touch: the caller decides
-      if ((fCode >> EQ_PERM_SHIFT) & 7) return faultResult();
       const gppn = <u32>(fAddr >> 12);
+      if ((fCode >> EQ_PERM_SHIFT) & 7) {
+        // a present entry that denies the access is not a first touch: the caller decides,
+        // unless it is the hypervisor's own copy-on-write protection (ept.ts EPT_COW)
+        if ((fCode & EQ_WRITE) == 0) return faultResult();
+        const leaf = eptFindLeaf(vm, fAddr);
+        if (leaf == 0 || (load<u64>(leaf) & EPT_COW) == 0) return faultResult();
+      }
       const mpn = hostBack(vm, gppn, (fCode & EQ_WRITE) != 0);
       if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, fAddr); return faultResult(); }
       if (!eptInstall(vm, gppn, mpn, hostCls)) { setFault(FK_NO_FRAME, 0, fAddr); return faultResult(); }
