@@ -162,6 +162,7 @@ interface RawExports {
   eptPoke(vm: number, gpa: number, level: number, value: bigint): number;
   eptPeek(vm: number, gpa: number, level: number): bigint;
   ptPoolCount(): number;
+  gosAttach(vm: number, lo: number, hi: number): number;
   gosNewRoot(vm: number): number;
   guestWrite64(id: number, gpa: number, value: bigint): number;
   guestRead64(id: number, gpa: number): bigint;
@@ -223,16 +224,6 @@ const LZ4_STATUS_TEXT: Record<number, string> = {
 export function lz4StatusText(code: number): string {
   return LZ4_STATUS_TEXT[code] ?? `unknown LZ4 status ${code}`;
 }
-
-/** The paging subset of the exports (see the paging section of Engine). */
-export type PagingExports = Pick<RawExports,
-  | 'mmuCreate' | 'mmuCtxAddr' | 'mmuCounterCount' | 'mmuCounterName' | 'mmuCounterSlot' | 'mmuCostCount'
-  | 'mmuCostName' | 'mmuCostSlot' | 'mmuResetCounters' | 'mmuPagingStat' | 'pagingVmSetup' | 'eptSetup'
-  | 'eptPointer' | 'eptPoke' | 'eptPeek' | 'ptPoolCount' | 'gosNewRoot' | 'guestWrite64' | 'guestRead64'
-  | 'mmuSwitch' | 'mmuTranslate' | 'mmuTranslateBatch' | 'mmuInvlpg' | 'invvpid' | 'invept' | 'lastFaultKind'
-  | 'lastFaultCode' | 'lastFaultAddr' | 'lastTranslationCycles' | 'backingChanged' | 'lackeyReplay'
-  | 'binaryReplay' | 'traceReset' | 'traceLines' | 'traceErrorOffset' | 'traceEmitTo' | 'traceEmitted'
-  | 'vmCreate' | 'pmapFault' | 'pmapFrame' | 'pmapState'>;
 
 const modules = new Map<EngineFlavor, WebAssembly.Module>();
 
@@ -676,11 +667,196 @@ export class Engine {
 
   // ---- paging (MMU contexts, EPT, shadow, guest OS model, trace replay) -----------------------
 
-  /** The raw paging exports, for src/mmu.ts and src/trace.ts only (they own the typed API). */
-  get paging(): PagingExports {
+  // Units: ctx is an MMU context (a simulated core) id, vm a VM id, gpa/gva byte addresses
+  // (gVAs cross as BigInt, gPAs below 2^53 as numbers), addresses in linear memory are bytes.
+  // Meaning of each call: assembly/{mmu,walk,ept,shadow,gos,coherence,lackey}.ts.
+
+  /** Creates an MMU context: [sets, ways] of L1i, L1d, L2, guest PWC, nested PWC, nested TLB, and flags; its id, or -1 when full. */
+  mmuCreate(geometry: readonly number[], flags: number): number {
     this.live();
-    return this.raw;
+    const g = geometry;
+    return this.raw.mmuCreate(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], flags);
   }
+  /** Names of the counters of an MMU context, in the module's order (MmuStats fields). */
+  mmuCounterNames(): readonly string[] {
+    return this.mmuNames().counters.map(([n]) => n);
+  }
+  /** Every counter of context `ctx` by name (events; cycles: simulated cycles). */
+  mmuCounters(ctx: number): Record<string, number> {
+    this.live();
+    const dv = this.view;
+    const at = this.raw.mmuCtxAddr(ctx);
+    const out: Record<string, number> = {};
+    for (const [name, slot] of this.mmuNames().counters) out[name] = Number(dv.getBigUint64(at + slot * 8, true));
+    return out;
+  }
+  /** Names of the cost-model fields, in the module's order (CostModel fields). */
+  mmuCostNames(): readonly string[] {
+    return this.mmuNames().costs.map(([n]) => n);
+  }
+  /** Writes the cost model of context `ctx`: cycles per event, every name of mmuCostNames (validated by the caller). */
+  mmuSetCosts(ctx: number, cycles: Readonly<Record<string, number>>): void {
+    this.live();
+    const dv = this.view;
+    const at = this.raw.mmuCtxAddr(ctx);
+    for (const [name, slot] of this.mmuNames().costs) dv.setBigUint64(at + slot * 8, BigInt(cycles[name]), true);
+  }
+  /** Zeroes the counters of context `ctx`. */
+  mmuResetCounters(ctx: number): void {
+    this.live();
+    this.raw.mmuResetCounters(ctx);
+  }
+  /** u32 paging statistic of `vm` at byte offset `off` of its paging state (assembly/mmu.ts P_*). */
+  mmuPagingStat(vm: number, off: number): number {
+    return this.raw.mmuPagingStat(vm, off) >>> 0;
+  }
+  /** Sets up the paging of `vm`: mode (0 native, 1 ept, 2 shadow), guest / EPT levels, page size classes (0 4 KiB, 1 2 MiB, 2 1 GiB), VPID, EPT A/D. */
+  pagingVmSetup(vm: number, mode: number, levels: number, hostLevels: number, pageCls: number, hostPageCls: number, vpid: number, eptAd: boolean): void {
+    this.live();
+    this.raw.pagingVmSetup(vm, mode, levels, hostLevels, pageCls, hostPageCls, vpid, eptAd ? 1 : 0);
+  }
+  /** Allocates the EPT root of `vm`; false when machine RAM is full. */
+  eptSetup(vm: number): boolean {
+    this.live();
+    return this.raw.eptSetup(vm) !== 0;
+  }
+  /** The EPTP of `vm` (0n outside ept mode). */
+  eptPointer(vm: number): bigint {
+    return BigInt.asUintN(64, this.raw.eptPointer(vm));
+  }
+  /** Raw EPT entry at `level` for `gpa` of `vm` (0n when the path is missing). */
+  eptPeek(vm: number, gpa: number, level: number): bigint {
+    return BigInt.asUintN(64, this.raw.eptPeek(vm, gpa, level));
+  }
+  /** Overwrites the EPT entry at `level` for `gpa` of `vm`; false when the path is missing. */
+  eptPoke(vm: number, gpa: number, level: number, value: bigint): boolean {
+    this.live();
+    return this.raw.eptPoke(vm, gpa, level, BigInt.asUintN(64, value)) !== 0;
+  }
+  /** Frames waiting in the page-table pad pool (large host pages). */
+  ptPoolCount(): number {
+    return this.raw.ptPoolCount() >>> 0;
+  }
+  /**
+   * Gives the guest OS model of `vm` the GPPNs [lo, hi) for its page tables and data; NO_FRAME
+   * on success, else the first GPPN of the range that is neither Unbacked nor Zero.
+   */
+  gosAttach(vm: number, lo: number, hi: number): number {
+    this.live();
+    return this.raw.gosAttach(vm, lo, hi) >>> 0;
+  }
+  /** The guest OS model's allocator of `vm`: next small GPPN (upward) and the large-page floor (downward). */
+  gosBounds(vm: number): { next: number; floor: number } {
+    return { next: this.raw.mmuPagingStat(vm, 28) >>> 0, floor: this.raw.mmuPagingStat(vm, 32) >>> 0 };
+  }
+  /** A zeroed root table for a new guest address space of `vm`: its gPA, or -1 when the guest OS range is full. */
+  gosNewRoot(vm: number): number {
+    this.live();
+    return this.raw.gosNewRoot(vm);
+  }
+  /** Guest-kernel write of the u64 `value` at `gpa` of the VM on context `ctx`; false when the page cannot be backed. */
+  guestWrite64(ctx: number, gpa: number, value: bigint): boolean {
+    this.live();
+    return this.raw.guestWrite64(ctx, gpa, BigInt.asUintN(64, value)) !== 0;
+  }
+  /** Guest-kernel read of the u64 at `gpa` of the VM on context `ctx` (0n on failure). */
+  guestRead64(ctx: number, gpa: number): bigint {
+    this.live();
+    return BigInt.asUintN(64, this.raw.guestRead64(ctx, gpa));
+  }
+  /** Runs `vm` on context `ctx` with guest CR3 `cr3` (a gPA) and PCID `pcid`. */
+  mmuSwitch(ctx: number, vm: number, cr3: number, pcid: number): void {
+    this.live();
+    this.raw.mmuSwitch(ctx, vm, cr3, pcid);
+  }
+  /** Translates gVA `va` on context `ctx` (kind 0 read, 1 write, 2 fetch, +4 supervisor): the hPA or a fault word (bit 63), unsigned. */
+  mmuTranslate(ctx: number, va: bigint, kind: number): bigint {
+    this.live();
+    return BigInt.asUintN(64, this.raw.mmuTranslate(ctx, va, kind));
+  }
+  /** Cycles charged to the last single translation. */
+  lastTranslationCycles(): number {
+    return this.raw.lastTranslationCycles() >>> 0;
+  }
+  /** Translates `n` 16-byte records at `inp` into `n` 16-byte records at `out` (assembly/walk.ts) in one call; the number of faults. */
+  mmuTranslateBatch(ctx: number, inp: number, out: number, n: number): number {
+    this.live();
+    return this.raw.mmuTranslateBatch(ctx, inp, out, n) >>> 0;
+  }
+  /** Kind (FaultKind), code and address (gVA or gPA) of the last translation fault. */
+  lastFault(): { kind: number; code: number; address: bigint } {
+    return {
+      kind: this.raw.lastFaultKind() >>> 0,
+      code: this.raw.lastFaultCode() >>> 0,
+      address: BigInt(Math.round(this.raw.lastFaultAddr())),
+    };
+  }
+  /** Guest INVLPG of `va` on context `ctx`. */
+  mmuInvlpg(ctx: number, va: bigint): void {
+    this.live();
+    this.raw.mmuInvlpg(ctx, BigInt.asUintN(64, va));
+  }
+  /** INVVPID on context `ctx`: type 0 address, 1 single, 2 all. */
+  invvpid(ctx: number, type: number, vpid: number, va: number): void {
+    this.live();
+    this.raw.invvpid(ctx, type, vpid, va);
+  }
+  /** INVEPT on context `ctx`: type 1 single (`vm`), 2 all. */
+  invept(ctx: number, type: number, vm: number): void {
+    this.live();
+    this.raw.invept(ctx, type, vm);
+  }
+  /** Drops every cached translation of (vm, gppn) on every context (what the pmap does when backing changes). */
+  backingChanged(vm: number, gppn: number): void {
+    this.live();
+    this.raw.backingChanged(vm, gppn);
+  }
+  /** Reads `length` bytes of machine memory at host-physical address `hpa` (within machine RAM). */
+  readMachine(hpa: bigint | number, length: number): Uint8Array {
+    const at = this.machineAt('hpa', hpa, length);
+    return this.u8.slice(at, at + length);
+  }
+  /** Writes `bytes` into machine memory at host-physical address `hpa`, bypassing every check a guest would meet (the caller translated it). */
+  writeMachine(hpa: bigint | number, bytes: Uint8Array): void {
+    const at = this.machineAt('hpa', hpa, bytes.length);
+    this.u8.set(bytes, at);
+  }
+
+  // trace replay: text or binary records at `p` in linear memory, parsed and translated in WebAssembly
+
+  /** Starts a new text trace (line count, carried state). */
+  traceReset(): void {
+    this.live();
+    this.raw.traceReset();
+  }
+  /** Replays `len` bytes of lackey text at `p` on context `ctx`: bytes consumed, or < 0 on a malformed line (traceErrorOffset). */
+  lackeyReplay(ctx: number, p: number, len: number, final: boolean, flags: number): number {
+    this.live();
+    return this.raw.lackeyReplay(ctx, p, len, final ? 1 : 0, flags);
+  }
+  /** Replays `len` bytes of 8-byte binary records at `p` on context `ctx`: bytes consumed (whole records). */
+  binaryReplay(ctx: number, p: number, len: number): number {
+    this.live();
+    return this.raw.binaryReplay(ctx, p, len) >>> 0;
+  }
+  /** Lines parsed since traceReset. */
+  traceLines(): number {
+    return this.raw.traceLines() >>> 0;
+  }
+  /** Offset (from the chunk start) of the malformed line that stopped lackeyReplay. */
+  traceErrorOffset(): number {
+    return this.raw.traceErrorOffset() >>> 0;
+  }
+  /** Makes lackeyReplay (with the emit flag) write binary records at `p`. */
+  traceEmitTo(p: number): void {
+    this.live();
+    this.raw.traceEmitTo(p);
+  }
+  /** Bytes of binary records emitted by the last lackeyReplay. */
+  traceEmitted(): number {
+    return this.raw.traceEmitted() >>> 0;
+  }
+
   /** Decodes a static string the module returned (names of counters and costs). */
   string(ptr: number): string {
     return this.util.__getString(ptr >>> 0);
@@ -725,6 +901,32 @@ export class Engine {
   }
 
   // ---- internals ---------------------------------------------------------------------------
+
+  private names: { counters: [string, number][]; costs: [string, number][] } | null = null;
+
+  /** Counter and cost names with their u64 slots in a context, read from the module once. */
+  private mmuNames(): { counters: [string, number][]; costs: [string, number][] } {
+    if (!this.names) {
+      const r = this.raw;
+      const counters: [string, number][] = [];
+      for (let i = 0; i < r.mmuCounterCount(); i++) counters.push([this.string(r.mmuCounterName(i)), r.mmuCounterSlot(i)]);
+      const costs: [string, number][] = [];
+      for (let i = 0; i < r.mmuCostCount(); i++) costs.push([this.string(r.mmuCostName(i)), r.mmuCostSlot(i)]);
+      this.names = { counters, costs };
+    }
+    return this.names;
+  }
+
+  /** Linear-memory address of `length` bytes of machine RAM at host-physical `hpa`; a typed error outside RAM. */
+  private machineAt(field: string, hpa: bigint | number, length: number): number {
+    this.live();
+    const ram = this.region('ram');
+    const a = Number(hpa);
+    if (!Number.isInteger(a) || a < 0 || !Number.isInteger(length) || length < 0 || a + length > ram.size) {
+      throw new ConfigError(field, hpa, `a host-physical range of ${length} bytes inside machine RAM (0 .. ${ram.size})`);
+    }
+    return ram.offset + a;
+  }
 
   private mem(): void {
     const b = this.raw.memory.buffer;

@@ -6,6 +6,8 @@
  *   Host.create(config) --> Engine (machine RAM, pmaps, zpool, sharing table)
  *     addVM(config) -----> VM (src/vm.ts) + its SwapStore (memory or file, src/swapstore.ts)
  *     shareScan(max) ----> one scanner step (assembly/sharing.ts)
+ *     mmu(opts) ---------> a simulated core on this engine; mmu.attach(vm) sets up the VM's
+ *                          paging (EPT or shadow) over the same pmap (src/mmu.ts)
  *     stats() -----------> { host: HostStats, vms: VmStats[] }
  *     relieve(vm, code) -> under pressure: page out from the VM furthest above its reservation,
  *                          per share; at its limit: page out from the VM itself
@@ -19,7 +21,8 @@ import { join } from 'node:path';
 import { Engine, FrameKind, MAX_MACHINE_MIB, type EngineFlavor } from './engine.js';
 import { ConfigError, EngineAbortError, MemvisorError, OutOfMachineMemoryError, checkInt } from './errors.js';
 import { FileSwapStore, MemorySwapStore, loadChecksum, type SwapStore } from './swapstore.js';
-import { BATCH, PState, STAGE_AUX, VM, type HostContext, type MmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
+import { BATCH, PState, STAGE_AUX, VM, type HostContext, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
+import { Mmu, type CoreOptions, type MmuVm, type PagingHost } from './mmu.js';
 
 /** Host configuration for `Host.create`. */
 export interface HostConfig {
@@ -138,7 +141,7 @@ function checkObject(field: string, v: unknown, keys: string[]): Record<string, 
   return v as Record<string, unknown>;
 }
 
-export class Host implements HostContext {
+export class Host implements HostContext, PagingHost {
   readonly engine: Engine;
   readonly staging: number;
   readonly seed: number;
@@ -152,6 +155,8 @@ export class Host implements HostContext {
   private readonly victimPolicy: VictimPolicy;
   private readonly balloonMaxPercent: number;
   private reservedMiB = 0;
+  /** Paging set up by Mmus over this host, by VM id (one per VM, shared by every core). */
+  private readonly pagingByVm = new Map<number, MmuVm>();
 
   private constructor(cfg: HostConfig) {
     if (cfg === null || typeof cfg !== 'object') throw new ConfigError('config', cfg, 'an object');
@@ -200,7 +205,8 @@ export class Host implements HostContext {
     }
     const limitMiB = checkInt('vm.limitMiB', cfg.limitMiB ?? memoryMiB, Math.max(1, reservationMiB), memoryMiB);
     const shares = checkInt('vm.shares', cfg.shares ?? Math.max(1, Math.round((memoryMiB / 1024) * 1000)), 1, 1_000_000);
-    const mmu = checkOneOf<MmuMode>('vm.mmu', cfg.mmu, ['ept', 'shadow'], 'ept');
+    if ((cfg.mmu as string) === 'native') throw new ConfigError('vm.mmu', cfg.mmu, "'ept' or 'shadow' (a Host's VMs run under a hypervisor; 'native' is for a standalone Mmu.create)");
+    const mmu = checkOneOf<VmMmuMode>('vm.mmu', cfg.mmu, ['ept', 'shadow'], 'ept');
     const victimPolicy = checkOneOf<VictimPolicy>('vm.victimPolicy', cfg.victimPolicy, ['random', 'lru'], this.victimPolicy);
     const cachePercent = checkInt('vm.cachePercent', cfg.cachePercent ?? this.cachePercent, 0, 100);
     const id = this.vmList.length;
@@ -235,6 +241,37 @@ export class Host implements HostContext {
   /** The VMs, in creation order. */
   get vms(): readonly VM[] {
     return this.vmList;
+  }
+
+  /**
+   * A simulated core (TLBs, walk caches, cost model) on this host's engine, with no VM yet:
+   * `mmu.attach(vm)` sets up a VM's paging in its `mmu` mode over the VM's pmap, so reclamation
+   * (sharing, page-out, balloon, copy-on-write) and translation see the same memory. Several
+   * cores may attach the same VM. Throws when the engine has no room for another core.
+   */
+  mmu(opts: CoreOptions = {}): Mmu {
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of core options');
+    return Mmu.overHost(this, opts);
+  }
+
+  /** @internal PagingHost: true if `vm` is one of this host's VMs. */
+  owns(vm: VM): boolean {
+    return vm instanceof VM && this.vmList[vm.id] === vm;
+  }
+  /** @internal PagingHost: the VM with engine id `id`. */
+  vmById(id: number): VM {
+    const v = this.vmList[id];
+    if (!v || v.id !== id) throw new ConfigError('vm', id, `a VM id below ${this.vmList.length}`);
+    return v;
+  }
+  /** @internal PagingHost: the paging of `vm`, if an Mmu attached it. */
+  pagingOf(vm: VM): MmuVm | undefined {
+    return this.pagingByVm.get(vm.id);
+  }
+  /** @internal PagingHost: records the paging of `vm` (once). */
+  setPaging(vm: VM, paging: MmuVm): void {
+    this.pagingByVm.set(vm.id, paging);
+    vm.setPaging(paging);
   }
 
   /**

@@ -15,6 +15,7 @@ export {
   Mmu, FaultKind, TranslationFaultError, DEFAULT_COSTS, DEFAULT_TLB, DEFAULT_PWC, DEFAULT_NTLB,
   type MmuOptions, type VmOptions, type MmuVm, type MmuMode, type PageSize, type AccessKind, type CacheGeometry,
   type CostModel, type Fault, type Translation, type MmuStats, type TranslationBatch,
+  type PagingOptions, type AttachOptions, type CoreOptions, type PagingStats,
 } from './mmu.js';
 export {
   SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError,
@@ -23,7 +24,7 @@ export {
   Host, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult,
 } from './host.js';
 export {
-  VM, PState, type VmConfig, type VmStats, type PageOutResult, type VictimPolicy,
+  VM, PState, type VmConfig, type VmStats, type PageOutResult, type VictimPolicy, type VmMmuMode,
 } from './vm.js';
 export {
   SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, type SwapFault, type SwapStoreStats,

@@ -2,12 +2,22 @@
  * Mmu: the typed API over the paging mechanism (assembly/mmu.ts, walk.ts, ept.ts, shadow.ts).
  * One Mmu is one simulated core (L1 iTLB, L1 dTLB, L2 TLB, page-walk caches, nested TLB) running
  * one or more VMs, each with its guest page tables, its EPT or shadow tables, and a minimal guest
- * OS that maps pages on first touch. It creates its own engine unless given one (later the Host
- * will own it). Batches cross into WebAssembly in one call.
+ * OS that maps pages on first touch. Batches cross into WebAssembly in one call.
+ *
+ *   Mmu.create(opts) ---------> its own Engine and VMs (standalone: native, ept or shadow)
+ *   host.mmu(opts) -----------> a core on the Host's engine, no VM yet
+ *     attach(vm) -------------> paging for a Host VM in its `mmu` mode; the guest OS model owns
+ *                               the GPPN range `guestOs` of it, the user the rest (vm.writePhys)
+ *     translate / batch ------> a pmap fault (swap-in, no frame, VM limit) goes to the Host's
+ *                               policy (vm.ts resolveFault), then the translation is retried
+ *
+ * The pmap stays the source of truth: EPT, shadow tables and TLBs are caches of it, which
+ * assembly/coherence.ts drops whenever reclamation changes the frame behind a page.
  */
 
-import { Engine, type EngineFlavor, type PagingExports } from './engine.js';
-import { ConfigError, MemvisorError, checkInt } from './errors.js';
+import { Engine, type EngineFlavor } from './engine.js';
+import { ConfigError, MemvisorError, OutOfMachineMemoryError, checkInt } from './errors.js';
+import type { VM } from './vm.js';
 
 export type MmuMode = 'native' | 'ept' | 'shadow';
 export type PageSize = '4k' | '2m' | '1g';
@@ -68,9 +78,8 @@ export const DEFAULT_TLB: Readonly<{ l1d: CacheGeometry; l1i: CacheGeometry; l2:
 export const DEFAULT_PWC: Readonly<CacheGeometry> = Object.freeze({ entries: 32, ways: 4 });
 export const DEFAULT_NTLB: Readonly<CacheGeometry> = Object.freeze({ entries: 64, ways: 4 });
 
-export interface VmOptions {
-  /** MMU virtualization. Default 'ept'. */
-  mode?: MmuMode;
+/** The shape of a VM's paging (guest side and host side). */
+export interface PagingOptions {
   /** Guest paging levels (5 = LA57). Default 4. */
   levels?: 4 | 5;
   /** EPT walk length. Default 4. */
@@ -83,11 +92,30 @@ export interface VmOptions {
   eptAccessDirty?: boolean;
   /** VPID of the VM (0 = VPID off: its TLB entries are flushed on every switch). Default: VM index + 1. */
   vpid?: number;
+}
+
+export interface VmOptions extends PagingOptions {
+  /** MMU virtualization. Default 'ept'. */
+  mode?: MmuMode;
   /** Guest memory in MiB. Default 4096 (8192 with 1 GiB guest pages). */
   guestMemoryMiB?: number;
 }
 
-export interface MmuOptions extends VmOptions {
+/** Paging of a Host VM (`mmu.attach`): its mode is the VM's `mmu`, its size the VM's `memoryMiB`. */
+export interface AttachOptions extends PagingOptions {
+  /** Must equal the VM's `mmu` when given. */
+  mode?: MmuMode;
+  /**
+   * GPPNs the guest OS model owns for its page tables and data: [firstGppn, firstGppn + pages).
+   * Default: the upper half of the VM (firstGppn = pages / 2 rounded up to the guest page size).
+   * The range must read zero when attached (Unbacked or Zero pages); afterwards vm.writePhys,
+   * loadImage and the balloon refuse it (vm.readPhys may read it).
+   */
+  guestOs?: { firstGppn?: number; pages?: number };
+}
+
+/** The simulated core: caches, walk caches, guest OS behaviour and costs. */
+export interface CoreOptions {
   tlb?: Partial<{ l1d: CacheGeometry; l1i: CacheGeometry; l2: CacheGeometry }>;
   /** Guest and nested page-walk caches on. Default true. */
   pwc?: boolean;
@@ -99,6 +127,9 @@ export interface MmuOptions extends VmOptions {
   /** The guest OS model maps pages on not-present faults. Default true; false returns the #PF. */
   demandPaging?: boolean;
   costs?: Partial<CostModel>;
+}
+
+export interface MmuOptions extends VmOptions, CoreOptions {
   /** VMs this Mmu can hold (sizes the engine). Default 2. */
   maxVms?: number;
   /** Machine RAM in MiB when the Mmu creates its engine. Default 512 (2048 with 1 GiB host pages). */
@@ -144,6 +175,20 @@ export interface MmuStats {
   badLines: number; lines: number; traceBytes: number;
 }
 
+/** Hypervisor-side paging statistics of one VM, cumulative counts or tables held. */
+export interface PagingStats {
+  /** large host pages that had to be mapped with 4 KiB EPT leaves */
+  largePageSplinters: number;
+  /** shadow page tables held */
+  shadowTables: number;
+  /** EPT tables held */
+  eptTables: number;
+  /** times every shadow table of the VM was dropped */
+  shadowZaps: number;
+  /** EPT leaves dropped because the pmap changed the frame behind a page */
+  coherenceDrops: number;
+}
+
 /** A translation fault reported by Mmu.translateOrThrow. */
 export class TranslationFaultError extends MemvisorError {
   constructor(readonly fault: Fault) {
@@ -155,6 +200,10 @@ const MODES: Record<MmuMode, number> = { native: 0, ept: 1, shadow: 2 };
 const SIZES: Record<PageSize, number> = { '4k': 0, '2m': 1, '1g': 2 };
 const KINDS: Record<AccessKind, number> = { read: 0, write: 1, fetch: 2 };
 const FAULT_BIT = 1n << 63n;
+/** pmap fault codes the Host resolves (assembly/pmap.ts FAULT_*): no frame, swapped out, VM at its limit. */
+const FAULT_NO_FRAME = 0xffffffff, FAULT_IO = 0xfffffffd, FAULT_LIMIT = 0xfffffffc;
+/** Most host-fault rounds one translation may take before the Host is considered out of memory. */
+const MAX_HOST_ROUNDS = 64;
 
 /** Per-VM paging statistic offsets (assembly/mmu.ts P_*). */
 const P_SPLITS = 40, P_SHADOWTABLES = 44, P_EPTTABLES = 48, P_ZAPS = 52, P_COHDROPS = 56;
@@ -172,6 +221,17 @@ function oneOf<T extends string>(field: string, v: unknown, allowed: readonly T[
   return v as T;
 }
 
+/** Validated paging shape with defaults; `vpid` stays undefined when not given. */
+function pagingShape(opts: PagingOptions): { levels: number; hostLevels: number; pageSize: PageSize; hostPageSize: PageSize; eptAccessDirty: boolean } {
+  return {
+    levels: Number(oneOf('levels', String(opts.levels ?? 4), ['4', '5'] as const)),
+    hostLevels: Number(oneOf('hostLevels', String(opts.hostLevels ?? 4), ['4', '5'] as const)),
+    pageSize: oneOf('pageSize', opts.pageSize ?? '4k', ['4k', '2m', '1g'] as const),
+    hostPageSize: oneOf('hostPageSize', opts.hostPageSize ?? '4k', ['4k', '2m', '1g'] as const),
+    eptAccessDirty: opts.eptAccessDirty ?? true,
+  };
+}
+
 /** A guest VM on an Mmu: its id in the engine and its current address space. */
 export interface MmuVm {
   readonly id: number;
@@ -180,9 +240,25 @@ export interface MmuVm {
   readonly hostLevels: number;
   readonly pageSize: PageSize;
   readonly hostPageSize: PageSize;
+  readonly eptAccessDirty: boolean;
   readonly vpid: number;
   /** gPA of the root table of the address space created with the VM. */
   readonly cr3: bigint;
+  /** GPPNs [first, end) the guest OS model allocates from (a standalone VM: all of it). */
+  readonly guestOs: { readonly first: number; readonly end: number };
+}
+
+/** What an Mmu over a Host needs from it (src/host.ts implements it). */
+export interface PagingHost {
+  readonly engine: Engine;
+  /** True if `vm` is one of the host's VMs. */
+  owns(vm: VM): boolean;
+  /** The host VM with engine id `id`. */
+  vmById(id: number): VM;
+  /** The paging some Mmu of the host set up for `vm`, if any (several cores may run one VM). */
+  pagingOf(vm: VM): MmuVm | undefined;
+  /** Records the paging of `vm` (the VM then keeps user writes out of its guest OS range). */
+  setPaging(vm: VM, paging: MmuVm): void;
 }
 
 export class Mmu {
@@ -190,84 +266,149 @@ export class Mmu {
   /** Context id of this core in the engine. */
   readonly ctx: number;
   readonly vms: MmuVm[] = [];
-  private current: MmuVm;
-  private readonly px: PagingExports;
-  private readonly ctxAddr: number;
-  private readonly counterSlots: [string, number][];
+  private current: MmuVm | null = null;
+  /** The Host this core belongs to (host.mmu), or null for a standalone Mmu. */
+  private readonly host: PagingHost | null;
 
-  private constructor(opts: MmuOptions) {
+  private constructor(engine: Engine, opts: CoreOptions, host: PagingHost | null) {
+    this.engine = engine;
+    this.host = host;
+    const tlb = { ...DEFAULT_TLB, ...opts.tlb };
+    const geo = [
+      ...geometry('tlb.l1i', tlb.l1i), ...geometry('tlb.l1d', tlb.l1d), ...geometry('tlb.l2', tlb.l2),
+      ...geometry('guestPwc', opts.guestPwc ?? DEFAULT_PWC), ...geometry('nestedPwc', opts.nestedPwc ?? DEFAULT_PWC),
+      ...geometry('nestedTlb', opts.nestedTlb ?? DEFAULT_NTLB),
+    ];
+    const flags = (opts.pwc ?? true ? 1 : 0) | (opts.ntlb ?? true ? 2 : 0) | (opts.demandPaging ?? true ? 4 : 0);
+    const costs: Record<string, number> = { ...DEFAULT_COSTS, ...opts.costs };
+    for (const name of engine.mmuCostNames()) checkInt(`costs.${name}`, costs[name], 0, 2 ** 31);
+    const ctx = engine.mmuCreate(geo, flags);
+    if (ctx < 0) throw new ConfigError('engine', 'full', 'room for one more MMU context (maxMmus, mmuCacheBytes)');
+    this.ctx = ctx;
+    engine.mmuSetCosts(ctx, costs);
+  }
+
+  /** Creates an Mmu (one core) with one VM, switched to the VM's first address space. */
+  static create(opts: MmuOptions = {}): Mmu {
     const hostPageSize = oneOf('hostPageSize', opts.hostPageSize ?? '4k', ['4k', '2m', '1g'] as const);
     const pageSize = oneOf('pageSize', opts.pageSize ?? '4k', ['4k', '2m', '1g'] as const);
     const maxVms = checkInt('maxVms', opts.maxVms ?? 2, 1, 64);
     const guestMiB = opts.guestMemoryMiB ?? (pageSize === '1g' ? 8192 : 4096);
-    this.engine = opts.engine ?? Engine.create({
+    const engine = opts.engine ?? Engine.create({
       machineMemoryMiB: opts.machineMemoryMiB ?? (hostPageSize === '1g' ? 2048 : 512),
       guestMemoryMiB: guestMiB * maxVms,
       maxVMs: maxVms,
       flavor: opts.flavor,
     });
-    this.px = this.engine.paging;
-    const tlb = { ...DEFAULT_TLB, ...opts.tlb };
-    const [l1iS, l1iW] = geometry('tlb.l1i', tlb.l1i);
-    const [l1dS, l1dW] = geometry('tlb.l1d', tlb.l1d);
-    const [l2S, l2W] = geometry('tlb.l2', tlb.l2);
-    const [gpS, gpW] = geometry('guestPwc', opts.guestPwc ?? DEFAULT_PWC);
-    const [npS, npW] = geometry('nestedPwc', opts.nestedPwc ?? DEFAULT_PWC);
-    const [ntS, ntW] = geometry('nestedTlb', opts.nestedTlb ?? DEFAULT_NTLB);
-    const flags = (opts.pwc ?? true ? 1 : 0) | (opts.ntlb ?? true ? 2 : 0) | (opts.demandPaging ?? true ? 4 : 0);
-    const ctx = this.px.mmuCreate(l1iS, l1iW, l1dS, l1dW, l2S, l2W, gpS, gpW, npS, npW, ntS, ntW, flags);
-    if (ctx < 0) throw new ConfigError('engine', 'full', 'room for one more MMU context (maxMmus, mmuCacheBytes)');
-    this.ctx = ctx;
-    this.ctxAddr = this.px.mmuCtxAddr(ctx);
-    this.counterSlots = [];
-    for (let i = 0; i < this.px.mmuCounterCount(); i++) {
-      this.counterSlots.push([this.engine.string(this.px.mmuCounterName(i)), this.px.mmuCounterSlot(i)]);
-    }
-    const costs = { ...DEFAULT_COSTS, ...opts.costs };
-    const dv = this.engine.view;
-    for (let i = 0; i < this.px.mmuCostCount(); i++) {
-      const name = this.engine.string(this.px.mmuCostName(i)) as keyof CostModel;
-      const v = checkInt(`costs.${name}`, costs[name], 0, 2 ** 31);
-      dv.setBigUint64(this.ctxAddr + this.px.mmuCostSlot(i) * 8, BigInt(v), true);
-    }
-    this.current = this.addVm({ ...opts, hostPageSize, pageSize, guestMemoryMiB: guestMiB });
-    this.switchTo(this.current);
-    this.resetStats();
+    const m = new Mmu(engine, opts, null);
+    m.addVm({ ...opts, hostPageSize, pageSize, guestMemoryMiB: guestMiB });
+    m.resetStats();
+    return m;
   }
 
-  /** Creates an Mmu (one core) with one VM, switched to the VM's first address space. */
-  static create(opts: MmuOptions = {}): Mmu {
-    return new Mmu(opts);
+  /** @internal A core on a Host's engine with no VM yet (use `host.mmu()`). */
+  static overHost(host: PagingHost, opts: CoreOptions = {}): Mmu {
+    return new Mmu(host.engine, opts, host);
   }
 
-  /** Adds a VM (with one address space) to the engine; switch to it with `switchTo`. */
-  addVm(opts: VmOptions = {}): MmuVm {
+  /**
+   * Adds a VM (with one address space) and returns it; the first VM added becomes current,
+   * switch to others with `switchTo`. On an Mmu over a Host, pass `{ vm }` (see `attach`).
+   */
+  addVm(opts: VmOptions & { vm?: VM } = {}): MmuVm {
+    if (opts.vm !== undefined) {
+      const { vm, guestMemoryMiB, ...rest } = opts;
+      if (guestMemoryMiB !== undefined) throw new ConfigError('guestMemoryMiB', guestMemoryMiB, "nothing: a Host VM's size is its memoryMiB");
+      return this.attach(vm, rest);
+    }
+    if (this.host) throw new ConfigError('vm', undefined, 'a VM of the host (host.addVM, then addVm({ vm }) or attach(vm)): an Mmu over a Host does not create VMs');
+    const e = this.engine;
     const mode = oneOf('mode', opts.mode ?? 'ept', ['native', 'ept', 'shadow'] as const);
-    const levels = Number(oneOf('levels', String(opts.levels ?? 4), ['4', '5'] as const));
-    const hostLevels = Number(oneOf('hostLevels', String(opts.hostLevels ?? 4), ['4', '5'] as const));
-    const pageSize = oneOf('pageSize', opts.pageSize ?? '4k', ['4k', '2m', '1g'] as const);
-    const hostPageSize = oneOf('hostPageSize', opts.hostPageSize ?? '4k', ['4k', '2m', '1g'] as const);
-    const guestMiB = checkInt('guestMemoryMiB', opts.guestMemoryMiB ?? (pageSize === '1g' ? 8192 : 4096), 4, 1 << 20);
+    const shape = pagingShape(opts);
+    const guestMiB = checkInt('guestMemoryMiB', opts.guestMemoryMiB ?? (shape.pageSize === '1g' ? 8192 : 4096), 4, 1 << 20);
     const vpid = checkInt('vpid', opts.vpid ?? this.vms.length + 1, 0, 65535);
-    const id = this.px.vmCreate(guestMiB * 256, 0, guestMiB * 256, 0);
+    const id = e.vmCreate(guestMiB * 256, 0, guestMiB * 256, 0);
     if (id < 0) throw new ConfigError('guestMemoryMiB', guestMiB, 'room in the engine for the VM (maxVms, guest memory)');
-    this.px.pagingVmSetup(id, MODES[mode], levels, hostLevels, SIZES[pageSize], SIZES[hostPageSize], vpid, opts.eptAccessDirty ?? true ? 1 : 0);
-    if (mode === 'ept' && !this.px.eptSetup(id)) throw new ConfigError('machineMemoryMiB', 'full', 'a free frame for the EPT root');
-    const root = this.px.gosNewRoot(id);
-    if (root < 0) throw new ConfigError('guestMemoryMiB', guestMiB, 'room for a page-table root');
-    const vm: MmuVm = Object.freeze({ id, mode, levels, hostLevels, pageSize, hostPageSize, vpid, cr3: BigInt(root) });
+    const vm = this.setUp(id, mode, shape, vpid, { first: 1, end: guestMiB * 256 }, 'guestMemoryMiB', guestMiB);
     this.vms.push(vm);
+    if (!this.current) this.switchTo(vm);
     return vm;
   }
 
-  /** The VM currently running on this core. */
+  /**
+   * Sets up paging for `vm`, a VM of this Mmu's Host, in the VM's `mmu` mode ('ept' or 'shadow'),
+   * and returns it (the first VM attached becomes current). The guest OS model allocates its page
+   * tables and data pages from `opts.guestOs` (default: the upper half of the VM); user data
+   * written through vm.writePhys lives below it. A VM another core of the host already attached
+   * is shared: this core gets the same paging (opts, if given, must agree with it).
+   */
+  attach(vm: VM, opts: AttachOptions = {}): MmuVm {
+    const host = this.host;
+    if (!host) throw new ConfigError('vm', vm?.name ?? vm, 'an Mmu created by host.mmu() (a standalone Mmu owns its VMs: use addVm)');
+    if (vm === null || typeof vm !== 'object' || !host.owns(vm)) throw new ConfigError('vm', (vm as VM | null)?.name ?? vm, "a VM of this Mmu's host");
+    if (opts.mode !== undefined && opts.mode !== vm.mmu) {
+      throw new ConfigError('mode', opts.mode, `'${vm.mmu}', the mmu mode VM ${JSON.stringify(vm.name)} was added with (host.addVM)`);
+    }
+    const shape = pagingShape(opts);
+    let p = host.pagingOf(vm);
+    if (p) {
+      const given = opts as Record<string, unknown>;
+      for (const k of ['levels', 'hostLevels', 'pageSize', 'hostPageSize', 'eptAccessDirty', 'vpid'] as const) {
+        if (given[k] !== undefined && given[k] !== p[k]) throw new ConfigError(k, given[k], `${JSON.stringify(p[k])}, as VM ${JSON.stringify(vm.name)} was attached by another core`);
+      }
+      if (opts.guestOs !== undefined) throw new ConfigError('guestOs', opts.guestOs, `nothing: VM ${JSON.stringify(vm.name)} was attached by another core with GPPNs [${p.guestOs.first}, ${p.guestOs.end})`);
+    } else {
+      const vpid = checkInt('vpid', opts.vpid ?? vm.id + 1, 0, 65535);
+      const range = this.guestOsRange(vm, shape.pageSize, shape.levels, opts.guestOs);
+      p = this.setUp(vm.id, vm.mmu, shape, vpid, range, 'guestOs.pages', range.end - range.first);
+      host.setPaging(vm, p);
+    }
+    if (!this.vms.includes(p)) this.vms.push(p);
+    if (!this.current) this.switchTo(p);
+    return p;
+  }
+
+  /** Validates a guest OS range of `vm` (defaults: the upper half, aligned to the guest page size). */
+  private guestOsRange(vm: VM, pageSize: PageSize, levels: number, g: AttachOptions['guestOs'] = {}): { first: number; end: number } {
+    if (g === null || typeof g !== 'object') throw new ConfigError('guestOs', g, 'an object { firstGppn?, pages? }');
+    const align = 1 << (9 * SIZES[pageSize]);
+    const first = checkInt('guestOs.firstGppn', g.firstGppn ?? Math.ceil(vm.pages / 2 / align) * align, 0, vm.pages - 1);
+    if (first % align !== 0) throw new ConfigError('guestOs.firstGppn', first, `a multiple of ${align} (${pageSize} guest pages)`);
+    // a root, one table per lower level and one data page, at the least
+    const pages = checkInt('guestOs.pages', g.pages ?? vm.pages - first, levels + 1, vm.pages - first);
+    return { first, end: first + pages };
+  }
+
+  /** Sets up the engine's paging state of VM `id` and its first address space. */
+  private setUp(id: number, mode: MmuMode, shape: ReturnType<typeof pagingShape>, vpid: number, range: { first: number; end: number }, sizeField: string, size: number): MmuVm {
+    const e = this.engine;
+    e.pagingVmSetup(id, MODES[mode], shape.levels, shape.hostLevels, SIZES[shape.pageSize], SIZES[shape.hostPageSize], vpid, shape.eptAccessDirty);
+    if (this.host) {
+      const bad = e.gosAttach(id, range.first, range.end);
+      if (bad !== 0xffffffff) {
+        throw new ConfigError('guestOs.firstGppn', range.first, `a range [${range.first}, ${range.end}) of pages that read zero: GPPN ${bad} holds data (written through writePhys or loadImage?)`);
+      }
+    }
+    if (mode === 'ept') {
+      for (let round = 0; !e.eptSetup(id); round++) {
+        if (!this.host || round >= MAX_HOST_ROUNDS) throw new ConfigError('machineMemoryMiB', 'full', 'a free frame for the EPT root');
+        this.host.vmById(id).resolveFault(0, FAULT_NO_FRAME);
+      }
+    }
+    const root = e.gosNewRoot(id);
+    if (root < 0) throw new ConfigError(sizeField, size, 'room for a page-table root');
+    return Object.freeze({ id, mode, ...shape, vpid, cr3: BigInt(root), guestOs: Object.freeze(range) });
+  }
+
+  /** The VM currently running on this core; a typed error on a core with none attached yet. */
   get vm(): MmuVm {
+    if (!this.current) throw new ConfigError('vm', null, 'a VM attached first (mmu.attach(vm))');
     return this.current;
   }
 
   /** Allocates a new, empty guest address space in the current VM; returns its CR3 (a gPA). */
   newAddressSpace(): bigint {
-    const root = this.px.gosNewRoot(this.current.id);
+    const root = this.engine.gosNewRoot(this.vm.id);
     if (root < 0) throw new ConfigError('guestMemoryMiB', 'full', 'room for a page-table root');
     return BigInt(root);
   }
@@ -275,19 +416,45 @@ export class Mmu {
   /** Runs `vm` on this core with address space `cr3` (default: the VM's first) and PCID `pcid` (default 0: no PCIDs). */
   switchTo(vm: MmuVm, cr3: bigint = vm.cr3, pcid = 0): void {
     checkInt('pcid', pcid, 0, 4095);
+    if (!this.vms.includes(vm)) throw new ConfigError('vm', vm?.id, 'a VM added to or attached on this Mmu');
     this.current = vm;
-    this.px.mmuSwitch(this.ctx, vm.id, Number(cr3), pcid);
+    this.engine.mmuSwitch(this.ctx, vm.id, Number(cr3), pcid);
   }
 
-  /** Translates one access (user mode unless `supervisor`). */
+  /**
+   * Translates one access (user mode unless `supervisor`). On an Mmu over a Host, a pmap fault
+   * (page swapped out, no free frame, VM at its limit) is resolved by the Host's policy and the
+   * translation retried; `cycles` then adds up every attempt.
+   */
   translate(va: bigint | number, kind: AccessKind = 'read', supervisor = false): Translation {
     const k = KINDS[kind];
     if (k === undefined) throw new ConfigError('kind', kind, 'read, write or fetch');
-    const r = this.px.mmuTranslate(this.ctx, BigInt.asUintN(64, BigInt(va)), k | (supervisor ? 4 : 0));
-    const res = BigInt.asUintN(64, r);
-    const cycles = this.px.lastTranslationCycles() >>> 0;
-    if (res & FAULT_BIT) return { hpa: null, fault: this.decodeFault(res), cycles };
-    return { hpa: res, fault: null, cycles };
+    const vm = this.vm;
+    const v = BigInt.asUintN(64, BigInt(va));
+    const e = this.engine;
+    let cycles = 0;
+    for (let round = 0; ; round++) {
+      const res = e.mmuTranslate(this.ctx, v, k | (supervisor ? 4 : 0));
+      cycles += e.lastTranslationCycles();
+      if (!(res & FAULT_BIT)) return { hpa: res, fault: null, cycles };
+      const fault = this.decodeFault(res);
+      if (!this.resolveHostFault(vm, fault, round)) return { hpa: null, fault, cycles };
+    }
+  }
+
+  /** Hands a pmap fault of `vm` to the Host's policy; false when there is no Host or the fault is not its to resolve. */
+  private resolveHostFault(vm: MmuVm, fault: Fault, round: number): boolean {
+    if (!this.host) return false;
+    let code: number;
+    if (fault.kind === FaultKind.NoFrame) code = FAULT_NO_FRAME; // a page-table frame: the same relief
+    else if (fault.kind === FaultKind.Host && (fault.code === FAULT_IO || fault.code === FAULT_NO_FRAME || fault.code === FAULT_LIMIT)) code = fault.code;
+    else return false;
+    const hostVm = this.host.vmById(vm.id);
+    if (round >= MAX_HOST_ROUNDS) {
+      throw new OutOfMachineMemoryError(`VM ${JSON.stringify(hostVm.name)}: translation still faults at gPA 0x${fault.address.toString(16)} after ${MAX_HOST_ROUNDS} reclaim rounds`);
+    }
+    hostVm.resolveFault(Number(fault.address >> 12n), code);
+    return true;
   }
 
   /** Translates one access, throwing TranslationFaultError on a fault; returns the hPA. */
@@ -300,7 +467,8 @@ export class Mmu {
   /**
    * Batch translation in one WebAssembly call: `vas[i]` with `kinds[i]` (0 read, 1 write,
    * 2 fetch; +4 supervisor) gives `results[i]` (hPA, or a fault word: see `decodeFault`) and
-   * `cycles[i]`. Returns the number of faults.
+   * `cycles[i]`. Returns the number of faults. Over a Host, records that met a pmap fault are
+   * translated again one by one after the Host resolved it.
    */
   translateBatch(vas: BigUint64Array, kinds: Uint8Array | Uint32Array, results: BigUint64Array, cycles?: Uint32Array): number {
     const n = vas.length;
@@ -318,7 +486,7 @@ export class Mmu {
         in64[2 * i] = vas[at + i];
         in32[4 * i + 2] = kinds[at + i];
       }
-      faults += this.px.mmuTranslateBatch(this.ctx, base, base + CHUNK * 16, m) >>> 0;
+      faults += this.runBatch(base, base + CHUNK * 16, m);
       const out64 = new BigUint64Array(this.engine.u8.buffer, base + CHUNK * 16, m * 2);
       const out32 = new Uint32Array(this.engine.u8.buffer, base + CHUNK * 16, m * 4);
       for (let i = 0; i < m; i++) {
@@ -345,83 +513,116 @@ export class Mmu {
       input32: new Uint32Array(buf, base, capacity * 4),
       output64: new BigUint64Array(buf, out, capacity * 2),
       output32: new Uint32Array(buf, out, capacity * 4),
-      run: (n: number) => this.px.mmuTranslateBatch(this.ctx, base, out, n) >>> 0,
+      run: (n: number) => this.runBatch(base, out, n),
     };
   }
 
-  /** Decodes a fault result word (bit 63 set). */
+  /**
+   * Translates `n` staged records in one call; over a Host, retries the records that met a pmap
+   * fault one by one (rare: swap-ins and reclaim) and writes their final result. The number of faults.
+   */
+  private runBatch(inp: number, out: number, n: number): number {
+    void this.vm; // a typed error before the engine runs a core with no VM
+    let faults = this.engine.mmuTranslateBatch(this.ctx, inp, out, n);
+    if (faults === 0 || !this.host) return faults;
+    const dv = this.engine.view;
+    for (let i = 0; i < n; i++) {
+      const word = dv.getBigUint64(out + i * 16, true);
+      const kind = Number((word >> 48n) & 0x7fn);
+      if (!(word & FAULT_BIT) || (kind !== FaultKind.Host && kind !== FaultKind.NoFrame)) continue;
+      const k = dv.getUint32(inp + i * 16 + 8, true);
+      const t = this.translate(dv.getBigUint64(inp + i * 16, true), (['read', 'write', 'fetch'] as const)[k & 3], (k & 4) !== 0);
+      const v = this.engine.view; // a swap-in may have grown linear memory
+      v.setBigUint64(out + i * 16, t.hpa ?? this.encodeFault(t.fault!), true);
+      v.setUint32(out + i * 16 + 8, t.cycles, true);
+      if (t.hpa !== null) faults--;
+    }
+    return faults;
+  }
+
+  /** The result word of `fault` (inverse of decodeFault, without the address). */
+  private encodeFault(f: Fault): bigint {
+    return FAULT_BIT | (BigInt(f.kind) << 48n) | BigInt(f.code >>> 0);
+  }
+
+  /** Decodes a fault result word (bit 63 set); the address is that of the last fault. */
   decodeFault(word: bigint): Fault {
     return {
       kind: Number((word >> 48n) & 0x7fn) as FaultKind,
       code: Number(word & 0xffffffffn),
-      address: BigInt(Math.round(this.px.lastFaultAddr())),
+      address: this.engine.lastFault().address,
     };
   }
 
   /** The counters of this core. */
   stats(): MmuStats {
-    const dv = this.engine.view;
-    const out: Record<string, number> = {};
-    for (const [name, slot] of this.counterSlots) out[name] = Number(dv.getBigUint64(this.ctxAddr + slot * 8, true));
-    return out as unknown as MmuStats;
+    return this.engine.mmuCounters(this.ctx) as unknown as MmuStats;
   }
 
   /** Zeroes the counters of this core. */
   resetStats(): void {
-    this.px.mmuResetCounters(this.ctx);
+    this.engine.mmuResetCounters(this.ctx);
   }
 
   /** Hypervisor-side statistics of `vm` (default: current). */
-  pagingStats(vm: MmuVm = this.current): { largePageSplinters: number; shadowTables: number; eptTables: number; shadowZaps: number; coherenceDrops: number } {
-    const s = (off: number) => this.px.mmuPagingStat(vm.id, off) >>> 0;
-    return { largePageSplinters: s(P_SPLITS), shadowTables: s(P_SHADOWTABLES), eptTables: s(P_EPTTABLES), shadowZaps: s(P_ZAPS), coherenceDrops: s(P_COHDROPS) };
+  pagingStats(vm: MmuVm = this.vm): PagingStats {
+    return pagingStats(this.engine, vm.id);
   }
 
   /** Guest INVLPG of `va` (a VM exit in shadow mode). */
   invlpg(va: bigint | number): void {
-    this.px.mmuInvlpg(this.ctx, BigInt.asUintN(64, BigInt(va)));
+    void this.vm;
+    this.engine.mmuInvlpg(this.ctx, BigInt.asUintN(64, BigInt(va)));
   }
   /** INVVPID: 'address' (vpid, va), 'single' (vpid), 'all'. */
-  invvpid(type: 'address' | 'single' | 'all', vpid = this.current.vpid, va: bigint | number = 0): void {
+  invvpid(type: 'address' | 'single' | 'all', vpid = this.vm.vpid, va: bigint | number = 0): void {
     const t = { address: 0, single: 1, all: 2 }[type];
     if (t === undefined) throw new ConfigError('type', type, 'address, single or all');
-    this.px.invvpid(this.ctx, t, vpid, Number(va));
+    this.engine.invvpid(this.ctx, t, vpid, Number(va));
   }
   /** INVEPT: 'single' (the VM's EPT) or 'all'. */
-  invept(type: 'single' | 'all', vm: MmuVm = this.current): void {
-    this.px.invept(this.ctx, type === 'all' ? 2 : 1, vm.id);
+  invept(type: 'single' | 'all', vm: MmuVm = this.vm): void {
+    this.engine.invept(this.ctx, type === 'all' ? 2 : 1, vm.id);
   }
 
   /** The guest kernel writes a u64 into guest-physical memory (traps in shadow mode if it is a shadowed table). */
   guestWrite64(gpa: bigint | number, value: bigint): void {
-    if (!this.px.guestWrite64(this.ctx, Number(gpa), BigInt.asUintN(64, value))) {
+    void this.vm;
+    if (!this.engine.guestWrite64(this.ctx, Number(gpa), value)) {
       throw new ConfigError('gpa', gpa, 'a guest-physical address the VM can back');
     }
   }
   /** The guest kernel reads a u64 from guest-physical memory. */
   guestRead64(gpa: bigint | number): bigint {
-    return BigInt.asUintN(64, this.px.guestRead64(this.ctx, Number(gpa)));
+    void this.vm;
+    return this.engine.guestRead64(this.ctx, Number(gpa));
   }
   /** The EPTP of the current VM (0 outside ept mode). */
-  eptPointer(vm: MmuVm = this.current): bigint {
-    return BigInt.asUintN(64, this.px.eptPointer(vm.id));
+  eptPointer(vm: MmuVm = this.vm): bigint {
+    return this.engine.eptPointer(vm.id);
   }
   /** Raw EPT entry at `level` for `gpa` (0n if the path is missing). */
-  eptEntry(gpa: bigint | number, level: number, vm: MmuVm = this.current): bigint {
-    return BigInt.asUintN(64, this.px.eptPeek(vm.id, Number(gpa), level));
+  eptEntry(gpa: bigint | number, level: number, vm: MmuVm = this.vm): bigint {
+    return this.engine.eptPeek(vm.id, Number(gpa), level);
   }
   /** Overwrites the EPT entry at `level` for `gpa` (for experiments with EPT formats); false if the path is missing. */
-  setEptEntry(gpa: bigint | number, level: number, value: bigint, vm: MmuVm = this.current): boolean {
-    return this.px.eptPoke(vm.id, Number(gpa), level, BigInt.asUintN(64, value)) !== 0;
+  setEptEntry(gpa: bigint | number, level: number, value: bigint, vm: MmuVm = this.vm): boolean {
+    return this.engine.eptPoke(vm.id, Number(gpa), level, value);
   }
   /** MPN backing guest page `gppn` of `vm` in the pmap. */
-  pmapFrame(gppn: number, vm: MmuVm = this.current): number {
-    return this.px.pmapFrame(vm.id, gppn) >>> 0;
+  pmapFrame(gppn: number, vm: MmuVm = this.vm): number {
+    return this.engine.pmapFrame(vm.id, gppn);
   }
   /** Tells the caches that the backing of (vm, gppn) changed (what the pmap does on reclamation). */
-  backingChanged(gppn: number, vm: MmuVm = this.current): void {
-    this.px.backingChanged(vm.id, gppn);
+  backingChanged(gppn: number, vm: MmuVm = this.vm): void {
+    this.engine.backingChanged(vm.id, gppn);
   }
+}
+
+/** Hypervisor-side paging statistics of VM `id` of `engine`. */
+export function pagingStats(engine: Engine, id: number): PagingStats {
+  const s = (off: number) => engine.mmuPagingStat(id, off);
+  return { largePageSplinters: s(P_SPLITS), shadowTables: s(P_SHADOWTABLES), eptTables: s(P_EPTTABLES), shadowZaps: s(P_ZAPS), coherenceDrops: s(P_COHDROPS) };
 }
 
 export interface TranslationBatch {

@@ -61,13 +61,12 @@ class TextFeeder {
     outFd: number | null,
   ) {
     this.outFd = outFd;
-    mmu.engine.paging.traceReset();
+    mmu.engine.traceReset();
   }
 
   /** Parses `chunk` (after the carried bytes); `final` when no bytes follow. */
   push(chunk: Uint8Array, final: boolean): void {
     const e = this.mmu.engine;
-    const px = e.paging;
     const len = this.carry.length + chunk.length;
     // layout: [carry + chunk][emitted binary: at most 16 bytes per 7-byte line]
     const emitAt = (len + 4096) & ~4095;
@@ -77,25 +76,25 @@ class TextFeeder {
     u8.set(chunk, base + this.carry.length);
     let flags = this.flags;
     if (this.outFd !== null) {
-      px.traceEmitTo(base + emitAt);
+      e.traceEmitTo(base + emitAt);
       flags |= EMIT;
     }
-    const used = px.lackeyReplay(this.mmu.ctx, base, len, final ? 1 : 0, flags);
+    const used = e.lackeyReplay(this.mmu.ctx, base, len, final, flags);
     if (used < 0) {
-      const off = px.traceErrorOffset();
+      const off = e.traceErrorOffset();
       const all = e.u8.subarray(base, base + len);
       let end = all.indexOf(10, off);
       if (end < 0) end = len;
       const text = new TextDecoder().decode(all.subarray(off, Math.min(end, off + 200))).replace(/\r$/, '');
-      throw new TraceParseError(this.name, px.traceLines() + 1, text);
+      throw new TraceParseError(this.name, e.traceLines() + 1, text);
     }
     this.carry = e.u8.slice(base + used, base + len);
     if (this.outFd !== null) {
-      const n = px.traceEmitted();
+      const n = e.traceEmitted();
       const bin = e.u8.slice(base + emitAt, base + emitAt + n);
       writeSync(this.outFd, bin);
       let done = 0;
-      while (done < n) done += px.binaryReplay(this.mmu.ctx, e.stageIn(bin.subarray(done), 0), n - done);
+      while (done < n) done += e.binaryReplay(this.mmu.ctx, e.stageIn(bin.subarray(done), 0), n - done);
     }
   }
 }
@@ -211,7 +210,7 @@ class BinaryFeeder {
     const base = e.stage(len);
     e.u8.set(this.carry, base);
     e.u8.set(chunk, base + this.carry.length);
-    const used = e.paging.binaryReplay(this.mmu.ctx, base, len);
+    const used = e.binaryReplay(this.mmu.ctx, base, len);
     this.carry = e.u8.slice(base + used, base + len);
   }
   finish(name: string): void {

@@ -18,6 +18,7 @@ import {
   ConfigError, MemvisorError, OutOfMachineMemoryError, SwapChecksumError, SwapIoError, VmFaultedError, checkInt,
 } from './errors.js';
 import type { SwapStore } from './swapstore.js';
+import { pagingStats, type MmuMode, type MmuVm, type PagingStats } from './mmu.js';
 
 export const PAGE = 4096;
 /** pmap states (assembly/pmap.ts PState). */
@@ -66,8 +67,11 @@ export const BATCH = 256;
 export const STAGE_EVICT = STAGE_REQ + PAGE;
 export const STAGE_AUX = STAGE_EVICT + BATCH * PAGE;
 
-/** MMU virtualization mode (used by the address-translation part). */
-export type MmuMode = 'ept' | 'shadow';
+/**
+ * MMU virtualization of a Host's VM: nested paging ('ept') or shadow page tables ('shadow').
+ * 'native' (no hypervisor) exists only on a standalone `Mmu.create`.
+ */
+export type VmMmuMode = Exclude<MmuMode, 'native'>;
 /** Victim selection for page-out: ESX's random, or an LRU approximation (clock over accessed bits). */
 export type VictimPolicy = 'random' | 'lru';
 
@@ -85,8 +89,8 @@ export interface VmConfig {
   limitMiB?: number;
   /** proportional-share weight among VMs under pressure (default 1000 per GiB, ESX's "normal") */
   shares?: number;
-  /** MMU mode (default 'ept') */
-  mmu?: MmuMode;
+  /** MMU mode for translations through `host.mmu().attach(vm)`: 'ept' (default) or 'shadow' */
+  mmu?: VmMmuMode;
   /** victim policy of page-out (default: the host's) */
   victimPolicy?: VictimPolicy;
   /** zip cache capacity as a percentage of memoryMiB (default: the host's, 10; 0 disables compression) */
@@ -170,6 +174,10 @@ export interface VmStats {
   swapChecksumErrors: number;
   /** 1 once the VM lost data (swap read or checksum failure), else 0 */
   faulted: number;
+  /** MMU virtualization mode */
+  mmu: VmMmuMode;
+  /** hypervisor-side paging counters once an Mmu attached the VM (host.mmu().attach), else null */
+  paging: PagingStats | null;
 }
 
 /** What the host provides to its VMs. */
@@ -190,12 +198,14 @@ export class VM {
   readonly reservationMiB: number;
   readonly limitMiB: number;
   readonly shares: number;
-  readonly mmu: MmuMode;
+  readonly mmu: VmMmuMode;
   readonly salt: number;
   readonly victimPolicy: VictimPolicy;
   readonly balloonMaxPages: number;
   private faultedBy: MemvisorError | null = null;
   private swapTarget = 0;
+  /** Paging set up by an Mmu over the host (null until attached); its guest OS range is off limits to user writes. */
+  private paging: MmuVm | null = null;
 
   /** @internal: created by Host.addVM. */
   constructor(
@@ -245,6 +255,7 @@ export class VM {
     this.usable();
     if (!(bytes instanceof Uint8Array)) throw new ConfigError('bytes', bytes, 'a Uint8Array');
     this.checkRange(gpa, bytes.length);
+    this.checkUserRange('gpa', gpa, bytes.length);
     for (let done = 0; done < bytes.length; done += STAGE_DATA_BYTES) {
       const n = Math.min(STAGE_DATA_BYTES, bytes.length - done);
       this.engine.u8.set(bytes.subarray(done, done + n), this.host.staging + STAGE_DATA);
@@ -275,6 +286,7 @@ export class VM {
     this.usable();
     if (image instanceof Uint8Array) {
       this.checkRange(gpa, image.length);
+      this.checkUserRange('gpa', gpa, image.length);
       for (let done = 0; done < image.length; done += STAGE_DATA_BYTES) {
         const n = Math.min(STAGE_DATA_BYTES, image.length - done);
         this.engine.u8.set(image.subarray(done, done + n), this.host.staging + STAGE_DATA);
@@ -292,6 +304,7 @@ export class VM {
     try {
       const size = fstatSync(fd).size;
       this.checkRange(gpa, size);
+      this.checkUserRange('gpa', gpa, size);
       let done = 0;
       while (done < size) {
         const want = Math.min(STAGE_DATA_BYTES, size - done);
@@ -323,17 +336,21 @@ export class VM {
       len -= moved;
       buf += moved;
       const gppn = e.physAccessGppn();
-      if (rc === FAULT_IO) {
-        this.swapIn(gppn);
-      } else if (rc === FAULT_NO_FRAME || rc === FAULT_LIMIT) {
-        if (moved === 0 && ++relieved > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame for GPPN ${gppn} after 64 reclaim rounds`);
-        this.host.relieve(this, rc);
-      } else if (rc === FAULT_RANGE) {
-        throw new ConfigError('gpa', gpa, `an address below ${this.pages * PAGE} (VM ${JSON.stringify(this.name)})`);
-      } else {
-        throw new MemvisorError(`physAccess: unexpected status ${rc}`);
-      }
+      if (rc === FAULT_RANGE) throw new ConfigError('gpa', gpa, `an address below ${this.pages * PAGE} (VM ${JSON.stringify(this.name)})`);
+      if (rc !== FAULT_IO && moved === 0 && ++relieved > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame for GPPN ${gppn} after 64 reclaim rounds`);
+      this.resolveFault(gppn, rc);
     }
+  }
+
+  /**
+   * @internal Does what a pmap fault on `gppn` asks of TypeScript, so that the caller can retry:
+   * FAULT_IO swaps the page in; FAULT_NO_FRAME and FAULT_LIMIT have the host reclaim frames.
+   * Used by guest-physical access here and by translations through an Mmu (src/mmu.ts).
+   */
+  resolveFault(gppn: number, code: number): void {
+    if (code === FAULT_IO) this.swapIn(gppn);
+    else if (code === FAULT_NO_FRAME || code === FAULT_LIMIT) this.host.relieve(this, code);
+    else throw new MemvisorError(`pmap fault on GPPN ${gppn} of VM ${JSON.stringify(this.name)}: unexpected status 0x${code.toString(16)}`);
   }
 
   /** Reads Swapped `gppn` back from the swap store, verifies it, and makes it resident. */
@@ -467,10 +484,15 @@ export class VM {
   /** Checks that `gppns` is an array of integers and copies it into staging as u32; returns its address. */
   private stageList(field: string, gppns: readonly number[]): number {
     if (!Array.isArray(gppns)) throw new ConfigError(field, gppns, 'an array of GPPNs');
+    const os = this.paging?.guestOs;
     for (let i = 0; i < gppns.length; i++) {
       const g = gppns[i];
       if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g >= this.pages) {
         throw new ConfigError(`${field}[${i}]`, g, `a GPPN in [0, ${this.pages - 1}] (VM ${JSON.stringify(this.name)})`);
+      }
+      // the guest OS model's pages are its page tables and mapped data, which no balloon driver would hand over
+      if (os && g >= os.first && g < os.end) {
+        throw new ConfigError(`${field}[${i}]`, g, `a GPPN outside the guest OS model's range [${os.first}, ${os.end}) (VM ${JSON.stringify(this.name)})`);
       }
     }
     this.host.stage(STAGE_AUX + gppns.length * 8);
@@ -525,13 +547,35 @@ export class VM {
       swapReadErrors: sw.readErrors,
       swapChecksumErrors: sw.checksumErrors,
       faulted: this.faultedBy ? 1 : 0,
+      mmu: this.mmu,
+      paging: this.paging ? pagingStats(e, id) : null,
     };
+  }
+
+  /** @internal Records the paging an Mmu set up for this VM (Host.setPaging). */
+  setPaging(p: MmuVm): void {
+    this.paging = p;
+  }
+
+  /** GPPNs [first, end) owned by the guest OS model of an attached Mmu, or null. */
+  get guestOsRange(): { readonly first: number; readonly end: number } | null {
+    return this.paging?.guestOs ?? null;
   }
 
   // ---- checks --------------------------------------------------------------------------------
 
   private usable(): void {
     if (this.faultedBy) throw new VmFaultedError(this.name, this.faultedBy);
+  }
+
+  /** Rejects a user write that overlaps the guest OS model's GPPNs (its page tables and data must stay its own). */
+  private checkUserRange(field: string, gpa: number, length: number): void {
+    const os = this.paging?.guestOs;
+    if (!os || length === 0) return;
+    const lo = Math.floor(gpa / PAGE), hi = Math.floor((gpa + length - 1) / PAGE);
+    if (hi >= os.first && lo < os.end) {
+      throw new ConfigError(field, gpa, `a range of ${length} bytes outside the guest OS model's GPPNs [${os.first}, ${os.end}), i.e. below gPA 0x${(os.first * PAGE).toString(16)}${os.end < this.pages ? ` or from 0x${(os.end * PAGE).toString(16)}` : ''} (VM ${JSON.stringify(this.name)}; translate through the Mmu to reach that memory)`);
+    }
   }
 
   private checkRange(gpa: number, length: number): void {
