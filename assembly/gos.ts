@@ -21,7 +21,9 @@
  * user, writable and executable (a trace's guest process has no protections to honour).
  */
 
-import { pmapFault, pmapState, vmPages, PState, FAULT_IO } from "./pmap";
+import { pmapFault, pmapState, pmapFrame, vmPages, PState, FAULT_IO } from "./pmap";
+import { frameAddr } from "./frames";
+import { pageIsZero } from "./page";
 import {
   ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_PS, EPT_W, levelIndex, pteLeaf, clsMask,
 } from "./paging";
@@ -153,13 +155,16 @@ export function guestRead64(id: u32, gpa: f64): u64 {
 /**
  * Confines the guest OS model of `vm` (after pagingVmSetup) to GPPNs [lo, hi). The range must
  * read zero, because the model assumes a newly allocated page does: returns NONE, or the first
- * GPPN in it that is neither Unbacked nor Zero (then nothing changes).
+ * GPPN in it that is not Unbacked, Zero, or resident with all-zero contents (then nothing
+ * changes). Compressed and swapped pages count as data; ballooned ones belong to the balloon.
  */
 export function gosAttach(vm: u32, lo: u32, hi: u32): u32 {
   if (hi > vmPages(vm) || lo >= hi) return lo;
   for (let g = lo; g < hi; g++) {
     const s = pmapState(vm, g);
-    if (s != <u32>PState.Unbacked && s != <u32>PState.Zero) return g;
+    if (s == <u32>PState.Unbacked || s == <u32>PState.Zero) continue;
+    if ((s == <u32>PState.Mapped || s == <u32>PState.Shared) && pageIsZero(frameAddr(pmapFrame(vm, g)))) continue;
+    return g;
   }
   pset(vm, P_SMALL, max<u32>(lo, 1)); // GPPN 0 stays unused: a zero gPA never names a table
   pset(vm, P_LARGE, hi);

@@ -739,15 +739,11 @@ export class Engine {
   }
   /**
    * Gives the guest OS model of `vm` the GPPNs [lo, hi) for its page tables and data; NO_FRAME
-   * on success, else the first GPPN of the range that is neither Unbacked nor Zero.
+   * on success, else the first GPPN of the range that does not read zero (or is ballooned).
    */
   gosAttach(vm: number, lo: number, hi: number): number {
     this.live();
     return this.raw.gosAttach(vm, lo, hi) >>> 0;
-  }
-  /** The guest OS model's allocator of `vm`: next small GPPN (upward) and the large-page floor (downward). */
-  gosBounds(vm: number): { next: number; floor: number } {
-    return { next: this.raw.mmuPagingStat(vm, 28) >>> 0, floor: this.raw.mmuPagingStat(vm, 32) >>> 0 };
   }
   /** A zeroed root table for a new guest address space of `vm`: its gPA, or -1 when the guest OS range is full. */
   gosNewRoot(vm: number): number {

@@ -354,9 +354,9 @@ export class Mmu {
     if (p) {
       const given = opts as Record<string, unknown>;
       for (const k of ['levels', 'hostLevels', 'pageSize', 'hostPageSize', 'eptAccessDirty', 'vpid'] as const) {
-        if (given[k] !== undefined && given[k] !== p[k]) throw new ConfigError(k, given[k], `${JSON.stringify(p[k])}, as VM ${JSON.stringify(vm.name)} was attached by another core`);
+        if (given[k] !== undefined && given[k] !== p[k]) throw new ConfigError(k, given[k], `${JSON.stringify(p[k])}, as VM ${JSON.stringify(vm.name)} is already attached`);
       }
-      if (opts.guestOs !== undefined) throw new ConfigError('guestOs', opts.guestOs, `nothing: VM ${JSON.stringify(vm.name)} was attached by another core with GPPNs [${p.guestOs.first}, ${p.guestOs.end})`);
+      if (opts.guestOs !== undefined) throw new ConfigError('guestOs', opts.guestOs, `nothing: VM ${JSON.stringify(vm.name)} is already attached with GPPNs [${p.guestOs.first}, ${p.guestOs.end})`);
     } else {
       const vpid = checkInt('vpid', opts.vpid ?? vm.id + 1, 0, 65535);
       const range = this.guestOsRange(vm, shape.pageSize, shape.levels, opts.guestOs);
@@ -386,7 +386,7 @@ export class Mmu {
     if (this.host) {
       const bad = e.gosAttach(id, range.first, range.end);
       if (bad !== 0xffffffff) {
-        throw new ConfigError('guestOs.firstGppn', range.first, `a range [${range.first}, ${range.end}) of pages that read zero: GPPN ${bad} holds data (written through writePhys or loadImage?)`);
+        throw new ConfigError('guestOs.firstGppn', range.first, `a range [${range.first}, ${range.end}) of pages that read zero: GPPN ${bad} holds data (written through writePhys or loadImage, or ballooned)`);
       }
     }
     if (mode === 'ept') {
