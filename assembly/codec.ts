@@ -354,12 +354,13 @@ export function lz4Decompress(src: usize, srcLen: u32, dst: usize, dstCap: u32):
       }
       ml += MIN_MATCH;
       if (ml > oend - op) return LZ4_OUTPUT_OVERFLOW;
-      if (ml + 16 <= oend - op) {
-        wideMatch(op, off, ml);
-      } else {
-        // near the end of the output: byte by byte, exact (and right for any overlap)
-        for (let i: usize = 0; i < ml; i++) store<u8>(op + i, load<u8>(op - off + i));
-      }
+      // wide copies may overrun by up to 15 bytes: near the end of the output, copy wide up to
+      // 16 bytes before it (a zero page's match ends 5 bytes before), then byte by byte, which
+      // is exact and right for any overlap
+      let wide = ml;
+      if (ml + 16 > oend - op) wide = oend - op > 16 ? oend - op - 16 : 0;
+      if (wide) wideMatch(op, off, wide);
+      for (let i = wide; i < ml; i++) store<u8>(op + i, load<u8>(op - off + i));
       op += ml;
     }
     if (ip >= iend) return LZ4_TRUNCATED; // a block ends with literals, never with a match
