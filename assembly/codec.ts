@@ -363,6 +363,7 @@ export function lz4Decompress(src: usize, srcLen: u32, dst: usize, dstCap: u32):
       for (let i = wide; i < ml; i++) store<u8>(op + i, load<u8>(op - off + i));
       op += ml;
     }
+    if (DEBUG) assert(op <= oend && ip <= iend, "lz4Decompress: past the end of a buffer");
     if (ip >= iend) return LZ4_TRUNCATED; // a block ends with literals, never with a match
   }
 }
