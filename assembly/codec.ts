@@ -286,6 +286,7 @@ function compressWith<T>(src: usize, srcLen: u32, dst: usize, dstCap: u32): i32 
  */
 export function lz4Decompress(src: usize, srcLen: u32, dst: usize, dstCap: u32): i32 {
   if (srcLen == 0) return LZ4_TRUNCATED;
+  if (dstCap > 0x7FFFFFFF) dstCap = 0x7FFFFFFF; // sizes are returned as i32
   const iend = src + <usize>srcLen;
   const oend = dst + <usize>dstCap;
   // fast paths below need 16 readable input bytes / 18 (32 for literals then match) writable
