@@ -27,8 +27,11 @@
  * Hash table (HASH_TABLE, static, cleared at the start of every call): the position (from the
  * input's start) of the last 4-byte sequence seen with each hash.
  *
- *   input <= 64 KiB   2^12 u16 entries (8 KiB)   every position fits u16; offsets <= 65535
+ *   input <= 64 KiB   2^13 u16 entries (16 KiB)  every position fits u16; offsets <= 65535
  *   larger input      2^14 u32 entries (64 KiB)  candidates more than 65535 back are rejected
+ *
+ * The entry of a 4-byte sequence s is at hash(s) = (s * 2654435761) >> (32 - log2(entries)).
+ * A zeroed entry points at position 0, which is harmless: every candidate is verified.
  *
  * Invariants:
  *   - the compressor writes only inside [dst, dst+dstCap) and reads only inside [src, src+srcLen);
@@ -72,7 +75,7 @@ export const LZ4_BAD_SIZE: i32 = -8;
 // ---- compressor tuning ---------------------------------------------------------------------
 
 const SMALL_INPUT: u32 = 65536;
-const SMALL_HASH_LOG: u32 = 12;
+const SMALL_HASH_LOG: u32 = 13;
 const LARGE_HASH_LOG: u32 = 14;
 const HASH_TABLE: usize = memory.data(4 << LARGE_HASH_LOG, 16);
 const HASH_PRIME: u32 = 2654435761;
@@ -283,6 +286,7 @@ function compressWith<T>(src: usize, srcLen: u32, dst: usize, dstCap: u32): i32 
  */
 export function lz4Decompress(src: usize, srcLen: u32, dst: usize, dstCap: u32): i32 {
   if (srcLen == 0) return LZ4_TRUNCATED;
+  if (dstCap > 0x7FFFFFFF) dstCap = 0x7FFFFFFF; // sizes are returned as i32
   const iend = src + <usize>srcLen;
   const oend = dst + <usize>dstCap;
   // fast paths below need 16 readable input bytes / 18 (32 for literals then match) writable
@@ -311,7 +315,8 @@ export function lz4Decompress(src: usize, srcLen: u32, dst: usize, dstCap: u32):
       }
       if (lit > iend - ip) return LZ4_TRUNCATED;
       if (lit > oend - op) return LZ4_OUTPUT_OVERFLOW;
-      if (lit + 16 <= iend - ip && lit + 16 <= oend - op) wideCopy(op, ip, lit);
+      // long runs go to memory.copy (the engine's memmove copies wider than 16 bytes)
+      if (lit < 128 && lit + 16 <= iend - ip && lit + 16 <= oend - op) wideCopy(op, ip, lit);
       else memory.copy(op, ip, lit);
       ip += lit;
       op += lit;
@@ -323,10 +328,18 @@ export function lz4Decompress(src: usize, srcLen: u32, dst: usize, dstCap: u32):
     const off = <usize>load<u16>(ip);
     ip += 2;
     let ml = token & RUN_MASK;
-    if (ml != RUN_MASK && off >= 16 && off <= op - dst && op < ofast) {
-      // short match, no overlap within 16 bytes: 16 + 2 bytes cover any length up to 18
-      v128.store(op, v128.load(op - off));
-      store<u16>(op + 16, load<u16>(op - off + 16));
+    if (ml != RUN_MASK && off >= 8 && off <= op - dst && op < ofast) {
+      // short match (<= 18 bytes) whose source lies 8 or more bytes back: wide copies in which
+      // every load ends at or before the store position, so it reads only final bytes
+      const s = op - off;
+      if (off >= 16) {
+        v128.store(op, v128.load(s));
+        store<u16>(op + 16, load<u16>(s + 16));
+      } else {
+        store<u64>(op, load<u64>(s));
+        store<u64>(op + 8, load<u64>(s + 8));
+        store<u16>(op + 16, load<u16>(s + 16));
+      }
       op += ml + MIN_MATCH;
     } else {
       if (off == 0) return LZ4_ZERO_OFFSET;
@@ -342,14 +355,16 @@ export function lz4Decompress(src: usize, srcLen: u32, dst: usize, dstCap: u32):
       }
       ml += MIN_MATCH;
       if (ml > oend - op) return LZ4_OUTPUT_OVERFLOW;
-      if (ml + 16 <= oend - op) {
-        wideMatch(op, off, ml);
-      } else {
-        // near the end of the output: byte by byte, exact (and right for any overlap)
-        for (let i: usize = 0; i < ml; i++) store<u8>(op + i, load<u8>(op - off + i));
-      }
+      // wide copies may overrun by up to 15 bytes: near the end of the output, copy wide up to
+      // 16 bytes before it (a zero page's match ends 5 bytes before), then byte by byte, which
+      // is exact and right for any overlap
+      let wide = ml;
+      if (ml + 16 > oend - op) wide = oend - op > 16 ? oend - op - 16 : 0;
+      if (wide) wideMatch(op, off, wide);
+      for (let i = wide; i < ml; i++) store<u8>(op + i, load<u8>(op - off + i));
       op += ml;
     }
+    if (DEBUG) assert(op <= oend && ip <= iend, "lz4Decompress: past the end of a buffer");
     if (ip >= iend) return LZ4_TRUNCATED; // a block ends with literals, never with a match
   }
 }

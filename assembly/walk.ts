@@ -214,6 +214,45 @@ function nested(c: usize, vm: u32, gpa: u64, acc: u32, isPT: bool, gperm: u32, v
 
 // ---- guest walk (native and ept) -------------------------------------------------------------------
 
+// where a guest or shadow walk starts, set by walkStart
+let startTable: u64 = 0;
+let startLevel: u32 = 0;
+let startPerm: u32 = 0;
+
+/**
+ * Sets the start of a walk for `va`: below the deepest hit in the guest page-walk cache `pwc`
+ * (with the permissions ANDed down to it), else at `root` with every permission.
+ */
+function walkStart(pwc: usize, pwcOn: bool, va: u64, g: u32, asid: u32, root: u64): void {
+  startTable = root;
+  startLevel = g;
+  startPerm = G_RW | G_US | G_X;
+  if (!pwcOn) return;
+  for (let l: u32 = 2; l <= g; l++) {
+    const e = cacheFind(pwc, va >> levelShift(l), l, asid);
+    if (e != 0) {
+      cacheTouch(pwc, e);
+      startTable = load<u64>(e, 16) & ADDR_MASK;
+      startPerm = load<u32>(e, 12);
+      startLevel = l - 1;
+      pwcHitsNow++;
+      return;
+    }
+  }
+}
+
+/** The permissions an entry grants (G_RW, G_US, G_X); a walk ANDs them down the levels. */
+// @ts-ignore: decorator
+@inline function entryPerm(e: u64): u32 {
+  return ((e & PTE_RW) ? G_RW : 0) | ((e & PTE_US) ? G_US : 0) | ((e & PTE_NX) ? 0 : G_X);
+}
+
+/** True if walk permissions `perm` allow access `acc` (CR0.WP = 1: supervisor writes honour R/W; EFER.NXE = 1). */
+// @ts-ignore: decorator
+@inline function allowed(perm: u32, acc: u32, user: bool): bool {
+  return !((user && !(perm & G_US)) || (acc == ACC_WRITE && !(perm & G_RW)) || (acc == ACC_FETCH && !(perm & G_X)));
+}
+
 /** Error code of a #PF for access `acc`. */
 // @ts-ignore: decorator
 @inline function pfCode(acc: u32, user: bool): u32 {
@@ -237,22 +276,10 @@ function guestWalk(c: usize, vm: u32, mode: u32, va: u64, acc: u32, user: bool):
   const flags = cget(c, F.Flags);
   const pwc = cdesc(c, C_GPWC);
   const pwcOn = (flags & FL_PWC) != 0 && cacheOn(pwc);
-  let table = cget(c, F.Cr3) & ADDR_MASK;
-  let level = g;
-  let perm: u32 = G_RW | G_US | G_X;
-  if (pwcOn) {
-    for (let l: u32 = 2; l <= g; l++) {
-      const e = cacheFind(pwc, va >> levelShift(l), l, asid);
-      if (e != 0) {
-        cacheTouch(pwc, e);
-        table = load<u64>(e, 16) & ADDR_MASK;
-        perm = load<u32>(e, 12);
-        level = l - 1;
-        pwcHitsNow++;
-        break;
-      }
-    }
-  }
+  walkStart(pwc, pwcOn, va, g, asid, cget(c, F.Cr3) & ADDR_MASK);
+  let table = startTable;
+  let level = startLevel;
+  let perm = startPerm;
   const used = c + SCRATCH_AT;
   let n: u32 = 0;
   for (;;) {
@@ -265,15 +292,14 @@ function guestWalk(c: usize, vm: u32, mode: u32, va: u64, acc: u32, user: bool):
     n++;
     if (!(e & PTE_P)) { setFault(FK_GUEST_PF, pfCode(acc, user), va); return S_FAULT; }
     if (pteReserved(e, level)) { setFault(FK_GUEST_PF, PF_P | PF_RSVD | pfCode(acc, user), va); return S_FAULT; }
-    perm &= ((e & PTE_RW) ? G_RW : 0) | ((e & PTE_US) ? G_US : 0) | ((e & PTE_NX) ? 0 : G_X);
+    perm &= entryPerm(e);
     if (!pteLeaf(e, level)) {
       if (pwcOn) cacheFill(pwc, va >> levelShift(level), level, asid, perm, e);
       table = e & ADDR_MASK;
       level--;
       continue;
     }
-    // leaf: permission checks (CR0.WP = 1: supervisor writes honour R/W too; EFER.NXE = 1)
-    if ((user && !(perm & G_US)) || (acc == ACC_WRITE && !(perm & G_RW)) || (acc == ACC_FETCH && !(perm & G_X))) {
+    if (!allowed(perm, acc, user)) {
       setFault(FK_GUEST_PF, PF_P | pfCode(acc, user), va);
       return S_FAULT;
     }
@@ -321,34 +347,22 @@ function shadowWalk(c: usize, vm: u32, va: u64, acc: u32, user: bool): u32 {
   const asid = <u32>cget(c, F.Asid);
   const pwc = cdesc(c, C_GPWC);
   const pwcOn = (cget(c, F.Flags) & FL_PWC) != 0 && cacheOn(pwc);
-  let table = <u64>root << 12;
-  let level = g;
-  let perm: u32 = G_RW | G_US | G_X;
-  if (pwcOn) {
-    for (let l: u32 = 2; l <= g; l++) {
-      const e = cacheFind(pwc, va >> levelShift(l), l, asid);
-      if (e != 0) {
-        cacheTouch(pwc, e);
-        table = load<u64>(e, 16) & ADDR_MASK;
-        perm = load<u32>(e, 12);
-        level = l - 1;
-        pwcHitsNow++;
-        break;
-      }
-    }
-  }
+  walkStart(pwc, pwcOn, va, g, asid, <u64>root << 12);
+  let table = startTable;
+  let level = startLevel;
+  let perm = startPerm;
   for (;;) {
     refs++;
     const e = load<u64>(ramAt(table + (levelIndex(va, level) << 3)));
     if (!(e & PTE_P)) return S_SHADOW;
-    perm &= ((e & PTE_RW) ? G_RW : 0) | ((e & PTE_US) ? G_US : 0) | ((e & PTE_NX) ? 0 : G_X);
+    perm &= entryPerm(e);
     if (!pteLeaf(e, level)) {
       if (pwcOn) cacheFill(pwc, va >> levelShift(level), level, asid, perm, e);
       table = e & ADDR_MASK;
       level--;
       continue;
     }
-    if ((user && !(perm & G_US)) || (acc == ACC_WRITE && !(perm & G_RW)) || (acc == ACC_FETCH && !(perm & G_X))) {
+    if (!allowed(perm, acc, user)) {
       return S_SHADOW; // the fill decides: guest #PF, dirty tracking, or write-protected table
     }
     const cls = level - 1;

@@ -14,9 +14,12 @@ const HELP = `memvisor — simulate how a hypervisor virtualizes and overcommits
 usage: memvisor <command> [options]
 
 commands:
-  demo [--mib N] [--root DIR]...   hash, deduplicate and compress a corpus of real pages
-                                   read from files on this machine (default /usr/bin,
-                                   /usr/lib, /usr/share; N MiB, default 64)
+  demo [--mib N] [--vms N] [--root DIR]...
+                                   N VMs (default 4) boot one image of N MiB (default 64)
+                                   of real pages from files on this machine (default
+                                   /usr/bin, /usr/lib, /usr/share) on an overcommitted host:
+                                   zip cache and swap under pressure, a sharing pass, and
+                                   every byte read back and checked
   trace <file> [options]           replay a valgrind lackey trace (plain, gzip) or a binary
                                    trace through TLBs, page walks, EPT or shadow tables;
                                    see memvisor trace --help

@@ -46,3 +46,24 @@ console.log(JSON.stringify({ flavor: e.flavor, total: e.frameCounts().total, f, 
     expect(out).toMatch(/demo/);
   });
 });
+
+describe('demo (npm start)', () => {
+  it('boots VMs on an overcommitted host, reclaims, shares and reads everything back', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist/cli.js'), 'demo', '--mib', '8', '--vms', '3'], { encoding: 'utf8' });
+    expect(out).toMatch(/3 VMs x 9 MiB/);
+    expect(out).toMatch(/nothing lost/);
+    const merged = Number(/; (\d+) merged\)/.exec(out)?.[1]);
+    expect(merged).toBeGreaterThan(0);
+  });
+
+  it('rejects a bad option with a message naming it, exit code 1', () => {
+    let err: { status?: number; stderr?: string } = {};
+    try {
+      execFileSync(process.execPath, [join(root, 'dist/cli.js'), 'demo', '--vms', '99'], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err.status).toBe(1);
+    expect(err.stderr).toMatch(/--vms: got "99", expected an integer in \[1, 16\]/);
+  });
+});

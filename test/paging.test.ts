@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Mmu, FaultKind, type MmuOptions, type PageSize, type MmuMode } from '../src/index.js';
+import { mulberry32 } from './prng.js';
 
 const P = 1n, RW = 2n, US = 4n, A = 32n, D = 64n, PS = 128n, NX = 1n << 63n;
 const ADDR = ((1n << 46n) - 1n) & ~0xfffn;
 const CLS: Record<PageSize, number> = { '4k': 0, '2m': 1, '1g': 2 };
 const SIZE = (c: number) => 1n << BigInt(12 + 9 * c);
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const idx = (va: bigint, level: number) => (va >> BigInt(12 + 9 * (level - 1))) & 511n;
 
@@ -375,7 +365,7 @@ describe('TLB', () => {
 describe('shadow paging', () => {
   for (const mode of ['shadow', 'ept'] as MmuMode[]) {
     it(`${mode}: seeded random guest table edits, INVLPG and CR3 switches match a TypeScript oracle walk`, () => {
-      const rand = rng(mode === 'shadow' ? 42 : 7);
+      const rand = mulberry32(mode === 'shadow' ? 42 : 7);
       const m = Mmu.create({ mode, demandPaging: false, guestMemoryMiB: 128, machineMemoryMiB: 64 });
       const spaces = [m.vm.cr3, m.newAddressSpace(), m.newAddressSpace()];
       const vas = Array.from({ length: 24 }, (_, i) => 0x400000n + BigInt(i % 8) * 4096n + BigInt(Math.floor(i / 8)) * 0x40000000n);
@@ -481,7 +471,7 @@ describe('batch API', () => {
     const n = 1000;
     const vas = new BigUint64Array(n);
     const kinds = new Uint8Array(n);
-    const rand = rng(3);
+    const rand = mulberry32(3);
     for (let i = 0; i < n; i++) {
       vas[i] = 0x400000n + BigInt(Math.floor(rand() * 64)) * 4096n + BigInt(Math.floor(rand() * 4096));
       kinds[i] = Math.floor(rand() * 3);

@@ -8,23 +8,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Host, PState, type VM } from '../src/index.js';
+import { mulberry32 } from './prng.js';
 
 const PAGE = 4096;
 const SOAK = process.env.MEMVISOR_SOAK === '1';
 const SEEDS = SOAK ? [1, 2, 3, 4, 5, 6, 7, 8] : [11, 22, 33, 44];
 const OPS = Number(process.env.MEMVISOR_OPS ?? (SOAK ? 1_300_000 : 260_000));
 
-/** Small seeded PRNG (mulberry32): the test's own randomness, apart from the host's. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Guest {
   vm: VM;
@@ -34,7 +24,7 @@ interface Guest {
 
 /** Runs `ops` random operations on a fresh host, checking every read; returns counters. */
 async function runAsync(seed: number, ops: number, store: 'memory' | 'file') {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const int = (n: number) => Math.floor(rnd() * n);
   const templates: Uint8Array[] = [];
   for (let t = 0; t < 6; t++) {

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Host, PState, type VM } from '../src/index.js';
+import { mulberry32 } from './prng.js';
 
 const PAGE = 4096;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Distinct contents among the backed pages (Mapped, Shared, Zero) of each salt, summed over salts. */
 function distinctPerDomain(vms: VM[]): number {
@@ -33,7 +24,7 @@ function distinctPerDomain(vms: VM[]): number {
 
 /** Fills VMs with pages drawn from a small pool (duplicates within and across VMs), zeros, unique pages, and holes. */
 function populate(vms: VM[], seed: number): void {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const pool: Uint8Array[] = [];
   for (let i = 0; i < 12; i++) pool.push(Uint8Array.from({ length: PAGE }, () => Math.floor(rnd() * 256)));
   for (const vm of vms) {
@@ -82,7 +73,7 @@ describe('transparent page sharing', () => {
       expect(s.vms.every((v) => v.ZERO > 0)).toBe(true);
 
       // write some pages (copy-on-write breaks), scan twice (a full pass after the writes), exact again
-      const rnd = prng(5);
+      const rnd = mulberry32(5);
       for (let i = 0; i < 200; i++) {
         const vm = vms[Math.floor(rnd() * 4)];
         vm.writePhys(Math.floor(rnd() * vm.pages) * PAGE + Math.floor(rnd() * PAGE), new Uint8Array([Math.floor(rnd() * 4)]));
