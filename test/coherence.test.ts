@@ -14,24 +14,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, FaultKind, Host, Mmu, PState, type MmuVm, type VM } from '../src/index.js';
+import { mulberry32 as prng } from './prng.js';
 
 const PAGE = 4096;
 const DATA_PAGES = 160; // gVA pages each VM's process touches (guest OS range)
 const USER_PAGES = 160; // GPPNs written through writePhys (user range)
 const VA0 = 0x400000n;
 const OPS = Number(process.env.MEMVISOR_OPS ?? 6000);
-
-/** Small seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Guest {
   vm: VM;
