@@ -20,7 +20,7 @@ export {
 } from "./frames";
 export {
   vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
-  pmapFault, vmStateCount, vmCounter, vmField, vmSharedSaved, pmapCowBreaks, physAccess, physAccessDone,
+  pmapFault, vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, pmapCowBreaks, physAccess, physAccessDone,
   physAccessGppn, swapInCommit, pmapAudit, pmapAuditCode, pmapAuditDetail,
   FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
 } from "./pmap";
@@ -30,7 +30,7 @@ export {
 } from "./zpool";
 export { zipHistogram } from "./zipcache";
 export {
-  reclaimSeed, reclaimSelect, reclaimStop, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
+  reclaimSeed, reclaimSelect, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
 } from "./reclaim";
 export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed } from "./balloon";
 export {

@@ -226,12 +226,31 @@ export function pmapSample(vm: u32, gppn: u32, clear: bool): u32 {
 
 /** Pages of `vm` in state `s`. */
 export function vmStateCount(vm: u32, s: u32): u32 { return vm < vmCount && s < <u32>PState.COUNT ? vmCount_(vm, s) : 0; }
-/** Cumulative counter `c` of `vm` (as f64: exact to 2^53). */
-export function vmCounter(vm: u32, c: u32): f64 {
-  return vm < vmCount && c < <u32>VmCounter.COUNT ? <f64>load<u64>(vmEntry(vm) + <usize>VmF.Counters + (<usize>c << 3)) : 0;
+
+// Per-VM statistics as TypeScript reads them: by name, so no byte offset crosses the boundary.
+// Order: the pmap states (PState order), the cumulative counters (VmCounter order), then fields.
+const VM_STAT_NAMES: StaticArray<string> = [
+  "unbacked", "mapped", "shared", "zero", "compressed", "swapped", "ballooned",
+  "zip", "unzip", "cowBreaks", "balloonTouches", "swapOut", "swapIn", "firstTouches", "zipEvictions",
+  "cacheCapBytes", "cacheBytes", "cacheUsedBytes",
+];
+const STAT_COUNTERS: u32 = <u32>PState.COUNT;
+const STAT_FIELDS: u32 = STAT_COUNTERS + <u32>VmCounter.COUNT;
+
+/** Number of named per-VM statistics. */
+export function vmStatCount(): u32 { return <u32>VM_STAT_NAMES.length; }
+/** Name of per-VM statistic `i` (a static string). */
+export function vmStatName(i: u32): string { return unchecked(VM_STAT_NAMES[i]); }
+/** Per-VM statistic `i` of `vm` (pages, pages cumulative, or bytes; as f64: exact to 2^53). */
+export function vmStat(vm: u32, i: u32): f64 {
+  if (vm >= vmCount) return 0;
+  if (i < STAT_COUNTERS) return <f64>vmCount_(vm, i);
+  if (i < STAT_FIELDS) return <f64>load<u64>(vmEntry(vm) + <usize>VmF.Counters + (<usize>(i - STAT_COUNTERS) << 3));
+  if (i == STAT_FIELDS) return <f64>vmGet(vm, VmF.CacheCap);
+  if (i == STAT_FIELDS + 1) return <f64>vmGet(vm, VmF.CacheSz);
+  if (i == STAT_FIELDS + 2) return <f64>vmGet(vm, VmF.CacheUsd);
+  return 0;
 }
-/** A u32 field of the VM table entry (byte offset `f`), for stats. */
-export function vmField(vm: u32, f: u32): u32 { return vm < vmCount && f < VM_ENTRY ? load<u32>(vmEntry(vm) + <usize>f) : 0; }
 /** Resident pages of `vm`: they hold a frame reference. */
 // @ts-ignore: decorator
 @inline export function vmResident(vm: u32): u32 {

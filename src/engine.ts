@@ -86,8 +86,9 @@ interface RawExports {
   pmapWritable(vm: number, gppn: number): number;
   pmapSample(vm: number, gppn: number, clear: number): number;
   vmStateCount(vm: number, s: number): number;
-  vmCounter(vm: number, c: number): number;
-  vmField(vm: number, f: number): number;
+  vmStatCount(): number;
+  vmStatName(i: number): number;
+  vmStat(vm: number, i: number): number;
   vmSharedSaved(vm: number): number;
   pmapCowBreaks(): number;
   physAccess(vm: number, gpa: number, len: number, buf: number, flags: number): number;
@@ -225,6 +226,12 @@ export function lz4StatusText(code: number): string {
   return LZ4_STATUS_TEXT[code] ?? `unknown LZ4 status ${code}`;
 }
 
+/** The module's exported status constants that TypeScript acts on (see `Engine.codes`). */
+const CODE_NAMES = [
+  'FAULT_NO_FRAME', 'FAULT_RANGE', 'FAULT_IO', 'FAULT_LIMIT', 'PHYS_WRITE', 'PHYS_SKIP_ZERO',
+  'STOP_NO_VICTIM', 'STOP_SWAP_FULL', 'NO_SLOT',
+] as const;
+
 const modules = new Map<EngineFlavor, WebAssembly.Module>();
 
 /** Compiles a flavour of the module once per process; instances are cheap after that. */
@@ -262,6 +269,13 @@ export class Engine {
   private dv!: DataView;
   private readonly stagingOffset: number;
   private readonly stagingIdx: number;
+  private readonly vmStatNames: readonly string[];
+  /**
+   * Status codes of the mechanisms, read from the module's own exported constants (so they are
+   * never written twice): FAULT_* of pmapFault/physAccess, PHYS_* flags, STOP_* of page-out,
+   * NO_SLOT of the zip pool.
+   */
+  readonly codes: Readonly<Record<(typeof CODE_NAMES)[number], number>>;
 
   private constructor(opts: EngineOptions) {
     const mib = checkInt('machineMemoryMiB', opts.machineMemoryMiB ?? 0, 0, MAX_MACHINE_MIB);
@@ -318,6 +332,17 @@ export class Engine {
     this.map = Object.freeze(map);
     this.stagingOffset = this.region('staging').offset;
     this.stagingIdx = Object.keys(map).indexOf('staging');
+    this.vmStatNames = Object.freeze(
+      Array.from({ length: this.raw.vmStatCount() }, (_, i) => util.__getString(this.raw.vmStatName(i) >>> 0)),
+    );
+    const exported = this.raw as unknown as Record<string, WebAssembly.Global | undefined>;
+    const codes: Record<string, number> = {};
+    for (const name of CODE_NAMES) {
+      const g = exported[name];
+      if (!(g instanceof WebAssembly.Global)) throw new ConfigError('module', name, 'an exported constant (rebuild the module)');
+      codes[name] = Number(g.value) >>> 0;
+    }
+    this.codes = Object.freeze(codes) as Engine['codes'];
   }
 
   /** Creates an engine with its own linear memory (synchronous: compiles once per process). */
@@ -471,13 +496,11 @@ export class Engine {
   vmStateCount(vm: number, s: number): number {
     return this.raw.vmStateCount(vm, s) >>> 0;
   }
-  /** Cumulative per-VM counter `c` (VmCounter in pmap.ts). */
-  vmCounter(vm: number, c: number): number {
-    return this.raw.vmCounter(vm, c);
-  }
-  /** u32 field of the VM table entry at byte offset `f` (VmF in pmap.ts). */
-  vmField(vm: number, f: number): number {
-    return this.raw.vmField(vm, f) >>> 0;
+  /** Every named per-VM statistic of `vm` (pmap.ts VM_STAT_NAMES: pages, cumulative pages, bytes). */
+  vmStats(vm: number): Readonly<Record<string, number>> {
+    const out: Record<string, number> = {};
+    this.vmStatNames.forEach((name, i) => (out[name] = this.raw.vmStat(vm, i)));
+    return out;
   }
   /** Pages of `vm` saved by sharing (esxtop SHRDSVD), fractional. */
   vmSharedSaved(vm: number): number {

@@ -369,7 +369,7 @@ export class Host implements HostContext, PagingHost {
    */
   relieve(vm: VM, code: number): void {
     const e = this.engine;
-    if (code === 0xfffffffc) {
+    if (code === this.engine.codes.FAULT_LIMIT) {
       const r = vm.pageOutInternal(BATCH / 8);
       if (r.compressed + r.swapped === 0) {
         throw new OutOfMachineMemoryError(`VM ${JSON.stringify(vm.name)} holds its limit of ${vm.limitMiB} MiB and none of its pages can be reclaimed${r.swapFull ? ' (swap store full)' : ''}`);

@@ -200,8 +200,6 @@ const MODES: Record<MmuMode, number> = { native: 0, ept: 1, shadow: 2 };
 const SIZES: Record<PageSize, number> = { '4k': 0, '2m': 1, '1g': 2 };
 const KINDS: Record<AccessKind, number> = { read: 0, write: 1, fetch: 2 };
 const FAULT_BIT = 1n << 63n;
-/** pmap fault codes the Host resolves (assembly/pmap.ts FAULT_*): no frame, swapped out, VM at its limit. */
-const FAULT_NO_FRAME = 0xffffffff, FAULT_IO = 0xfffffffd, FAULT_LIMIT = 0xfffffffc;
 /** Most host-fault rounds one translation may take before the Host is considered out of memory. */
 const MAX_HOST_ROUNDS = 64;
 
@@ -392,7 +390,7 @@ export class Mmu {
     if (mode === 'ept') {
       for (let round = 0; !e.eptSetup(id); round++) {
         if (!this.host || round >= MAX_HOST_ROUNDS) throw new ConfigError('machineMemoryMiB', 'full', 'a free frame for the EPT root');
-        this.host.vmById(id).resolveFault(0, FAULT_NO_FRAME);
+        this.host.vmById(id).resolveFault(0, this.engine.codes.FAULT_NO_FRAME);
       }
     }
     const root = e.gosNewRoot(id);
@@ -445,6 +443,7 @@ export class Mmu {
   /** Hands a pmap fault of `vm` to the Host's policy; false when there is no Host or the fault is not its to resolve. */
   private resolveHostFault(vm: MmuVm, fault: Fault, round: number): boolean {
     if (!this.host) return false;
+    const { FAULT_NO_FRAME, FAULT_IO, FAULT_LIMIT } = this.engine.codes;
     let code: number;
     if (fault.kind === FaultKind.NoFrame) code = FAULT_NO_FRAME; // a page-table frame: the same relief
     else if (fault.kind === FaultKind.Host && (fault.code === FAULT_IO || fault.code === FAULT_NO_FRAME || fault.code === FAULT_LIMIT)) code = fault.code;

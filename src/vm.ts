@@ -31,31 +31,7 @@ export enum PState {
   Swapped = 5,
   Ballooned = 6,
 }
-/** Cumulative per-VM counters (assembly/pmap.ts VmCounter). */
-const enum VmCounter {
-  Zip = 0,
-  Unzip = 1,
-  CowBreaks = 2,
-  BalloonTouch = 3,
-  SwapOut = 4,
-  SwapIn = 5,
-  FirstTouch = 6,
-  ZipEvict = 7,
-}
-/** VM table fields read for stats (assembly/pmap.ts VmF byte offsets). */
-const VMF_CACHE_CAP = 20;
-const VMF_CACHE_SZ = 64;
-const VMF_CACHE_USD = 68;
 
-const FAULT_NO_FRAME = 0xffffffff;
-const FAULT_RANGE = 0xfffffffe;
-const FAULT_IO = 0xfffffffd;
-const FAULT_LIMIT = 0xfffffffc;
-const PHYS_WRITE = 1;
-const PHYS_SKIP_ZERO = 2;
-const NO_SLOT = 0xffffffff;
-const STOP_NO_VICTIM = 1;
-const STOP_SWAP_FULL = 2;
 
 /** Staging offsets, relative to the staging region. */
 export const STAGE_DATA = 0;
@@ -259,7 +235,7 @@ export class VM {
     for (let done = 0; done < bytes.length; done += STAGE_DATA_BYTES) {
       const n = Math.min(STAGE_DATA_BYTES, bytes.length - done);
       this.engine.u8.set(bytes.subarray(done, done + n), this.host.staging + STAGE_DATA);
-      this.access(gpa + done, n, PHYS_WRITE);
+      this.access(gpa + done, n, this.engine.codes.PHYS_WRITE);
     }
   }
 
@@ -290,7 +266,7 @@ export class VM {
       for (let done = 0; done < image.length; done += STAGE_DATA_BYTES) {
         const n = Math.min(STAGE_DATA_BYTES, image.length - done);
         this.engine.u8.set(image.subarray(done, done + n), this.host.staging + STAGE_DATA);
-        this.access(gpa + done, n, PHYS_WRITE | PHYS_SKIP_ZERO);
+        this.access(gpa + done, n, this.engine.codes.PHYS_WRITE | this.engine.codes.PHYS_SKIP_ZERO);
       }
       return image.length;
     }
@@ -314,7 +290,7 @@ export class VM {
           if (r === 0) throw new ConfigError('image', image, `${size} readable bytes (it shrank while loading)`);
           n += r;
         }
-        this.access(gpa + done, n, PHYS_WRITE | PHYS_SKIP_ZERO);
+        this.access(gpa + done, n, this.engine.codes.PHYS_WRITE | this.engine.codes.PHYS_SKIP_ZERO);
         done += n;
       }
       return size;
@@ -336,8 +312,8 @@ export class VM {
       len -= moved;
       buf += moved;
       const gppn = e.physAccessGppn();
-      if (rc === FAULT_RANGE) throw new ConfigError('gpa', gpa, `an address below ${this.pages * PAGE} (VM ${JSON.stringify(this.name)})`);
-      if (rc !== FAULT_IO && moved === 0 && ++relieved > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame for GPPN ${gppn} after 64 reclaim rounds`);
+      if (rc === this.engine.codes.FAULT_RANGE) throw new ConfigError('gpa', gpa, `an address below ${this.pages * PAGE} (VM ${JSON.stringify(this.name)})`);
+      if (rc !== this.engine.codes.FAULT_IO && moved === 0 && ++relieved > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame for GPPN ${gppn} after 64 reclaim rounds`);
       this.resolveFault(gppn, rc);
     }
   }
@@ -348,8 +324,8 @@ export class VM {
    * Used by guest-physical access here and by translations through an Mmu (src/mmu.ts).
    */
   resolveFault(gppn: number, code: number): void {
-    if (code === FAULT_IO) this.swapIn(gppn);
-    else if (code === FAULT_NO_FRAME || code === FAULT_LIMIT) this.host.relieve(this, code);
+    if (code === this.engine.codes.FAULT_IO) this.swapIn(gppn);
+    else if (code === this.engine.codes.FAULT_NO_FRAME || code === this.engine.codes.FAULT_LIMIT) this.host.relieve(this, code);
     else throw new MemvisorError(`pmap fault on GPPN ${gppn} of VM ${JSON.stringify(this.name)}: unexpected status 0x${code.toString(16)}`);
   }
 
@@ -369,7 +345,7 @@ export class VM {
     }
     for (let round = 0; ; round++) {
       const rc = e.swapInCommit(this.id, gppn, io);
-      if (rc < FAULT_LIMIT) break;
+      if (rc < this.engine.codes.FAULT_LIMIT) break;
       if (round > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame to swap in GPPN ${gppn}`);
       this.host.relieve(this, rc);
     }
@@ -428,7 +404,7 @@ export class VM {
             else res.swapped++;
           } else {
             this.swap.release(slots[i]);
-            dv.setUint32(req + i * 8 + 4, NO_SLOT, true);
+            dv.setUint32(req + i * 8 + 4, this.engine.codes.NO_SLOT, true);
             if (!evicted[i]) res.writeFailed++;
           }
         }
@@ -438,11 +414,11 @@ export class VM {
           break;
         }
       }
-      if (last.stop === STOP_NO_VICTIM) {
+      if (last.stop === this.engine.codes.STOP_NO_VICTIM) {
         res.noVictim = true;
         break;
       }
-      if (last.stop === STOP_SWAP_FULL) {
+      if (last.stop === this.engine.codes.STOP_SWAP_FULL) {
         res.swapFull = true;
         break;
       }
@@ -514,34 +490,33 @@ export class VM {
   stats(): VmStats {
     const e = this.engine;
     const id = this.id;
-    const n = (s: PState) => e.vmStateCount(id, s);
-    const c = (k: VmCounter) => e.vmCounter(id, k);
+    const v = e.vmStats(id);
     const sw = this.swap.stats();
     return {
       name: this.name,
       MEMSZ: this.pages,
-      unbacked: n(PState.Unbacked),
-      mapped: n(PState.Mapped),
-      SHRD: n(PState.Shared) + n(PState.Zero),
-      ZERO: n(PState.Zero),
+      unbacked: v.unbacked,
+      mapped: v.mapped,
+      SHRD: v.shared + v.zero,
+      ZERO: v.zero,
       SHRDSVD: e.vmSharedSaved(id),
-      resident: n(PState.Mapped) + n(PState.Shared) + n(PState.Zero),
-      compressed: n(PState.Compressed),
-      SWCUR: n(PState.Swapped),
-      SWTGT: n(PState.Swapped) + this.swapTarget,
-      SWR: c(VmCounter.SwapIn),
-      SWW: c(VmCounter.SwapOut),
-      ZIP: c(VmCounter.Zip),
-      UNZIP: c(VmCounter.Unzip),
-      cacheCapBytes: e.vmField(id, VMF_CACHE_CAP),
-      CACHESZ: e.vmField(id, VMF_CACHE_SZ),
-      CACHEUSD: e.vmField(id, VMF_CACHE_USD),
-      MCTLSZ: n(PState.Ballooned),
+      resident: v.mapped + v.shared + v.zero,
+      compressed: v.compressed,
+      SWCUR: v.swapped,
+      SWTGT: v.swapped + this.swapTarget,
+      SWR: v.swapIn,
+      SWW: v.swapOut,
+      ZIP: v.zip,
+      UNZIP: v.unzip,
+      cacheCapBytes: v.cacheCapBytes,
+      CACHESZ: v.cacheBytes,
+      CACHEUSD: v.cacheUsedBytes,
+      MCTLSZ: v.ballooned,
       MCTLMAX: this.balloonMaxPages,
-      balloonTouches: c(VmCounter.BalloonTouch),
-      firstTouches: c(VmCounter.FirstTouch),
-      cowBreaks: c(VmCounter.CowBreaks),
-      zipEvictions: c(VmCounter.ZipEvict),
+      balloonTouches: v.balloonTouches,
+      firstTouches: v.firstTouches,
+      cowBreaks: v.cowBreaks,
+      zipEvictions: v.zipEvictions,
       swapCapacity: sw.capacity,
       swapWriteErrors: sw.writeErrors,
       swapReadErrors: sw.readErrors,

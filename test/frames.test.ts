@@ -145,3 +145,24 @@ describe('pmap (minimal fault path)', () => {
     expect(e.vmCreate(1, 0)).toBe(-1); // pmap region is full: 300 + 212 = 512 pages
   });
 });
+
+describe('names shared with the module', () => {
+  it('PState follows the order of the module per-VM state statistics', async () => {
+    const { PState } = await import('../src/index.js');
+    const e = Engine.create({ machineMemoryMiB: 1, guestMemoryMiB: 1 });
+    const vm = e.vmCreate(16, 0);
+    e.pmapFault(vm, 3, true);
+    const names = Object.keys(e.vmStats(vm));
+    for (const [name, value] of Object.entries(PState).filter(([, v]) => typeof v === 'number')) {
+      expect(names[value as number]).toBe(name[0].toLowerCase() + name.slice(1));
+    }
+    expect(e.vmStats(vm)).toMatchObject({ unbacked: 15, mapped: 1, firstTouches: 1 });
+  });
+
+  it('reads status codes from the module, not from TypeScript literals', () => {
+    const e = Engine.create({ machineMemoryMiB: 1, guestMemoryMiB: 1 });
+    const vm = e.vmCreate(4, 0);
+    expect(e.pmapFault(vm, 4, false)).toBe(e.codes.FAULT_RANGE);
+    expect(new Set(Object.values(e.codes)).size).toBeGreaterThan(5);
+  });
+});
