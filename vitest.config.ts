@@ -7,6 +7,7 @@ export default defineConfig({
     env: { MEMVISOR_DEBUG: '1' },
     testTimeout: 120_000,
     pool: 'forks',
+    reporters: ['default', './test/summary-reporter.ts'],
   },
   benchmark: {
     include: ['bench/**/*.bench.ts'],
