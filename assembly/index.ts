@@ -50,6 +50,7 @@ export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount } from "./ept";
 export { gosNewRoot, gosAttach, guestWrite64, guestRead64 } from "./gos";
 export { lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./lackey";
 export { backingChanged } from "./coherence";
+export { pagingSample } from "./accessed";
 export { mmuPagingStat, mmuResetCounters } from "./mmu";
 export {
   lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages, lz4LastError,

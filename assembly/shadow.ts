@@ -357,6 +357,21 @@ export function shadowGuestWrote(c: usize, vm: u32, gpa: u64): void {
   }
 }
 
+/** Rmap answer of shadowLeafOf for a GPPN mapped by several shadow leaves. */
+export const RMAP_MANY_LEAVES: usize = 1;
+
+/** Linear address of the live shadow leaf mapping (vm, gppn), RMAP_MANY_LEAVES when several do, or 0. */
+export function shadowLeafOf(vm: u32, gppn: u32): usize {
+  const r = load<u32>(gpTrack(pmapBase(vm), gppn));
+  if (r == RMAP_MANY) return RMAP_MANY_LEAVES;
+  return r != 0 && shadowLeafAt(vm, <usize>r) ? <usize>r : 0;
+}
+
+/** Level of the shadow table holding entry address `a`. */
+export function shadowLeafLevel(a: usize): u32 {
+  return tableLevel(<u32>((a - regionOffset(Region.Ram)) >> 12));
+}
+
 /** Drops the shadow leaf that maps (vm, gppn), if any (coherence). */
 export function shadowDropGppn(vm: u32, gppn: u32): void {
   const t = gpTrack(pmapBase(vm), gppn);

@@ -353,7 +353,8 @@ function shadowWalk(c: usize, vm: u32, va: u64, acc: u32, user: bool): u32 {
   let perm = startPerm;
   for (;;) {
     refs++;
-    const e = load<u64>(ramAt(table + (levelIndex(va, level) << 3)));
+    const ea = ramAt(table + (levelIndex(va, level) << 3));
+    const e = load<u64>(ea);
     if (!(e & PTE_P)) return S_SHADOW;
     perm &= entryPerm(e);
     if (!pteLeaf(e, level)) {
@@ -368,8 +369,11 @@ function shadowWalk(c: usize, vm: u32, va: u64, acc: u32, user: bool): u32 {
     const cls = level - 1;
     wCls = cls;
     wPfn = (e & ADDR_MASK & ~clsMask(cls)) >> 12;
-    // shadow leaves are writable only once the guest PTE is dirty, so writable means dirty
-    wFlags = ((perm & G_RW) ? TF_W | TF_D : 0) | ((perm & G_US) ? TF_U : 0) | ((perm & G_X) ? TF_X : 0);
+    // the hardware sets A (and D for a write) in the shadow leaf, which the hypervisor harvests
+    // (accessed.ts); fills create leaves with A and D set, so D is clear only after a harvest
+    const ne = e | PTE_A | (acc == ACC_WRITE ? PTE_D : 0);
+    if (ne != e) store<u64>(ea, ne);
+    wFlags = ((perm & G_RW) ? TF_W : 0) | ((ne & PTE_D) ? TF_D : 0) | ((perm & G_US) ? TF_U : 0) | ((perm & G_X) ? TF_X : 0);
     return S_OK;
   }
 }

@@ -178,6 +178,7 @@ interface RawExports {
   lastFaultAddr(): number;
   lastTranslationCycles(): number;
   backingChanged(vm: number, gppn: number): void;
+  pagingSample(vm: number, first: number, n: number, clear: number, out: number): number;
   lackeyReplay(id: number, p: number, len: number, final: number, flags: number): number;
   binaryReplay(id: number, p: number, len: number): number;
   traceReset(): void;
@@ -829,6 +830,18 @@ export class Engine {
   backingChanged(vm: number, gppn: number): void {
     this.live();
     this.raw.backingChanged(vm, gppn);
+  }
+  /**
+   * Samples GPPNs [first, first + n) of `vm` like pmapSample, after moving the accessed / dirty
+   * bits the hardware wrote into the VM's EPT or shadow leaves into the pmap (clearing them there
+   * and invalidating the translations that must walk again; assembly/accessed.ts). One u8 per page
+   * (bit 0 accessed, bit 1 dirty); `clear` clears the pmap bits.
+   */
+  pagingSample(vm: number, first: number, n: number, clear: boolean): Uint8Array {
+    this.live();
+    const at = this.stage(Math.max(n, 1));
+    this.raw.pagingSample(vm, first, n, clear ? 1 : 0, at);
+    return this.u8.slice(at, at + n);
   }
   /** Reads `length` bytes of machine memory at host-physical address `hpa` (within machine RAM). */
   readMachine(hpa: bigint | number, length: number): Uint8Array {

@@ -612,6 +612,23 @@ export class Mmu {
   pmapFrame(gppn: number, vm: MmuVm = this.vm): number {
     return this.engine.pmapFrame(vm.id, gppn);
   }
+  /**
+   * Accessed / dirty sampling of GPPNs [first, first + n) of `vm` (default: current) that sees
+   * translated accesses: the hypervisor first harvests the A/D bits of the VM's EPT leaves (ept
+   * mode, EPT A/D on) or shadow leaves into the pmap, clearing them and invalidating the cached
+   * translations so the next access sets them again; then each page reads like `pmapSample`.
+   * One byte per page: bit 0 accessed, bit 1 dirty. `clear` (default true) clears the pmap bits,
+   * so the next sample reports only later accesses. Over a Host, the pmap's CLOCK victim choice
+   * sees the harvested bits too.
+   */
+  sampleAccessed(first: number, n: number, opts: { clear?: boolean; vm?: MmuVm } = {}): Uint8Array {
+    const vm = opts.vm ?? this.vm;
+    const st = this.engine.vmStats(vm.id);
+    const pages = st.unbacked + st.mapped + st.shared + st.zero + st.compressed + st.swapped + st.ballooned;
+    checkInt('first', first, 0, pages);
+    checkInt('n', n, 0, pages - first);
+    return this.engine.pagingSample(vm.id, first, n, opts.clear ?? true);
+  }
   /** Tells the caches that the backing of (vm, gppn) changed (what the pmap does on reclamation). */
   backingChanged(gppn: number, vm: MmuVm = this.vm): void {
     this.engine.backingChanged(vm.id, gppn);

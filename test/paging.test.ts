@@ -492,3 +492,71 @@ describe('batch API', () => {
     expect(b.output64[0]).toBe(m.translate(0x400000n).hpa);
   });
 });
+
+describe('accessed and dirty harvesting (sampling sees translated accesses)', () => {
+  for (const [mode, hostPageSize] of [['ept', '4k'], ['ept', '2m'], ['shadow', '4k'], ['shadow', '2m']] as const) {
+    it(`${mode} (${hostPageSize} host pages): TLB hits reach the sample through the leaf A/D bits, which re-arm`, () => {
+      const m = Mmu.create({ mode, hostPageSize, pageSize: hostPageSize, guestMemoryMiB: 256, machineMemoryMiB: 128 });
+      const va = 0x400000n, vb = 0x401000n;
+      m.translateOrThrow(va, 'read');
+      m.translateOrThrow(vb, 'write');
+      const ga = Number(oracleGpa(m, m.vm.cr3, va)! >> 12n), gb = Number(oracleGpa(m, m.vm.cr3, vb)! >> 12n);
+      const pages = Math.max(ga, gb) + 1;
+      m.sampleAccessed(0, pages); // everything so far, cleared
+      expect(m.sampleAccessed(0, pages).every((b) => b === 0)).toBe(true);
+      // the sample invalidated the cached translations: these walk again (setting A in the leaf)
+      const l2 = m.stats().l2Misses;
+      m.translateOrThrow(va, 'read');
+      m.translateOrThrow(vb, 'read');
+      expect(m.stats().l2Misses).toBeGreaterThan(l2);
+      // TLB hits: the pmap alone never hears of them
+      const l2b = m.stats().l2Misses;
+      m.translateOrThrow(va, 'read');
+      m.translateOrThrow(vb, 'read');
+      expect(m.stats().l2Misses).toBe(l2b);
+      expect(m.engine.pmapSample(m.vm.id, ga, false)).toBe(0);
+      let s = m.sampleAccessed(0, pages);
+      expect(s[ga] & 1).toBe(1);
+      expect(s[gb] & 1).toBe(1);
+      expect(s[ga] & 2).toBe(0); // reads only
+      if (hostPageSize === '2m') expect(s[ga ^ 1] & 1).toBe(1); // the large leaf's bit covers its group
+      // cleared and invalidated: the next access walks again and sets A again, a write sets D
+      expect(m.sampleAccessed(0, pages).every((b) => b === 0)).toBe(true);
+      m.translateOrThrow(vb, 'write');
+      expect(m.stats().l2Misses).toBeGreaterThan(l2b);
+      s = m.sampleAccessed(0, pages);
+      expect(s[gb]).toBe(3);
+      expect(s[ga] & 1).toBe(hostPageSize === '2m' && ga >> 9 === gb >> 9 ? 1 : 0);
+      // clear: false folds into the pmap and leaves the bits there
+      m.translateOrThrow(va, 'read');
+      expect(m.sampleAccessed(ga, 1, { clear: false })[0] & 1).toBe(1);
+      expect(m.engine.pmapSample(m.vm.id, ga, false) & 1).toBe(1);
+    });
+  }
+
+  it('many accessed leaves: one flush per core instead of one per leaf, same answers; translations stay right', () => {
+    for (const mode of ['ept', 'shadow'] as const) {
+      const m = Mmu.create({ mode, guestMemoryMiB: 256, machineMemoryMiB: 128 });
+      const vas = Array.from({ length: 100 }, (_, i) => 0x800000n + BigInt(i) * 4096n);
+      const hpas = vas.map((va) => m.translateOrThrow(va, 'write'));
+      const gppns = vas.map((va) => Number(oracleGpa(m, m.vm.cr3, va)! >> 12n));
+      const pages = Math.max(...gppns) + 1;
+      m.sampleAccessed(0, pages);
+      vas.forEach((va, i) => { if (i % 3 === 0) expect(m.translateOrThrow(va, 'read')).toBe(hpas[i]); });
+      const s = m.sampleAccessed(0, pages);
+      gppns.forEach((g, i) => expect(s[g] & 1).toBe(i % 3 === 0 ? 1 : 0));
+      vas.forEach((va, i) => expect(m.translateOrThrow(va, 'write')).toBe(hpas[i]));
+      const t = m.sampleAccessed(0, pages);
+      gppns.forEach((g) => expect(t[g]).toBe(3));
+    }
+  });
+
+  it('EPT A/D off: the pmap alone answers', () => {
+    const m = Mmu.create({ mode: 'ept', eptAccessDirty: false, guestMemoryMiB: 64, machineMemoryMiB: 32 });
+    m.translateOrThrow(0x400000n, 'read');
+    const g = Number(oracleGpa(m, m.vm.cr3, 0x400000n)! >> 12n);
+    expect(m.sampleAccessed(g, 1)[0] & 1).toBe(1);
+    m.translateOrThrow(0x400000n, 'read');
+    expect(m.sampleAccessed(g, 1)[0]).toBe(0);
+  });
+});
