@@ -562,9 +562,11 @@ export function mmuTranslate(id: u32, va: u64, kind: u32): u64 {
 /**
  * Batch translation on context `id`: `n` records of 16 bytes at `inp` (u64 gVA, u32 kind as in
  * mmuTranslate, u32 ignored) produce `n` records of 16 bytes at `out` (u64 hPA or fault result,
- * u32 cycles, u32 0). Returns the number of faulted records.
+ * u32 cycles, u32 0). With `addrs` != 0, a faulted record i also gets its faulting address (gVA
+ * for a #PF, gPA for an EPT or host fault: lastFaultAddr) at addrs + 8i; other slots are not
+ * written, so the no-fault path costs nothing more. Returns the number of faulted records.
  */
-export function mmuTranslateBatch(id: u32, inp: usize, out: usize, n: u32): u32 {
+export function mmuTranslateBatch(id: u32, inp: usize, out: usize, n: u32, addrs: usize): u32 {
   const c = ctxAddr(id);
   let faults: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
@@ -575,7 +577,10 @@ export function mmuTranslateBatch(id: u32, inp: usize, out: usize, n: u32): u32 
     store<u64>(o, res);
     store<u32>(o, lastCycles, 8);
     store<u32>(o, 0, 12);
-    if (res & FAULT_BIT) faults++;
+    if (res & FAULT_BIT) {
+      faults++;
+      if (addrs != 0) store<u64>(addrs + (<usize>i << 3), fAddr);
+    }
   }
   return faults;
 }

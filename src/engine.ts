@@ -169,7 +169,7 @@ interface RawExports {
   guestRead64(id: number, gpa: number): bigint;
   mmuSwitch(id: number, vm: number, cr3: number, pcid: number): void;
   mmuTranslate(id: number, va: bigint, kind: number): bigint;
-  mmuTranslateBatch(id: number, inp: number, out: number, n: number): number;
+  mmuTranslateBatch(id: number, inp: number, out: number, n: number, addrs: number): number;
   mmuInvlpg(id: number, va: bigint): void;
   invvpid(id: number, type: number, vpid: number, va: number): void;
   invept(id: number, type: number, vm: number): void;
@@ -798,10 +798,14 @@ export class Engine {
   lastTranslationCycles(): number {
     return this.raw.lastTranslationCycles() >>> 0;
   }
-  /** Translates `n` 16-byte records at `inp` into `n` 16-byte records at `out` (assembly/walk.ts) in one call; the number of faults. */
-  mmuTranslateBatch(ctx: number, inp: number, out: number, n: number): number {
+  /**
+   * Translates `n` 16-byte records at `inp` into `n` 16-byte records at `out` (assembly/walk.ts) in
+   * one call; the number of faults. With `addrs` (a linear address, 0 = none), each faulted record
+   * i also gets its faulting gVA / gPA as a u64 at addrs + 8i.
+   */
+  mmuTranslateBatch(ctx: number, inp: number, out: number, n: number, addrs = 0): number {
     this.live();
-    return this.raw.mmuTranslateBatch(ctx, inp, out, n) >>> 0;
+    return this.raw.mmuTranslateBatch(ctx, inp, out, n, addrs) >>> 0;
   }
   /** Kind (FaultKind), code and address (gVA or gPA) of the last translation fault. */
   lastFault(): { kind: number; code: number; address: bigint } {

@@ -466,16 +466,21 @@ export class Mmu {
   /**
    * Batch translation in one WebAssembly call: `vas[i]` with `kinds[i]` (0 read, 1 write,
    * 2 fetch; +4 supervisor) gives `results[i]` (hPA, or a fault word: see `decodeFault`) and
-   * `cycles[i]`. Returns the number of faults. Over a Host, records that met a pmap fault are
-   * translated again one by one after the Host resolved it.
+   * `cycles[i]`. With `faultAddresses`, a faulted record i also gets its faulting address there
+   * (the gVA of a #PF, the gPA of an EPT or host fault, as `decodeFault` gives for the last fault);
+   * entries of records that did not fault are left as they were. Returns the number of faults.
+   * Over a Host, records that met a pmap fault are translated again one by one after the Host
+   * resolved it.
    */
-  translateBatch(vas: BigUint64Array, kinds: Uint8Array | Uint32Array, results: BigUint64Array, cycles?: Uint32Array): number {
+  translateBatch(vas: BigUint64Array, kinds: Uint8Array | Uint32Array, results: BigUint64Array, cycles?: Uint32Array, faultAddresses?: BigUint64Array): number {
     const n = vas.length;
     if (kinds.length < n) throw new ConfigError('kinds.length', kinds.length, `at least ${n}`);
     if (results.length < n) throw new ConfigError('results.length', results.length, `at least ${n}`);
+    if (faultAddresses && faultAddresses.length < n) throw new ConfigError('faultAddresses.length', faultAddresses.length, `at least ${n}`);
     let faults = 0;
     const CHUNK = 1 << 16;
-    const base = this.engine.stage(CHUNK * 32);
+    const base = this.engine.stage(CHUNK * (faultAddresses ? 40 : 32));
+    const addrs = faultAddresses ? base + CHUNK * 32 : 0;
     for (let at = 0; at < n; at += CHUNK) {
       const m = Math.min(CHUNK, n - at);
       const buf = this.engine.u8.buffer;
@@ -485,12 +490,17 @@ export class Mmu {
         in64[2 * i] = vas[at + i];
         in32[4 * i + 2] = kinds[at + i];
       }
-      faults += this.runBatch(base, base + CHUNK * 16, m);
+      const f = this.runBatch(base, base + CHUNK * 16, m, addrs);
+      faults += f;
       const out64 = new BigUint64Array(this.engine.u8.buffer, base + CHUNK * 16, m * 2);
       const out32 = new Uint32Array(this.engine.u8.buffer, base + CHUNK * 16, m * 4);
       for (let i = 0; i < m; i++) {
         results[at + i] = out64[2 * i];
         if (cycles) cycles[at + i] = out32[4 * i + 2];
+      }
+      if (faultAddresses && f > 0) {
+        const fa = new BigUint64Array(this.engine.u8.buffer, addrs, m);
+        for (let i = 0; i < m; i++) if (out64[2 * i] & FAULT_BIT) faultAddresses[at + i] = fa[i];
       }
     }
     return faults;
@@ -498,21 +508,24 @@ export class Mmu {
 
   /**
    * A zero-copy batch of up to `capacity` records in the staging region: fill `va` and `kind`,
-   * call `run(n)`, read `result` and `cycles`. Records are 16 bytes: view index 2i (u64) and 4i+2
-   * (u32). The views die when linear memory grows: call `batch` again after other engine use.
+   * call `run(n)`, read `result`, `cycles` and, for faulted records, `faultAddress64`. Records are
+   * 16 bytes: view index 2i (u64) and 4i+2 (u32). The views die when linear memory grows: call
+   * `batch` again after other engine use.
    */
   batch(capacity: number): TranslationBatch {
     checkInt('capacity', capacity, 1, 1 << 24);
-    const base = this.engine.stage(capacity * 32);
+    const base = this.engine.stage(capacity * 40);
     const buf = this.engine.u8.buffer;
     const out = base + capacity * 16;
+    const addrs = base + capacity * 32;
     return {
       capacity,
       input64: new BigUint64Array(buf, base, capacity * 2),
       input32: new Uint32Array(buf, base, capacity * 4),
       output64: new BigUint64Array(buf, out, capacity * 2),
       output32: new Uint32Array(buf, out, capacity * 4),
-      run: (n: number) => this.runBatch(base, out, n),
+      faultAddress64: new BigUint64Array(buf, addrs, capacity),
+      run: (n: number) => this.runBatch(base, out, n, addrs),
     };
   }
 
@@ -520,9 +533,9 @@ export class Mmu {
    * Translates `n` staged records in one call; over a Host, retries the records that met a pmap
    * fault one by one (rare: swap-ins and reclaim) and writes their final result. The number of faults.
    */
-  private runBatch(inp: number, out: number, n: number): number {
+  private runBatch(inp: number, out: number, n: number, addrs = 0): number {
     void this.vm; // a typed error before the engine runs a core with no VM
-    let faults = this.engine.mmuTranslateBatch(this.ctx, inp, out, n);
+    let faults = this.engine.mmuTranslateBatch(this.ctx, inp, out, n, addrs);
     if (faults === 0 || !this.host) return faults;
     const dv = this.engine.view;
     for (let i = 0; i < n; i++) {
@@ -534,6 +547,7 @@ export class Mmu {
       const v = this.engine.view; // a swap-in may have grown linear memory
       v.setBigUint64(out + i * 16, t.hpa ?? this.encodeFault(t.fault!), true);
       v.setUint32(out + i * 16 + 8, t.cycles, true);
+      if (t.fault && addrs) v.setBigUint64(addrs + i * 8, t.fault.address, true);
       if (t.hpa !== null) faults--;
     }
     return faults;
@@ -544,7 +558,10 @@ export class Mmu {
     return FAULT_BIT | (BigInt(f.kind) << 48n) | BigInt(f.code >>> 0);
   }
 
-  /** Decodes a fault result word (bit 63 set); the address is that of the last fault. */
+  /**
+   * Decodes a fault result word (bit 63 set); the address is that of the last fault (for each
+   * record of a batch, pass `faultAddresses` to translateBatch or read batch().faultAddress64).
+   */
   decodeFault(word: bigint): Fault {
     return {
       kind: Number((word >> 48n) & 0x7fn) as FaultKind,
@@ -651,6 +668,8 @@ export interface TranslationBatch {
   readonly output64: BigUint64Array;
   /** output32[4i+2] = cycles */
   readonly output32: Uint32Array;
+  /** faultAddress64[i] = faulting gVA (#PF) or gPA (EPT, host) of record i, written only when it faulted */
+  readonly faultAddress64: BigUint64Array;
   /** Translates records 0..n-1; returns the number of faults. */
   run(n: number): number;
 }

@@ -493,6 +493,32 @@ describe('batch API', () => {
   });
 });
 
+describe('batch fault addresses', () => {
+  it('each faulted record gets its own gVA (#PF) or gPA (EPT); other slots are left alone', () => {
+    const m = Mmu.create({ mode: 'ept', demandPaging: false, guestMemoryMiB: 64, machineMemoryMiB: 32 });
+    const mapped = [0x10000n, 0x11000n, 0x12000n];
+    for (const va of mapped) map(m, m.vm.cr3, va, m.newAddressSpace(), P | RW | US);
+    for (const va of mapped) m.translateOrThrow(va, 'write');
+    // make the third page read-only in the EPT: a write to it is an EPT violation at its gPA
+    const gpa2 = oracleGpa(m, m.vm.cr3, mapped[2])!;
+    m.setEptEntry(gpa2, 1, (m.eptEntry(gpa2, 1) & ~7n) | 5n);
+    m.invept('single');
+    const vas = new BigUint64Array([mapped[0] + 8n, 0x7770123n, mapped[1], 0x9990040n, mapped[2] + 0x18n, mapped[0]]);
+    const kinds = new Uint8Array([0, 0, 1, 1, 1, 2]);
+    const out = new BigUint64Array(vas.length);
+    const addrs = new BigUint64Array(vas.length).fill(0xdeadn);
+    expect(m.translateBatch(vas, kinds, out, undefined, addrs)).toBe(3);
+    expect(Array.from(addrs)).toEqual([0xdeadn, 0x7770123n, 0xdeadn, 0x9990040n, gpa2 + 0x18n, 0xdeadn]);
+    expect(m.decodeFault(out[1]).kind).toBe(FaultKind.GuestPageFault);
+    expect(m.decodeFault(out[4]).kind).toBe(FaultKind.EptViolation);
+    // the zero-copy batch has the same per-record addresses
+    const b = m.batch(vas.length);
+    for (let i = 0; i < vas.length; i++) { b.input64[2 * i] = vas[i]; b.input32[4 * i + 2] = kinds[i]; }
+    expect(b.run(vas.length)).toBe(3);
+    expect([b.faultAddress64[1], b.faultAddress64[3], b.faultAddress64[4]]).toEqual([0x7770123n, 0x9990040n, gpa2 + 0x18n]);
+  });
+});
+
 describe('accessed and dirty harvesting (sampling sees translated accesses)', () => {
   for (const [mode, hostPageSize] of [['ept', '4k'], ['ept', '2m'], ['shadow', '4k'], ['shadow', '2m']] as const) {
     it(`${mode} (${hostPageSize} host pages): TLB hits reach the sample through the leaf A/D bits, which re-arm`, () => {
