@@ -18,7 +18,7 @@
  *   +32 guest allocator: large-page floor (down)   +36 VPID (0: VPID off, flush on switch)
  *   +40 large host pages splintered                +44 shadow tables held
  *   +48 EPT tables held                            +52 full shadow zaps
- *   +56 coherence drops                            +60 reserved
+ *   +56 coherence drops                            +60 guest page-table pages unshadowed
  *   +64 shadow root cache: 4 x { u32 guest root GPPN + 1, u32 shadow root MPN, u64 LRU stamp }
  *
  * gpTrack entry (GPTRACK_ENTRY = 8 bytes, region gpTrack, parallel to the pmap: the entry of
@@ -103,6 +103,7 @@ export const P_SHADOWTABLES: usize = 44;
 export const P_EPTTABLES: usize = 48;
 export const P_ZAPS: usize = 52;
 export const P_COHDROPS: usize = 56;
+export const P_UNSHADOWS: usize = 60;
 export const P_ROOTS: usize = 64;
 export const ROOT_SLOTS: u32 = 4;
 export const PF_AD: u32 = 1;

@@ -31,7 +31,7 @@
 
 import { frameKind, frameLink, frameSetLink, frameSetAux, frameAux, NO_FRAME, FrameKind } from "./frames";
 import { Region, regionOffset } from "./memmap";
-import { vmPages, pmapWritable, FAULT_IO } from "./pmap";
+import { vmPages, pmapWritable, pmapState, pmapFrame, PState, FAULT_IO } from "./pmap";
 import {
   ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_NX, PTE_A, PTE_D, PTE_PS, PF_P, PF_W, PF_U, PF_RSVD, PF_I,
   ACC_WRITE, ACC_FETCH, levelIndex, clsMask, pteLeaf, pteReserved,
@@ -39,7 +39,7 @@ import {
 import { ramAt, ptAlloc, ptFree, hostBack, hostCls } from "./ept";
 import {
   F, cget, cset, cadd, cdesc, ctxAddr, mmuCount, pget, pset, gpTrack, pmapBase, flushTlbs, invlpgAsid,
-  nextRootStamp, P_GLEVELS, P_VPID, P_ROOTS, ROOT_SLOTS, P_SHADOWTABLES, P_ZAPS, P_MODE, MODE_SHADOW,
+  nextRootStamp, P_GLEVELS, P_VPID, P_ROOTS, ROOT_SLOTS, P_SHADOWTABLES, P_ZAPS, P_UNSHADOWS, P_MODE, MODE_SHADOW,
   C_GPWC, NONE,
 } from "./mmu";
 import { cacheFlushAsid } from "./tlb";
@@ -81,7 +81,14 @@ function track(vm: u32, gppn: u32, m: u32): void {
   store<u32>(t, cur == 0 || cur == m + 1 ? m + 1 : TRACK_MANY, 4);
   // an existing writable shadow leaf of this page must lose write permission
   const r = load<u32>(t);
-  if (r == RMAP_MANY) { shadowZapAll(vm, true); return; }
+  if (r == RMAP_MANY) {
+    // several leaves map it: find them by frame in every shadow tree of the VM
+    const st = pmapState(vm, gppn);
+    if (st != <u32>PState.Mapped && st != <u32>PState.Shared && st != <u32>PState.Zero) return; // no leaf can map it
+    const f = <u64>pmapFrame(vm, gppn);
+    sweepAll(vm, OP_WRPROTECT, gppn, f, f + 1);
+    return;
+  }
   if (r != 0 && shadowLeafAt(vm, <usize>r)) {
     const e = load<u64>(<usize>r);
     if (e & PTE_RW) {
@@ -156,6 +163,121 @@ export function shadowZapAll(vm: u32, tlbs: bool): void {
   }
   flushVm(vm, tlbs);
   pset(vm, P_ZAPS, pget(vm, P_ZAPS) + 1);
+}
+
+// ---- sweeps over every shadow tree of a VM (the rmap names one table or leaf; these find the rest) ----
+
+/** sweep operations */
+const OP_GUEST_WRITE: u32 = 0; // drop the entry at sweepIdx of every table mirroring sweepGppn
+const OP_UNSHADOW: u32 = 1; // free every table mirroring sweepGppn (with its subtree)
+const OP_WRPROTECT: u32 = 2; // clear R/W in every leaf reaching frames [sweepLo, sweepHi)
+
+let sweepGppn: u32 = 0;
+let sweepIdx: usize = 0;
+let sweepLo: u64 = 0;
+let sweepHi: u64 = 0;
+/** tables or leaves the sweep changed; tables left mirroring sweepGppn and the last of them */
+let sweepHits: u32 = 0;
+let sweepMirrors: u32 = 0;
+let sweepLast: u32 = 0;
+/** a non-leaf entry was dropped: PWC and TLB entries below it must go */
+let sweepFreed: bool = false;
+
+/** Drops entry `idx` of shadow table `m` (at `level`) with its subtree, flushing the TLB entries of a leaf. */
+function dropEntry(vm: u32, m: u32, level: u32, idx: usize): void {
+  const a = ramAt((<u64>m << 12) + (idx << 3));
+  const e = load<u64>(a);
+  if (!(e & PTE_P)) return;
+  store<u64>(a, 0);
+  if (pteLeaf(e, level)) dropFrames(e, level);
+  else { freeTable(vm, <u32>((e & ADDR_MASK) >> 12)); sweepFreed = true; }
+}
+
+/** Applies sweep operation `op` to shadow table `m` of `vm` and the tables below it. */
+function sweep(vm: u32, m: u32, op: u32): void {
+  const level = tableLevel(m);
+  if (frameAux(m) == sweepGppn) {
+    sweepMirrors++;
+    sweepLast = m;
+    if (op == OP_GUEST_WRITE) { dropEntry(vm, m, level, sweepIdx); sweepHits++; }
+  }
+  const base = ramAt(<u64>m << 12);
+  for (let i: usize = 0; i < 512; i++) {
+    const a = base + (i << 3);
+    const e = load<u64>(a);
+    if (!(e & PTE_P)) continue;
+    if (pteLeaf(e, level)) {
+      if (op == OP_WRPROTECT && (e & PTE_RW)) {
+        const cls = level - 1;
+        const lo = (e & ADDR_MASK & ~clsMask(cls)) >> 12;
+        if (lo < sweepHi && lo + (<u64>1 << (9 * cls)) > sweepLo) {
+          store<u64>(a, e & ~PTE_RW);
+          dropFrames(e, level);
+          sweepHits++;
+        }
+      }
+      continue;
+    }
+    const child = <u32>((e & ADDR_MASK) >> 12);
+    if (op == OP_UNSHADOW && frameAux(child) == sweepGppn) {
+      store<u64>(a, 0);
+      freeTable(vm, child);
+      sweepFreed = true;
+      sweepHits++;
+      continue;
+    }
+    sweep(vm, child, op);
+  }
+}
+
+/**
+ * Runs sweep `op` over every shadow tree of `vm` (the root cache holds every live tree), then
+ * flushes what freed tables may have left in the PWCs and TLBs. Returns the number of changes.
+ */
+function sweepAll(vm: u32, op: u32, gppn: u32, lo: u64, hi: u64): u32 {
+  sweepGppn = gppn;
+  sweepLo = lo;
+  sweepHi = hi;
+  sweepHits = 0;
+  sweepMirrors = 0;
+  sweepLast = 0;
+  sweepFreed = false;
+  for (let s: u32 = 0; s < ROOT_SLOTS; s++) {
+    const p = pvmRoot(vm, s);
+    if (load<u32>(p) == 0) continue;
+    const root = load<u32>(p, 4);
+    if (op == OP_UNSHADOW && frameAux(root) == gppn) {
+      // the guest root itself: the tree goes, and the cores running it build a new one
+      for (let i: u32 = 0; i < mmuCount(); i++) {
+        const c = ctxAddr(i);
+        if (<u32>cget(c, F.Vm) == vm && <u32>cget(c, F.ShadowRoot) == root) cset(c, F.ShadowRoot, NONE);
+      }
+      freeTable(vm, root);
+      store<u32>(p, 0);
+      sweepFreed = true;
+      sweepHits++;
+      continue;
+    }
+    sweep(vm, root, op);
+  }
+  if (sweepFreed) flushVm(vm, true); // PWC entries into freed tables, TLB entries of their leaves
+  if (gppn < vmPages(vm) && op != OP_WRPROTECT) {
+    // the reverse map again names exactly the tables left mirroring the page
+    store<u32>(gpTrack(pmapBase(vm), gppn), sweepMirrors == 0 ? 0 : sweepMirrors == 1 ? sweepLast + 1 : TRACK_MANY, 4);
+  }
+  return sweepHits;
+}
+
+/**
+ * The guest wrote guest page-table page `gppn` of `vm` through a user mapping (its shadow leaf
+ * is write-protected because shadow tables mirror the page): the page stops being shadowed.
+ * Every shadow table mirroring it is freed (with the entries pointing at it, found by a sweep)
+ * and the next walk that needs it builds and write-protects it again. Returns the tables freed.
+ */
+function unshadow(vm: u32, gppn: u32): u32 {
+  const n = sweepAll(vm, OP_UNSHADOW, gppn, 0, 0);
+  pset(vm, P_UNSHADOWS, pget(vm, P_UNSHADOWS) + 1);
+  return n;
 }
 
 /** Address of root-cache slot `s` of `vm`: u32 guest root GPPN + 1, u32 shadow root MPN, u64 stamp. */
@@ -315,8 +437,11 @@ export function shadowFill(c: usize, vm: u32, va: u64, acc: u32, user: bool): u3
   let isTable = false;
   for (let i: u32 = 0; i < pages; i++) if (load<u32>(gpTrack(pmapBase(vm), g0 + i), 4) != 0) { isTable = true; break; }
   if (isTable && acc == ACC_WRITE) {
-    // the guest writes a page-table page through a user mapping: stop shadowing it (zap), refill
-    shadowZapAll(vm, true);
+    // the guest writes a page-table page through a user mapping: a trapped page-table write;
+    // stop shadowing that page (only the tables mirroring it go) and walk again
+    cadd(c, F.PtWriteTraps, 1);
+    cadd(c, F.Cycles, cget(c, F.CostPtWrite));
+    for (let i: u32 = 0; i < pages; i++) if (load<u32>(gpTrack(pmapBase(vm), g0 + i), 4) != 0) unshadow(vm, g0 + i);
     return S_OK;
   }
   const hpa = ((<u64>mpn << 12) | (dataGpa & 0xFFF)) - (dataGpa & clsMask(scls));
@@ -342,7 +467,12 @@ export function shadowGuestWrote(c: usize, vm: u32, gpa: u64): void {
   cadd(c, F.VmExits, 1);
   cadd(c, F.PtWriteTraps, 1);
   cadd(c, F.Cycles, cget(c, F.CostVmExit) + cget(c, F.CostPtWrite));
-  if (s == TRACK_MANY) { shadowZapAll(vm, true); return; }
+  if (s == TRACK_MANY) {
+    // several shadow tables mirror the page: emulate the write in each of them
+    sweepIdx = <usize>((gpa & 0xFF8) >> 3);
+    sweepAll(vm, OP_GUEST_WRITE, gppn, 0, 0);
+    return;
+  }
   const m = s - 1;
   const level = tableLevel(m);
   const a = ramAt((<u64>m << 12) + (gpa & 0xFF8));

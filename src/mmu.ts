@@ -187,6 +187,8 @@ export interface PagingStats {
   shadowZaps: number;
   /** EPT leaves dropped because the pmap changed the frame behind a page */
   coherenceDrops: number;
+  /** times a guest page-table page stopped being shadowed because the guest wrote it through a user mapping */
+  unshadows: number;
 }
 
 /** A translation fault reported by Mmu.translateOrThrow. */
@@ -204,7 +206,7 @@ const FAULT_BIT = 1n << 63n;
 const MAX_HOST_ROUNDS = 64;
 
 /** Per-VM paging statistic offsets (assembly/mmu.ts P_*). */
-const P_SPLITS = 40, P_SHADOWTABLES = 44, P_EPTTABLES = 48, P_ZAPS = 52, P_COHDROPS = 56;
+const P_SPLITS = 40, P_SHADOWTABLES = 44, P_EPTTABLES = 48, P_ZAPS = 52, P_COHDROPS = 56, P_UNSHADOWS = 60;
 
 function geometry(field: string, g: CacheGeometry): [number, number] {
   checkInt(`${field}.entries`, g.entries, 0, 1 << 20);
@@ -655,7 +657,7 @@ export class Mmu {
 /** Hypervisor-side paging statistics of VM `id` of `engine`. */
 export function pagingStats(engine: Engine, id: number): PagingStats {
   const s = (off: number) => engine.mmuPagingStat(id, off);
-  return { largePageSplinters: s(P_SPLITS), shadowTables: s(P_SHADOWTABLES), eptTables: s(P_EPTTABLES), shadowZaps: s(P_ZAPS), coherenceDrops: s(P_COHDROPS) };
+  return { largePageSplinters: s(P_SPLITS), shadowTables: s(P_SHADOWTABLES), eptTables: s(P_EPTTABLES), shadowZaps: s(P_ZAPS), coherenceDrops: s(P_COHDROPS), unshadows: s(P_UNSHADOWS) };
 }
 
 export interface TranslationBatch {

@@ -370,9 +370,13 @@ describe('shadow paging', () => {
       const spaces = [m.vm.cr3, m.newAddressSpace(), m.newAddressSpace()];
       const vas = Array.from({ length: 24 }, (_, i) => 0x400000n + BigInt(i % 8) * 4096n + BigInt(Math.floor(i / 8)) * 0x40000000n);
       const data = Array.from({ length: 32 }, () => m.newAddressSpace());
+      // user-mode views of guest page-table pages (the guest process writes its own tables)
+      const uvas = Array.from({ length: 4 }, (_, i) => 0x7000000n + BigInt(i) * 4096n);
+      const le64 = (v: bigint) => new Uint8Array(new BigUint64Array([v]).buffer);
       let cr3 = spaces[0];
       let checked = 0;
-      for (let step = 0; step < 600; step++) {
+      let userWrites = 0, aliases = 0;
+      for (let step = 0; step < 900; step++) {
         const r = rand();
         const va = vas[Math.floor(rand() * vas.length)];
         if (r < 0.35) {
@@ -388,6 +392,34 @@ describe('shadow paging', () => {
         } else if (r < 0.5) {
           cr3 = spaces[Math.floor(rand() * spaces.length)];
           m.switchTo(m.vm, cr3, 0);
+        } else if (r < 0.55) {
+          // another address space shares this one's subtree (PDPT or PD): one guest table page,
+          // several shadow tables mirroring it
+          const other = spaces[Math.floor(rand() * spaces.length)];
+          const level = rand() < 0.5 ? 4 : 3;
+          const mine = entries(m, cr3, va).find((x) => x.level === level);
+          const theirs = entries(m, other, va).find((x) => x.level === level);
+          if (other !== cr3 && mine && theirs && mine.e & P) {
+            m.guestWrite64(theirs.ea, mine.e);
+            m.invvpid('single');
+            aliases++;
+          }
+        } else if (r < 0.62) {
+          // the guest process rewrites a PTE of a level-1 table through a user mapping of that page
+          const es = entries(m, cr3, va);
+          const pte = es.find((x) => x.level === 1);
+          if (pte) {
+            const uva = uvas[Math.floor(rand() * uvas.length)];
+            map(m, cr3, uva, pte.ea & ~0xfffn, P | RW | US);
+            m.invlpg(uva);
+            const t = m.translate(uva + (pte.ea & 0xfffn), 'write');
+            expect(t.fault).toBeNull();
+            const v = rand() < 0.4 ? 0n : data[Math.floor(rand() * data.length)] | P | US | (rand() < 0.7 ? RW : 0n);
+            m.engine.writeMachine(t.hpa!, le64(v));
+            expect(m.guestRead64(pte.ea)).toBe(v);
+            m.invvpid('single'); // the guest flushes its TLB; the shadow tables must already be right
+            userWrites++;
+          }
         } else {
           const write = rand() < 0.4;
           const t = m.translate(va + 0x10n, write ? 'write' : 'read');
@@ -407,14 +439,68 @@ describe('shadow paging', () => {
         }
       }
       expect(checked).toBeGreaterThan(50);
+      expect(userWrites).toBeGreaterThan(10);
+      expect(aliases).toBeGreaterThan(5);
       if (mode === 'shadow') {
         const s = m.stats();
+        // page-table writes are emulated on the mirroring shadow tables: never a full zap
+        expect(m.pagingStats().shadowZaps).toBe(0);
+        expect(m.pagingStats().unshadows).toBeGreaterThan(0);
         expect(s.ptWriteTraps).toBeGreaterThan(0);
         expect(s.shadowRootMisses).toBeGreaterThan(0);
         expect(s.invlpgs).toBeGreaterThan(0);
       }
     });
   }
+
+  it('a table mirrored by two shadow tables: kernel and user-mode writes reach both, without a zap', () => {
+    const m = Mmu.create({ mode: 'shadow', guestMemoryMiB: 64, machineMemoryMiB: 32 });
+    const a = m.vm.cr3, b = m.newAddressSpace();
+    const va = 0x400000n, vb = 0x401000n;
+    const ha = m.translateOrThrow(va, 'write');
+    m.translateOrThrow(vb, 'write');
+    const pml4e = m.guestRead64(a + idx(va, 4) * 8n);
+    m.guestWrite64(b + idx(va, 4) * 8n, pml4e); // b shares a's PDPT, PD and PT
+    m.switchTo(m.vm, b);
+    const hb = m.translateOrThrow(vb, 'read');
+    m.switchTo(m.vm, a);
+    expect(m.translateOrThrow(vb, 'read')).toBe(hb);
+    const pte = entries(m, a, va).find((x) => x.level === 1)!;
+    const zaps = m.pagingStats().shadowZaps;
+    // kernel write: va unmapped in both address spaces; the guest #PF in a maps a new page, seen in b
+    const traps = m.stats().ptWriteTraps;
+    m.guestWrite64(pte.ea, 0n);
+    expect(m.stats().ptWriteTraps).toBe(traps + 1);
+    const pfs = m.stats().guestPageFaults;
+    const news: bigint[] = [];
+    for (const cr3 of [a, b]) {
+      m.switchTo(m.vm, cr3);
+      m.invvpid('single');
+      news.push(m.translateOrThrow(va, 'read'));
+      expect(m.translateOrThrow(vb, 'read')).toBe(hb); // the rest of the table stays shadowed
+    }
+    expect(m.stats().guestPageFaults).toBe(pfs + 1);
+    expect(news[0]).not.toBe(ha);
+    expect(news[1]).toBe(news[0]);
+    // user-mode write through a mapping of the shared PT: vb now maps another page in both
+    const uva = 0x7000000n, fresh = m.newAddressSpace();
+    map(m, a, uva, pte.ea & ~0xfffn, P | RW | US);
+    const vbPte = entries(m, a, vb).find((x) => x.level === 1)!;
+    const h = m.translateOrThrow(uva + (vbPte.ea & 0xfffn), 'write');
+    m.engine.writeMachine(h, new Uint8Array(new BigUint64Array([fresh | P | RW | US]).buffer));
+    expect(m.pagingStats().unshadows).toBe(1);
+    for (const cr3 of [a, b]) {
+      m.switchTo(m.vm, cr3);
+      m.invvpid('single');
+      expect(m.translateOrThrow(vb + 8n, 'read')).toBe(BigInt(m.pmapFrame(Number(fresh >> 12n))) * 4096n + 8n);
+    }
+    // shadowed again (write-protected): the user mapping is read-only until the next trapped write
+    m.switchTo(m.vm, a);
+    const t2 = m.translateOrThrow(uva + (vbPte.ea & 0xfffn), 'write');
+    expect(t2).toBe(h);
+    expect(m.pagingStats().unshadows).toBe(2);
+    expect(m.pagingStats().shadowZaps).toBe(zaps);
+  });
 
   it('CR3 switches reuse cached shadow roots; a guest page-table write traps as a VM exit', () => {
     const m = Mmu.create({ mode: 'shadow', guestMemoryMiB: 64, machineMemoryMiB: 16 });
