@@ -61,20 +61,26 @@ function invalidate(vm: u32, lo: u64, cls: u32, gppn: u32, ept: bool): void {
   }
 }
 
-/** Harvests the EPT leaf of (vm, g); returns the GPPN after the leaf's group. */
-function harvestEpt(vm: u32, g: u32): u32 {
-  const a = eptFindLeaf(vm, <u64>g << 12);
-  if (a == 0) return g + 1;
-  const cls = foundLevel - 1;
+/**
+ * Moves the A/D bits (`aBit`, `dBit`) of the leaf at linear address `a`, of class `cls`, which
+ * maps GPPN `g` of `vm`, into the pmap; returns the GPPN after the leaf's group.
+ */
+function take(vm: u32, a: usize, g: u32, cls: u32, aBit: u64, dBit: u64, ept: bool): u32 {
   const pages: u32 = 1 << (9 * cls);
   const g0 = g & ~(pages - 1);
   const e = load<u64>(a);
-  const bits = <u32>((e & EPT_A) ? 1 : 0) | <u32>((e & EPT_D) ? 2 : 0);
+  const bits = <u32>((e & aBit) ? 1 : 0) | <u32>((e & dBit) ? 2 : 0);
   if (bits == 0) return g0 + pages;
-  store<u64>(a, e & ~(EPT_A | EPT_D));
+  store<u64>(a, e & ~(aBit | dBit));
   fold(vm, g0, pages, bits);
-  if (bits & 1) invalidate(vm, (e & ADDR_MASK & ~clsMask(cls)) >> 12, cls, g0, true);
+  if (bits & 1) invalidate(vm, (e & ADDR_MASK & ~clsMask(cls)) >> 12, cls, g0, ept);
   return g0 + pages;
+}
+
+/** Harvests the EPT leaf of (vm, g); returns the GPPN after the leaf's group. */
+function harvestEpt(vm: u32, g: u32): u32 {
+  const a = eptFindLeaf(vm, <u64>g << 12);
+  return a == 0 ? g + 1 : take(vm, a, g, foundLevel - 1, EPT_A, EPT_D, true);
 }
 
 /** Harvests the shadow leaf of (vm, g); returns the GPPN after the leaf's group. */
@@ -82,16 +88,7 @@ function harvestShadow(vm: u32, g: u32): u32 {
   const a = shadowLeafOf(vm, g);
   if (a == 0) return g + 1;
   if (a == RMAP_MANY_LEAVES) { fold(vm, g, 1, 1); return g + 1; }
-  const cls = shadowLeafLevel(a) - 1;
-  const pages: u32 = 1 << (9 * cls);
-  const g0 = g & ~(pages - 1);
-  const e = load<u64>(a);
-  const bits = <u32>((e & PTE_A) ? 1 : 0) | <u32>((e & PTE_D) ? 2 : 0);
-  if (bits == 0) return g0 + pages;
-  store<u64>(a, e & ~(PTE_A | PTE_D));
-  fold(vm, g0, pages, bits);
-  if (bits & 1) invalidate(vm, (e & ADDR_MASK & ~clsMask(cls)) >> 12, cls, 0, false);
-  return g0 + pages;
+  return take(vm, a, g, shadowLeafLevel(a) - 1, PTE_A, PTE_D, false);
 }
 
 /**

@@ -12,7 +12,13 @@
  *   injected into the guest or the missing shadow entries filled.
  * - Every guest page-table page that a shadow table was built from is write-protected (gpTrack
  *   "shadowed"): a guest write to it traps (a VM exit), and the shadow entry at the written
- *   offset is dropped (with its subtree), so a stale shadow entry is never used.
+ *   offset is dropped (with its subtree) in every shadow table mirroring the page, so a stale
+ *   shadow entry is never used. gpTrack names one mirror; for several, a sweep of the VM's
+ *   shadow trees (every live tree hangs off the root cache) finds them. A write through a user
+ *   mapping cannot be emulated entry by entry (the caller writes through the returned hPA), so
+ *   the page is unshadowed instead: the tables mirroring it go, and it is shadowed and
+ *   write-protected again when a walk needs it. (Still unhandled: a user write to a table page
+ *   on the path of its own translation retries until the walk gives up.)
  * - Guest dirty bits: a shadow leaf is writable only once the guest PTE is dirty; the first
  *   write takes a hidden fault that sets D in the guest PTE.
  * - CR3 switches trap and look the root up in a 4-entry LRU cache of shadow roots per VM.
