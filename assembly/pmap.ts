@@ -435,6 +435,44 @@ export function swapInCommit(vm: u32, gppn: u32, src: usize): u32 {
   return mpn;
 }
 
+/**
+ * Lists for one batched swap-in the run of Swapped pages of `vm` that starts at Swapped `gppn`
+ * and ends before `end` or at the first page in another state: (u32 gppn, u32 slot) per entry
+ * at `out`, at most `cap`, and no more than can become resident without reclaiming (free frames,
+ * the VM's limit), but at least `gppn` itself. Returns the entries listed (0: `gppn` not Swapped).
+ */
+export function swapInList(vm: u32, gppn: u32, end: u32, out: usize, cap: u32): u32 {
+  const pages = vmPages(vm);
+  if (gppn >= pages || cap == 0) return 0;
+  if (end > pages) end = pages;
+  const limit = vmGet(vm, VmF.Limit), resident = vmResident(vm);
+  let room = min<u32>(framesFree(), limit > resident ? limit - resident : 0);
+  if (room == 0) room = 1; // the single-page path asks TypeScript to reclaim, as pmapFault does
+  const most = min<u32>(cap, room);
+  let n: u32 = 0;
+  for (let g = gppn; g < end && n < most; g++) {
+    const e = load<u64>(pmapAddr(vm, g));
+    if (pstate(e) != <u32>PState.Swapped) break;
+    store<u32>(out + (<usize>n << 3), g);
+    store<u32>(out + (<usize>n << 3), pframe(e), 4);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * swapInCommit for the first `n` entries of a swapInList at `list`, page i read and verified at
+ * `pages` + i * 4 KiB. Returns the pages committed; fewer than `n` when a FAULT_* stopped it
+ * (TypeScript reclaims and commits the rest one by one).
+ */
+export function swapInCommitBatch(vm: u32, list: usize, n: u32, pages: usize): u32 {
+  for (let i: u32 = 0; i < n; i++) {
+    const mpn = swapInCommit(vm, load<u32>(list + (<usize>i << 3)), pages + (<usize>i << PAGE_SHIFT));
+    if (mpn >= FAULT_MIN) return i;
+  }
+  return n;
+}
+
 /** Pages of `vm` saved by sharing (esxtop SHRDSVD): sum over its Shared/Zero pages of 1 - 1/refs. */
 export function vmSharedSaved(vm: u32): f64 {
   let saved: f64 = 0;

@@ -95,6 +95,8 @@ interface RawExports {
   physAccessDone(): number;
   physAccessGppn(): number;
   swapInCommit(vm: number, gppn: number, src: number): number;
+  swapInList(vm: number, gppn: number, end: number, out: number, cap: number): number;
+  swapInCommitBatch(vm: number, list: number, n: number, pages: number): number;
   pmapAudit(scratch: number, deep: number): number;
   pmapAuditDetail(): number;
   pmapAuditCode(): number;
@@ -525,6 +527,16 @@ export class Engine {
   swapInCommit(vm: number, gppn: number, src: number): number {
     this.live();
     return this.raw.swapInCommit(vm, gppn, src) >>> 0;
+  }
+  /** Lists the run of Swapped pages of `vm` from `gppn` before `end` for one batched swap-in: (gppn, slot) u32 pairs at `out`; the count. */
+  swapInList(vm: number, gppn: number, end: number, out: number, cap: number): number {
+    this.live();
+    return this.raw.swapInList(vm, gppn, end, out, cap) >>> 0;
+  }
+  /** swapInCommit of the first `n` listed pages (page i at `pages` + i * 4096); the pages committed before a FAULT_*. */
+  swapInCommitBatch(vm: number, list: number, n: number, pages: number): number {
+    this.live();
+    return this.raw.swapInCommitBatch(vm, list, n, pages) >>> 0;
   }
   /** Recounts every invariant (scratch: 4 bytes per machine frame; deep: re-hash shared frames); 0, or a failure code. */
   pmapAudit(scratch: number, deep = true): number {

@@ -81,6 +81,8 @@ export abstract class SwapStore {
   protected abstract writeRun(first: number, data: Uint8Array): void;
   /** Backing-specific: reads the page of `slot` into `dst` (4 KiB). */
   protected abstract readSlot(slot: number, dst: Uint8Array): void;
+  /** Backing-specific: reads the pages of slots first, first + 1, ... into `dst` (whole pages). */
+  protected abstract readRun(first: number, dst: Uint8Array): void;
   /** Backing-specific: flips bit `bit` of the stored page of `slot`. */
   protected abstract flip(slot: number, bit: number): void;
   /** Releases the backing (closes and removes a file). */
@@ -96,7 +98,11 @@ export abstract class SwapStore {
     if (n > this.free) throw new ConfigError('swap slots', n, `at most the ${this.free} free slots`);
     const out: number[] = [];
     while (out.length < n && this.bump < this.capacity) out.push(this.bump++);
-    while (out.length < n) out.push(this.freeList[--this.freeTop]);
+    // the top of the free list in release order (not popped one by one, which would reverse it):
+    // slots released in a run come back as a run, so their next write is one cluster
+    const take = n - out.length;
+    for (let k = this.freeTop - take; k < this.freeTop; k++) out.push(this.freeList[k]);
+    this.freeTop -= take;
     this.used += n;
     return out;
   }
@@ -160,6 +166,45 @@ export abstract class SwapStore {
       dst.fill(0);
       throw new SwapIoError('read', this.vm, slot, gppn, e);
     }
+    this.verify(slot, gppn, dst);
+  }
+
+  /**
+   * Reads pages i < n of GPPN `gppns[i]` from `slots[i]` into `dst` (page i at i * 4 KiB) and
+   * checks each as readPage does, reading each run of consecutive slots at once (a cluster).
+   * Stops at the first page that fails: `done` pages were read and verified, `error` says why.
+   */
+  readPages(slots: ArrayLike<number>, gppns: ArrayLike<number>, n: number, dst: Uint8Array): { done: number; error: SwapIoError | SwapChecksumError | null } {
+    let i = 0;
+    while (i < n) {
+      let j = i + 1;
+      while (j < n && slots[j] === slots[j - 1] + 1) j++;
+      let read = false;
+      if (j - i > 1 && this.faults.read === 0) {
+        try {
+          this.readRun(slots[i], dst.subarray(i * PAGE, j * PAGE));
+          read = true;
+        } catch {
+          // read page by page below, which names the page that fails
+        }
+      }
+      for (let k = i; k < j; k++) {
+        const page = dst.subarray(k * PAGE, (k + 1) * PAGE);
+        try {
+          if (read) this.verify(slots[k], gppns[k], page);
+          else this.readPage(slots[k], gppns[k], page);
+        } catch (e) {
+          if (e instanceof SwapIoError || e instanceof SwapChecksumError) return { done: k, error: e };
+          throw e;
+        }
+      }
+      i = j;
+    }
+    return { done: n, error: null };
+  }
+
+  /** Checks the page read from `slot` into `dst` against its GPPN and checksum; counts the read. */
+  private verify(slot: number, gppn: number, dst: Uint8Array): void {
     if (this.gppns[slot] !== gppn || hasher!.h64Raw(dst, BigInt(gppn)) !== this.sums[slot]) {
       this.counters.checksumErrors++;
       dst.fill(0);
@@ -215,6 +260,17 @@ export class MemorySwapStore extends SwapStore {
     const o = (slot % CHUNK_PAGES) * PAGE;
     dst.set(this.chunk(slot).subarray(o, o + PAGE));
   }
+  protected readRun(first: number, dst: Uint8Array): void {
+    // one copy per piece of the run inside a chunk
+    let done = 0;
+    while (done < dst.length) {
+      const s = first + done / PAGE;
+      const o = (s % CHUNK_PAGES) * PAGE;
+      const m = Math.min(dst.length - done, CHUNK_PAGES * PAGE - o);
+      dst.set(this.chunk(s).subarray(o, o + m), done);
+      done += m;
+    }
+  }
   protected flip(slot: number, bit: number): void {
     this.chunk(slot)[(slot % CHUNK_PAGES) * PAGE + (bit >> 3)] ^= 1 << (bit & 7);
   }
@@ -242,10 +298,13 @@ export class FileSwapStore extends SwapStore {
     while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, first * PAGE + done);
   }
   protected readSlot(slot: number, dst: Uint8Array): void {
+    this.readRun(slot, dst.subarray(0, PAGE));
+  }
+  protected readRun(first: number, dst: Uint8Array): void {
     let done = 0;
-    while (done < PAGE) {
-      const n = readSync(this.fd, dst, done, PAGE - done, slot * PAGE + done);
-      if (n === 0) throw new Error(`short read at slot ${slot}`);
+    while (done < dst.length) {
+      const n = readSync(this.fd, dst, done, dst.length - done, first * PAGE + done);
+      if (n === 0) throw new Error(`short read at slot ${first + Math.floor(done / PAGE)}`);
       done += n;
     }
   }
