@@ -4,7 +4,8 @@
  *
  *   SwapStore (slots, checksums, clusters, fault injection)
  *     ├── MemorySwapStore   pages in JS memory, in 1 MiB chunks allocated on first use
- *     └── FileSwapStore     a real file: slot s at byte offset s * 4096 (node:fs, synchronous)
+ *     └── FileSwapStore     a real file: slot s at byte offset s * 4096 (node:fs, synchronous;
+ *                           a cluster is one gathering write, writevSync)
  *
  * Slots: a bump pointer over never-used slots, then a LIFO free list. `alloc(n)` hands out runs
  * of consecutive slots when it can, and `writePages` writes each run of consecutive slots with
@@ -18,7 +19,7 @@
  * `count` writes (whole clusters) or reads fail with an I/O error; `corrupt(slot, bit)` flips one
  * stored bit; `capacity` small or full models a full store.
  */
-import { closeSync, openSync, readSync, writeSync, unlinkSync, ftruncateSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync, writevSync, unlinkSync, ftruncateSync } from 'node:fs';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { ConfigError, SwapChecksumError, SwapIoError, checkInt } from './errors.js';
 
@@ -77,8 +78,8 @@ export abstract class SwapStore {
     this.gppns = new Uint32Array(capacity);
   }
 
-  /** Backing-specific: writes `data` (whole pages) at slots first, first + 1, ... */
-  protected abstract writeRun(first: number, data: Uint8Array): void;
+  /** Backing-specific: writes `pages[from..to)` (4 KiB each) at slots first, first + 1, ... */
+  protected abstract writeRun(first: number, pages: readonly Uint8Array[], from: number, to: number): void;
   /** Backing-specific: reads the page of `slot` into `dst` (4 KiB). */
   protected abstract readSlot(slot: number, dst: Uint8Array): void;
   /** Backing-specific: reads the pages of slots first, first + 1, ... into `dst` (whole pages). */
@@ -127,13 +128,12 @@ export abstract class SwapStore {
     while (i < slots.length) {
       let j = i + 1;
       while (j < slots.length && slots[j] === slots[j - 1] + 1) j++;
-      const data = j - i === 1 ? pages[i] : concat(pages.slice(i, j));
       try {
         if (this.faults.write > 0) {
           this.faults.write--;
           throw new Error('injected write error');
         }
-        this.writeRun(slots[i], data);
+        this.writeRun(slots[i], pages, i, j);
         this.counters.clusters++;
         for (let k = i; k < j; k++) {
           this.sums[slots[k]] = hasher!.h64Raw(pages[k], BigInt(gppns[k]));
@@ -233,13 +233,6 @@ export abstract class SwapStore {
   }
 }
 
-/** Joins page views into one buffer (a cluster write). */
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.length * PAGE);
-  parts.forEach((p, i) => out.set(p, i * PAGE));
-  return out;
-}
-
 const CHUNK_PAGES = 256;
 
 /** Swap pages kept in JS memory, in chunks of 1 MiB allocated when first written. */
@@ -250,10 +243,10 @@ export class MemorySwapStore extends SwapStore {
     const c = Math.floor(slot / CHUNK_PAGES);
     return (this.chunks[c] ??= new Uint8Array(CHUNK_PAGES * PAGE));
   }
-  protected writeRun(first: number, data: Uint8Array): void {
-    for (let k = 0; k < data.length / PAGE; k++) {
-      const s = first + k;
-      this.chunk(s).set(data.subarray(k * PAGE, (k + 1) * PAGE), (s % CHUNK_PAGES) * PAGE);
+  protected writeRun(first: number, pages: readonly Uint8Array[], from: number, to: number): void {
+    for (let k = from; k < to; k++) {
+      const s = first + k - from;
+      this.chunk(s).set(pages[k], (s % CHUNK_PAGES) * PAGE);
     }
   }
   protected readSlot(slot: number, dst: Uint8Array): void {
@@ -293,9 +286,13 @@ export class FileSwapStore extends SwapStore {
     this.fd = openSync(path, 'w+');
     ftruncateSync(this.fd, 0);
   }
-  protected writeRun(first: number, data: Uint8Array): void {
-    let done = 0;
-    while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, first * PAGE + done);
+  protected writeRun(first: number, pages: readonly Uint8Array[], from: number, to: number): void {
+    // one gathering write for the cluster (no joined copy); a short write finishes page by page
+    let done = to - from === 1 ? 0 : writevSync(this.fd, pages.slice(from, to), first * PAGE);
+    while (done < (to - from) * PAGE) {
+      const k = from + Math.floor(done / PAGE), o = done % PAGE;
+      done += writeSync(this.fd, pages[k], o, PAGE - o, first * PAGE + done);
+    }
   }
   protected readSlot(slot: number, dst: Uint8Array): void {
     this.readRun(slot, dst.subarray(0, PAGE));

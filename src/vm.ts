@@ -422,7 +422,8 @@ export class VM {
           const addr = dv.getUint32(req + i * 8 + 4, true);
           gppns.push(g);
           pages.push(e.u8.subarray(addr, addr + PAGE));
-          evicted.push(e.pmapState(this.id, g) === PState.Compressed);
+          // a page evicted from the zip cache was decompressed into `evict`; a victim is in its frame
+          evicted.push(addr >= evict && addr < evict + BATCH * PAGE);
         }
         const slots = this.swap.alloc(n);
         const { ok, error } = this.swap.writePages(slots, gppns, pages);
