@@ -46,7 +46,7 @@
 
 import { Cfg, cfg, Region, regionOffset, PAGE_SHIFT, PAGE_SIZE } from "./memmap";
 import {
-  frameAlloc, framePut, NO_FRAME, FrameKind, frameSetLink, frameSetAux, frameAddr, frameRefs, frameKind,
+  frameAlloc, frameAllocOverwrite, framePut, NO_FRAME, FrameKind, frameSetLink, frameSetAux, frameAddr, frameRefs, frameKind,
   frameLink, frameAux, framesTotal, framesFree, framesUsed,
 } from "./frames";
 import { backingChanged } from "./coherence";
@@ -272,10 +272,11 @@ export function vmStat(vm: u32, i: u32): f64 {
 /**
  * Allocates a private zeroed frame for (vm, gppn); FAULT_LIMIT when the VM holds its limit of
  * resident pages and `grows` (the page becomes resident), FAULT_NO_FRAME when RAM is full.
+ * `overwrite`: the caller writes the whole frame at once, so it need not be zeroed first.
  */
-export function guestAlloc(vm: u32, gppn: u32, grows: bool): u32 {
+export function guestAlloc(vm: u32, gppn: u32, grows: bool, overwrite: bool = false): u32 {
   if (grows && vmResident(vm) >= vmGet(vm, VmF.Limit)) return FAULT_LIMIT;
-  const mpn = frameAlloc(<u32>FrameKind.Guest);
+  const mpn = overwrite ? frameAllocOverwrite(<u32>FrameKind.Guest) : frameAlloc(<u32>FrameKind.Guest);
   if (mpn == NO_FRAME) return FAULT_NO_FRAME;
   frameSetLink(mpn, vm);
   frameSetAux(mpn, gppn);
@@ -306,9 +307,10 @@ function breakCow(vm: u32, gppn: u32, p: usize, e: u64): u32 {
     frameSetAux(old, gppn);
     mpn = old;
   } else {
-    mpn = guestAlloc(vm, gppn, false);
+    const shared = pstate(e) == <u32>PState.Shared;
+    mpn = guestAlloc(vm, gppn, false, shared);
     if (mpn >= FAULT_MIN) return mpn;
-    if (pstate(e) == <u32>PState.Shared) pageCopy(frameAddr(mpn), frameAddr(old)); // a zero frame: the new one is zeroed already
+    if (shared) pageCopy(frameAddr(mpn), frameAddr(old)); // a zero frame: the new one is zeroed already
     sharedRelease(old);
   }
   pmapSet(vm, p, e, pentry(PState.Mapped, mpn) | (e & (ACCESSED | DIRTY)));
@@ -426,7 +428,7 @@ export function swapInCommit(vm: u32, gppn: u32, src: usize): u32 {
   const p = pmapAddr(vm, gppn);
   const e = load<u64>(p);
   if (DEBUG) assert(pstate(e) == <u32>PState.Swapped, "swapInCommit: page is not swapped");
-  const mpn = guestAlloc(vm, gppn, true);
+  const mpn = guestAlloc(vm, gppn, true, true);
   if (mpn >= FAULT_MIN) return mpn;
   pageCopy(frameAddr(mpn), src);
   pmapSet(vm, p, e, pentry(PState.Mapped, mpn) | ACCESSED);

@@ -121,12 +121,13 @@ export function zipDrop(vm: u32, s: u32): void {
 /** Fault on Compressed (vm, gppn): decompresses into a fresh frame; returns the MPN or a FAULT_*. */
 export function zipFetch(vm: u32, gppn: u32, p: usize, e: u64): u32 {
   const s = pframe(e);
-  let mpn = guestAlloc(vm, gppn, true);
+  // the decompressed page (or its copy) fills the whole frame: no zero-fill first
+  let mpn = guestAlloc(vm, gppn, true, true);
   if (mpn == FAULT_NO_FRAME && frameAux(s >> 2) == 1) {
     // RAM is full but this slot is its frame's last: decompress aside, free the slot, retry
     zipDecompress(s, PBUF);
     zipDrop(vm, s);
-    mpn = guestAlloc(vm, gppn, true);
+    mpn = guestAlloc(vm, gppn, true, true);
     if (DEBUG) assert(mpn < FAULT_MIN, "zipFetch: freed zpool frame not reusable");
     pageCopy(frameAddr(mpn), PBUF);
   } else {
