@@ -463,16 +463,44 @@ export function swapInList(vm: u32, gppn: u32, end: u32, out: usize, cap: u32): 
 }
 
 /**
- * swapInCommit for the first `n` entries of a swapInList at `list`, page i read and verified at
- * `pages` + i * 4 KiB. Returns the pages committed; fewer than `n` when a FAULT_* stopped it
- * (TypeScript reclaims and commits the rest one by one).
+ * First half of a batched swap-in straight into machine frames: gives each of the `n` entries of
+ * a swapInList a private frame for its page, not zeroed (the swap read fills it whole), and
+ * writes the frames' addresses at `addrs` (u32 each). All or nothing: returns n, or 0 with nothing
+ * allocated when free RAM or the VM's limit cannot take them all (TypeScript then goes page by
+ * page). The frames belong to the batch in flight until swapInFramesCommit, which must come next.
  */
-export function swapInCommitBatch(vm: u32, list: usize, n: u32, pages: usize): u32 {
+export function swapInFrames(vm: u32, list: usize, n: u32, addrs: usize): u32 {
+  const limit = vmGet(vm, VmF.Limit), resident = vmResident(vm);
+  if (n > framesFree() || resident >= limit || n > limit - resident) return 0;
   for (let i: u32 = 0; i < n; i++) {
-    const mpn = swapInCommit(vm, load<u32>(list + (<usize>i << 3)), pages + (<usize>i << PAGE_SHIFT));
-    if (mpn >= FAULT_MIN) return i;
+    const mpn = guestAlloc(vm, load<u32>(list + (<usize>i << 3)), false, true);
+    if (DEBUG) assert(mpn < FAULT_MIN, "swapInFrames: a free frame vanished");
+    store<u32>(addrs + (<usize>i << 2), <u32>frameAddr(mpn));
   }
   return n;
+}
+
+/**
+ * Second half: the first `done` of the `n` pages were read and verified into their frames and
+ * become Mapped (as swapInCommit does, in list order); the frames of the others are freed and
+ * those pages stay Swapped.
+ */
+export function swapInFramesCommit(vm: u32, list: usize, n: u32, done: u32, addrs: usize): void {
+  const ram = regionOffset(Region.Ram);
+  for (let i: u32 = 0; i < n; i++) {
+    const mpn = <u32>((<usize>load<u32>(addrs + (<usize>i << 2)) - ram) >> PAGE_SHIFT);
+    if (i >= done) {
+      framePut(mpn);
+      continue;
+    }
+    const g = load<u32>(list + (<usize>i << 3));
+    const p = pmapAddr(vm, g);
+    const e = load<u64>(p);
+    if (DEBUG) assert(pstate(e) == <u32>PState.Swapped && frameLink(mpn) == vm && frameAux(mpn) == g, "swapInFramesCommit: entry and frame do not match");
+    pmapSet(vm, p, e, pentry(PState.Mapped, mpn) | ACCESSED);
+    vmBump(vm, VmCounter.SwapIn);
+    backingChanged(vm, g);
+  }
 }
 
 /** Pages of `vm` saved by sharing (esxtop SHRDSVD): sum over its Shared/Zero pages of 1 - 1/refs. */

@@ -96,7 +96,8 @@ interface RawExports {
   physAccessGppn(): number;
   swapInCommit(vm: number, gppn: number, src: number): number;
   swapInList(vm: number, gppn: number, end: number, out: number, cap: number): number;
-  swapInCommitBatch(vm: number, list: number, n: number, pages: number): number;
+  swapInFrames(vm: number, list: number, n: number, addrs: number): number;
+  swapInFramesCommit(vm: number, list: number, n: number, done: number, addrs: number): void;
   pmapAudit(scratch: number, deep: number): number;
   pmapAuditDetail(): number;
   pmapAuditCode(): number;
@@ -533,10 +534,15 @@ export class Engine {
     this.live();
     return this.raw.swapInList(vm, gppn, end, out, cap) >>> 0;
   }
-  /** swapInCommit of the first `n` listed pages (page i at `pages` + i * 4096); the pages committed before a FAULT_*. */
-  swapInCommitBatch(vm: number, list: number, n: number, pages: number): number {
+  /** Frames (not zeroed) for the `n` listed pages, their addresses as u32 at `addrs`: n, or 0 (nothing allocated) when they do not all fit without reclaiming. */
+  swapInFrames(vm: number, list: number, n: number, addrs: number): number {
     this.live();
-    return this.raw.swapInCommitBatch(vm, list, n, pages) >>> 0;
+    return this.raw.swapInFrames(vm, list, n, addrs) >>> 0;
+  }
+  /** The first `done` listed pages (read into their frames) become resident; the other frames are freed. */
+  swapInFramesCommit(vm: number, list: number, n: number, done: number, addrs: number): void {
+    this.live();
+    this.raw.swapInFramesCommit(vm, list, n, done, addrs);
   }
   /** Recounts every invariant (scratch: 4 bytes per machine frame; deep: re-hash shared frames); 0, or a failure code. */
   pmapAudit(scratch: number, deep = true): number {

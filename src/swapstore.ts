@@ -5,7 +5,7 @@
  *   SwapStore (slots, checksums, clusters, fault injection)
  *     ├── MemorySwapStore   pages in JS memory, in 1 MiB chunks allocated on first use
  *     └── FileSwapStore     a real file: slot s at byte offset s * 4096 (node:fs, synchronous;
- *                           a cluster is one gathering write, writevSync)
+ *                           a cluster is one gathering write or scattering read, writev/readv)
  *
  * Slots: a bump pointer over never-used slots, then a LIFO free list. `alloc(n)` hands out runs
  * of consecutive slots when it can, and `writePages` writes each run of consecutive slots with
@@ -19,7 +19,7 @@
  * `count` writes (whole clusters) or reads fail with an I/O error; `corrupt(slot, bit)` flips one
  * stored bit; `capacity` small or full models a full store.
  */
-import { closeSync, openSync, readSync, writeSync, writevSync, unlinkSync, ftruncateSync } from 'node:fs';
+import { closeSync, openSync, readSync, readvSync, writeSync, writevSync, unlinkSync, ftruncateSync } from 'node:fs';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { ConfigError, SwapChecksumError, SwapIoError, checkInt } from './errors.js';
 
@@ -82,8 +82,8 @@ export abstract class SwapStore {
   protected abstract writeRun(first: number, pages: readonly Uint8Array[], from: number, to: number): void;
   /** Backing-specific: reads the page of `slot` into `dst` (4 KiB). */
   protected abstract readSlot(slot: number, dst: Uint8Array): void;
-  /** Backing-specific: reads the pages of slots first, first + 1, ... into `dst` (whole pages). */
-  protected abstract readRun(first: number, dst: Uint8Array): void;
+  /** Backing-specific: reads the pages of slots first, first + 1, ... into `dsts[from..to)` (4 KiB each). */
+  protected abstract readRun(first: number, dsts: readonly Uint8Array[], from: number, to: number): void;
   /** Backing-specific: flips bit `bit` of the stored page of `slot`. */
   protected abstract flip(slot: number, bit: number): void;
   /** Releases the backing (closes and removes a file). */
@@ -170,11 +170,11 @@ export abstract class SwapStore {
   }
 
   /**
-   * Reads pages i < n of GPPN `gppns[i]` from `slots[i]` into `dst` (page i at i * 4 KiB) and
+   * Reads pages i < n of GPPN `gppns[i]` from `slots[i]` into `dsts[i]` (4 KiB views) and
    * checks each as readPage does, reading each run of consecutive slots at once (a cluster).
    * Stops at the first page that fails: `done` pages were read and verified, `error` says why.
    */
-  readPages(slots: ArrayLike<number>, gppns: ArrayLike<number>, n: number, dst: Uint8Array): { done: number; error: SwapIoError | SwapChecksumError | null } {
+  readPages(slots: ArrayLike<number>, gppns: ArrayLike<number>, n: number, dsts: readonly Uint8Array[]): { done: number; error: SwapIoError | SwapChecksumError | null } {
     let i = 0;
     while (i < n) {
       let j = i + 1;
@@ -182,14 +182,14 @@ export abstract class SwapStore {
       let read = false;
       if (j - i > 1 && this.faults.read === 0) {
         try {
-          this.readRun(slots[i], dst.subarray(i * PAGE, j * PAGE));
+          this.readRun(slots[i], dsts, i, j);
           read = true;
         } catch {
           // read page by page below, which names the page that fails
         }
       }
       for (let k = i; k < j; k++) {
-        const page = dst.subarray(k * PAGE, (k + 1) * PAGE);
+        const page = dsts[k];
         try {
           if (read) this.verify(slots[k], gppns[k], page);
           else this.readPage(slots[k], gppns[k], page);
@@ -253,16 +253,8 @@ export class MemorySwapStore extends SwapStore {
     const o = (slot % CHUNK_PAGES) * PAGE;
     dst.set(this.chunk(slot).subarray(o, o + PAGE));
   }
-  protected readRun(first: number, dst: Uint8Array): void {
-    // one copy per piece of the run inside a chunk
-    let done = 0;
-    while (done < dst.length) {
-      const s = first + done / PAGE;
-      const o = (s % CHUNK_PAGES) * PAGE;
-      const m = Math.min(dst.length - done, CHUNK_PAGES * PAGE - o);
-      dst.set(this.chunk(s).subarray(o, o + m), done);
-      done += m;
-    }
+  protected readRun(first: number, dsts: readonly Uint8Array[], from: number, to: number): void {
+    for (let k = from; k < to; k++) this.readSlot(first + k - from, dsts[k]);
   }
   protected flip(slot: number, bit: number): void {
     this.chunk(slot)[(slot % CHUNK_PAGES) * PAGE + (bit >> 3)] ^= 1 << (bit & 7);
@@ -295,12 +287,14 @@ export class FileSwapStore extends SwapStore {
     }
   }
   protected readSlot(slot: number, dst: Uint8Array): void {
-    this.readRun(slot, dst.subarray(0, PAGE));
+    this.readRun(slot, [dst], 0, 1);
   }
-  protected readRun(first: number, dst: Uint8Array): void {
-    let done = 0;
-    while (done < dst.length) {
-      const n = readSync(this.fd, dst, done, dst.length - done, first * PAGE + done);
+  protected readRun(first: number, dsts: readonly Uint8Array[], from: number, to: number): void {
+    // one scattering read for the cluster; a short read finishes page by page
+    let done = to - from === 1 ? 0 : readvSync(this.fd, dsts.slice(from, to), first * PAGE);
+    while (done < (to - from) * PAGE) {
+      const k = from + Math.floor(done / PAGE), o = done % PAGE;
+      const n = readSync(this.fd, dsts[k], o, PAGE - o, first * PAGE + done);
       if (n === 0) throw new Error(`short read at slot ${first + Math.floor(done / PAGE)}`);
       done += n;
     }

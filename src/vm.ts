@@ -38,11 +38,12 @@ export const STAGE_DATA = 0;
 export const STAGE_DATA_BYTES = 1 << 20;
 /** Page-out batch: victims chosen per WebAssembly call; also the most pages of one swap-in batch. */
 export const BATCH = 256;
-/** Swap-in list: (u32 gppn, u32 slot) per page, BATCH entries. */
+/** Swap-in list: (u32 gppn, u32 slot) per page, BATCH entries, then the u32 frame address of each. */
 export const STAGE_IN_LIST = STAGE_DATA_BYTES;
+export const STAGE_IN_ADDRS = STAGE_IN_LIST + BATCH * 8;
 export const STAGE_REQ = STAGE_IN_LIST + PAGE;
 export const STAGE_EVICT = STAGE_REQ + PAGE;
-/** Pages of one swap-in batch, read and verified before the pmap takes them. */
+/** Pages of a swap-in that must go page by page (no frame free without reclaiming), read and verified before the pmap takes them. */
 export const STAGE_IN = STAGE_EVICT + BATCH * PAGE;
 export const STAGE_AUX = STAGE_IN + BATCH * PAGE;
 
@@ -347,14 +348,15 @@ export class VM {
 
   /**
    * Reads Swapped `gppn` back from the swap store, with the run of Swapped pages after it up to
-   * `end` (at most BATCH, and only as many as fit without reclaiming: swapInList), verifies each
-   * and makes them resident with one WebAssembly call. Slots are read in clusters. A page that
-   * fails to read or verify faults the VM after the pages before it are committed, as one by one.
+   * `end` (at most BATCH, and only as many as fit without reclaiming: swapInList), straight into
+   * frames given by one WebAssembly call, verifies each, and makes them resident with another.
+   * Slots are read in clusters. A page that fails to read or verify faults the VM after the pages
+   * before it are committed, as one by one. With no frame free, it goes page by page, reclaiming.
    */
   private swapIn(gppn: number, end: number): void {
     const e = this.engine;
     const list = this.host.staging + STAGE_IN_LIST;
-    const at = this.host.staging + STAGE_IN;
+    const addrs = this.host.staging + STAGE_IN_ADDRS;
     const n = e.swapInList(this.id, gppn, end, list, BATCH);
     if (n === 0) throw new MemvisorError(`swap-in of GPPN ${gppn} of VM ${JSON.stringify(this.name)}: the page is not swapped`);
     const dv = e.view;
@@ -362,18 +364,34 @@ export class VM {
       this.inGppns[i] = dv.getUint32(list + i * 8, true);
       this.inSlots[i] = dv.getUint32(list + i * 8 + 4, true);
     }
-    const { done, error } = this.swap.readPages(this.inSlots, this.inGppns, n, e.u8.subarray(at, at + n * PAGE));
-    let c = done > 0 ? e.swapInCommitBatch(this.id, list, done, at) : 0;
-    for (let i = 0; i < c; i++) this.swap.release(this.inSlots[i]);
-    // swapInList leaves room for every page; should reclaim be needed after all, commit one by one
-    for (; c < done; c++) {
-      for (let round = 0; ; round++) {
-        const rc = e.swapInCommit(this.id, this.inGppns[c], at + c * PAGE);
-        if (rc < this.engine.codes.FAULT_LIMIT) break;
-        if (round > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame to swap in GPPN ${this.inGppns[c]}`);
-        this.host.relieve(this, rc);
+    let done = 0;
+    let error: SwapIoError | SwapChecksumError | null = null;
+    if (e.swapInFrames(this.id, list, n, addrs) === n) {
+      try {
+        const dsts: Uint8Array[] = [];
+        for (let i = 0; i < n; i++) {
+          const a = dv.getUint32(addrs + i * 4, true);
+          dsts.push(e.u8.subarray(a, a + PAGE));
+        }
+        ({ done, error } = this.swap.readPages(this.inSlots, this.inGppns, n, dsts));
+      } finally {
+        e.swapInFramesCommit(this.id, list, n, done, addrs); // frees the frames of pages not read
       }
-      this.swap.release(this.inSlots[c]);
+      for (let i = 0; i < done; i++) this.swap.release(this.inSlots[i]);
+    } else {
+      const at = this.host.staging + STAGE_IN;
+      const dsts: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) dsts.push(e.u8.subarray(at + i * PAGE, at + (i + 1) * PAGE));
+      ({ done, error } = this.swap.readPages(this.inSlots, this.inGppns, n, dsts));
+      for (let c = 0; c < done; c++) {
+        for (let round = 0; ; round++) {
+          const rc = e.swapInCommit(this.id, this.inGppns[c], at + c * PAGE);
+          if (rc < this.engine.codes.FAULT_LIMIT) break;
+          if (round > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame to swap in GPPN ${this.inGppns[c]}`);
+          this.host.relieve(this, rc);
+        }
+        this.swap.release(this.inSlots[c]);
+      }
     }
     if (error) {
       this.faultedBy = error;
