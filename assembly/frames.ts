@@ -16,7 +16,8 @@
  *   - free + sum over kinds of used[kind] == total, at all times;
  *   - a frame is free iff refs == 0 iff kind == Free;
  *   - every frame returned by frameAlloc holds only zeros (as ESX does, so no data leaks
- *     from one VM to another through a recycled frame).
+ *     from one VM to another through a recycled frame); frameAllocOverwrite skips the zeroing
+ *     only for callers that overwrite the whole frame before it can be read.
  */
 
 import { Region, regionOffset, regionSize, PAGE_SHIFT, PAGE_SIZE } from "./memmap";
@@ -66,7 +67,17 @@ export function framesInit(): void {
 }
 
 /** Allocates a zero-filled frame of `kind`, with one reference; NO_FRAME when none is left. */
-export function frameAlloc(kind: u32): u32 {
+export function frameAlloc(kind: u32): u32 { return allocFrame(kind, true); }
+
+/**
+ * frameAlloc for a caller that writes all 4 KiB of the frame before anything reads it (a page
+ * copy, a swap-in, a decompression): a recycled frame is not zero-filled first.
+ */
+export function frameAllocOverwrite(kind: u32): u32 { return allocFrame(kind, false); }
+
+/** A frame of `kind` with one reference, zero-filled when `zero`; NO_FRAME when none is left. */
+// @ts-ignore: decorator
+@inline function allocFrame(kind: u32, zero: bool): u32 {
   if (DEBUG) assert(kind > <u32>FrameKind.Free && kind < <u32>FrameKind.COUNT, "frameAlloc: bad kind");
   let mpn: u32;
   if (freeHead != NO_FRAME) {
@@ -74,7 +85,7 @@ export function frameAlloc(kind: u32): u32 {
     const e = entry(mpn);
     freeHead = load<u32>(e, 8);
     freeCount--;
-    if (!(load<u32>(e, 4) & ZEROED)) memory.fill(frameAddr(mpn), 0, PAGE_SIZE);
+    if (zero && !(load<u32>(e, 4) & ZEROED)) memory.fill(frameAddr(mpn), 0, PAGE_SIZE);
   } else if (watermark < total) {
     mpn = watermark++;
   } else {

@@ -21,7 +21,7 @@ export {
 export {
   vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
   pmapFault, vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, pmapCowBreaks, physAccess, physAccessDone,
-  physAccessGppn, swapInCommit, pmapAudit, pmapAuditCode, pmapAuditDetail,
+  physAccessGppn, swapInCommit, swapInList, swapInFrames, swapInFramesCommit, pmapAudit, pmapAuditCode, pmapAuditDetail,
   FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
 } from "./pmap";
 export {

@@ -46,7 +46,7 @@
 
 import { Cfg, cfg, Region, regionOffset, PAGE_SHIFT, PAGE_SIZE } from "./memmap";
 import {
-  frameAlloc, framePut, NO_FRAME, FrameKind, frameSetLink, frameSetAux, frameAddr, frameRefs, frameKind,
+  frameAlloc, frameAllocOverwrite, framePut, NO_FRAME, FrameKind, frameSetLink, frameSetAux, frameAddr, frameRefs, frameKind,
   frameLink, frameAux, framesTotal, framesFree, framesUsed,
 } from "./frames";
 import { backingChanged } from "./coherence";
@@ -272,10 +272,11 @@ export function vmStat(vm: u32, i: u32): f64 {
 /**
  * Allocates a private zeroed frame for (vm, gppn); FAULT_LIMIT when the VM holds its limit of
  * resident pages and `grows` (the page becomes resident), FAULT_NO_FRAME when RAM is full.
+ * `overwrite`: the caller writes the whole frame at once, so it need not be zeroed first.
  */
-export function guestAlloc(vm: u32, gppn: u32, grows: bool): u32 {
+export function guestAlloc(vm: u32, gppn: u32, grows: bool, overwrite: bool = false): u32 {
   if (grows && vmResident(vm) >= vmGet(vm, VmF.Limit)) return FAULT_LIMIT;
-  const mpn = frameAlloc(<u32>FrameKind.Guest);
+  const mpn = overwrite ? frameAllocOverwrite(<u32>FrameKind.Guest) : frameAlloc(<u32>FrameKind.Guest);
   if (mpn == NO_FRAME) return FAULT_NO_FRAME;
   frameSetLink(mpn, vm);
   frameSetAux(mpn, gppn);
@@ -306,9 +307,10 @@ function breakCow(vm: u32, gppn: u32, p: usize, e: u64): u32 {
     frameSetAux(old, gppn);
     mpn = old;
   } else {
-    mpn = guestAlloc(vm, gppn, false);
+    const shared = pstate(e) == <u32>PState.Shared;
+    mpn = guestAlloc(vm, gppn, false, shared);
     if (mpn >= FAULT_MIN) return mpn;
-    if (pstate(e) == <u32>PState.Shared) pageCopy(frameAddr(mpn), frameAddr(old)); // a zero frame: the new one is zeroed already
+    if (shared) pageCopy(frameAddr(mpn), frameAddr(old)); // a zero frame: the new one is zeroed already
     sharedRelease(old);
   }
   pmapSet(vm, p, e, pentry(PState.Mapped, mpn) | (e & (ACCESSED | DIRTY)));
@@ -426,13 +428,79 @@ export function swapInCommit(vm: u32, gppn: u32, src: usize): u32 {
   const p = pmapAddr(vm, gppn);
   const e = load<u64>(p);
   if (DEBUG) assert(pstate(e) == <u32>PState.Swapped, "swapInCommit: page is not swapped");
-  const mpn = guestAlloc(vm, gppn, true);
+  const mpn = guestAlloc(vm, gppn, true, true);
   if (mpn >= FAULT_MIN) return mpn;
   pageCopy(frameAddr(mpn), src);
   pmapSet(vm, p, e, pentry(PState.Mapped, mpn) | ACCESSED);
   vmBump(vm, VmCounter.SwapIn);
   backingChanged(vm, gppn);
   return mpn;
+}
+
+/**
+ * Lists for one batched swap-in the run of Swapped pages of `vm` that starts at Swapped `gppn`
+ * and ends before `end` or at the first page in another state: (u32 gppn, u32 slot) per entry
+ * at `out`, at most `cap`, and no more than can become resident without reclaiming (free frames,
+ * the VM's limit), but at least `gppn` itself. Returns the entries listed (0: `gppn` not Swapped).
+ */
+export function swapInList(vm: u32, gppn: u32, end: u32, out: usize, cap: u32): u32 {
+  const pages = vmPages(vm);
+  if (gppn >= pages || cap == 0) return 0;
+  if (end > pages) end = pages;
+  const limit = vmGet(vm, VmF.Limit), resident = vmResident(vm);
+  let room = min<u32>(framesFree(), limit > resident ? limit - resident : 0);
+  if (room == 0) room = 1; // the single-page path asks TypeScript to reclaim, as pmapFault does
+  const most = min<u32>(cap, room);
+  let n: u32 = 0;
+  for (let g = gppn; g < end && n < most; g++) {
+    const e = load<u64>(pmapAddr(vm, g));
+    if (pstate(e) != <u32>PState.Swapped) break;
+    store<u32>(out + (<usize>n << 3), g);
+    store<u32>(out + (<usize>n << 3), pframe(e), 4);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * First half of a batched swap-in straight into machine frames: gives each of the `n` entries of
+ * a swapInList a private frame for its page, not zeroed (the swap read fills it whole), and
+ * writes the frames' addresses at `addrs` (u32 each). All or nothing: returns n, or 0 with nothing
+ * allocated when free RAM or the VM's limit cannot take them all (TypeScript then goes page by
+ * page). The frames belong to the batch in flight until swapInFramesCommit, which must come next.
+ */
+export function swapInFrames(vm: u32, list: usize, n: u32, addrs: usize): u32 {
+  const limit = vmGet(vm, VmF.Limit), resident = vmResident(vm);
+  if (n > framesFree() || resident >= limit || n > limit - resident) return 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const mpn = guestAlloc(vm, load<u32>(list + (<usize>i << 3)), false, true);
+    if (DEBUG) assert(mpn < FAULT_MIN, "swapInFrames: a free frame vanished");
+    store<u32>(addrs + (<usize>i << 2), <u32>frameAddr(mpn));
+  }
+  return n;
+}
+
+/**
+ * Second half: the first `done` of the `n` pages were read and verified into their frames and
+ * become Mapped (as swapInCommit does, in list order); the frames of the others are freed and
+ * those pages stay Swapped.
+ */
+export function swapInFramesCommit(vm: u32, list: usize, n: u32, done: u32, addrs: usize): void {
+  const ram = regionOffset(Region.Ram);
+  for (let i: u32 = 0; i < n; i++) {
+    const mpn = <u32>((<usize>load<u32>(addrs + (<usize>i << 2)) - ram) >> PAGE_SHIFT);
+    if (i >= done) {
+      framePut(mpn);
+      continue;
+    }
+    const g = load<u32>(list + (<usize>i << 3));
+    const p = pmapAddr(vm, g);
+    const e = load<u64>(p);
+    if (DEBUG) assert(pstate(e) == <u32>PState.Swapped && frameLink(mpn) == vm && frameAux(mpn) == g, "swapInFramesCommit: entry and frame do not match");
+    pmapSet(vm, p, e, pentry(PState.Mapped, mpn) | ACCESSED);
+    vmBump(vm, VmCounter.SwapIn);
+    backingChanged(vm, g);
+  }
 }
 
 /** Pages of `vm` saved by sharing (esxtop SHRDSVD): sum over its Shared/Zero pages of 1 - 1/refs. */

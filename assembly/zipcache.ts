@@ -46,10 +46,11 @@ export function zipHistogram(b: u32): f64 { return b < ZIP_HIST_BUCKETS ? <f64>l
 
 /** Compresses the page at `src` into ZBUF; returns its length, or -1 when it exceeds ZIP_MAX. */
 export function zipCompress(src: usize): i32 {
-  const n = lz4Compress(src, PAGE_SIZE, ZBUF, ZIP_MAX);
-  // the histogram wants the true size even above ZIP_MAX: measure those again without a cap
-  const full = n >= 0 ? n : lz4Compress(src, PAGE_SIZE, ZBUF, 4096 + 512);
-  const b: u32 = full < 0 || <u32>full >= PAGE_SIZE ? 16 : <u32>full >> 8;
+  // one pass without the ZIP_MAX cap: the histogram wants the true size even above ZIP_MAX, and a
+  // size that fits a cap is produced identically under any larger cap (codec.ts invariants), so
+  // this is the block a ZIP_MAX-capped call would have written, without compressing twice
+  const n = lz4Compress(src, PAGE_SIZE, ZBUF, 4096 + 512);
+  const b: u32 = n < 0 || <u32>n >= PAGE_SIZE ? 16 : <u32>n >> 8;
   const h = hist + (<usize>b << 3);
   store<u64>(h, load<u64>(h) + 1);
   return n >= 0 && <u32>n <= ZIP_MAX ? n : -1;
@@ -120,12 +121,13 @@ export function zipDrop(vm: u32, s: u32): void {
 /** Fault on Compressed (vm, gppn): decompresses into a fresh frame; returns the MPN or a FAULT_*. */
 export function zipFetch(vm: u32, gppn: u32, p: usize, e: u64): u32 {
   const s = pframe(e);
-  let mpn = guestAlloc(vm, gppn, true);
+  // the decompressed page (or its copy) fills the whole frame: no zero-fill first
+  let mpn = guestAlloc(vm, gppn, true, true);
   if (mpn == FAULT_NO_FRAME && frameAux(s >> 2) == 1) {
     // RAM is full but this slot is its frame's last: decompress aside, free the slot, retry
     zipDecompress(s, PBUF);
     zipDrop(vm, s);
-    mpn = guestAlloc(vm, gppn, true);
+    mpn = guestAlloc(vm, gppn, true, true);
     if (DEBUG) assert(mpn < FAULT_MIN, "zipFetch: freed zpool frame not reusable");
     pageCopy(frameAddr(mpn), PBUF);
   } else {

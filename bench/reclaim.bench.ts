@@ -5,12 +5,15 @@
  *
  * Each task is a cycle that leaves the state as it found it (a page-out is followed by the
  * faults that bring the pages back), so tinybench can repeat it; what a row measures is named in it.
+ * Reads go into one reused buffer: a fresh 64 MiB array per round would time the OS mapping and
+ * zeroing it, not the simulator. Copy-on-write breaks use up a pool of shared pages that is
+ * re-shared in tinybench's setup (before warmup and before the run), outside the timed region.
  */
 import { bench, describe } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Host } from '../src/index.js';
+import { Host, lz4Codec } from '../src/index.js';
 import { corpus, recordUnits, task } from './lib.js';
 
 recordUnits(import.meta.url);
@@ -24,25 +27,43 @@ const ftPages = 16384; // 64 MiB
 const ft = await Host.create({ machineMemoryMiB: 128, flavor, balloonMaxPercent: 100 });
 const ftVm = ft.addVM({ name: 'ft', memoryMiB: ftPages / 256 });
 const all = Array.from({ length: ftPages }, (_, i) => i);
+const ftOut = new Uint8Array(ftPages * PAGE);
 
 // ---- copy-on-write ------------------------------------------------------------------------------
-const cowPages = 16384;
-const cow = await Host.create({ machineMemoryMiB: 256, flavor, sharing: { salting: 'host', order: 'sequential' } });
-const cowA = cow.addVM({ name: 'a', memoryMiB: cowPages / 256 });
-const cowB = cow.addVM({ name: 'b', memoryMiB: cowPages / 256 });
-const unique = new Uint8Array(cowPages * PAGE);
-for (let g = 0; g < cowPages; g++) {
-  unique.set(c.pages.subarray((g % c.count) * PAGE, (g % c.count + 1) * PAGE), g * PAGE);
-  unique[g * PAGE + 8] ^= g & 0xff; // distinct pages (no zero pages), shared only across the two VMs
-  unique[g * PAGE + 9] ^= g >> 8;
-  unique[g * PAGE + 10] |= 1;
+/** `n` (<= 65536) distinct pages (no zero pages) made from the corpus. */
+function distinctPages(n: number): Uint8Array {
+  const out = new Uint8Array(n * PAGE);
+  for (let g = 0; g < n; g++) {
+    out.set(c.pages.subarray((g % c.count) * PAGE, (g % c.count + 1) * PAGE), g * PAGE);
+    out[g * PAGE + 8] ^= g & 0xff;
+    out[g * PAGE + 9] ^= g >> 8;
+    out[g * PAGE + 10] |= 1;
+  }
+  return out;
 }
-cowA.writePhys(0, unique);
-cowB.writePhys(0, unique);
-cow.shareScan();
+const cowPages = 16384; // 64 MiB: the distinct-pages sharing scan below
+const unique = distinctPages(cowPages);
+// the pool: distinct pages, shared only across the two VMs; large enough that a sample of
+// COW_SPAN breaks takes ~0.5 ms and a whole run fits without re-sharing
+const COW_SPAN = 1024;
+const COW_POOL = 65536;
+// iterations per phase, each breaking COW_SPAN fresh shared pages; tinybench calls the task once
+// more per phase to see whether it is async, so leave room for that call
+const COW_ROUNDS = COW_POOL / COW_SPAN - 2;
+const cowImage = distinctPages(COW_POOL);
+const cow = await Host.create({ machineMemoryMiB: 3 * COW_POOL / 256, flavor, sharing: { salting: 'host', order: 'sequential' } });
+const cowA = cow.addVM({ name: 'a', memoryMiB: COW_POOL / 256 });
+const cowB = cow.addVM({ name: 'b', memoryMiB: COW_POOL / 256 });
+cowB.writePhys(0, cowImage);
 let cowCursor = 0;
-const COW_SPAN = 256;
 const one = new Uint8Array([0xee]);
+/** Restores A's pages and shares them with B's again: every page of the pool is shared once more. */
+function cowReset(): void {
+  cowA.writePhys(0, cowImage);
+  cow.shareScan();
+  cowCursor = 0;
+}
+cowReset();
 
 // ---- sharing scan ----------------------------------------------------------------------------------
 const scanHost = await Host.create({ machineMemoryMiB: Math.max(64, 2 * Math.ceil(c.count / 256)), flavor, sharing: { order: 'random' } });
@@ -62,34 +83,44 @@ scanSeq.shareScan();
 
 // ---- zip cache and swap ------------------------------------------------------------------------------
 const RT = 4096; // pages per round trip (16 MiB)
-async function reclaimHost(cachePercent: number, backing: 'memory' | 'file') {
+const rtOut = new Uint8Array(RT * PAGE);
+async function reclaimHost(cachePercent: number, backing: 'memory' | 'file', image: Uint8Array) {
   const h = await Host.create({
     machineMemoryMiB: 64, flavor, compression: { cachePercent },
     swap: { backing, dir: mkdtempSync(join(tmpdir(), 'memvisor-bench-')) },
   });
   const vm = h.addVM({ name: 'r', memoryMiB: RT / 256 });
-  vm.writePhys(0, c.pages.subarray(0, Math.min(c.pages.length, RT * PAGE)));
+  vm.writePhys(0, image);
   return vm;
 }
-const zipVm = await reclaimHost(100, 'memory');
-const memVm = await reclaimHost(0, 'memory');
-const fileVm = await reclaimHost(0, 'file');
+// the zip cache row gets corpus pages that fit a 2 KiB slot: with the corpus as it comes most
+// pages do not compress that far and would go to swap, so the row would mostly time swap
+const zipImage = new Uint8Array(RT * PAGE);
+for (let i = 0, k = 0; k < RT && i < c.count; i++) {
+  const page = c.pages.subarray(i * PAGE, (i + 1) * PAGE);
+  if (lz4Codec.compress(page, 2048) !== null) zipImage.set(page, PAGE * k++);
+}
+const zipVm = await reclaimHost(100, 'memory', zipImage);
+const corpusImage = c.pages.subarray(0, Math.min(c.pages.length, RT * PAGE));
+const memVm = await reclaimHost(0, 'memory', corpusImage);
+const fileVm = await reclaimHost(0, 'file', corpusImage);
+{
+  const z = zipVm.pageOut(RT);
+  zipVm.readPhys(0, RT * PAGE, rtOut);
+  console.log(`zip cache bench: ${z.compressed} of ${RT} pages compressed, ${z.swapped} swapped`);
+}
 
 describe('reclaim', () => {
   bench(task('first touch', 'first-touch faults: readPhys of 64 MiB unbacked (incl. balloon reset)', ftPages, 'item'), () => {
     ftVm.balloonInflate(all);
     ftVm.balloonDeflate(all);
-    ftVm.readPhys(0, ftPages * PAGE);
+    ftVm.readPhys(0, ftPages * PAGE, ftOut);
   });
-  bench(task('copy-on-write', `copy-on-write breaks: 1-byte writes to ${COW_SPAN} shared pages (re-share amortized)`, COW_SPAN, 'item'), () => {
-    if (cowCursor + COW_SPAN > cowPages) {
-      cowA.writePhys(0, unique); // restore, then share again
-      cow.shareScan();
-      cowCursor = 0;
-    }
+  bench(task('copy-on-write', `copy-on-write breaks: 1-byte writes to ${COW_SPAN} shared pages (re-share untimed)`, COW_SPAN, 'item'), () => {
+    if (cowCursor + COW_SPAN > COW_POOL) throw new Error('copy-on-write pool used up: more iterations than COW_ROUNDS');
     for (let g = cowCursor; g < cowCursor + COW_SPAN; g++) cowA.writePhys(g * PAGE + 100, one);
     cowCursor += COW_SPAN;
-  });
+  }, { setup: cowReset, time: 0, iterations: COW_ROUNDS, warmupTime: 0, warmupIterations: 8 });
   bench(task('sharing scan', 'full pass, random order, 64 MiB of distinct private pages (worst case)', cowPages * PAGE, 'B'), () => {
     scanUnique.shareScan();
   });
@@ -99,16 +130,16 @@ describe('reclaim', () => {
   bench(task('sharing scan', 'full pass, sequential order (KSM), corpus after merging', scanPages * PAGE, 'B'), () => {
     scanSeq.shareScan();
   });
-  bench(task('page-out', 'zip cache: compress 16 MiB out + decompress on access', RT, 'item'), () => {
+  bench(task('page-out', 'zip cache: compress 16 MiB out + decompress on access (pages that fit 2 KiB)', RT, 'item'), () => {
     zipVm.pageOut(RT);
-    zipVm.readPhys(0, RT * PAGE);
+    zipVm.readPhys(0, RT * PAGE, rtOut);
   });
   bench(task('page-out', 'swap, memory store: 16 MiB out + swap-in on access', RT, 'item'), () => {
     memVm.pageOut(RT);
-    memVm.readPhys(0, RT * PAGE);
+    memVm.readPhys(0, RT * PAGE, rtOut);
   });
   bench(task('page-out', 'swap, file store: 16 MiB out + swap-in on access', RT, 'item'), () => {
     fileVm.pageOut(RT);
-    fileVm.readPhys(0, RT * PAGE);
+    fileVm.readPhys(0, RT * PAGE, rtOut);
   });
 });

@@ -95,6 +95,9 @@ interface RawExports {
   physAccessDone(): number;
   physAccessGppn(): number;
   swapInCommit(vm: number, gppn: number, src: number): number;
+  swapInList(vm: number, gppn: number, end: number, out: number, cap: number): number;
+  swapInFrames(vm: number, list: number, n: number, addrs: number): number;
+  swapInFramesCommit(vm: number, list: number, n: number, done: number, addrs: number): void;
   pmapAudit(scratch: number, deep: number): number;
   pmapAuditDetail(): number;
   pmapAuditCode(): number;
@@ -526,6 +529,21 @@ export class Engine {
   swapInCommit(vm: number, gppn: number, src: number): number {
     this.live();
     return this.raw.swapInCommit(vm, gppn, src) >>> 0;
+  }
+  /** Lists the run of Swapped pages of `vm` from `gppn` before `end` for one batched swap-in: (gppn, slot) u32 pairs at `out`; the count. */
+  swapInList(vm: number, gppn: number, end: number, out: number, cap: number): number {
+    this.live();
+    return this.raw.swapInList(vm, gppn, end, out, cap) >>> 0;
+  }
+  /** Frames (not zeroed) for the `n` listed pages, their addresses as u32 at `addrs`: n, or 0 (nothing allocated) when they do not all fit without reclaiming. */
+  swapInFrames(vm: number, list: number, n: number, addrs: number): number {
+    this.live();
+    return this.raw.swapInFrames(vm, list, n, addrs) >>> 0;
+  }
+  /** The first `done` listed pages (read into their frames) become resident; the other frames are freed. */
+  swapInFramesCommit(vm: number, list: number, n: number, done: number, addrs: number): void {
+    this.live();
+    this.raw.swapInFramesCommit(vm, list, n, done, addrs);
   }
   /** Recounts every invariant (scratch: 4 bytes per machine frame; deep: re-hash shared frames); 0, or a failure code. */
   pmapAudit(scratch: number, deep = true): number {

@@ -4,7 +4,8 @@
  *
  *   SwapStore (slots, checksums, clusters, fault injection)
  *     ├── MemorySwapStore   pages in JS memory, in 1 MiB chunks allocated on first use
- *     └── FileSwapStore     a real file: slot s at byte offset s * 4096 (node:fs, synchronous)
+ *     └── FileSwapStore     a real file: slot s at byte offset s * 4096 (node:fs, synchronous;
+ *                           a cluster is one gathering write or scattering read, writev/readv)
  *
  * Slots: a bump pointer over never-used slots, then a LIFO free list. `alloc(n)` hands out runs
  * of consecutive slots when it can, and `writePages` writes each run of consecutive slots with
@@ -18,7 +19,7 @@
  * `count` writes (whole clusters) or reads fail with an I/O error; `corrupt(slot, bit)` flips one
  * stored bit; `capacity` small or full models a full store.
  */
-import { closeSync, openSync, readSync, writeSync, unlinkSync, ftruncateSync } from 'node:fs';
+import { closeSync, openSync, readSync, readvSync, writeSync, writevSync, unlinkSync, ftruncateSync } from 'node:fs';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { ConfigError, SwapChecksumError, SwapIoError, checkInt } from './errors.js';
 
@@ -77,10 +78,12 @@ export abstract class SwapStore {
     this.gppns = new Uint32Array(capacity);
   }
 
-  /** Backing-specific: writes `data` (whole pages) at slots first, first + 1, ... */
-  protected abstract writeRun(first: number, data: Uint8Array): void;
+  /** Backing-specific: writes `pages[from..to)` (4 KiB each) at slots first, first + 1, ... */
+  protected abstract writeRun(first: number, pages: readonly Uint8Array[], from: number, to: number): void;
   /** Backing-specific: reads the page of `slot` into `dst` (4 KiB). */
   protected abstract readSlot(slot: number, dst: Uint8Array): void;
+  /** Backing-specific: reads the pages of slots first, first + 1, ... into `dsts[from..to)` (4 KiB each). */
+  protected abstract readRun(first: number, dsts: readonly Uint8Array[], from: number, to: number): void;
   /** Backing-specific: flips bit `bit` of the stored page of `slot`. */
   protected abstract flip(slot: number, bit: number): void;
   /** Releases the backing (closes and removes a file). */
@@ -96,7 +99,11 @@ export abstract class SwapStore {
     if (n > this.free) throw new ConfigError('swap slots', n, `at most the ${this.free} free slots`);
     const out: number[] = [];
     while (out.length < n && this.bump < this.capacity) out.push(this.bump++);
-    while (out.length < n) out.push(this.freeList[--this.freeTop]);
+    // the top of the free list in release order (not popped one by one, which would reverse it):
+    // slots released in a run come back as a run, so their next write is one cluster
+    const take = n - out.length;
+    for (let k = this.freeTop - take; k < this.freeTop; k++) out.push(this.freeList[k]);
+    this.freeTop -= take;
     this.used += n;
     return out;
   }
@@ -121,13 +128,12 @@ export abstract class SwapStore {
     while (i < slots.length) {
       let j = i + 1;
       while (j < slots.length && slots[j] === slots[j - 1] + 1) j++;
-      const data = j - i === 1 ? pages[i] : concat(pages.slice(i, j));
       try {
         if (this.faults.write > 0) {
           this.faults.write--;
           throw new Error('injected write error');
         }
-        this.writeRun(slots[i], data);
+        this.writeRun(slots[i], pages, i, j);
         this.counters.clusters++;
         for (let k = i; k < j; k++) {
           this.sums[slots[k]] = hasher!.h64Raw(pages[k], BigInt(gppns[k]));
@@ -160,6 +166,45 @@ export abstract class SwapStore {
       dst.fill(0);
       throw new SwapIoError('read', this.vm, slot, gppn, e);
     }
+    this.verify(slot, gppn, dst);
+  }
+
+  /**
+   * Reads pages i < n of GPPN `gppns[i]` from `slots[i]` into `dsts[i]` (4 KiB views) and
+   * checks each as readPage does, reading each run of consecutive slots at once (a cluster).
+   * Stops at the first page that fails: `done` pages were read and verified, `error` says why.
+   */
+  readPages(slots: ArrayLike<number>, gppns: ArrayLike<number>, n: number, dsts: readonly Uint8Array[]): { done: number; error: SwapIoError | SwapChecksumError | null } {
+    let i = 0;
+    while (i < n) {
+      let j = i + 1;
+      while (j < n && slots[j] === slots[j - 1] + 1) j++;
+      let read = false;
+      if (j - i > 1 && this.faults.read === 0) {
+        try {
+          this.readRun(slots[i], dsts, i, j);
+          read = true;
+        } catch {
+          // read page by page below, which names the page that fails
+        }
+      }
+      for (let k = i; k < j; k++) {
+        const page = dsts[k];
+        try {
+          if (read) this.verify(slots[k], gppns[k], page);
+          else this.readPage(slots[k], gppns[k], page);
+        } catch (e) {
+          if (e instanceof SwapIoError || e instanceof SwapChecksumError) return { done: k, error: e };
+          throw e;
+        }
+      }
+      i = j;
+    }
+    return { done: n, error: null };
+  }
+
+  /** Checks the page read from `slot` into `dst` against its GPPN and checksum; counts the read. */
+  private verify(slot: number, gppn: number, dst: Uint8Array): void {
     if (this.gppns[slot] !== gppn || hasher!.h64Raw(dst, BigInt(gppn)) !== this.sums[slot]) {
       this.counters.checksumErrors++;
       dst.fill(0);
@@ -188,13 +233,6 @@ export abstract class SwapStore {
   }
 }
 
-/** Joins page views into one buffer (a cluster write). */
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.length * PAGE);
-  parts.forEach((p, i) => out.set(p, i * PAGE));
-  return out;
-}
-
 const CHUNK_PAGES = 256;
 
 /** Swap pages kept in JS memory, in chunks of 1 MiB allocated when first written. */
@@ -205,15 +243,18 @@ export class MemorySwapStore extends SwapStore {
     const c = Math.floor(slot / CHUNK_PAGES);
     return (this.chunks[c] ??= new Uint8Array(CHUNK_PAGES * PAGE));
   }
-  protected writeRun(first: number, data: Uint8Array): void {
-    for (let k = 0; k < data.length / PAGE; k++) {
-      const s = first + k;
-      this.chunk(s).set(data.subarray(k * PAGE, (k + 1) * PAGE), (s % CHUNK_PAGES) * PAGE);
+  protected writeRun(first: number, pages: readonly Uint8Array[], from: number, to: number): void {
+    for (let k = from; k < to; k++) {
+      const s = first + k - from;
+      this.chunk(s).set(pages[k], (s % CHUNK_PAGES) * PAGE);
     }
   }
   protected readSlot(slot: number, dst: Uint8Array): void {
     const o = (slot % CHUNK_PAGES) * PAGE;
     dst.set(this.chunk(slot).subarray(o, o + PAGE));
+  }
+  protected readRun(first: number, dsts: readonly Uint8Array[], from: number, to: number): void {
+    for (let k = from; k < to; k++) this.readSlot(first + k - from, dsts[k]);
   }
   protected flip(slot: number, bit: number): void {
     this.chunk(slot)[(slot % CHUNK_PAGES) * PAGE + (bit >> 3)] ^= 1 << (bit & 7);
@@ -237,15 +278,24 @@ export class FileSwapStore extends SwapStore {
     this.fd = openSync(path, 'w+');
     ftruncateSync(this.fd, 0);
   }
-  protected writeRun(first: number, data: Uint8Array): void {
-    let done = 0;
-    while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, first * PAGE + done);
+  protected writeRun(first: number, pages: readonly Uint8Array[], from: number, to: number): void {
+    // one gathering write for the cluster (no joined copy); a short write finishes page by page
+    let done = to - from === 1 ? 0 : writevSync(this.fd, pages.slice(from, to), first * PAGE);
+    while (done < (to - from) * PAGE) {
+      const k = from + Math.floor(done / PAGE), o = done % PAGE;
+      done += writeSync(this.fd, pages[k], o, PAGE - o, first * PAGE + done);
+    }
   }
   protected readSlot(slot: number, dst: Uint8Array): void {
-    let done = 0;
-    while (done < PAGE) {
-      const n = readSync(this.fd, dst, done, PAGE - done, slot * PAGE + done);
-      if (n === 0) throw new Error(`short read at slot ${slot}`);
+    this.readRun(slot, [dst], 0, 1);
+  }
+  protected readRun(first: number, dsts: readonly Uint8Array[], from: number, to: number): void {
+    // one scattering read for the cluster; a short read finishes page by page
+    let done = to - from === 1 ? 0 : readvSync(this.fd, dsts.slice(from, to), first * PAGE);
+    while (done < (to - from) * PAGE) {
+      const k = from + Math.floor(done / PAGE), o = done % PAGE;
+      const n = readSync(this.fd, dsts[k], o, PAGE - o, first * PAGE + done);
+      if (n === 0) throw new Error(`short read at slot ${first + Math.floor(done / PAGE)}`);
       done += n;
     }
   }

@@ -9,8 +9,8 @@
  *                     --FAULT_LIMIT----> page out from this VM, call again
  *
  * Staging layout (offsets from the staging region; see host.ts STAGE_*): a 1 MiB data window,
- * one I/O page, the page-out request list and the pages evicted from the zip cache, then a
- * growable area for balloon lists and audit scratch.
+ * the swap-in list, the page-out request list, the pages evicted from the zip cache, the pages
+ * of one swap-in batch, then a growable area for balloon lists and audit scratch.
  */
 import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
 import type { Engine } from './engine.js';
@@ -36,12 +36,16 @@ export enum PState {
 /** Staging offsets, relative to the staging region. */
 export const STAGE_DATA = 0;
 export const STAGE_DATA_BYTES = 1 << 20;
-export const STAGE_IO = STAGE_DATA_BYTES;
-export const STAGE_REQ = STAGE_IO + PAGE;
-/** Page-out batch: victims chosen per WebAssembly call. */
+/** Page-out batch: victims chosen per WebAssembly call; also the most pages of one swap-in batch. */
 export const BATCH = 256;
+/** Swap-in list: (u32 gppn, u32 slot) per page, BATCH entries, then the u32 frame address of each. */
+export const STAGE_IN_LIST = STAGE_DATA_BYTES;
+export const STAGE_IN_ADDRS = STAGE_IN_LIST + BATCH * 8;
+export const STAGE_REQ = STAGE_IN_LIST + PAGE;
 export const STAGE_EVICT = STAGE_REQ + PAGE;
-export const STAGE_AUX = STAGE_EVICT + BATCH * PAGE;
+/** Pages of a swap-in that must go page by page (no frame free without reclaiming), read and verified before the pmap takes them. */
+export const STAGE_IN = STAGE_EVICT + BATCH * PAGE;
+export const STAGE_AUX = STAGE_IN + BATCH * PAGE;
 
 /**
  * MMU virtualization of a Host's VM: nested paging ('ept') or shadow page tables ('shadow').
@@ -182,6 +186,9 @@ export class VM {
   private swapTarget = 0;
   /** Paging set up by an Mmu over the host (null until attached); its guest OS range is off limits to user writes. */
   private paging: MmuVm | null = null;
+  /** Slots and GPPNs of the swap-in batch in flight (reused: no allocation per batch). */
+  private readonly inSlots = new Uint32Array(BATCH);
+  private readonly inGppns = new Uint32Array(BATCH);
 
   /** @internal: created by Host.addVM. */
   constructor(
@@ -239,11 +246,18 @@ export class VM {
     }
   }
 
-  /** Reads `length` bytes at guest-physical address `gpa` (any alignment and length). */
-  readPhys(gpa: number, length: number): Uint8Array {
+  /**
+   * Reads `length` bytes at guest-physical address `gpa` (any alignment and length), into a new
+   * array, or into `into` (at least `length` bytes; returned) so that a caller reading often
+   * reuses one buffer instead of having fresh memory zeroed and mapped for each read.
+   */
+  readPhys(gpa: number, length: number, into?: Uint8Array): Uint8Array {
     this.usable();
     this.checkRange(gpa, length);
-    const out = new Uint8Array(length);
+    if (into !== undefined && (!(into instanceof Uint8Array) || into.length < length)) {
+      throw new ConfigError('into', into, `a Uint8Array of at least ${length} bytes`);
+    }
+    const out = into ?? new Uint8Array(length);
     for (let done = 0; done < length; done += STAGE_DATA_BYTES) {
       const n = Math.min(STAGE_DATA_BYTES, length - done);
       this.access(gpa + done, n, 0);
@@ -314,7 +328,8 @@ export class VM {
       const gppn = e.physAccessGppn();
       if (rc === this.engine.codes.FAULT_RANGE) throw new ConfigError('gpa', gpa, `an address below ${this.pages * PAGE} (VM ${JSON.stringify(this.name)})`);
       if (rc !== this.engine.codes.FAULT_IO && moved === 0 && ++relieved > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame for GPPN ${gppn} after 64 reclaim rounds`);
-      this.resolveFault(gppn, rc);
+      // a swap-in may bring back the run of swapped pages the rest of this window will touch
+      this.resolveFault(gppn, rc, Math.floor((gpa + len - 1) / PAGE) + 1);
     }
   }
 
@@ -322,34 +337,66 @@ export class VM {
    * @internal Does what a pmap fault on `gppn` asks of TypeScript, so that the caller can retry:
    * FAULT_IO swaps the page in; FAULT_NO_FRAME and FAULT_LIMIT have the host reclaim frames.
    * Used by guest-physical access here and by translations through an Mmu (src/mmu.ts).
+   * `end`: the access goes on up to this GPPN (exclusive), so a swap-in may read the run of
+   * Swapped pages from `gppn` up to it in one batch.
    */
-  resolveFault(gppn: number, code: number): void {
-    if (code === this.engine.codes.FAULT_IO) this.swapIn(gppn);
+  resolveFault(gppn: number, code: number, end = gppn + 1): void {
+    if (code === this.engine.codes.FAULT_IO) this.swapIn(gppn, end);
     else if (code === this.engine.codes.FAULT_NO_FRAME || code === this.engine.codes.FAULT_LIMIT) this.host.relieve(this, code);
     else throw new MemvisorError(`pmap fault on GPPN ${gppn} of VM ${JSON.stringify(this.name)}: unexpected status 0x${code.toString(16)}`);
   }
 
-  /** Reads Swapped `gppn` back from the swap store, verifies it, and makes it resident. */
-  private swapIn(gppn: number): void {
+  /**
+   * Reads Swapped `gppn` back from the swap store, with the run of Swapped pages after it up to
+   * `end` (at most BATCH, and only as many as fit without reclaiming: swapInList), straight into
+   * frames given by one WebAssembly call, verifies each, and makes them resident with another.
+   * Slots are read in clusters. A page that fails to read or verify faults the VM after the pages
+   * before it are committed, as one by one. With no frame free, it goes page by page, reclaiming.
+   */
+  private swapIn(gppn: number, end: number): void {
     const e = this.engine;
-    const slot = e.pmapFrame(this.id, gppn);
-    const io = this.host.staging + STAGE_IO;
-    try {
-      this.swap.readPage(slot, gppn, e.u8.subarray(io, io + PAGE));
-    } catch (err) {
-      if (err instanceof SwapIoError || err instanceof SwapChecksumError) {
-        this.faultedBy = err;
-        throw err;
+    const list = this.host.staging + STAGE_IN_LIST;
+    const addrs = this.host.staging + STAGE_IN_ADDRS;
+    const n = e.swapInList(this.id, gppn, end, list, BATCH);
+    if (n === 0) throw new MemvisorError(`swap-in of GPPN ${gppn} of VM ${JSON.stringify(this.name)}: the page is not swapped`);
+    const dv = e.view;
+    for (let i = 0; i < n; i++) {
+      this.inGppns[i] = dv.getUint32(list + i * 8, true);
+      this.inSlots[i] = dv.getUint32(list + i * 8 + 4, true);
+    }
+    let done = 0;
+    let error: SwapIoError | SwapChecksumError | null = null;
+    if (e.swapInFrames(this.id, list, n, addrs) === n) {
+      try {
+        const dsts: Uint8Array[] = [];
+        for (let i = 0; i < n; i++) {
+          const a = dv.getUint32(addrs + i * 4, true);
+          dsts.push(e.u8.subarray(a, a + PAGE));
+        }
+        ({ done, error } = this.swap.readPages(this.inSlots, this.inGppns, n, dsts));
+      } finally {
+        e.swapInFramesCommit(this.id, list, n, done, addrs); // frees the frames of pages not read
       }
-      throw err;
+      for (let i = 0; i < done; i++) this.swap.release(this.inSlots[i]);
+    } else {
+      const at = this.host.staging + STAGE_IN;
+      const dsts: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) dsts.push(e.u8.subarray(at + i * PAGE, at + (i + 1) * PAGE));
+      ({ done, error } = this.swap.readPages(this.inSlots, this.inGppns, n, dsts));
+      for (let c = 0; c < done; c++) {
+        for (let round = 0; ; round++) {
+          const rc = e.swapInCommit(this.id, this.inGppns[c], at + c * PAGE);
+          if (rc < this.engine.codes.FAULT_LIMIT) break;
+          if (round > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame to swap in GPPN ${this.inGppns[c]}`);
+          this.host.relieve(this, rc);
+        }
+        this.swap.release(this.inSlots[c]);
+      }
     }
-    for (let round = 0; ; round++) {
-      const rc = e.swapInCommit(this.id, gppn, io);
-      if (rc < this.engine.codes.FAULT_LIMIT) break;
-      if (round > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame to swap in GPPN ${gppn}`);
-      this.host.relieve(this, rc);
+    if (error) {
+      this.faultedBy = error;
+      throw error;
     }
-    this.swap.release(slot);
   }
 
   // ---- reclaim mechanisms -----------------------------------------------------------------
@@ -393,7 +440,8 @@ export class VM {
           const addr = dv.getUint32(req + i * 8 + 4, true);
           gppns.push(g);
           pages.push(e.u8.subarray(addr, addr + PAGE));
-          evicted.push(e.pmapState(this.id, g) === PState.Compressed);
+          // a page evicted from the zip cache was decompressed into `evict`; a victim is in its frame
+          evicted.push(addr >= evict && addr < evict + BATCH * PAGE);
         }
         const slots = this.swap.alloc(n);
         const { ok, error } = this.swap.writePages(slots, gppns, pages);

@@ -106,6 +106,36 @@ for (const backing of ['memory', 'file'] as const) {
       host.close();
     });
 
+    it('one long read swaps a run back in batches, slots in clusters; a bad page mid-run stops it after the good ones', async () => {
+      const host = await make();
+      const vm = host.addVM({ name: 'run', memoryMiB: 2, victimPolicy: 'lru' });
+      fill(vm, 300);
+      expect(vm.pageOut(300).swapped).toBe(300);
+      const all = vm.readPhys(0, 300 * PAGE, new Uint8Array(300 * PAGE + 7)); // into a caller's buffer
+      for (let g = 0; g < 300; g++) expect(Buffer.from(all.subarray(g * PAGE, (g + 1) * PAGE)).equals(Buffer.from(noise(g)))).toBe(true);
+      expect(vm.stats().SWR).toBe(300);
+      expect(vm.swap.stats().used).toBe(0);
+      host.audit();
+      expect(vm.pageOut(300).swapped).toBe(300);
+      const reads = vm.swap.stats().reads;
+      vm.swap.corrupt(host.engine.pmapFrame(vm.id, 150), 7);
+      expect(() => vm.readPhys(100 * PAGE, 100 * PAGE)).toThrow(SwapChecksumError);
+      expect(vm.swap.stats().reads - reads).toBe(50); // GPPNs 100..149, then the bad one
+      for (let g = 100; g < 150; g++) expect(vm.pageState(g)).toBe(PState.Mapped);
+      for (let g = 150; g < 200; g++) expect(vm.pageState(g)).toBe(PState.Swapped);
+      expect(vm.swap.stats().used).toBe(250);
+      expect(() => vm.readPhys(0, 1, new Uint8Array(1))).toThrow(VmFaultedError);
+      host.close();
+    });
+
+    it('readPhys into a buffer too short is a typed error', async () => {
+      const host = await make();
+      const vm = host.addVM({ name: 'v', memoryMiB: 1 });
+      expect(() => vm.readPhys(0, 16, new Uint8Array(15))).toThrow(/into/);
+      expect(vm.readPhys(0, 16, new Uint8Array(16))).toEqual(new Uint8Array(16));
+      host.close();
+    });
+
     it('a full store stops page-out, loses nothing, and reports it', async () => {
       const host = await make();
       const vm = host.addVM({ name: 'v', memoryMiB: 1, reservationMiB: 1 }); // swap store of 0 pages
