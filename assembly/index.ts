@@ -48,10 +48,10 @@ export { mmuSwitch, mmuTranslate, mmuTranslateBatch, lastFaultKind, lastFaultCod
 export { mmuInvlpg } from "./shadow";
 export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount } from "./ept";
 export { gosNewRoot, gosAttach, guestWrite64, guestRead64 } from "./gos";
-export { lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./lackey";
+export { TRACE_SKIP_BAD, TRACE_EMIT, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./lackey";
 export { backingChanged } from "./coherence";
 export { pagingSample } from "./accessed";
-export { mmuPagingStat, mmuResetCounters } from "./mmu";
+export { pagingStatCount, pagingStatName, pagingStat, mmuResetCounters } from "./mmu";
 export {
   lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages, lz4LastError,
   LZ4_DOES_NOT_FIT, LZ4_TRUNCATED, LZ4_ZERO_OFFSET, LZ4_OFFSET_BEFORE_START, LZ4_OUTPUT_OVERFLOW,

@@ -31,9 +31,9 @@ import { F, cadd, ctxAddr } from "./mmu";
 import { translate, FAULT_BIT } from "./walk";
 
 /** Flag: count malformed lines and go on instead of stopping. */
-const SKIP_BAD: u32 = 1;
+export const TRACE_SKIP_BAD: u32 = 1;
 /** Flag: write binary records at the emit pointer instead of translating. */
-const EMIT: u32 = 2;
+export const TRACE_EMIT: u32 = 2;
 
 let lineNo: u64 = 0;
 let errAt: u32 = 0;
@@ -46,9 +46,9 @@ export function traceReset(): void { lineNo = 0; errAt = 0; }
 export function traceLines(): f64 { return <f64>lineNo; }
 /** Offset, from the chunk start, of the malformed line that stopped the last call. */
 export function traceErrorOffset(): u32 { return errAt; }
-/** Sets where EMIT mode writes binary records. */
+/** Sets where TRACE_EMIT mode writes binary records. */
 export function traceEmitTo(p: usize): void { emitPtr = p; emitStart = p; }
-/** Bytes written in EMIT mode since traceEmitTo. */
+/** Bytes written in TRACE_EMIT mode since traceEmitTo. */
 export function traceEmitted(): u32 { return <u32>(emitPtr - emitStart); }
 
 /** Replays one record of `kind` (0 I, 1 L, 2 S, 3 M) on context `c`. */
@@ -143,7 +143,7 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
     }
     if (q >= end && !final) break; // the line continues in the next chunk
     if (!ok) {
-      if (!(flags & SKIP_BAD)) { errAt = <u32>(s - p); cadd(c, F.Lines, lineNo - lines0); return -1; }
+      if (!(flags & TRACE_SKIP_BAD)) { errAt = <u32>(s - p); cadd(c, F.Lines, lineNo - lines0); return -1; }
       cadd(c, F.BadLines, 1);
       while (q < end && load<u8>(q) != 10) q++;
       lineNo++;
@@ -151,7 +151,7 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
       continue;
     }
     lineNo++;
-    if (flags & EMIT) emit(kind, addr, size);
+    if (flags & TRACE_EMIT) emit(kind, addr, size);
     else replay(c, kind, addr, size);
     s = q + 1;
   }

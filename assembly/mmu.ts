@@ -282,8 +282,18 @@ export function invept(id: u32, type: u32, vm: u32): void {
   flushTlbs(c, pget(vm, P_VPID) << 12, 0xFFFFF000);
 }
 
-/** Per-VM paging statistic at byte offset `off` of its state (P_SPLITS, P_SHADOWTABLES, ...). */
-export function mmuPagingStat(vm: u32, off: u32): u32 { return pget(vm, <usize>off); }
+// Per-VM paging statistics as TypeScript reads them: by name, never by offset.
+const PAGING_STAT_NAMES: StaticArray<string> = [
+  "largePageSplinters", "shadowTables", "eptTables", "shadowZaps", "coherenceDrops", "unshadows",
+];
+const PAGING_STAT_AT: StaticArray<usize> = [P_SPLITS, P_SHADOWTABLES, P_EPTTABLES, P_ZAPS, P_COHDROPS, P_UNSHADOWS];
+
+/** Number of named per-VM paging statistics. */
+export function pagingStatCount(): u32 { return <u32>PAGING_STAT_NAMES.length; }
+/** Name of per-VM paging statistic `i` (a static string). */
+export function pagingStatName(i: u32): string { return unchecked(PAGING_STAT_NAMES[i]); }
+/** Per-VM paging statistic `i` of `vm` (a count). */
+export function pagingStat(vm: u32, i: u32): u32 { return i < <u32>PAGING_STAT_AT.length ? pget(vm, unchecked(PAGING_STAT_AT[i])) : 0; }
 
 /** Zeroes the counters of context `id`. */
 export function mmuResetCounters(id: u32): void {

@@ -159,7 +159,9 @@ interface RawExports {
   mmuCostName(i: number): number;
   mmuCostSlot(i: number): number;
   mmuResetCounters(id: number): void;
-  mmuPagingStat(vm: number, off: number): number;
+  pagingStatCount(): number;
+  pagingStatName(i: number): number;
+  pagingStat(vm: number, i: number): number;
   pagingVmSetup(vm: number, mode: number, g: number, h: number, gs: number, hs: number, vpid: number, ad: number): number;
   eptSetup(vm: number): number;
   eptPointer(vm: number): bigint;
@@ -233,7 +235,7 @@ export function lz4StatusText(code: number): string {
 /** The module's exported status constants that TypeScript acts on (see `Engine.codes`). */
 const CODE_NAMES = [
   'FAULT_NO_FRAME', 'FAULT_RANGE', 'FAULT_IO', 'FAULT_LIMIT', 'PHYS_WRITE', 'PHYS_SKIP_ZERO',
-  'STOP_NO_VICTIM', 'STOP_SWAP_FULL', 'NO_SLOT',
+  'STOP_NO_VICTIM', 'STOP_SWAP_FULL', 'NO_SLOT', 'TRACE_SKIP_BAD', 'TRACE_EMIT',
 ] as const;
 
 const modules = new Map<EngineFlavor, WebAssembly.Module>();
@@ -277,7 +279,7 @@ export class Engine {
   /**
    * Status codes of the mechanisms, read from the module's own exported constants (so they are
    * never written twice): FAULT_* of pmapFault/physAccess, PHYS_* flags, STOP_* of page-out,
-   * NO_SLOT of the zip pool.
+   * NO_SLOT of the zip pool, TRACE_* flags of trace replay.
    */
   readonly codes: Readonly<Record<(typeof CODE_NAMES)[number], number>>;
 
@@ -748,9 +750,11 @@ export class Engine {
     this.live();
     this.raw.mmuResetCounters(ctx);
   }
-  /** u32 paging statistic of `vm` at byte offset `off` of its paging state (assembly/mmu.ts P_*). */
-  mmuPagingStat(vm: number, off: number): number {
-    return this.raw.mmuPagingStat(vm, off) >>> 0;
+  /** Every named hypervisor-side paging statistic of `vm` (assembly/mmu.ts PAGING_STAT_NAMES; counts). */
+  pagingStats(vm: number): Readonly<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (let i = 0; i < this.raw.pagingStatCount(); i++) out[this.string(this.raw.pagingStatName(i))] = this.raw.pagingStat(vm, i) >>> 0;
+    return out;
   }
   /** Sets up the paging of `vm`: mode (0 native, 1 ept, 2 shadow), guest / EPT levels, page size classes (0 4 KiB, 1 2 MiB, 2 1 GiB), VPID, EPT A/D. */
   pagingVmSetup(vm: number, mode: number, levels: number, hostLevels: number, pageCls: number, hostPageCls: number, vpid: number, eptAd: boolean): void {

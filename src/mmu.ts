@@ -205,9 +205,6 @@ const FAULT_BIT = 1n << 63n;
 /** Most host-fault rounds one translation may take before the Host is considered out of memory. */
 const MAX_HOST_ROUNDS = 64;
 
-/** Per-VM paging statistic offsets (assembly/mmu.ts P_*). */
-const P_SPLITS = 40, P_SHADOWTABLES = 44, P_EPTTABLES = 48, P_ZAPS = 52, P_COHDROPS = 56, P_UNSHADOWS = 60;
-
 function geometry(field: string, g: CacheGeometry): [number, number] {
   checkInt(`${field}.entries`, g.entries, 0, 1 << 20);
   if (g.entries === 0) return [0, 0];
@@ -656,8 +653,11 @@ export class Mmu {
 
 /** Hypervisor-side paging statistics of VM `id` of `engine`. */
 export function pagingStats(engine: Engine, id: number): PagingStats {
-  const s = (off: number) => engine.mmuPagingStat(id, off);
-  return { largePageSplinters: s(P_SPLITS), shadowTables: s(P_SHADOWTABLES), eptTables: s(P_EPTTABLES), shadowZaps: s(P_ZAPS), coherenceDrops: s(P_COHDROPS), unshadows: s(P_UNSHADOWS) };
+  const s = engine.pagingStats(id);
+  return {
+    largePageSplinters: s.largePageSplinters, shadowTables: s.shadowTables, eptTables: s.eptTables,
+    shadowZaps: s.shadowZaps, coherenceDrops: s.coherenceDrops, unshadows: s.unshadows,
+  };
 }
 
 export interface TranslationBatch {

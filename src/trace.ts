@@ -16,8 +16,6 @@ import { TraceParseError, ConfigError } from './errors.js';
 
 export const BINARY_MAGIC = Uint8Array.from([0x4d, 0x56, 0x54, 0x52, 1, 0, 0, 0]); // "MVTR" v1
 const CHUNK = 1 << 20;
-const SKIP_BAD = 1;
-const EMIT = 2;
 
 export type TraceFormat = 'lackey' | 'lackey-gz' | 'binary';
 
@@ -77,7 +75,7 @@ class TextFeeder {
     let flags = this.flags;
     if (this.outFd !== null) {
       e.traceEmitTo(base + emitAt);
-      flags |= EMIT;
+      flags |= e.codes.TRACE_EMIT;
     }
     const used = e.lackeyReplay(this.mmu.ctx, base, len, final, flags);
     if (used < 0) {
@@ -111,7 +109,7 @@ export function replayFile(mmu: Mmu, path: string, opts: ReplayOptions = {}): Re
     let read = readSync(fd, buf, 0, buf.length, null);
     const format = detectFormat(buf.subarray(0, read));
     const name = opts.name ?? path;
-    const flags = opts.skipBadLines ? SKIP_BAD : 0;
+    const flags = opts.skipBadLines ? mmu.engine.codes.TRACE_SKIP_BAD : 0;
     if (opts.writeBinary && format !== 'binary') {
       outFd = openSync(opts.writeBinary, 'w');
       writeSync(outFd, BINARY_MAGIC);
@@ -182,7 +180,7 @@ export function replayBytes(mmu: Mmu, data: Uint8Array, opts: ReplayOptions = {}
     for (let at = 8; at < data.length; at += CHUNK) f.push(data.subarray(at, Math.min(data.length, at + CHUNK)));
     f.finish(name);
   } else {
-    const text = new TextFeeder(mmu, opts.skipBadLines ? SKIP_BAD : 0, name, null);
+    const text = new TextFeeder(mmu, opts.skipBadLines ? mmu.engine.codes.TRACE_SKIP_BAD : 0, name, null);
     const feed = (chunk: Uint8Array, final: boolean) => {
       for (let at = 0; at < chunk.length || (final && at === 0); at += CHUNK) {
         const end = Math.min(chunk.length, at + CHUNK);
