@@ -55,6 +55,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`memvisor ${cmd}: ${e.message}\n`);
       return 1;
     }
+    // an operating-system error (a file that cannot be read or written): say it, no stack trace
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+      process.stderr.write(`memvisor ${cmd}: ${(e as Error).message}\n`);
+      return 1;
+    }
     throw e;
   }
 }

@@ -99,7 +99,12 @@ class TextFeeder {
 
 /** Replays the trace file at `path` on `mmu`. */
 export function replayFile(mmu: Mmu, path: string, opts: ReplayOptions = {}): ReplayResult {
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new ConfigError('trace file', path, `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   const t0 = performance.now();
   const before = mmu.stats().traceBytes;
   let outFd: number | null = null;

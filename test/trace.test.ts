@@ -147,6 +147,21 @@ describe('memvisor trace command', () => {
     expect(j.records).toBe(11994);
   });
 
+  it('a trace file that cannot be opened, or a binary output that cannot be written, is a one-line error with exit 1', async () => {
+    const err = process.stderr.write;
+    let said = '';
+    process.stderr.write = ((s: string) => { said += s; return true; }) as typeof process.stderr.write;
+    try {
+      expect(await main(['trace', '/nonexistent/trace.lackey'])).toBe(1);
+      expect(await main(['trace', FIXTURE, '--write-binary', '/nonexistent/dir/out.mvt'])).toBe(1);
+    } finally {
+      process.stderr.write = err;
+    }
+    expect(said).toMatch(/trace file: got "\/nonexistent\/trace.lackey", expected a readable file \(ENOENT\)/);
+    expect(said).toMatch(/ENOENT: no such file or directory, open '\/nonexistent\/dir\/out.mvt'/);
+    expect(said).not.toMatch(/at \w+ \(/); // no stack trace
+  });
+
   it('--help explains every option', () => {
     const out = execFileSync('npx', ['tsx', 'src/cli.ts', 'trace', '--help'], { encoding: 'utf8' });
     for (const o of ['--mmu', '--levels', '--host-levels', '--page-size', '--tlb', '--no-pwc', '--no-ntlb', '--json', '--skip-bad-lines']) expect(out).toContain(o);
