@@ -869,6 +869,15 @@ export class Engine {
     this.raw.pagingSample(vm, first, n, clear ? 1 : 0, at);
     return this.u8.slice(at, at + n);
   }
+  /**
+   * Moves the accessed / dirty bits of GPPNs [first, first + n) of `vm` from its EPT or shadow
+   * leaves into the pmap (pagingSample without a result): what the hypervisor does before it
+   * trusts the pmap's accessed bits, e.g. before a clock victim choice.
+   */
+  pagingHarvest(vm: number, first: number, n: number): void {
+    this.live();
+    this.raw.pagingSample(vm, first, n, 0, 0);
+  }
   /** Reads `length` bytes of machine memory at host-physical address `hpa` (within machine RAM). */
   readMachine(hpa: bigint | number, length: number): Uint8Array {
     const at = this.machineAt('hpa', hpa, length);

@@ -420,6 +420,9 @@ export class VM {
       requested: count, compressed: 0, swapped: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
     };
     const policy = this.victimPolicy === 'lru' ? 1 : 0;
+    // the clock reads pmap accessed bits; accesses that hit in the TLB are known only to the EPT
+    // or shadow leaves, so harvest those first (one pass, with batched TLB invalidations)
+    if (policy === 1 && this.paging) e.pagingHarvest(this.id, 0, this.pages);
     const req = this.host.staging + STAGE_REQ;
     const evict = this.host.staging + STAGE_EVICT;
     let done = 0;
