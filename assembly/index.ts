@@ -28,7 +28,7 @@ export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
   zpoolAudit, NO_SLOT,
 } from "./zpool";
-export { zipHistogram } from "./zipcache";
+export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS } from "./zipcache";
 export {
   reclaimSeed, reclaimSelect, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
 } from "./reclaim";

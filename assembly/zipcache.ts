@@ -56,6 +56,33 @@ export function zipCompress(src: usize): i32 {
   return n >= 0 && <u32>n <= ZIP_MAX ? n : -1;
 }
 
+/**
+ * Compression survey: LZ4-compresses every resident private page of GPPNs [first, first + n) of
+ * `vm` (Mapped state; shared and zero frames are not compressed by the cache) without changing
+ * anything, and writes to `out` ZIP_HIST_BUCKETS u32 counters (the buckets of zipHistogram), then
+ * the u32 sum of the compressed sizes (a page that does not compress below 4 KiB counts 4096).
+ * Returns the pages surveyed. At most 2^20 pages per call, so the sum fits. What the zip cache
+ * would keep, before anything is reclaimed.
+ */
+export function zipSurvey(vm: u32, first: u32, n: u32, out: usize): u32 {
+  if (DEBUG) assert(n <= 1 << 20, "zipSurvey: at most 2^20 pages per call");
+  memory.fill(out, 0, (<usize>ZIP_HIST_BUCKETS + 1) << 2);
+  let done: u32 = 0;
+  let sum: u32 = 0;
+  for (let g = first; g < first + n; g++) {
+    const e = load<u64>(pmapAddr(vm, g));
+    if (pstate(e) != <u32>PState.Mapped) continue;
+    const c = lz4Compress(frameAddr(pframe(e)), PAGE_SIZE, ZBUF, 4096 + 512);
+    const size: u32 = c < 0 || <u32>c >= PAGE_SIZE ? PAGE_SIZE : <u32>c;
+    const b: usize = size >= PAGE_SIZE ? 16 : <usize>(size >> 8);
+    store<u32>(out + (b << 2), load<u32>(out + (b << 2)) + 1);
+    sum += size;
+    done++;
+  }
+  store<u32>(out, sum, ZIP_HIST_BUCKETS << 2);
+  return done;
+}
+
 /** Pushes used slot `s` at the head (newest end) of `vm`'s LRU list. */
 function lruPush(vm: u32, s: u32): void {
   const h = vmGet(vm, VmF.LruHead);

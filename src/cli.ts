@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { MemvisorError, UsageError } from './errors.js';
 import { runDemo } from './demo.js';
 import { runTrace } from './cli-trace.js';
+import { runImage } from './cli-image.js';
 
 const HELP = `memvisor — simulate how a hypervisor virtualizes and overcommits memory
 
@@ -23,6 +24,8 @@ commands:
   trace <file> [options]           replay a valgrind lackey trace (plain, gzip) or a binary
                                    trace through TLBs, page walks, EPT or shadow tables;
                                    see memvisor trace --help
+  image <file>... [options]        sharing and compression potential of raw guest memory
+                                   images (.vmem, QEMU dumps); see memvisor image --help
   help                             this text
 `;
 
@@ -42,8 +45,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'trace':
         await runTrace(rest, process.stdout);
         return 0;
+      case 'image':
+        await runImage(rest, process.stdout);
+        return 0;
       default:
-        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, help\n`);
+        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, image, help\n`);
         return 2;
     }
   } catch (e) {

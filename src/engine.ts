@@ -111,6 +111,7 @@ interface RawExports {
   zpoolWastedBytes(): number;
   zpoolAudit(): number;
   zipHistogram(b: number): number;
+  zipSurvey(vm: number, first: number, n: number, out: number): number;
   reclaimSeed(lo: number, hi: number): void;
   reclaimSelect(vm: number, count: number, policy: number, out: number, outCap: number, pages: number): number;
   reclaimStop(): number;
@@ -235,7 +236,7 @@ export function lz4StatusText(code: number): string {
 /** The module's exported status constants that TypeScript acts on (see `Engine.codes`). */
 const CODE_NAMES = [
   'FAULT_NO_FRAME', 'FAULT_RANGE', 'FAULT_IO', 'FAULT_LIMIT', 'PHYS_WRITE', 'PHYS_SKIP_ZERO',
-  'STOP_NO_VICTIM', 'STOP_SWAP_FULL', 'NO_SLOT', 'TRACE_SKIP_BAD', 'TRACE_EMIT',
+  'STOP_NO_VICTIM', 'STOP_SWAP_FULL', 'NO_SLOT', 'TRACE_SKIP_BAD', 'TRACE_EMIT', 'ZIP_HIST_BUCKETS',
 ] as const;
 
 const modules = new Map<EngineFlavor, WebAssembly.Module>();
@@ -279,7 +280,7 @@ export class Engine {
   /**
    * Status codes of the mechanisms, read from the module's own exported constants (so they are
    * never written twice): FAULT_* of pmapFault/physAccess, PHYS_* flags, STOP_* of page-out,
-   * NO_SLOT of the zip pool, TRACE_* flags of trace replay.
+   * NO_SLOT of the zip pool, TRACE_* flags of trace replay, ZIP_HIST_BUCKETS.
    */
   readonly codes: Readonly<Record<(typeof CODE_NAMES)[number], number>>;
 
@@ -593,8 +594,29 @@ export class Engine {
   /** Compressed sizes seen: bucket b counts pages of [256 b, 256 b + 256) bytes; bucket 16 did not compress below 4 KiB. */
   zipHistogram(): number[] {
     const h: number[] = [];
-    for (let b = 0; b < 17; b++) h.push(this.raw.zipHistogram(b));
+    for (let b = 0; b < this.codes.ZIP_HIST_BUCKETS; b++) h.push(this.raw.zipHistogram(b));
     return h;
+  }
+  /**
+   * Compression survey of the resident private pages among GPPNs [first, first + n) of `vm`,
+   * changing nothing: the histogram of their LZ4 sizes (buckets as zipHistogram), the sum of the
+   * sizes in bytes (4096 for a page that does not compress below it), and how many were surveyed.
+   */
+  zipSurvey(vm: number, first: number, n: number): { histogram: number[]; bytes: number; pages: number } {
+    this.live();
+    const buckets = this.codes.ZIP_HIST_BUCKETS;
+    const out = this.stage((buckets + 1) * 4);
+    let pages = 0;
+    const histogram = new Array<number>(buckets).fill(0);
+    let bytes = 0;
+    // chunks of 2^20 pages keep each call's byte sum within u32
+    for (let at = first; at < first + n; at += 1 << 20) {
+      pages += this.raw.zipSurvey(vm, at, Math.min(1 << 20, first + n - at), out) >>> 0;
+      const v = this.view;
+      for (let b = 0; b < buckets; b++) histogram[b] += v.getUint32(out + b * 4, true);
+      bytes += v.getUint32(out + buckets * 4, true);
+    }
+    return { histogram, bytes, pages };
   }
   reclaimSeed(seed: number): void {
     this.live();
