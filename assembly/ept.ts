@@ -26,7 +26,7 @@ import { pmapFault, pmapState, pmapFrame, pmapWritable, vmPages, PState, FAULT_I
 import {
   ADDR_MASK, EPT_RWX, EPT_R, EPT_X, EPT_COW, EPT_LARGE, EPT_MT_SHIFT, EPT_MT_WB, levelIndex, eptLeaf, clsMask,
 } from "./paging";
-import { pget, pset, P_EPTROOT, P_HLEVELS, P_HSIZE, P_SPLITS, P_EPTTABLES, P_FLAGS, PF_AD, NONE } from "./mmu";
+import { pget, pset, P_EPTROOT, P_HLEVELS, P_HSIZE, P_SPLITS, P_EPTTABLES, P_FLAGS, P_MODE, PF_AD, PF_LIVE, MODE_EPT, NONE } from "./mmu";
 
 /** Linear address of host-physical address `hpa` in machine RAM. */
 // @ts-ignore: decorator
@@ -150,6 +150,16 @@ export function eptFindLeaf(vm: u32, gpa: u64): usize {
     table = e & ADDR_MASK;
   }
   return 0;
+}
+
+/**
+ * True if guest page (vm, gppn) is mapped by a large EPT leaf now. Page sharing leaves such pages
+ * alone (as ESX does with large pages): merging one 4 KiB page would split a 2 MiB or 1 GiB
+ * mapping and cost every access to the group a longer walk.
+ */
+export function eptLargeBacked(vm: u32, gppn: u32): bool {
+  if ((pget(vm, P_FLAGS) & PF_LIVE) == 0 || pget(vm, P_HSIZE) == 0 || pget(vm, P_MODE) != MODE_EPT) return false;
+  return eptFindLeaf(vm, <u64>gppn << 12) != 0 && foundLevel > 1;
 }
 
 /**

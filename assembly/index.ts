@@ -34,7 +34,7 @@ export {
 } from "./reclaim";
 export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed } from "./balloon";
 export {
-  shareScan, sharedCount, sharingHints, sharingFullScans, sharingVolatile, sharingScanned, sharingMerged,
+  shareScan, sharedCount, sharingHints, sharingFullScans, sharingVolatile, sharingScanned, sharingMerged, sharingLargeSkipped,
   sharingLastScanned, sharingLastMerged, sharingCapacity, sharingPassPages, sharingCursor, sharingAudit,
   SCAN_SEQUENTIAL, SCAN_RANDOM,
 } from "./sharing";

@@ -54,6 +54,7 @@ import { pageIsZero, pageEqual } from "./page";
 import { pageHash } from "./hash";
 import { backingChanged } from "./coherence";
 import { rand64 } from "./reclaim";
+import { eptLargeBacked } from "./ept";
 
 export const SHARE_ENTRY: u32 = 16;
 const EMPTY: u32 = 0;
@@ -89,6 +90,7 @@ let fullScans: u64 = 0;
 let volatilePages: u64 = 0;
 let scannedPages: u64 = 0;
 let mergedPages: u64 = 0;
+let largeSkipped: u64 = 0;
 let lastScanned: u32 = 0;
 let lastMerged: u32 = 0;
 
@@ -199,6 +201,8 @@ export function sharingVolatile(): f64 { return <f64>volatilePages; }
 export function sharingScanned(): f64 { return <f64>scannedPages; }
 /** Pages merged into a shared or zero frame (cumulative). */
 export function sharingMerged(): f64 { return <f64>mergedPages; }
+/** Visits that left a page alone because a large EPT leaf maps it (cumulative). */
+export function sharingLargeSkipped(): f64 { return <f64>largeSkipped; }
 /** Pages visited / merged by the last shareScan call. */
 export function sharingLastScanned(): u32 { return lastScanned; }
 export function sharingLastMerged(): u32 { return lastMerged; }
@@ -298,6 +302,7 @@ function scanPage(vm: u32, g: u32): void {
   const p = pmapAddr(vm, g);
   let e = load<u64>(p);
   if (pstate(e) != <u32>PState.Mapped || (e & PENDING)) return;
+  if (eptLargeBacked(vm, g)) { largeSkipped++; return; }
   if (e & DIRTY) {
     volatilePages++;
     e &= ~DIRTY;

@@ -130,6 +130,7 @@ interface RawExports {
   sharingVolatile(): number;
   sharingScanned(): number;
   sharingMerged(): number;
+  sharingLargeSkipped(): number;
   sharingLastScanned(): number;
   sharingLastMerged(): number;
   sharingCapacity(): number;
@@ -662,7 +663,7 @@ export class Engine {
   /** Sharing counters (sharing.ts). */
   sharingCounters(): {
     shared: number; hints: number; fullScans: number; volatile: number; scanned: number; merged: number;
-    lastScanned: number; lastMerged: number; capacity: number; passPages: number; cursor: number;
+    largeSkipped: number; lastScanned: number; lastMerged: number; capacity: number; passPages: number; cursor: number;
   } {
     return {
       shared: this.raw.sharedCount() >>> 0,
@@ -671,6 +672,7 @@ export class Engine {
       volatile: this.raw.sharingVolatile(),
       scanned: this.raw.sharingScanned(),
       merged: this.raw.sharingMerged(),
+      largeSkipped: this.raw.sharingLargeSkipped(),
       lastScanned: this.raw.sharingLastScanned() >>> 0,
       lastMerged: this.raw.sharingLastMerged() >>> 0,
       capacity: this.raw.sharingCapacity() >>> 0,

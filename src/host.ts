@@ -87,6 +87,8 @@ export interface HostStats {
   /** pages the scanner visited / merged, cumulative */
   pagesScanned: number;
   pagesMerged: number;
+  /** scanner visits that left a page alone because a large (2 MiB / 1 GiB) EPT leaf maps it, cumulative: large pages are not shared */
+  pagesLargeSkipped: number;
   /** used zpool slots of 1 KiB and 2 KiB */
   zpoolSlots1K: number;
   zpoolSlots2K: number;
@@ -309,6 +311,7 @@ export class Host implements HostContext, PagingHost {
         cow_breaks: e.pmapCowBreaks(),
         pagesScanned: sh.scanned,
         pagesMerged: sh.merged,
+        pagesLargeSkipped: sh.largeSkipped,
         zpoolSlots1K: e.zpoolSlotsUsed(0),
         zpoolSlots2K: e.zpoolSlotsUsed(1),
         zpoolStoredBytes: e.zpoolStoredBytes(),

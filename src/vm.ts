@@ -32,7 +32,6 @@ export enum PState {
   Ballooned = 6,
 }
 
-
 /** Staging offsets, relative to the staging region. */
 export const STAGE_DATA = 0;
 export const STAGE_DATA_BYTES = 1 << 20;

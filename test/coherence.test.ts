@@ -336,3 +336,29 @@ describe('accessed sampling over a Host: the CLOCK victim choice sees translated
     });
   }
 });
+
+describe('large host pages and page sharing', () => {
+  const run = async (hostPageSize: '4k' | '2m') => {
+    const host = await Host.create({ machineMemoryMiB: 64, sharing: { order: 'sequential' } });
+    const vm = host.addVM({ name: 'v', memoryMiB: 16 });
+    const core = host.mmu();
+    core.attach(vm, { hostPageSize });
+    core.translateOrThrow(0x400000n, 'write'); // the guest OS maps one data page; the host backs it
+    const g = guestGppn(core, 0x400000n);
+    host.shareScan();
+    const group = Array.from({ length: 512 }, (_, i) => (g & ~511) + i);
+    const mapped = group.filter((p) => vm.pageState(p) === PState.Mapped).length;
+    const skipped = host.stats().host.pagesLargeSkipped;
+    host.close();
+    return { mapped, skipped };
+  };
+
+  it('pages mapped by a 2 MiB EPT leaf are not shared (not even zero pages); 4 KiB-backed zero pages are', async () => {
+    const large = await run('2m');
+    expect(large.mapped).toBe(512); // the whole group stays private behind its large leaf
+    expect(large.skipped).toBeGreaterThanOrEqual(512);
+    const small = await run('4k');
+    expect(small.skipped).toBe(0);
+    expect(small.mapped).toBeLessThan(512); // only the pages touched are backed at all
+  });
+});
