@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { Host } from '../src/index.js';
 
 /** A fixed workload: three VMs, an image with duplicates and zero pages, pressure, scans, balloon. */
-async function run(seed: number) {
-  const host = await Host.create({ machineMemoryMiB: 6, seed, sharing: { order: 'random', salting: 'host' } });
+async function run(seed: number, flavor?: 'debug' | 'release') {
+  const host = await Host.create({ machineMemoryMiB: 6, seed, flavor, sharing: { order: 'random', salting: 'host' } });
   const page = new Uint8Array(4096);
   for (let v = 0; v < 3; v++) {
     const vm = host.addVM({ name: `vm${v}`, memoryMiB: 4 });
@@ -48,5 +48,12 @@ describe('determinism', () => {
     expect(c.reads).toEqual(a.reads);
     const swapped = (s: typeof a.stats) => s.vms.map((v) => [v.SWCUR, v.compressed, v.SHRD]);
     expect(swapped(c.stats)).not.toEqual(swapped(a.stats));
+  });
+
+  it('the release module (optimized, no assertions) gives the same stats and data as the debug one', async () => {
+    const d = await run(7, 'debug');
+    const r = await run(7, 'release');
+    expect(r.stats).toEqual(d.stats);
+    expect(r.reads).toEqual(d.reads);
   });
 });
