@@ -217,20 +217,31 @@ export class Host implements HostContext, PagingHost {
     const pages = memoryMiB * 256;
     const cacheCap = Math.floor((pages * 4096 * cachePercent) / 100);
     if (cacheCap > 0xffffffff) throw new ConfigError('vm.cachePercent', cachePercent, 'a zip cache below 4 GiB');
+    // the swap store first: a swap file that cannot be created must fail before the engine holds
+    // a VM the host does not know (engine VM ids and this.vmList must stay in step)
+    const store = this.createSwapStore(cfg.name, (memoryMiB - reservationMiB) * 256, id);
     const got = this.engine.vmCreate(pages, salt, limitMiB * 256, cacheCap);
     if (got < 0) {
+      store.close();
       throw new ConfigError('vm.memoryMiB', memoryMiB, `room in the host's VM table and guest memory (maxVMs, guestMemoryMiB at Host.create)`);
     }
-    const swapPages = (memoryMiB - reservationMiB) * 256;
-    const store: SwapStore = this.swapBacking === 'file'
-      ? new FileSwapStore(cfg.name, swapPages, join(this.swapDir, `memvisor-${process.pid}-${Date.now().toString(36)}-${id}.vswp`))
-      : new MemorySwapStore(cfg.name, swapPages);
     const vm = new VM(this, got, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
       Math.floor((pages * this.balloonMaxPercent) / 100), store);
     this.reservedMiB += reservationMiB;
     this.vmList.push(vm);
     this.byName.set(cfg.name, vm);
     return vm;
+  }
+
+  /** The swap store of a new VM; a file that cannot be created is a ConfigError naming swap.dir. */
+  private createSwapStore(name: string, pages: number, id: number): SwapStore {
+    if (this.swapBacking === 'memory') return new MemorySwapStore(name, pages);
+    const path = join(this.swapDir, `memvisor-${process.pid}-${Date.now().toString(36)}-${id}.vswp`);
+    try {
+      return new FileSwapStore(name, pages, path);
+    } catch (e) {
+      throw new ConfigError('swap.dir', this.swapDir, `a writable directory for swap files (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} creating ${path})`);
+    }
   }
 
   /** The VM named `name`; a typed error for an unknown name. */

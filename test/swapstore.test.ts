@@ -253,6 +253,15 @@ describe('arguments are validated: typed errors, nothing changed', () => {
     host.close();
   });
 
+  it('a swap directory that cannot hold a file is a ConfigError, and the host stays usable', async () => {
+    const host = await Host.create({ machineMemoryMiB: 4, swap: { backing: 'file', dir: '/nonexistent/memvisor-swap' } });
+    expect(() => host.addVM({ name: 'a', memoryMiB: 1 })).toThrow(ConfigError);
+    expect(() => host.addVM({ name: 'a', memoryMiB: 1 })).toThrow(/swap.dir: got "\/nonexistent\/memvisor-swap", expected a writable directory/);
+    expect(host.vms.length).toBe(0);
+    expect(host.engine.vmTotal()).toBe(0); // the engine holds no VM the host does not know
+    host.close();
+  });
+
   it('loads a raw image from a file in chunks and from bytes, leaving zero pages unbacked', async () => {
     const host = await Host.create({ machineMemoryMiB: 8 });
     const vm = host.addVM({ name: 'img', memoryMiB: 4 });
