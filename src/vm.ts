@@ -8,7 +8,7 @@
  *                     --FAULT_NO_FRAME-> host reclaims frames from some VM, call again
  *                     --FAULT_LIMIT----> page out from this VM, call again
  *
- * Staging layout (offsets from the staging region; see host.ts STAGE_*): a 1 MiB data window,
+ * Staging layout (offsets from the staging region; STAGE_* below): a 1 MiB data window,
  * the swap-in list, the page-out request list, the pages evicted from the zip cache, the pages
  * of one swap-in batch, then a growable area for balloon lists and audit scratch.
  */
@@ -291,7 +291,10 @@ export class VM {
       throw new ConfigError('image', image, `a readable file (${(e as Error).message})`);
     }
     try {
-      const size = fstatSync(fd).size;
+      const st = fstatSync(fd);
+      // a directory opens for reading on Linux; its first read would fail with a raw EISDIR
+      if (!st.isFile()) throw new ConfigError('image', image, 'a regular file of guest memory');
+      const size = st.size;
       this.checkRange(gpa, size);
       this.checkUserRange('gpa', gpa, size);
       let done = 0;
@@ -299,7 +302,12 @@ export class VM {
         const want = Math.min(STAGE_DATA_BYTES, size - done);
         let n = 0;
         while (n < want) {
-          const r = readSync(fd, this.engine.u8, this.host.staging + STAGE_DATA + n, want - n, done + n);
+          let r: number;
+          try {
+            r = readSync(fd, this.engine.u8, this.host.staging + STAGE_DATA + n, want - n, done + n);
+          } catch (e) {
+            throw new ConfigError('image', image, `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} at byte ${done + n})`);
+          }
           if (r === 0) throw new ConfigError('image', image, `${size} readable bytes (it shrank while loading)`);
           n += r;
         }

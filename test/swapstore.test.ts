@@ -277,6 +277,7 @@ describe('arguments are validated: typed errors, nothing changed', () => {
     expect(Buffer.from(vm2.readPhys(0, img.length)).equals(Buffer.from(img))).toBe(true);
     expect(() => vm.loadImage(file, 2 * 1024 * 1024)).toThrow(/length/);
     expect(() => vm.loadImage('/nonexistent/file')).toThrow(/image/);
+    expect(() => vm.loadImage(tmpdir())).toThrow(/image: got .*, expected a regular file/);
     host.audit();
     host.close();
   });
