@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Host } from './host.js';
 import { MAX_MACHINE_MIB } from './engine.js';
-import { UsageError } from './errors.js';
+import { ConfigError, UsageError } from './errors.js';
 
 export const IMAGE_HELP = `usage: memvisor image <file> [<file>...] [options]
 
@@ -90,7 +90,8 @@ export async function measureImages(files: string[], salting: 'host' | 'per-vm')
     try {
       return statSync(f).size;
     } catch (e) {
-      throw new UsageError('<file>', f, `a readable image file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      // bad input, not a bad option: exit 1, as the help says
+      throw new ConfigError('<file>', f, `a readable image file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   });
   const mibs = sizes.map((b) => Math.max(1, Math.ceil(b / 2 ** 20)));

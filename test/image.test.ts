@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measureImages, parseImageArgs, formatImages } from '../src/cli-image.js';
 import { UsageError } from '../src/errors.js';
+import { main } from '../src/cli.js';
 import { mulberry32 } from './prng.js';
 
 const PAGE = 4096;
@@ -63,5 +64,15 @@ describe('memvisor image', () => {
     expect(() => parseImageArgs(['x', '--salting', 'all'])).toThrow(UsageError);
     expect(() => parseImageArgs(['x', '--bogus'])).toThrow(/option: got "--bogus"/);
     await expect(measureImages(['/nonexistent/x.vmem'], 'host')).rejects.toThrow(/a readable image file \(ENOENT\)/);
+    const err = process.stderr.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      // the help's exit codes: 1 an image cannot be read, 2 bad options
+      expect(await main(['image', '/nonexistent/x.vmem'])).toBe(1);
+      expect(await main(['image', tmpdir()])).toBe(1);
+      expect(await main(['image', 'x', '--bogus'])).toBe(2);
+    } finally {
+      process.stderr.write = err;
+    }
   });
 });
