@@ -57,8 +57,8 @@ export function parseTlbSpec(spec: string | undefined): NonNullable<MmuOptions['
     const m = /^(l1d|l1i|l2)=(\d+)x(\d+)$/i.exec(part.trim());
     if (!m) throw new UsageError('--tlb', part, 'NAME=ENTRIESxWAYS with NAME one of L1d, L1i, L2 (e.g. L1d=64x4)');
     const entries = Number(m[2]), ways = Number(m[3]);
-    if (ways < 1 || ways > 64 || (entries !== 0 && entries % ways !== 0)) {
-      throw new UsageError('--tlb', part, 'ways in [1, 64] and entries a multiple of ways');
+    if (ways < 1 || ways > 64 || entries > 1 << 20 || (entries !== 0 && entries % ways !== 0)) {
+      throw new UsageError('--tlb', part, `ways in [1, 64] and entries a multiple of ways, at most ${1 << 20}`);
     }
     out[m[1].toLowerCase()] = { entries, ways };
   }
@@ -95,7 +95,10 @@ export function parseTraceArgs(argv: string[]): TraceArgs {
         const v = value();
         for (const part of (v ?? '').split(',')) {
           const m = /^(\w+)=(\d+)$/.exec(part);
-          if (!m || !(m[1] in DEFAULT_COSTS)) throw new UsageError('--cost', part, `NAME=CYCLES with NAME one of ${Object.keys(DEFAULT_COSTS).join(', ')}`);
+          // hasOwn, not `in`: inherited names such as toString are not costs
+          if (!m || !Object.hasOwn(DEFAULT_COSTS, m[1]) || Number(m[2]) > 2 ** 31) {
+            throw new UsageError('--cost', part, `NAME=CYCLES with NAME one of ${Object.keys(DEFAULT_COSTS).join(', ')} and CYCLES at most 2^31`);
+          }
           costs[m[1] as keyof CostModel] = Number(m[2]);
         }
         break;

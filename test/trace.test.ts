@@ -120,6 +120,10 @@ describe('memvisor trace command', () => {
     expect(() => parseTraceArgs(['f', '--levels', '3'])).toThrow(UsageError);
     expect(() => parseTlbSpec('L3=8x2')).toThrow(/--tlb/);
     expect(() => parseTlbSpec('L1d=10x4')).toThrow(/multiple of ways/);
+    expect(() => parseTlbSpec('L1d=99999999x1')).toThrow(UsageError); // a bad option (exit 2), not a ConfigError later
+    expect(parseTraceArgs(['f', '--cost', 'walkRef=30,vmExit=0']).opts.costs).toEqual({ walkRef: 30, vmExit: 0 });
+    expect(() => parseTraceArgs(['f', '--cost', 'toString=5'])).toThrow(/--cost: got "toString=5"/);
+    expect(() => parseTraceArgs(['f', '--cost', 'walkRef=99999999999'])).toThrow(UsageError);
     expect(() => parseTraceArgs(['f', '--bogus'])).toThrow(/--bogus/);
     expect(() => parseTraceArgs([])).toThrow(/<file>/);
   });
