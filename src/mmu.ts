@@ -424,8 +424,9 @@ export class Mmu {
    * translation retried; `cycles` then adds up every attempt.
    */
   translate(va: bigint | number, kind: AccessKind = 'read', supervisor = false): Translation {
+    // hasOwn, not a lookup alone: 'toString' must not pass as a kind
+    if (!Object.hasOwn(KINDS, kind)) throw new ConfigError('kind', kind, 'read, write or fetch');
     const k = KINDS[kind];
-    if (k === undefined) throw new ConfigError('kind', kind, 'read, write or fetch');
     const vm = this.vm;
     const v = BigInt.asUintN(64, BigInt(va));
     const e = this.engine;
@@ -591,12 +592,14 @@ export class Mmu {
   }
   /** INVVPID: 'address' (vpid, va), 'single' (vpid), 'all'. */
   invvpid(type: 'address' | 'single' | 'all', vpid = this.vm.vpid, va: bigint | number = 0): void {
-    const t = { address: 0, single: 1, all: 2 }[type];
-    if (t === undefined) throw new ConfigError('type', type, 'address, single or all');
+    const types = { address: 0, single: 1, all: 2 };
+    if (!Object.hasOwn(types, type)) throw new ConfigError('type', type, 'address, single or all');
+    const t = types[type];
     this.engine.invvpid(this.ctx, t, vpid, Number(va));
   }
   /** INVEPT: 'single' (the VM's EPT) or 'all'. */
   invept(type: 'single' | 'all', vm: MmuVm = this.vm): void {
+    if (type !== 'single' && type !== 'all') throw new ConfigError('type', type, 'single or all');
     this.engine.invept(this.ctx, type === 'all' ? 2 : 1, vm.id);
   }
 

@@ -359,6 +359,11 @@ describe('TLB', () => {
     m.invept('single');
     m.translate(a); expect(l2()).toBe(7);
     expect(m.stats().ntlbMisses).toBeGreaterThan(nt);
+    // a type or kind that is not one of the names is a typed error, not a silent 'single' or 'read'
+    expect(() => m.invept('everything' as never)).toThrow(/type: got "everything", expected single or all/);
+    expect(() => m.invvpid('toString' as never)).toThrow(/type: got "toString"/);
+    expect(() => m.translate(a, 'toString' as never)).toThrow(/kind: got "toString"/);
+    expect(l2()).toBe(7);
   });
 });
 
