@@ -20,10 +20,8 @@ export interface CorpusSource {
 export interface CorpusOptions {
   /** corpus size in MiB (default 64) */
   mib?: number;
-  /** sources; default /usr/bin 35%, /usr/lib 35%, /usr/share 20%; the rest are zero pages */
+  /** sources; default /usr/bin 35%, /usr/lib 35%, /usr/share 20%; the rest (and whatever a source lacks) are zero pages */
   sources?: CorpusSource[];
-  /** share of zero pages (default: whatever the sources leave, 10% by default) */
-  zeroShare?: number;
 }
 
 export interface Corpus {
