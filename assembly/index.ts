@@ -4,7 +4,7 @@
  */
 
 import { layout, INIT_OK } from "./memmap";
-import { framesInit } from "./frames";
+import { framesInit, FrameKind } from "./frames";
 import { pmapInit } from "./pmap";
 import { mmuInit } from "./mmu";
 import { eptInit } from "./ept";
@@ -57,6 +57,15 @@ export {
   LZ4_DOES_NOT_FIT, LZ4_TRUNCATED, LZ4_ZERO_OFFSET, LZ4_OFFSET_BEFORE_START, LZ4_OUTPUT_OVERFLOW,
   LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE,
 } from "./codec";
+
+// The values of enums TypeScript mirrors (src/engine.ts FrameKind, src/mmu.ts FaultKind), exported
+// only so that a test keeps the two sides in step (PState is kept by the order of vmStatName).
+export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./walk";
+export const FRAME_KIND_FREE: u32 = FrameKind.Free;
+export const FRAME_KIND_GUEST: u32 = FrameKind.Guest;
+export const FRAME_KIND_ZPOOL: u32 = FrameKind.Zpool;
+export const FRAME_KIND_PAGE_TABLE: u32 = FrameKind.PageTable;
+export const FRAME_KIND_HYPERVISOR: u32 = FrameKind.Hypervisor;
 
 /** Lays out memory from the configuration block and sets up every part. Returns an INIT_* code. */
 export function init(): i32 {

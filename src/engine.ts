@@ -986,8 +986,15 @@ export class Engine {
   }
   /** The module's own LZ4_* status constants, by name (for tests that keep Lz4Status in step). */
   lz4StatusCodes(): Record<string, number> {
+    return this.moduleConstants('LZ4_');
+  }
+  /**
+   * The module's exported constants whose names start with `prefix`, by name: tests keep the
+   * public enums that mirror the module's (FrameKind: FRAME_KIND_, FaultKind: FK_) in step.
+   */
+  moduleConstants(prefix: string): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries(this.raw)) if (k.startsWith('LZ4_')) out[k] = (v as WebAssembly.Global).value;
+    for (const [k, v] of Object.entries(this.raw)) if (k.startsWith(prefix) && v instanceof WebAssembly.Global) out[k] = Number(v.value);
     return out;
   }
 

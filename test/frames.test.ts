@@ -159,6 +159,27 @@ describe('names shared with the module', () => {
     expect(e.vmStats(vm)).toMatchObject({ unbacked: 15, mapped: 1, firstTouches: 1 });
   });
 
+  it('FrameKind and FaultKind mirror the module constants', async () => {
+    const { FaultKind } = await import('../src/index.js');
+    const e = Engine.create({});
+    expect(e.moduleConstants('FRAME_KIND_')).toEqual({
+      FRAME_KIND_FREE: FrameKind.Free,
+      FRAME_KIND_GUEST: FrameKind.Guest,
+      FRAME_KIND_ZPOOL: FrameKind.Zpool,
+      FRAME_KIND_PAGE_TABLE: FrameKind.PageTable,
+      FRAME_KIND_HYPERVISOR: FrameKind.Hypervisor,
+    });
+    expect(e.moduleConstants('FK_')).toEqual({
+      FK_GUEST_PF: FaultKind.GuestPageFault,
+      FK_EPT_VIOLATION: FaultKind.EptViolation,
+      FK_EPT_MISCONFIG: FaultKind.EptMisconfig,
+      FK_HOST: FaultKind.Host,
+      FK_GUEST_OOM: FaultKind.GuestOutOfMemory,
+      FK_NONCANONICAL: FaultKind.NonCanonical,
+      FK_NO_FRAME: FaultKind.NoFrame,
+    });
+  });
+
   it('reads status codes from the module, not from TypeScript literals', () => {
     const e = Engine.create({ machineMemoryMiB: 1, guestMemoryMiB: 1 });
     const vm = e.vmCreate(4, 0);
