@@ -60,7 +60,31 @@ describe('lackey replay', () => {
     expect(readFileSync(bin).length).toBeLessThan(readFileSync(FIXTURE).length);
   });
 
-  it('splits across chunk boundaries exactly like one buffer (lines cut anywhere)', () => {
+  it('a text longer than one chunk is cut mid-line and replays exactly like its parts fed whole', () => {
+    // replayBytes feeds 1 MiB chunks: seven copies of the fixture's records put the first cut
+    // inside a line, and a prefix of 0..9 lines moves it across the line's bytes
+    const lines = readFileSync(FIXTURE, 'utf8').split('\n').filter((l) => l && !l.startsWith('=='));
+    const body = new TextEncoder().encode(lines.join('\n') + '\n');
+    const copies = Math.ceil((1 << 20) / body.length) + 1;
+    for (let shift = 0; shift < 10; shift++) {
+      const prefix = new TextEncoder().encode(lines.slice(0, shift).map((l) => l + '\n').join(''));
+      const all = new Uint8Array(prefix.length + copies * body.length);
+      all.set(prefix);
+      for (let c = 0; c < copies; c++) all.set(body, prefix.length + c * body.length);
+      const cut = new TextDecoder().decode(all.subarray((1 << 20) - 1, (1 << 20) + 1));
+      if (shift === 0) expect(cut).not.toContain('\n'); // the cut is inside a line
+      const one = Mmu.create(small);
+      const s1 = replayBytes(one, all).stats;
+      const parts = Mmu.create(small);
+      if (shift) replayBytes(parts, prefix);
+      for (let c = 0; c < copies; c++) replayBytes(parts, body);
+      const s2 = parts.stats();
+      expect(s1.records).toBe(shift + copies * lines.length);
+      expect([s1.records, s1.translations, s1.l1iMisses, s1.l1dMisses, s1.l2Misses, s1.badLines]).toEqual([s2.records, s2.translations, s2.l1iMisses, s2.l1dMisses, s2.l2Misses, s2.badLines]);
+    }
+  });
+
+  it('a gzip trace replays like its plain text', () => {
     const text = readFileSync(FIXTURE);
     const whole = replayBytes(Mmu.create(small), text).stats;
     const m = Mmu.create(small);
