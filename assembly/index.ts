@@ -32,7 +32,7 @@ export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS } from "./zipcache";
 export {
   reclaimSeed, reclaimSelect, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
 } from "./reclaim";
-export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed } from "./balloon";
+export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed, BALLOON_DUPLICATE, BALLOON_BAD_STATE } from "./balloon";
 export {
   shareScan, sharedCount, sharingHints, sharingFullScans, sharingVolatile, sharingScanned, sharingMerged, sharingLargeSkipped,
   sharingLastScanned, sharingLastMerged, sharingCapacity, sharingPassPages, sharingCursor, sharingAudit,

@@ -238,6 +238,7 @@ export function lz4StatusText(code: number): string {
 const CODE_NAMES = [
   'FAULT_NO_FRAME', 'FAULT_RANGE', 'FAULT_IO', 'FAULT_LIMIT', 'PHYS_WRITE', 'PHYS_SKIP_ZERO',
   'STOP_NO_VICTIM', 'STOP_SWAP_FULL', 'NO_SLOT', 'TRACE_SKIP_BAD', 'TRACE_EMIT', 'ZIP_HIST_BUCKETS',
+  'BALLOON_DUPLICATE', 'BALLOON_BAD_STATE',
 ] as const;
 
 const modules = new Map<EngineFlavor, WebAssembly.Module>();
@@ -281,7 +282,7 @@ export class Engine {
   /**
    * Status codes of the mechanisms, read from the module's own exported constants (so they are
    * never written twice): FAULT_* of pmapFault/physAccess, PHYS_* flags, STOP_* of page-out,
-   * NO_SLOT of the zip pool, TRACE_* flags of trace replay, ZIP_HIST_BUCKETS.
+   * NO_SLOT of the zip pool, TRACE_* flags of trace replay, ZIP_HIST_BUCKETS, BALLOON_* (as u32).
    */
   readonly codes: Readonly<Record<(typeof CODE_NAMES)[number], number>>;
 

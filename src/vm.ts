@@ -538,7 +538,9 @@ export class VM {
   /** Turns a BALLOON_* code into a typed error naming the entry. */
   private balloonError(gppns: readonly number[], code: number, wanted: string): never {
     const i = this.engine.balloonBadIndex();
-    const why = code === -2 ? `a GPPN listed once (it is also at an earlier index)` : code === -3 ? `a page that is ${wanted}` : `a GPPN below ${this.pages}`;
+    const { BALLOON_DUPLICATE, BALLOON_BAD_STATE } = this.engine.codes;
+    const c = code >>> 0; // the codes are negative i32, read as u32
+    const why = c === BALLOON_DUPLICATE ? `a GPPN listed once (it is also at an earlier index)` : c === BALLOON_BAD_STATE ? `a page that is ${wanted}` : `a GPPN below ${this.pages}`;
     throw new ConfigError(`gppns[${i}]`, gppns[i], why);
   }
 
