@@ -611,9 +611,9 @@ export class Engine {
     let pages = 0;
     const histogram = new Array<number>(buckets).fill(0);
     let bytes = 0;
-    // chunks of 2^20 pages keep each call's byte sum within u32
-    for (let at = first; at < first + n; at += 1 << 20) {
-      pages += this.raw.zipSurvey(vm, at, Math.min(1 << 20, first + n - at), out) >>> 0;
+    // chunks of 2^19 pages keep each call's byte sum (at most 4096 per page) within u32
+    for (let at = first; at < first + n; at += 1 << 19) {
+      pages += this.raw.zipSurvey(vm, at, Math.min(1 << 19, first + n - at), out) >>> 0;
       const v = this.view;
       for (let b = 0; b < buckets; b++) histogram[b] += v.getUint32(out + b * 4, true);
       bytes += v.getUint32(out + buckets * 4, true);

@@ -15,7 +15,7 @@
  * assembly/coherence.ts drops whenever reclamation changes the frame behind a page.
  */
 
-import { Engine, type EngineFlavor } from './engine.js';
+import { Engine, NO_FRAME, type EngineFlavor } from './engine.js';
 import { ConfigError, MemvisorError, OutOfMachineMemoryError, checkInt } from './errors.js';
 import type { VM } from './vm.js';
 
@@ -382,7 +382,7 @@ export class Mmu {
     e.pagingVmSetup(id, MODES[mode], shape.levels, shape.hostLevels, SIZES[shape.pageSize], SIZES[shape.hostPageSize], vpid, shape.eptAccessDirty);
     if (this.host) {
       const bad = e.gosAttach(id, range.first, range.end);
-      if (bad !== 0xffffffff) {
+      if (bad !== NO_FRAME) {
         throw new ConfigError('guestOs.firstGppn', range.first, `a range [${range.first}, ${range.end}) of pages that read zero: GPPN ${bad} holds data (written through writePhys or loadImage, or ballooned)`);
       }
     }
