@@ -34,6 +34,13 @@ function samplePages(seed: number, n: number): Uint8Array[] {
 
 const eq = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
 
+describe('lz4Bound', () => {
+  it('the TypeScript formula equals the module', () => {
+    const e = Engine.create({});
+    for (const n of [0, 1, 254, 255, 256, 4096, 65535, 1 << 20, (1 << 30) + 7]) expect(lz4Bound(n)).toBe(e.lz4Bound(n));
+  });
+});
+
 describe('lz4 status codes', () => {
   it('mirror the module constants', () => {
     const codes = Engine.create({}).lz4StatusCodes();
