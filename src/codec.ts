@@ -8,7 +8,7 @@
  * keeps only pages that compress to <= 2048 bytes); `decompress(src, size)` returns exactly
  * `size` bytes or throws a CodecError that says what is wrong with the input.
  *
- * The one-shot LZ4 functions share one utility engine (no machine RAM), created on first use.
+ * The one-shot LZ4 functions run on the utility engine (no machine RAM; engine.ts utilityEngine).
  * Data crosses through its staging region, laid out per call as
  *
  *   staging: [ src | pad to 16 | dst: limit (compress) or decompressedSize (decompress) ]
@@ -17,7 +17,7 @@
  * lz4DecompressPages cross into WebAssembly once per batch.
  */
 import { deflateSync, inflateSync } from 'fflate';
-import { Engine, Lz4Status, lz4StatusText } from './engine.js';
+import { Lz4Status, lz4StatusText, utilityEngine } from './engine.js';
 import { CodecError, ConfigError, checkBytes, checkInt } from './errors.js';
 
 /** A page compressor. */
@@ -33,13 +33,6 @@ export interface Codec {
 /** Largest input (and decompressed size) the one-shot functions take: staging holds it twice. */
 export const MAX_CODEC_INPUT = 1 << 30;
 
-let shared: Engine | null = null;
-
-/** The lazily created engine that runs one-shot codec calls. */
-function utility(): Engine {
-  shared ??= Engine.create({ machineMemoryMiB: 0 });
-  return shared;
-}
 
 /** Rounds up to 16 so the output starts on a v128 boundary. */
 function align16(n: number): number {
@@ -60,7 +53,7 @@ export function lz4Bound(n: number): number {
 
 /** LZ4 with an output limit: the block, or null when it would exceed `limit`. */
 function lz4CompressLimited(src: Uint8Array, limit: number): Uint8Array | null {
-  const e = utility();
+  const e = utilityEngine();
   const at = align16(src.length);
   e.stage(at + limit);
   const s = e.stageIn(src, 0);
@@ -83,7 +76,7 @@ export function lz4Compress(src: Uint8Array): Uint8Array {
 export function lz4Decompress(src: Uint8Array, decompressedSize: number): Uint8Array {
   checkInput('src', src);
   checkInt('decompressedSize', decompressedSize, 0, MAX_CODEC_INPUT);
-  const e = utility();
+  const e = utilityEngine();
   const at = align16(src.length);
   e.stage(at + decompressedSize);
   const s = e.stageIn(src, 0);

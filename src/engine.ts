@@ -1042,3 +1042,13 @@ export class Engine {
     return true;
   }
 }
+
+let utility: Engine | null = null;
+
+/**
+ * The engine (no machine RAM) that runs the one-shot hash and codec functions (src/hash.ts,
+ * src/codec.ts), created on first use and shared by both.
+ */
+export function utilityEngine(): Engine {
+  return (utility ??= Engine.create({ machineMemoryMiB: 0 }));
+}

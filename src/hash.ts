@@ -2,25 +2,19 @@
  * Hashing: XXH64 and XXH3-64 of byte arrays, bit-identical to the reference xxHash, as unsigned
  * 64-bit bigints. Thin typed wrappers over the mechanism in assembly/hash.ts.
  *
- * They share one utility engine (no machine RAM), created on first use; the input is copied
- * into its staging region, which grows to the largest input seen. For hashing pages already in
- * machine RAM, call the engine's batch methods (`pagesHash`) instead: one call per batch.
+ * They run on the utility engine (no machine RAM; engine.ts utilityEngine), shared with the
+ * one-shot codec functions; the input is copied into its staging region, which grows to the
+ * largest input seen. For hashing pages already in machine RAM, call the engine's batch methods
+ * (`pagesHash`) instead: one call per batch.
  */
-import { Engine } from './engine.js';
+import { utilityEngine } from './engine.js';
 import { checkBytes, checkU64 } from './errors.js';
-
-let shared: Engine | null = null;
-
-/** The shared utility engine, created on first use. */
-function engine(): Engine {
-  return (shared ??= Engine.create({ machineMemoryMiB: 0 }));
-}
 
 /** XXH64 of `data` with `seed` (an unsigned 64-bit bigint, default 0). */
 export function xxh64(data: Uint8Array, seed: bigint = 0n): bigint {
   checkBytes('data', data);
   checkU64('seed', seed);
-  const e = engine();
+  const e = utilityEngine();
   return e.xxh64(e.stageIn(data), data.length, seed);
 }
 
@@ -28,6 +22,6 @@ export function xxh64(data: Uint8Array, seed: bigint = 0n): bigint {
 export function xxh3(data: Uint8Array, seed: bigint = 0n): bigint {
   checkBytes('data', data);
   checkU64('seed', seed);
-  const e = engine();
+  const e = utilityEngine();
   return e.xxh3(e.stageIn(data), data.length, seed);
 }
