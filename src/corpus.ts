@@ -6,9 +6,8 @@
  */
 import { readdirSync, readFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
+import { PAGE } from './engine.js';
 import { ConfigError } from './errors.js';
-
-export const PAGE = 4096;
 
 export interface CorpusSource {
   /** directory walked in sorted order */

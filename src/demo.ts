@@ -5,7 +5,8 @@
  * swap), one sharing pass merges what is identical, and every byte is read back and checked.
  */
 import { Host } from './host.js';
-import { buildCorpus, PAGE } from './corpus.js';
+import { buildCorpus } from './corpus.js';
+import { PAGE } from './engine.js';
 import { ConfigError } from './errors.js';
 import type { VmStats } from './vm.js';
 

@@ -53,6 +53,8 @@ export enum FrameKind {
   Hypervisor = 4,
 }
 
+/** Bytes in a guest page and in a machine frame (assembly/memmap.ts PAGE_SIZE). */
+export const PAGE = 4096;
 /** Largest machine RAM one engine holds: 4 GiB of wasm32 memory less metadata room. */
 export const MAX_MACHINE_MIB = 3584;
 /** Returned by frame allocation when machine RAM is exhausted. */
@@ -433,7 +435,7 @@ export class Engine {
   }
   /** Address of frame `mpn` in linear memory. */
   frameAddr(mpn: number): number {
-    return this.region('ram').offset + mpn * 4096;
+    return this.region('ram').offset + mpn * PAGE;
   }
   /** Frame counts by kind; free + the others == total. */
   frameCounts(): { total: number; free: number; guest: number; zpool: number; pageTable: number; hypervisor: number } {

@@ -18,7 +18,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Engine, FrameKind, MAX_MACHINE_MIB, type EngineFlavor } from './engine.js';
+import { Engine, FrameKind, MAX_MACHINE_MIB, PAGE, type EngineFlavor } from './engine.js';
 import { ConfigError, EngineAbortError, MemvisorError, OutOfMachineMemoryError, checkInt } from './errors.js';
 import { FileSwapStore, MemorySwapStore, loadChecksum, type SwapStore } from './swapstore.js';
 import { BATCH, PState, STAGE_AUX, VM, type HostContext, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
@@ -215,7 +215,7 @@ export class Host implements HostContext, PagingHost {
     // default salts live above 2^31, explicit ones below, so a default never joins a user's domain by accident
     const salt = cfg.salt === undefined ? (this.salting === 'host' ? 0x80000000 : 0x80000001 + id) : checkInt('vm.salt', cfg.salt, 0, 0x7fffffff);
     const pages = memoryMiB * 256;
-    const cacheCap = Math.floor((pages * 4096 * cachePercent) / 100);
+    const cacheCap = Math.floor((pages * PAGE * cachePercent) / 100);
     if (cacheCap > 0xffffffff) throw new ConfigError('vm.cachePercent', cachePercent, 'a zip cache below 4 GiB');
     // the swap store first: a swap file that cannot be created must fail before the engine holds
     // a VM the host does not know (engine VM ids and this.vmList must stay in step)
@@ -339,7 +339,7 @@ export class Host implements HostContext, PagingHost {
    */
   static rates(before: Stats, after: Stats, seconds: number): VmRates[] {
     if (!(seconds > 0)) throw new ConfigError('seconds', seconds, 'a positive number of simulated seconds');
-    const mib = (pages: number) => (pages * 4096) / (1 << 20) / seconds;
+    const mib = (pages: number) => (pages * PAGE) / (1 << 20) / seconds;
     return after.vms.map((a) => {
       const b = before.vms.find((v) => v.name === a.name);
       const d = (k: 'SWR' | 'SWW' | 'ZIP' | 'UNZIP') => mib(a[k] - (b ? b[k] : 0));

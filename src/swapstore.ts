@@ -21,9 +21,8 @@
  */
 import { closeSync, openSync, readSync, readvSync, writeSync, writevSync, unlinkSync, ftruncateSync } from 'node:fs';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
+import { PAGE } from './engine.js';
 import { ConfigError, SwapChecksumError, SwapIoError, checkInt } from './errors.js';
-
-export const PAGE = 4096;
 
 let hasher: XXHashAPI | null = null;
 /** Loads xxhash-wasm once per process (asynchronous: WebAssembly instantiation). */

@@ -13,14 +13,13 @@
  * of one swap-in batch, then a growable area for balloon lists and audit scratch.
  */
 import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
-import type { Engine } from './engine.js';
+import { PAGE, type Engine } from './engine.js';
 import {
   ConfigError, MemvisorError, OutOfMachineMemoryError, SwapChecksumError, SwapIoError, VmFaultedError, checkInt,
 } from './errors.js';
 import type { SwapStore } from './swapstore.js';
 import { pagingStats, type MmuMode, type MmuVm, type PagingStats } from './mmu.js';
 
-export const PAGE = 4096;
 /** pmap states (assembly/pmap.ts PState). */
 export enum PState {
   Unbacked = 0,
