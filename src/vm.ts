@@ -4,13 +4,17 @@
  * this file validates arguments, moves bulk data through the staging region, and does what the
  * mechanism asks TypeScript to do (swap I/O, finding free frames) between batches:
  *
- *   physAccess(batch) --FAULT_IO------> read + verify the page from the swap store, swapInCommit, call again
+ *   physAccess(batch) --FAULT_IO------> read + verify the run of swapped pages the window touches
+ *                                       straight into frames (swapInFrames, swapInFramesCommit; page by
+ *                                       page through staging and swapInCommit when reclaim is needed),
+ *                                       call again
  *                     --FAULT_NO_FRAME-> host reclaims frames from some VM, call again
  *                     --FAULT_LIMIT----> page out from this VM, call again
  *
  * Staging layout (offsets from the staging region; STAGE_* below): a 1 MiB data window,
- * the swap-in list, the page-out request list, the pages evicted from the zip cache, the pages
- * of one swap-in batch, then a growable area for balloon lists and audit scratch.
+ * the swap-in list and its frame addresses, the page-out request list, the pages evicted from
+ * the zip cache, the pages of one page-by-page swap-in, then a growable area for balloon lists
+ * and audit scratch.
  */
 import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
 import { PAGE, type Engine } from './engine.js';
