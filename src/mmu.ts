@@ -206,6 +206,7 @@ const FAULT_BIT = 1n << 63n;
 const MAX_HOST_ROUNDS = 64;
 
 function geometry(field: string, g: CacheGeometry): [number, number] {
+  if (g === null || typeof g !== 'object') throw new ConfigError(field, g, 'an object { entries, ways }');
   checkInt(`${field}.entries`, g.entries, 0, 1 << 20);
   if (g.entries === 0) return [0, 0];
   checkInt(`${field}.ways`, g.ways, 1, 64);
@@ -270,15 +271,21 @@ export class Mmu {
   private constructor(engine: Engine, opts: CoreOptions, host: PagingHost | null) {
     this.engine = engine;
     this.host = host;
-    const tlb = { ...DEFAULT_TLB, ...opts.tlb };
+    // a field given as undefined takes its default, as an absent one does (a spread would not);
+    // null is not a geometry: geometry() says so
+    const or = (g: CacheGeometry | undefined, d: CacheGeometry) => (g === undefined ? d : g);
+    const tlb = opts.tlb ?? {};
     const geo = [
-      ...geometry('tlb.l1i', tlb.l1i), ...geometry('tlb.l1d', tlb.l1d), ...geometry('tlb.l2', tlb.l2),
-      ...geometry('guestPwc', opts.guestPwc ?? DEFAULT_PWC), ...geometry('nestedPwc', opts.nestedPwc ?? DEFAULT_PWC),
-      ...geometry('nestedTlb', opts.nestedTlb ?? DEFAULT_NTLB),
+      ...geometry('tlb.l1i', or(tlb.l1i, DEFAULT_TLB.l1i)), ...geometry('tlb.l1d', or(tlb.l1d, DEFAULT_TLB.l1d)), ...geometry('tlb.l2', or(tlb.l2, DEFAULT_TLB.l2)),
+      ...geometry('guestPwc', or(opts.guestPwc, DEFAULT_PWC)), ...geometry('nestedPwc', or(opts.nestedPwc, DEFAULT_PWC)),
+      ...geometry('nestedTlb', or(opts.nestedTlb, DEFAULT_NTLB)),
     ];
     const flags = (opts.pwc ?? true ? 1 : 0) | (opts.ntlb ?? true ? 2 : 0) | (opts.demandPaging ?? true ? 4 : 0);
     const costs: Record<string, number> = { ...DEFAULT_COSTS, ...opts.costs };
-    for (const name of engine.mmuCostNames()) checkInt(`costs.${name}`, costs[name], 0, 2 ** 31);
+    const names = engine.mmuCostNames();
+    // a misspelt cost must not be ignored silently (as Host.create rejects unknown fields)
+    for (const name of Object.keys(costs)) if (!names.includes(name)) throw new ConfigError(`costs.${name}`, costs[name], `no such cost (known: ${names.join(', ')})`);
+    for (const name of names) checkInt(`costs.${name}`, costs[name], 0, 2 ** 31);
     const ctx = engine.mmuCreate(geo, flags);
     if (ctx < 0) throw new ConfigError('engine', 'full', 'room for one more MMU context (maxMmus, mmuCacheBytes)');
     this.ctx = ctx;
@@ -287,6 +294,7 @@ export class Mmu {
 
   /** Creates an Mmu (one core) with one VM, switched to the VM's first address space. */
   static create(opts: MmuOptions = {}): Mmu {
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of Mmu options');
     const hostPageSize = oneOf('hostPageSize', opts.hostPageSize ?? '4k', ['4k', '2m', '1g'] as const);
     const pageSize = oneOf('pageSize', opts.pageSize ?? '4k', ['4k', '2m', '1g'] as const);
     const maxVms = checkInt('maxVms', opts.maxVms ?? 2, 1, 64);

@@ -677,3 +677,18 @@ describe('accessed and dirty harvesting (sampling sees translated accesses)', ()
     expect(m.sampleAccessed(g, 1)[0]).toBe(0);
   });
 });
+
+describe('core options', () => {
+  it('bad cache geometries, misspelt costs and a non-object are typed errors naming the field', () => {
+    const small = { guestMemoryMiB: 64, machineMemoryMiB: 16 };
+    expect(() => Mmu.create({ ...small, tlb: { l1d: null as never } })).toThrow(/tlb.l1d: got null, expected an object/);
+    expect(() => Mmu.create({ ...small, guestPwc: 5 as never })).toThrow(/guestPwc: got 5, expected an object/);
+    expect(() => Mmu.create({ ...small, costs: { walkref: 3 } as never })).toThrow(/costs.walkref: got 3, expected no such cost/);
+    expect(() => Mmu.create(null as never)).toThrow(/opts: got null/);
+    // a field given as undefined takes its default
+    const m = Mmu.create({ ...small, tlb: { l1d: undefined, l2: { entries: 16, ways: 4 } } });
+    m.translate(0x400000n);
+    expect(m.stats().l1dMisses).toBe(1);
+    expect(Mmu.create({ ...small, costs: { walkRef: 7 } }).stats().cycles).toBe(0);
+  });
+});
