@@ -321,6 +321,7 @@ export class Mmu {
    * switch to others with `switchTo`. On an Mmu over a Host, pass `{ vm }` (see `attach`).
    */
   addVm(opts: VmOptions & { vm?: VM } = {}): MmuVm {
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of VM options');
     if (opts.vm !== undefined) {
       const { vm, guestMemoryMiB, ...rest } = opts;
       if (guestMemoryMiB !== undefined) throw new ConfigError('guestMemoryMiB', guestMemoryMiB, "nothing: a Host VM's size is its memoryMiB");
@@ -351,6 +352,7 @@ export class Mmu {
     const host = this.host;
     if (!host) throw new ConfigError('vm', vm?.name ?? vm, 'an Mmu created by host.mmu() (a standalone Mmu owns its VMs: use addVm)');
     if (vm === null || typeof vm !== 'object' || !host.owns(vm)) throw new ConfigError('vm', (vm as VM | null)?.name ?? vm, "a VM of this Mmu's host");
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of attach options');
     if (opts.mode !== undefined && opts.mode !== vm.mmu) {
       throw new ConfigError('mode', opts.mode, `'${vm.mmu}', the mmu mode VM ${JSON.stringify(vm.name)} was added with (host.addVM)`);
     }

@@ -259,6 +259,8 @@ describe('Mmu over a Host: set-up and validation', () => {
     expect(() => mmu.vm).toThrow(ConfigError);
     expect(() => mmu.translate(0x1000)).toThrow(/attached first/);
     expect(() => mmu.attach(vm, { mode: 'ept' })).toThrow(/'shadow', the mmu mode VM "v" was added with/);
+    expect(() => mmu.attach(vm, null as never)).toThrow(/opts: got null, expected an object of attach options/);
+    expect(() => mmu.addVm(null as never)).toThrow(/opts: got null/);
     const p = mmu.addVm({ vm });
     expect(p).toMatchObject({ id: vm.id, mode: 'shadow', guestOs: { first: 512, end: 1024 } });
     expect(vm.guestOsRange).toEqual({ first: 512, end: 1024 });
