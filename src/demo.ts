@@ -7,7 +7,7 @@
 import { Host } from './host.js';
 import { buildCorpus } from './corpus.js';
 import { PAGE } from './engine.js';
-import { ConfigError } from './errors.js';
+import { UsageError } from './errors.js';
 import type { VmStats } from './vm.js';
 
 interface Out {
@@ -29,16 +29,16 @@ function parseArgs(args: string[]): DemoArgs {
     if (flag === '--mib' || flag === '--vms') {
       const n = Number(v);
       const [lo, hi] = flag === '--mib' ? [4, 512] : [1, 16];
-      if (!Number.isInteger(n) || n < lo || n > hi) throw new ConfigError(flag, v, `an integer in [${lo}, ${hi}]`);
+      if (!Number.isInteger(n) || n < lo || n > hi) throw new UsageError(flag, v, `an integer in [${lo}, ${hi}]`);
       if (flag === '--mib') a.mib = n;
       else a.vms = n;
       i++;
     } else if (flag === '--root') {
-      if (!v) throw new ConfigError('--root', v, 'a directory');
+      if (!v) throw new UsageError('--root', v, 'a directory');
       a.roots.push(v);
       i++;
     } else {
-      throw new ConfigError('demo argument', flag, '--mib N, --vms N or --root DIR');
+      throw new UsageError('demo argument', flag, '--mib N, --vms N or --root DIR');
     }
   }
   return a;

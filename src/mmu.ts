@@ -219,6 +219,13 @@ function oneOf<T extends string>(field: string, v: unknown, allowed: readonly T[
   return v as T;
 }
 
+/** `v` when it is a boolean, `dflt` when undefined; a typed error otherwise (a truthy string must not switch a feature on). */
+function checkBool(field: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new ConfigError(field, v, 'true or false');
+  return v;
+}
+
 /** Validated paging shape with defaults; `vpid` stays undefined when not given. */
 function pagingShape(opts: PagingOptions): { levels: number; hostLevels: number; pageSize: PageSize; hostPageSize: PageSize; eptAccessDirty: boolean } {
   return {
@@ -226,7 +233,7 @@ function pagingShape(opts: PagingOptions): { levels: number; hostLevels: number;
     hostLevels: Number(oneOf('hostLevels', String(opts.hostLevels ?? 4), ['4', '5'] as const)),
     pageSize: oneOf('pageSize', opts.pageSize ?? '4k', ['4k', '2m', '1g'] as const),
     hostPageSize: oneOf('hostPageSize', opts.hostPageSize ?? '4k', ['4k', '2m', '1g'] as const),
-    eptAccessDirty: opts.eptAccessDirty ?? true,
+    eptAccessDirty: checkBool('eptAccessDirty', opts.eptAccessDirty, true),
   };
 }
 

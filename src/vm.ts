@@ -173,6 +173,11 @@ export interface HostContext {
   stage(bytes: number): void;
 }
 
+/** Pages holding a frame reference (mapped, shared, zero) among a VM's named stats. */
+function residentOf(v: Readonly<Record<string, number>>): number {
+  return v.mapped + v.shared + v.zero;
+}
+
 export class VM {
   /** Pages of guest memory. */
   readonly pages: number;
@@ -223,8 +228,7 @@ export class VM {
 
   /** Pages held resident (frame references): the quantity limits and reservations apply to. */
   get residentPages(): number {
-    const e = this.engine;
-    return e.vmStateCount(this.id, PState.Mapped) + e.vmStateCount(this.id, PState.Shared) + e.vmStateCount(this.id, PState.Zero);
+    return residentOf(this.engine.vmStats(this.id));
   }
 
   /** pmap state of `gppn` (PState). */
@@ -563,7 +567,7 @@ export class VM {
       SHRD: v.shared + v.zero,
       ZERO: v.zero,
       SHRDSVD: e.vmSharedSaved(id),
-      resident: v.mapped + v.shared + v.zero,
+      resident: residentOf(v),
       compressed: v.compressed,
       SWCUR: v.swapped,
       SWTGT: v.swapped + this.swapTarget,

@@ -56,14 +56,14 @@ describe('demo (npm start)', () => {
     expect(merged).toBeGreaterThan(0);
   });
 
-  it('rejects a bad option with a message naming it, exit code 1', () => {
+  it('rejects a bad option with a message naming it, exit code 2 (as every command does)', () => {
     let err: { status?: number; stderr?: string } = {};
     try {
       execFileSync(process.execPath, [join(root, 'dist/cli.js'), 'demo', '--vms', '99'], { encoding: 'utf8', stdio: 'pipe' });
     } catch (e) {
       err = e as typeof err;
     }
-    expect(err.status).toBe(1);
+    expect(err.status).toBe(2);
     expect(err.stderr).toMatch(/--vms: got "99", expected an integer in \[1, 16\]/);
   });
 });

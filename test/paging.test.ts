@@ -692,3 +692,11 @@ describe('core options', () => {
     expect(Mmu.create({ ...small, costs: { walkRef: 7 } }).stats().cycles).toBe(0);
   });
 });
+
+describe('paging options', () => {
+  it('eptAccessDirty takes a boolean only: a truthy string does not switch EPT A/D on', () => {
+    const mmu = Mmu.create({ machineMemoryMiB: 16 });
+    expect(() => mmu.addVm({ eptAccessDirty: 'no' as unknown as boolean })).toThrow(/eptAccessDirty: got "no", expected true or false/);
+    expect(mmu.addVm({ eptAccessDirty: false }).eptAccessDirty).toBe(false);
+  });
+});
