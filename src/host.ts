@@ -21,7 +21,8 @@ import { join } from 'node:path';
 import { Engine, MAX_MACHINE_MIB, PAGE, type EngineFlavor } from './engine.js';
 import { ConfigError, EngineAbortError, MemvisorError, OutOfMachineMemoryError, checkInt } from './errors.js';
 import { FileSwapStore, MemorySwapStore, loadChecksum, type SwapStore } from './swapstore.js';
-import { BATCH, STAGE_AUX, VM, type HostContext, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
+import { BATCH, STAGE_AUX } from './staging.js';
+import { VM, type HostContext, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
 import { Mmu, type CoreOptions, type MmuVm, type PagingHost } from './mmu.js';
 
 /** Host configuration for `Host.create`. */

@@ -17,6 +17,7 @@
 
 import { Engine, NO_FRAME, type EngineFlavor } from './engine.js';
 import { ConfigError, MemvisorError, OutOfMachineMemoryError, checkInt } from './errors.js';
+import { STAGE_MMU } from './staging.js';
 import type { VM } from './vm.js';
 
 export type MmuMode = 'native' | 'ept' | 'shadow';
@@ -496,7 +497,7 @@ export class Mmu {
     if (faultAddresses && faultAddresses.length < n) throw new ConfigError('faultAddresses.length', faultAddresses.length, `at least ${n}`);
     let faults = 0;
     const CHUNK = 1 << 16;
-    const base = this.engine.stage(CHUNK * (faultAddresses ? 40 : 32));
+    const base = this.stageBatch(CHUNK * (faultAddresses ? 40 : 32));
     const addrs = faultAddresses ? base + CHUNK * 32 : 0;
     for (let at = 0; at < n; at += CHUNK) {
       const m = Math.min(CHUNK, n - at);
@@ -531,7 +532,7 @@ export class Mmu {
    */
   batch(capacity: number): TranslationBatch {
     checkInt('capacity', capacity, 1, 1 << 24);
-    const base = this.engine.stage(capacity * 40);
+    const base = this.stageBatch(capacity * 40);
     const buf = this.engine.u8.buffer;
     const out = base + capacity * 16;
     const addrs = base + capacity * 32;
@@ -568,6 +569,15 @@ export class Mmu {
       if (t.hpa !== null) faults--;
     }
     return faults;
+  }
+
+  /**
+   * Address of `bytes` of staging for batch records: over a Host, in the STAGE_MMU window, past
+   * the windows the host uses when a record's fault makes it swap in or reclaim midway.
+   */
+  private stageBatch(bytes: number): number {
+    const at = this.host ? STAGE_MMU : 0;
+    return this.engine.stage(at + bytes) + at;
   }
 
   /** The result word of `fault` (inverse of decodeFault, without the address). */

@@ -11,10 +11,7 @@
  *                     --FAULT_NO_FRAME-> host reclaims frames from some VM, call again
  *                     --FAULT_LIMIT----> page out from this VM, call again
  *
- * Staging layout (offsets from the staging region; STAGE_* below): a 1 MiB data window,
- * the swap-in list and its frame addresses, the page-out request list, the pages evicted from
- * the zip cache, the pages of one page-by-page swap-in, then a growable area for balloon lists
- * and audit scratch.
+ * Bulk data crosses through the staging region, in the windows of src/staging.ts.
  */
 import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
 import { PAGE, type Engine } from './engine.js';
@@ -22,6 +19,9 @@ import {
   ConfigError, MemvisorError, OutOfMachineMemoryError, SwapChecksumError, SwapIoError, VmFaultedError, checkInt,
 } from './errors.js';
 import type { SwapStore } from './swapstore.js';
+import {
+  BATCH, STAGE_AUX, STAGE_DATA, STAGE_DATA_BYTES, STAGE_EVICT, STAGE_IN, STAGE_IN_ADDRS, STAGE_IN_LIST, STAGE_REQ,
+} from './staging.js';
 import { pagingStats, type MmuMode, type MmuVm, type PagingStats } from './mmu.js';
 
 /** pmap states (assembly/pmap.ts PState). */
@@ -35,19 +35,6 @@ export enum PState {
   Ballooned = 6,
 }
 
-/** Staging offsets, relative to the staging region. */
-export const STAGE_DATA = 0;
-export const STAGE_DATA_BYTES = 1 << 20;
-/** Page-out batch: victims chosen per WebAssembly call; also the most pages of one swap-in batch. */
-export const BATCH = 256;
-/** Swap-in list: (u32 gppn, u32 slot) per page, BATCH entries, then the u32 frame address of each. */
-export const STAGE_IN_LIST = STAGE_DATA_BYTES;
-export const STAGE_IN_ADDRS = STAGE_IN_LIST + BATCH * 8;
-export const STAGE_REQ = STAGE_IN_LIST + PAGE;
-export const STAGE_EVICT = STAGE_REQ + PAGE;
-/** Pages of a swap-in that must go page by page (no frame free without reclaiming), read and verified before the pmap takes them. */
-export const STAGE_IN = STAGE_EVICT + BATCH * PAGE;
-export const STAGE_AUX = STAGE_IN + BATCH * PAGE;
 
 /**
  * MMU virtualization of a Host's VM: nested paging ('ept') or shadow page tables ('shadow').

@@ -364,3 +364,49 @@ describe('large host pages and page sharing', () => {
     expect(small.mapped).toBeLessThan(512); // only the pages touched are backed at all
   });
 });
+
+describe('batches over a Host that swap in and reclaim mid-batch', () => {
+  /** 2048 guest pages written through translations, each marked with its index. */
+  const setUp = async (machineMemoryMiB: number, mmu: 'ept' | 'shadow') => {
+    const host = await Host.create({ machineMemoryMiB, seed: 3 });
+    const vm = host.addVM({ name: 'v', memoryMiB: 32, mmu, cachePercent: 0 });
+    const core = host.mmu();
+    core.attach(vm);
+    const vas = new BigUint64Array(2048);
+    for (let i = 0; i < vas.length; i++) {
+      vas[i] = 0x10000000n + BigInt(i) * 4096n;
+      host.engine.writeMachine(core.translateOrThrow(vas[i], 'write'), Uint8Array.of(i & 0xff, i >> 8, 0x5a));
+    }
+    return { host, vm, core, vas };
+  };
+
+  for (const mmu of ['ept', 'shadow'] as const) {
+    it(`${mmu}: swap-ins midway leave every record of a 2048-record batch right`, async () => {
+      const { host, vm, core, vas } = await setUp(16, mmu);
+      vm.pageOut(1500);
+      expect(vm.stats().SWCUR).toBeGreaterThan(1000);
+      const out = new BigUint64Array(vas.length);
+      expect(core.translateBatch(vas, new Uint8Array(vas.length), out)).toBe(0);
+      // room for every page: no record's frame was taken back after it was translated
+      for (let i = 0; i < vas.length; i++) {
+        expect(Array.from(host.engine.readMachine(out[i], 3))).toEqual([i & 0xff, i >> 8, 0x5a]);
+      }
+      host.close();
+    });
+
+    it(`${mmu}: reclaim midway (machine memory full) leaves no record with a stale or garbage word`, async () => {
+      const { host, vm, core, vas } = await setUp(4, mmu);
+      expect(vm.stats().SWCUR).toBeGreaterThan(900); // 2048 pages on 1024 frames
+      const out = new BigUint64Array(vas.length);
+      expect(core.translateBatch(vas, new Uint8Array(vas.length), out)).toBe(0);
+      for (let i = 0; i < vas.length; i++) {
+        expect(out[i] >> 63n).toBe(0n);
+        expect(Number(out[i] >> 12n)).toBeLessThan(host.engine.machineFrames);
+      }
+      // the last record's page was swapped in last: its frame is still its own
+      const last = vas.length - 1;
+      expect(Array.from(host.engine.readMachine(out[last], 3))).toEqual([last & 0xff, last >> 8, 0x5a]);
+      host.close();
+    });
+  }
+});
