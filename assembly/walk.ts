@@ -585,5 +585,33 @@ export function mmuTranslateBatch(id: u32, inp: usize, out: usize, n: u32, addrs
   return faults;
 }
 
+/**
+ * Builds `n` batch records at `inp` from separate arrays: gVAs (u64 at `vas`) and kinds (u8 or
+ * u32 at `kinds`, per `kindBytes`), so a caller with plain arrays copies them in bulk and never
+ * interleaves them record by record in JavaScript.
+ */
+export function batchPack(inp: usize, vas: usize, kinds: usize, kindBytes: u32, n: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const r = inp + (<usize>i << 4);
+    store<u64>(r, load<u64>(vas + (<usize>i << 3)));
+    store<u32>(r, kindBytes == 1 ? <u32>load<u8>(kinds + <usize>i) : load<u32>(kinds + (<usize>i << 2)), 8);
+  }
+}
+
+/**
+ * Splits `n` batch results at `out` into results (u64 at `res`) and cycles (u32 at `cyc`, none
+ * when 0); for each faulted record copies its fault address from `addrs` to `faOut` (when both
+ * are given), leaving the other entries of `faOut` as they were.
+ */
+export function batchUnpack(out: usize, res: usize, cyc: usize, addrs: usize, faOut: usize, n: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const o = out + (<usize>i << 4);
+    const word = load<u64>(o);
+    store<u64>(res + (<usize>i << 3), word);
+    if (cyc != 0) store<u32>(cyc + (<usize>i << 2), load<u32>(o, 8));
+    if (faOut != 0 && addrs != 0 && (word & FAULT_BIT)) store<u64>(faOut + (<usize>i << 3), load<u64>(addrs + (<usize>i << 3)));
+  }
+}
+
 /** A record of a guest-physical page's backing change was applied: the counter of coherence drops of `vm`. */
 export function mmuVpid(vm: u32): u32 { return pget(vm, P_VPID); }

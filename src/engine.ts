@@ -179,6 +179,8 @@ interface RawExports {
   mmuSwitch(id: number, vm: number, cr3: number, pcid: number): void;
   mmuTranslate(id: number, va: bigint, kind: number): bigint;
   mmuTranslateBatch(id: number, inp: number, out: number, n: number, addrs: number): number;
+  batchPack(inp: number, vas: number, kinds: number, kindBytes: number, n: number): void;
+  batchUnpack(out: number, res: number, cyc: number, addrs: number, faOut: number, n: number): void;
   mmuInvlpg(id: number, va: bigint): void;
   invvpid(id: number, type: number, vpid: number, va: number): void;
   invept(id: number, type: number, vm: number): void;
@@ -846,6 +848,16 @@ export class Engine {
   /** Cycles charged to the last single translation. */
   lastTranslationCycles(): number {
     return this.raw.lastTranslationCycles() >>> 0;
+  }
+  /** Builds `n` batch records at `inp` from gVAs (u64 at `vas`) and kinds (u8 or u32 at `kinds`, `kindBytes` 1 or 4). */
+  batchPack(inp: number, vas: number, kinds: number, kindBytes: 1 | 4, n: number): void {
+    this.live();
+    this.raw.batchPack(inp, vas, kinds, kindBytes, n);
+  }
+  /** Splits `n` batch results into results (u64 at `res`), cycles (u32 at `cyc`, 0 = none) and, for faulted records, fault addresses (`addrs` -> `faOut`, 0 = none). */
+  batchUnpack(out: number, res: number, cyc: number, addrs: number, faOut: number, n: number): void {
+    this.live();
+    this.raw.batchUnpack(out, res, cyc, addrs, faOut, n);
   }
   /**
    * Translates `n` 16-byte records at `inp` into `n` 16-byte records at `out` (assembly/walk.ts) in

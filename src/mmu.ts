@@ -495,31 +495,29 @@ export class Mmu {
     if (kinds.length < n) throw new ConfigError('kinds.length', kinds.length, `at least ${n}`);
     if (results.length < n) throw new ConfigError('results.length', results.length, `at least ${n}`);
     if (faultAddresses && faultAddresses.length < n) throw new ConfigError('faultAddresses.length', faultAddresses.length, `at least ${n}`);
-    let faults = 0;
+    if (cycles && cycles.length < n) throw new ConfigError('cycles.length', cycles.length, `at least ${n}`);
+    // one chunk of staging: records in and out, fault addresses, then the caller's arrays as they
+    // are (copied in and out in bulk; the interleaving runs in WebAssembly)
     const CHUNK = 1 << 16;
-    const base = this.stageBatch(CHUNK * (faultAddresses ? 40 : 32));
-    const addrs = faultAddresses ? base + CHUNK * 32 : 0;
+    const base = this.stageBatch(CHUNK * 72);
+    const inp = base, out = base + CHUNK * 16, addrs = base + CHUNK * 32, vasAt = base + CHUNK * 40;
+    const kindsAt = base + CHUNK * 48, resAt = base + CHUNK * 52, cycAt = base + CHUNK * 60, faAt = base + CHUNK * 64;
+    const kindBytes = kinds instanceof Uint8Array ? 1 : 4;
+    let faults = 0;
     for (let at = 0; at < n; at += CHUNK) {
       const m = Math.min(CHUNK, n - at);
       const buf = this.engine.u8.buffer;
-      const in64 = new BigUint64Array(buf, base, m * 2);
-      const in32 = new Uint32Array(buf, base, m * 4);
-      for (let i = 0; i < m; i++) {
-        in64[2 * i] = vas[at + i];
-        in32[4 * i + 2] = kinds[at + i];
-      }
-      const f = this.runBatch(base, base + CHUNK * 16, m, addrs);
-      faults += f;
-      const out64 = new BigUint64Array(this.engine.u8.buffer, base + CHUNK * 16, m * 2);
-      const out32 = new Uint32Array(this.engine.u8.buffer, base + CHUNK * 16, m * 4);
-      for (let i = 0; i < m; i++) {
-        results[at + i] = out64[2 * i];
-        if (cycles) cycles[at + i] = out32[4 * i + 2];
-      }
-      if (faultAddresses && f > 0) {
-        const fa = new BigUint64Array(this.engine.u8.buffer, addrs, m);
-        for (let i = 0; i < m; i++) if (out64[2 * i] & FAULT_BIT) faultAddresses[at + i] = fa[i];
-      }
+      new BigUint64Array(buf, vasAt, m).set(vas.subarray(at, at + m));
+      if (kinds instanceof Uint8Array) new Uint8Array(buf, kindsAt, m).set(kinds.subarray(at, at + m));
+      else new Uint32Array(buf, kindsAt, m).set(kinds.subarray(at, at + m));
+      if (faultAddresses) new BigUint64Array(buf, faAt, m).set(faultAddresses.subarray(at, at + m));
+      this.engine.batchPack(inp, vasAt, kindsAt, kindBytes, m);
+      faults += this.runBatch(inp, out, m, faultAddresses ? addrs : 0);
+      this.engine.batchUnpack(out, resAt, cycles ? cycAt : 0, faultAddresses ? addrs : 0, faultAddresses ? faAt : 0, m);
+      const after = this.engine.u8.buffer; // a swap-in midway may have grown linear memory
+      results.set(new BigUint64Array(after, resAt, m), at);
+      if (cycles) cycles.set(new Uint32Array(after, cycAt, m), at);
+      if (faultAddresses) faultAddresses.set(new BigUint64Array(after, faAt, m), at);
     }
     return faults;
   }
