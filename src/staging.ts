@@ -15,7 +15,9 @@
  * Why STAGE_MMU starts at STAGE_AUX: a translation batch over a Host may meet a swapped-out page
  * or a full machine memory midway, and the host resolves it (swap-in, page-out) through the
  * windows below STAGE_AUX while the batch's records wait in staging. AUX users (balloon lists,
- * audits) never run inside a batch, so they may share the space above.
+ * audits) never run inside a batch, so they may share the space above. Engine utilities that
+ * stage their own data (stageIn, zipSurvey, pagingSample) use the start of the region for the
+ * length of one call, when no other window holds anything live.
  */
 import { PAGE } from './engine.js';
 
