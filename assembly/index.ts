@@ -44,7 +44,7 @@ export {
   mmuCreate, mmuCount, mmuCtxAddr, mmuCounterCount, mmuCounterName, mmuCounterSlot, mmuCostCount, mmuCostName,
   mmuCostSlot, pagingVmSetup, invvpid, invept,
 } from "./mmu";
-export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, lastFaultKind, lastFaultCode, lastFaultAddr, lastTranslationCycles } from "./walk";
+export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults, lastFaultKind, lastFaultCode, lastFaultAddr, lastTranslationCycles } from "./walk";
 export { mmuInvlpg } from "./shadow";
 export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount } from "./ept";
 export { gosNewRoot, gosAttach, guestWrite64, guestRead64 } from "./gos";

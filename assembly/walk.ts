@@ -586,6 +586,22 @@ export function mmuTranslateBatch(id: u32, inp: usize, out: usize, n: u32, addrs
 }
 
 /**
+ * Lists (u32 indices at `list`) the records among `n` results at `out` whose fault the host must
+ * resolve (FK_HOST: swap-in, no frame, VM at its limit; FK_NO_FRAME: no frame for a table), so
+ * the host's retry loop visits only those. Returns how many.
+ */
+export function batchHostFaults(out: usize, n: u32, list: usize): u32 {
+  let k: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const word = load<u64>(out + (<usize>i << 4));
+    if (!(word & FAULT_BIT)) continue;
+    const kind = <u32>(word >> 48) & 0x7F;
+    if (kind == FK_HOST || kind == FK_NO_FRAME) store<u32>(list + (<usize>(k++) << 2), i);
+  }
+  return k;
+}
+
+/**
  * Builds `n` batch records at `inp` from separate arrays: gVAs (u64 at `vas`) and kinds (u8 or
  * u32 at `kinds`, per `kindBytes`), so a caller with plain arrays copies them in bulk and never
  * interleaves them record by record in JavaScript.

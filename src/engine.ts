@@ -180,6 +180,7 @@ interface RawExports {
   mmuTranslate(id: number, va: bigint, kind: number): bigint;
   mmuTranslateBatch(id: number, inp: number, out: number, n: number, addrs: number): number;
   batchPack(inp: number, vas: number, kinds: number, kindBytes: number, n: number): void;
+  batchHostFaults(out: number, n: number, list: number): number;
   batchUnpack(out: number, res: number, cyc: number, addrs: number, faOut: number, n: number): void;
   mmuInvlpg(id: number, va: bigint): void;
   invvpid(id: number, type: number, vpid: number, va: number): void;
@@ -848,6 +849,10 @@ export class Engine {
   /** Cycles charged to the last single translation. */
   lastTranslationCycles(): number {
     return this.raw.lastTranslationCycles() >>> 0;
+  }
+  /** Writes the indices (u32 at `list`) of the records among `n` results at `out` whose fault the host must resolve; how many. */
+  batchHostFaults(out: number, n: number, list: number): number {
+    return this.raw.batchHostFaults(out, n, list) >>> 0;
   }
   /** Builds `n` batch records at `inp` from gVAs (u64 at `vas`) and kinds (u8 or u32 at `kinds`, `kindBytes` 1 or 4). */
   batchPack(inp: number, vas: number, kinds: number, kindBytes: 1 | 4, n: number): void {

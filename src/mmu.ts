@@ -17,7 +17,7 @@
 
 import { Engine, NO_FRAME, type EngineFlavor } from './engine.js';
 import { ConfigError, MemvisorError, OutOfMachineMemoryError, checkInt } from './errors.js';
-import { STAGE_MMU } from './staging.js';
+import { MMU_RETRY_MAX, STAGE_MMU, STAGE_MMU_RETRY } from './staging.js';
 import type { VM } from './vm.js';
 
 export type MmuMode = 'native' | 'ept' | 'shadow';
@@ -553,18 +553,22 @@ export class Mmu {
     void this.vm; // a typed error before the engine runs a core with no VM
     let faults = this.engine.mmuTranslateBatch(this.ctx, inp, out, n, addrs);
     if (faults === 0 || !this.host) return faults;
-    const dv = this.engine.view;
-    for (let i = 0; i < n; i++) {
-      const word = dv.getBigUint64(out + i * 16, true);
-      const kind = Number((word >> 48n) & 0x7fn);
-      if (!(word & FAULT_BIT) || (kind !== FaultKind.Host && kind !== FaultKind.NoFrame)) continue;
-      const k = dv.getUint32(inp + i * 16 + 8, true);
-      const t = this.translate(dv.getBigUint64(inp + i * 16, true), (['read', 'write', 'fetch'] as const)[k & 3], (k & 4) !== 0);
-      const v = this.engine.view; // a swap-in may have grown linear memory
-      v.setBigUint64(out + i * 16, t.hpa ?? this.encodeFault(t.fault!), true);
-      v.setUint32(out + i * 16 + 8, t.cycles, true);
-      if (t.fault && addrs) v.setBigUint64(addrs + i * 8, t.fault.address, true);
-      if (t.hpa !== null) faults--;
+    const listAt = this.engine.stage(STAGE_MMU_RETRY + MMU_RETRY_MAX * 4) + STAGE_MMU_RETRY;
+    for (let from = 0; from < n; from += MMU_RETRY_MAX) {
+      const k = this.engine.batchHostFaults(out + from * 16, Math.min(MMU_RETRY_MAX, n - from), listAt);
+      // copied out before the host acts: its swap-ins and page-outs use staging too
+      const waiting = Array.from(new Uint32Array(this.engine.u8.buffer, listAt, k));
+      for (const j of waiting) {
+        const i = from + j;
+        const dv = this.engine.view; // a swap-in may have grown linear memory
+        const kind = dv.getUint32(inp + i * 16 + 8, true);
+        const t = this.translate(dv.getBigUint64(inp + i * 16, true), (['read', 'write', 'fetch'] as const)[kind & 3], (kind & 4) !== 0);
+        const v = this.engine.view;
+        v.setBigUint64(out + i * 16, t.hpa ?? this.encodeFault(t.fault!), true);
+        v.setUint32(out + i * 16 + 8, t.cycles, true);
+        if (t.fault && addrs) v.setBigUint64(addrs + i * 8, t.fault.address, true);
+        if (t.hpa !== null) faults--;
+      }
     }
     return faults;
   }

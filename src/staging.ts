@@ -10,9 +10,10 @@
  *                  STAGE_EVICT     1 MiB   pages evicted from the zip cache on their way to swap
  *                  STAGE_IN        1 MiB   pages of a page-by-page swap-in, verified before the pmap takes them
  *   STAGE_AUX      growable                balloon lists, audit scratch (never used during a translation)
+ *   STAGE_MMU_RETRY  256 KiB               a batch's records that wait for the host (read out before it acts)
  *   STAGE_MMU      growable                an MMU core's batch records (Mmu.translateBatch, Mmu.batch)
  *
- * Why STAGE_MMU starts at STAGE_AUX: a translation batch over a Host may meet a swapped-out page
+ * Why the MMU's windows start at STAGE_AUX: a translation batch over a Host may meet a swapped-out page
  * or a full machine memory midway, and the host resolves it (swap-in, page-out) through the
  * windows below STAGE_AUX while the batch's records wait in staging. AUX users (balloon lists,
  * audits) never run inside a batch, so they may share the space above. Engine utilities that
@@ -33,5 +34,8 @@ export const STAGE_EVICT = STAGE_REQ + PAGE;
 /** Pages of a swap-in that must go page by page (no frame free without reclaiming), read and verified before the pmap takes them. */
 export const STAGE_IN = STAGE_EVICT + BATCH * PAGE;
 export const STAGE_AUX = STAGE_IN + BATCH * PAGE;
+/** Indices (u32) of a batch's records that wait for the host, MMU_RETRY_MAX per scan (Mmu.runBatch). */
+export const STAGE_MMU_RETRY = STAGE_AUX;
+export const MMU_RETRY_MAX = 1 << 16;
 /** An MMU core's batch records over a Host: past every window a mid-batch fault resolution uses. */
-export const STAGE_MMU = STAGE_AUX;
+export const STAGE_MMU = STAGE_MMU_RETRY + MMU_RETRY_MAX * 4;
