@@ -671,6 +671,8 @@ export class Mmu {
    */
   sampleAccessed(first: number, n: number, opts: { clear?: boolean; vm?: MmuVm } = {}): Uint8Array {
     const vm = opts.vm ?? this.vm;
+    if (!this.vms.includes(vm)) throw new ConfigError('vm', vm?.id, 'a VM added to or attached on this Mmu');
+    // every page is in exactly one pmap state, so the states add up to the VM's size
     const st = this.engine.vmStats(vm.id);
     const pages = st.unbacked + st.mapped + st.shared + st.zero + st.compressed + st.swapped + st.ballooned;
     checkInt('first', first, 0, pages);

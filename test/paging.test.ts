@@ -584,6 +584,16 @@ describe('batch API', () => {
   });
 });
 
+describe('sampling arguments', () => {
+  it('sampleAccessed takes only a VM of this Mmu and a range inside it', () => {
+    const a = Mmu.create({ machineMemoryMiB: 16, guestMemoryMiB: 8 });
+    const b = Mmu.create({ machineMemoryMiB: 16, guestMemoryMiB: 8 });
+    expect(() => a.sampleAccessed(0, 1, { vm: b.vm })).toThrow(/vm: .*expected a VM added to or attached on this Mmu/);
+    expect(() => a.sampleAccessed(0, 8 * 256 + 1)).toThrow(/n: got 2049/);
+    expect(a.sampleAccessed(0, 8 * 256).length).toBe(2048);
+  });
+});
+
 describe('batch inputs', () => {
   it('u8 and u32 kinds give the same results, across the 65536-record chunks of staging', () => {
     const m = Mmu.create({ mode: 'shadow', guestMemoryMiB: 64, machineMemoryMiB: 16 });
