@@ -153,12 +153,12 @@ export function guestRead64(id: u32, gpa: f64): u64 {
 }
 
 /**
- * Confines the guest OS model of `vm` (after pagingVmSetup) to GPPNs [lo, hi). The range must
- * read zero, because the model assumes a newly allocated page does: returns NONE, or the first
- * GPPN in it that is not Unbacked, Zero, or resident with all-zero contents (then nothing
- * changes). Compressed and swapped pages count as data; ballooned ones belong to the balloon.
+ * The first GPPN of [lo, hi) of `vm` that holds data, or NONE when the whole range reads zero (a
+ * range the guest OS model may take: it assumes a newly allocated page reads zero). Unbacked,
+ * Zero and all-zero resident pages read zero; compressed and swapped pages count as data;
+ * ballooned ones belong to the balloon. Changes nothing, so it can run before any setup.
  */
-export function gosAttach(vm: u32, lo: u32, hi: u32): u32 {
+export function gosRangeBusy(vm: u32, lo: u32, hi: u32): u32 {
   if (hi > vmPages(vm) || lo >= hi) return lo;
   for (let g = lo; g < hi; g++) {
     const s = pmapState(vm, g);
@@ -166,7 +166,12 @@ export function gosAttach(vm: u32, lo: u32, hi: u32): u32 {
     if ((s == <u32>PState.Mapped || s == <u32>PState.Shared) && pageIsZero(frameAddr(pmapFrame(vm, g)))) continue;
     return g;
   }
+  return NONE;
+}
+
+/** Confines the guest OS model of `vm` (after pagingVmSetup) to GPPNs [lo, hi), checked by gosRangeBusy. */
+export function gosAttach(vm: u32, lo: u32, hi: u32): void {
+  if (DEBUG) assert(gosRangeBusy(vm, lo, hi) == NONE, "gosAttach: the range holds data");
   pset(vm, P_SMALL, max<u32>(lo, 1)); // GPPN 0 stays unused: a zero gPA never names a table
   pset(vm, P_LARGE, hi);
-  return NONE;
 }

@@ -47,7 +47,7 @@ export {
 export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults, lastFaultKind, lastFaultCode, lastFaultAddr, lastTranslationCycles } from "./walk";
 export { mmuInvlpg } from "./shadow";
 export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount } from "./ept";
-export { gosNewRoot, gosAttach, guestWrite64, guestRead64 } from "./gos";
+export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./gos";
 export { TRACE_SKIP_BAD, TRACE_EMIT, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./lackey";
 export { backingChanged } from "./coherence";
 export { pagingSample } from "./accessed";

@@ -172,7 +172,8 @@ interface RawExports {
   eptPoke(vm: number, gpa: number, level: number, value: bigint): number;
   eptPeek(vm: number, gpa: number, level: number): bigint;
   ptPoolCount(): number;
-  gosAttach(vm: number, lo: number, hi: number): number;
+  gosRangeBusy(vm: number, lo: number, hi: number): number;
+  gosAttach(vm: number, lo: number, hi: number): void;
   gosNewRoot(vm: number): number;
   guestWrite64(id: number, gpa: number, value: bigint): number;
   guestRead64(id: number, gpa: number): bigint;
@@ -813,13 +814,14 @@ export class Engine {
   ptPoolCount(): number {
     return this.raw.ptPoolCount() >>> 0;
   }
-  /**
-   * Gives the guest OS model of `vm` the GPPNs [lo, hi) for its page tables and data; NO_FRAME
-   * on success, else the first GPPN of the range that does not read zero (or is ballooned).
-   */
-  gosAttach(vm: number, lo: number, hi: number): number {
+  /** The first GPPN of [lo, hi) of `vm` that holds data, or NO_FRAME when the range reads zero (changes nothing). */
+  gosRangeBusy(vm: number, lo: number, hi: number): number {
+    return this.raw.gosRangeBusy(vm, lo, hi) >>> 0;
+  }
+  /** Confines the guest OS model of `vm` to GPPNs [lo, hi) (after pagingVmSetup; gosRangeBusy first). */
+  gosAttach(vm: number, lo: number, hi: number): void {
     this.live();
-    return this.raw.gosAttach(vm, lo, hi) >>> 0;
+    this.raw.gosAttach(vm, lo, hi);
   }
   /** A zeroed root table for a new guest address space of `vm`: its gPA, or -1 when the guest OS range is full. */
   gosNewRoot(vm: number): number {

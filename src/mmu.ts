@@ -397,13 +397,13 @@ export class Mmu {
   /** Sets up the engine's paging state of VM `id` and its first address space. */
   private setUp(id: number, mode: MmuMode, shape: ReturnType<typeof pagingShape>, vpid: number, range: { first: number; end: number }, sizeField: string, size: number): MmuVm {
     const e = this.engine;
-    e.pagingVmSetup(id, MODES[mode], shape.levels, shape.hostLevels, SIZES[shape.pageSize], SIZES[shape.hostPageSize], vpid, shape.eptAccessDirty);
-    if (this.host) {
-      const bad = e.gosAttach(id, range.first, range.end);
-      if (bad !== NO_FRAME) {
-        throw new ConfigError('guestOs.firstGppn', range.first, `a range [${range.first}, ${range.end}) of pages that read zero: GPPN ${bad} holds data (written through writePhys or loadImage, or ballooned)`);
-      }
+    // checked before anything is set up, so a refused attach leaves the VM as it was
+    const bad = this.host ? e.gosRangeBusy(id, range.first, range.end) : NO_FRAME;
+    if (bad !== NO_FRAME) {
+      throw new ConfigError('guestOs.firstGppn', range.first, `a range [${range.first}, ${range.end}) of pages that read zero: GPPN ${bad} holds data (written through writePhys or loadImage, or ballooned)`);
     }
+    e.pagingVmSetup(id, MODES[mode], shape.levels, shape.hostLevels, SIZES[shape.pageSize], SIZES[shape.hostPageSize], vpid, shape.eptAccessDirty);
+    if (this.host) e.gosAttach(id, range.first, range.end);
     if (mode === 'ept') {
       for (let round = 0; !e.eptSetup(id); round++) {
         if (!this.host || round >= MAX_HOST_ROUNDS) throw new ConfigError('machineMemoryMiB', 'full', 'a free frame for the EPT root');

@@ -282,6 +282,8 @@ describe('Mmu over a Host: set-up and validation', () => {
     vm.writePhys(700 * PAGE, Uint8Array.of(1));
     const mmu = host.mmu();
     expect(() => mmu.attach(vm)).toThrow(/GPPN 700 holds data/);
+    expect(vm.stats().paging).toBeNull(); // a refused attach sets nothing up
+    expect(host.stats().host.pageTableFrames).toBe(0);
     expect(() => mmu.attach(vm, { guestOs: { firstGppn: 100, pages: 3 } })).toThrow(/guestOs.pages: got 3, expected an integer in \[5,/);
     expect(() => mmu.attach(vm, { guestOs: { firstGppn: 100, pages: 400 } })).not.toThrow();
     expect(() => mmu.attach(other.addVM({ name: 'w', memoryMiB: 1 }))).toThrow(/a VM of this Mmu's host/);
