@@ -14,7 +14,6 @@
  * made before a grow would read zeros. `mem()` compares buffers and rebuilds the views.
  */
 
-import { readFileSync } from 'node:fs';
 import { instantiateSync, type ASUtil } from '@assemblyscript/loader';
 import { ConfigError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError, checkInt } from './errors.js';
 
@@ -36,6 +35,11 @@ export interface EngineOptions {
   mmuCacheBytes?: number;
   /** Module flavour. Default: 'debug' when MEMVISOR_DEBUG=1 in the environment, else 'release'. */
   flavor?: EngineFlavor;
+  /**
+   * The compiled module to instantiate, for hosts that load it themselves (a browser fetching
+   * build/release.wasm, a simulator that embeds memvisor). Default: build/<flavor>.wasm, read once.
+   */
+  module?: WebAssembly.Module;
 }
 
 /** One region of the memory map. Offsets and sizes are bytes in linear memory. */
@@ -254,9 +258,13 @@ function compiled(flavor: EngineFlavor): WebAssembly.Module {
   let m = modules.get(flavor);
   if (!m) {
     const url = new URL(`../build/${flavor}.wasm`, import.meta.url);
+    // node:fs is looked up at run time, not imported, so this file also loads where there is no
+    // file system (a browser, which passes `module` instead)
+    const fs = typeof process !== 'undefined' ? process.getBuiltinModule?.('node:fs') : undefined;
+    if (!fs) throw new ConfigError('module', undefined, 'a compiled WebAssembly.Module (no file system here to read build/ from)');
     let bytes: Uint8Array<ArrayBuffer>;
     try {
-      bytes = new Uint8Array(readFileSync(url));
+      bytes = new Uint8Array(fs.readFileSync(url));
     } catch (e) {
       throw new ConfigError('flavor', flavor, `a built module at ${url.pathname} (run \`npm run asbuild\`)`);
     }
@@ -309,7 +317,10 @@ export class Engine {
         },
       },
     };
-    const inst = instantiateSync(compiled(this.flavor), imports);
+    if (opts.module !== undefined && !(opts.module instanceof WebAssembly.Module)) {
+      throw new ConfigError('module', opts.module, 'a WebAssembly.Module compiled from build/release.wasm or build/debug.wasm');
+    }
+    const inst = instantiateSync(opts.module ?? compiled(this.flavor), imports);
     util = inst.exports as unknown as ASUtil;
     this.util = util;
     this.raw = inst.instance.exports as unknown as RawExports;

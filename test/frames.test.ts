@@ -187,3 +187,13 @@ describe('names shared with the module', () => {
     expect(new Set(Object.values(e.codes)).size).toBeGreaterThan(5);
   });
 });
+
+describe('loading the module', () => {
+  it('instantiates a module the caller compiled (as a browser or an embedding simulator would)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const module = new WebAssembly.Module(readFileSync(new URL('../build/release.wasm', import.meta.url)));
+    const e = Engine.create({ machineMemoryMiB: 1, module });
+    expect(e.frameAlloc(FrameKind.Guest)).toBe(0);
+    expect(() => Engine.create({ module: {} as WebAssembly.Module })).toThrow(/module: got \[object Object\], expected a WebAssembly.Module/);
+  });
+});
