@@ -3,64 +3,64 @@
  * file only re-exports them and sets them up in `init`, in memory-map order.
  */
 
-import { layout, INIT_OK } from "./memmap";
-import { framesInit, FrameKind } from "./frames";
-import { pmapInit } from "./pmap";
-import { mmuInit } from "./mmu";
-import { eptInit } from "./ept";
-import { zpoolInit } from "./zpool";
-import { sharingInit } from "./sharing";
+import { layout, INIT_OK } from "./ram/memmap";
+import { framesInit, FrameKind } from "./ram/frames";
+import { pmapInit } from "./reclaim/pmap";
+import { mmuInit } from "./translate/cores";
+import { eptInit } from "./translate/ept";
+import { zpoolInit } from "./ram/zpool";
+import { sharingInit } from "./reclaim/sharing";
 
 export {
   PAGE_SIZE, configCount, configName, configPtr, mapCount, mapName, mapOffset, mapSize,
   stagingReserve, INIT_OK, INIT_TOO_LARGE, INIT_TWICE,
-} from "./memmap";
+} from "./ram/memmap";
 export {
   NO_FRAME, frameAlloc, frameGet, framePut, frameRefs, frameKind, framesTotal, framesFree, framesUsed,
-} from "./frames";
+} from "./ram/frames";
 export {
   vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
   pmapFault, vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, pmapCowBreaks, physAccess, physAccessDone,
   physAccessGppn, swapInCommit, swapInList, swapInFrames, swapInFramesCommit, pmapAudit, pmapAuditCode, pmapAuditDetail,
   FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
-} from "./pmap";
+} from "./reclaim/pmap";
 export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
   zpoolAudit, NO_SLOT,
-} from "./zpool";
-export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS } from "./zipcache";
+} from "./ram/zpool";
+export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS } from "./reclaim/zipcache";
 export {
   reclaimSeed, reclaimSelect, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
-} from "./reclaim";
-export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed, BALLOON_DUPLICATE, BALLOON_BAD_STATE } from "./balloon";
+} from "./reclaim/pageout";
+export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed, BALLOON_DUPLICATE, BALLOON_BAD_STATE } from "./reclaim/balloon";
 export {
   shareScan, sharedCount, sharingHints, sharingFullScans, sharingVolatile, sharingScanned, sharingMerged, sharingLargeSkipped,
   sharingLastScanned, sharingLastMerged, sharingCapacity, sharingPassPages, sharingCursor, sharingAudit,
   SCAN_SEQUENTIAL, SCAN_RANDOM,
-} from "./sharing";
-export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./page";
-export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./hash";
+} from "./reclaim/sharing";
+export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
+export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./codec/hash";
 export {
   mmuCreate, mmuCount, mmuCtxAddr, mmuCounterCount, mmuCounterName, mmuCounterSlot, mmuCostCount, mmuCostName,
   mmuCostSlot, pagingVmSetup, invvpid, invept,
-} from "./mmu";
-export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults, lastFaultKind, lastFaultCode, lastFaultAddr, lastTranslationCycles } from "./walk";
-export { mmuInvlpg } from "./shadow";
-export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount } from "./ept";
-export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./gos";
-export { TRACE_SKIP_BAD, TRACE_EMIT, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./lackey";
-export { backingChanged } from "./coherence";
-export { pagingSample } from "./accessed";
-export { pagingStatCount, pagingStatName, pagingStat, mmuResetCounters } from "./mmu";
+} from "./translate/cores";
+export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults, lastFaultKind, lastFaultCode, lastFaultAddr, lastTranslationCycles } from "./translate/walk";
+export { mmuInvlpg } from "./translate/shadow";
+export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount } from "./translate/ept";
+export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
+export { TRACE_SKIP_BAD, TRACE_EMIT, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./translate/trace";
+export { backingChanged } from "./translate/coherence";
+export { pagingSample } from "./translate/accessed";
+export { pagingStatCount, pagingStatName, pagingStat, mmuResetCounters } from "./translate/cores";
 export {
   lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages, lz4LastError,
   LZ4_DOES_NOT_FIT, LZ4_TRUNCATED, LZ4_ZERO_OFFSET, LZ4_OFFSET_BEFORE_START, LZ4_OUTPUT_OVERFLOW,
   LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE,
-} from "./codec";
+} from "./codec/lz4";
 
-// The values of enums TypeScript mirrors (src/engine.ts FrameKind, src/mmu.ts FaultKind), exported
+// The values of enums TypeScript mirrors (src/engine/engine.ts FrameKind, src/translate/mmu.ts FaultKind), exported
 // only so that a test keeps the two sides in step (PState is kept by the order of vmStatName).
-export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./walk";
+export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./translate/walk";
 export const FRAME_KIND_FREE: u32 = FrameKind.Free;
 export const FRAME_KIND_GUEST: u32 = FrameKind.Guest;
 export const FRAME_KIND_ZPOOL: u32 = FrameKind.Zpool;

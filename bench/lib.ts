@@ -8,7 +8,7 @@
 import { afterAll } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { buildCorpus, type Corpus } from '../src/corpus.js';
+import { buildCorpus, type Corpus } from '../src/workload/corpus.js';
 
 let cached: Corpus | null = null;
 

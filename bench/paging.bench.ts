@@ -1,7 +1,7 @@
 import { bench, describe } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Mmu, type MmuMode, type MmuOptions } from '../src/index.js';
-import { replayBytes } from '../src/trace.js';
+import { replayBytes } from '../src/translate/trace.js';
 import { TsMmu } from './ts-model.js';
 import { recordUnits, task } from './lib.js';
 

@@ -1,6 +1,6 @@
 /**
  * The same TLB and 2D walk written as straightforward TypeScript, to show (not assume) what the
- * WebAssembly version buys. Same policies as assembly/tlb.ts and walk.ts for the parts it models:
+ * WebAssembly version buys. Same policies as assembly/translate/tlb.ts and walk.ts for the parts it models:
  * set-associative TLBs with true LRU, L1 filled from L2, radix page tables of 512 entries per
  * level, a guest walk whose every table reference goes through a nested walk. Tables are JS
  * arrays, not bytes in guest memory; there are no PWCs, permission bits or faults beyond

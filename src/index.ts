@@ -1,31 +1,31 @@
 /**
  * memvisor: the public API. Everything a user imports from 'memvisor' is exported here.
  */
-export { Engine, FrameKind, NO_FRAME, MAX_MACHINE_MIB, type EngineOptions, type EngineFlavor, type RegionInfo } from './engine.js';
-export { Lz4Status, lz4StatusText } from './engine.js';
+export { Engine, FrameKind, NO_FRAME, MAX_MACHINE_MIB, type EngineOptions, type EngineFlavor, type RegionInfo } from './engine/engine.js';
+export { Lz4Status, lz4StatusText } from './engine/engine.js';
 export {
   lz4Compress, lz4Decompress, lz4Bound, lz4Codec, deflateCodec, codecByName, MAX_CODEC_INPUT,
   type Codec, type DeflateOptions, type DeflateLevel,
-} from './codec.js';
+} from './codec/lz4.js';
 export {
   MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
 } from './errors.js';
-export { xxh64, xxh3 } from './hash.js';
+export { xxh64, xxh3 } from './codec/hash.js';
 export {
   Mmu, FaultKind, TranslationFaultError, DEFAULT_COSTS, DEFAULT_TLB, DEFAULT_PWC, DEFAULT_NTLB,
   type MmuOptions, type VmOptions, type MmuVm, type MmuMode, type PageSize, type AccessKind, type CacheGeometry,
   type CostModel, type Fault, type Translation, type MmuStats, type TranslationBatch,
   type PagingOptions, type AttachOptions, type CoreOptions, type PagingStats,
-} from './mmu.js';
+} from './translate/mmu.js';
 export {
   SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError,
 } from './errors.js';
 export {
   Host, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult,
-} from './host.js';
+} from './host/host.js';
 export {
   VM, PState, type VmConfig, type VmStats, type PageOutResult, type VictimPolicy, type VmMmuMode,
-} from './vm.js';
+} from './host/vm.js';
 export {
   SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, type SwapFault, type SwapStoreStats,
-} from './swapstore.js';
+} from './host/swapstore.js';

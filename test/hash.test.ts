@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import xxhash from 'xxhash-wasm';
 import { xxhash3 } from 'hash-wasm';
 import { ConfigError, Engine, EngineAbortError, xxh3, xxh64 } from '../src/index.js';
-import { buildCorpus } from '../src/corpus.js';
+import { buildCorpus } from '../src/workload/corpus.js';
 
 const U64 = (1n << 64n) - 1n;
 const PRIME32_1 = 2654435761n;

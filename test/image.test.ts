@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { measureImages, parseImageArgs, formatImages } from '../src/cli-image.js';
+import { measureImages, parseImageArgs, formatImages } from '../src/cli/image.js';
 import { UsageError } from '../src/errors.js';
-import { main } from '../src/cli.js';
+import { main } from '../src/cli/main.js';
 import { mulberry32 } from './prng.js';
 
 const PAGE = 4096;

@@ -41,7 +41,7 @@ console.log(JSON.stringify({ flavor: e.flavor, total: e.frameCounts().total, f, 
   });
 
   it('ships a CLI whose help names its commands', () => {
-    const out = execFileSync(process.execPath, [join(root, 'dist/cli.js'), '--help'], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [join(root, 'dist/cli/main.js'), '--help'], { encoding: 'utf8' });
     expect(out).toMatch(/usage: memvisor/);
     expect(out).toMatch(/demo/);
   });
@@ -49,7 +49,7 @@ console.log(JSON.stringify({ flavor: e.flavor, total: e.frameCounts().total, f, 
 
 describe('demo (npm start)', () => {
   it('boots VMs on an overcommitted host, reclaims, shares and reads everything back', () => {
-    const out = execFileSync(process.execPath, [join(root, 'dist/cli.js'), 'demo', '--mib', '8', '--vms', '3'], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [join(root, 'dist/cli/main.js'), 'demo', '--mib', '8', '--vms', '3'], { encoding: 'utf8' });
     expect(out).toMatch(/3 VMs x 9 MiB/);
     expect(out).toMatch(/nothing lost/);
     const merged = Number(/; (\d+) merged\)/.exec(out)?.[1]);
@@ -59,7 +59,7 @@ describe('demo (npm start)', () => {
   it('rejects a bad option with a message naming it, exit code 2 (as every command does)', () => {
     let err: { status?: number; stderr?: string } = {};
     try {
-      execFileSync(process.execPath, [join(root, 'dist/cli.js'), 'demo', '--vms', '99'], { encoding: 'utf8', stdio: 'pipe' });
+      execFileSync(process.execPath, [join(root, 'dist/cli/main.js'), 'demo', '--vms', '99'], { encoding: 'utf8', stdio: 'pipe' });
     } catch (e) {
       err = e as typeof err;
     }

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'fflate';
 import { Mmu, type MmuMode } from '../src/index.js';
-import { replayBytes, replayFile } from '../src/trace.js';
+import { replayBytes, replayFile } from '../src/translate/trace.js';
 import { TraceParseError, UsageError } from '../src/errors.js';
-import { parseTraceArgs, parseTlbSpec } from '../src/cli-trace.js';
-import { main } from '../src/cli.js';
+import { parseTraceArgs, parseTlbSpec } from '../src/cli/trace.js';
+import { main } from '../src/cli/main.js';
 
 const FIXTURE = new URL('./fixtures/tiny.lackey', import.meta.url).pathname;
 const MODES: MmuMode[] = ['native', 'ept', 'shadow'];
@@ -191,7 +191,7 @@ describe('memvisor trace command', () => {
   });
 
   it('--help explains every option', () => {
-    const out = execFileSync('npx', ['tsx', 'src/cli.ts', 'trace', '--help'], { encoding: 'utf8' });
+    const out = execFileSync('npx', ['tsx', 'src/cli/main.ts', 'trace', '--help'], { encoding: 'utf8' });
     for (const o of ['--mmu', '--levels', '--host-levels', '--page-size', '--tlb', '--no-pwc', '--no-ntlb', '--json', '--skip-bad-lines']) expect(out).toContain(o);
   });
 });

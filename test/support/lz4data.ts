@@ -2,7 +2,7 @@
  * Seeded inputs for the codec tests and fuzzers, and a reference reader of LZ4 blocks.
  * Every random choice comes from `Prng`, seeded by the caller, so a failure replays exactly.
  */
-import { buildCorpus } from '../../src/corpus.js';
+import { buildCorpus } from '../../src/workload/corpus.js';
 
 /** A small seeded PRNG (sfc32): fast, good enough for tests, identical on every platform. */
 export class Prng {

@@ -1,0 +1,101 @@
+/**
+ * balloon (host side): the guest's balloon driver hands over GPPNs it has pinned; the host
+ * frees whatever backs them and records them Ballooned. Deflating gives them back unbacked.
+ * A guest touch of a Ballooned page gets a fresh zero page (pmapFault counts it).
+ *
+ *   list (u32 GPPNs, in staging) --balloonInflate--> pass 1: validate all, MARK each
+ *                                                    pass 2: release backing, -> Ballooned
+ *                                  swap slots freed  --> `slots` (u32 each) for TypeScript
+ *
+ * Every call validates the whole list before it changes anything: a GPPN outside the VM, a GPPN
+ * listed twice (detected with the MARK bit), or one in the wrong state fails the call with the
+ * index of the first bad entry, and the pmap is as before.
+ */
+
+import {
+  PState, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, releaseResident, MARK, PENDING,
+} from "./pmap";
+import { zipDrop } from "./zipcache";
+import { backingChanged } from "../translate/coherence";
+
+/** Result codes (negative) of balloonInflate / balloonDeflate. */
+export const BALLOON_BAD_RANGE: i32 = -1;
+export const BALLOON_DUPLICATE: i32 = -2;
+export const BALLOON_BAD_STATE: i32 = -3;
+
+let badIndex: u32 = 0;
+let slotsOut: u32 = 0;
+/** Index in the list of the entry that failed the last call. */
+export function balloonBadIndex(): u32 { return badIndex; }
+/** Swap slots released by the last balloonInflate (written to its `slots`). */
+export function balloonSlotsFreed(): u32 { return slotsOut; }
+
+/** Clears MARK on the first `n` entries of `list`. */
+function unmark(vm: u32, list: usize, n: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const p = pmapAddr(vm, load<u32>(list + (<usize>i << 2)));
+    store<u64>(p, load<u64>(p) & ~MARK);
+  }
+}
+
+/** Validates `list`: in range, no duplicates, state allowed by `inflate`; MARKs all on success. */
+function validate(vm: u32, list: usize, n: u32, inflate: bool): i32 {
+  const pages = vmPages(vm);
+  for (let i: u32 = 0; i < n; i++) {
+    const g = load<u32>(list + (<usize>i << 2));
+    let r: i32 = 0;
+    if (g >= pages) {
+      r = BALLOON_BAD_RANGE;
+    } else {
+      const p = pmapAddr(vm, g);
+      const e = load<u64>(p);
+      if (e & MARK) r = BALLOON_DUPLICATE;
+      else if ((pstate(e) == <u32>PState.Ballooned) == inflate || (e & PENDING)) r = BALLOON_BAD_STATE;
+      else store<u64>(p, e | MARK);
+    }
+    if (r != 0) {
+      badIndex = i;
+      unmark(vm, list, i);
+      return r;
+    }
+  }
+  return 0;
+}
+
+/**
+ * Balloons the `n` GPPNs of `list` (u32 each): frees their frames, zip slots and swap slots (the
+ * latter written to `slots` for TypeScript to free). Returns n, or a BALLOON_* code with nothing changed.
+ */
+export function balloonInflate(vm: u32, list: usize, n: u32, slots: usize): i32 {
+  slotsOut = 0;
+  const r = validate(vm, list, n, true);
+  if (r != 0) return r;
+  for (let i: u32 = 0; i < n; i++) {
+    const g = load<u32>(list + (<usize>i << 2));
+    const p = pmapAddr(vm, g);
+    const e = load<u64>(p) & ~MARK;
+    const s = pstate(e);
+    if (s == <u32>PState.Mapped || s == <u32>PState.Shared || s == <u32>PState.Zero) {
+      releaseResident(vm, g, e);
+    } else if (s == <u32>PState.Compressed) {
+      zipDrop(vm, pframe(e));
+    } else if (s == <u32>PState.Swapped) {
+      store<u32>(slots + (<usize>slotsOut << 2), pframe(e));
+      slotsOut++;
+    }
+    pmapSet(vm, p, e, pentry(PState.Ballooned, 0));
+    if (s != <u32>PState.Unbacked) backingChanged(vm, g);
+  }
+  return <i32>n;
+}
+
+/** Returns the `n` Ballooned GPPNs of `list` to the guest, unbacked. Returns n, or a BALLOON_* code with nothing changed. */
+export function balloonDeflate(vm: u32, list: usize, n: u32): i32 {
+  const r = validate(vm, list, n, false);
+  if (r != 0) return r;
+  for (let i: u32 = 0; i < n; i++) {
+    const p = pmapAddr(vm, load<u32>(list + (<usize>i << 2)));
+    pmapSet(vm, p, load<u64>(p), pentry(PState.Unbacked, 0));
+  }
+  return <i32>n;
+}

@@ -1,0 +1,217 @@
+/**
+ * reclaim: the page-out mechanism. Chooses victims by the VM's policy, compresses each into the
+ * zip cache when it fits, and lists the rest for TypeScript to write to the VM's swap store.
+ * Swap I/O is TypeScript's: a victim's frame is released only when `swapCommit` confirms the
+ * write, so a failed write leaves the page resident and nothing is lost.
+ *
+ *   reclaimSelect(vm, count, policy, out, cap, pages)        (one call per batch)
+ *        |  victim compresses to <= 2 KiB and the cache has room -> Compressed, done
+ *        |  cache full -> oldest compressed pages decompressed into `pages`, listed  \
+ *        |  otherwise  -> victim listed, PENDING (still resident)                      > out
+ *        v
+ *   TypeScript writes every listed page, puts the swap slot (or NO_SLOT on failure) in the list
+ *        v
+ *   swapCommit(vm, out, n)    listed pages -> Swapped(slot), or back to plain on failure
+ *
+ * Output list entry (REQ_ENTRY = 8 bytes): u32 gppn, u32 address of the page's 4 KiB (a frame
+ * in machine RAM or a page of `pages`); on commit the second word is the swap slot.
+ *
+ * Victim policies: RANDOM (ESX's default: seeded xorshift, probes then a sweep from a random
+ * start) and CLOCK (an LRU approximation: a hand sweeps the VM, clearing ACCESSED bits, and
+ * takes the first page found not accessed since the hand last passed).
+ *
+ * Invariants: only Mapped and Shared pages are victims (a Zero page costs no frame of its own);
+ * a PENDING page is not chosen again, and every PENDING bit is cleared by swapCommit.
+ */
+
+import {
+  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe,
+  releaseResident, ACCESSED, PENDING,
+} from "./pmap";
+import { zipCompress, zipCanPlace, zipStore, zipOldest, zipDecompress, zipDrop } from "./zipcache";
+import { zclassFor, zslotBytes, zslotClass, zslotGppn, NO_SLOT } from "../ram/zpool";
+import { frameAddr } from "../ram/frames";
+import { backingChanged } from "../translate/coherence";
+
+export const POLICY_RANDOM: u32 = 0;
+export const POLICY_CLOCK: u32 = 1;
+export const REQ_ENTRY: u32 = 8;
+const NONE: u32 = 0xFFFFFFFF;
+
+let rng: u64 = 0x9E3779B97F4A7C15;
+let lastZipped: u32 = 0;
+let lastEvicted: u32 = 0;
+let lastVictims: u32 = 0;
+
+/** Seeds the victim-selection PRNG (two u32 halves; zero is replaced by a fixed odd value). */
+export function reclaimSeed(lo: u32, hi: u32): void {
+  rng = (<u64>hi << 32) | <u64>lo;
+  if (rng == 0) rng = 0x9E3779B97F4A7C15;
+}
+
+/** Next pseudo-random u64 (xorshift64*). */
+// @ts-ignore: decorator
+@inline export function rand64(): u64 {
+  let x = rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  rng = x;
+  return x * 0x2545F4914F6CDD1D;
+}
+
+/** Why the last reclaimSelect stopped: it reclaimed `count`, found no victim, or ran out of `out` entries (swap). */
+export const STOP_DONE: u32 = 0;
+export const STOP_NO_VICTIM: u32 = 1;
+export const STOP_SWAP_FULL: u32 = 2;
+let lastStop: u32 = STOP_DONE;
+export function reclaimStop(): u32 { return lastStop; }
+
+/** Pages the last reclaimSelect compressed into the zip cache. */
+export function reclaimZipped(): u32 { return lastZipped; }
+/** Compressed pages the last reclaimSelect listed for swap-out (zip cache full). */
+export function reclaimEvicted(): u32 { return lastEvicted; }
+/** Victims the last reclaimSelect chose (zipped + listed for swap). */
+export function reclaimVictims(): u32 { return lastVictims; }
+
+/** True if entry `e` may be chosen as a victim. */
+// @ts-ignore: decorator
+@inline function eligible(e: u64): bool {
+  const s = pstate(e);
+  return (s == <u32>PState.Mapped || s == <u32>PState.Shared) && !(e & PENDING);
+}
+
+/** A victim GPPN of `vm` by `policy`, or NONE when the VM has no eligible page. */
+function pickVictim(vm: u32, policy: u32): u32 {
+  const pages = vmPages(vm);
+  if (pages == 0) return NONE;
+  if (policy == POLICY_CLOCK) {
+    let hand = vmGet(vm, VmF.Hand);
+    // two sweeps: the first may only clear ACCESSED bits
+    for (let i: u32 = 0; i < 2 * pages; i++) {
+      const g = hand;
+      hand = hand + 1 == pages ? 0 : hand + 1;
+      const p = pmapAddr(vm, g);
+      const e = load<u64>(p);
+      if (!eligible(e)) continue;
+      if (e & ACCESSED) {
+        store<u64>(p, e & ~ACCESSED);
+        continue;
+      }
+      vmSet(vm, VmF.Hand, hand);
+      return g;
+    }
+    vmSet(vm, VmF.Hand, hand);
+    return NONE;
+  }
+  for (let i = 0; i < 16; i++) {
+    const g = <u32>(rand64() % <u64>pages);
+    if (eligible(load<u64>(pmapAddr(vm, g)))) return g;
+  }
+  // sparse residency: sweep once from a random start so the pick still terminates
+  const start = <u32>(rand64() % <u64>pages);
+  for (let i: u32 = 0; i < pages; i++) {
+    let g = start + i;
+    if (g >= pages) g -= pages;
+    if (eligible(load<u64>(pmapAddr(vm, g)))) return g;
+  }
+  return NONE;
+}
+
+/**
+ * Chooses up to `count` victims of `vm` and reclaims them: into the zip cache when they fit,
+ * else listed in `out` (at most `outCap` entries, the swap slots TypeScript has; compressed pages evicted to make room are
+ * decompressed into `pages`, 4 KiB each, one per entry). Returns the entries listed; TypeScript
+ * must then call swapCommit with them. reclaimZipped/Evicted/Victims tell the rest.
+ */
+export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outCap: u32, pages: usize): u32 {
+  let n: u32 = 0;
+  lastZipped = 0;
+  lastEvicted = 0;
+  lastVictims = 0;
+  lastStop = STOP_DONE;
+  while (lastVictims < count) {
+    const g = pickVictim(vm, policy);
+    if (g == NONE) {
+      lastStop = STOP_NO_VICTIM;
+      break;
+    }
+    const p = pmapAddr(vm, g);
+    const e = load<u64>(p);
+    const cap = vmGet(vm, VmF.CacheCap);
+    if (cap > 0) {
+      const len = zipCompress(frameAddr(pframe(e)));
+      if (len > 0) {
+        const c = zclassFor(<u32>len);
+        const b = zslotBytes(c);
+        // evict the oldest compressed pages to swap until the new one fits, keeping one entry
+        // of `out` for the victim itself in case it cannot be placed after all
+        while (vmGet(vm, VmF.CacheSz) - vmGet(vm, VmF.PendEvict) + b > cap && n + 1 < outCap) {
+          const s = zipOldest(vm);
+          if (s == NO_SLOT) break;
+          const eg = zslotGppn(s);
+          const ep = pmapAddr(vm, eg);
+          store<u64>(ep, load<u64>(ep) | PENDING);
+          const dst = pages + (<usize>n << 12);
+          zipDecompress(s, dst);
+          store<u32>(out + (<usize>n << 3), eg);
+          store<u32>(out + (<usize>n << 3), <u32>dst, 4);
+          n++;
+          lastEvicted++;
+          vmSet(vm, VmF.PendEvict, vmGet(vm, VmF.PendEvict) + zslotBytes(zslotClass(s)));
+        }
+        if (vmGet(vm, VmF.CacheSz) - vmGet(vm, VmF.PendEvict) + b <= cap && zipCanPlace(c, e)) {
+          zipStore(vm, g, p, e, <u32>len);
+          lastZipped++;
+          lastVictims++;
+          continue;
+        }
+      }
+    }
+    if (n >= outCap) {
+      lastStop = STOP_SWAP_FULL; // the victim stays resident: no swap slot is left for it
+      break;
+    }
+    lastVictims++;
+    store<u64>(p, e | PENDING);
+    store<u32>(out + (<usize>n << 3), g);
+    store<u32>(out + (<usize>n << 3), <u32>frameAddr(pframe(e)), 4);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Completes the swap-out of the `n` entries of `list` (gppn, slot): a slot moves the page to
+ * Swapped(slot) and frees its frame or zip slot; NO_SLOT (the write failed or the store is
+ * full) leaves it where it was. Returns the pages swapped out.
+ */
+export function swapCommit(vm: u32, list: usize, n: u32): u32 {
+  let done: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const g = load<u32>(list + (<usize>i << 3));
+    const slot = load<u32>(list + (<usize>i << 3), 4);
+    const p = pmapAddr(vm, g);
+    const e = load<u64>(p);
+    assert(g < vmPages(vm) && (e & PENDING), "swapCommit: entry was not selected");
+    const s = pstate(e);
+    if (s == <u32>PState.Compressed) {
+      vmSet(vm, VmF.PendEvict, vmGet(vm, VmF.PendEvict) - zslotBytes(zslotClass(pframe(e))));
+    }
+    if (slot == NO_SLOT) {
+      store<u64>(p, e & ~PENDING);
+      continue;
+    }
+    if (s == <u32>PState.Compressed) {
+      zipDrop(vm, pframe(e));
+      vmBump(vm, VmCounter.ZipEvict);
+    } else {
+      releaseResident(vm, g, e);
+    }
+    pmapSet(vm, p, e, pentry(PState.Swapped, slot));
+    vmBump(vm, VmCounter.SwapOut);
+    backingChanged(vm, g);
+    done++;
+  }
+  return done;
+}

@@ -1,0 +1,63 @@
+/**
+ * Coherence between the pmap and the translation caches derived from it.
+ *
+ * The pmap calls `backingChanged` whenever the frame behind (vm, gppn) changes, goes away, or
+ * loses write permission (a page is shared copy-on-write, compressed, swapped, ballooned, or a
+ * copy-on-write break gives it a private frame). Every EPT entry, shadow entry and TLB entry
+ * that maps that guest page must be dropped or downgraded before the pmap's caller goes on, so
+ * a stale translation never reaches an old frame.
+ *
+ *   ept mode     the EPT leaf covering the page is dropped (a large leaf: the whole group; the
+ *                next fault re-backs it, splintered if no longer contiguous); the nested-TLB
+ *                entries of the page (every size) and every TLB entry whose target frames
+ *                overlap the old leaf's frames are dropped on every context.
+ *   shadow mode  the shadow leaf found through the rmap is dropped with the TLB entries that
+ *                reach its frames; with several leaves, every shadow table of the VM goes.
+ *   native       translations end at guest-physical addresses, which do not change: nothing.
+ *
+ * Dropping is always correct: the next access re-faults through pmapFault (with write=true for
+ * a write to a page that became read-only). Nested PWC entries hold only non-leaf EPT entries,
+ * and EPT tables are never freed, so they stay valid.
+ */
+
+import { pget, pset, P_FLAGS, P_MODE, P_COHDROPS, PF_LIVE, MODE_EPT, MODE_SHADOW, ctxAddr, cget, cdesc, mmuCount, F, C_L1I, C_L1D, C_L2, C_NTLB } from "./cores";
+import { eptFindLeaf, foundLevel } from "./ept";
+import { ADDR_MASK, clsMask } from "./entries";
+import { cacheFlushFrames, cacheDropTag } from "./tlb";
+import { shadowDropGppn } from "./shadow";
+
+/** Drops, on every context, the TLB entries that reach page frames [lo, hi). */
+export function flushFramesAll(lo: u64, hi: u64): void {
+  for (let i: u32 = 0; i < mmuCount(); i++) {
+    const c = ctxAddr(i);
+    if (cget(c, F.Alive) == 0) continue;
+    cacheFlushFrames(cdesc(c, C_L1I), lo, hi);
+    cacheFlushFrames(cdesc(c, C_L1D), lo, hi);
+    cacheFlushFrames(cdesc(c, C_L2), lo, hi);
+  }
+}
+
+/** Drops or downgrades every cached translation of (vm, gppn). */
+export function backingChanged(vm: u32, gppn: u32): void {
+  if ((pget(vm, P_FLAGS) & PF_LIVE) == 0) return; // no paging state: nothing can be cached
+  const mode = pget(vm, P_MODE);
+  if (mode == MODE_EPT) {
+    const a = eptFindLeaf(vm, <u64>gppn << 12);
+    if (a != 0) {
+      const e = load<u64>(a);
+      const cls = foundLevel - 1;
+      store<u64>(a, 0);
+      const lo = (e & ADDR_MASK & ~clsMask(cls)) >> 12;
+      flushFramesAll(lo, lo + (<u64>1 << (9 * cls)));
+      pset(vm, P_COHDROPS, pget(vm, P_COHDROPS) + 1);
+    }
+    for (let i: u32 = 0; i < mmuCount(); i++) {
+      const nt = cdesc(ctxAddr(i), C_NTLB);
+      cacheDropTag(nt, <u64>gppn, 0, vm);
+      cacheDropTag(nt, <u64>gppn >> 9, 1, vm);
+      cacheDropTag(nt, <u64>gppn >> 18, 2, vm);
+    }
+  } else if (mode == MODE_SHADOW) {
+    shadowDropGppn(vm, gppn);
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * ept: the hypervisor's side of nested paging. Each VM's EPT lives in machine frames
+ * (FrameKind.PageTable) in the Intel EPT format (paging.ts); it is a cache of the pmap, filled
+ * on EPT violations through pmapFault and emptied by coherence.ts.
+ *
+ *   EPTP ─► level h table ─► ... ─► level 1 (EPT PTE: 4 KiB)
+ *                          └► level 2 leaf (large, 2 MiB)   └► level 3 leaf (large, 1 GiB)
+ *
+ * Host page size: with 2 MiB or 1 GiB host pages, the first touch of a guest page backs its whole
+ * aligned group (as a hypervisor backing guest memory with a large page) and installs one large
+ * leaf if the group's frames are contiguous and aligned; otherwise it installs a 4 KiB leaf and
+ * counts a splinter (fragmented machine memory, or a group partly reclaimed). To make contiguity
+ * possible, it first draws frames until the allocator's next frame is aligned, and keeps those
+ * pad frames in a pool from which every later page table (EPT or shadow) is taken.
+ *
+ * Invariants: non-leaf entries are RWX with memory type 0; leaves have memory type WB and are
+ * RWX when the pmap holds the page Mapped (private), else R-X with EPT_COW (Shared and Zero
+ * frames are copy-on-write: a write must fault so the pmap breaks the sharing first); a large
+ * leaf maps only a group of Mapped pages; an EPT table is never freed while its VM lives
+ * (nested PWC entries may point at it).
+ */
+
+import { frameAlloc, framePut, frameSetLink, frameLink, NO_FRAME, FrameKind } from "../ram/frames";
+import { Region, regionOffset } from "../ram/memmap";
+import { pmapFault, pmapState, pmapFrame, pmapWritable, vmPages, PState, FAULT_IO } from "../reclaim/pmap";
+import {
+  ADDR_MASK, EPT_RWX, EPT_R, EPT_X, EPT_COW, EPT_LARGE, EPT_MT_SHIFT, EPT_MT_WB, levelIndex, eptLeaf, clsMask,
+} from "./entries";
+import { pget, pset, P_EPTROOT, P_HLEVELS, P_HSIZE, P_SPLITS, P_EPTTABLES, P_FLAGS, P_MODE, PF_AD, PF_LIVE, MODE_EPT, NONE } from "./cores";
+
+/** Linear address of host-physical address `hpa` in machine RAM. */
+// @ts-ignore: decorator
+@inline export function ramAt(hpa: u64): usize { return regionOffset(Region.Ram) + <usize>hpa; }
+
+// ---- page-table frame pool -------------------------------------------------------------------
+
+let poolHead: u32 = NO_FRAME;
+let poolCount: u32 = 0;
+
+/** Resets the pool; called once by init. */
+export function eptInit(): void { poolHead = NO_FRAME; poolCount = 0; }
+
+/** A zero-filled page-table frame, from the pad pool first; NO_FRAME when machine RAM is full. */
+export function ptAlloc(): u32 {
+  if (poolHead != NO_FRAME) {
+    const m = poolHead;
+    poolHead = frameLink(m);
+    poolCount--;
+    frameSetLink(m, 0);
+    return m;
+  }
+  return frameAlloc(<u32>FrameKind.PageTable);
+}
+
+/** Returns a page-table frame to the allocator after clearing it (ptAlloc promises zeros). */
+export function ptFree(m: u32): void {
+  framePut(m);
+}
+
+/** Frames waiting in the pad pool. */
+export function ptPoolCount(): u32 { return poolCount; }
+
+/** Draws pad frames into the pool until the allocator's next frame is a multiple of `n` (at most n tries). */
+function alignAllocator(n: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const m = frameAlloc(<u32>FrameKind.PageTable);
+    if (m == NO_FRAME) return;
+    frameSetLink(m, poolHead);
+    poolHead = m;
+    poolCount++;
+    if (((m + 1) & (n - 1)) == 0) return;
+  }
+}
+
+// ---- host backing ----------------------------------------------------------------------------
+
+/** Size class of the host mapping found by the last hostBack (0 unless a contiguous large group). */
+export let hostCls: u32 = 0;
+
+/**
+ * Makes guest page (vm, gppn) resident through the pmap and returns its MPN (or a FAULT_* code).
+ * With large host pages, backs the page's whole group and sets hostCls when it is contiguous.
+ */
+export function hostBack(vm: u32, gppn: u32, write: bool): u32 {
+  const hs = pget(vm, P_HSIZE);
+  hostCls = 0;
+  if (hs == 0) return pmapFault(vm, gppn, write);
+  const n: u32 = 1 << (9 * hs);
+  const base = gppn & ~(n - 1);
+  if (<u64>base + n > <u64>vmPages(vm)) return pmapFault(vm, gppn, write);
+  if (pmapState(vm, base) == <u32>PState.Unbacked) alignAllocator(n);
+  let first: u32 = 0;
+  let contiguous = true;
+  for (let i: u32 = 0; i < n; i++) {
+    const g = base + i;
+    let m: u32;
+    if (g == gppn) m = pmapFault(vm, g, write);
+    else if (pmapState(vm, g) == <u32>PState.Mapped) m = pmapFrame(vm, g);
+    else m = pmapFault(vm, g, false);
+    if (m >= FAULT_IO) {
+      if (g == gppn) return m;
+      contiguous = false;
+      continue;
+    }
+    // a Shared or Zero page in the group must stay read-only: no writable large leaf over it
+    if (!pmapWritable(vm, g)) contiguous = false;
+    if (i == 0) first = m;
+    else if (m != first + i) contiguous = false;
+  }
+  if (contiguous && (first & (n - 1)) == 0) {
+    hostCls = hs;
+    return first + (gppn - base);
+  }
+  pset(vm, P_SPLITS, pget(vm, P_SPLITS) + 1);
+  return pmapFault(vm, gppn, write);
+}
+
+// ---- EPT tables ------------------------------------------------------------------------------
+
+/** The EPTP of `vm`: root, walk length - 1, A/D enable, memory type WB. */
+export function eptPointer(vm: u32): u64 {
+  const root = pget(vm, P_EPTROOT);
+  if (root == NONE) return 0;
+  return (<u64>root << 12) | (<u64>(pget(vm, P_HLEVELS) - 1) << 3) |
+    ((pget(vm, P_FLAGS) & PF_AD) ? 0x40 : 0) | EPT_MT_WB;
+}
+
+/** Allocates the EPT root of `vm`; false when machine RAM is full. */
+export function eptSetup(vm: u32): bool {
+  const r = ptAlloc();
+  if (r == NO_FRAME) return false;
+  pset(vm, P_EPTROOT, r);
+  pset(vm, P_EPTTABLES, 1);
+  return true;
+}
+
+/** Level of the leaf found by the last eptFindLeaf. */
+export let foundLevel: u32 = 0;
+
+/** Linear address of the present EPT leaf mapping gPA `gpa` of `vm` (foundLevel says which level), or 0. */
+export function eptFindLeaf(vm: u32, gpa: u64): usize {
+  const root = pget(vm, P_EPTROOT);
+  if (root == NONE) return 0;
+  let table = <u64>root << 12;
+  for (let level = pget(vm, P_HLEVELS); level >= 1; level--) {
+    const a = ramAt(table + (levelIndex(gpa, level) << 3));
+    const e = load<u64>(a);
+    if ((e & 7) == 0) return 0;
+    if (eptLeaf(e, level)) { foundLevel = level; return a; }
+    table = e & ADDR_MASK;
+  }
+  return 0;
+}
+
+/**
+ * True if guest page (vm, gppn) is mapped by a large EPT leaf now. Page sharing leaves such pages
+ * alone (as ESX does with large pages): merging one 4 KiB page would split a 2 MiB or 1 GiB
+ * mapping and cost every access to the group a longer walk.
+ */
+export function eptLargeBacked(vm: u32, gppn: u32): bool {
+  if ((pget(vm, P_FLAGS) & PF_LIVE) == 0 || pget(vm, P_HSIZE) == 0 || pget(vm, P_MODE) != MODE_EPT) return false;
+  return eptFindLeaf(vm, <u64>gppn << 12) != 0 && foundLevel > 1;
+}
+
+/**
+ * Maps gPA page `gppn` of `vm` to frame `mpn` with a leaf of class `cls` (0, 1, 2), allocating
+ * missing tables. A large leaf is installed only where no table exists yet; otherwise a 4 KiB
+ * leaf. Returns false when no frame is left for a table.
+ */
+export function eptInstall(vm: u32, gppn: u32, mpn: u32, cls: u32): bool {
+  const gpa = <u64>gppn << 12;
+  let table = <u64>pget(vm, P_EPTROOT) << 12;
+  let level = pget(vm, P_HLEVELS);
+  for (; level > 1; level--) {
+    const a = ramAt(table + (levelIndex(gpa, level) << 3));
+    const e = load<u64>(a);
+    if (level == cls + 1 && (e & 7) == 0) break; // room for the large leaf
+    if ((e & 7) != 0 && !eptLeaf(e, level)) { table = e & ADDR_MASK; continue; }
+    if ((e & 7) != 0) {
+      // a large leaf already covers this page: it stays (it maps the same contiguous group)
+      return true;
+    }
+    const t = ptAlloc();
+    if (t == NO_FRAME) return false;
+    pset(vm, P_EPTTABLES, pget(vm, P_EPTTABLES) + 1);
+    store<u64>(a, (<u64>t << 12) | EPT_RWX);
+    table = <u64>t << 12;
+  }
+  const leafCls = level - 1;
+  if (DEBUG) assert(leafCls == 0 || leafCls == cls, "eptInstall: large leaf at the wrong level");
+  const base = leafCls > 0 ? (<u64>mpn << 12) & ~clsMask(leafCls) : <u64>mpn << 12;
+  // hostBack gives a large class only to a group of Mapped pages, so only a 4 KiB leaf can be copy-on-write
+  const perm = leafCls > 0 || pmapWritable(vm, gppn) ? EPT_RWX : EPT_R | EPT_X | EPT_COW;
+  const leaf = base | perm | (EPT_MT_WB << EPT_MT_SHIFT) | (leafCls > 0 ? EPT_LARGE : 0);
+  store<u64>(ramAt(table + (levelIndex(gpa, level) << 3)), leaf);
+  return true;
+}
+
+/** Writes raw EPT entry `value` at `level` for `gpa` of `vm` (tests build misconfigurations with it). Returns false if the path is missing. */
+export function eptPoke(vm: u32, gpa: f64, level: u32, value: u64): bool {
+  const g = <u64>gpa;
+  let table = <u64>pget(vm, P_EPTROOT) << 12;
+  for (let l = pget(vm, P_HLEVELS); l > level; l--) {
+    const e = load<u64>(ramAt(table + (levelIndex(g, l) << 3)));
+    if ((e & 7) == 0 || eptLeaf(e, l)) return false;
+    table = e & ADDR_MASK;
+  }
+  store<u64>(ramAt(table + (levelIndex(g, level) << 3)), value);
+  return true;
+}
+
+/** Raw EPT entry at `level` for `gpa` of `vm` (0 when the path is missing). */
+export function eptPeek(vm: u32, gpa: f64, level: u32): u64 {
+  const g = <u64>gpa;
+  let table = <u64>pget(vm, P_EPTROOT) << 12;
+  for (let l = pget(vm, P_HLEVELS); l > level; l--) {
+    const e = load<u64>(ramAt(table + (levelIndex(g, l) << 3)));
+    if ((e & 7) == 0 || eptLeaf(e, l)) return 0;
+    table = e & ADDR_MASK;
+  }
+  return load<u64>(ramAt(table + (levelIndex(g, level) << 3)));
+}

@@ -1,0 +1,177 @@
+/**
+ * gos: a minimal guest OS model, enough to replay a trace of one guest process through the whole
+ * stack. It owns a guest-physical page allocator and a demand-paging #PF handler that maps a page
+ * on first touch, writing the PTEs into the guest's page tables in guest memory. (A later issue
+ * brings a full guest OS model in src/guest.)
+ *
+ *   GPPN 0        unused (a zero gPA never names a table)
+ *   1 ..          4 KiB pages, bump-allocated upward: page-table pages and 4 KiB data pages
+ *   ..  pages-1   large data pages (2 MiB / 1 GiB), allocated downward, aligned
+ *
+ * That is the whole VM for a standalone Mmu. On a Host's VM the guest OS model owns only the
+ * GPPN range [lo, hi) given by gosAttach (the rest is the user's, written through writePhys),
+ * and the same layout holds inside it: 4 KiB pages upward from lo, large pages downward from hi.
+ *
+ * Kernel accesses to guest memory (PTE writes, reads while handling a fault) are not walked
+ * through the TLBs; they cost what the hardware would charge the hypervisor for them: the first
+ * touch of a guest page is an EPT violation (ept mode) or a hidden shadow fault (shadow mode),
+ * and in shadow mode a write to a shadowed page-table page traps (shadow.ts).
+ *
+ * Invariants: pages are never freed or reused, so a newly allocated page reads zero; mappings are
+ * user, writable and executable (a trace's guest process has no protections to honour).
+ */
+
+import { pmapFault, pmapState, pmapFrame, vmPages, PState, FAULT_IO } from "../reclaim/pmap";
+import { frameAddr } from "../ram/frames";
+import { pageIsZero } from "../ram/page";
+import {
+  ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_PS, EPT_W, levelIndex, pteLeaf, clsMask,
+} from "./entries";
+import { ramAt, eptFindLeaf, foundLevel, hostBack, hostCls, eptInstall } from "./ept";
+import {
+  F, cget, cadd, pget, pset, ctxAddr, P_MODE, P_GLEVELS, P_GSIZE, P_SMALL, P_LARGE, MODE_EPT,
+  MODE_SHADOW, NONE,
+} from "./cores";
+import { setFault, FK_HOST, FK_GUEST_OOM, FK_NO_FRAME, S_OK, S_FAULT, S_PRESENT } from "./walk";
+import { shadowGuestWrote } from "./shadow";
+
+/**
+ * Linear address of guest-physical `gpa` of `vm` for an access by the guest kernel on context
+ * `c`, backing the page on first touch; 0 on failure (fault globals set).
+ */
+export function kernelAccess(c: usize, vm: u32, gpa: u64, write: bool): usize {
+  const mode = pget(vm, P_MODE);
+  const gppn = <u32>(gpa >> 12);
+  if (mode == MODE_EPT) {
+    const a = eptFindLeaf(vm, gpa);
+    // a write through a read-only (copy-on-write) leaf takes the fault path, which breaks the sharing
+    if (a != 0 && (!write || (load<u64>(a) & EPT_W) != 0)) {
+      const m = clsMask(foundLevel - 1);
+      return ramAt((load<u64>(a) & ADDR_MASK & ~m) + (gpa & m));
+    }
+    cadd(c, F.VmExits, 1);
+    cadd(c, F.EptViolations, 1);
+    cadd(c, F.Cycles, cget(c, F.CostVmExit) + cget(c, F.CostEptViolation));
+    const mpn = hostBack(vm, gppn, write);
+    if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, gpa); return 0; }
+    if (!eptInstall(vm, gppn, mpn, hostCls)) { setFault(FK_NO_FRAME, 0, gpa); return 0; }
+    return ramAt((<u64>mpn << 12) | (gpa & 0xFFF));
+  }
+  let mpn: u32;
+  if (mode == MODE_SHADOW) {
+    if (pmapState(vm, gppn) == <u32>PState.Unbacked) {
+      // the kernel's own mapping of this page is missing from the shadow tables: a hidden fault
+      cadd(c, F.VmExits, 1);
+      cadd(c, F.ShadowFills, 1);
+      cadd(c, F.Cycles, cget(c, F.CostVmExit) + cget(c, F.CostShadowFill));
+    }
+    mpn = hostBack(vm, gppn, write);
+  } else {
+    mpn = pmapFault(vm, gppn, write);
+  }
+  if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, gpa); return 0; }
+  return ramAt((<u64>mpn << 12) | (gpa & 0xFFF));
+}
+
+/** The guest kernel writes u64 `value` at `gpa` (trapping if it is a shadowed page table). False on failure. */
+export function guestWrite(c: usize, vm: u32, gpa: u64, value: u64): bool {
+  const a = kernelAccess(c, vm, gpa, true);
+  if (a == 0) return false;
+  store<u64>(a, value);
+  if (pget(vm, P_MODE) == MODE_SHADOW) shadowGuestWrote(c, vm, gpa);
+  return true;
+}
+
+/** Allocates a guest page of size class `cls` (0, 1, 2); returns its GPPN or NONE when guest memory is full. */
+export function gosAlloc(vm: u32, cls: u32): u32 {
+  const small = pget(vm, P_SMALL);
+  const large = pget(vm, P_LARGE);
+  if (cls == 0) {
+    if (small >= large) return NONE;
+    pset(vm, P_SMALL, small + 1);
+    return small;
+  }
+  const n: u32 = 1 << (9 * cls);
+  const top = large & ~(n - 1);
+  if (top < n || top - n < small) return NONE;
+  pset(vm, P_LARGE, top - n);
+  return top - n;
+}
+
+/**
+ * The guest's #PF handler for a not-present fault at `va` on context `c`: allocates missing
+ * page-table pages and the data page, and writes their entries. Returns S_OK, S_PRESENT when
+ * the translation exists (a protection fault this model does not handle), or S_FAULT.
+ */
+export function gosFault(c: usize, vm: u32, va: u64): u32 {
+  const levels = pget(vm, P_GLEVELS);
+  const gsize = pget(vm, P_GSIZE);
+  const leafLevel = gsize + 1;
+  let table = cget(c, F.Cr3) & ADDR_MASK;
+  for (let level = levels; level >= 1; level--) {
+    const ea = table + (levelIndex(va, level) << 3);
+    const a = kernelAccess(c, vm, ea, false);
+    if (a == 0) return S_FAULT;
+    const e = load<u64>(a);
+    if (e & PTE_P) {
+      if (pteLeaf(e, level)) return S_PRESENT;
+      table = e & ADDR_MASK;
+      continue;
+    }
+    if (level > leafLevel) {
+      const t = gosAlloc(vm, 0);
+      if (t == NONE) { setFault(FK_GUEST_OOM, 0, va); return S_FAULT; }
+      if (!guestWrite(c, vm, ea, (<u64>t << 12) | PTE_P | PTE_RW | PTE_US)) return S_FAULT;
+      table = <u64>t << 12;
+      continue;
+    }
+    const d = gosAlloc(vm, gsize);
+    if (d == NONE) { setFault(FK_GUEST_OOM, 0, va); return S_FAULT; }
+    const leaf = (<u64>d << 12) | PTE_P | PTE_RW | PTE_US | (gsize > 0 ? PTE_PS : 0);
+    return guestWrite(c, vm, ea, leaf) ? S_OK : S_FAULT;
+  }
+  return S_PRESENT;
+}
+
+/** Allocates a zeroed top-level table for a new guest address space of `vm`; its gPA, or -1 when guest memory is full. */
+export function gosNewRoot(vm: u32): f64 {
+  const t = gosAlloc(vm, 0);
+  return t == NONE ? -1 : <f64>(<u64>t << 12);
+}
+
+/** Guest kernel write of `value` at `gpa` through context `id` (tests build tables with it). False on failure. */
+export function guestWrite64(id: u32, gpa: f64, value: u64): bool {
+  const c = ctxAddr(id);
+  return guestWrite(c, <u32>cget(c, F.Vm), <u64>gpa, value);
+}
+
+/** Guest kernel read of the u64 at `gpa` through context `id` (0 on failure). */
+export function guestRead64(id: u32, gpa: f64): u64 {
+  const c = ctxAddr(id);
+  const a = kernelAccess(c, <u32>cget(c, F.Vm), <u64>gpa, false);
+  return a == 0 ? 0 : load<u64>(a);
+}
+
+/**
+ * The first GPPN of [lo, hi) of `vm` that holds data, or NONE when the whole range reads zero (a
+ * range the guest OS model may take: it assumes a newly allocated page reads zero). Unbacked,
+ * Zero and all-zero resident pages read zero; compressed and swapped pages count as data;
+ * ballooned ones belong to the balloon. Changes nothing, so it can run before any setup.
+ */
+export function gosRangeBusy(vm: u32, lo: u32, hi: u32): u32 {
+  if (hi > vmPages(vm) || lo >= hi) return lo;
+  for (let g = lo; g < hi; g++) {
+    const s = pmapState(vm, g);
+    if (s == <u32>PState.Unbacked || s == <u32>PState.Zero) continue;
+    if ((s == <u32>PState.Mapped || s == <u32>PState.Shared) && pageIsZero(frameAddr(pmapFrame(vm, g)))) continue;
+    return g;
+  }
+  return NONE;
+}
+
+/** Confines the guest OS model of `vm` (after pagingVmSetup) to GPPNs [lo, hi), checked by gosRangeBusy. */
+export function gosAttach(vm: u32, lo: u32, hi: u32): void {
+  if (DEBUG) assert(gosRangeBusy(vm, lo, hi) == NONE, "gosAttach: the range holds data");
+  pset(vm, P_SMALL, max<u32>(lo, 1)); // GPPN 0 stays unused: a zero gPA never names a table
+  pset(vm, P_LARGE, hi);
+}

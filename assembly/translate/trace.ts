@@ -1,0 +1,184 @@
+/**
+ * lackey: trace replay in WebAssembly. TypeScript passes trace bytes through the staging region
+ * in large chunks; each call parses every complete line (or binary record) and translates it on
+ * an MMU context, never one JS call per record.
+ *
+ * Text format (valgrind --tool=lackey --trace-mem=yes), one record per line, hex address and
+ * decimal size:
+ *
+ *   "I  04016a0,3"       instruction fetch  -> iTLB, read
+ *   " L 1ffefffd48,8"    data load          -> dTLB, read
+ *   " S 1ffefffd40,8"    data store         -> dTLB, write
+ *   " M 0402e10,4"       modify             -> dTLB, one translation, a write
+ *
+ * A line that starts like a record ("I " or " L ", " S ", " M ") must parse completely; any other
+ * line ("==pid== ..." banners, program output, blank lines) is ignored. A record's first byte's
+ * 4 KiB page is translated, and its last byte's page too when the record crosses a 4 KiB boundary.
+ *
+ * Binary format (after an 8-byte header TypeScript checks): little-endian u64 words,
+ *
+ *   63.....58  57 56  55...............0
+ *   size (1-63) kind   address             kind: 0 I, 1 L, 2 S, 3 M
+ *
+ * size 0 means the size does not fit: the next word holds it.
+ *
+ * Invariants: a call consumes whole lines (records) only; lines are counted across calls, so an
+ * error names the line number of the whole trace.
+ */
+
+import { ACC_READ, ACC_WRITE, ACC_FETCH } from "./entries";
+import { F, cadd, ctxAddr } from "./cores";
+import { translate, FAULT_BIT } from "./walk";
+
+/** Flag: count malformed lines and go on instead of stopping. */
+export const TRACE_SKIP_BAD: u32 = 1;
+/** Flag: write binary records at the emit pointer instead of translating. */
+export const TRACE_EMIT: u32 = 2;
+
+let lineNo: u64 = 0;
+let errAt: u32 = 0;
+let emitPtr: usize = 0;
+let emitStart: usize = 0;
+
+/** Resets the line counter (a new trace). */
+export function traceReset(): void { lineNo = 0; errAt = 0; }
+/** Lines seen so far (complete lines, including ignored ones). */
+export function traceLines(): f64 { return <f64>lineNo; }
+/** Offset, from the chunk start, of the malformed line that stopped the last call. */
+export function traceErrorOffset(): u32 { return errAt; }
+/** Sets where TRACE_EMIT mode writes binary records. */
+export function traceEmitTo(p: usize): void { emitPtr = p; emitStart = p; }
+/** Bytes written in TRACE_EMIT mode since traceEmitTo. */
+export function traceEmitted(): u32 { return <u32>(emitPtr - emitStart); }
+
+/** Replays one record of `kind` (0 I, 1 L, 2 S, 3 M) on context `c`. */
+// @ts-ignore: decorator
+@inline function replay(c: usize, kind: u32, addr: u64, size: u64): void {
+  cadd(c, F.Records, 1);
+  const acc = kind == 0 ? ACC_FETCH : kind == 1 ? ACC_READ : ACC_WRITE;
+  let r = translate(c, addr, acc, true);
+  if (r & FAULT_BIT) cadd(c, F.UnhandledFaults, 1);
+  const last = addr + size - 1;
+  if ((last ^ addr) >> 12) {
+    r = translate(c, last, acc, true);
+    if (r & FAULT_BIT) cadd(c, F.UnhandledFaults, 1);
+  }
+}
+
+/** Writes one binary record. */
+// @ts-ignore: decorator
+@inline function emit(kind: u32, addr: u64, size: u64): void {
+  if (size < 64) {
+    store<u64>(emitPtr, addr | (<u64>kind << 56) | (size << 58));
+    emitPtr += 8;
+  } else {
+    store<u64>(emitPtr, addr | (<u64>kind << 56));
+    store<u64>(emitPtr, size, 8);
+    emitPtr += 16;
+  }
+}
+
+/** Hex value of byte `ch`, or 16. */
+// @ts-ignore: decorator
+@inline function hexVal(ch: u32): u32 {
+  const d = ch - 48;
+  if (d < 10) return d;
+  const l = (ch | 32) - 97;
+  return l < 6 ? l + 10 : 16;
+}
+
+/**
+ * Parses and replays the lackey text at [p, p + len) on context `id`. `final`: no more bytes
+ * follow, so a last line without a newline counts. Returns the bytes consumed (a prefix of
+ * whole lines), or -1 at a malformed line (traceErrorOffset says where it starts).
+ */
+export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u32): i32 {
+  const c = ctxAddr(id);
+  const end = p + len;
+  const lines0 = lineNo;
+  let s = p;
+  while (s < end) {
+    let q = s;
+    const c0 = <u32>load<u8>(q);
+    let kind: u32 = 4;
+    if (c0 == 73 /* I */) {
+      if (q + 1 < end && load<u8>(q + 1) == 32) { kind = 0; q += 2; }
+    } else if (c0 == 32 && q + 2 < end && load<u8>(q + 2) == 32) {
+      const c1 = <u32>load<u8>(q + 1);
+      kind = c1 == 76 ? 1 : c1 == 83 ? 2 : c1 == 77 ? 3 : 4;
+      if (kind != 4) q += 3;
+    }
+    if (kind == 4) {
+      // not a record: skip the line (or wait for the rest of it)
+      while (q < end && load<u8>(q) != 10) q++;
+      if (q >= end && !final) break;
+      lineNo++;
+      s = q + 1;
+      continue;
+    }
+    while (q < end && load<u8>(q) == 32) q++;
+    let addr: u64 = 0;
+    let digits: u32 = 0;
+    let ok = true;
+    for (; q < end; q++) {
+      const v = hexVal(<u32>load<u8>(q));
+      if (v == 16) break;
+      addr = (addr << 4) | v;
+      digits++;
+    }
+    if (digits == 0 || digits > 14 || q >= end || load<u8>(q) != 44 /* , */) ok = false;
+    let size: u64 = 0;
+    if (ok) {
+      q++;
+      let sd: u32 = 0;
+      for (; q < end; q++) {
+        const d = <u32>load<u8>(q) - 48;
+        if (d >= 10) break;
+        size = size * 10 + d;
+        sd++;
+      }
+      while (q < end && (load<u8>(q) == 32 || load<u8>(q) == 13)) q++;
+      if (sd == 0 || sd > 9 || size == 0) ok = false;
+      else if (q < end && load<u8>(q) != 10) ok = false;
+    }
+    if (q >= end && !final) break; // the line continues in the next chunk
+    if (!ok) {
+      if (!(flags & TRACE_SKIP_BAD)) { errAt = <u32>(s - p); cadd(c, F.Lines, lineNo - lines0); return -1; }
+      cadd(c, F.BadLines, 1);
+      while (q < end && load<u8>(q) != 10) q++;
+      lineNo++;
+      s = q + 1;
+      continue;
+    }
+    lineNo++;
+    if (flags & TRACE_EMIT) emit(kind, addr, size);
+    else replay(c, kind, addr, size);
+    s = q + 1;
+  }
+  const used = <u32>(min<usize>(s, end) - p);
+  cadd(c, F.TraceBytes, used);
+  cadd(c, F.Lines, lineNo - lines0);
+  return <i32>used;
+}
+
+/** Replays binary records at [p, p + len) on context `id`; returns the bytes consumed (whole records). */
+export function binaryReplay(id: u32, p: usize, len: u32): i32 {
+  const c = ctxAddr(id);
+  const end = p + len;
+  let s = p;
+  while (s + 8 <= end) {
+    const w = load<u64>(s);
+    let size = w >> 58;
+    let next = s + 8;
+    if (size == 0) {
+      if (next + 8 > end) break;
+      size = load<u64>(next);
+      next += 8;
+    }
+    replay(c, <u32>(w >> 56) & 3, w & 0x00FFFFFFFFFFFFFF, size);
+    s = next;
+  }
+  const used = <u32>(s - p);
+  cadd(c, F.TraceBytes, used);
+  return <i32>used;
+}

@@ -1,0 +1,633 @@
+/**
+ * walk: address translation on a simulated core. One call translates one guest-virtual access:
+ *
+ *   L1 iTLB / dTLB ──miss──► L2 TLB ──miss──► page walk ──fault──► handler ──► walk again
+ *        │hit                  │hit (fills L1)    │done (fills L2 and L1)
+ *        ▼                     ▼                  ▼
+ *       hPA                   hPA                hPA
+ *
+ * Walks by mode:
+ *   native  the guest tables, g references (tables in guest-physical = physical memory)
+ *   ept     the 2D walk: each guest table's gPA and the final gPA go through the nested TLB,
+ *           the nested PWC and the EPT: g*(h+1)+h references with every cache off and 4 KiB pages
+ *   shadow  the shadow tables (gVA -> hPA), g references; a miss is a hidden fault (shadow.ts)
+ *
+ * The guest PWC caches non-leaf guest (or shadow) entries keyed by (asid, level, va >> shift of
+ * that level); the nested PWC caches non-leaf EPT entries keyed by (vm, level, gpa >> shift). A
+ * walk starts below the deepest PWC hit. References counted: one per paging-structure entry read.
+ * Accessed and dirty bits are written when a walk completes, folded into the reads (no extra
+ * reference). A retried walk is not counted again as an L1 or L2 miss: walks == l2Misses.
+ *
+ * TLB entry flags (tlb.ts entry +12): TF_W writable, TF_D dirty already set, TF_U user, TF_X
+ * executable — each the AND over guest and nested permissions. A hit needs the access's
+ * permissions: a write to an entry without TF_D walks again (to set D), as on hardware.
+ *
+ * Result of a translation (u64): the hPA, or FAULT_BIT | kind << 48 | code (a #PF error code,
+ * an EPT exit qualification or a pmap FAULT_* code); the faulting address is in lastFaultAddr.
+ */
+
+import { cacheFind, cacheTouch, cacheFill, cacheOn, cacheLarge } from "./tlb";
+import {
+  ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_NX, PTE_A, PTE_D, EPT_A, EPT_D, PF_P, PF_W, PF_U, PF_RSVD,
+  PF_I, EQ_READ, EQ_WRITE, EQ_FETCH, EQ_PERM_SHIFT, EQ_GLA_VALID, EQ_GLA_FINAL, EQ_GLA_USER,
+  EQ_GLA_RW, EQ_GLA_NX, EPT_COW, ACC_WRITE, ACC_FETCH, levelIndex, levelShift, clsMask, clsShift, canonical,
+  pteReserved, pteLeaf, eptLeaf, eptMisconfigured,
+} from "./entries";
+import {
+  F, cget, cset, cadd, cdesc, ctxAddr, pget, P_MODE, P_GLEVELS, P_HLEVELS, P_FLAGS, P_EPTROOT,
+  P_VPID, PF_AD, FL_PWC, FL_NTLB, FL_DEMAND, C_L1I, C_L1D, C_L2, C_GPWC, C_NPWC, C_NTLB,
+  SCRATCH_AT, MODE_NATIVE, MODE_EPT, MODE_SHADOW, NONE, flushTlbs,
+} from "./cores";
+import { ramAt, hostBack, hostCls, eptInstall, eptFindLeaf } from "./ept";
+import { pmapFault, FAULT_IO } from "../reclaim/pmap";
+import { gosFault } from "./gos";
+import { shadowFill, shadowSwitch } from "./shadow";
+
+export { MMU_CTX, PVM_ENTRY, GPTRACK_ENTRY } from "./cores";
+
+// ---- statuses and faults ---------------------------------------------------------------------
+
+export const S_OK: u32 = 0;
+export const S_FAULT: u32 = 1; // fault globals say which
+export const S_PRESENT: u32 = 2; // guest OS: the mapping exists (not a demand-paging fault)
+export const S_SHADOW: u32 = 3; // shadow walk missed: hidden fault
+
+export const FK_GUEST_PF: u32 = 1;
+export const FK_EPT_VIOLATION: u32 = 2;
+export const FK_EPT_MISCONFIG: u32 = 3;
+export const FK_HOST: u32 = 4;
+export const FK_GUEST_OOM: u32 = 5;
+export const FK_NONCANONICAL: u32 = 6;
+export const FK_NO_FRAME: u32 = 7;
+export const FAULT_BIT: u64 = <u64>1 << 63;
+
+let fKind: u32 = 0;
+let fCode: u32 = 0;
+let fAddr: u64 = 0;
+
+/** Records the fault of the operation in progress. */
+export function setFault(kind: u32, code: u32, addr: u64): void { fKind = kind; fCode = code; fAddr = addr; }
+/** Kind, code and address of the last fault. */
+export function lastFaultKind(): u32 { return fKind; }
+export function lastFaultCode(): u32 { return fCode; }
+export function lastFaultAddr(): f64 { return <f64>fAddr; }
+
+// TLB entry flags
+export const TF_W: u32 = 1;
+export const TF_D: u32 = 2;
+export const TF_U: u32 = 4;
+export const TF_X: u32 = 8;
+// accumulated guest permissions (AND over levels)
+const G_RW: u32 = 1;
+const G_US: u32 = 2;
+const G_X: u32 = 4;
+// nested TLB flag: EPT dirty already set
+const NT_D: u32 = 8;
+
+// ---- state of the translation in progress ------------------------------------------------------
+
+/** References of the walk in progress. */
+export let refs: u64 = 0;
+let pwcHitsNow: u64 = 0;
+/** Result of a completed walk: target page frame, size class, TLB flags. */
+export let wPfn: u64 = 0;
+export let wCls: u32 = 0;
+export let wFlags: u32 = 0;
+let nCls: u32 = 0;
+let nDirty: bool = false;
+let nPerm: u32 = 7;
+/** Cycles of the last translation. */
+let lastCycles: u32 = 0;
+
+/** Cycles charged to the last translation. */
+export function lastTranslationCycles(): u32 { return lastCycles; }
+
+/** Encodes the current fault as a result word. */
+// @ts-ignore: decorator
+@inline function faultResult(): u64 { return FAULT_BIT | (<u64>fKind << 48) | <u64>fCode; }
+
+// ---- nested translation (ept mode) ----------------------------------------------------------------
+
+const NFAULT: u64 = 0xFFFFFFFFFFFFFFFF;
+
+/**
+ * Translates gPA `gpa` of `vm` through the nested TLB, nested PWC and EPT, counting references.
+ * `isPT`: the access reads a guest paging-structure entry. `gperm`: guest permissions of the
+ * final translation (for the qualification). Returns the hPA, or NFAULT with the fault set.
+ */
+function nested(c: usize, vm: u32, gpa: u64, acc: u32, isPT: bool, gperm: u32, va: u64): u64 {
+  const ad = (pget(vm, P_FLAGS) & PF_AD) != 0;
+  // with EPT A/D on, reads of guest paging structures count as writes (SDM 29.3.3.2)
+  const asWrite = isPT ? ad : acc == ACC_WRITE;
+  const need: u64 = isPT ? (ad ? 2 : 1) : acc == ACC_WRITE ? 2 : acc == ACC_FETCH ? 4 : 1;
+  const flags = cget(c, F.Flags);
+  const nt = cdesc(c, C_NTLB);
+  if ((flags & FL_NTLB) && cacheOn(nt)) {
+    let e = cacheFind(nt, gpa >> 12, 0, vm);
+    let cls: u32 = 0;
+    if (e == 0 && cacheLarge(nt) != 0) {
+      e = cacheFind(nt, gpa >> 21, 1, vm); cls = 1;
+      if (e == 0) { e = cacheFind(nt, gpa >> 30, 2, vm); cls = 2; }
+    }
+    if (e != 0) {
+      const fl = load<u32>(e, 12);
+      // without EPT A/D a read-only page-table page goes the long way: it may be copy-on-write (below)
+      if ((<u64>fl & need) == need && (!asWrite || !ad || (fl & NT_D) != 0) && (ad || !isPT || (fl & 2) != 0)) {
+        cacheTouch(nt, e);
+        cadd(c, F.NtlbHits, 1);
+        nCls = cls;
+        nDirty = (fl & NT_D) != 0;
+        nPerm = fl & 7;
+        return (load<u64>(e, 16) << 12) + (gpa & clsMask(cls));
+      }
+    }
+    cadd(c, F.NtlbMisses, 1);
+  }
+  let level = pget(vm, P_HLEVELS);
+  let table = <u64>pget(vm, P_EPTROOT) << 12;
+  let perm: u64 = 7;
+  const pwc = cdesc(c, C_NPWC);
+  const pwcOn = (flags & FL_PWC) != 0 && cacheOn(pwc);
+  if (pwcOn) {
+    for (let l: u32 = 2; l <= level; l++) {
+      const e = cacheFind(pwc, gpa >> levelShift(l), l, vm);
+      if (e != 0) {
+        cacheTouch(pwc, e);
+        table = load<u64>(e, 16) & ADDR_MASK;
+        perm = <u64>load<u32>(e, 12);
+        level = l - 1;
+        pwcHitsNow++;
+        break;
+      }
+    }
+  }
+  const accBits: u32 = isPT ? (EQ_READ | (ad ? EQ_WRITE : 0)) : acc == ACC_WRITE ? EQ_WRITE : acc == ACC_FETCH ? EQ_FETCH : EQ_READ;
+  const glaBits: u32 = EQ_GLA_VALID | (isPT ? 0 : EQ_GLA_FINAL |
+    ((gperm & G_US) ? EQ_GLA_USER : 0) | ((gperm & G_RW) ? EQ_GLA_RW : 0) | ((gperm & G_X) ? 0 : EQ_GLA_NX));
+  for (;;) {
+    const a = ramAt(table + (levelIndex(gpa, level) << 3));
+    refs++;
+    let e = load<u64>(a);
+    if ((e & 7) == 0) {
+      setFault(FK_EPT_VIOLATION, accBits | glaBits, gpa);
+      return NFAULT;
+    }
+    const leaf = eptLeaf(e, level);
+    if (eptMisconfigured(e, level, leaf)) {
+      setFault(FK_EPT_MISCONFIG, 0, gpa);
+      return NFAULT;
+    }
+    perm &= e & 7;
+    if (!leaf) {
+      if (ad && !(e & EPT_A)) store<u64>(a, e | EPT_A);
+      if (pwcOn) cacheFill(pwc, gpa >> levelShift(level), level, vm, <u32>perm, e);
+      table = e & ADDR_MASK;
+      level--;
+      continue;
+    }
+    if ((perm & need) != need) {
+      setFault(FK_EPT_VIOLATION, accBits | glaBits | (<u32>perm << EQ_PERM_SHIFT), gpa);
+      return NFAULT;
+    }
+    if (isPT && !ad && (e & EPT_COW) != 0) {
+      // the walk sets guest A/D bits in this page-table page, a write, so its copy-on-write
+      // sharing must break first (with EPT A/D on, `need` already asked for W)
+      setFault(FK_EPT_VIOLATION, accBits | EQ_WRITE | glaBits | (<u32>perm << EQ_PERM_SHIFT), gpa);
+      return NFAULT;
+    }
+    if (ad) {
+      e |= EPT_A | (asWrite ? EPT_D : 0);
+      store<u64>(a, e);
+    }
+    const cls = level - 1;
+    const m = clsMask(cls);
+    const base = e & ADDR_MASK & ~m;
+    nCls = cls;
+    nDirty = !ad || (e & EPT_D) != 0;
+    nPerm = <u32>perm;
+    if ((flags & FL_NTLB) && cacheOn(nt)) {
+      cacheFill(nt, gpa >> clsShift(cls), cls, vm, <u32>perm | (nDirty ? NT_D : 0), base >> 12);
+    }
+    return base + (gpa & m);
+  }
+}
+
+// ---- guest walk (native and ept) -------------------------------------------------------------------
+
+// where a guest or shadow walk starts, set by walkStart
+let startTable: u64 = 0;
+let startLevel: u32 = 0;
+let startPerm: u32 = 0;
+
+/**
+ * Sets the start of a walk for `va`: below the deepest hit in the guest page-walk cache `pwc`
+ * (with the permissions ANDed down to it), else at `root` with every permission.
+ */
+function walkStart(pwc: usize, pwcOn: bool, va: u64, g: u32, asid: u32, root: u64): void {
+  startTable = root;
+  startLevel = g;
+  startPerm = G_RW | G_US | G_X;
+  if (!pwcOn) return;
+  for (let l: u32 = 2; l <= g; l++) {
+    const e = cacheFind(pwc, va >> levelShift(l), l, asid);
+    if (e != 0) {
+      cacheTouch(pwc, e);
+      startTable = load<u64>(e, 16) & ADDR_MASK;
+      startPerm = load<u32>(e, 12);
+      startLevel = l - 1;
+      pwcHitsNow++;
+      return;
+    }
+  }
+}
+
+/** The permissions an entry grants (G_RW, G_US, G_X); a walk ANDs them down the levels. */
+// @ts-ignore: decorator
+@inline function entryPerm(e: u64): u32 {
+  return ((e & PTE_RW) ? G_RW : 0) | ((e & PTE_US) ? G_US : 0) | ((e & PTE_NX) ? 0 : G_X);
+}
+
+/** True if walk permissions `perm` allow access `acc` (CR0.WP = 1: supervisor writes honour R/W; EFER.NXE = 1). */
+// @ts-ignore: decorator
+@inline function allowed(perm: u32, acc: u32, user: bool): bool {
+  return !((user && !(perm & G_US)) || (acc == ACC_WRITE && !(perm & G_RW)) || (acc == ACC_FETCH && !(perm & G_X)));
+}
+
+/** Error code of a #PF for access `acc`. */
+// @ts-ignore: decorator
+@inline function pfCode(acc: u32, user: bool): u32 {
+  return (acc == ACC_WRITE ? PF_W : 0) | (user ? PF_U : 0) | (acc == ACC_FETCH ? PF_I : 0);
+}
+
+/** Host address of guest-physical `gpa` for a native walk: the pmap backs it silently (no hypervisor exists). */
+function nativeHost(vm: u32, gpa: u64): u64 {
+  const m = pmapFault(vm, <u32>(gpa >> 12), false);
+  if (m >= FAULT_IO) { setFault(FK_HOST, m, gpa); return NFAULT; }
+  return (<u64>m << 12) | (gpa & 0xFFF);
+}
+
+/**
+ * Walks the guest tables of the current address space for `va`; in ept mode every guest-physical
+ * reference goes through `nested`. On success sets wPfn / wCls / wFlags and returns S_OK.
+ */
+function guestWalk(c: usize, vm: u32, mode: u32, va: u64, acc: u32, user: bool): u32 {
+  const g = pget(vm, P_GLEVELS);
+  const asid = <u32>cget(c, F.Asid);
+  const flags = cget(c, F.Flags);
+  const pwc = cdesc(c, C_GPWC);
+  const pwcOn = (flags & FL_PWC) != 0 && cacheOn(pwc);
+  walkStart(pwc, pwcOn, va, g, asid, cget(c, F.Cr3) & ADDR_MASK);
+  let table = startTable;
+  let level = startLevel;
+  let perm = startPerm;
+  const used = c + SCRATCH_AT;
+  let n: u32 = 0;
+  for (;;) {
+    const ega = table + (levelIndex(va, level) << 3);
+    const h = mode == MODE_EPT ? nested(c, vm, ega, 0, true, 0, va) : nativeHost(vm, ega);
+    if (h == NFAULT) return S_FAULT;
+    refs++;
+    const e = load<u64>(ramAt(h));
+    store<u64>(used + (<usize>n << 3), h);
+    n++;
+    if (!(e & PTE_P)) { setFault(FK_GUEST_PF, pfCode(acc, user), va); return S_FAULT; }
+    if (pteReserved(e, level)) { setFault(FK_GUEST_PF, PF_P | PF_RSVD | pfCode(acc, user), va); return S_FAULT; }
+    perm &= entryPerm(e);
+    if (!pteLeaf(e, level)) {
+      if (pwcOn) cacheFill(pwc, va >> levelShift(level), level, asid, perm, e);
+      table = e & ADDR_MASK;
+      level--;
+      continue;
+    }
+    if (!allowed(perm, acc, user)) {
+      setFault(FK_GUEST_PF, PF_P | pfCode(acc, user), va);
+      return S_FAULT;
+    }
+    const cls = level - 1;
+    const m = clsMask(cls);
+    const dataGpa = (e & ADDR_MASK & ~m) + (va & m);
+    let ecls = cls;
+    let hpa: u64;
+    let dirtyOk = true;
+    let x: u32 = TF_X;
+    let w: u32 = TF_W;
+    if (mode == MODE_EPT) {
+      hpa = nested(c, vm, dataGpa, acc, false, perm, va);
+      if (hpa == NFAULT) return S_FAULT;
+      if (nCls < ecls) ecls = nCls;
+      dirtyOk = nDirty;
+      // the combined entry holds the AND of guest and EPT permissions
+      if (!(nPerm & 2)) w = 0;
+      if (!(nPerm & 4)) x = 0;
+    } else {
+      hpa = dataGpa; // native: the physical address is the guest-physical one
+    }
+    // accessed bits on every entry read, dirty on the leaf for a write
+    for (let i: u32 = 0; i < n; i++) {
+      const a = ramAt(load<u64>(used + (<usize>i << 3)));
+      const v = load<u64>(a);
+      const nv = v | PTE_A | (i == n - 1 && acc == ACC_WRITE ? PTE_D : 0);
+      if (nv != v) store<u64>(a, nv);
+    }
+    const dirty = acc == ACC_WRITE || ((e & PTE_D) != 0 && dirtyOk);
+    wCls = ecls;
+    wPfn = (hpa & ~clsMask(ecls)) >> 12;
+    wFlags = ((perm & G_RW) ? w : 0) | (dirty ? TF_D : 0) | ((perm & G_US) ? TF_U : 0) | ((perm & G_X) ? x : 0);
+    return S_OK;
+  }
+}
+
+// ---- shadow walk (hardware walking the shadow tables) ----------------------------------------------
+
+/** Walks the shadow tables of the current address space for `va`; S_SHADOW on any miss or denied permission. */
+function shadowWalk(c: usize, vm: u32, va: u64, acc: u32, user: bool): u32 {
+  const root = <u32>cget(c, F.ShadowRoot);
+  if (root == NONE) return S_SHADOW;
+  const g = pget(vm, P_GLEVELS);
+  const asid = <u32>cget(c, F.Asid);
+  const pwc = cdesc(c, C_GPWC);
+  const pwcOn = (cget(c, F.Flags) & FL_PWC) != 0 && cacheOn(pwc);
+  walkStart(pwc, pwcOn, va, g, asid, <u64>root << 12);
+  let table = startTable;
+  let level = startLevel;
+  let perm = startPerm;
+  for (;;) {
+    refs++;
+    const ea = ramAt(table + (levelIndex(va, level) << 3));
+    const e = load<u64>(ea);
+    if (!(e & PTE_P)) return S_SHADOW;
+    perm &= entryPerm(e);
+    if (!pteLeaf(e, level)) {
+      if (pwcOn) cacheFill(pwc, va >> levelShift(level), level, asid, perm, e);
+      table = e & ADDR_MASK;
+      level--;
+      continue;
+    }
+    if (!allowed(perm, acc, user)) {
+      return S_SHADOW; // the fill decides: guest #PF, dirty tracking, or write-protected table
+    }
+    const cls = level - 1;
+    wCls = cls;
+    wPfn = (e & ADDR_MASK & ~clsMask(cls)) >> 12;
+    // the hardware sets A (and D for a write) in the shadow leaf, which the hypervisor harvests
+    // (accessed.ts); fills create leaves with A and D set, so D is clear only after a harvest
+    const ne = e | PTE_A | (acc == ACC_WRITE ? PTE_D : 0);
+    if (ne != e) store<u64>(ea, ne);
+    wFlags = ((perm & G_RW) ? TF_W : 0) | ((ne & PTE_D) ? TF_D : 0) | ((perm & G_US) ? TF_U : 0) | ((perm & G_X) ? TF_X : 0);
+    return S_OK;
+  }
+}
+
+// ---- translation ------------------------------------------------------------------------------------
+
+/** True if TLB entry flags `fl` permit access `acc`. */
+// @ts-ignore: decorator
+@inline function permits(fl: u32, acc: u32, user: bool): bool {
+  if (user && !(fl & TF_U)) return false;
+  if (acc == ACC_WRITE) return (fl & (TF_W | TF_D)) == (TF_W | TF_D);
+  if (acc == ACC_FETCH) return (fl & TF_X) != 0;
+  return true;
+}
+
+/** The way of TLB `d` holding `va` for `asid` at any page size, or 0. */
+// @ts-ignore: decorator
+@inline function tlbProbe(d: usize, va: u64, asid: u32): usize {
+  let e = cacheFind(d, va >> 12, 0, asid);
+  if (e == 0 && cacheLarge(d) != 0) {
+    e = cacheFind(d, va >> 21, 1, asid);
+    if (e == 0) e = cacheFind(d, va >> 30, 2, asid);
+  }
+  return e;
+}
+
+/** hPA of `va` through TLB way `e`. */
+// @ts-ignore: decorator
+@inline function viaEntry(e: usize, va: u64): u64 {
+  const cls = (<u32>load<u64>(e) >> 1) & 7;
+  return (load<u64>(e, 16) << 12) + (va & clsMask(cls));
+}
+
+/**
+ * Translates `va` for access `acc` (ACC_READ, ACC_WRITE, ACC_FETCH) on context `c`; `user`
+ * for a user-mode access. Returns the hPA or a fault result; lastCycles holds its cost.
+ */
+export function translate(c: usize, va: u64, acc: u32, user: bool): u64 {
+  const asid = <u32>cget(c, F.Asid);
+  const fetch = acc == ACC_FETCH;
+  const l1 = cdesc(c, fetch ? C_L1I : C_L1D);
+  cadd(c, F.Translations, 1);
+  cadd(c, fetch ? F.L1iAccesses : F.L1dAccesses, 1);
+  let cyc = cget(c, F.CostL1Hit);
+  if (cacheOn(l1)) {
+    const e = tlbProbe(l1, va, asid);
+    if (e != 0 && permits(load<u32>(e, 12), acc, user)) {
+      cacheTouch(l1, e);
+      lastCycles = <u32>cyc;
+      cadd(c, F.Cycles, cyc);
+      return viaEntry(e, va);
+    }
+  }
+  cadd(c, fetch ? F.L1iMisses : F.L1dMisses, 1);
+  const l2 = cdesc(c, C_L2);
+  cyc += cget(c, F.CostL2Hit);
+  if (cacheOn(l2)) {
+    const e = tlbProbe(l2, va, asid);
+    if (e != 0 && permits(load<u32>(e, 12), acc, user)) {
+      cacheTouch(l2, e);
+      const k = load<u64>(e);
+      if (cacheOn(l1)) cacheFill(l1, k >> 4, (<u32>k >> 1) & 7, asid, load<u32>(e, 12), load<u64>(e, 16));
+      lastCycles = <u32>cyc;
+      cadd(c, F.Cycles, cyc);
+      return viaEntry(e, va);
+    }
+  }
+  cadd(c, F.L2Misses, 1);
+  const r = walkAndFill(c, va, acc, user, asid, l1, l2);
+  cyc += walkCycles;
+  lastCycles = <u32>min<u64>(cyc, 0xFFFFFFFF);
+  cadd(c, F.Cycles, cyc);
+  return r;
+}
+
+let walkCycles: u64 = 0;
+
+/** The miss path of `translate`: walks, handles faults, walks again, fills the TLBs. */
+function walkAndFill(c: usize, va: u64, acc: u32, user: bool, asid: u32, l1: usize, l2: usize): u64 {
+  const vm = <u32>cget(c, F.Vm);
+  const mode = pget(vm, P_MODE);
+  walkCycles = 0;
+  if (!canonical(va, pget(vm, P_GLEVELS))) {
+    setFault(FK_NONCANONICAL, 0, va);
+    return faultResult();
+  }
+  const costRef = cget(c, F.CostWalkRef);
+  const costPwc = cget(c, F.CostPwcHit);
+  for (let tries = 0; tries < 16; tries++) {
+    refs = 0;
+    pwcHitsNow = 0;
+    let st = mode == MODE_SHADOW ? shadowWalk(c, vm, va, acc, user) : guestWalk(c, vm, mode, va, acc, user);
+    walkCycles += refs * costRef + pwcHitsNow * costPwc;
+    cadd(c, F.PwcHits, pwcHitsNow);
+    if (st == S_OK) {
+      if (DEBUG) assert(wCls <= 2 && (mode != MODE_EPT || refs > 0 || pwcHitsNow > 0 || (cget(c, F.Flags) & FL_NTLB) != 0), "walk: impossible result");
+      cadd(c, F.Walks, 1);
+      cadd(c, F.WalkRefs, refs);
+      const tag = va >> clsShift(wCls);
+      if (cacheOn(l2)) cacheFill(l2, tag, wCls, asid, wFlags, wPfn);
+      if (cacheOn(l1)) cacheFill(l1, tag, wCls, asid, wFlags, wPfn);
+      return (wPfn << 12) + (va & clsMask(wCls));
+    }
+    cadd(c, F.FaultWalkRefs, refs);
+    if (st == S_SHADOW) {
+      const before = cget(c, F.Cycles);
+      st = shadowFill(c, vm, va, acc, user);
+      walkCycles += cget(c, F.Cycles) - before;
+      cset(c, F.Cycles, before); // charged through walkCycles, once
+      if (st == S_OK) continue;
+    }
+    if (fKind == FK_GUEST_PF) {
+      cadd(c, F.GuestPageFaults, 1);
+      walkCycles += cget(c, F.CostGuestPf);
+      if ((fCode & PF_P) == 0 && (cget(c, F.Flags) & FL_DEMAND) != 0) {
+        const before = cget(c, F.Cycles);
+        const saved = fCode;
+        const r = gosFault(c, vm, va);
+        walkCycles += cget(c, F.Cycles) - before;
+        cset(c, F.Cycles, before);
+        if (r == S_OK) continue;
+        if (r == S_PRESENT) setFault(FK_GUEST_PF, saved, va);
+      }
+      return faultResult();
+    }
+    if (fKind == FK_EPT_VIOLATION) {
+      cadd(c, F.VmExits, 1);
+      cadd(c, F.EptViolations, 1);
+      walkCycles += cget(c, F.CostVmExit) + cget(c, F.CostEptViolation);
+      const gppn = <u32>(fAddr >> 12);
+      if ((fCode >> EQ_PERM_SHIFT) & 7) {
+        // a present entry that denies the access is not a first touch: the caller decides,
+        // unless it is the hypervisor's own copy-on-write protection (ept.ts EPT_COW)
+        if ((fCode & EQ_WRITE) == 0) return faultResult();
+        const leaf = eptFindLeaf(vm, fAddr);
+        if (leaf == 0 || (load<u64>(leaf) & EPT_COW) == 0) return faultResult();
+      }
+      const mpn = hostBack(vm, gppn, (fCode & EQ_WRITE) != 0);
+      if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, fAddr); return faultResult(); }
+      if (!eptInstall(vm, gppn, mpn, hostCls)) { setFault(FK_NO_FRAME, 0, fAddr); return faultResult(); }
+      continue;
+    }
+    if (fKind == FK_EPT_MISCONFIG) {
+      cadd(c, F.VmExits, 1);
+      cadd(c, F.EptMisconfigs, 1);
+      walkCycles += cget(c, F.CostVmExit);
+    }
+    return faultResult();
+  }
+  return faultResult();
+}
+
+// ---- exported ABI --------------------------------------------------------------------------------
+
+/**
+ * Points context `id` at `vm` with guest CR3 `cr3` (a gPA) and PCID `pcid`. Switching to another
+ * VM is a VM entry: entries of VPID 0 are flushed, tagged ones stay. Within the same VM it is a
+ * guest MOV to CR3: with PCID 0 the address space's entries are flushed; in shadow mode it traps
+ * (a VM exit) and looks the shadow root up in the VM's root cache.
+ */
+export function mmuSwitch(id: u32, vm: u32, cr3: f64, pcid: u32): void {
+  const c = ctxAddr(id);
+  const vpid = pget(vm, P_VPID);
+  const asid = (vpid << 12) | (pcid & 0xFFF);
+  const sameVm = <u32>cget(c, F.Vm) == vm;
+  if (!sameVm && vpid == 0) flushTlbs(c, 0, 0xFFFFF000); // VM entry without VPID flushes VPID 0
+  cset(c, F.Vm, vm);
+  cset(c, F.Asid, asid);
+  cset(c, F.Cr3, <u64>cr3);
+  cset(c, F.Mode, pget(vm, P_MODE));
+  cset(c, F.GLevels, pget(vm, P_GLEVELS));
+  if (sameVm) {
+    // a guest MOV to CR3: without PCIDs it flushes the (non-global) entries of the address space
+    cadd(c, F.Cr3Switches, 1);
+    if (pcid == 0) flushTlbs(c, asid, 0xFFFFFFFF);
+  }
+  cset(c, F.ShadowRoot, NONE);
+  if (pget(vm, P_MODE) == MODE_SHADOW) shadowSwitch(c, vm, sameVm);
+}
+
+/** Translates one access on context `id` (kind: 0 read, 1 write, 2 fetch; bit 2: supervisor). */
+export function mmuTranslate(id: u32, va: u64, kind: u32): u64 {
+  return translate(ctxAddr(id), va, kind & 3, (kind & 4) == 0);
+}
+
+/**
+ * Batch translation on context `id`: `n` records of 16 bytes at `inp` (u64 gVA, u32 kind as in
+ * mmuTranslate, u32 ignored) produce `n` records of 16 bytes at `out` (u64 hPA or fault result,
+ * u32 cycles, u32 0). With `addrs` != 0, a faulted record i also gets its faulting address (gVA
+ * for a #PF, gPA for an EPT or host fault: lastFaultAddr) at addrs + 8i; other slots are not
+ * written, so the no-fault path costs nothing more. Returns the number of faulted records.
+ */
+export function mmuTranslateBatch(id: u32, inp: usize, out: usize, n: u32, addrs: usize): u32 {
+  const c = ctxAddr(id);
+  let faults: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const r = inp + (<usize>i << 4);
+    const kind = load<u32>(r, 8);
+    const res = translate(c, load<u64>(r), kind & 3, (kind & 4) == 0);
+    const o = out + (<usize>i << 4);
+    store<u64>(o, res);
+    store<u32>(o, lastCycles, 8);
+    store<u32>(o, 0, 12);
+    if (res & FAULT_BIT) {
+      faults++;
+      if (addrs != 0) store<u64>(addrs + (<usize>i << 3), fAddr);
+    }
+  }
+  return faults;
+}
+
+/**
+ * Lists (u32 indices at `list`) the records among `n` results at `out` whose fault the host must
+ * resolve (FK_HOST: swap-in, no frame, VM at its limit; FK_NO_FRAME: no frame for a table), so
+ * the host's retry loop visits only those. Returns how many.
+ */
+export function batchHostFaults(out: usize, n: u32, list: usize): u32 {
+  let k: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const word = load<u64>(out + (<usize>i << 4));
+    if (!(word & FAULT_BIT)) continue;
+    const kind = <u32>(word >> 48) & 0x7F;
+    if (kind == FK_HOST || kind == FK_NO_FRAME) store<u32>(list + (<usize>(k++) << 2), i);
+  }
+  return k;
+}
+
+/**
+ * Builds `n` batch records at `inp` from separate arrays: gVAs (u64 at `vas`) and kinds (u8 or
+ * u32 at `kinds`, per `kindBytes`), so a caller with plain arrays copies them in bulk and never
+ * interleaves them record by record in JavaScript.
+ */
+export function batchPack(inp: usize, vas: usize, kinds: usize, kindBytes: u32, n: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const r = inp + (<usize>i << 4);
+    store<u64>(r, load<u64>(vas + (<usize>i << 3)));
+    store<u32>(r, kindBytes == 1 ? <u32>load<u8>(kinds + <usize>i) : load<u32>(kinds + (<usize>i << 2)), 8);
+  }
+}
+
+/**
+ * Splits `n` batch results at `out` into results (u64 at `res`) and cycles (u32 at `cyc`, none
+ * when 0); for each faulted record copies its fault address from `addrs` to `faOut` (when both
+ * are given), leaving the other entries of `faOut` as they were.
+ */
+export function batchUnpack(out: usize, res: usize, cyc: usize, addrs: usize, faOut: usize, n: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const o = out + (<usize>i << 4);
+    const word = load<u64>(o);
+    store<u64>(res + (<usize>i << 3), word);
+    if (cyc != 0) store<u32>(cyc + (<usize>i << 2), load<u32>(o, 8));
+    if (faOut != 0 && addrs != 0 && (word & FAULT_BIT)) store<u64>(faOut + (<usize>i << 3), load<u64>(addrs + (<usize>i << 3)));
+  }
+}
+
+/** A record of a guest-physical page's backing change was applied: the counter of coherence drops of `vm`. */
+export function mmuVpid(vm: u32): u32 { return pget(vm, P_VPID); }

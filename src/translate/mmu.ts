@@ -1,0 +1,711 @@
+/**
+ * Mmu: the typed API over the paging mechanism (assembly/translate/cores.ts, walk.ts, ept.ts, shadow.ts).
+ * One Mmu is one simulated core (L1 iTLB, L1 dTLB, L2 TLB, page-walk caches, nested TLB) running
+ * one or more VMs, each with its guest page tables, its EPT or shadow tables, and a minimal guest
+ * OS that maps pages on first touch. Batches cross into WebAssembly in one call.
+ *
+ *   Mmu.create(opts) ---------> its own Engine and VMs (standalone: native, ept or shadow)
+ *   host.mmu(opts) -----------> a core on the Host's engine, no VM yet
+ *     attach(vm) -------------> paging for a Host VM in its `mmu` mode; the guest OS model owns
+ *                               the GPPN range `guestOs` of it, the user the rest (vm.writePhys)
+ *     translate / batch ------> a pmap fault (swap-in, no frame, VM limit) goes to the Host's
+ *                               policy (vm.ts resolveFault), then the translation is retried
+ *
+ * The pmap stays the source of truth: EPT, shadow tables and TLBs are caches of it, which
+ * assembly/translate/coherence.ts drops whenever reclamation changes the frame behind a page.
+ */
+
+import { Engine, NO_FRAME, type EngineFlavor } from '../engine/engine.js';
+import { ConfigError, MemvisorError, OutOfMachineMemoryError, checkInt } from '../errors.js';
+import { MMU_RETRY_MAX, STAGE_MMU, STAGE_MMU_RETRY } from '../engine/staging.js';
+import type { VM } from '../host/vm.js';
+
+export type MmuMode = 'native' | 'ept' | 'shadow';
+export type PageSize = '4k' | '2m' | '1g';
+export type AccessKind = 'read' | 'write' | 'fetch';
+
+/** A set-associative cache geometry: `entries` = sets x `ways`. 0 entries turns it off. */
+export interface CacheGeometry {
+  entries: number;
+  ways: number;
+}
+
+/**
+ * Cycles charged per event. Defaults are round numbers inside published ranges, not measurements:
+ * - tlbL1Hit 1: an L1 TLB hit is folded into the load-to-use latency (Intel optimization manual).
+ * - tlbL2Hit 9: Skylake STLB hit penalty of about 9 cycles (Agner Fog, microarchitecture guide; 7-cpu.com).
+ * - walkRef 25: a paging-structure read mostly hits the data caches: L2 about 12, L3 about 40
+ *   cycles on Skylake (7-cpu.com); 25 sits between (Bhargava et al., ASPLOS 2008, use a similar split).
+ * - pwcHit 1: a page-walk-cache lookup is a small SRAM probe (Barr et al., ISCA 2010).
+ * - vmExit 1000: a VM exit plus VM entry round trip costs several hundred to over a thousand
+ *   cycles on recent Intel cores (Agesen et al., USENIX ATC 2012; Dall et al., ISCA 2016).
+ * - guestPageFault 2000: a minor page fault in a Linux guest, trap plus handler, is 1-2 us.
+ * - eptViolation 2000: hypervisor work on an EPT violation beyond the exit itself (pmap lookup,
+ *   frame allocation, EPT update), of the same order as a host minor fault.
+ * - shadowFill 1500: software walk of guest tables and shadow update per hidden fault, beyond the exit.
+ * - ptWriteEmulation 1000: decode and emulate a trapped guest page-table write, beyond the exit.
+ */
+export interface CostModel {
+  tlbL1Hit: number;
+  tlbL2Hit: number;
+  walkRef: number;
+  pwcHit: number;
+  vmExit: number;
+  guestPageFault: number;
+  eptViolation: number;
+  shadowFill: number;
+  ptWriteEmulation: number;
+}
+
+export const DEFAULT_COSTS: Readonly<CostModel> = Object.freeze({
+  tlbL1Hit: 1,
+  tlbL2Hit: 9,
+  walkRef: 25,
+  pwcHit: 1,
+  vmExit: 1000,
+  guestPageFault: 2000,
+  eptViolation: 2000,
+  shadowFill: 1500,
+  ptWriteEmulation: 1000,
+});
+
+/** Skylake-like defaults. */
+export const DEFAULT_TLB: Readonly<{ l1d: CacheGeometry; l1i: CacheGeometry; l2: CacheGeometry }> = Object.freeze({
+  l1d: { entries: 64, ways: 4 },
+  l1i: { entries: 128, ways: 8 },
+  l2: { entries: 1536, ways: 12 },
+});
+/** Page-walk caches (one per side, all levels) and nested TLB, after Bhargava et al. (ASPLOS 2008). */
+export const DEFAULT_PWC: Readonly<CacheGeometry> = Object.freeze({ entries: 32, ways: 4 });
+export const DEFAULT_NTLB: Readonly<CacheGeometry> = Object.freeze({ entries: 64, ways: 4 });
+
+/** The shape of a VM's paging (guest side and host side). */
+export interface PagingOptions {
+  /** Guest paging levels (5 = LA57). Default 4. */
+  levels?: 4 | 5;
+  /** EPT walk length. Default 4. */
+  hostLevels?: 4 | 5;
+  /** Pages the guest OS model maps. Default '4k'. */
+  pageSize?: PageSize;
+  /** Host backing / EPT leaf size. Default '4k'. */
+  hostPageSize?: PageSize;
+  /** EPT accessed and dirty flags (EPTP bit 6). Default true. */
+  eptAccessDirty?: boolean;
+  /** VPID of the VM (0 = VPID off: its TLB entries are flushed on every switch). Default: VM index + 1. */
+  vpid?: number;
+}
+
+export interface VmOptions extends PagingOptions {
+  /** MMU virtualization. Default 'ept'. */
+  mode?: MmuMode;
+  /** Guest memory in MiB. Default 4096 (8192 with 1 GiB guest pages). */
+  guestMemoryMiB?: number;
+}
+
+/** Paging of a Host VM (`mmu.attach`): its mode is the VM's `mmu`, its size the VM's `memoryMiB`. */
+export interface AttachOptions extends PagingOptions {
+  /** Must equal the VM's `mmu` when given. */
+  mode?: MmuMode;
+  /**
+   * GPPNs the guest OS model owns for its page tables and data: [firstGppn, firstGppn + pages).
+   * Default: the upper half of the VM (firstGppn = pages / 2 rounded up to the guest page size).
+   * The range must read zero when attached (Unbacked or Zero pages); afterwards vm.writePhys,
+   * loadImage and the balloon refuse it (vm.readPhys may read it).
+   */
+  guestOs?: { firstGppn?: number; pages?: number };
+}
+
+/** The simulated core: caches, walk caches, guest OS behaviour and costs. */
+export interface CoreOptions {
+  tlb?: Partial<{ l1d: CacheGeometry; l1i: CacheGeometry; l2: CacheGeometry }>;
+  /** Guest and nested page-walk caches on. Default true. */
+  pwc?: boolean;
+  /** Nested TLB on (ept mode). Default true. */
+  ntlb?: boolean;
+  guestPwc?: CacheGeometry;
+  nestedPwc?: CacheGeometry;
+  nestedTlb?: CacheGeometry;
+  /** The guest OS model maps pages on not-present faults. Default true; false returns the #PF. */
+  demandPaging?: boolean;
+  costs?: Partial<CostModel>;
+}
+
+export interface MmuOptions extends VmOptions, CoreOptions {
+  /** VMs this Mmu can hold (sizes the engine). Default 2. */
+  maxVms?: number;
+  /** Machine RAM in MiB when the Mmu creates its engine. Default 512 (2048 with 1 GiB host pages). */
+  machineMemoryMiB?: number;
+  /** An engine to use instead of creating one (it must have room for the VMs and a context). */
+  engine?: Engine;
+  flavor?: EngineFlavor;
+}
+
+/** Kinds of translation fault (assembly/translate/walk.ts FK_*). */
+export enum FaultKind {
+  GuestPageFault = 1,
+  EptViolation = 2,
+  EptMisconfig = 3,
+  Host = 4,
+  GuestOutOfMemory = 5,
+  NonCanonical = 6,
+  NoFrame = 7,
+}
+
+export interface Fault {
+  kind: FaultKind;
+  /** #PF error code, EPT-violation exit qualification, or pmap FAULT_* code. */
+  code: number;
+  /** Faulting gVA (#PF) or gPA (EPT). */
+  address: bigint;
+}
+
+export interface Translation {
+  /** Host-physical address (native mode: the physical address), or null on a fault. */
+  hpa: bigint | null;
+  fault: Fault | null;
+  cycles: number;
+}
+
+/** Counters of the core, each a count of events (cycles: simulated cycles). */
+export interface MmuStats {
+  records: number; translations: number; l1iAccesses: number; l1dAccesses: number; l1iMisses: number;
+  l1dMisses: number; l2Misses: number; walks: number; walkRefs: number; faultWalkRefs: number;
+  guestPageFaults: number; eptViolations: number; eptMisconfigs: number; vmExits: number; cycles: number;
+  pwcHits: number; ntlbHits: number; ntlbMisses: number; shadowFills: number; shadowWalkRefs: number;
+  ptWriteTraps: number; invlpgs: number; cr3Switches: number; shadowRootMisses: number; unhandledFaults: number;
+  badLines: number; lines: number; traceBytes: number;
+}
+
+/** Hypervisor-side paging statistics of one VM, cumulative counts or tables held. */
+export interface PagingStats {
+  /** large host pages that had to be mapped with 4 KiB EPT leaves */
+  largePageSplinters: number;
+  /** shadow page tables held */
+  shadowTables: number;
+  /** EPT tables held */
+  eptTables: number;
+  /** times every shadow table of the VM was dropped */
+  shadowZaps: number;
+  /** EPT leaves dropped because the pmap changed the frame behind a page */
+  coherenceDrops: number;
+  /** times a guest page-table page stopped being shadowed because the guest wrote it through a user mapping */
+  unshadows: number;
+}
+
+/** A translation fault reported by Mmu.translateOrThrow. */
+export class TranslationFaultError extends MemvisorError {
+  constructor(readonly fault: Fault) {
+    super(`translation fault: ${FaultKind[fault.kind]} code 0x${fault.code.toString(16)} at 0x${fault.address.toString(16)}`);
+  }
+}
+
+const MODES: Record<MmuMode, number> = { native: 0, ept: 1, shadow: 2 };
+const SIZES: Record<PageSize, number> = { '4k': 0, '2m': 1, '1g': 2 };
+const KINDS: Record<AccessKind, number> = { read: 0, write: 1, fetch: 2 };
+const FAULT_BIT = 1n << 63n;
+/** Most host-fault rounds one translation may take before the Host is considered out of memory. */
+const MAX_HOST_ROUNDS = 64;
+
+function geometry(field: string, g: CacheGeometry): [number, number] {
+  if (g === null || typeof g !== 'object') throw new ConfigError(field, g, 'an object { entries, ways }');
+  checkInt(`${field}.entries`, g.entries, 0, 1 << 20);
+  if (g.entries === 0) return [0, 0];
+  checkInt(`${field}.ways`, g.ways, 1, 64);
+  if (g.entries % g.ways !== 0) throw new ConfigError(`${field}.entries`, g.entries, `a multiple of ways (${g.ways})`);
+  return [g.entries / g.ways, g.ways];
+}
+
+function oneOf<T extends string>(field: string, v: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(v as T)) throw new ConfigError(field, v, `one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+/** `v` when it is a boolean, `dflt` when undefined; a typed error otherwise (a truthy string must not switch a feature on). */
+function checkBool(field: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new ConfigError(field, v, 'true or false');
+  return v;
+}
+
+/** Validated paging shape with defaults; `vpid` stays undefined when not given. */
+function pagingShape(opts: PagingOptions): { levels: number; hostLevels: number; pageSize: PageSize; hostPageSize: PageSize; eptAccessDirty: boolean } {
+  return {
+    levels: Number(oneOf('levels', String(opts.levels ?? 4), ['4', '5'] as const)),
+    hostLevels: Number(oneOf('hostLevels', String(opts.hostLevels ?? 4), ['4', '5'] as const)),
+    pageSize: oneOf('pageSize', opts.pageSize ?? '4k', ['4k', '2m', '1g'] as const),
+    hostPageSize: oneOf('hostPageSize', opts.hostPageSize ?? '4k', ['4k', '2m', '1g'] as const),
+    eptAccessDirty: checkBool('eptAccessDirty', opts.eptAccessDirty, true),
+  };
+}
+
+/** A guest VM on an Mmu: its id in the engine and its current address space. */
+export interface MmuVm {
+  readonly id: number;
+  readonly mode: MmuMode;
+  readonly levels: number;
+  readonly hostLevels: number;
+  readonly pageSize: PageSize;
+  readonly hostPageSize: PageSize;
+  readonly eptAccessDirty: boolean;
+  readonly vpid: number;
+  /** gPA of the root table of the address space created with the VM. */
+  readonly cr3: bigint;
+  /** GPPNs [first, end) the guest OS model allocates from (a standalone VM: all of it). */
+  readonly guestOs: { readonly first: number; readonly end: number };
+}
+
+/** What an Mmu over a Host needs from it (src/host/host.ts implements it). */
+export interface PagingHost {
+  readonly engine: Engine;
+  /** True if `vm` is one of the host's VMs. */
+  owns(vm: VM): boolean;
+  /** The host VM with engine id `id`. */
+  vmById(id: number): VM;
+  /** The paging some Mmu of the host set up for `vm`, if any (several cores may run one VM). */
+  pagingOf(vm: VM): MmuVm | undefined;
+  /** Records the paging of `vm` (the VM then keeps user writes out of its guest OS range). */
+  setPaging(vm: VM, paging: MmuVm): void;
+}
+
+export class Mmu {
+  readonly engine: Engine;
+  /** Context id of this core in the engine. */
+  readonly ctx: number;
+  readonly vms: MmuVm[] = [];
+  private current: MmuVm | null = null;
+  /** The Host this core belongs to (host.mmu), or null for a standalone Mmu. */
+  private readonly host: PagingHost | null;
+
+  private constructor(engine: Engine, opts: CoreOptions, host: PagingHost | null) {
+    this.engine = engine;
+    this.host = host;
+    // a field given as undefined takes its default, as an absent one does (a spread would not);
+    // null is not a geometry: geometry() says so
+    const or = (g: CacheGeometry | undefined, d: CacheGeometry) => (g === undefined ? d : g);
+    const tlb = opts.tlb ?? {};
+    const geo = [
+      ...geometry('tlb.l1i', or(tlb.l1i, DEFAULT_TLB.l1i)), ...geometry('tlb.l1d', or(tlb.l1d, DEFAULT_TLB.l1d)), ...geometry('tlb.l2', or(tlb.l2, DEFAULT_TLB.l2)),
+      ...geometry('guestPwc', or(opts.guestPwc, DEFAULT_PWC)), ...geometry('nestedPwc', or(opts.nestedPwc, DEFAULT_PWC)),
+      ...geometry('nestedTlb', or(opts.nestedTlb, DEFAULT_NTLB)),
+    ];
+    const flags = (opts.pwc ?? true ? 1 : 0) | (opts.ntlb ?? true ? 2 : 0) | (opts.demandPaging ?? true ? 4 : 0);
+    const costs: Record<string, number> = { ...DEFAULT_COSTS, ...opts.costs };
+    const names = engine.mmuCostNames();
+    // a misspelt cost must not be ignored silently (as Host.create rejects unknown fields)
+    for (const name of Object.keys(costs)) if (!names.includes(name)) throw new ConfigError(`costs.${name}`, costs[name], `no such cost (known: ${names.join(', ')})`);
+    for (const name of names) checkInt(`costs.${name}`, costs[name], 0, 2 ** 31);
+    const ctx = engine.mmuCreate(geo, flags);
+    if (ctx < 0) throw new ConfigError('engine', 'full', 'room for one more MMU context (maxMmus, mmuCacheBytes)');
+    this.ctx = ctx;
+    engine.mmuSetCosts(ctx, costs);
+  }
+
+  /** Creates an Mmu (one core) with one VM, switched to the VM's first address space. */
+  static create(opts: MmuOptions = {}): Mmu {
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of Mmu options');
+    const hostPageSize = oneOf('hostPageSize', opts.hostPageSize ?? '4k', ['4k', '2m', '1g'] as const);
+    const pageSize = oneOf('pageSize', opts.pageSize ?? '4k', ['4k', '2m', '1g'] as const);
+    const maxVms = checkInt('maxVms', opts.maxVms ?? 2, 1, 64);
+    const guestMiB = opts.guestMemoryMiB ?? (pageSize === '1g' ? 8192 : 4096);
+    const engine = opts.engine ?? Engine.create({
+      machineMemoryMiB: opts.machineMemoryMiB ?? (hostPageSize === '1g' ? 2048 : 512),
+      guestMemoryMiB: guestMiB * maxVms,
+      maxVMs: maxVms,
+      flavor: opts.flavor,
+    });
+    const m = new Mmu(engine, opts, null);
+    m.addVm({ ...opts, hostPageSize, pageSize, guestMemoryMiB: guestMiB });
+    m.resetStats();
+    return m;
+  }
+
+  /** @internal A core on a Host's engine with no VM yet (use `host.mmu()`). */
+  static overHost(host: PagingHost, opts: CoreOptions = {}): Mmu {
+    return new Mmu(host.engine, opts, host);
+  }
+
+  /**
+   * Adds a VM (with one address space) and returns it; the first VM added becomes current,
+   * switch to others with `switchTo`. On an Mmu over a Host, pass `{ vm }` (see `attach`).
+   */
+  addVm(opts: VmOptions & { vm?: VM } = {}): MmuVm {
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of VM options');
+    if (opts.vm !== undefined) {
+      const { vm, guestMemoryMiB, ...rest } = opts;
+      if (guestMemoryMiB !== undefined) throw new ConfigError('guestMemoryMiB', guestMemoryMiB, "nothing: a Host VM's size is its memoryMiB");
+      return this.attach(vm, rest);
+    }
+    if (this.host) throw new ConfigError('vm', undefined, 'a VM of the host (host.addVM, then addVm({ vm }) or attach(vm)): an Mmu over a Host does not create VMs');
+    const e = this.engine;
+    const mode = oneOf('mode', opts.mode ?? 'ept', ['native', 'ept', 'shadow'] as const);
+    const shape = pagingShape(opts);
+    const guestMiB = checkInt('guestMemoryMiB', opts.guestMemoryMiB ?? (shape.pageSize === '1g' ? 8192 : 4096), 4, 1 << 20);
+    const vpid = checkInt('vpid', opts.vpid ?? this.vms.length + 1, 0, 65535);
+    const id = e.vmCreate(guestMiB * 256, 0, guestMiB * 256, 0);
+    if (id < 0) throw new ConfigError('guestMemoryMiB', guestMiB, 'room in the engine for the VM (maxVms, guest memory)');
+    const vm = this.setUp(id, mode, shape, vpid, { first: 1, end: guestMiB * 256 }, 'guestMemoryMiB', guestMiB);
+    this.vms.push(vm);
+    if (!this.current) this.switchTo(vm);
+    return vm;
+  }
+
+  /**
+   * Sets up paging for `vm`, a VM of this Mmu's Host, in the VM's `mmu` mode ('ept' or 'shadow'),
+   * and returns it (the first VM attached becomes current). The guest OS model allocates its page
+   * tables and data pages from `opts.guestOs` (default: the upper half of the VM); user data
+   * written through vm.writePhys lives below it. A VM another core of the host already attached
+   * is shared: this core gets the same paging (opts, if given, must agree with it).
+   */
+  attach(vm: VM, opts: AttachOptions = {}): MmuVm {
+    const host = this.host;
+    if (!host) throw new ConfigError('vm', vm?.name ?? vm, 'an Mmu created by host.mmu() (a standalone Mmu owns its VMs: use addVm)');
+    if (vm === null || typeof vm !== 'object' || !host.owns(vm)) throw new ConfigError('vm', (vm as VM | null)?.name ?? vm, "a VM of this Mmu's host");
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of attach options');
+    if (opts.mode !== undefined && opts.mode !== vm.mmu) {
+      throw new ConfigError('mode', opts.mode, `'${vm.mmu}', the mmu mode VM ${JSON.stringify(vm.name)} was added with (host.addVM)`);
+    }
+    const shape = pagingShape(opts);
+    let p = host.pagingOf(vm);
+    if (p) {
+      const given = opts as Record<string, unknown>;
+      for (const k of ['levels', 'hostLevels', 'pageSize', 'hostPageSize', 'eptAccessDirty', 'vpid'] as const) {
+        if (given[k] !== undefined && given[k] !== p[k]) throw new ConfigError(k, given[k], `${JSON.stringify(p[k])}, as VM ${JSON.stringify(vm.name)} is already attached`);
+      }
+      if (opts.guestOs !== undefined) throw new ConfigError('guestOs', opts.guestOs, `nothing: VM ${JSON.stringify(vm.name)} is already attached with GPPNs [${p.guestOs.first}, ${p.guestOs.end})`);
+    } else {
+      const vpid = checkInt('vpid', opts.vpid ?? vm.id + 1, 0, 65535);
+      const range = this.guestOsRange(vm, shape.pageSize, shape.levels, opts.guestOs);
+      p = this.setUp(vm.id, vm.mmu, shape, vpid, range, 'guestOs.pages', range.end - range.first);
+      host.setPaging(vm, p);
+    }
+    if (!this.vms.includes(p)) this.vms.push(p);
+    if (!this.current) this.switchTo(p);
+    return p;
+  }
+
+  /** Validates a guest OS range of `vm` (defaults: the upper half, aligned to the guest page size). */
+  private guestOsRange(vm: VM, pageSize: PageSize, levels: number, g: AttachOptions['guestOs'] = {}): { first: number; end: number } {
+    if (g === null || typeof g !== 'object') throw new ConfigError('guestOs', g, 'an object { firstGppn?, pages? }');
+    const align = 1 << (9 * SIZES[pageSize]);
+    const first = checkInt('guestOs.firstGppn', g.firstGppn ?? Math.ceil(vm.pages / 2 / align) * align, 0, vm.pages - 1);
+    if (first % align !== 0) throw new ConfigError('guestOs.firstGppn', first, `a multiple of ${align} (${pageSize} guest pages)`);
+    // a root, one table per lower level and one data page, at the least
+    const pages = checkInt('guestOs.pages', g.pages ?? vm.pages - first, levels + 1, vm.pages - first);
+    return { first, end: first + pages };
+  }
+
+  /** Sets up the engine's paging state of VM `id` and its first address space. */
+  private setUp(id: number, mode: MmuMode, shape: ReturnType<typeof pagingShape>, vpid: number, range: { first: number; end: number }, sizeField: string, size: number): MmuVm {
+    const e = this.engine;
+    // checked before anything is set up, so a refused attach leaves the VM as it was
+    const bad = this.host ? e.gosRangeBusy(id, range.first, range.end) : NO_FRAME;
+    if (bad !== NO_FRAME) {
+      throw new ConfigError('guestOs.firstGppn', range.first, `a range [${range.first}, ${range.end}) of pages that read zero: GPPN ${bad} holds data (written through writePhys or loadImage, or ballooned)`);
+    }
+    e.pagingVmSetup(id, MODES[mode], shape.levels, shape.hostLevels, SIZES[shape.pageSize], SIZES[shape.hostPageSize], vpid, shape.eptAccessDirty);
+    if (this.host) e.gosAttach(id, range.first, range.end);
+    if (mode === 'ept') {
+      for (let round = 0; !e.eptSetup(id); round++) {
+        if (!this.host || round >= MAX_HOST_ROUNDS) throw new ConfigError('machineMemoryMiB', 'full', 'a free frame for the EPT root');
+        this.host.vmById(id).resolveFault(0, this.engine.codes.FAULT_NO_FRAME);
+      }
+    }
+    const root = e.gosNewRoot(id);
+    if (root < 0) throw new ConfigError(sizeField, size, 'room for a page-table root');
+    return Object.freeze({ id, mode, ...shape, vpid, cr3: BigInt(root), guestOs: Object.freeze(range) });
+  }
+
+  /** The VM currently running on this core; a typed error on a core with none attached yet. */
+  get vm(): MmuVm {
+    if (!this.current) throw new ConfigError('vm', null, 'a VM attached first (mmu.attach(vm))');
+    return this.current;
+  }
+
+  /** Allocates a new, empty guest address space in the current VM; returns its CR3 (a gPA). */
+  newAddressSpace(): bigint {
+    const root = this.engine.gosNewRoot(this.vm.id);
+    if (root < 0) throw new ConfigError('guestMemoryMiB', 'full', 'room for a page-table root');
+    return BigInt(root);
+  }
+
+  /** Runs `vm` on this core with address space `cr3` (default: the VM's first) and PCID `pcid` (default 0: no PCIDs). */
+  switchTo(vm: MmuVm, cr3: bigint = vm.cr3, pcid = 0): void {
+    checkInt('pcid', pcid, 0, 4095);
+    if (!this.vms.includes(vm)) throw new ConfigError('vm', vm?.id, 'a VM added to or attached on this Mmu');
+    this.current = vm;
+    this.engine.mmuSwitch(this.ctx, vm.id, Number(cr3), pcid);
+  }
+
+  /**
+   * Translates one access (user mode unless `supervisor`). On an Mmu over a Host, a pmap fault
+   * (page swapped out, no free frame, VM at its limit) is resolved by the Host's policy and the
+   * translation retried; `cycles` then adds up every attempt.
+   */
+  translate(va: bigint | number, kind: AccessKind = 'read', supervisor = false): Translation {
+    // hasOwn, not a lookup alone: 'toString' must not pass as a kind
+    if (!Object.hasOwn(KINDS, kind)) throw new ConfigError('kind', kind, 'read, write or fetch');
+    const k = KINDS[kind];
+    const vm = this.vm;
+    const v = BigInt.asUintN(64, BigInt(va));
+    const e = this.engine;
+    let cycles = 0;
+    for (let round = 0; ; round++) {
+      const res = e.mmuTranslate(this.ctx, v, k | (supervisor ? 4 : 0));
+      cycles += e.lastTranslationCycles();
+      if (!(res & FAULT_BIT)) return { hpa: res, fault: null, cycles };
+      const fault = this.decodeFault(res);
+      if (!this.resolveHostFault(vm, fault, round)) return { hpa: null, fault, cycles };
+    }
+  }
+
+  /** Hands a pmap fault of `vm` to the Host's policy; false when there is no Host or the fault is not its to resolve. */
+  private resolveHostFault(vm: MmuVm, fault: Fault, round: number): boolean {
+    if (!this.host) return false;
+    const { FAULT_NO_FRAME, FAULT_IO, FAULT_LIMIT } = this.engine.codes;
+    let code: number;
+    if (fault.kind === FaultKind.NoFrame) code = FAULT_NO_FRAME; // a page-table frame: the same relief
+    else if (fault.kind === FaultKind.Host && (fault.code === FAULT_IO || fault.code === FAULT_NO_FRAME || fault.code === FAULT_LIMIT)) code = fault.code;
+    else return false;
+    const hostVm = this.host.vmById(vm.id);
+    if (round >= MAX_HOST_ROUNDS) {
+      throw new OutOfMachineMemoryError(`VM ${JSON.stringify(hostVm.name)}: translation still faults at gPA 0x${fault.address.toString(16)} after ${MAX_HOST_ROUNDS} reclaim rounds`);
+    }
+    hostVm.resolveFault(Number(fault.address >> 12n), code);
+    return true;
+  }
+
+  /** Translates one access, throwing TranslationFaultError on a fault; returns the hPA. */
+  translateOrThrow(va: bigint | number, kind: AccessKind = 'read', supervisor = false): bigint {
+    const t = this.translate(va, kind, supervisor);
+    if (t.fault) throw new TranslationFaultError(t.fault);
+    return t.hpa!;
+  }
+
+  /**
+   * Batch translation in one WebAssembly call: `vas[i]` with `kinds[i]` (0 read, 1 write,
+   * 2 fetch; +4 supervisor) gives `results[i]` (hPA, or a fault word: see `decodeFault`) and
+   * `cycles[i]`. With `faultAddresses`, a faulted record i also gets its faulting address there
+   * (the gVA of a #PF, the gPA of an EPT or host fault, as `decodeFault` gives for the last fault);
+   * entries of records that did not fault are left as they were. Returns the number of faults.
+   * Over a Host, records that met a pmap fault are translated again one by one after the Host
+   * resolved it.
+   */
+  translateBatch(vas: BigUint64Array, kinds: Uint8Array | Uint32Array, results: BigUint64Array, cycles?: Uint32Array, faultAddresses?: BigUint64Array): number {
+    const n = vas.length;
+    if (kinds.length < n) throw new ConfigError('kinds.length', kinds.length, `at least ${n}`);
+    if (results.length < n) throw new ConfigError('results.length', results.length, `at least ${n}`);
+    if (faultAddresses && faultAddresses.length < n) throw new ConfigError('faultAddresses.length', faultAddresses.length, `at least ${n}`);
+    if (cycles && cycles.length < n) throw new ConfigError('cycles.length', cycles.length, `at least ${n}`);
+    // one chunk of staging: records in and out, fault addresses, then the caller's arrays as they
+    // are (copied in and out in bulk; the interleaving runs in WebAssembly)
+    const CHUNK = 1 << 16;
+    const base = this.stageBatch(CHUNK * 72);
+    const inp = base, out = base + CHUNK * 16, addrs = base + CHUNK * 32, vasAt = base + CHUNK * 40;
+    const kindsAt = base + CHUNK * 48, resAt = base + CHUNK * 52, cycAt = base + CHUNK * 60, faAt = base + CHUNK * 64;
+    const kindBytes = kinds instanceof Uint8Array ? 1 : 4;
+    let faults = 0;
+    for (let at = 0; at < n; at += CHUNK) {
+      const m = Math.min(CHUNK, n - at);
+      const buf = this.engine.u8.buffer;
+      new BigUint64Array(buf, vasAt, m).set(vas.subarray(at, at + m));
+      if (kinds instanceof Uint8Array) new Uint8Array(buf, kindsAt, m).set(kinds.subarray(at, at + m));
+      else new Uint32Array(buf, kindsAt, m).set(kinds.subarray(at, at + m));
+      if (faultAddresses) new BigUint64Array(buf, faAt, m).set(faultAddresses.subarray(at, at + m));
+      this.engine.batchPack(inp, vasAt, kindsAt, kindBytes, m);
+      faults += this.runBatch(inp, out, m, faultAddresses ? addrs : 0);
+      this.engine.batchUnpack(out, resAt, cycles ? cycAt : 0, faultAddresses ? addrs : 0, faultAddresses ? faAt : 0, m);
+      const after = this.engine.u8.buffer; // a swap-in midway may have grown linear memory
+      results.set(new BigUint64Array(after, resAt, m), at);
+      if (cycles) cycles.set(new Uint32Array(after, cycAt, m), at);
+      if (faultAddresses) faultAddresses.set(new BigUint64Array(after, faAt, m), at);
+    }
+    return faults;
+  }
+
+  /**
+   * A zero-copy batch of up to `capacity` records in the staging region: fill `va` and `kind`,
+   * call `run(n)`, read `result`, `cycles` and, for faulted records, `faultAddress64`. Records are
+   * 16 bytes: view index 2i (u64) and 4i+2 (u32). The views die when linear memory grows: call
+   * `batch` again after other engine use.
+   */
+  batch(capacity: number): TranslationBatch {
+    checkInt('capacity', capacity, 1, 1 << 24);
+    const base = this.stageBatch(capacity * 40);
+    const buf = this.engine.u8.buffer;
+    const out = base + capacity * 16;
+    const addrs = base + capacity * 32;
+    return {
+      capacity,
+      input64: new BigUint64Array(buf, base, capacity * 2),
+      input32: new Uint32Array(buf, base, capacity * 4),
+      output64: new BigUint64Array(buf, out, capacity * 2),
+      output32: new Uint32Array(buf, out, capacity * 4),
+      faultAddress64: new BigUint64Array(buf, addrs, capacity),
+      run: (n: number) => this.runBatch(base, out, n, addrs),
+    };
+  }
+
+  /**
+   * Translates `n` staged records in one call; over a Host, retries the records that met a pmap
+   * fault one by one (rare: swap-ins and reclaim) and writes their final result. The number of faults.
+   */
+  private runBatch(inp: number, out: number, n: number, addrs = 0): number {
+    void this.vm; // a typed error before the engine runs a core with no VM
+    let faults = this.engine.mmuTranslateBatch(this.ctx, inp, out, n, addrs);
+    if (faults === 0 || !this.host) return faults;
+    const listAt = this.engine.stage(STAGE_MMU_RETRY + MMU_RETRY_MAX * 4) + STAGE_MMU_RETRY;
+    for (let from = 0; from < n; from += MMU_RETRY_MAX) {
+      const k = this.engine.batchHostFaults(out + from * 16, Math.min(MMU_RETRY_MAX, n - from), listAt);
+      // copied out before the host acts: its swap-ins and page-outs use staging too
+      const waiting = Array.from(new Uint32Array(this.engine.u8.buffer, listAt, k));
+      for (const j of waiting) {
+        const i = from + j;
+        const dv = this.engine.view; // a swap-in may have grown linear memory
+        const kind = dv.getUint32(inp + i * 16 + 8, true);
+        const t = this.translate(dv.getBigUint64(inp + i * 16, true), (['read', 'write', 'fetch'] as const)[kind & 3], (kind & 4) !== 0);
+        const v = this.engine.view;
+        v.setBigUint64(out + i * 16, t.hpa ?? this.encodeFault(t.fault!), true);
+        v.setUint32(out + i * 16 + 8, t.cycles, true);
+        if (t.fault && addrs) v.setBigUint64(addrs + i * 8, t.fault.address, true);
+        if (t.hpa !== null) faults--;
+      }
+    }
+    return faults;
+  }
+
+  /**
+   * Address of `bytes` of staging for batch records: over a Host, in the STAGE_MMU window, past
+   * the windows the host uses when a record's fault makes it swap in or reclaim midway.
+   */
+  private stageBatch(bytes: number): number {
+    const at = this.host ? STAGE_MMU : 0;
+    return this.engine.stage(at + bytes) + at;
+  }
+
+  /** The result word of `fault` (inverse of decodeFault, without the address). */
+  private encodeFault(f: Fault): bigint {
+    return FAULT_BIT | (BigInt(f.kind) << 48n) | BigInt(f.code >>> 0);
+  }
+
+  /**
+   * Decodes a fault result word (bit 63 set); the address is that of the last fault (for each
+   * record of a batch, pass `faultAddresses` to translateBatch or read batch().faultAddress64).
+   */
+  decodeFault(word: bigint): Fault {
+    return {
+      kind: Number((word >> 48n) & 0x7fn) as FaultKind,
+      code: Number(word & 0xffffffffn),
+      address: this.engine.lastFault().address,
+    };
+  }
+
+  /** The counters of this core. */
+  stats(): MmuStats {
+    return this.engine.mmuCounters(this.ctx) as unknown as MmuStats;
+  }
+
+  /** Zeroes the counters of this core. */
+  resetStats(): void {
+    this.engine.mmuResetCounters(this.ctx);
+  }
+
+  /** Hypervisor-side statistics of `vm` (default: current). */
+  pagingStats(vm: MmuVm = this.vm): PagingStats {
+    return pagingStats(this.engine, vm.id);
+  }
+
+  /** Guest INVLPG of `va` (a VM exit in shadow mode). */
+  invlpg(va: bigint | number): void {
+    void this.vm;
+    this.engine.mmuInvlpg(this.ctx, BigInt.asUintN(64, BigInt(va)));
+  }
+  /** INVVPID: 'address' (vpid, va), 'single' (vpid), 'all'. */
+  invvpid(type: 'address' | 'single' | 'all', vpid = this.vm.vpid, va: bigint | number = 0): void {
+    const types = { address: 0, single: 1, all: 2 };
+    if (!Object.hasOwn(types, type)) throw new ConfigError('type', type, 'address, single or all');
+    const t = types[type];
+    this.engine.invvpid(this.ctx, t, vpid, Number(va));
+  }
+  /** INVEPT: 'single' (the VM's EPT) or 'all'. */
+  invept(type: 'single' | 'all', vm: MmuVm = this.vm): void {
+    if (type !== 'single' && type !== 'all') throw new ConfigError('type', type, 'single or all');
+    this.engine.invept(this.ctx, type === 'all' ? 2 : 1, vm.id);
+  }
+
+  /** The guest kernel writes a u64 into guest-physical memory (traps in shadow mode if it is a shadowed table). */
+  guestWrite64(gpa: bigint | number, value: bigint): void {
+    void this.vm;
+    if (!this.engine.guestWrite64(this.ctx, Number(gpa), value)) {
+      throw new ConfigError('gpa', gpa, 'a guest-physical address the VM can back');
+    }
+  }
+  /** The guest kernel reads a u64 from guest-physical memory. */
+  guestRead64(gpa: bigint | number): bigint {
+    void this.vm;
+    return this.engine.guestRead64(this.ctx, Number(gpa));
+  }
+  /** The EPTP of the current VM (0 outside ept mode). */
+  eptPointer(vm: MmuVm = this.vm): bigint {
+    return this.engine.eptPointer(vm.id);
+  }
+  /** Raw EPT entry at `level` for `gpa` (0n if the path is missing). */
+  eptEntry(gpa: bigint | number, level: number, vm: MmuVm = this.vm): bigint {
+    return this.engine.eptPeek(vm.id, Number(gpa), level);
+  }
+  /** Overwrites the EPT entry at `level` for `gpa` (for experiments with EPT formats); false if the path is missing. */
+  setEptEntry(gpa: bigint | number, level: number, value: bigint, vm: MmuVm = this.vm): boolean {
+    return this.engine.eptPoke(vm.id, Number(gpa), level, value);
+  }
+  /** MPN backing guest page `gppn` of `vm` in the pmap. */
+  pmapFrame(gppn: number, vm: MmuVm = this.vm): number {
+    return this.engine.pmapFrame(vm.id, gppn);
+  }
+  /**
+   * Accessed / dirty sampling of GPPNs [first, first + n) of `vm` (default: current) that sees
+   * translated accesses: the hypervisor first harvests the A/D bits of the VM's EPT leaves (ept
+   * mode, EPT A/D on) or shadow leaves into the pmap, clearing them and invalidating the cached
+   * translations so the next access sets them again; then each page reads like `pmapSample`.
+   * One byte per page: bit 0 accessed, bit 1 dirty. `clear` (default true) clears the pmap bits,
+   * so the next sample reports only later accesses. Over a Host, the pmap's CLOCK victim choice
+   * sees the harvested bits too.
+   */
+  sampleAccessed(first: number, n: number, opts: { clear?: boolean; vm?: MmuVm } = {}): Uint8Array {
+    const vm = opts.vm ?? this.vm;
+    if (!this.vms.includes(vm)) throw new ConfigError('vm', vm?.id, 'a VM added to or attached on this Mmu');
+    // every page is in exactly one pmap state, so the states add up to the VM's size
+    const st = this.engine.vmStats(vm.id);
+    const pages = st.unbacked + st.mapped + st.shared + st.zero + st.compressed + st.swapped + st.ballooned;
+    checkInt('first', first, 0, pages);
+    checkInt('n', n, 0, pages - first);
+    return this.engine.pagingSample(vm.id, first, n, opts.clear ?? true);
+  }
+  /** Tells the caches that the backing of (vm, gppn) changed (what the pmap does on reclamation). */
+  backingChanged(gppn: number, vm: MmuVm = this.vm): void {
+    this.engine.backingChanged(vm.id, gppn);
+  }
+}
+
+/** Hypervisor-side paging statistics of VM `id` of `engine`. */
+export function pagingStats(engine: Engine, id: number): PagingStats {
+  const s = engine.pagingStats(id);
+  return {
+    largePageSplinters: s.largePageSplinters, shadowTables: s.shadowTables, eptTables: s.eptTables,
+    shadowZaps: s.shadowZaps, coherenceDrops: s.coherenceDrops, unshadows: s.unshadows,
+  };
+}
+
+export interface TranslationBatch {
+  readonly capacity: number;
+  /** input64[2i] = gVA */
+  readonly input64: BigUint64Array;
+  /** input32[4i+2] = kind */
+  readonly input32: Uint32Array;
+  /** output64[2i] = hPA or fault word */
+  readonly output64: BigUint64Array;
+  /** output32[4i+2] = cycles */
+  readonly output32: Uint32Array;
+  /** faultAddress64[i] = faulting gVA (#PF) or gPA (EPT, host) of record i, written only when it faulted */
+  readonly faultAddress64: BigUint64Array;
+  /** Translates records 0..n-1; returns the number of faults. */
+  run(n: number): number;
+}
