@@ -17,6 +17,7 @@
 import { constants, lstatSync, mkdtempSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError } from '../errors.js';
 
 /** Something `close()` or `cleanSwapDirs` could not release. */
 export interface CleanupProblem {
@@ -167,7 +168,13 @@ export interface CleanReport {
 export function cleanSwapDirs(parent: string = tmpdir(), opts: { dryRun?: boolean } = {}): CleanReport {
   const report: CleanReport = { removed: [], kept: [], problems: [] };
   const dry = opts.dryRun === true;
-  for (const name of readdirSync(parent)) {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch (e) {
+    throw new ConfigError('dir', parent, `a readable directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  for (const name of names) {
     const path = join(parent, name);
     const m = DIR_RE.exec(name) ?? OLD_FILE_RE.exec(name);
     if (!m) continue;
