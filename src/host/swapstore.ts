@@ -321,6 +321,21 @@ export abstract class SwapStore {
     else this.faults[fault.kind] += n;
   }
 
+  /** Injected faults not yet met, by kind (tests). */
+  pendingFaults(): Readonly<Record<Exclude<SwapFaultKind, 'file-removed'>, number>> {
+    return { ...this.faults };
+  }
+
+  /** Drops every injected fault not yet met (tests); returns how many there were. */
+  clearFaults(): number {
+    let n = 0;
+    for (const k of Object.keys(this.faults) as (WriteFault | ReadFault)[]) {
+      n += this.faults[k];
+      this.faults[k] = 0;
+    }
+    return n;
+  }
+
   /** Backing-specific: the 'file-removed' fault (a store with no file refuses it). */
   protected removeBacking(): void {
     throw new ConfigError('fault.kind', 'file-removed', 'a fault of a file-backed store (swap.backing: \'file\')');
