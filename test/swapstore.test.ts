@@ -139,6 +139,20 @@ for (const backing of ['memory', 'file'] as const) {
       host.close();
     });
 
+    it('swap I/O after host.close() is a typed EBADF error, not a crash or silent zeros', async () => {
+      const host = await make();
+      const vm = host.addVM({ name: 'late', memoryMiB: 1 });
+      fill(vm, 20);
+      vm.pageOut(10);
+      host.close();
+      const r = vm.pageOut(5);
+      expect(r.error).toBeInstanceOf(SwapIoError);
+      expect(r.error!.code).toBe('EBADF');
+      expect(r.error!.message).toMatch(/the swap store is closed \(host.close\(\)\)/);
+      expect(vm.stats().resident + vm.stats().SWCUR).toBe(20); // nothing lost by the failed writes
+      expect(() => vm.readPhys(0, 20 * PAGE)).toThrow(/EBADF/);
+    });
+
     it('readPhys into a buffer too short is a typed error', async () => {
       const host = await make();
       const vm = host.addVM({ name: 'v', memoryMiB: 1 });

@@ -355,9 +355,9 @@ export class Host implements HostContext, PagingHost {
     return v;
   }
 
-  /** The live VMs, in creation order (a powered-off VM is gone). */
+  /** The live VMs, in creation order (a powered-off VM is gone); a copy, so powering VMs off while iterating it is safe. */
   get vms(): readonly VM[] {
-    return this.order;
+    return [...this.order];
   }
 
   /**

@@ -360,8 +360,10 @@ const CHUNK_PAGES = 256;
 /** Swap pages kept in JS memory, in chunks of 1 MiB allocated when first written. */
 export class MemorySwapStore extends SwapStore {
   private readonly chunks: (Uint8Array | undefined)[] = [];
+  private closed = false;
 
   private chunk(slot: number): Uint8Array {
+    if (this.closed) throw errnoError('EBADF', 'swap I/O after close');
     const c = Math.floor(slot / CHUNK_PAGES);
     return (this.chunks[c] ??= new Uint8Array(CHUNK_PAGES * PAGE));
   }
@@ -383,6 +385,7 @@ export class MemorySwapStore extends SwapStore {
   }
   close(): CloseReport {
     this.chunks.length = 0;
+    this.closed = true;
     return { descriptorsClosed: 0, removed: 0, problems: [] };
   }
 }
