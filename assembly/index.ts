@@ -17,6 +17,7 @@ export {
 } from "./ram/memmap";
 export {
   NO_FRAME, frameAlloc, frameGet, framePut, frameRefs, frameKind, framesTotal, framesFree, framesUsed,
+  frameAllocBlock, frameBlockFree, framesAudit,
 } from "./ram/frames";
 export {
   vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
@@ -29,15 +30,22 @@ export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
   zpoolAudit, zpoolVmFrames, NO_SLOT,
 } from "./ram/zpool";
-export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS } from "./reclaim/zipcache";
+export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS, zipSetPoolCap, zipPoolCap, zipPoolRejects } from "./reclaim/zipcache";
 export {
   reclaimSeed, reclaimSelect, reclaimEvict, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
+  reclaimShareFirst, reclaimShared,
 } from "./reclaim/pageout";
+// the host policies' mechanisms: large pages, working-set sampling (src/policy)
+export {
+  largeAllow, largeAllowed, vmSetLarge, pmapLarge, largeBreak, largeBreakAll, largeGroups, largeAllocs, largeBreaks, largeFailed,
+  largeAudit,
+} from "./reclaim/large";
+export { wsSample } from "./reclaim/wsample";
 export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed, BALLOON_DUPLICATE, BALLOON_BAD_STATE } from "./reclaim/balloon";
 export {
   shareScan, sharedCount, sharingHints, sharingFullScans, sharingVolatile, sharingScanned, sharingMerged, sharingLargeSkipped,
   sharingLastScanned, sharingLastMerged, sharingCapacity, sharingPassPages, sharingCursor, sharingAudit,
-  SCAN_SEQUENTIAL, SCAN_RANDOM,
+  SCAN_SEQUENTIAL, SCAN_RANDOM, sharingSetMaxSharing, sharingMaxSharing, sharingLargeHashed, sharingBrokenMerged,
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
 export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./codec/hash";

@@ -6,15 +6,27 @@
  *   +0  u32 refs    references held (0 = free)
  *   +4  u32 flags   bits 0-3 kind (FrameKind), bit 4 ZEROED (known to hold only zeros)
  *   +8  u32 link    next free MPN while free; owner-defined while allocated
- *   +12 u32 aux     owner-defined (for example the GPPN a private frame backs)
+ *   +12 u32 aux     previous free MPN while free; owner-defined while allocated (for example
+ *                   the GPPN a private frame backs)
  *
  * Free frames form a LIFO list threaded through `link` (recently freed frames are warm in
- * cache). Frames above `watermark` were never handed out: they are zero (fresh linear memory)
- * and not on the list, so `init` costs O(1) however large machine RAM is.
+ * cache), doubly linked through `aux` so that a whole block can be taken out of it. Frames
+ * above `watermark` were never handed out: they are zero (fresh linear memory) and not on the
+ * list, so `init` costs O(1) however large machine RAM is.
+ *
+ * Blocks: the frames are also counted free per aligned block of BLOCK_FRAMES (2 MiB), so that a
+ * large page (reclaim/large.ts) finds a wholly free, aligned block without a search through the
+ * free list: frameAllocBlock takes one (next fit from where the last one was found), unlinking
+ * its frames from the list or moving the watermark past it.
+ *
+ *   frames  |0 ......... 511|512 ....... 1023|1024 ...... 1535| ... |watermark ...... total|
+ *   free    |     37        |      512       |      0         | ... | never handed out     |
+ *                             ^ a whole block: frameAllocBlock may take it
  *
  * Invariants:
  *   - free + sum over kinds of used[kind] == total, at all times;
  *   - a frame is free iff refs == 0 iff kind == Free;
+ *   - blockFree[b] == free frames of block b (on the list or above the watermark);
  *   - every frame returned by frameAlloc holds only zeros (as ESX does, so no data leaks
  *     from one VM to another through a recycled frame); frameAllocOverwrite skips the zeroing
  *     only for callers that overwrite the whole frame before it can be read.
@@ -49,6 +61,24 @@ let freeCount: u32 = 0;
 let watermark: u32 = 0;
 const used = memory.data(<i32>FrameKind.COUNT * 4, 4);
 
+/** Frames of a block: a 2 MiB large page of 4 KiB frames. */
+export const BLOCK_FRAMES: u32 = 512;
+const BLOCK_SHIFT: u32 = 9;
+/** Most blocks: machine RAM is at most 3.5 GiB (src/engine/engine.ts MAX_MACHINE_MIB), 1792 blocks; room for 4 GiB. */
+const MAX_BLOCKS: u32 = 2048;
+/** Free frames of each block (u16 per block). */
+const blockFree = memory.data(<i32>MAX_BLOCKS * 2, 4);
+let blockCursor: u32 = 0;
+
+// @ts-ignore: decorator
+@inline function blockAddr(b: u32): usize { return blockFree + (<usize>b << 1); }
+/** Adds `d` (+1 or -1) to the free count of the block of `mpn`. */
+// @ts-ignore: decorator
+@inline function blockAdd(mpn: u32, d: i32): void {
+  const a = blockAddr(mpn >> BLOCK_SHIFT);
+  store<u16>(a, <u16>(<i32>load<u16>(a) + d));
+}
+
 /** Address of the table entry of `mpn`. */
 // @ts-ignore: decorator
 @inline function entry(mpn: u32): usize { return regionOffset(Region.FrameTable) + (<usize>mpn << 4); }
@@ -64,6 +94,10 @@ export function framesInit(): void {
   freeCount = 0;
   watermark = 0;
   memory.fill(used, 0, <usize>FrameKind.COUNT * 4);
+  assert(total <= MAX_BLOCKS * BLOCK_FRAMES, "framesInit: more machine RAM than the block counts cover");
+  blockCursor = 0;
+  const blocks = (total + BLOCK_FRAMES - 1) >> BLOCK_SHIFT;
+  for (let b: u32 = 0; b < blocks; b++) store<u16>(blockAddr(b), <u16>min<u32>(BLOCK_FRAMES, total - (b << BLOCK_SHIFT)));
 }
 
 /** Allocates a zero-filled frame of `kind`, with one reference; NO_FRAME when none is left. */
@@ -84,6 +118,7 @@ export function frameAllocOverwrite(kind: u32): u32 { return allocFrame(kind, fa
     mpn = freeHead;
     const e = entry(mpn);
     freeHead = load<u32>(e, 8);
+    if (freeHead != NO_FRAME) store<u32>(entry(freeHead), NO_FRAME, 12);
     freeCount--;
     if (zero && !(load<u32>(e, 4) & ZEROED)) memory.fill(frameAddr(mpn), 0, PAGE_SIZE);
   } else if (watermark < total) {
@@ -99,6 +134,7 @@ export function frameAllocOverwrite(kind: u32): u32 { return allocFrame(kind, fa
   store<u32>(e, 0, 12);
   const k = used + (<usize>kind << 2);
   store<u32>(k, load<u32>(k) + 1);
+  blockAdd(mpn, -1);
   return mpn;
 }
 
@@ -121,11 +157,95 @@ export function framePut(mpn: u32): u32 {
     const k = used + (<usize>(load<u32>(e, 4) & KIND_MASK) << 2);
     store<u32>(k, load<u32>(k) - 1);
     store<u32>(e, <u32>FrameKind.Free, 4); // not ZEROED: the contents are stale
-    store<u32>(e, freeHead, 8);
-    freeHead = mpn;
-    freeCount++;
+    listPush(mpn);
+    blockAdd(mpn, 1);
   }
   return r;
+}
+
+/** Puts free frame `mpn` at the head of the free list. */
+function listPush(mpn: u32): void {
+  const e = entry(mpn);
+  store<u32>(e, freeHead, 8);
+  store<u32>(e, NO_FRAME, 12);
+  if (freeHead != NO_FRAME) store<u32>(entry(freeHead), mpn, 12);
+  freeHead = mpn;
+  freeCount++;
+}
+
+/** Takes free frame `mpn` out of the free list, wherever it is. */
+function listUnlink(mpn: u32): void {
+  const e = entry(mpn);
+  const next = load<u32>(e, 8), prev = load<u32>(e, 12);
+  if (prev != NO_FRAME) store<u32>(entry(prev), next, 8); else freeHead = next;
+  if (next != NO_FRAME) store<u32>(entry(next), prev, 12);
+  freeCount--;
+}
+
+/**
+ * Allocates a whole aligned block of BLOCK_FRAMES free frames of `kind`, zero-filled, each with
+ * one reference (owner words 0): a 2 MiB large page. Returns its first MPN, or NO_FRAME when no
+ * block is wholly free. Blocks are searched next fit from the last one taken.
+ */
+export function frameAllocBlock(kind: u32): u32 {
+  if (DEBUG) assert(kind > <u32>FrameKind.Free && kind < <u32>FrameKind.COUNT, "frameAllocBlock: bad kind");
+  const blocks = total >> BLOCK_SHIFT; // a partial last block is never whole
+  let b: u32 = NO_FRAME;
+  for (let i: u32 = 0; i < blocks; i++) {
+    let c = blockCursor + i;
+    if (c >= blocks) c -= blocks;
+    if (<u32>load<u16>(blockAddr(c)) == BLOCK_FRAMES) { b = c; break; }
+  }
+  if (b == NO_FRAME) return NO_FRAME;
+  blockCursor = b;
+  const first = b << BLOCK_SHIFT, end = first + BLOCK_FRAMES;
+  // frames between the watermark and the block were never handed out: they join the list, zero
+  for (let m = watermark; m < first; m++) {
+    store<u32>(entry(m), <u32>FrameKind.Free | ZEROED, 4);
+    listPush(m);
+  }
+  for (let m = first; m < end; m++) {
+    const e = entry(m);
+    if (m < watermark) {
+      listUnlink(m);
+      if (!(load<u32>(e, 4) & ZEROED)) memory.fill(frameAddr(m), 0, PAGE_SIZE);
+    }
+    store<u32>(e, 1);
+    store<u32>(e, kind, 4);
+    store<u32>(e, 0, 8);
+    store<u32>(e, 0, 12);
+  }
+  if (watermark < end) watermark = end;
+  store<u16>(blockAddr(b), 0);
+  const k = used + (<usize>kind << 2);
+  store<u32>(k, load<u32>(k) + BLOCK_FRAMES);
+  return first;
+}
+
+/** Free frames of block `b` (the count kept as frames come and go). */
+export function frameBlockFree(b: u32): u32 { return b < MAX_BLOCKS ? <u32>load<u16>(blockAddr(b)) : 0; }
+
+/**
+ * Recounts the free frames of every block from the frame table and the watermark and checks
+ * them, and the free list's links, against what is kept. 0 when consistent, else 1 (a block
+ * count is off) or 2 (the list is broken).
+ */
+export function framesAudit(): u32 {
+  const blocks = (total + BLOCK_FRAMES - 1) >> BLOCK_SHIFT;
+  for (let b: u32 = 0; b < blocks; b++) {
+    const lo = b << BLOCK_SHIFT, hi = min<u32>(total, lo + BLOCK_FRAMES);
+    let n: u32 = 0;
+    for (let m = lo; m < hi; m++) if (m >= watermark || load<u32>(entry(m)) == 0) n++;
+    if (n != <u32>load<u16>(blockAddr(b))) return 1;
+  }
+  let n: u32 = 0;
+  let prev = NO_FRAME;
+  for (let m = freeHead; m != NO_FRAME; m = load<u32>(entry(m), 8)) {
+    if (m >= watermark || load<u32>(entry(m)) != 0 || load<u32>(entry(m), 12) != prev) return 2;
+    prev = m;
+    if (++n > freeCount) return 2;
+  }
+  return n == freeCount ? 0 : 2;
 }
 
 /** Reference count of `mpn` (0 when free). */

@@ -9,12 +9,14 @@
  *
  * Every call validates the whole list before it changes anything: a GPPN outside the VM, a GPPN
  * listed twice (detected with the MARK bit), or one in the wrong state fails the call with the
- * index of the first bad entry, and the pmap is as before.
+ * index of the first bad entry, and the pmap is as before. A page of a large group breaks its
+ * group first (large.ts), without merging, so no other entry of the list changes state.
  */
 
 import {
-  PState, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, releaseResident, MARK, PENDING,
+  PState, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, releaseResident, MARK, PENDING, LARGE,
 } from "./pmap";
+import { largeBreak } from "./large";
 import { zipDrop } from "./zipcache";
 import { backingChanged } from "../translate/coherence";
 
@@ -73,6 +75,8 @@ export function balloonInflate(vm: u32, list: usize, n: u32, slots: usize): i32 
   for (let i: u32 = 0; i < n; i++) {
     const g = load<u32>(list + (<usize>i << 2));
     const p = pmapAddr(vm, g);
+    // a page of a large group leaves alone only once the group is broken (large.ts); MARKs stay
+    if (load<u64>(p) & LARGE) largeBreak(vm, g, false);
     const e = load<u64>(p) & ~MARK;
     const s = pstate(e);
     if (s == <u32>PState.Mapped || s == <u32>PState.Shared || s == <u32>PState.Zero) {

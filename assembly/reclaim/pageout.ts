@@ -23,14 +23,21 @@
  * start) and CLOCK (an LRU approximation: a hand sweeps the VM, clearing ACCESSED bits, and
  * takes the first page found not accessed since the hand last passed).
  *
+ * Before a victim is compressed or swapped: its large group, if any, is broken (large.ts: a page
+ * of a 2 MiB host page cannot leave alone), and with share-first on (reclaimShareFirst, the ESX
+ * policy's "share before swap") the sharing scanner visits it out of order: a victim equal to a
+ * page of its domain is merged, which frees its frame without any I/O.
+ *
  * Invariants: only Mapped and Shared pages are victims (a Zero page costs no frame of its own);
  * a PENDING page is not chosen again, and every PENDING bit is cleared by swapCommit.
  */
 
 import {
   VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe,
-  releaseResident, ACCESSED, PENDING,
+  releaseResident, ACCESSED, PENDING, LARGE, SEEN,
 } from "./pmap";
+import { largeBreak } from "./large";
+import { sharePage } from "./sharing";
 import { zipCompress, zipCanPlace, zipStore, zipOldest, zipDecompress, zipDrop } from "./zipcache";
 import { zclassFor, zslotBytes, zslotClass, zslotGppn, zslotPrev, NO_SLOT } from "../ram/zpool";
 import { frameAddr } from "../ram/frames";
@@ -45,6 +52,13 @@ let rng: u64 = 0x9E3779B97F4A7C15;
 let lastZipped: u32 = 0;
 let lastEvicted: u32 = 0;
 let lastVictims: u32 = 0;
+let lastShared: u32 = 0;
+let shareFirst = false;
+
+/** Makes reclaim visit each private victim with the sharing scanner first (share before swap). */
+export function reclaimShareFirst(on: bool): void { shareFirst = on; }
+/** Victims the last reclaimSelect merged by sharing instead of compressing or swapping them. */
+export function reclaimShared(): u32 { return lastShared; }
 
 /** Seeds the victim-selection PRNG (two u32 halves; zero is replaced by a fixed odd value). */
 export function reclaimSeed(lo: u32, hi: u32): void {
@@ -98,7 +112,7 @@ function pickVictim(vm: u32, policy: u32): u32 {
       const e = load<u64>(p);
       if (!eligible(e)) continue;
       if (e & ACCESSED) {
-        store<u64>(p, e & ~ACCESSED);
+        store<u64>(p, (e & ~ACCESSED) | SEEN); // the working-set sampler still learns of the access
         continue;
       }
       vmSet(vm, VmF.Hand, hand);
@@ -132,6 +146,7 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
   lastZipped = 0;
   lastEvicted = 0;
   lastVictims = 0;
+  lastShared = 0;
   lastStop = STOP_DONE;
   while (lastVictims < count) {
     const g = pickVictim(vm, policy);
@@ -140,6 +155,12 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
       break;
     }
     const p = pmapAddr(vm, g);
+    if (load<u64>(p) & LARGE) largeBreak(vm, g, true);
+    if (shareFirst && pstate(load<u64>(p)) == <u32>PState.Mapped && sharePage(vm, g)) {
+      lastShared++;
+      lastVictims++;
+      continue;
+    }
     const e = load<u64>(p);
     const cap = vmGet(vm, VmF.CacheCap);
     if (cap > 0) {

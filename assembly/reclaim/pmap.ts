@@ -24,17 +24,24 @@
  *
  * pmap entry (u64, region pmap, VM at base + gppn):
  *
- *   63                     32 31        8   7     6      5     4    3    0
- *  +-------------------------+-----------+------+-------+-----+-----+------+
- *  | MPN (Mapped/Shared/Zero)|  unused   | MARK |PENDING|DIRTY| ACC |state |
- *  | slot (Compressed/Swapped)|          |      |       |     |     |      |
- *  +-------------------------+-----------+------+-------+-----+-----+------+
+ *   63                     32 31       10   9     8     7     6      5     4    3    0
+ *  +-------------------------+-----------+-----+-----+------+-------+-----+-----+------+
+ *  | MPN (Mapped/Shared/Zero)| share home| SEEN|LARGE| MARK |PENDING|DIRTY| ACC |state |
+ *  | slot (Compressed/Swapped)|          |     |     |      |       |     |     |      |
+ *  +-------------------------+-----------+-----+-----+------+-------+-----+-----+------+
  *
  *   ACCESSED / DIRTY   set by every fault through pmapFault; cleared by the sampler and the
  *                      LRU-approximation victim policy (ACCESSED) and by the sharing scanner
  *                      (DIRTY, to count volatile pages)
  *   PENDING            chosen as a swap victim; the swap write is in flight in TypeScript
  *   MARK               scratch bit of a batch call (duplicate detection); never left set
+ *   LARGE              the page is one of a 2 MiB group backed by one aligned block of frames
+ *                      (large.ts): all 512 entries of the group have it, Mapped, in frame order
+ *   SEEN               ACCESSED was cleared by someone other than the working-set sampler (the
+ *                      LRU clock, pmapSample) since the sampler armed the page (wsample.ts)
+ *   share home         on a LARGE page: the sharing table slot where the scanner's hash of it
+ *                      starts its probe (0: not hashed), so that breaking the group merges the
+ *                      page without hashing it again (sharing.ts)
  *
  * Invariants:
  *   - every GPPN of a live VM is in exactly one state; per-state counts sum to the VM's pages;
@@ -61,6 +68,8 @@ import { sharedRelease, sharedTakeBack, sharingAudit, sharedCount } from "./shar
 import { zipFetch, zipAudit } from "./zipcache";
 import { zpoolAudit, zpoolSlotsUsed, zpoolFrames, zpoolVmFrames } from "../ram/zpool";
 import { zipDrop } from "./zipcache";
+import { largeBack, largeAudit } from "./large";
+import { framesAudit } from "../ram/frames";
 
 export const VM_ENTRY: u32 = 160;
 export const PMAP_ENTRY: u32 = 8;
@@ -123,7 +132,13 @@ export const ACCESSED: u64 = 1 << 4;
 export const DIRTY: u64 = 1 << 5;
 export const PENDING: u64 = 1 << 6;
 export const MARK: u64 = 1 << 7;
+export const LARGE: u64 = 1 << 8;
+export const SEEN: u64 = 1 << 9;
+/** Bits of the share home slot of a LARGE page (22 bits: the sharing table has at most 2^22 slots). */
+export const HOME_SHIFT: u64 = 10;
+export const HOME_MASK: u64 = 0x3FFFFF << 10;
 const VM_ALIVE: u32 = 1;
+export const VM_LARGE_OK: u32 = 2;
 
 /** Fault results above any valid MPN: TypeScript must act, then retry. */
 export const FAULT_NO_FRAME: u32 = NO_FRAME; // machine RAM exhausted: reclaim, then retry
@@ -241,7 +256,8 @@ export function vmRelease(vm: u32): u32 {
     const e = load<u64>(p);
     if (DEBUG) assert(!(e & (PENDING | MARK)), "vmRelease: a batch is in flight");
     const s = pstate(e);
-    if (s == <u32>PState.Mapped || s == <u32>PState.Shared || s == <u32>PState.Zero) releaseResident(vm, g, e);
+    // the whole VM goes: its large groups need no breaking, only the bit gone
+    if (s == <u32>PState.Mapped || s == <u32>PState.Shared || s == <u32>PState.Zero) releaseResident(vm, g, e & ~LARGE);
     else if (s == <u32>PState.Compressed) zipDrop(vm, pframe(e));
   }
   if (DEBUG) assert(zpoolVmFrames(vm) == 0, "vmRelease: zip frames left");
@@ -281,7 +297,8 @@ export function pmapSample(vm: u32, gppn: u32, clear: bool): u32 {
   if (gppn >= vmPages(vm)) return 0;
   const p = pmapAddr(vm, gppn);
   const e = load<u64>(p);
-  if (clear) store<u64>(p, e & ~(ACCESSED | DIRTY));
+  // the working-set sampler still learns of the access (SEEN)
+  if (clear) store<u64>(p, (e & ~(ACCESSED | DIRTY)) | (e & ACCESSED ? SEEN : 0));
   return <u32>((e >> 4) & 3);
 }
 
@@ -351,6 +368,7 @@ export function releaseResident(vm: u32, gppn: u32, e: u64): void {
   const mpn = pframe(e);
   if (s == <u32>PState.Mapped) {
     if (DEBUG) assert(frameRefs(mpn) == 1 && frameLink(mpn) == vm && frameAux(mpn) == gppn, "releaseResident: private frame not owned");
+    if (DEBUG) assert(!(e & LARGE), "releaseResident: page of a large group (break the group first)");
     framePut(mpn);
   } else {
     if (DEBUG) assert(s == <u32>PState.Shared || s == <u32>PState.Zero, "releaseResident: not resident");
@@ -375,7 +393,7 @@ function breakCow(vm: u32, gppn: u32, p: usize, e: u64): u32 {
     if (shared) pageCopy(frameAddr(mpn), frameAddr(old)); // a zero frame: the new one is zeroed already
     sharedRelease(old);
   }
-  pmapSet(vm, p, e, pentry(PState.Mapped, mpn) | (e & (ACCESSED | DIRTY)));
+  pmapSet(vm, p, e, pentry(PState.Mapped, mpn) | (e & (ACCESSED | DIRTY | SEEN)));
   backingChanged(vm, gppn);
   vmBump(vm, VmCounter.CowBreaks);
   cowBreaks++;
@@ -407,6 +425,11 @@ export function pmapFault(vm: u32, gppn: u32, write: bool): u32 {
       if (mpn >= FAULT_MIN) return mpn;
       e = load<u64>(p);
     }
+  } else if (state == <u32>PState.Unbacked && (vmGet(vm, VmF.Flags) & VM_LARGE_OK) && largeBack(vm, gppn)) {
+    // the whole 2 MiB group is backed by one block now (large.ts)
+    e = load<u64>(p);
+    mpn = pframe(e);
+    vmBump(vm, VmCounter.FirstTouch);
   } else if (state == <u32>PState.Unbacked || state == <u32>PState.Ballooned) {
     mpn = guestAlloc(vm, gppn, true);
     if (mpn >= FAULT_MIN) return mpn;
@@ -675,5 +698,12 @@ function audit(scratch: usize, deep: bool): u32 {
     if (frameKind(m) == <u32>FrameKind.Guest && frameLink(m) == SHARED_OWNER) sharedFrames++;
   }
   if (sharedFrames != sharedCount()) return 16;
+  // large groups: whole, aligned, Mapped in frame order; the free counts of the frame blocks
+  for (let vm: u32 = 0; vm < vmCount; vm++) {
+    const l = largeAudit(vm);
+    if (l != 0) return 400 + l;
+  }
+  const f = framesAudit();
+  if (f != 0) return 500 + f;
   return 0;
 }

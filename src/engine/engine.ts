@@ -217,6 +217,31 @@ interface RawExports {
   lz4DecompressPages(src: number, slotBytes: number, sizes: number, n: number, dst: number): number;
   lz4LastError(): number;
   [lz4Status: `LZ4_${string}`]: WebAssembly.Global;
+  // the host policies' mechanisms (assembly/reclaim/large.ts, wsample.ts; options of sharing, zip cache, page-out)
+  frameAllocBlock(kind: number): number;
+  frameBlockFree(b: number): number;
+  framesAudit(): number;
+  largeAllow(on: number): void;
+  largeAllowed(): number;
+  vmSetLarge(vm: number, on: number): void;
+  pmapLarge(vm: number, gppn: number): number;
+  largeBreak(vm: number, gppn: number, merge: number): number;
+  largeBreakAll(vm: number, maxGroups: number, merge: number): number;
+  largeGroups(vm: number): number;
+  largeAllocs(): number;
+  largeBreaks(): number;
+  largeFailed(): number;
+  largeAudit(vm: number): number;
+  wsSample(vm: number, list: number, nOld: number, nNew: number, seedLo: number, seedHi: number): number;
+  sharingSetMaxSharing(n: number): void;
+  sharingMaxSharing(): number;
+  sharingLargeHashed(): number;
+  sharingBrokenMerged(): number;
+  zipSetPoolCap(frames: number): void;
+  zipPoolCap(): number;
+  zipPoolRejects(): number;
+  reclaimShareFirst(on: number): void;
+  reclaimShared(): number;
 }
 
 /**
@@ -653,13 +678,107 @@ export class Engine {
     this.live();
     return this.raw.reclaimSelect(vm, count, policy, out, outCap, pages) >>> 0;
   }
-  reclaimLast(): { stop: number; zipped: number; evicted: number; victims: number } {
+  reclaimLast(): { stop: number; zipped: number; evicted: number; victims: number; shared: number } {
     return {
       stop: this.raw.reclaimStop() >>> 0,
       zipped: this.raw.reclaimZipped() >>> 0,
       evicted: this.raw.reclaimEvicted() >>> 0,
       victims: this.raw.reclaimVictims() >>> 0,
+      shared: this.raw.reclaimShared() >>> 0,
     };
+  }
+  /** Share before swap: reclaim visits each private victim with the sharing scanner first (pageout.ts). */
+  reclaimShareFirst(on: boolean): void {
+    this.live();
+    this.raw.reclaimShareFirst(on ? 1 : 0);
+  }
+
+  // ---- the host policies' mechanisms: large pages, working-set sampling, sharing and pool caps ----
+  // Meanings in assembly/reclaim/large.ts, wsample.ts, sharing.ts, zipcache.ts; host.ts and vm.ts call them.
+
+  /** A whole aligned block of 512 zeroed frames of `kind` (first MPN), or NO_FRAME. */
+  frameAllocBlock(kind: FrameKind): number {
+    this.live();
+    return this.raw.frameAllocBlock(kind) >>> 0;
+  }
+  /** Free frames of 2 MiB block `b`. */
+  frameBlockFree(b: number): number {
+    return this.raw.frameBlockFree(b) >>> 0;
+  }
+  /** Frame allocator audit: 0, 1 (a block's free count is off) or 2 (the free list is broken). */
+  framesAudit(): number {
+    this.live();
+    return this.raw.framesAudit() >>> 0;
+  }
+  /** Allows (or stops) new large groups host-wide. */
+  largeAllow(on: boolean): void {
+    this.live();
+    this.raw.largeAllow(on ? 1 : 0);
+  }
+  largeAllowed(): boolean {
+    return this.raw.largeAllowed() !== 0;
+  }
+  /** Lets `vm` back first touches with large groups. */
+  vmSetLarge(vm: number, on: boolean): void {
+    this.live();
+    this.raw.vmSetLarge(vm, on ? 1 : 0);
+  }
+  /** True if (vm, gppn) is in a large group. */
+  pmapLarge(vm: number, gppn: number): boolean {
+    return this.raw.pmapLarge(vm, gppn) !== 0;
+  }
+  /** Breaks the large group holding (vm, gppn); `merge`: merge its hashed pages at once. False if it was not large. */
+  largeBreak(vm: number, gppn: number, merge: boolean): boolean {
+    this.live();
+    return this.raw.largeBreak(vm, gppn, merge ? 1 : 0) !== 0;
+  }
+  /** Breaks up to `maxGroups` large groups of `vm`; returns how many. */
+  largeBreakAll(vm: number, maxGroups: number, merge: boolean): number {
+    this.live();
+    return this.raw.largeBreakAll(vm, maxGroups >>> 0, merge ? 1 : 0) >>> 0;
+  }
+  /** Large groups `vm` holds. */
+  largeGroups(vm: number): number {
+    return this.raw.largeGroups(vm) >>> 0;
+  }
+  /** Host-wide large-page counters (cumulative): groups backed, broken, first touches that found no whole block, pages hashed while large, pages merged at a break. */
+  largeCounters(): { allocs: number; breaks: number; failed: number; hashed: number; brokenMerged: number } {
+    return {
+      allocs: this.raw.largeAllocs(),
+      breaks: this.raw.largeBreaks(),
+      failed: this.raw.largeFailed(),
+      hashed: this.raw.sharingLargeHashed(),
+      brokenMerged: this.raw.sharingBrokenMerged(),
+    };
+  }
+  /** Large-group audit of `vm`: 0 or a code (large.ts largeAudit). */
+  largeAudit(vm: number): number {
+    return this.raw.largeAudit(vm) >>> 0;
+  }
+  /** Working-set sampling (wsample.ts): counts touched among `nOld` GPPNs at `list`, arms `nNew` new ones there; seeded. */
+  wsSample(vm: number, list: number, nOld: number, nNew: number, seed: number): number {
+    this.live();
+    return this.raw.wsSample(vm, list, nOld, nNew, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0) >>> 0;
+  }
+  /** Most users per shared frame (KSM max_page_sharing; 0: none). */
+  sharingSetMaxSharing(n: number): void {
+    this.live();
+    this.raw.sharingSetMaxSharing(n >>> 0);
+  }
+  sharingMaxSharing(): number {
+    return this.raw.sharingMaxSharing() >>> 0;
+  }
+  /** Host-wide cap on zpool frames (zswap max_pool_percent; 0: none). */
+  zipSetPoolCap(frames: number): void {
+    this.live();
+    this.raw.zipSetPoolCap(frames >>> 0);
+  }
+  zipPoolCap(): number {
+    return this.raw.zipPoolCap() >>> 0;
+  }
+  /** Pages the full pool refused (sent to swap), cumulative. */
+  zipPoolRejects(): number {
+    return this.raw.zipPoolRejects();
   }
   swapCommit(vm: number, list: number, n: number): number {
     this.live();

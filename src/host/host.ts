@@ -72,11 +72,19 @@ export interface HostConfig {
     order?: 'random' | 'sequential';
     /** default salt of a VM: 'per-vm' (its own, ESXi 6+ default) or 'host' (all VMs one sharing domain) */
     salting?: 'per-vm' | 'host';
+    /** most guest pages one shared frame may back (KSM max_page_sharing, >= 2; default 0: no cap, as ESX) */
+    maxPageSharing?: number;
+    /** page-out first tries to merge each private victim with an equal page (ESX: share before swap; default false) */
+    beforeSwap?: boolean;
   };
   compression?: {
     /** zip cache per VM, percent of its memory (default 10, ESX Mem.MemZipMaxPct; 0 disables compression) */
     cachePercent?: number;
+    /** host-wide cap on the compressed pool, percent of machine memory (zswap max_pool_percent; default 0: none) */
+    poolPercent?: number;
   };
+  /** VMs' first touches may back 2 MiB groups with one large page (default false; Host.allowLargePages switches it at run time) */
+  largePages?: boolean;
   /** default victim policy of page-out: 'random' (ESX default) or 'lru' (clock over accessed bits) */
   victimPolicy?: VictimPolicy;
   /** most of a VM's memory its balloon may hold, percent (default 65, ESX Mem.CtlMaxPercent) */
@@ -123,6 +131,19 @@ export interface HostStats {
   zpoolWastedBytes: number;
   /** compressed sizes of every page the zip cache tried, bucket b = [256 b, 256 b + 256) bytes; the last bucket did not compress below 4 KiB */
   zipHistogram: number[];
+  /** pages the host-wide compressed pool refused because it was full (sent to swap instead), cumulative */
+  zpoolRejects: number;
+  /** 2 MiB large pages the VMs hold now */
+  largePages: number;
+  /** large pages backed, and broken into small pages, cumulative */
+  largeAllocs: number;
+  largeBreaks: number;
+  /** first touches that found no wholly free aligned block and were backed by a small page, cumulative */
+  largeFailed: number;
+  /** scanner visits that hashed a page of a large page (it is not merged while large), cumulative */
+  pagesLargeHashed: number;
+  /** pages merged at once when their large page was broken (hashed while large), cumulative */
+  pagesBrokenMerged: number;
 }
 
 export interface Stats {
@@ -164,8 +185,8 @@ export function pageTableOverhead(pages: number): number {
   return n;
 }
 
-const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent'];
-const VM_KEYS = ['name', 'memoryMiB', 'salt', 'reservationMiB', 'limitMiB', 'shares', 'mmu', 'victimPolicy', 'cachePercent'];
+const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'largePages'];
+const VM_KEYS = ['name', 'memoryMiB', 'salt', 'reservationMiB', 'limitMiB', 'shares', 'mmu', 'victimPolicy', 'cachePercent', 'largePages'];
 
 /** Rejects keys of `obj` not in `keys` (a typo must not be ignored silently). */
 function checkKeys(what: string, obj: object, keys: string[]): void {
@@ -175,6 +196,11 @@ function checkOneOf<T extends string>(field: string, v: unknown, allowed: readon
   if (v === undefined) return dflt;
   if (!allowed.includes(v as T)) throw new ConfigError(field, v, allowed.map((a) => `'${a}'`).join(' or '));
   return v as T;
+}
+function checkBool(field: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new ConfigError(field, v, 'true or false');
+  return v;
 }
 function checkObject(field: string, v: unknown, keys: string[]): Record<string, unknown> {
   if (v === undefined) return {};
@@ -205,6 +231,7 @@ export class Host implements HostContext, PagingHost {
   private readonly cachePercent: number;
   private readonly victimPolicy: VictimPolicy;
   private readonly balloonMaxPercent: number;
+  private readonly largePages: boolean;
   /** Reservations of the live VMs, and the page tables admitted for them (frames). */
   private reservedFrames = 0;
   private overheadFrames = 0;
@@ -221,11 +248,16 @@ export class Host implements HostContext, PagingHost {
     this.swapBacking = checkOneOf('swap.backing', swap.backing, ['memory', 'file'] as const, 'memory');
     if (swap.dir !== undefined && typeof swap.dir !== 'string') throw new ConfigError('swap.dir', swap.dir, 'a directory path');
     this.swapDir = (swap.dir as string | undefined) ?? tmpdir();
-    const sharing = checkObject('sharing', cfg.sharing, ['order', 'salting']);
+    const sharing = checkObject('sharing', cfg.sharing, ['order', 'salting', 'maxPageSharing', 'beforeSwap']);
     this.scanOrder = checkOneOf('sharing.order', sharing.order, ['random', 'sequential'] as const, 'random') === 'random' ? 1 : 0;
     this.salting = checkOneOf('sharing.salting', sharing.salting, ['per-vm', 'host'] as const, 'per-vm');
-    const comp = checkObject('compression', cfg.compression, ['cachePercent']);
+    const maxPageSharing = checkInt('sharing.maxPageSharing', sharing.maxPageSharing ?? 0, 0, 0x7fffffff);
+    if (maxPageSharing === 1) throw new ConfigError('sharing.maxPageSharing', 1, '0 (no cap) or at least 2 (a frame shared by one page saves nothing)');
+    const beforeSwap = checkBool('sharing.beforeSwap', sharing.beforeSwap, false);
+    const comp = checkObject('compression', cfg.compression, ['cachePercent', 'poolPercent']);
     this.cachePercent = checkInt('compression.cachePercent', comp.cachePercent ?? 10, 0, 100);
+    const poolPercent = checkInt('compression.poolPercent', comp.poolPercent ?? 0, 0, 100);
+    this.largePages = checkBool('largePages', cfg.largePages, false);
     this.victimPolicy = checkOneOf('victimPolicy', cfg.victimPolicy, ['random', 'lru'] as const, 'random');
     this.balloonMaxPercent = checkInt('balloonMaxPercent', cfg.balloonMaxPercent ?? 65, 0, 100);
     this.engine = Engine.create({
@@ -237,6 +269,10 @@ export class Host implements HostContext, PagingHost {
     });
     this.staging = this.engine.region('staging').offset;
     this.engine.reclaimSeed(this.seed);
+    this.engine.sharingSetMaxSharing(maxPageSharing);
+    this.engine.reclaimShareFirst(beforeSwap);
+    this.setPoolPercent(poolPercent);
+    this.engine.largeAllow(this.largePages);
   }
 
   /** Creates a host (asynchronous once: it loads the swap checksum's WebAssembly). */
@@ -261,6 +297,7 @@ export class Host implements HostContext, PagingHost {
     const mmu = checkOneOf<VmMmuMode>('vm.mmu', cfg.mmu, ['ept', 'shadow'], 'ept');
     const victimPolicy = checkOneOf<VictimPolicy>('vm.victimPolicy', cfg.victimPolicy, ['random', 'lru'], this.victimPolicy);
     const cachePercent = checkInt('vm.cachePercent', cfg.cachePercent ?? this.cachePercent, 0, 100);
+    const largePages = checkBool('vm.largePages', cfg.largePages, this.largePages);
     // default salts live above 2^31, explicit ones below, so a default never joins a user's domain by accident
     const salt = cfg.salt === undefined ? (this.salting === 'host' ? 0x80000000 : 0x80000001 + this.serial) : checkInt('vm.salt', cfg.salt, 0, 0x7fffffff);
     const cacheCap = Math.floor((pages * PAGE * cachePercent) / 100);
@@ -276,6 +313,7 @@ export class Host implements HostContext, PagingHost {
       this.engine.vmRelease(id); // the engine must not hold a VM the host does not know
       throw e;
     }
+    this.engine.vmSetLarge(id, largePages);
     const vm = new VM(this, id, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
       Math.floor((pages * this.balloonMaxPercent) / 100), store);
     this.serial++;
@@ -412,6 +450,7 @@ export class Host implements HostContext, PagingHost {
     const e = this.engine;
     const f = e.frameCounts();
     const sh = e.sharingCounters();
+    const lg = e.largeCounters();
     const vms = this.order.map((v) => v.stats());
     const sharedMappings = vms.reduce((a, v) => a + v.SHRD, 0);
     return {
@@ -436,9 +475,74 @@ export class Host implements HostContext, PagingHost {
         zpoolStoredBytes: e.zpoolStoredBytes(),
         zpoolWastedBytes: e.zpoolWastedBytes(),
         zipHistogram: e.zipHistogram(),
+        zpoolRejects: e.zipPoolRejects(),
+        largePages: vms.reduce((a, v) => a + v.largePages, 0),
+        largeAllocs: lg.allocs,
+        largeBreaks: lg.breaks,
+        largeFailed: lg.failed,
+        pagesLargeHashed: lg.hashed,
+        pagesBrokenMerged: lg.brokenMerged,
       },
       vms,
     };
+  }
+
+  // ---- the policy's switches -------------------------------------------------------------------
+
+  /**
+   * Allows (or stops) new 2 MiB large pages host-wide: while allowed, the first touch of a page
+   * in a wholly unbacked, aligned 2 MiB group of a VM with large pages on backs the whole group
+   * with one aligned block of frames (assembly/reclaim/large.ts). Existing ones stay until broken.
+   */
+  allowLargePages(on: boolean): void {
+    this.engine.largeAllow(checkBool('on', on, false));
+  }
+
+  /** True while new large pages are allowed. */
+  get largePagesAllowed(): boolean {
+    return this.engine.largeAllowed();
+  }
+
+  /**
+   * Breaks large pages into 4 KiB pages: of `vm` (default: every VM), at most `maxGroups` (default
+   * all). With `merge` (default true) each page the sharing scanner hashed while it was large is
+   * merged at once with an equal page of its domain. Returns the large pages broken.
+   */
+  breakLargePages(opts: { vm?: VM; maxGroups?: number; merge?: boolean } = {}): number {
+    const max = checkInt('maxGroups', opts.maxGroups ?? 0xffffffff, 0, 0xffffffff);
+    const merge = checkBool('merge', opts.merge, true);
+    if (opts.vm !== undefined && !this.owns(opts.vm)) throw new ConfigError('vm', opts.vm?.name, 'a live VM of this host');
+    let n = 0;
+    for (const v of opts.vm ? [opts.vm] : this.order) {
+      if (n >= max) break;
+      n += this.engine.largeBreakAll(v.id, max - n, merge);
+    }
+    return n;
+  }
+
+  /** Sets the most guest pages one shared frame may back (KSM max_page_sharing, >= 2; 0: no cap). */
+  setMaxPageSharing(n: number): void {
+    const v = checkInt('maxPageSharing', n, 0, 0x7fffffff);
+    if (v === 1) throw new ConfigError('maxPageSharing', 1, '0 (no cap) or at least 2');
+    this.engine.sharingSetMaxSharing(v);
+  }
+
+  /** Turns share-before-swap on or off: page-out first tries to merge each private victim. */
+  setShareBeforeSwap(on: boolean): void {
+    this.engine.reclaimShareFirst(checkBool('on', on, false));
+  }
+
+  /** Caps the compressed pool host-wide at `percent` of machine memory (zswap max_pool_percent; 0: no cap). */
+  setPoolPercent(percent: number): void {
+    const p = checkInt('poolPercent', percent, 0, 100);
+    this.engine.zipSetPoolCap(Math.floor((this.engine.machineFrames * p) / 100));
+  }
+
+  /** Sets the zip cache capacity of `vm` to `percent` of its memory (0: no compression for it). */
+  setCachePercent(vm: VM, percent: number): void {
+    if (!this.owns(vm)) throw new ConfigError('vm', vm?.name, 'a live VM of this host');
+    const p = checkInt('cachePercent', percent, 0, 100);
+    this.engine.vmSetCacheCap(vm.id, Math.min(0xffffffff, Math.floor((vm.pages * PAGE * p) / 100)));
   }
 
   /**
@@ -470,7 +574,7 @@ export class Host implements HostContext, PagingHost {
       if (!(e instanceof EngineAbortError)) throw e;
       r = this.engine.pmapAuditCode();
     }
-    // codes: assembly/reclaim/pmap.ts audit(); 100+ zip cache, 200+ zpool, 300+ sharing table
+    // codes: assembly/reclaim/pmap.ts audit(); 100+ zip cache, 200+ zpool, 300+ sharing table, 400+ large pages, 500+ frame blocks
     if (r !== 0) throw new MemvisorError(`audit: invariant ${r} broken (detail ${this.engine.pmapAuditDetail()})`);
   }
 
@@ -514,7 +618,7 @@ export class Host implements HostContext, PagingHost {
     let error: SwapIoError | null = null;
     const note = (r: PageOutResult): boolean => {
       error ??= r.error;
-      return r.compressed + r.swapped + r.evicted > 0;
+      return r.compressed + r.swapped + r.shared + r.evicted > 0;
     };
     if (e.ptPoolDrain() > 0 && this.freeFrames() > 0) return;
     for (let progress = true; progress; ) {
@@ -540,7 +644,7 @@ export class Host implements HostContext, PagingHost {
     let error: SwapIoError | null = null;
     for (let attempt = 0; attempt < 3; attempt++) {
       const r = vm.pageOutInternal(BATCH / 8);
-      if (r.compressed + r.swapped > 0) return;
+      if (r.compressed + r.swapped + r.shared > 0) return;
       error ??= r.error;
       if (!r.error) break;
     }

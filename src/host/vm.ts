@@ -68,6 +68,8 @@ export interface VmConfig {
   victimPolicy?: VictimPolicy;
   /** zip cache capacity as a percentage of memoryMiB (default: the host's, 10; 0 disables compression) */
   cachePercent?: number;
+  /** first touches may back 2 MiB groups with one large page while the host allows it (default: the host's, HostConfig.largePages) */
+  largePages?: boolean;
 }
 
 /** What `vm.pageOut(count)` did. Units: pages. */
@@ -78,6 +80,8 @@ export interface PageOutResult {
   compressed: number;
   /** victims written to the swap store */
   swapped: number;
+  /** victims merged with an equal page by sharing instead (share before swap: HostConfig.sharing.beforeSwap) */
+  shared: number;
   /** older compressed pages moved from the full zip cache to the swap store */
   evicted: number;
   /** victims that stayed resident because their swap write failed */
@@ -151,6 +155,8 @@ export interface VmStats {
   swapReadRetries: number;
   /** 1 once the VM lost data (a swap read or checksum failure that its retries did not cure), else 0 */
   faulted: number;
+  /** 2 MiB large pages (groups of 512 pages backed by one aligned block) the VM holds now */
+  largePages: number;
   /** MMU virtualization mode */
   mmu: VmMmuMode;
   /** hypervisor-side paging counters once an Mmu attached the VM (host.mmu().attach), else null */
@@ -200,7 +206,7 @@ export class VM {
     private readonly host: HostContext,
     readonly id: number,
     readonly name: string,
-    cfg: Required<Omit<VmConfig, 'name' | 'cachePercent'>>,
+    cfg: Required<Omit<VmConfig, 'name' | 'cachePercent' | 'largePages'>>,
     balloonMaxPages: number,
     readonly swap: SwapStore,
   ) {
@@ -453,7 +459,7 @@ export class VM {
   pageOutInternal(count: number): PageOutResult {
     const e = this.engine;
     const res: PageOutResult = {
-      requested: count, compressed: 0, swapped: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
+      requested: count, compressed: 0, swapped: 0, shared: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
     };
     const policy = this.victimPolicy === 'lru' ? 1 : 0;
     // the clock reads pmap accessed bits; accesses that hit in the TLB are known only to the EPT
@@ -468,6 +474,7 @@ export class VM {
       const n = e.reclaimSelect(this.id, batch, policy, req, outCap, evict);
       const last = e.reclaimLast();
       res.compressed += last.zipped;
+      res.shared += last.shared;
       done += last.victims;
       if (n > 0 && this.swapOutListed(n, res)) break;
       if (last.stop === this.engine.codes.STOP_NO_VICTIM) {
@@ -491,7 +498,7 @@ export class VM {
   zipEvictInternal(count: number): PageOutResult {
     const e = this.engine;
     const res: PageOutResult = {
-      requested: count, compressed: 0, swapped: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
+      requested: count, compressed: 0, swapped: 0, shared: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
     };
     const req = this.host.staging + STAGE_REQ;
     const evict = this.host.staging + STAGE_EVICT;
@@ -610,6 +617,30 @@ export class VM {
     throw new ConfigError(`gppns[${i}]`, gppns[i], why);
   }
 
+  // ---- working-set sampling --------------------------------------------------------------------
+
+  /**
+   * One sample period of the working-set sampler (assembly/reclaim/wsample.ts): counts how many
+   * of the pages `armed` last period (null: none yet) were touched since, then arms `n` pages
+   * drawn at random (seeded by `seed`; same seed, same pages) so that their next touch is seen.
+   * Returns the count and the new armed pages, to pass back next period.
+   */
+  sampleWorkingSet(armed: Uint32Array | null, n: number, seed: number): { touched: number; sampled: number; armed: Uint32Array } {
+    if (this.off) throw new VmPoweredOffError(this.name);
+    checkInt('n', n, 0, 1 << 20);
+    checkInt('seed', seed, 0, Number.MAX_SAFE_INTEGER);
+    const e = this.engine;
+    const old = armed?.length ?? 0;
+    const bytes = Math.max(old, n) * 4;
+    this.host.stage(STAGE_AUX + bytes);
+    const at = this.host.staging + STAGE_AUX;
+    if (armed) e.u8.set(new Uint8Array(armed.buffer, armed.byteOffset, old * 4), at);
+    const touched = e.wsSample(this.id, at, old, n, seed);
+    const next = new Uint32Array(n);
+    next.set(new Uint32Array(e.u8.buffer, at, n));
+    return { touched, sampled: old, armed: next };
+  }
+
   // ---- stats ---------------------------------------------------------------------------------
 
   /** This VM's counters (see VmStats for units). */
@@ -651,6 +682,7 @@ export class VM {
       swapChecksumErrors: sw.checksumErrors,
       swapReadRetries: sw.readRetries,
       faulted: this.faultedBy ? 1 : 0,
+      largePages: e.largeGroups(id),
       mmu: this.mmu,
       paging: this.paging ? pagingStats(e, id) : null,
     };
