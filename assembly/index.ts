@@ -40,6 +40,7 @@ export {
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
 export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./codec/hash";
+export { crc32 } from "./codec/crc32";
 export {
   mmuCreate, mmuCount, mmuCtxAddr, mmuCounterCount, mmuCounterName, mmuCounterSlot, mmuCostCount, mmuCostName,
   mmuCostSlot, pagingVmSetup, invvpid, invept,

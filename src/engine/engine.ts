@@ -156,6 +156,7 @@ interface RawExports {
   pagesHash(p: number, n: number, out: number): void;
   pagesXxh3(p: number, n: number, out: number): void;
   pagesXxh64(p: number, n: number, out: number): void;
+  crc32(p: number, len: number, crc: number): number;
   // paging (assembly/translate/cores.ts, walk.ts, ept.ts, shadow.ts, gos.ts, lackey.ts)
   mmuCreate(l1iS: number, l1iW: number, l1dS: number, l1dW: number, l2S: number, l2W: number,
     gpS: number, gpW: number, npS: number, npW: number, ntS: number, ntW: number, flags: number): number;
@@ -749,6 +750,11 @@ export class Engine {
   pagesXxh64(addr: number, n: number, out: number): void {
     this.live();
     this.raw.pagesXxh64(addr, n, out);
+  }
+  /** CRC-32 (gzip's) of `len` bytes at `addr`, continuing from `crc` (0 to start). */
+  crc32(addr: number, len: number, crc = 0): number {
+    this.live();
+    return this.raw.crc32(addr, len, crc) >>> 0;
   }
 
   // ---- paging (MMU contexts, EPT, shadow, guest OS model, trace replay) -----------------------
