@@ -41,6 +41,7 @@ export {
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
 export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./codec/hash";
 export { crc32 } from "./codec/crc32";
+export { crc32 } from "./codec/crc32";
 export {
   mmuCreate, mmuCount, mmuCtxAddr, mmuCounterCount, mmuCounterName, mmuCounterSlot, mmuCostCount, mmuCostName,
   mmuCostSlot, pagingVmSetup, invvpid, invept,
@@ -49,7 +50,9 @@ export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, bat
 export { mmuInvlpg } from "./translate/shadow";
 export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount } from "./translate/ept";
 export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
-export { TRACE_SKIP_BAD, TRACE_EMIT, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./translate/trace";
+export {
+  TRACE_SKIP_BAD, TRACE_EMIT, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted,
+} from "./translate/trace";
 export { backingChanged } from "./translate/coherence";
 export { pagingSample } from "./translate/accessed";
 export { pagingStatCount, pagingStatName, pagingStat, mmuResetCounters } from "./translate/cores";
