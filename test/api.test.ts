@@ -89,6 +89,10 @@ describe('API edges', () => {
     expect(configError(() => m.switchTo(m.vm, 2n ** 64n)).field).toBe('cr3');
     expect(configError(() => m.eptEntry(0, 9)).field).toBe('level');
     expect(configError(() => m.invvpid('single', 70000)).field).toBe('vpid');
+    expect(configError(() => m.pmapFrame(1e9)).field).toBe('gppn');
+    expect(configError(() => m.backingChanged(-5)).field).toBe('gppn');
+    expect(configError(() => m.translateBatch([1n] as never, new Uint8Array(1), new BigUint64Array(1))).field).toBe('vas');
+    expect(configError(() => m.translateBatch(new BigUint64Array(1), [0] as never, new BigUint64Array(1))).field).toBe('kinds');
   });
 
   it('a standalone Mmu sizes its engine for the caches it asks for; a given engine that is full says what it lacks', () => {

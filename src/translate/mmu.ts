@@ -545,6 +545,11 @@ export class Mmu {
    * resolved it.
    */
   translateBatch(vas: BigUint64Array, kinds: Uint8Array | Uint32Array, results: BigUint64Array, cycles?: Uint32Array, faultAddresses?: BigUint64Array): number {
+    if (!(vas instanceof BigUint64Array)) throw new ConfigError('vas', vas, 'a BigUint64Array of gVAs');
+    if (!(kinds instanceof Uint8Array || kinds instanceof Uint32Array)) throw new ConfigError('kinds', kinds, 'a Uint8Array or Uint32Array of access kinds');
+    if (!(results instanceof BigUint64Array)) throw new ConfigError('results', results, 'a BigUint64Array');
+    if (cycles !== undefined && !(cycles instanceof Uint32Array)) throw new ConfigError('cycles', cycles, 'a Uint32Array');
+    if (faultAddresses !== undefined && !(faultAddresses instanceof BigUint64Array)) throw new ConfigError('faultAddresses', faultAddresses, 'a BigUint64Array');
     const n = vas.length;
     if (kinds.length < n) throw new ConfigError('kinds.length', kinds.length, `at least ${n}`);
     if (results.length < n) throw new ConfigError('results.length', results.length, `at least ${n}`);
@@ -718,6 +723,7 @@ export class Mmu {
   }
   /** MPN backing guest page `gppn` of `vm` in the pmap. */
   pmapFrame(gppn: number, vm: MmuVm = this.vm): number {
+    checkInt('gppn', gppn, 0, this.pagesOf(vm) - 1);
     return this.engine.pmapFrame(vm.id, gppn);
   }
   /**
@@ -733,17 +739,23 @@ export class Mmu {
     if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object { clear?, vm? }');
     checkKeys('', opts, ['clear', 'vm']);
     const vm = opts.vm ?? this.vm;
-    if (!this.vms.includes(vm)) throw new ConfigError('vm', vm?.id, 'a VM added to or attached on this Mmu');
-    // every page is in exactly one pmap state, so the states add up to the VM's size
-    const st = this.engine.vmStats(vm.id);
-    const pages = st.unbacked + st.mapped + st.shared + st.zero + st.compressed + st.swapped + st.ballooned;
+    const pages = this.pagesOf(vm);
     checkInt('first', first, 0, pages);
     checkInt('n', n, 0, pages - first);
     return this.engine.pagingSample(vm.id, first, n, checkBool('clear', opts.clear, true));
   }
   /** Tells the caches that the backing of (vm, gppn) changed (what the pmap does on reclamation). */
   backingChanged(gppn: number, vm: MmuVm = this.vm): void {
+    checkInt('gppn', gppn, 0, this.pagesOf(vm) - 1);
     this.engine.backingChanged(vm.id, gppn);
+  }
+
+  /** Guest pages of `vm`, a VM of this core (a typed error for any other). */
+  private pagesOf(vm: MmuVm): number {
+    if (!this.vms.includes(vm)) throw new ConfigError('vm', vm?.id, 'a VM added to or attached on this Mmu');
+    // every page is in exactly one pmap state, so the states add up to the VM's size
+    const st = this.engine.vmStats(vm.id);
+    return st.unbacked + st.mapped + st.shared + st.zero + st.compressed + st.swapped + st.ballooned;
   }
 }
 
