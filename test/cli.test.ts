@@ -141,6 +141,9 @@ describe('memvisor CLI paths', () => {
       expect(r.code, sizes.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/--host-page-size: got "1g", expected 2m or 4k with --page-size (2m|1g)/);
     }
+    const images = await inProcess(['image', ...Array.from({ length: 4097 }, (_, i) => `img${i}`)]);
+    expect(images.code).toBe(2);
+    expect(images.stderr).toMatch(/<file>: got "4097 files", expected at most 4096 images/);
     // a TLB geometry the parser accepts is one the engine holds: the standalone core sizes its cache
     const big = await inProcess(['trace', FIXTURE, '--tlb', 'L2=131072x4', '--json']);
     expect(big.stderr).toBe('');
