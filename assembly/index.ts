@@ -46,7 +46,7 @@ export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed, BAL
 export {
   shareScan, sharedCount, sharingHints, sharingFullScans, sharingVolatile, sharingScanned, sharingMerged, sharingLargeSkipped,
   sharingLastScanned, sharingLastMerged, sharingCapacity, sharingPassPages, sharingCursor, sharingAudit,
-  SCAN_SEQUENTIAL, SCAN_RANDOM, sharingSetMaxSharing, sharingMaxSharing, sharingLargeHashed, sharingBrokenMerged,
+  SCAN_SEQUENTIAL, SCAN_RANDOM, sharingSetMaxSharing, sharingMaxSharing, sharingMaxUsers, sharingLargeHashed, sharingBrokenMerged,
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
 export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./codec/hash";

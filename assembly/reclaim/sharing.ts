@@ -113,6 +113,12 @@ let brokenMerged: u64 = 0;
 export function sharingSetMaxSharing(n: u32): void { maxSharing = n == 1 ? 2 : n; }
 /** The cap on users per shared frame (0: none). */
 export function sharingMaxSharing(): u32 { return maxSharing; }
+/** The most users any shared frame has now (a cap below it would be broken at once). */
+export function sharingMaxUsers(): u32 {
+  let most: u32 = 0;
+  for (let i: u32 = 0; i <= mask; i++) if (ttype(i) == T_SHARED) most = max<u32>(most, frameRefs(tmpn(i)));
+  return most;
+}
 /** Pages of large groups hashed by the scanner (cumulative). */
 export function sharingLargeHashed(): f64 { return <f64>largeHashed; }
 /** Pages merged when their large group was broken (cumulative). */
@@ -424,7 +430,8 @@ function hashLarge(vm: u32, g: u32, p: usize, e: u64): void {
  * by probing from `h`, the home slot its hash had when the scanner visited it (entries of other
  * homes are skipped; contents are compared in full, so a page written since finds nothing).
  * A shared frame with room takes it; else a valid hint of another small page is promoted and
- * takes it. Returns true if it merged.
+ * takes it (the one page hashed here: the hinted page, to check its hint is not stale, since a
+ * shared entry must sit under its contents' true key). Returns true if it merged.
  */
 export function mergeBrokenPage(vm: u32, g: u32, h: u32): bool {
   const p = pmapAddr(vm, g);
@@ -434,26 +441,34 @@ export function mergeBrokenPage(vm: u32, g: u32, h: u32): bool {
   const addr = frameAddr(mpn);
   const salt = vmSalt(vm);
   const zeroKey = zeroHashKnown ? keyOf(zeroHash, salt) : 0;
-  let i = h & mask;
+  const at = h & mask;
+  let i = at;
   while (ttype(i) != EMPTY) {
     const key = tkey(i);
-    if (home(key) == (h & mask)) {
-      const m = tmpn(i);
-      const zero = zeroHashKnown && key == zeroKey;
-      if (ttype(i) == T_SHARED) {
-        if (frameAux(m) == salt && hasRoom(m) && pageEqual(frameAddr(m), addr)) {
-          mergeInto(vm, g, p, e, m, zero);
-          brokenMerged++;
-          return true;
-        }
-      } else if (m != mpn && hintValid(m, salt, mpn) && pageEqual(frameAddr(m), addr)) {
-        store<u32>(slot(i), T_SHARED, 12);
-        hints--;
-        promote(frameLink(m), frameAux(m), m, salt, zero);
-        mergeInto(vm, g, p, e, m, zero);
+    if (home(key) != at) { i = (i + 1) & mask; continue; }
+    const m = tmpn(i);
+    if (ttype(i) == T_SHARED) {
+      // a shared frame never changes: its key is exact
+      if (frameAux(m) == salt && hasRoom(m) && pageEqual(frameAddr(m), addr)) {
+        mergeInto(vm, g, p, e, m, zeroHashKnown && key == zeroKey);
         brokenMerged++;
         return true;
       }
+    } else if (m != mpn && hintValid(m, salt, mpn) && pageEqual(frameAddr(m), addr)) {
+      // a hint's page may have changed since: it becomes a shared entry only under its true key
+      const ma = frameAddr(m);
+      const mz = pageIsZero(ma);
+      if (keyOf(hashOf(ma, mz), salt) != key) {
+        removeAt(i); // stale: the next entry of the cluster may now sit at i
+        hints--;
+        continue;
+      }
+      store<u32>(slot(i), T_SHARED, 12);
+      hints--;
+      promote(frameLink(m), frameAux(m), m, salt, mz);
+      mergeInto(vm, g, p, e, m, mz);
+      brokenMerged++;
+      return true;
     }
     i = (i + 1) & mask;
   }

@@ -18,7 +18,7 @@
  *
  * Host-wide pool cap (zswap max_pool_percent, for the kvm policy): with a cap of N frames, a page
  * that needs a new zpool frame while the pool holds N goes to swap instead, and the pool takes
- * no page needing a new frame again until it has shrunk to ZSWAP_ACCEPT_PERCENT of the cap
+ * no page at all until it has shrunk to ZSWAP_ACCEPT_PERCENT of the cap
  * (Linux zswap: pool_reached_full, accept_threshold_percent 90). 0: no cap (ESX: only the
  * per-VM cap).
  *
@@ -133,12 +133,16 @@ export function zipPoolCap(): u32 { return poolCap; }
 /** Pages refused by the full pool and sent to swap instead (cumulative). */
 export function zipPoolRejects(): f64 { return <f64>poolRejects; }
 
-/** True if the host-wide cap lets a slot of class `c` be placed (a free slot needs no new frame). */
+/**
+ * True if the host-wide cap lets a slot of class `c` be placed: the pool becomes full when a page
+ * needs a new frame at the cap, and then takes nothing (not even into a free slot) until it has
+ * shrunk to ZSWAP_ACCEPT_PERCENT of the cap.
+ */
 function poolRoom(c: u32): bool {
-  if (poolCap == 0 || zpoolHasFree(c)) return true;
+  if (poolCap == 0) return true;
   const used = framesUsed(<u32>FrameKind.Zpool);
   if (poolFull && <u64>used * 100 <= <u64>poolCap * ZSWAP_ACCEPT_PERCENT) poolFull = false;
-  if (!poolFull && used >= poolCap) poolFull = true;
+  if (!poolFull && used >= poolCap && !zpoolHasFree(c)) poolFull = true;
   if (poolFull) poolRejects++;
   return !poolFull;
 }

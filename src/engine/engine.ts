@@ -236,6 +236,7 @@ interface RawExports {
   wsSample(vm: number, list: number, nOld: number, nNew: number, seedLo: number, seedHi: number): number;
   sharingSetMaxSharing(n: number): void;
   sharingMaxSharing(): number;
+  sharingMaxUsers(): number;
   sharingLargeHashed(): number;
   sharingBrokenMerged(): number;
   zipSetPoolCap(frames: number): void;
@@ -772,6 +773,10 @@ export class Engine {
   }
   sharingMaxSharing(): number {
     return this.raw.sharingMaxSharing() >>> 0;
+  }
+  /** The most users any shared frame has now. */
+  sharingMaxUsers(): number {
+    return this.raw.sharingMaxUsers() >>> 0;
   }
   /** Host-wide cap on zpool frames (zswap max_pool_percent; 0: none). */
   zipSetPoolCap(frames: number): void {

@@ -540,10 +540,15 @@ export class Host implements HostContext, PagingHost {
     return n;
   }
 
-  /** Sets the most guest pages one shared frame may back (KSM max_page_sharing, >= 2; 0: no cap). */
+  /**
+   * Sets the most guest pages one shared frame may back (KSM max_page_sharing, >= 2; 0: no cap).
+   * Not below the users a shared frame has now (KSM refuses to change it while pages are shared).
+   */
   setMaxPageSharing(n: number): void {
     const v = checkInt('maxPageSharing', n, 0, 0x7fffffff);
     if (v === 1) throw new ConfigError('maxPageSharing', 1, '0 (no cap) or at least 2');
+    const most = this.engine.sharingMaxUsers();
+    if (v !== 0 && v < most) throw new ConfigError('maxPageSharing', v, `0 or at least ${most}, the most users a shared frame has now`);
     this.engine.sharingSetMaxSharing(v);
   }
 

@@ -15,10 +15,11 @@
  *
  * The fast average follows an increase within a few periods, and the slow one lets a decrease
  * show only gradually, so a VM that pauses is not stripped of its memory at once (the paper
- * keeps "a slow ... and a faster average", taking the maximum; its gains are not published, the
- * values here are ours: FAST_GAIN 1/2 reaches 7/8 of a step in 3 periods, SLOW_GAIN 1/8 keeps
- * a decrease half-hidden for about 5 periods). Waldspurger's third average, one that includes
- * the current period's partial count, is left out: this estimator is read once per period.
+ * keeps a slow and a faster average and takes the maximum; its gains are not published, the
+ * values here are ours: FAST_GAIN 1/2 reaches 15/16 of a rise in 4 periods, SLOW_GAIN 1/8 keeps
+ * half of a fall hidden for 5 periods and lets it show fully after about 16). The paper's third
+ * value, one that includes the current period's partial count, is left out: this estimator is
+ * read once per period.
  *
  * Which pages are sampled and counted is the mechanism's (assembly/reclaim/wsample.ts, one call
  * per VM per period, seeded); this module only turns counts into an estimate.
