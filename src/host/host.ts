@@ -563,6 +563,18 @@ export class Host implements HostContext, PagingHost {
     this.engine.zipSetPoolCap(Math.floor((this.engine.machineFrames * p) / 100));
   }
 
+  /**
+   * Blocks `vm` from taking more frames: its resident pages may not grow past `pages` (below its
+   * configured limit), so a first touch or swap-in beyond it must page out from the VM itself
+   * (FAULT_LIMIT). null lifts the block (the configured limit again). ESX does this to VMs above
+   * their target in the low memory state.
+   */
+  blockAbove(vm: VM, pages: number | null): void {
+    if (!this.owns(vm)) throw new ConfigError('vm', vm?.name, 'a live VM of this host');
+    const limit = vm.limitMiB * 256;
+    this.engine.vmSetLimit(vm.id, pages === null ? limit : Math.min(limit, checkInt('pages', pages, 0, vm.pages)));
+  }
+
   /** Sets the zip cache capacity of `vm` to `percent` of its memory (0: no compression for it). */
   setCachePercent(vm: VM, percent: number): void {
     if (!this.owns(vm)) throw new ConfigError('vm', vm?.name, 'a live VM of this host');

@@ -1,0 +1,232 @@
+/**
+ * The esx and kvm policies over a real Host, driven by a constructed context (a clock of whole
+ * seconds, VMs that touch what the test says, a "hog" VM outside the policy's view that eats
+ * free memory to a chosen level): what each policy does in each state, on its own, without the
+ * simulation. Whole runs under the simulation are in policy.run.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { Host, type VM, type PageOutResult } from '../src/index.js';
+import type { PolicyCtx, PolicyVmView } from '../src/policy/context.js';
+import { EsxPolicy } from '../src/policy/esx/policy.js';
+import { KvmPolicy } from '../src/policy/kvm/policy.js';
+import type { MemState } from '../src/policy/esx/states.js';
+import { mulberry32 } from './prng.js';
+
+const PAGE = 4096;
+const MiB = 256;
+
+interface Harness {
+  host: Host;
+  ctx: PolicyCtx;
+  views: PolicyVmView[];
+  hog: VM;
+  /** page-outs the policy asked for: VM, pages, and the policy state at the time */
+  pageOuts: { vm: string; pages: number; state: string }[];
+  /** runs every hook due in the next `s` seconds */
+  advance(s: number): void;
+  /** makes free memory about `mib` MiB by growing or shrinking the hog */
+  freeTo(mib: number): void;
+}
+
+function view(vm: VM): PolicyVmView {
+  const v = {
+    name: vm.name,
+    vm,
+    memoryPages: vm.pages,
+    reservationPages: vm.reservationMiB * MiB,
+    limitPages: vm.limitMiB * MiB,
+    shares: vm.shares,
+    balloonTarget: 0,
+    sizeTarget: 0,
+    activeEstimate: 0,
+    get resident() {
+      return vm.residentPages;
+    },
+    get ballooned() {
+      return vm.stats().MCTLSZ;
+    },
+    trueActive: 0,
+  };
+  return v;
+}
+
+async function harness(vmMiB: number[], opts: { machineMiB?: number; state?: () => string } = {}): Promise<Harness> {
+  const host = await Host.create({ machineMemoryMiB: opts.machineMiB ?? 64, largePages: true });
+  const vms = vmMiB.map((m, i) => host.addVM({ name: `vm${i}`, memoryMiB: m }));
+  const hog = host.addVM({ name: 'hog', memoryMiB: 64, largePages: false, cachePercent: 0 });
+  const views = vms.map(view);
+  const hooks: { period: number; next: number; run: () => void }[] = [];
+  const rnd = mulberry32(5);
+  let now = 0;
+  let hogPages = 0;
+  const pageOuts: Harness['pageOuts'] = [];
+  const ctx: PolicyCtx = {
+    get now() {
+      return now;
+    },
+    host,
+    vms: views,
+    machinePages: host.engine.machineFrames,
+    freePages: () => host.frameCounts().free,
+    every: (period, run) => void hooks.push({ period, next: period, run }),
+    pageOut: (v, pages): PageOutResult => {
+      pageOuts.push({ vm: v.name, pages, state: opts.state?.() ?? '' });
+      return v.vm.pageOut(Math.min(pages, v.memoryPages));
+    },
+    setScanRate: () => {},
+    random: rnd,
+    scanRuleRate: () => 100,
+  };
+  return {
+    host, ctx, views, hog, pageOuts,
+    advance(s: number) {
+      const end = now + s;
+      while (now < end) {
+        now++;
+        for (const h of hooks) if (h.next <= now) {
+          h.run();
+          h.next += h.period;
+        }
+      }
+    },
+    freeTo(mib: number) {
+      const want = mib * MiB;
+      let free = host.frameCounts().free;
+      if (free > want) {
+        const n = Math.min(free - want, hog.pages - hogPages);
+        hog.writePhys(hogPages * PAGE, new Uint8Array(n * PAGE).fill(0xee));
+        hogPages += n;
+      } else if (free < want && hogPages > 0) {
+        const n = Math.min(want - free, hogPages);
+        hog.balloonInflate(Array.from({ length: n }, (_, i) => hogPages - 1 - i));
+        hog.balloonDeflate(Array.from({ length: n }, (_, i) => hogPages - 1 - i));
+        hogPages -= n;
+      }
+      free = host.frameCounts().free;
+      expect(Math.abs(free - want)).toBeLessThanOrEqual(MiB);
+    },
+  };
+}
+
+describe('esx policy over a constructed free-memory curve', () => {
+  it('high: large pages; clear: broken; soft: balloon only; hard: swap, balloon stops; low: blocked', async () => {
+    let policy: EsxPolicy | null = null;
+    const h = await harness([16, 16], { state: () => policy!.state });
+    policy = new EsxPolicy({ minFreeMiB: 8 });
+    // both VMs fill their memory (large pages while high); vm0 stays idle, vm1 keeps touching
+    for (const v of h.views) v.vm.writePhys(0, new Uint8Array(v.memoryPages * PAGE).fill(1));
+    policy.start(h.ctx);
+    expect(policy.state).toBe('high');
+    expect(h.host.largePagesAllowed).toBe(true);
+    expect(h.host.stats().host.largePages).toBe(16);
+    const touch = () => h.views[1].vm.readPhys(0, h.views[1].memoryPages * PAGE);
+    for (let i = 0; i < 3; i++) {
+      h.advance(60);
+      touch();
+    }
+    h.advance(60); // a third sample: vm0 looks idle, vm1 active
+    expect(h.views[0].activeEstimate).toBeLessThan(0.05 * 4096);
+    expect(h.views[1].activeEstimate).toBeGreaterThan(0.9 * 4096);
+
+    // clear (free 16 MiB: 200% of minFree): large pages broken, nothing reclaimed, no balloon
+    h.freeTo(16);
+    h.advance(1);
+    expect(policy.state).toBe<MemState>('clear');
+    expect(h.host.largePagesAllowed).toBe(false);
+    expect(h.host.stats().host.largePages).toBe(0);
+    expect(h.views.every((v) => v.balloonTarget === 0)).toBe(true);
+    expect(h.pageOuts).toEqual([]);
+
+    // soft (6 MiB free = 75%): the balloon target of the idle VM grows; no page-out
+    h.freeTo(6);
+    h.advance(1);
+    expect(policy.state).toBe<MemState>('soft');
+    const gap = Math.ceil((8 * 1.09 - 6) * MiB); // to the reclaim goal, 109% of minFree
+    expect(h.views[0].balloonTarget).toBeGreaterThanOrEqual(gap - 8);
+    expect(h.views[1].balloonTarget).toBe(0); // the active VM gives nothing while the idle one can
+    expect(h.views[0].sizeTarget).toBe(h.views[0].resident - h.views[0].balloonTarget);
+    expect(h.pageOuts).toEqual([]);
+    const softBalloon = h.views[0].balloonTarget;
+
+    // hard (4 MiB = 50%): ballooning stops where it is (the test's guest inflated nothing), the excess is paged out
+    h.freeTo(4);
+    h.advance(1);
+    expect(policy.state).toBe<MemState>('hard');
+    expect(h.views[0].balloonTarget).toBe(0);
+    expect(softBalloon).toBeGreaterThan(0);
+    expect(h.pageOuts.length).toBeGreaterThan(0);
+    expect(h.pageOuts.every((p) => p.state === 'hard' || p.state === 'low')).toBe(true);
+    expect(h.pageOuts.every((p) => p.vm === 'vm0')).toBe(true);
+    const out = h.host.stats().vms[0];
+    expect(out.SWCUR + out.compressed + out.SHRD).toBeGreaterThan(0);
+
+    // low (1 MiB = 12.5%): blocked from taking frames: vm0 can no longer grow past what it holds
+    h.pageOuts.length = 0;
+    h.freeTo(1);
+    h.advance(1);
+    expect(policy.state).toBe<MemState>('low');
+    expect(policy.vmFields(h.ctx, h.views[0]).blocked).toBe(1);
+    const held = h.views[0].resident;
+    // a write to one of its paged-out pages must page one of its own out first (FAULT_LIMIT -> the VM itself)
+    const g = [...Array(4096).keys()].find((x) => h.views[0].vm.pageState(x) === 5 || h.views[0].vm.pageState(x) === 4)!;
+    h.views[0].vm.writePhys(g * PAGE, new Uint8Array([7]));
+    expect(h.views[0].resident).toBeLessThanOrEqual(held);
+    expect(policy.hostFields(h.ctx).state).toBe('low');
+
+    // memory comes back: the state climbs through its exits, the block is lifted, balloons give back
+    h.freeTo(40);
+    h.advance(1);
+    expect(policy.state).toBe<MemState>('high');
+    expect(policy.vmFields(h.ctx, h.views[0]).blocked).toBe(0);
+    h.host.audit();
+    h.host.close();
+  });
+
+  it('host fields name the state, minFree and every threshold', async () => {
+    const h = await harness([8]);
+    const p = new EsxPolicy({ minFreeMiB: 10 });
+    p.start(h.ctx);
+    expect(p.hostFields(h.ctx)).toMatchObject({ state: 'high', minFreeMiB: 10, highMiB: 40, clearMiB: 10, softMiB: 1638 / 256, hardMiB: 819 / 256 });
+    // the sliding scale when minFreeMiB is absent: 6% of 64 MiB, rounded down
+    const q = new EsxPolicy();
+    q.start((await harness([8])).ctx);
+    expect(q.minFree).toBe(3 * 256);
+  });
+});
+
+describe('kvm policy', () => {
+  it('kswapd wakes below low and reclaims to high from every VM by what it holds; balloon targets stay 0', async () => {
+    const h = await harness([16, 8]);
+    const p = new KvmPolicy();
+    for (const v of h.views) v.vm.writePhys(0, new Uint8Array(v.memoryPages * PAGE).fill(2));
+    p.start(h.ctx);
+    // 64 MiB: min_free_kbytes = int_sqrt(65536 * 16) = 1024 -> min 256 pages; step max(64, 16) = 64
+    expect(p.wm).toEqual({ min: 256, low: 320, high: 384, minFreeKbytes: 1024 });
+    expect(h.host.engine.sharingMaxSharing()).toBe(256);
+    expect(h.host.engine.zipPoolCap()).toBe(Math.floor((64 * 256 * 20) / 100));
+    h.freeTo(2); // 512 pages free: above low
+    h.advance(1);
+    expect(p.awake).toBe(false);
+    expect(h.pageOuts).toEqual([]);
+    h.freeTo(1); // 256 pages: below low
+    h.advance(1);
+    expect(p.awake).toBe(true); // it woke and reclaimed up to high in that tick
+    expect(h.host.frameCounts().free).toBeGreaterThanOrEqual(384);
+    // what it took came from both VMs, about 2:1 (more than the 128 pages to high: zswap's pool took frames too)
+    const byVm = (n: string) => h.pageOuts.filter((x) => x.vm === n).reduce((a, x) => a + x.pages, 0);
+    expect(byVm('vm0') + byVm('vm1')).toBeGreaterThan(384 - 256);
+    expect(Math.abs(byVm('vm0') - 2 * byVm('vm1'))).toBeLessThanOrEqual(4);
+    expect(h.host.stats().host.zpoolFrames).toBeGreaterThan(0);
+    expect(h.views.every((v) => v.balloonTarget === 0)).toBe(true);
+    h.advance(1);
+    expect(p.awake).toBe(false); // at high: back to sleep
+    expect(p.hostFields()).toMatchObject({ kswapd: 'asleep', minMiB: 1, lowMiB: 1.25, highMiB: 1.5 });
+    // direct reclaim: a fault with no frame takes SWAP_CLUSTER_MAX pages from the global LRU
+    h.pageOuts.length = 0;
+    expect(p.relieve(h.ctx, h.views[0], 'noFrame')).toBe(true);
+    expect(h.pageOuts.reduce((a, x) => a + x.pages, 0)).toBe(32);
+    expect(p.relieve(h.ctx, h.views[0], 'limit')).toBe(false);
+    h.host.audit();
+    h.host.close();
+  });
+});
