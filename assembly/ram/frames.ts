@@ -26,7 +26,8 @@
  * Invariants:
  *   - free + sum over kinds of used[kind] == total, at all times;
  *   - a frame is free iff refs == 0 iff kind == Free;
- *   - blockFree[b] == free frames of block b (on the list or above the watermark);
+ *   - blockFree[b] == free frames of block b (on the list or above the watermark), and
+ *     wholeBlocks == the blocks with all BLOCK_FRAMES free;
  *   - every frame returned by frameAlloc holds only zeros (as ESX does, so no data leaks
  *     from one VM to another through a recycled frame); frameAllocOverwrite skips the zeroing
  *     only for callers that overwrite the whole frame before it can be read.
@@ -69,6 +70,8 @@ const MAX_BLOCKS: u32 = 2048;
 /** Free frames of each block (u16 per block). */
 const blockFree = memory.data(<i32>MAX_BLOCKS * 2, 4);
 let blockCursor: u32 = 0;
+/** Blocks wholly free now (so a failed search costs nothing when there is none). */
+let wholeBlocks: u32 = 0;
 
 // @ts-ignore: decorator
 @inline function blockAddr(b: u32): usize { return blockFree + (<usize>b << 1); }
@@ -76,7 +79,11 @@ let blockCursor: u32 = 0;
 // @ts-ignore: decorator
 @inline function blockAdd(mpn: u32, d: i32): void {
   const a = blockAddr(mpn >> BLOCK_SHIFT);
-  store<u16>(a, <u16>(<i32>load<u16>(a) + d));
+  const was = <u32>load<u16>(a);
+  const now = <u32>(<i32>was + d);
+  store<u16>(a, <u16>now);
+  if (was == BLOCK_FRAMES) wholeBlocks--;
+  else if (now == BLOCK_FRAMES) wholeBlocks++;
 }
 
 /** Address of the table entry of `mpn`. */
@@ -98,6 +105,7 @@ export function framesInit(): void {
   blockCursor = 0;
   const blocks = (total + BLOCK_FRAMES - 1) >> BLOCK_SHIFT;
   for (let b: u32 = 0; b < blocks; b++) store<u16>(blockAddr(b), <u16>min<u32>(BLOCK_FRAMES, total - (b << BLOCK_SHIFT)));
+  wholeBlocks = total >> BLOCK_SHIFT;
 }
 
 /** Allocates a zero-filled frame of `kind`, with one reference; NO_FRAME when none is left. */
@@ -189,6 +197,7 @@ function listUnlink(mpn: u32): void {
  */
 export function frameAllocBlock(kind: u32): u32 {
   if (DEBUG) assert(kind > <u32>FrameKind.Free && kind < <u32>FrameKind.COUNT, "frameAllocBlock: bad kind");
+  if (wholeBlocks == 0) return NO_FRAME;
   const blocks = total >> BLOCK_SHIFT; // a partial last block is never whole
   let b: u32 = NO_FRAME;
   for (let i: u32 = 0; i < blocks; i++) {
@@ -217,6 +226,7 @@ export function frameAllocBlock(kind: u32): u32 {
   }
   if (watermark < end) watermark = end;
   store<u16>(blockAddr(b), 0);
+  wholeBlocks--;
   const k = used + (<usize>kind << 2);
   store<u32>(k, load<u32>(k) + BLOCK_FRAMES);
   return first;
@@ -232,12 +242,15 @@ export function frameBlockFree(b: u32): u32 { return b < MAX_BLOCKS ? <u32>load<
  */
 export function framesAudit(): u32 {
   const blocks = (total + BLOCK_FRAMES - 1) >> BLOCK_SHIFT;
+  let whole: u32 = 0;
   for (let b: u32 = 0; b < blocks; b++) {
     const lo = b << BLOCK_SHIFT, hi = min<u32>(total, lo + BLOCK_FRAMES);
     let n: u32 = 0;
     for (let m = lo; m < hi; m++) if (m >= watermark || load<u32>(entry(m)) == 0) n++;
     if (n != <u32>load<u16>(blockAddr(b))) return 1;
+    if (n == BLOCK_FRAMES) whole++;
   }
+  if (whole != wholeBlocks) return 1;
   let n: u32 = 0;
   let prev = NO_FRAME;
   for (let m = freeHead; m != NO_FRAME; m = load<u32>(entry(m), 8)) {

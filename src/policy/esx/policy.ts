@@ -97,8 +97,9 @@ export class EsxPolicy {
     if (changed || moved || ctx.now - this.lastBalance >= this.config.balancePeriod) this.balance(ctx, free);
     for (const v of ctx.vms) {
       const s = this.state_(v);
+      const current = v.resident;
       const plan = reclaimPlan(this.state, {
-        current: v.resident, target: v.sizeTarget, ballooned: v.ballooned, balloonTarget: v.balloonTarget, balloonMax: v.vm.balloonMaxPages,
+        current, target: v.sizeTarget, ballooned: v.ballooned, balloonTarget: v.balloonTarget, balloonMax: v.vm.balloonMaxPages,
       });
       v.balloonTarget = plan.balloonTarget;
       s.swapPlan = plan.pageOut;
@@ -111,7 +112,7 @@ export class EsxPolicy {
       const cap = Math.max(v.sizeTarget, v.reservationPages);
       if (a.blockAboveTarget) ctx.host.blockAbove(v.vm, cap);
       else if (s.capped) ctx.host.blockAbove(v.vm, null);
-      s.blocked = a.blockAboveTarget && v.resident >= cap;
+      s.blocked = a.blockAboveTarget && (plan.pageOut > 0 ? v.resident : current) >= cap;
       s.capped = a.blockAboveTarget;
     }
   }
