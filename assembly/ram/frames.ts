@@ -22,7 +22,6 @@
 
 import { Region, regionOffset, regionSize, PAGE_SHIFT, PAGE_SIZE } from "./memmap";
 
-export const FRAME_ENTRY: u32 = 16;
 /** Returned by frameAlloc when machine RAM is exhausted. */
 export const NO_FRAME: u32 = 0xFFFFFFFF;
 

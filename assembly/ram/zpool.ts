@@ -33,7 +33,6 @@
 import { Region, regionOffset } from "./memmap";
 import { frameAlloc, framePut, frameAddr, frameLink, frameSetLink, frameAux, frameSetAux, NO_FRAME, FrameKind, framesFree } from "./frames";
 
-export const ZSLOT_ENTRY: u32 = 16;
 /** Slot ids are MPN << 2 | sub; this one is none. */
 export const NO_SLOT: u32 = 0xFFFFFFFF;
 /** Size classes: 1 KiB and 2 KiB slots. */

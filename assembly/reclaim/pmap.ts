@@ -44,7 +44,7 @@
  *   - VM pmap ranges never overlap.
  */
 
-import { Cfg, cfg, Region, regionOffset, PAGE_SHIFT, PAGE_SIZE } from "../ram/memmap";
+import { Cfg, cfg, Region, regionOffset, PAGE_SHIFT, PAGE_SIZE, VM_ENTRY } from "../ram/memmap";
 import {
   frameAlloc, frameAllocOverwrite, framePut, NO_FRAME, FrameKind, frameSetLink, frameSetAux, frameAddr, frameRefs, frameKind,
   frameLink, frameAux, framesTotal, framesFree, framesUsed,
@@ -55,8 +55,6 @@ import { sharedRelease, sharedTakeBack, sharingAudit, sharedCount } from "./shar
 import { zipFetch, zipAudit } from "./zipcache";
 import { zpoolAudit, zpoolSlotsUsed, zpoolFrames } from "../ram/zpool";
 
-export const VM_ENTRY: u32 = 160;
-export const PMAP_ENTRY: u32 = 8;
 
 export const enum PState {
   Unbacked = 0,

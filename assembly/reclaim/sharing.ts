@@ -41,7 +41,7 @@
  *     inserted only while the table is less than half full.
  */
 
-import { Region, regionOffset, regionSize } from "../ram/memmap";
+import { Region, regionOffset, regionSize, SHARE_ENTRY } from "../ram/memmap";
 import {
   frameAddr, frameGet, framePut, frameRefs, frameKind, frameLink, frameAux, frameSetLink, frameSetAux,
   framesTotal, FrameKind,
@@ -56,7 +56,6 @@ import { backingChanged } from "../translate/coherence";
 import { rand64 } from "./pageout";
 import { eptLargeBacked } from "../translate/ept";
 
-export const SHARE_ENTRY: u32 = 16;
 const EMPTY: u32 = 0;
 const T_SHARED: u32 = 1;
 const T_HINT: u32 = 2;
@@ -65,13 +64,6 @@ const NONE: u32 = 0xFFFFFFFF;
 /** Scan orders. */
 export const SCAN_SEQUENTIAL: u32 = 0;
 export const SCAN_RANDOM: u32 = 1;
-
-/** Table entries for `frames` machine frames: a power of two >= 4 per frame (at least 1024). */
-export function shareTableEntries(frames: u64): u64 {
-  let n: u64 = 1024;
-  while (n < frames * 4) n <<= 1;
-  return n;
-}
 
 let mask: u32 = 0;
 let shared: u32 = 0;

@@ -33,14 +33,11 @@
  * been dropped since without flushing it (coherence.ts keeps this when backing changes).
  */
 
-import { Region, regionOffset, regionSize, cfg, Cfg } from "../ram/memmap";
+import { Region, regionOffset, regionSize, cfg, Cfg, MMU_CTX, PVM_ENTRY } from "../ram/memmap";
 import { CDESC, CENTRY, cacheSetup, cacheFlushAsid, cacheDropTagMasked, cacheLarge, cacheOn } from "./tlb";
 import { clsShift } from "./entries";
 import { vmPages } from "../reclaim/pmap";
 
-export const MMU_CTX: u32 = 1024;
-export const PVM_ENTRY: u32 = 128;
-export const GPTRACK_ENTRY: u32 = 8;
 export const NONE: u32 = 0xFFFFFFFF;
 
 export const MODE_NATIVE: u32 = 0;

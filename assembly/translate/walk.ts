@@ -43,8 +43,6 @@ import { pmapFault, FAULT_IO } from "../reclaim/pmap";
 import { gosFault } from "./gos";
 import { shadowFill, shadowSwitch } from "./shadow";
 
-export { MMU_CTX, PVM_ENTRY, GPTRACK_ENTRY } from "./cores";
-
 // ---- statuses and faults ---------------------------------------------------------------------
 
 export const S_OK: u32 = 0;
