@@ -53,7 +53,7 @@ import {
 import { pageIsZero, pageEqual } from "../ram/page";
 import { pageHash } from "../codec/hash";
 import { backingChanged } from "../translate/coherence";
-import { rand64 } from "./pageout";
+import { rand64 } from "../ram/prng";
 import { eptLargeBacked } from "../translate/ept";
 
 const EMPTY: u32 = 0;
