@@ -29,8 +29,7 @@ import { pmapAddr, pmapSample, vmPages, ACCESSED, DIRTY } from "../reclaim/pmap"
 import { ADDR_MASK, EPT_A, EPT_D, PTE_A, PTE_D, clsMask } from "./entries";
 import { eptFindLeaf, foundLevel } from "./ept";
 import { shadowLeafOf, shadowLeafLevel, RMAP_MANY_LEAVES } from "./shadow";
-import { flushFramesAll } from "./coherence";
-import { pget, P_MODE, P_FLAGS, PF_AD, MODE_EPT, MODE_SHADOW, mmuCount, ctxAddr, cdesc, C_NTLB, invept } from "./cores";
+import { pget, P_MODE, P_FLAGS, PF_AD, MODE_EPT, MODE_SHADOW, mmuCount, ctxAddr, cdesc, flushFramesAll, C_NTLB, invept } from "./cores";
 import { cacheDropTag } from "./tlb";
 
 /** Leaves invalidated one by one in a call; beyond that the VM's translations are flushed at once. */

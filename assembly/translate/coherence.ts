@@ -20,22 +20,11 @@
  * and EPT tables are never freed, so they stay valid.
  */
 
-import { pget, pset, P_FLAGS, P_MODE, P_COHDROPS, PF_LIVE, MODE_EPT, MODE_SHADOW, ctxAddr, cget, cdesc, mmuCount, F, C_L1I, C_L1D, C_L2, C_NTLB } from "./cores";
+import { pget, pset, P_FLAGS, P_MODE, P_COHDROPS, PF_LIVE, MODE_EPT, MODE_SHADOW, ctxAddr, cdesc, mmuCount, flushFramesAll, C_NTLB } from "./cores";
 import { eptFindLeaf, foundLevel } from "./ept";
 import { ADDR_MASK, clsMask } from "./entries";
-import { cacheFlushFrames, cacheDropTag } from "./tlb";
+import { cacheDropTag } from "./tlb";
 import { shadowDropGppn } from "./shadow";
-
-/** Drops, on every context, the TLB entries that reach page frames [lo, hi). */
-export function flushFramesAll(lo: u64, hi: u64): void {
-  for (let i: u32 = 0; i < mmuCount(); i++) {
-    const c = ctxAddr(i);
-    if (cget(c, F.Alive) == 0) continue;
-    cacheFlushFrames(cdesc(c, C_L1I), lo, hi);
-    cacheFlushFrames(cdesc(c, C_L1D), lo, hi);
-    cacheFlushFrames(cdesc(c, C_L2), lo, hi);
-  }
-}
 
 /** Drops or downgrades every cached translation of (vm, gppn). */
 export function backingChanged(vm: u32, gppn: u32): void {

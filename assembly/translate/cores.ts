@@ -34,7 +34,7 @@
  */
 
 import { Region, regionOffset, regionSize, cfg, Cfg, MMU_CTX, PVM_ENTRY } from "../ram/memmap";
-import { CDESC, CENTRY, cacheSetup, cacheFlushAsid, cacheDropTagMasked, cacheLarge, cacheOn } from "./tlb";
+import { CDESC, CENTRY, cacheSetup, cacheFlushAsid, cacheFlushFrames, cacheDropTagMasked, cacheLarge, cacheOn } from "./tlb";
 import { clsShift } from "./entries";
 import { vmPages } from "../reclaim/pmap";
 
@@ -221,6 +221,17 @@ export function flushTlbs(c: usize, match: u32, mask: u32): void {
   cacheFlushAsid(cdesc(c, C_L1D), match, mask);
   cacheFlushAsid(cdesc(c, C_L2), match, mask);
   cacheFlushAsid(cdesc(c, C_GPWC), match, mask);
+}
+
+/** Drops, on every context, the TLB entries that reach page frames [lo, hi). */
+export function flushFramesAll(lo: u64, hi: u64): void {
+  for (let i: u32 = 0; i < ctxCount; i++) {
+    const c = ctxAddr(i);
+    if (cget(c, F.Alive) == 0) continue;
+    cacheFlushFrames(cdesc(c, C_L1I), lo, hi);
+    cacheFlushFrames(cdesc(c, C_L1D), lo, hi);
+    cacheFlushFrames(cdesc(c, C_L2), lo, hi);
+  }
 }
 
 /** Drops the TLB entries of `va` whose asid & mask == match, at every page size, from cache `d`. */

@@ -44,14 +44,13 @@ import {
 } from "./entries";
 import { ramAt, ptAlloc, ptFree, hostBack, hostCls } from "./ept";
 import {
-  F, cget, cset, cadd, cdesc, ctxAddr, mmuCount, pget, pset, gpTrack, pmapBase, flushTlbs, invlpgAsid,
+  F, cget, cset, cadd, cdesc, ctxAddr, mmuCount, pget, pset, gpTrack, pmapBase, flushTlbs, flushFramesAll, invlpgAsid,
   nextRootStamp, P_GLEVELS, P_VPID, P_ROOTS, ROOT_SLOTS, P_SHADOWTABLES, P_ZAPS, P_UNSHADOWS, P_MODE, MODE_SHADOW,
   C_GPWC, NONE,
 } from "./cores";
 import { cacheFlushAsid } from "./tlb";
-import { kernelAccess } from "./gos";
-import { setFault, FK_GUEST_PF, FK_HOST, FK_NO_FRAME, S_OK, S_FAULT } from "./walk";
-import { flushFramesAll } from "./coherence";
+import { kernelAccess } from "./kernel";
+import { setFault, FK_GUEST_PF, FK_HOST, FK_NO_FRAME, S_OK, S_FAULT } from "./fault";
 
 const SHADOW_TAG: u32 = 0x5A000000;
 const RMAP_MANY: u32 = 1;

@@ -42,33 +42,13 @@ import { ramAt, hostBack, hostCls, eptInstall, eptFindLeaf } from "./ept";
 import { pmapFault, FAULT_IO } from "../reclaim/pmap";
 import { gosFault } from "./gos";
 import { shadowFill, shadowSwitch } from "./shadow";
+import {
+  S_OK, S_FAULT, S_SHADOW, S_PRESENT, FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_NONCANONICAL,
+  FK_NO_FRAME, FAULT_BIT, fKind, fCode, fAddr, setFault, faultResult,
+} from "./fault";
 
-// ---- statuses and faults ---------------------------------------------------------------------
-
-export const S_OK: u32 = 0;
-export const S_FAULT: u32 = 1; // fault globals say which
-export const S_PRESENT: u32 = 2; // guest OS: the mapping exists (not a demand-paging fault)
-export const S_SHADOW: u32 = 3; // shadow walk missed: hidden fault
-
-export const FK_GUEST_PF: u32 = 1;
-export const FK_EPT_VIOLATION: u32 = 2;
-export const FK_EPT_MISCONFIG: u32 = 3;
-export const FK_HOST: u32 = 4;
-export const FK_GUEST_OOM: u32 = 5;
-export const FK_NONCANONICAL: u32 = 6;
-export const FK_NO_FRAME: u32 = 7;
-export const FAULT_BIT: u64 = <u64>1 << 63;
-
-let fKind: u32 = 0;
-let fCode: u32 = 0;
-let fAddr: u64 = 0;
-
-/** Records the fault of the operation in progress. */
-export function setFault(kind: u32, code: u32, addr: u64): void { fKind = kind; fCode = code; fAddr = addr; }
-/** Kind, code and address of the last fault. */
-export function lastFaultKind(): u32 { return fKind; }
-export function lastFaultCode(): u32 { return fCode; }
-export function lastFaultAddr(): f64 { return <f64>fAddr; }
+// the fault record and statuses live in fault.ts; the module's ABI exports them from here
+export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME, lastFaultKind, lastFaultCode, lastFaultAddr } from "./fault";
 
 // TLB entry flags
 export const TF_W: u32 = 1;
@@ -99,10 +79,6 @@ let lastCycles: u32 = 0;
 
 /** Cycles charged to the last translation. */
 export function lastTranslationCycles(): u32 { return lastCycles; }
-
-/** Encodes the current fault as a result word. */
-// @ts-ignore: decorator
-@inline function faultResult(): u64 { return FAULT_BIT | (<u64>fKind << 48) | <u64>fCode; }
 
 // ---- nested translation (ept mode) ----------------------------------------------------------------
 
