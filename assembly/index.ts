@@ -10,6 +10,7 @@ import { mmuInit } from "./translate/cores";
 import { eptInit } from "./translate/ept";
 import { zpoolInit } from "./ram/zpool";
 import { sharingInit } from "./reclaim/sharing";
+import { coherenceInit } from "./translate/coherence";
 
 export {
   PAGE_SIZE, configCount, configName, configPtr, mapCount, mapName, mapOffset, mapSize,
@@ -20,10 +21,13 @@ export {
 } from "./ram/frames";
 export {
   vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
-  pmapFault, vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, pmapCowBreaks, physAccess, physAccessDone,
-  physAccessGppn, swapInCommit, swapInList, swapInFrames, swapInFramesCommit, pmapAudit, pmapAuditCode, pmapAuditDetail,
-  FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
+  vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT,
 } from "./reclaim/pmap";
+export {
+  pmapFault, pmapCowBreaks, physAccess, physAccessDone, physAccessGppn, swapInCommit, swapInList, swapInFrames,
+  swapInFramesCommit, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
+} from "./reclaim/fault";
+export { pmapAudit, pmapAuditCode, pmapAuditDetail } from "./reclaim/audit";
 export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
   zpoolAudit, NO_SLOT,
@@ -49,7 +53,7 @@ export { mmuInvlpg } from "./translate/shadow";
 export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount } from "./translate/ept";
 export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
 export { TRACE_SKIP_BAD, TRACE_EMIT, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./translate/trace";
-export { backingChanged } from "./translate/coherence";
+export { backingChanged } from "./reclaim/hook";
 export { pagingSample } from "./translate/accessed";
 export { pagingStatCount, pagingStatName, pagingStat, mmuResetCounters } from "./translate/cores";
 export {
@@ -77,5 +81,6 @@ export function init(): i32 {
   eptInit();
   zpoolInit();
   sharingInit();
+  coherenceInit();
   return INIT_OK;
 }

@@ -25,14 +25,14 @@
  */
 
 import {
-  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe,
-  releaseResident, ACCESSED, PENDING,
+  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, ACCESSED, PENDING,
 } from "./pmap";
+import { releaseResident } from "./fault";
 import { zipCompress, zipCanPlace, zipStore, zipOldest, zipDecompress, zipDrop } from "./zipcache";
 import { zclassFor, zslotBytes, zslotClass, zslotGppn, NO_SLOT } from "../ram/zpool";
 import { frameAddr } from "../ram/frames";
 import { prngSeed, rand64 } from "../ram/prng";
-import { backingChanged } from "../translate/coherence";
+import { backingChanged } from "./hook";
 
 export const POLICY_RANDOM: u32 = 0;
 export const POLICY_CLOCK: u32 = 1;
@@ -147,6 +147,7 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
           vmSet(vm, VmF.PendEvict, vmGet(vm, VmF.PendEvict) + zslotBytes(zslotClass(s)));
         }
         if (vmGet(vm, VmF.CacheSz) - vmGet(vm, VmF.PendEvict) + b <= cap && zipCanPlace(c, e)) {
+          releaseResident(vm, g, e); // first: its frame may be the one the slot is carved from
           zipStore(vm, g, p, e, <u32>len);
           lastZipped++;
           lastVictims++;

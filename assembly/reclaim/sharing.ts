@@ -52,9 +52,8 @@ import {
 } from "./pmap";
 import { pageIsZero, pageEqual } from "../ram/page";
 import { pageHash } from "../codec/hash";
-import { backingChanged } from "../translate/coherence";
+import { backingChanged, eptLargeBacked } from "./hook";
 import { rand64 } from "../ram/prng";
-import { eptLargeBacked } from "../translate/ept";
 
 const EMPTY: u32 = 0;
 const T_SHARED: u32 = 1;

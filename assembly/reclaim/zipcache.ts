@@ -20,14 +20,14 @@
 
 import {
   VmF, VmCounter, PState, vmGet, vmSet, vmBump, pmapAddr, pmapSet, pentry, pstate, pframe,
-  guestAlloc, releaseResident, vmCount_, FAULT_MIN, FAULT_NO_FRAME, PENDING,
+  guestAlloc, vmCount_, FAULT_MIN, FAULT_NO_FRAME, PENDING,
 } from "./pmap";
 import { zslotAlloc, zslotFree, zslotAddr, zslotLen, zslotClass, zslotBytes, zslotVm, zslotGppn,
   zslotPrev, zslotNext, zslotSetPrev, zslotSetNext, zclassFor, zpoolHasFree, NO_SLOT } from "../ram/zpool";
 import { frameAddr, frameRefs, frameAux, framesFree } from "../ram/frames";
 import { pageCopy } from "../ram/page";
 import { lz4Compress, lz4Decompress } from "../codec/lz4";
-import { backingChanged } from "../translate/coherence";
+import { backingChanged } from "./hook";
 import { PAGE_SIZE } from "../ram/memmap";
 
 /** Largest compressed page the cache keeps (a 2 KiB slot). */
@@ -115,9 +115,11 @@ export function zipCanPlace(c: u32, e: u64): bool {
   return pstate(e) == <u32>PState.Mapped || frameRefs(pframe(e)) == 1;
 }
 
-/** Moves resident (vm, gppn) into a slot holding the `len` bytes in ZBUF (zipCanPlace said yes). */
+/**
+ * Moves (vm, gppn), whose resident entry `e` the caller has just released (its frame may be the
+ * one the slot is carved from), into a slot holding the `len` bytes in ZBUF (zipCanPlace said yes).
+ */
 export function zipStore(vm: u32, gppn: u32, p: usize, e: u64, len: u32): void {
-  releaseResident(vm, gppn, e); // first: its frame may be the one the slot is carved from
   const c = zclassFor(len);
   const s = zslotAlloc(c, len, vm, gppn);
   if (DEBUG) assert(s != NO_SLOT, "zipStore: no slot although zipCanPlace");

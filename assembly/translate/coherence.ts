@@ -1,7 +1,7 @@
 /**
  * Coherence between the pmap and the translation caches derived from it.
  *
- * The pmap calls `backingChanged` whenever the frame behind (vm, gppn) changes, goes away, or
+ * The pmap calls `backingChanged` (reclaim/hook.ts, installed here by coherenceInit) whenever the frame behind (vm, gppn) changes, goes away, or
  * loses write permission (a page is shared copy-on-write, compressed, swapped, ballooned, or a
  * copy-on-write break gives it a private frame). Every EPT entry, shadow entry and TLB entry
  * that maps that guest page must be dropped or downgraded before the pmap's caller goes on, so
@@ -21,13 +21,17 @@
  */
 
 import { pget, pset, P_FLAGS, P_MODE, P_COHDROPS, PF_LIVE, MODE_EPT, MODE_SHADOW, ctxAddr, cdesc, mmuCount, flushFramesAll, C_NTLB } from "./cores";
-import { eptFindLeaf, foundLevel } from "./ept";
+import { eptFindLeaf, eptLargeBacked, foundLevel } from "./ept";
+import { setBackingHooks } from "../reclaim/hook";
 import { ADDR_MASK, clsMask } from "./entries";
 import { cacheDropTag } from "./tlb";
 import { shadowDropGppn } from "./shadow";
 
-/** Drops or downgrades every cached translation of (vm, gppn). */
-export function backingChanged(vm: u32, gppn: u32): void {
+/** Installs this module's side of reclaim's hook; called once by init. */
+export function coherenceInit(): void { setBackingHooks(dropTranslations, eptLargeBacked); }
+
+/** Drops or downgrades every cached translation of (vm, gppn) (reclaim's backingChanged). */
+function dropTranslations(vm: u32, gppn: u32): void {
   if ((pget(vm, P_FLAGS) & PF_LIVE) == 0) return; // no paging state: nothing can be cached
   const mode = pget(vm, P_MODE);
   if (mode == MODE_EPT) {

@@ -22,7 +22,8 @@
 
 import { frameAlloc, framePut, frameSetLink, frameLink, NO_FRAME, FrameKind } from "../ram/frames";
 import { Region, regionOffset } from "../ram/memmap";
-import { pmapFault, pmapState, pmapFrame, pmapWritable, vmPages, PState, FAULT_IO } from "../reclaim/pmap";
+import { pmapState, pmapFrame, pmapWritable, vmPages, PState, FAULT_IO } from "../reclaim/pmap";
+import { pmapFault } from "../reclaim/fault";
 import {
   ADDR_MASK, EPT_RWX, EPT_R, EPT_X, EPT_COW, EPT_LARGE, EPT_MT_SHIFT, EPT_MT_WB, levelIndex, eptLeaf, clsMask,
 } from "./entries";

@@ -7,7 +7,8 @@
  * model (gos.ts) and shadow paging (shadow.ts) stand on this module.
  */
 
-import { pmapFault, pmapState, PState, FAULT_IO } from "../reclaim/pmap";
+import { pmapState, PState, FAULT_IO } from "../reclaim/pmap";
+import { pmapFault } from "../reclaim/fault";
 import { ADDR_MASK, EPT_W, clsMask } from "./entries";
 import { ramAt, eptFindLeaf, foundLevel, hostBack, hostCls, eptInstall } from "./ept";
 import { F, cget, cadd, pget, P_MODE, MODE_EPT, MODE_SHADOW } from "./cores";

@@ -39,7 +39,8 @@ import {
   SCRATCH_AT, MODE_NATIVE, MODE_EPT, MODE_SHADOW, NONE, flushTlbs,
 } from "./cores";
 import { ramAt, hostBack, hostCls, eptInstall, eptFindLeaf } from "./ept";
-import { pmapFault, FAULT_IO } from "../reclaim/pmap";
+import { FAULT_IO } from "../reclaim/pmap";
+import { pmapFault } from "../reclaim/fault";
 import { gosFault } from "./gos";
 import { shadowFill, shadowSwitch } from "./shadow";
 import {
