@@ -36,7 +36,7 @@
 import { Region, regionOffset, regionSize, cfg, Cfg, MMU_CTX, PVM_ENTRY } from "../ram/memmap";
 import { CDESC, CENTRY, cacheSetup, cacheFlushAsid, cacheFlushFrames, cacheDropTagMasked, cacheLarge, cacheOn } from "./tlb";
 import { clsShift } from "./entries";
-import { vmPages } from "../reclaim/pmap";
+import { vmPages, vmGet, VmF } from "../reclaim/pmap";
 
 export const NONE: u32 = 0xFFFFFFFF;
 
@@ -183,7 +183,8 @@ export function pagingVmSetup(vm: u32, mode: u32, gLevels: u32, hLevels: u32, gS
 }
 
 /** Index of the first pmap entry of `vm` (the gpTrack entries use the same index). */
-export function pmapBase(vm: u32): u32 { return load<u32>(regionOffset(Region.VmTable) + <usize>vm * 32); }
+// @ts-ignore: decorator
+@inline export function pmapBase(vm: u32): u32 { return vmGet(vm, VmF.Base); }
 
 /**
  * Creates a context (a simulated core) with the given cache geometry (sets x ways each; 0 sets
