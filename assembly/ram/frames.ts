@@ -21,6 +21,7 @@
  */
 
 import { Region, regionOffset, regionSize, PAGE_SHIFT, PAGE_SIZE } from "./memmap";
+import { MPN } from "./addr";
 
 /** Returned by frameAlloc when machine RAM is exhausted. */
 export const NO_FRAME: u32 = 0xFFFFFFFF;
@@ -50,11 +51,11 @@ const used = memory.data(<i32>FrameKind.COUNT * 4, 4);
 
 /** Address of the table entry of `mpn`. */
 // @ts-ignore: decorator
-@inline function entry(mpn: u32): usize { return regionOffset(Region.FrameTable) + (<usize>mpn << 4); }
+@inline function entry(mpn: MPN): usize { return regionOffset(Region.FrameTable) + (<usize>mpn << 4); }
 
 /** Address of the first byte of frame `mpn` in machine RAM. */
 // @ts-ignore: decorator
-@inline export function frameAddr(mpn: u32): usize { return regionOffset(Region.Ram) + (<usize>mpn << PAGE_SHIFT); }
+@inline export function frameAddr(mpn: MPN): usize { return regionOffset(Region.Ram) + (<usize>mpn << PAGE_SHIFT); }
 
 /** Sets up an empty allocator over the frames of region ram; called once by init. */
 export function framesInit(): void {
@@ -66,19 +67,19 @@ export function framesInit(): void {
 }
 
 /** Allocates a zero-filled frame of `kind`, with one reference; NO_FRAME when none is left. */
-export function frameAlloc(kind: u32): u32 { return allocFrame(kind, true); }
+export function frameAlloc(kind: u32): MPN { return allocFrame(kind, true); }
 
 /**
  * frameAlloc for a caller that writes all 4 KiB of the frame before anything reads it (a page
  * copy, a swap-in, a decompression): a recycled frame is not zero-filled first.
  */
-export function frameAllocOverwrite(kind: u32): u32 { return allocFrame(kind, false); }
+export function frameAllocOverwrite(kind: u32): MPN { return allocFrame(kind, false); }
 
 /** A frame of `kind` with one reference, zero-filled when `zero`; NO_FRAME when none is left. */
 // @ts-ignore: decorator
-@inline function allocFrame(kind: u32, zero: bool): u32 {
+@inline function allocFrame(kind: u32, zero: bool): MPN {
   if (DEBUG) assert(kind > <u32>FrameKind.Free && kind < <u32>FrameKind.COUNT, "frameAlloc: bad kind");
-  let mpn: u32;
+  let mpn: MPN;
   if (freeHead != NO_FRAME) {
     mpn = freeHead;
     const e = entry(mpn);
@@ -102,7 +103,7 @@ export function frameAllocOverwrite(kind: u32): u32 { return allocFrame(kind, fa
 }
 
 /** Adds a reference to an allocated frame and returns the new count. */
-export function frameGet(mpn: u32): u32 {
+export function frameGet(mpn: MPN): u32 {
   const e = entry(mpn);
   if (DEBUG) assert(mpn < watermark && load<u32>(e) > 0, "frameGet: frame is free");
   const r = load<u32>(e) + 1;
@@ -111,7 +112,7 @@ export function frameGet(mpn: u32): u32 {
 }
 
 /** Drops a reference; the frame returns to the free list when none is left. Returns the new count. */
-export function framePut(mpn: u32): u32 {
+export function framePut(mpn: MPN): u32 {
   const e = entry(mpn);
   if (DEBUG) assert(mpn < watermark && load<u32>(e) > 0, "framePut: frame is already free");
   const r = load<u32>(e) - 1;
@@ -128,14 +129,14 @@ export function framePut(mpn: u32): u32 {
 }
 
 /** Reference count of `mpn` (0 when free). */
-export function frameRefs(mpn: u32): u32 { return mpn < watermark ? load<u32>(entry(mpn)) : 0; }
+export function frameRefs(mpn: MPN): u32 { return mpn < watermark ? load<u32>(entry(mpn)) : 0; }
 /** Kind of `mpn` (FrameKind). */
-export function frameKind(mpn: u32): u32 { return mpn < watermark ? load<u32>(entry(mpn), 4) & KIND_MASK : 0; }
+export function frameKind(mpn: MPN): u32 { return mpn < watermark ? load<u32>(entry(mpn), 4) & KIND_MASK : 0; }
 /** Owner-defined words of an allocated frame. */
-export function frameLink(mpn: u32): u32 { return load<u32>(entry(mpn), 8); }
-export function frameSetLink(mpn: u32, v: u32): void { store<u32>(entry(mpn), v, 8); }
-export function frameAux(mpn: u32): u32 { return load<u32>(entry(mpn), 12); }
-export function frameSetAux(mpn: u32, v: u32): void { store<u32>(entry(mpn), v, 12); }
+export function frameLink(mpn: MPN): u32 { return load<u32>(entry(mpn), 8); }
+export function frameSetLink(mpn: MPN, v: u32): void { store<u32>(entry(mpn), v, 8); }
+export function frameAux(mpn: MPN): u32 { return load<u32>(entry(mpn), 12); }
+export function frameSetAux(mpn: MPN, v: u32): void { store<u32>(entry(mpn), v, 12); }
 
 /** Frames in machine RAM. */
 export function framesTotal(): u32 { return total; }

@@ -32,6 +32,7 @@
 
 import { Region, regionOffset } from "./memmap";
 import { frameAlloc, framePut, frameAddr, frameLink, frameSetLink, frameAux, frameSetAux, NO_FRAME, FrameKind, framesFree } from "./frames";
+import { GPPN, ZSlot } from "./addr";
 
 /** Slot ids are MPN << 2 | sub; this one is none. */
 export const NO_SLOT: u32 = 0xFFFFFFFF;
@@ -53,10 +54,10 @@ let storedBytes: u64 = 0;
 @inline export function zclassFor(len: u32): u32 { return len <= 1024 ? ZCLASS_1K : ZCLASS_2K; }
 /** Metadata entry of slot `s`. */
 // @ts-ignore: decorator
-@inline function meta(s: u32): usize { return regionOffset(Region.Zslots) + (<usize>s << 4); }
+@inline function meta(s: ZSlot): usize { return regionOffset(Region.Zslots) + (<usize>s << 4); }
 /** Address of the bytes of slot `s`. */
 // @ts-ignore: decorator
-@inline export function zslotAddr(s: u32): usize { return frameAddr(s >> 2) + (<usize>(s & 3) << 10); }
+@inline export function zslotAddr(s: ZSlot): usize { return frameAddr(s >> 2) + (<usize>(s & 3) << 10); }
 // @ts-ignore: decorator
 @inline function ld(p: usize): u32 { return load<u32>(p); }
 // @ts-ignore: decorator
@@ -73,7 +74,7 @@ export function zpoolInit(): void {
 }
 
 /** Pushes free slot `s` onto the free list of class `c`. */
-function pushFree(c: u32, s: u32): void {
+function pushFree(c: u32, s: ZSlot): void {
   const h = ld(freeHead + (<usize>c << 2));
   const m = meta(s);
   st(m, NO_SLOT);
@@ -84,7 +85,7 @@ function pushFree(c: u32, s: u32): void {
 }
 
 /** Unlinks free slot `s` from the free list of class `c`. */
-function unlinkFree(c: u32, s: u32): void {
+function unlinkFree(c: u32, s: ZSlot): void {
   const m = meta(s);
   const p = ld(m), n = ld(m + 4);
   if (p != NO_SLOT) st(meta(p) + 4, n); else st(freeHead + (<usize>c << 2), n);
@@ -98,7 +99,7 @@ export function zpoolHasFree(c: u32): bool { return ld(freeHead + (<usize>c << 2
  * Allocates a slot of class `c` for `len` bytes owned by (vm, gppn); NO_SLOT when the class has
  * no free slot and machine RAM has no free frame. The slot's list links are left to the owner.
  */
-export function zslotAlloc(c: u32, len: u32, vm: u32, gppn: u32): u32 {
+export function zslotAlloc(c: u32, len: u32, vm: u32, gppn: GPPN): ZSlot {
   if (DEBUG) assert(c < ZCLASSES && len > 0 && len <= zslotBytes(c), "zslotAlloc: bad class or length");
   let s = ld(freeHead + (<usize>c << 2));
   if (s == NO_SLOT) {
@@ -128,7 +129,7 @@ export function zslotAlloc(c: u32, len: u32, vm: u32, gppn: u32): u32 {
 }
 
 /** Frees used slot `s` (already unlinked from its owner's list); frees its frame when it empties. */
-export function zslotFree(s: u32): void {
+export function zslotFree(s: ZSlot): void {
   const mpn = s >> 2;
   const c = frameLink(mpn);
   const m = meta(s);
@@ -152,17 +153,17 @@ export function zslotFree(s: u32): void {
 }
 
 /** Compressed bytes stored in slot `s` (0 when free). */
-export function zslotLen(s: u32): u32 { return load<u16>(meta(s) + 14); }
+export function zslotLen(s: ZSlot): u32 { return load<u16>(meta(s) + 14); }
 /** Class of slot `s`. */
-export function zslotClass(s: u32): u32 { return frameLink(s >> 2); }
+export function zslotClass(s: ZSlot): u32 { return frameLink(s >> 2); }
 /** Owner of used slot `s`. */
-export function zslotVm(s: u32): u32 { return load<u16>(meta(s) + 12); }
-export function zslotGppn(s: u32): u32 { return ld(meta(s) + 8); }
+export function zslotVm(s: ZSlot): u32 { return load<u16>(meta(s) + 12); }
+export function zslotGppn(s: ZSlot): u32 { return ld(meta(s) + 8); }
 /** Owner-list links of used slot `s`. */
-export function zslotPrev(s: u32): u32 { return ld(meta(s)); }
-export function zslotNext(s: u32): u32 { return ld(meta(s) + 4); }
-export function zslotSetPrev(s: u32, v: u32): void { st(meta(s), v); }
-export function zslotSetNext(s: u32, v: u32): void { st(meta(s) + 4, v); }
+export function zslotPrev(s: ZSlot): u32 { return ld(meta(s)); }
+export function zslotNext(s: ZSlot): u32 { return ld(meta(s) + 4); }
+export function zslotSetPrev(s: ZSlot, v: u32): void { st(meta(s), v); }
+export function zslotSetNext(s: ZSlot, v: u32): void { st(meta(s) + 4, v); }
 
 /** Used slots of class `c`. */
 export function zpoolSlotsUsed(c: u32): u32 { return c < ZCLASSES ? ld(slotsUsed + (<usize>c << 2)) : 0; }

@@ -22,9 +22,10 @@ import {
 import { sharedRelease, sharedTakeBack } from "./sharing";
 import { zipFetch } from "./zipcache";
 import { backingChanged } from "./hook";
+import { GPPN, MPN } from "../ram/addr";
 
 /** Drops the frame reference of a resident entry `e` of (vm, gppn) (Mapped, Shared or Zero). */
-export function releaseResident(vm: u32, gppn: u32, e: u64): void {
+export function releaseResident(vm: u32, gppn: GPPN, e: u64): void {
   const s = pstate(e);
   const mpn = pframe(e);
   if (s == <u32>PState.Mapped) {
@@ -37,9 +38,9 @@ export function releaseResident(vm: u32, gppn: u32, e: u64): void {
 }
 
 /** Breaks copy-on-write of Shared/Zero (vm, gppn) for a write: returns the private MPN or a FAULT_*. */
-function breakCow(vm: u32, gppn: u32, p: usize, e: u64): u32 {
+function breakCow(vm: u32, gppn: GPPN, p: usize, e: u64): MPN {
   const old = pframe(e);
-  let mpn: u32;
+  let mpn: MPN;
   if (frameRefs(old) == 1) {
     // the last user takes the frame back: no copy, the sharing table forgets it
     sharedTakeBack(old);
@@ -70,12 +71,12 @@ export function pmapCowBreaks(): f64 { return <f64>cowBreaks; }
  * A write gets a private frame (breaking copy-on-write); a read of a Shared or Zero page gets
  * the shared frame, to be mapped read-only. Marks the entry accessed, and dirty on a write.
  */
-export function pmapFault(vm: u32, gppn: u32, write: bool): u32 {
+export function pmapFault(vm: u32, gppn: GPPN, write: bool): MPN {
   if (gppn >= vmPages(vm)) return FAULT_RANGE;
   const p = pmapAddr(vm, gppn);
   let e = load<u64>(p);
   const state = pstate(e);
-  let mpn: u32;
+  let mpn: MPN;
   if (state == <u32>PState.Mapped) {
     mpn = pframe(e);
   } else if (state == <u32>PState.Shared || state == <u32>PState.Zero) {
@@ -163,7 +164,7 @@ export function physAccess(vm: u32, gpa: f64, len: u32, buf: usize, flags: u32):
  * Makes Swapped (vm, gppn) resident with the page at `src` (read from the swap store and
  * verified by TypeScript, which frees the slot). Returns the MPN or a FAULT_* code.
  */
-export function swapInCommit(vm: u32, gppn: u32, src: usize): u32 {
+export function swapInCommit(vm: u32, gppn: GPPN, src: usize): MPN {
   if (gppn >= vmPages(vm)) return FAULT_RANGE;
   const p = pmapAddr(vm, gppn);
   const e = load<u64>(p);
@@ -183,7 +184,7 @@ export function swapInCommit(vm: u32, gppn: u32, src: usize): u32 {
  * at `out`, at most `cap`, and no more than can become resident without reclaiming (free frames,
  * the VM's limit), but at least `gppn` itself. Returns the entries listed (0: `gppn` not Swapped).
  */
-export function swapInList(vm: u32, gppn: u32, end: u32, out: usize, cap: u32): u32 {
+export function swapInList(vm: u32, gppn: GPPN, end: u32, out: usize, cap: u32): u32 {
   const pages = vmPages(vm);
   if (gppn >= pages || cap == 0) return 0;
   if (end > pages) end = pages;

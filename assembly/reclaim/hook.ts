@@ -15,13 +15,15 @@
  * Until translate/ installs them (an engine used for codecs only), neither does anything.
  */
 
-/** Called when the backing of (vm, gppn) changes. */
-export type BackingHook = (vm: u32, gppn: u32) => void;
-/** Answers whether (vm, gppn) is mapped by a large EPT leaf. */
-export type LargeLeafHook = (vm: u32, gppn: u32) => bool;
+import { GPPN } from "../ram/addr";
 
-function noTranslations(vm: u32, gppn: u32): void {}
-function noLargeLeaf(vm: u32, gppn: u32): bool { return false; }
+/** Called when the backing of (vm, gppn) changes. */
+export type BackingHook = (vm: u32, gppn: GPPN) => void;
+/** Answers whether (vm, gppn) is mapped by a large EPT leaf. */
+export type LargeLeafHook = (vm: u32, gppn: GPPN) => bool;
+
+function noTranslations(vm: u32, gppn: GPPN): void {}
+function noLargeLeaf(vm: u32, gppn: GPPN): bool { return false; }
 
 let onBacking: BackingHook = noTranslations;
 let onLargeLeaf: LargeLeafHook = noLargeLeaf;
@@ -33,10 +35,10 @@ export function setBackingHooks(backing: BackingHook, largeLeaf: LargeLeafHook):
 }
 
 /** Drops or downgrades every cached translation of (vm, gppn): its backing changed. */
-export function backingChanged(vm: u32, gppn: u32): void { onBacking(vm, gppn); }
+export function backingChanged(vm: u32, gppn: GPPN): void { onBacking(vm, gppn); }
 
 /**
  * True if (vm, gppn) is mapped by a large EPT leaf now. Page sharing leaves such pages alone (as
  * ESX does with large pages): merging one 4 KiB page would splinter the large mapping.
  */
-export function eptLargeBacked(vm: u32, gppn: u32): bool { return onLargeLeaf(vm, gppn); }
+export function eptLargeBacked(vm: u32, gppn: GPPN): bool { return onLargeLeaf(vm, gppn); }

@@ -33,6 +33,7 @@ import { zclassFor, zslotBytes, zslotClass, zslotGppn, NO_SLOT } from "../ram/zp
 import { frameAddr } from "../ram/frames";
 import { prngSeed, rand64 } from "../ram/prng";
 import { backingChanged } from "./hook";
+import { GPPN } from "../ram/addr";
 
 export const POLICY_RANDOM: u32 = 0;
 export const POLICY_CLOCK: u32 = 1;
@@ -68,7 +69,7 @@ export function reclaimVictims(): u32 { return lastVictims; }
 }
 
 /** A victim GPPN of `vm` by `policy`, or NONE when the VM has no eligible page. */
-function pickVictim(vm: u32, policy: u32): u32 {
+function pickVictim(vm: u32, policy: u32): GPPN {
   const pages = vmPages(vm);
   if (pages == 0) return NONE;
   if (policy == POLICY_CLOCK) {

@@ -48,6 +48,7 @@
 
 import { Cfg, cfg, Region, regionOffset, PAGE_SHIFT, PAGE_SIZE, VM_ENTRY } from "../ram/memmap";
 import { frameAlloc, frameAllocOverwrite, NO_FRAME, FrameKind, frameSetLink, frameSetAux, frameRefs } from "../ram/frames";
+import { GPPN, MPN } from "../ram/addr";
 
 
 export const enum PState {
@@ -136,7 +137,7 @@ let pmapUsed: u32 = 0;
 }
 /** Address of the pmap entry of (vm, gppn); the caller has checked the range. */
 // @ts-ignore: decorator
-@inline export function pmapAddr(vm: u32, gppn: u32): usize {
+@inline export function pmapAddr(vm: u32, gppn: GPPN): usize {
   return regionOffset(Region.Pmap) + ((<usize>load<u32>(vmEntry(vm)) + <usize>gppn) << 3);
 }
 /** Guest pages of `vm` (0 for an unknown VM). */
@@ -198,17 +199,17 @@ export function vmSetLimit(vm: u32, limit: u32): void { if (vm < vmCount) vmSet(
 export function vmSetCacheCap(vm: u32, bytes: u32): void { if (vm < vmCount) vmSet(vm, VmF.CacheCap, bytes); }
 
 /** pmap state of (vm, gppn) (PState), 0xFF when out of range. */
-export function pmapState(vm: u32, gppn: u32): u32 {
+export function pmapState(vm: u32, gppn: GPPN): u32 {
   return gppn < vmPages(vm) ? pstate(load<u64>(pmapAddr(vm, gppn))) : 0xFF;
 }
 /** MPN or slot of (vm, gppn). */
-export function pmapFrame(vm: u32, gppn: u32): u32 {
+export function pmapFrame(vm: u32, gppn: GPPN): u32 {
   return gppn < vmPages(vm) ? pframe(load<u64>(pmapAddr(vm, gppn))) : NO_FRAME;
 }
 /** True if a translation of (vm, gppn) may be writable (Mapped); Shared and Zero map read-only. */
-export function pmapWritable(vm: u32, gppn: u32): bool { return pmapState(vm, gppn) == <u32>PState.Mapped; }
+export function pmapWritable(vm: u32, gppn: GPPN): bool { return pmapState(vm, gppn) == <u32>PState.Mapped; }
 /** ACCESSED and DIRTY bits of (vm, gppn) (bit 0 accessed, bit 1 dirty); clears them when `clear`. */
-export function pmapSample(vm: u32, gppn: u32, clear: bool): u32 {
+export function pmapSample(vm: u32, gppn: GPPN, clear: bool): u32 {
   if (gppn >= vmPages(vm)) return 0;
   const p = pmapAddr(vm, gppn);
   const e = load<u64>(p);
@@ -266,7 +267,7 @@ export function vmStat(vm: u32, i: u32): f64 {
  * resident pages and `grows` (the page becomes resident), FAULT_NO_FRAME when RAM is full.
  * `overwrite`: the caller writes the whole frame at once, so it need not be zeroed first.
  */
-export function guestAlloc(vm: u32, gppn: u32, grows: bool, overwrite: bool = false): u32 {
+export function guestAlloc(vm: u32, gppn: GPPN, grows: bool, overwrite: bool = false): MPN {
   if (grows && vmResident(vm) >= vmGet(vm, VmF.Limit)) return FAULT_LIMIT;
   const mpn = overwrite ? frameAllocOverwrite(<u32>FrameKind.Guest) : frameAlloc(<u32>FrameKind.Guest);
   if (mpn == NO_FRAME) return FAULT_NO_FRAME;

@@ -29,6 +29,7 @@ import { pageCopy } from "../ram/page";
 import { lz4Compress, lz4Decompress } from "../codec/lz4";
 import { backingChanged } from "./hook";
 import { PAGE_SIZE } from "../ram/memmap";
+import { GPPN, MPN, ZSlot } from "../ram/addr";
 
 /** Largest compressed page the cache keeps (a 2 KiB slot). */
 export const ZIP_MAX: u32 = 2048;
@@ -84,7 +85,7 @@ export function zipSurvey(vm: u32, first: u32, n: u32, out: usize): u32 {
 }
 
 /** Pushes used slot `s` at the head (newest end) of `vm`'s LRU list. */
-function lruPush(vm: u32, s: u32): void {
+function lruPush(vm: u32, s: ZSlot): void {
   const h = vmGet(vm, VmF.LruHead);
   zslotSetPrev(s, NO_SLOT);
   zslotSetNext(s, h);
@@ -93,14 +94,14 @@ function lruPush(vm: u32, s: u32): void {
 }
 
 /** Unlinks slot `s` from `vm`'s LRU list. */
-function lruUnlink(vm: u32, s: u32): void {
+function lruUnlink(vm: u32, s: ZSlot): void {
   const p = zslotPrev(s), n = zslotNext(s);
   if (p != NO_SLOT) zslotSetNext(p, n); else vmSet(vm, VmF.LruHead, n);
   if (n != NO_SLOT) zslotSetPrev(n, p); else vmSet(vm, VmF.LruTail, p);
 }
 
 /** Oldest slot of `vm` whose page is not already on its way to swap; NO_SLOT if none. */
-export function zipOldest(vm: u32): u32 {
+export function zipOldest(vm: u32): ZSlot {
   let s = vmGet(vm, VmF.LruTail);
   while (s != NO_SLOT && (load<u64>(pmapAddr(vm, zslotGppn(s))) & PENDING)) s = zslotPrev(s);
   return s;
@@ -119,7 +120,7 @@ export function zipCanPlace(c: u32, e: u64): bool {
  * Moves (vm, gppn), whose resident entry `e` the caller has just released (its frame may be the
  * one the slot is carved from), into a slot holding the `len` bytes in ZBUF (zipCanPlace said yes).
  */
-export function zipStore(vm: u32, gppn: u32, p: usize, e: u64, len: u32): void {
+export function zipStore(vm: u32, gppn: GPPN, p: usize, e: u64, len: u32): void {
   const c = zclassFor(len);
   const s = zslotAlloc(c, len, vm, gppn);
   if (DEBUG) assert(s != NO_SLOT, "zipStore: no slot although zipCanPlace");
@@ -133,14 +134,14 @@ export function zipStore(vm: u32, gppn: u32, p: usize, e: u64, len: u32): void {
 }
 
 /** Decompresses slot `s` into the page at `dst`. */
-export function zipDecompress(s: u32, dst: usize): void {
+export function zipDecompress(s: ZSlot, dst: usize): void {
   const n = lz4Decompress(zslotAddr(s), zslotLen(s), dst, PAGE_SIZE);
   // slots are written only by zipStore from the compressor's output: a failure is a bug
   assert(n == <i32>PAGE_SIZE, "zipDecompress: slot does not decode to a page");
 }
 
 /** Frees the slot of Compressed page of `vm` (its owner's entry is being overwritten). */
-export function zipDrop(vm: u32, s: u32): void {
+export function zipDrop(vm: u32, s: ZSlot): void {
   lruUnlink(vm, s);
   vmSet(vm, VmF.CacheSz, vmGet(vm, VmF.CacheSz) - zslotBytes(zslotClass(s)));
   vmSet(vm, VmF.CacheUsd, vmGet(vm, VmF.CacheUsd) - zslotLen(s));
@@ -148,7 +149,7 @@ export function zipDrop(vm: u32, s: u32): void {
 }
 
 /** Fault on Compressed (vm, gppn): decompresses into a fresh frame; returns the MPN or a FAULT_*. */
-export function zipFetch(vm: u32, gppn: u32, p: usize, e: u64): u32 {
+export function zipFetch(vm: u32, gppn: GPPN, p: usize, e: u64): MPN {
   const s = pframe(e);
   // the decompressed page (or its copy) fills the whole frame: no zero-fill first
   let mpn = guestAlloc(vm, gppn, true, true);

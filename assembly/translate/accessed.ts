@@ -31,6 +31,7 @@ import { eptFindLeaf, foundLevel } from "./ept";
 import { shadowLeafOf, shadowLeafLevel, RMAP_MANY_LEAVES } from "./shadow";
 import { pget, P_MODE, P_FLAGS, PF_AD, MODE_EPT, MODE_SHADOW, mmuCount, ctxAddr, cdesc, flushFramesAll, C_NTLB, invept } from "./cores";
 import { cacheDropTag } from "./tlb";
+import { gpaOf, GPPN } from "../ram/addr";
 
 /** Leaves invalidated one by one in a call; beyond that the VM's translations are flushed at once. */
 const FLUSH_PRECISE: u32 = 32;
@@ -49,7 +50,7 @@ function fold(vm: u32, g0: u32, pages: u32, bits: u32): void {
 }
 
 /** Invalidates the translations derived from a leaf of class `cls` on frames from `lo` (and its nested-TLB entries when `gppn` != NONE). */
-function invalidate(vm: u32, lo: u64, cls: u32, gppn: u32, ept: bool): void {
+function invalidate(vm: u32, lo: u64, cls: u32, gppn: GPPN, ept: bool): void {
   if (flushAll) return;
   if (++flushed > FLUSH_PRECISE) { flushAll = true; return; }
   flushFramesAll(lo, lo + (<u64>1 << (9 * cls)));
@@ -78,7 +79,7 @@ function take(vm: u32, a: usize, g: u32, cls: u32, aBit: u64, dBit: u64, ept: bo
 
 /** Harvests the EPT leaf of (vm, g); returns the GPPN after the leaf's group. */
 function harvestEpt(vm: u32, g: u32): u32 {
-  const a = eptFindLeaf(vm, <u64>g << 12);
+  const a = eptFindLeaf(vm, gpaOf(g));
   return a == 0 ? g + 1 : take(vm, a, g, foundLevel - 1, EPT_A, EPT_D, true);
 }
 

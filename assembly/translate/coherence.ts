@@ -26,16 +26,17 @@ import { setBackingHooks } from "../reclaim/hook";
 import { ADDR_MASK, clsMask } from "./entries";
 import { cacheDropTag } from "./tlb";
 import { shadowDropGppn } from "./shadow";
+import { gpaOf, GPPN } from "../ram/addr";
 
 /** Installs this module's side of reclaim's hook; called once by init. */
 export function coherenceInit(): void { setBackingHooks(dropTranslations, eptLargeBacked); }
 
 /** Drops or downgrades every cached translation of (vm, gppn) (reclaim's backingChanged). */
-function dropTranslations(vm: u32, gppn: u32): void {
+function dropTranslations(vm: u32, gppn: GPPN): void {
   if ((pget(vm, P_FLAGS) & PF_LIVE) == 0) return; // no paging state: nothing can be cached
   const mode = pget(vm, P_MODE);
   if (mode == MODE_EPT) {
-    const a = eptFindLeaf(vm, <u64>gppn << 12);
+    const a = eptFindLeaf(vm, gpaOf(gppn));
     if (a != 0) {
       const e = load<u64>(a);
       const cls = foundLevel - 1;

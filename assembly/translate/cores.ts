@@ -37,6 +37,7 @@ import { Region, regionOffset, regionSize, cfg, Cfg, MMU_CTX, PVM_ENTRY } from "
 import { CDESC, CENTRY, cacheSetup, cacheFlushAsid, cacheFlushFrames, cacheDropTagMasked, cacheLarge, cacheOn } from "./tlb";
 import { clsShift } from "./entries";
 import { vmPages, vmGet, VmF } from "../reclaim/pmap";
+import { GPPN, gVA } from "../ram/addr";
 
 export const NONE: u32 = 0xFFFFFFFF;
 
@@ -134,7 +135,7 @@ let rootClock: u64 = 0;
 @inline export function pset(vm: u32, off: usize, v: u32): void { store<u32>(pvm(vm) + off, v); }
 /** Address of the gpTrack entry of (vm, gppn): parallel to its pmap entry. */
 // @ts-ignore: decorator
-@inline export function gpTrack(base: u32, gppn: u32): usize { return regionOffset(Region.GpTrack) + ((<usize>base + gppn) << 3); }
+@inline export function gpTrack(base: u32, gppn: GPPN): usize { return regionOffset(Region.GpTrack) + ((<usize>base + gppn) << 3); }
 /** Number of contexts created. */
 export function mmuCount(): u32 { return ctxCount; }
 
@@ -236,7 +237,7 @@ export function flushFramesAll(lo: u64, hi: u64): void {
 }
 
 /** Drops the TLB entries of `va` whose asid & mask == match, at every page size, from cache `d`. */
-function dropVa(d: usize, va: u64, match: u32, mask: u32): void {
+function dropVa(d: usize, va: gVA, match: u32, mask: u32): void {
   if (!cacheOn(d)) return;
   cacheDropTagMasked(d, va >> 12, 0, match, mask);
   if (cacheLarge(d) != 0) {
@@ -246,7 +247,7 @@ function dropVa(d: usize, va: u64, match: u32, mask: u32): void {
 }
 
 /** INVLPG semantics for one address space: the TLB entries of `va`, and all guest PWC entries of `asid`. */
-export function invlpgAsid(c: usize, va: u64, asid: u32): void {
+export function invlpgAsid(c: usize, va: gVA, asid: u32): void {
   dropVa(cdesc(c, C_L1I), va, asid, 0xFFFFFFFF);
   dropVa(cdesc(c, C_L1D), va, asid, 0xFFFFFFFF);
   dropVa(cdesc(c, C_L2), va, asid, 0xFFFFFFFF);

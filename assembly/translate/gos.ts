@@ -28,9 +28,10 @@ import { F, cget, pget, pset, ctxAddr, P_MODE, P_GLEVELS, P_GSIZE, P_SMALL, P_LA
 import { setFault, FK_GUEST_OOM, S_OK, S_FAULT, S_PRESENT } from "./fault";
 import { kernelAccess } from "./kernel";
 import { shadowGuestWrote } from "./shadow";
+import { gPA, GPPN, gVA } from "../ram/addr";
 
 /** The guest kernel writes u64 `value` at `gpa` (trapping if it is a shadowed page table). False on failure. */
-export function guestWrite(c: usize, vm: u32, gpa: u64, value: u64): bool {
+export function guestWrite(c: usize, vm: u32, gpa: gPA, value: u64): bool {
   const a = kernelAccess(c, vm, gpa, true);
   if (a == 0) return false;
   store<u64>(a, value);
@@ -39,7 +40,7 @@ export function guestWrite(c: usize, vm: u32, gpa: u64, value: u64): bool {
 }
 
 /** Allocates a guest page of size class `cls` (0, 1, 2); returns its GPPN or NONE when guest memory is full. */
-export function gosAlloc(vm: u32, cls: u32): u32 {
+export function gosAlloc(vm: u32, cls: u32): GPPN {
   const small = pget(vm, P_SMALL);
   const large = pget(vm, P_LARGE);
   if (cls == 0) {
@@ -59,7 +60,7 @@ export function gosAlloc(vm: u32, cls: u32): u32 {
  * page-table pages and the data page, and writes their entries. Returns S_OK, S_PRESENT when
  * the translation exists (a protection fault this model does not handle), or S_FAULT.
  */
-export function gosFault(c: usize, vm: u32, va: u64): u32 {
+export function gosFault(c: usize, vm: u32, va: gVA): u32 {
   const levels = pget(vm, P_GLEVELS);
   const gsize = pget(vm, P_GSIZE);
   const leafLevel = gsize + 1;
@@ -114,7 +115,7 @@ export function guestRead64(id: u32, gpa: f64): u64 {
  * Zero and all-zero resident pages read zero; compressed and swapped pages count as data;
  * ballooned ones belong to the balloon. Changes nothing, so it can run before any setup.
  */
-export function gosRangeBusy(vm: u32, lo: u32, hi: u32): u32 {
+export function gosRangeBusy(vm: u32, lo: u32, hi: u32): GPPN {
   if (hi > vmPages(vm) || lo >= hi) return lo;
   for (let g = lo; g < hi; g++) {
     const s = pmapState(vm, g);

@@ -13,14 +13,15 @@ import { ADDR_MASK, EPT_W, clsMask } from "./entries";
 import { ramAt, eptFindLeaf, foundLevel, hostBack, hostCls, eptInstall } from "./ept";
 import { F, cget, cadd, pget, P_MODE, MODE_EPT, MODE_SHADOW } from "./cores";
 import { setFault, FK_HOST, FK_NO_FRAME } from "./fault";
+import { gPA, gppnOf, hpaOf, MPN, pageOffset } from "../ram/addr";
 
 /**
  * Linear address of guest-physical `gpa` of `vm` for an access by the guest kernel on context
  * `c`, backing the page on first touch; 0 on failure (the fault record says why).
  */
-export function kernelAccess(c: usize, vm: u32, gpa: u64, write: bool): usize {
+export function kernelAccess(c: usize, vm: u32, gpa: gPA, write: bool): usize {
   const mode = pget(vm, P_MODE);
-  const gppn = <u32>(gpa >> 12);
+  const gppn = gppnOf(gpa);
   if (mode == MODE_EPT) {
     const a = eptFindLeaf(vm, gpa);
     // a write through a read-only (copy-on-write) leaf takes the fault path, which breaks the sharing
@@ -34,9 +35,9 @@ export function kernelAccess(c: usize, vm: u32, gpa: u64, write: bool): usize {
     const mpn = hostBack(vm, gppn, write);
     if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, gpa); return 0; }
     if (!eptInstall(vm, gppn, mpn, hostCls)) { setFault(FK_NO_FRAME, 0, gpa); return 0; }
-    return ramAt((<u64>mpn << 12) | (gpa & 0xFFF));
+    return ramAt(hpaOf(mpn) | pageOffset(gpa));
   }
-  let mpn: u32;
+  let mpn: MPN;
   if (mode == MODE_SHADOW) {
     if (pmapState(vm, gppn) == <u32>PState.Unbacked) {
       // the kernel's own mapping of this page is missing from the shadow tables: a hidden fault
@@ -49,6 +50,6 @@ export function kernelAccess(c: usize, vm: u32, gpa: u64, write: bool): usize {
     mpn = pmapFault(vm, gppn, write);
   }
   if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, gpa); return 0; }
-  return ramAt((<u64>mpn << 12) | (gpa & 0xFFF));
+  return ramAt(hpaOf(mpn) | pageOffset(gpa));
 }
 
