@@ -27,7 +27,11 @@ export {
   pmapFault, pmapCowBreaks, physAccess, physAccessDone, physAccessGppn, swapInCommit, swapInList, swapInFrames,
   swapInFramesCommit, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
 } from "./reclaim/fault";
-export { pmapAudit, pmapAuditCode, pmapAuditDetail } from "./reclaim/audit";
+// the audit: AUDIT_* codes and their texts, where the last failure was, the debug-only corruption hook
+export * from "./ram/invariants";
+export { auditDetailCount, auditDetailName, auditDetail } from "./ram/failure";
+export { audit } from "./audit";
+export { debugCorrupt } from "./debug";
 export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
   zpoolAudit, NO_SLOT,

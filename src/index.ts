@@ -18,7 +18,7 @@ export {
   type PagingOptions, type AttachOptions, type CoreOptions, type PagingStats,
 } from './translate/mmu.js';
 export {
-  SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError,
+  SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError, AuditError, type AuditWhere,
 } from './errors.js';
 export {
   Host, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult,

@@ -21,10 +21,13 @@
  */
 
 import { Region, regionOffset, regionSize, PAGE_SHIFT, PAGE_SIZE } from "./memmap";
+import { AUDIT_OK, AUDIT_FRAMES_CONSERVED, AUDIT_FRAME_FREE_LIST, AUDIT_FRAME_REFS_KIND, AUDIT_FRAME_KIND_COUNT } from "./invariants";
+import { fail, withCounts, withKind } from "./failure";
 import { MPN } from "./addr";
 
 /** Returned by frameAlloc when machine RAM is exhausted. */
 export const NO_FRAME: u32 = 0xFFFFFFFF;
+const NONE: u32 = 0xFFFFFFFF;
 
 /** What a frame is used for; the conservation invariant sums these. */
 export const enum FrameKind {
@@ -144,3 +147,60 @@ export function framesTotal(): u32 { return total; }
 export function framesFree(): u32 { return freeCount + (total - watermark); }
 /** Frames allocated with `kind`. */
 export function framesUsed(kind: u32): u32 { return kind < <u32>FrameKind.COUNT ? load<u32>(used + (<usize>kind << 2)) : 0; }
+
+// ---- audit ---------------------------------------------------------------------------------------
+
+const recount = memory.data(<i32>FrameKind.COUNT * 4, 4);
+
+/**
+ * Checks the allocator against its frame table: free + every kind == total; the free list holds
+ * exactly the free frames (free count long, no allocated frame, no cycle); refs == 0 iff kind ==
+ * Free for every frame handed out; the frames of each kind recounted equal the kind's counter.
+ * AUDIT_OK, or the code of the first broken invariant (failure.ts says where).
+ */
+export function framesAudit(): u32 {
+  let sum: u64 = <u64>freeCount + (total - watermark);
+  for (let k: u32 = 1; k < <u32>FrameKind.COUNT; k++) sum += load<u32>(used + (<usize>k << 2));
+  if (sum != <u64>total) return withCounts(fail(AUDIT_FRAMES_CONSERVED, NONE, NONE, NONE), total, <f64>sum);
+  let n: u32 = 0;
+  for (let m = freeHead; m != NO_FRAME; m = load<u32>(entry(m), 8)) {
+    const k = m < watermark ? load<u32>(entry(m), 4) & KIND_MASK : NONE;
+    if (m >= watermark || load<u32>(entry(m)) != 0 || k != <u32>FrameKind.Free) return withKind(fail(AUDIT_FRAME_FREE_LIST, NONE, NONE, m), k);
+    if (++n > freeCount) return withCounts(fail(AUDIT_FRAME_FREE_LIST, NONE, NONE, m), freeCount, n); // too long, or a cycle
+  }
+  if (n != freeCount) return withCounts(fail(AUDIT_FRAME_FREE_LIST, NONE, NONE, NONE), freeCount, n);
+  memory.fill(recount, 0, <usize>FrameKind.COUNT * 4);
+  for (let m: u32 = 0; m < watermark; m++) {
+    const e = entry(m);
+    const k = load<u32>(e, 4) & KIND_MASK;
+    if ((load<u32>(e) == 0) != (k == <u32>FrameKind.Free) || k >= <u32>FrameKind.COUNT) return withKind(fail(AUDIT_FRAME_REFS_KIND, NONE, NONE, m), k);
+    store<u32>(recount + (<usize>k << 2), load<u32>(recount + (<usize>k << 2)) + 1);
+  }
+  // a free frame missing from the list (a leak) shows as more Free frames than the list holds
+  if (load<u32>(recount) != freeCount) return withCounts(fail(AUDIT_FRAME_FREE_LIST, NONE, NONE, NONE), load<u32>(recount), freeCount);
+  for (let k: u32 = 1; k < <u32>FrameKind.COUNT; k++) {
+    const want = load<u32>(recount + (<usize>k << 2)), have = load<u32>(used + (<usize>k << 2));
+    if (want != have) return withKind(withCounts(fail(AUDIT_FRAME_KIND_COUNT, NONE, NONE, NONE), want, have), k);
+  }
+  return AUDIT_OK;
+}
+
+// ---- debug-only corruption (assembly/debug.ts calls these in the debug build only) -----------------
+
+/** Adds `delta` to the allocator's count of frames of `kind`, touching no frame. */
+export function framesDebugSkew(kind: u32, delta: i32): void {
+  const k = used + (<usize>kind << 2);
+  store<u32>(k, load<u32>(k) + <u32>delta);
+}
+/** Hands out the free-list head as a frame of `kind` without taking it off the list; its MPN or NO_FRAME. */
+export function framesDebugTakeFree(kind: u32): u32 {
+  const m = freeHead;
+  if (m == NO_FRAME) return NO_FRAME;
+  store<u32>(entry(m), 1);
+  store<u32>(entry(m), kind, 4);
+  freeCount--;
+  framesDebugSkew(kind, 1);
+  return m;
+}
+/** Overwrites the reference count of `mpn`. */
+export function framesDebugSetRefs(mpn: u32, refs: u32): void { store<u32>(entry(mpn), refs); }

@@ -31,7 +31,11 @@
  */
 
 import { Region, regionOffset } from "./memmap";
-import { frameAlloc, framePut, frameAddr, frameLink, frameSetLink, frameAux, frameSetAux, NO_FRAME, FrameKind, framesFree } from "./frames";
+import {
+  frameAlloc, framePut, frameAddr, frameLink, frameSetLink, frameAux, frameSetAux, frameKind, framesTotal, framesUsed, NO_FRAME, FrameKind,
+} from "./frames";
+import { AUDIT_OK, AUDIT_ZPOOL_FREE_LIST, AUDIT_ZPOOL_FRAMES, AUDIT_ZPOOL_FRAME, AUDIT_ZPOOL_COUNTS } from "./invariants";
+import { fail, withCounts, withSlot } from "./failure";
 import { GPPN, ZSlot } from "./addr";
 
 /** Slot ids are MPN << 2 | sub; this one is none. */
@@ -40,6 +44,7 @@ export const NO_SLOT: u32 = 0xFFFFFFFF;
 export const ZCLASS_1K: u32 = 0;
 export const ZCLASS_2K: u32 = 1;
 export const ZCLASSES: u32 = 2;
+const NONE: u32 = 0xFFFFFFFF;
 
 const freeHead = memory.data(<i32>ZCLASSES * 4, 4);
 const slotsUsed = memory.data(<i32>ZCLASSES * 4, 4);
@@ -176,19 +181,60 @@ export function zpoolWastedBytes(): f64 {
   return <f64>((<u64>(zpoolFrames(0) + zpoolFrames(1)) << 12) - storedBytes);
 }
 
-/** Recounts the free lists and frame counters; returns 0 when consistent, else a failure code. */
+const recount = memory.data(<i32>ZCLASSES * 8, 4);
+
+/**
+ * Checks the pool: each class's free list (back links, only free slots of its class in zpool
+ * frames, no cycle); the pool's frame count against the frames of kind zpool; every zpool frame's
+ * used-slot count (frame aux) against its slots' lengths; and per class, frames and used slots
+ * recounted against the counters, free + used == frames x slots per frame. AUDIT_OK, or the code
+ * of the first broken invariant (failure.ts says where).
+ */
 export function zpoolAudit(): u32 {
+  const total = framesTotal();
   for (let c: u32 = 0; c < ZCLASSES; c++) {
     let free: u32 = 0;
     let prev = NO_SLOT;
     for (let s = ld(freeHead + (<usize>c << 2)); s != NO_SLOT; s = ld(meta(s) + 4)) {
-      if (ld(meta(s)) != prev) return 1;
-      if (load<u16>(meta(s) + 14) != 0 || frameLink(s >> 2) != c) return 2;
+      const m = s >> 2;
+      if (m >= total || frameKind(m) != <u32>FrameKind.Zpool || ld(meta(s)) != prev || load<u16>(meta(s) + 14) != 0 || frameLink(m) != c) {
+        return withSlot(fail(AUDIT_ZPOOL_FREE_LIST, NONE, NONE, m < total ? m : NONE), s);
+      }
       prev = s;
-      if (++free > (framesFree() + 1) * 4 + zpoolFrames(c) * 4) return 3; // a cycle
+      if (++free > zpoolFrames(c) * 4) return withSlot(fail(AUDIT_ZPOOL_FREE_LIST, NONE, NONE, m), s); // a cycle
     }
-    const per: u32 = 4 >> c;
-    if (free + zpoolSlotsUsed(c) != zpoolFrames(c) * per) return 4;
+    store<u32>(recount + (<usize>c << 3), free);
   }
-  return 0;
+  const frames = zpoolFrames(0) + zpoolFrames(1);
+  if (frames != framesUsed(<u32>FrameKind.Zpool)) return withCounts(fail(AUDIT_ZPOOL_FRAMES, NONE, NONE, NONE), framesUsed(<u32>FrameKind.Zpool), frames);
+  let used0: u32 = 0, used1: u32 = 0, frames0: u32 = 0, frames1: u32 = 0;
+  // the frames of kind zpool are as many as the pool counts (above): stop at the last one
+  for (let m: u32 = 0; m < total && frames0 + frames1 < frames; m++) {
+    if (frameKind(m) != <u32>FrameKind.Zpool) continue;
+    const c = frameLink(m);
+    if (c >= ZCLASSES) return withCounts(fail(AUDIT_ZPOOL_FRAME, NONE, NONE, m), ZCLASSES - 1, c);
+    let n: u32 = 0;
+    for (let sub: u32 = 0; sub < 4; sub += 1 << c) if (load<u16>(meta((m << 2) | sub) + 14) != 0) n++;
+    if (n == 0 || n != frameAux(m)) return withCounts(fail(AUDIT_ZPOOL_FRAME, NONE, NONE, m), n, frameAux(m));
+    if (c == 0) { used0 += n; frames0++; } else { used1 += n; frames1++; }
+  }
+  for (let c: u32 = 0; c < ZCLASSES; c++) {
+    const usedRe = c == 0 ? used0 : used1, framesRe = c == 0 ? frames0 : frames1;
+    if (framesRe != zpoolFrames(c)) return withCounts(fail(AUDIT_ZPOOL_COUNTS, NONE, NONE, NONE), framesRe, zpoolFrames(c));
+    if (usedRe != zpoolSlotsUsed(c)) return withCounts(fail(AUDIT_ZPOOL_COUNTS, NONE, NONE, NONE), usedRe, zpoolSlotsUsed(c));
+    const free = load<u32>(recount + (<usize>c << 3));
+    if (free + usedRe != framesRe * (4 >> c)) return withCounts(fail(AUDIT_ZPOOL_COUNTS, NONE, NONE, NONE), framesRe * (4 >> c), free + usedRe);
+  }
+  return AUDIT_OK;
 }
+
+// ---- debug-only corruption (assembly/debug.ts calls these in the debug build only) -----------------
+
+/** Head of the free list of class `c` (NO_SLOT when empty). */
+export function zpoolDebugFreeHead(c: u32): u32 { return ld(freeHead + (<usize>c << 2)); }
+/** Overwrites the stored length of slot `s`. */
+export function zpoolDebugSetLen(s: u32, len: u32): void { store<u16>(meta(s) + 14, <u16>len); }
+/** Overwrites the owner VM of slot `s`. */
+export function zpoolDebugSetVm(s: u32, vm: u32): void { store<u16>(meta(s) + 12, <u16>vm); }
+/** Takes free slot `s` of class `c` off its free list and nowhere else (a leaked slot). */
+export function zpoolDebugUnlinkFree(c: u32, s: u32): void { unlinkFree(c, s); }

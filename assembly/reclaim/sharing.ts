@@ -367,6 +367,9 @@ export function shareScan(maxPages: u32, scanOrder: u32): u32 {
   return lastScanned;
 }
 
+/** Frame named by the last entry sharingAudit looked at (the failing one when it fails). */
+export let sharingAuditMpn: u32 = 0;
+
 /**
  * Checks the table: counts by type, every shared entry reachable; with `deep`, also that each
  * shared frame still hashes to its key (costs a page hash per shared frame). 0 when consistent.
@@ -376,6 +379,7 @@ export function sharingAudit(deep: bool): u32 {
   for (let i: u32 = 0; i <= mask; i++) {
     const t = ttype(i);
     if (t == EMPTY) continue;
+    sharingAuditMpn = tmpn(i);
     if (t == T_HINT) { h++; continue; }
     if (t != T_SHARED) return 1;
     s++;

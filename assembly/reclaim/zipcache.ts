@@ -29,10 +29,13 @@ import { pageCopy } from "../ram/page";
 import { lz4Compress, lz4Decompress } from "../codec/lz4";
 import { backingChanged } from "./hook";
 import { PAGE_SIZE } from "../ram/memmap";
+import { AUDIT_OK, AUDIT_ZIP_LRU_LIST, AUDIT_ZIP_SLOT_OWNER, AUDIT_ZIP_COUNT, AUDIT_ZIP_BYTES } from "../ram/invariants";
+import { fail, withCounts, withSlot } from "../ram/failure";
 import { GPPN, MPN, ZSlot } from "../ram/addr";
 
 /** Largest compressed page the cache keeps (a 2 KiB slot). */
 export const ZIP_MAX: u32 = 2048;
+const NONE: u32 = 0xFFFFFFFF;
 /** Histogram of compressed sizes: 16 buckets of 256 bytes, then one for pages that did not compress below 4 KiB. */
 export const ZIP_HIST_BUCKETS: u32 = 17;
 
@@ -171,23 +174,33 @@ export function zipFetch(vm: u32, gppn: GPPN, p: usize, e: u64): MPN {
   return mpn;
 }
 
-/** Checks `vm`'s LRU list against its Compressed pages; 0 when consistent. */
+/**
+ * Checks `vm`'s LRU list against its Compressed pages: back links, tail and length (no cycle);
+ * each slot owned by `vm` and named by the Compressed entry of the GPPN it records; as many slots
+ * as Compressed pages; CACHESZ and CACHEUSD equal to the slots' sizes and lengths. AUDIT_OK, or
+ * the code of the first broken invariant (failure.ts says where).
+ */
 export function zipAudit(vm: u32): u32 {
   let n: u32 = 0, sz: u32 = 0, usd: u32 = 0;
   let prev = NO_SLOT;
+  const pages = vmGet(vm, VmF.Pages);
   for (let s = vmGet(vm, VmF.LruHead); s != NO_SLOT; s = zslotNext(s)) {
-    if (zslotPrev(s) != prev) return 1;
-    if (zslotVm(s) != vm) return 2;
-    const e = load<u64>(pmapAddr(vm, zslotGppn(s)));
-    if (pstate(e) != <u32>PState.Compressed || pframe(e) != s) return 3;
+    if (zslotPrev(s) != prev || ++n > pages) return withSlot(fail(AUDIT_ZIP_LRU_LIST, vm, NONE, s >> 2), s); // n > pages: a cycle
+    const g = zslotGppn(s);
+    if (zslotVm(s) != vm || g >= pages) return withSlot(fail(AUDIT_ZIP_SLOT_OWNER, vm, g < pages ? g : NONE, s >> 2), s);
+    const e = load<u64>(pmapAddr(vm, g));
+    if (pstate(e) != <u32>PState.Compressed || pframe(e) != s) return withSlot(fail(AUDIT_ZIP_SLOT_OWNER, vm, g, s >> 2), s);
     sz += zslotBytes(zslotClass(s));
     usd += zslotLen(s);
     prev = s;
-    if (++n > vmGet(vm, VmF.Pages)) return 4; // a cycle
   }
-  if (prev != vmGet(vm, VmF.LruTail)) return 5;
-  if (n != vmCount_(vm, <u32>PState.Compressed)) return 6;
-  if (sz != vmGet(vm, VmF.CacheSz) || usd != vmGet(vm, VmF.CacheUsd)) return 7;
-  return 0;
+  if (prev != vmGet(vm, VmF.LruTail)) return withSlot(fail(AUDIT_ZIP_LRU_LIST, vm, NONE, NONE), vmGet(vm, VmF.LruTail));
+  const want = vmCount_(vm, <u32>PState.Compressed);
+  if (n != want) return withCounts(fail(AUDIT_ZIP_COUNT, vm, NONE, NONE), want, n);
+  if (sz != vmGet(vm, VmF.CacheSz)) return withCounts(fail(AUDIT_ZIP_BYTES, vm, NONE, NONE), sz, vmGet(vm, VmF.CacheSz));
+  if (usd != vmGet(vm, VmF.CacheUsd)) return withCounts(fail(AUDIT_ZIP_BYTES, vm, NONE, NONE), usd, vmGet(vm, VmF.CacheUsd));
+  return AUDIT_OK;
 }
 
+/** Debug-only corruption (assembly/debug.ts): takes slot `s` off `vm`'s LRU list and nowhere else. */
+export function zipDebugUnlink(vm: u32, s: u32): void { lruUnlink(vm, s); }

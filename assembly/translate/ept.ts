@@ -61,6 +61,8 @@ export function ptFree(m: u32): void {
 
 /** Frames waiting in the pad pool. */
 export function ptPoolCount(): u32 { return poolCount; }
+/** First frame of the pad pool (NO_FRAME when empty); the others follow through frame links. */
+export function ptPoolHead(): u32 { return poolHead; }
 
 /** Draws pad frames into the pool until the allocator's next frame is a multiple of `n` (at most n tries). */
 function alignAllocator(n: u32): void {

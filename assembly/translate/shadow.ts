@@ -53,7 +53,8 @@ import { kernelAccess } from "./kernel";
 import { setFault, FK_GUEST_PF, FK_HOST, FK_NO_FRAME, S_OK, S_FAULT } from "./fault";
 import { gPA, GPPN, gppnOf, gVA, hpaOf, pageOffset } from "../ram/addr";
 
-const SHADOW_TAG: u32 = 0x5A000000;
+/** Frame link of a shadow table: SHADOW_TAG | level << 16 | vm. */
+export const SHADOW_TAG: u32 = 0x5A000000;
 const RMAP_MANY: u32 = 1;
 const TRACK_MANY: u32 = 0xFFFFFFFF;
 
