@@ -233,8 +233,8 @@ export function zpoolAudit(): u32 {
 /** Head of the free list of class `c` (NO_SLOT when empty). */
 export function zpoolDebugFreeHead(c: u32): u32 { return ld(freeHead + (<usize>c << 2)); }
 /** Overwrites the stored length of slot `s`. */
-export function zpoolDebugSetLen(s: u32, len: u32): void { store<u16>(meta(s) + 14, <u16>len); }
+export function zpoolDebugSetLen(s: ZSlot, len: u32): void { store<u16>(meta(s) + 14, <u16>len); }
 /** Overwrites the owner VM of slot `s`. */
-export function zpoolDebugSetVm(s: u32, vm: u32): void { store<u16>(meta(s) + 12, <u16>vm); }
+export function zpoolDebugSetVm(s: ZSlot, vm: u32): void { store<u16>(meta(s) + 12, <u16>vm); }
 /** Takes free slot `s` of class `c` off its free list and nowhere else (a leaked slot). */
-export function zpoolDebugUnlinkFree(c: u32, s: u32): void { unlinkFree(c, s); }
+export function zpoolDebugUnlinkFree(c: u32, s: ZSlot): void { unlinkFree(c, s); }

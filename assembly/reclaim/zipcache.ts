@@ -203,4 +203,4 @@ export function zipAudit(vm: u32): u32 {
 }
 
 /** Debug-only corruption (assembly/debug.ts): takes slot `s` off `vm`'s LRU list and nowhere else. */
-export function zipDebugUnlink(vm: u32, s: u32): void { lruUnlink(vm, s); }
+export function zipDebugUnlink(vm: u32, s: ZSlot): void { lruUnlink(vm, s); }

@@ -55,7 +55,7 @@ export function ptAlloc(): MPN {
 }
 
 /** Returns a page-table frame to the allocator after clearing it (ptAlloc promises zeros). */
-export function ptFree(m: u32): void {
+export function ptFree(m: MPN): void {
   framePut(m);
 }
 

@@ -115,7 +115,7 @@ export function guestRead64(id: u32, gpa: f64): u64 {
  * Zero and all-zero resident pages read zero; compressed and swapped pages count as data;
  * ballooned ones belong to the balloon. Changes nothing, so it can run before any setup.
  */
-export function gosRangeBusy(vm: u32, lo: u32, hi: u32): GPPN {
+export function gosRangeBusy(vm: u32, lo: GPPN, hi: GPPN): GPPN {
   if (hi > vmPages(vm) || lo >= hi) return lo;
   for (let g = lo; g < hi; g++) {
     const s = pmapState(vm, g);
@@ -127,7 +127,7 @@ export function gosRangeBusy(vm: u32, lo: u32, hi: u32): GPPN {
 }
 
 /** Confines the guest OS model of `vm` (after pagingVmSetup) to GPPNs [lo, hi), checked by gosRangeBusy. */
-export function gosAttach(vm: u32, lo: u32, hi: u32): void {
+export function gosAttach(vm: u32, lo: GPPN, hi: GPPN): void {
   if (DEBUG) assert(gosRangeBusy(vm, lo, hi) == NONE, "gosAttach: the range holds data");
   pset(vm, P_SMALL, max<u32>(lo, 1)); // GPPN 0 stays unused: a zero gPA never names a table
   pset(vm, P_LARGE, hi);

@@ -51,7 +51,7 @@ import {
 import { cacheFlushAsid } from "./tlb";
 import { kernelAccess } from "./kernel";
 import { setFault, FK_GUEST_PF, FK_HOST, FK_NO_FRAME, S_OK, S_FAULT } from "./fault";
-import { gPA, GPPN, gppnOf, gVA, hpaOf, pageOffset } from "../ram/addr";
+import { gPA, GPPN, gppnOf, gVA, hpaOf, MPN, pageOffset } from "../ram/addr";
 
 /** Frame link of a shadow table: SHADOW_TAG | level << 16 | vm. */
 export const SHADOW_TAG: u32 = 0x5A000000;
@@ -59,7 +59,7 @@ const RMAP_MANY: u32 = 1;
 const TRACK_MANY: u32 = 0xFFFFFFFF;
 
 /** Tags shadow table `m` of `vm` at `level`, mirroring guest table `gppn` (NONE: synthetic). */
-function tagTable(m: u32, vm: u32, level: u32, gppn: GPPN): void {
+function tagTable(m: MPN, vm: u32, level: u32, gppn: GPPN): void {
   frameSetLink(m, SHADOW_TAG | (level << 16) | vm);
   frameSetAux(m, gppn);
 }
@@ -78,10 +78,10 @@ function shadowLeafAt(vm: u32, a: usize): bool {
 
 /** Level of shadow table `m`. */
 // @ts-ignore: decorator
-@inline function tableLevel(m: u32): u32 { return (frameLink(m) >> 16) & 7; }
+@inline function tableLevel(m: MPN): u32 { return (frameLink(m) >> 16) & 7; }
 
 /** Records that guest table `gppn` of `vm` is mirrored by shadow table `m` (write-protecting it). */
-function track(vm: u32, gppn: GPPN, m: u32): void {
+function track(vm: u32, gppn: GPPN, m: MPN): void {
   if (gppn >= vmPages(vm)) return;
   const t = gpTrack(pmapBase(vm), gppn);
   const cur = load<u32>(t, 4);
@@ -123,7 +123,7 @@ function rmapSet(vm: u32, gppn: GPPN, n: u32, a: usize): void {
 }
 
 /** Frees shadow table `m` of `vm` and its subtree. */
-function freeTable(vm: u32, m: u32): void {
+function freeTable(vm: u32, m: MPN): void {
   // only a shadow table of this VM may be freed here: anything else would be a frame someone owns
   if (DEBUG) assert(frameKind(m) == <u32>FrameKind.PageTable && (frameLink(m) & 0xFF00FFFF) == (SHADOW_TAG | vm), "freeTable: not a shadow table of this VM");
   const level = tableLevel(m);
@@ -191,7 +191,7 @@ let sweepLast: u32 = 0;
 let sweepFreed: bool = false;
 
 /** Drops entry `idx` of shadow table `m` (at `level`) with its subtree, flushing the TLB entries of a leaf. */
-function dropEntry(vm: u32, m: u32, level: u32, idx: usize): void {
+function dropEntry(vm: u32, m: MPN, level: u32, idx: usize): void {
   const a = ramAt(hpaOf(m) + (idx << 3));
   const e = load<u64>(a);
   if (!(e & PTE_P)) return;
@@ -201,7 +201,7 @@ function dropEntry(vm: u32, m: u32, level: u32, idx: usize): void {
 }
 
 /** Applies sweep operation `op` to shadow table `m` of `vm` and the tables below it. */
-function sweep(vm: u32, m: u32, op: u32): void {
+function sweep(vm: u32, m: MPN, op: u32): void {
   const level = tableLevel(m);
   if (frameAux(m) == sweepGppn) {
     sweepMirrors++;
