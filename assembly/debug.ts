@@ -9,7 +9,8 @@
  *   pmap      a VM's range moved onto its neighbour's; counts skewed; a bad state, MARK or
  *             PENDING left behind; a page's frame freed, re-owned or made shared under it; a
  *             page pointed at another domain's shared frame; a zero frame written; a reference added
- *   zip       LRU links broken; a slot's owner changed; a slot dropped from the list; bytes skewed
+ *   zip       LRU links broken; a slot's owner changed; a slot dropped from the list; bytes or
+ *             the VM's zpool frame count skewed
  *   zpool     a free slot marked used; an orphan zpool frame; a frame's used count skewed; a free
  *             slot leaked; a slot allocated for no page
  *   sharing   an entry's type, frame or place in the table changed; a shared frame written; a
@@ -28,7 +29,10 @@ import {
   frameAlloc, frameGet, framePut, frameAux, frameSetAux, frameSetLink, frameLink, frameKind, frameAddr, framesTotal, FrameKind,
   framesDebugSkew, framesDebugTakeFree, framesDebugSetRefs,
 } from "./ram/frames";
-import { zslotAlloc, zslotSetPrev, zpoolDebugFreeHead, zpoolDebugSetLen, zpoolDebugSetVm, zpoolDebugUnlinkFree, NO_SLOT, ZCLASSES } from "./ram/zpool";
+import {
+  zslotAlloc, zslotSetPrev, zpoolDebugFreeHead, zpoolDebugSetLen, zpoolDebugSetVm, zpoolDebugUnlinkFree, zpoolDebugSkewVmFrames,
+  NO_SLOT, ZCLASSES,
+} from "./ram/zpool";
 import { gpaOf, mpnOf } from "./ram/addr";
 import * as A from "./ram/invariants";
 import {
@@ -42,6 +46,8 @@ import { ramAt, eptFindLeaf, foundLevel } from "./translate/ept";
 import { shadowLeafOf, RMAP_MANY_LEAVES } from "./translate/shadow";
 
 const REFUSED: u32 = 0xFFFFFFFF;
+/** A VM id above any the engine holds (src/engine/engine.ts maxVMs <= 4096; the zpool counts ids below 4096). */
+const NO_VM: u32 = 4095;
 
 /** Breaks invariant `invariant` (an AUDIT_* code) at (vm, gppn), with `arg` as described above. */
 export function debugCorrupt(invariant: u32, vm: u32, gppn: u32, arg: u32): f64 {
@@ -119,6 +125,8 @@ function corrupt(code: u32, vm: u32, gppn: u32, arg: u32): u32 {
   if (code == A.AUDIT_ZPOOL_FRAMES) return frameAlloc(<u32>FrameKind.Zpool);
   if (code == A.AUDIT_PT_FRAMES) return frameAlloc(<u32>FrameKind.PageTable);
   if (code == A.AUDIT_HV_FRAMES) return frameAlloc(<u32>FrameKind.Hypervisor);
+  // a slot allocated for no page, owned by an id no VM has (so no VM's zip-cache counts change)
+  if (code == A.AUDIT_ZPOOL_SLOT_OWNERS) return zslotAlloc(0, 1, NO_VM, 0);
   if (code == A.AUDIT_ZPOOL_FREE_LIST || code == A.AUDIT_ZPOOL_COUNTS) {
     for (let c: u32 = 0; c < ZCLASSES; c++) {
       const s = zpoolDebugFreeHead(c);
@@ -157,6 +165,7 @@ function corrupt(code: u32, vm: u32, gppn: u32, arg: u32): u32 {
     return 0;
   }
   if (code == A.AUDIT_ZIP_BYTES) { vmSet(vm, VmF.CacheUsd, vmGet(vm, VmF.CacheUsd) + 1); return 0; }
+  if (code == A.AUDIT_ZIP_FRAMES) { zpoolDebugSkewVmFrames(vm, 1); return 0; }
   if (code == A.AUDIT_PT_TABLE_COUNT) {
     const f = pget(vm, P_MODE) == MODE_SHADOW ? P_SHADOWTABLES : P_EPTTABLES;
     pset(vm, f, pget(vm, f) + 1);
@@ -168,7 +177,6 @@ function corrupt(code: u32, vm: u32, gppn: u32, arg: u32): u32 {
   if (code == A.AUDIT_PMAP_BAD_STATE) { store<u64>(p, (e & ~STATE_MASK) | 9); return 0; }
   if (code == A.AUDIT_PMAP_MARK_LEFT) { store<u64>(p, e | MARK); return 0; }
   if (code == A.AUDIT_PMAP_PENDING) { store<u64>(p, e | PENDING); return 0; }
-  if (code == A.AUDIT_ZPOOL_SLOT_OWNERS) return zslotAlloc(0, 1, vm, gppn);
   const m = pframe(e);
   if (entryIn(vm, gppn, PState.Mapped) != 0) {
     if (code == A.AUDIT_FRAME_REFS_KIND) { framesDebugSetRefs(m, 0); return m; }

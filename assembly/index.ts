@@ -21,11 +21,11 @@ export {
 } from "./ram/frames";
 export {
   vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
-  vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT,
+  vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, vmAlive, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT,
 } from "./reclaim/pmap";
 export {
   pmapFault, pmapCowBreaks, physAccess, physAccessDone, physAccessGppn, swapInCommit, swapInList, swapInFrames,
-  swapInFramesCommit, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
+  swapInFramesCommit, vmRelease, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
 } from "./reclaim/fault";
 // the audit: AUDIT_* codes and their texts, where the last failure was, the debug-only corruption hook
 export * from "./ram/invariants";
@@ -34,11 +34,11 @@ export { audit } from "./audit";
 export { debugCorrupt } from "./debug";
 export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
-  zpoolAudit, NO_SLOT,
+  zpoolAudit, zpoolVmFrames, NO_SLOT,
 } from "./ram/zpool";
 export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS } from "./reclaim/zipcache";
 export {
-  reclaimSeed, reclaimSelect, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
+  reclaimSeed, reclaimSelect, reclaimEvict, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
 } from "./reclaim/pageout";
 export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed, BALLOON_DUPLICATE, BALLOON_BAD_STATE } from "./reclaim/balloon";
 export {
@@ -54,10 +54,12 @@ export {
 } from "./translate/cores";
 export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults, lastFaultKind, lastFaultCode, lastFaultAddr, lastTranslationCycles } from "./translate/walk";
 export { mmuInvlpg } from "./translate/shadow";
-export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount } from "./translate/ept";
+export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount, ptPoolDrain } from "./translate/ept";
+export { shadowRelease } from "./translate/shadow";
 export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
 export { TRACE_SKIP_BAD, TRACE_EMIT, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./translate/trace";
 export { backingChanged } from "./reclaim/hook";
+export { pagingVmRelease } from "./translate/coherence";
 export { pagingSample } from "./translate/accessed";
 export { pagingStatCount, pagingStatName, pagingStat, mmuResetCounters } from "./translate/cores";
 export {

@@ -5,10 +5,10 @@
  *
  *   1 ..  4   frames      ram/frames.ts        the allocator's counts, free list, references
  *   5 .. 16   pmap        reclaim/audit.ts     each VM's pages, states and the frames they name
- *  17 .. 20   zip cache   reclaim/zipcache.ts  each VM's LRU list of compressed pages
- *  21 .. 25   zpool       ram/zpool.ts         slots, their free lists and frames
- *  26 .. 31   sharing     reclaim/sharing.ts   the sharing table and the frames marked shared
- *  32 .. 39   paging      translate/audit.ts   page-table frames, EPT and shadow leaves; hypervisor frames
+ *  17 .. 21   zip cache   reclaim/zipcache.ts  each VM's LRU list of compressed pages, its zpool frames
+ *  22 .. 26   zpool       ram/zpool.ts         slots, their free lists and frames
+ *  27 .. 32   sharing     reclaim/sharing.ts   the sharing table and the frames marked shared
+ *  33 .. 40   paging      translate/audit.ts   page-table frames, EPT and shadow leaves; hypervisor frames
  *
  * Add a code at the end of its group's range only by renumbering after it: codes are contiguous
  * from 1, and AUDIT_TEXT holds one line per code in the same order (a test keeps them in step).
@@ -38,28 +38,29 @@ export const AUDIT_ZIP_LRU_LIST: u32 = 17;
 export const AUDIT_ZIP_SLOT_OWNER: u32 = 18;
 export const AUDIT_ZIP_COUNT: u32 = 19;
 export const AUDIT_ZIP_BYTES: u32 = 20;
+export const AUDIT_ZIP_FRAMES: u32 = 21;
 
-export const AUDIT_ZPOOL_FREE_LIST: u32 = 21;
-export const AUDIT_ZPOOL_FRAMES: u32 = 22;
-export const AUDIT_ZPOOL_FRAME: u32 = 23;
-export const AUDIT_ZPOOL_COUNTS: u32 = 24;
-export const AUDIT_ZPOOL_SLOT_OWNERS: u32 = 25;
+export const AUDIT_ZPOOL_FREE_LIST: u32 = 22;
+export const AUDIT_ZPOOL_FRAMES: u32 = 23;
+export const AUDIT_ZPOOL_FRAME: u32 = 24;
+export const AUDIT_ZPOOL_COUNTS: u32 = 25;
+export const AUDIT_ZPOOL_SLOT_OWNERS: u32 = 26;
 
-export const AUDIT_SHARE_BAD_ENTRY: u32 = 26;
-export const AUDIT_SHARE_ENTRY_FRAME: u32 = 27;
-export const AUDIT_SHARE_CONTENT_CHANGED: u32 = 28;
-export const AUDIT_SHARE_UNREACHABLE: u32 = 29;
-export const AUDIT_SHARE_COUNTS: u32 = 30;
-export const AUDIT_SHARE_UNTABLED: u32 = 31;
+export const AUDIT_SHARE_BAD_ENTRY: u32 = 27;
+export const AUDIT_SHARE_ENTRY_FRAME: u32 = 28;
+export const AUDIT_SHARE_CONTENT_CHANGED: u32 = 29;
+export const AUDIT_SHARE_UNREACHABLE: u32 = 30;
+export const AUDIT_SHARE_COUNTS: u32 = 31;
+export const AUDIT_SHARE_UNTABLED: u32 = 32;
 
-export const AUDIT_PT_TABLE_FRAME: u32 = 32;
-export const AUDIT_PT_TABLE_COUNT: u32 = 33;
-export const AUDIT_EPT_LEAF_STALE: u32 = 34;
-export const AUDIT_EPT_LEAF_WRITABLE: u32 = 35;
-export const AUDIT_SHADOW_LEAF_FRAME: u32 = 36;
-export const AUDIT_SHADOW_LEAF_WRITABLE: u32 = 37;
-export const AUDIT_PT_FRAMES: u32 = 38;
-export const AUDIT_HV_FRAMES: u32 = 39;
+export const AUDIT_PT_TABLE_FRAME: u32 = 33;
+export const AUDIT_PT_TABLE_COUNT: u32 = 34;
+export const AUDIT_EPT_LEAF_STALE: u32 = 35;
+export const AUDIT_EPT_LEAF_WRITABLE: u32 = 36;
+export const AUDIT_SHADOW_LEAF_FRAME: u32 = 37;
+export const AUDIT_SHADOW_LEAF_WRITABLE: u32 = 38;
+export const AUDIT_PT_FRAMES: u32 = 39;
+export const AUDIT_HV_FRAMES: u32 = 40;
 
 const AUDIT_TEXT: StaticArray<string> = [
   "every invariant holds",
@@ -86,6 +87,7 @@ const AUDIT_TEXT: StaticArray<string> = [
   "a slot on a VM's zip-cache list is not the slot of the Compressed page of that VM it names",
   "a VM's zip-cache list holds a different number of slots than the VM has Compressed pages",
   "a VM's zip-cache byte counters (CACHESZ, CACHEUSD) differ from the slots on its list",
+  "the zpool's count of a VM's frames differs from the distinct frames of the slots on its list",
   // zpool
   "a zpool free list is broken: a wrong back link, a used slot or a slot of the other class on it, or a cycle",
   "the zpool's frame count differs from the frames of kind zpool",

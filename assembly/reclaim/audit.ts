@@ -2,7 +2,8 @@
  * audit (reclaim/): recounts the pmap, the frames it names, the zip caches, the zpool and the
  * sharing table from scratch and checks their invariants (ram/invariants.ts names them):
  *
- *   VM table        pmap ranges tile the pmap in use; each VM's state counts sum to its size
+ *   VM table        pmap ranges tile the pmap in use (retired VMs' kept for reuse); each VM's
+ *                   state counts sum to its size
  *   pmap entries    a known state; no MARK or PENDING left; a resident page names a guest frame
  *                   that is its own (Mapped) or shared in its domain (Shared, Zero: all zeros)
  *   frames          each guest frame's references == the pmap entries naming it (scratch counts)
@@ -38,13 +39,17 @@ const SHARE_CODES: StaticArray<u32> = [
   AUDIT_OK, AUDIT_SHARE_BAD_ENTRY, AUDIT_SHARE_ENTRY_FRAME, AUDIT_SHARE_CONTENT_CHANGED, AUDIT_SHARE_UNREACHABLE, AUDIT_SHARE_COUNTS,
 ];
 
-/** Checks the VM table: pmap ranges laid end to end from 0 (vmCreate's order) up to the entries in use. */
+/**
+ * Checks the VM table: pmap ranges (span entries each, a retired VM's kept for reuse) laid end to
+ * end from 0 in id order up to the entries in use, each VM's pages within its range.
+ */
 function rangesAudit(): u32 {
   let next: u32 = 0;
   for (let vm: u32 = 0; vm < vmTotal(); vm++) {
-    const base = vmGet(vm, VmF.Base);
+    const base = vmGet(vm, VmF.Base), span = vmGet(vm, VmF.Span);
     if (base != next) return withCounts(fail(AUDIT_VM_RANGES, vm, NONE, NONE), next, base);
-    next += vmPages(vm);
+    if (vmPages(vm) > span) return withCounts(fail(AUDIT_VM_RANGES, vm, NONE, NONE), span, vmPages(vm));
+    next += span;
   }
   if (next != pmapEntries()) return withCounts(fail(AUDIT_VM_RANGES, NONE, NONE, NONE), pmapEntries(), next);
   return AUDIT_OK;

@@ -3,7 +3,7 @@
  * (a zeroed private frame), a copy-on-write break (a private copy, or the last user taking the
  * shared frame back), decompression out of the zip cache (zipcache.ts zipFetch), a swap-in
  * (the page read by TypeScript); and how a resident page gives its frame back (releaseResident,
- * used by page-out, the zip cache and the balloon).
+ * used by page-out, the zip cache and the balloon), or a whole VM all of its (vmRelease, power-off).
  *
  *   pmapFault(vm, gppn, write)          one page: the MPN, or a FAULT_* code for TypeScript
  *   physAccess(vm, gpa, len, buf, f)    a guest-physical copy, page by page through pmapFault
@@ -16,11 +16,11 @@ import { Region, regionOffset, PAGE_SHIFT, PAGE_SIZE } from "../ram/memmap";
 import { framePut, frameAddr, frameRefs, frameLink, frameAux, frameSetLink, frameSetAux, framesFree } from "../ram/frames";
 import { pageCopy, pageIsZero } from "../ram/page";
 import {
-  PState, VmF, VmCounter, vmGet, vmBump, vmPages, vmResident, pmapAddr, pmapSet, pentry, pstate, pframe, guestAlloc,
-  ACCESSED, DIRTY, PENDING, FAULT_RANGE, FAULT_IO, FAULT_MIN,
+  PState, VmF, VmCounter, vmGet, vmBump, vmPages, vmResident, vmAlive, vmRetire, pmapAddr, pmapSet, pentry, pstate, pframe,
+  guestAlloc, ACCESSED, DIRTY, PENDING, MARK, FAULT_RANGE, FAULT_IO, FAULT_MIN,
 } from "./pmap";
 import { sharedRelease, sharedTakeBack } from "./sharing";
-import { zipFetch } from "./zipcache";
+import { zipFetch, zipDrop } from "./zipcache";
 import { backingChanged } from "./hook";
 import { GPPN, MPN } from "../ram/addr";
 
@@ -244,3 +244,26 @@ export function swapInFramesCommit(vm: u32, list: usize, n: u32, done: u32, addr
   }
 }
 
+/**
+ * Powers `vm` off in the pmap: every frame reference is dropped (a private frame is freed, a
+ * shared one loses a user), every zip slot freed, and the VM table entry retired (pmap.ts
+ * vmRetire: pages 0, its pmap range kept for vmCreate to reuse). Swap slots are TypeScript's: it
+ * discards the VM's store whole. Paging state derived from the pmap must be gone first
+ * (translate/coherence.ts pagingVmRelease), so nothing can reach a freed frame. Returns the
+ * frames freed outright.
+ */
+export function vmRelease(vm: u32): u32 {
+  if (!vmAlive(vm)) return 0;
+  const before = framesFree();
+  const pages = vmPages(vm);
+  for (let g: u32 = 0; g < pages; g++) {
+    const p = pmapAddr(vm, g);
+    const e = load<u64>(p);
+    if (DEBUG) assert(!(e & (PENDING | MARK)), "vmRelease: a batch is in flight");
+    const s = pstate(e);
+    if (s == <u32>PState.Mapped || s == <u32>PState.Shared || s == <u32>PState.Zero) releaseResident(vm, g, e);
+    else if (s == <u32>PState.Compressed) zipDrop(vm, pframe(e));
+  }
+  vmRetire(vm);
+  return framesFree() - before;
+}

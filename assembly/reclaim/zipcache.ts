@@ -13,9 +13,13 @@
  * A compressed page is never accessed in place (an access decompresses it into a fresh frame
  * and frees the slot), so compression order is recency order.
  *
+ * The cache is a cap, not a reservation: its frames are taken back when another VM or a
+ * reservation needs them, by evicting the oldest compressed pages to swap (pageout.ts reclaimEvict).
+ *
  * Invariants:
  *   - a VM's list holds exactly its Compressed pages' slots, each slot's owner is (vm, gppn);
- *   - cacheSz == sum of slot bytes, cacheUsd == sum of compressed lengths over the list.
+ *   - cacheSz == sum of slot bytes, cacheUsd == sum of compressed lengths over the list;
+ *   - the zpool's count of the VM's frames equals the distinct frames of the slots on the list.
  */
 
 import {
@@ -23,13 +27,14 @@ import {
   guestAlloc, vmCount_, FAULT_MIN, FAULT_NO_FRAME, PENDING,
 } from "./pmap";
 import { zslotAlloc, zslotFree, zslotAddr, zslotLen, zslotClass, zslotBytes, zslotVm, zslotGppn,
-  zslotPrev, zslotNext, zslotSetPrev, zslotSetNext, zclassFor, zpoolHasFree, NO_SLOT } from "../ram/zpool";
+  zslotPrev, zslotNext, zslotSetPrev, zslotSetNext, zclassFor, zpoolHasFree, zpoolVmFrames, zpoolVmFramesRecount,
+  NO_SLOT } from "../ram/zpool";
 import { frameAddr, frameRefs, frameAux, framesFree } from "../ram/frames";
 import { pageCopy } from "../ram/page";
 import { lz4Compress, lz4Decompress } from "../codec/lz4";
 import { backingChanged } from "./hook";
 import { PAGE_SIZE } from "../ram/memmap";
-import { AUDIT_OK, AUDIT_ZIP_LRU_LIST, AUDIT_ZIP_SLOT_OWNER, AUDIT_ZIP_COUNT, AUDIT_ZIP_BYTES } from "../ram/invariants";
+import { AUDIT_OK, AUDIT_ZIP_LRU_LIST, AUDIT_ZIP_SLOT_OWNER, AUDIT_ZIP_COUNT, AUDIT_ZIP_BYTES, AUDIT_ZIP_FRAMES } from "../ram/invariants";
 import { fail, withCounts, withSlot } from "../ram/failure";
 import { GPPN, MPN, ZSlot } from "../ram/addr";
 
@@ -177,8 +182,9 @@ export function zipFetch(vm: u32, gppn: GPPN, p: usize, e: u64): MPN {
 /**
  * Checks `vm`'s LRU list against its Compressed pages: back links, tail and length (no cycle);
  * each slot owned by `vm` and named by the Compressed entry of the GPPN it records; as many slots
- * as Compressed pages; CACHESZ and CACHEUSD equal to the slots' sizes and lengths. AUDIT_OK, or
- * the code of the first broken invariant (failure.ts says where).
+ * as Compressed pages; CACHESZ and CACHEUSD equal to the slots' sizes and lengths; the zpool's
+ * count of the VM's frames equal to the distinct frames of its slots. AUDIT_OK, or the code of
+ * the first broken invariant (failure.ts says where).
  */
 export function zipAudit(vm: u32): u32 {
   let n: u32 = 0, sz: u32 = 0, usd: u32 = 0;
@@ -199,6 +205,8 @@ export function zipAudit(vm: u32): u32 {
   if (n != want) return withCounts(fail(AUDIT_ZIP_COUNT, vm, NONE, NONE), want, n);
   if (sz != vmGet(vm, VmF.CacheSz)) return withCounts(fail(AUDIT_ZIP_BYTES, vm, NONE, NONE), sz, vmGet(vm, VmF.CacheSz));
   if (usd != vmGet(vm, VmF.CacheUsd)) return withCounts(fail(AUDIT_ZIP_BYTES, vm, NONE, NONE), usd, vmGet(vm, VmF.CacheUsd));
+  const frames = zpoolVmFramesRecount(vm, vmGet(vm, VmF.LruHead));
+  if (frames != zpoolVmFrames(vm)) return withCounts(fail(AUDIT_ZIP_FRAMES, vm, NONE, NONE), frames, zpoolVmFrames(vm));
   return AUDIT_OK;
 }
 

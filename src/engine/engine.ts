@@ -128,6 +128,13 @@ interface RawExports {
   reclaimEvicted(): number;
   reclaimVictims(): number;
   swapCommit(vm: number, list: number, n: number): number;
+  reclaimEvict(vm: number, count: number, out: number, outCap: number, pages: number): number;
+  vmRelease(vm: number): number;
+  vmAlive(vm: number): number;
+  pagingVmRelease(vm: number): number;
+  shadowRelease(vm: number): number;
+  ptPoolDrain(): number;
+  zpoolVmFrames(vm: number): number;
   balloonInflate(vm: number, list: number, n: number, slots: number): number;
   balloonDeflate(vm: number, list: number, n: number): number;
   balloonBadIndex(): number;
@@ -713,6 +720,44 @@ export class Engine {
     this.live();
     return this.raw.swapCommit(vm, list, n) >>> 0;
   }
+
+  // ---- lifecycle and relief: power-off, zip-cache eviction, page tables given back ----------
+  // Meaning of each: assembly/reclaim/{pmap,pageout}.ts, assembly/translate/{coherence,ept,shadow}.ts.
+
+  /** Lists up to min(count, outCap) of the oldest compressed pages of `vm` for swap-out, decompressed into `pages` (as reclaimSelect lists evictions); the count. */
+  reclaimEvict(vm: number, count: number, out: number, outCap: number, pages: number): number {
+    this.live();
+    return this.raw.reclaimEvict(vm, count, out, outCap, pages) >>> 0;
+  }
+  /** Frees the frames and zip slots of `vm` and retires its id and pmap range for reuse (after pagingVmRelease); the frames freed outright. */
+  vmRelease(vm: number): number {
+    this.live();
+    return this.raw.vmRelease(vm) >>> 0;
+  }
+  /** True if `vm` is a live VM id. */
+  vmAlive(vm: number): boolean {
+    return this.raw.vmAlive(vm) !== 0;
+  }
+  /** Frees the EPT or shadow tables of `vm`, drops every cached translation naming it, clears its paging state; the tables freed. */
+  pagingVmRelease(vm: number): number {
+    this.live();
+    return this.raw.pagingVmRelease(vm) >>> 0;
+  }
+  /** Frees every shadow table of `vm` (caches, rebuilt on demand); the tables freed. */
+  shadowRelease(vm: number): number {
+    this.live();
+    return this.raw.shadowRelease(vm) >>> 0;
+  }
+  /** Gives the page-table pad pool's frames back to the allocator; how many. */
+  ptPoolDrain(): number {
+    this.live();
+    return this.raw.ptPoolDrain() >>> 0;
+  }
+  /** Zpool frames holding a zip slot of `vm` (fragmentation included). */
+  zpoolVmFrames(vm: number): number {
+    return this.raw.zpoolVmFrames(vm) >>> 0;
+  }
+
   /** Balloons `n` GPPNs (u32 at `list`): n, or a negative BALLOON_* code (balloonBadIndex names the entry). */
   balloonInflate(vm: number, list: number, n: number, slots: number): number {
     this.live();
