@@ -11,6 +11,7 @@ import { eptInit } from "./translate/ept";
 import { zpoolInit } from "./ram/zpool";
 import { sharingInit } from "./reclaim/sharing";
 import { coherenceInit } from "./translate/coherence";
+import { CENTRY } from "./translate/tlb";
 
 export {
   PAGE_SIZE, configCount, configName, configPtr, mapCount, mapName, mapOffset, mapSize,
@@ -48,6 +49,7 @@ export {
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
 export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./codec/hash";
+export { crc32 } from "./codec/crc32";
 export {
   mmuCreate, mmuCount, mmuCtxAddr, mmuCounterCount, mmuCounterName, mmuCounterSlot, mmuCostCount, mmuCostName,
   mmuCostSlot, pagingVmSetup, invvpid, invept,
@@ -57,7 +59,9 @@ export { mmuInvlpg } from "./translate/shadow";
 export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount, ptPoolDrain } from "./translate/ept";
 export { shadowRelease } from "./translate/shadow";
 export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
-export { TRACE_SKIP_BAD, TRACE_EMIT, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./translate/trace";
+export {
+  TRACE_SKIP_BAD, TRACE_EMIT, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted,
+} from "./translate/trace";
 export { backingChanged } from "./reclaim/hook";
 export { pagingVmRelease } from "./translate/coherence";
 export { pagingSample } from "./translate/accessed";
@@ -71,6 +75,8 @@ export {
 // The values of enums TypeScript mirrors (src/engine/engine.ts FrameKind, src/translate/mmu.ts FaultKind), exported
 // only so that a test keeps the two sides in step (PState is kept by the order of vmStatName).
 export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./translate/walk";
+/** Bytes of one TLB / page-walk-cache entry in region mmuCache: TypeScript sizes an engine for the caches it asks for. */
+export const MMU_CACHE_ENTRY_BYTES: u32 = CENTRY;
 export const FRAME_KIND_FREE: u32 = FrameKind.Free;
 export const FRAME_KIND_GUEST: u32 = FrameKind.Guest;
 export const FRAME_KIND_ZPOOL: u32 = FrameKind.Zpool;

@@ -15,7 +15,7 @@
  */
 
 import { instantiateSync, type ASUtil } from '@assemblyscript/loader';
-import { ConfigError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError, checkInt } from '../errors.js';
+import { ConfigError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError, checkInt, checkKeys } from '../errors.js';
 
 /** Flavours of the module: debug has assertions compiled in, release is optimized. */
 export type EngineFlavor = 'release' | 'debug';
@@ -166,6 +166,7 @@ interface RawExports {
   pagesHash(p: number, n: number, out: number): void;
   pagesXxh3(p: number, n: number, out: number): void;
   pagesXxh64(p: number, n: number, out: number): void;
+  crc32(p: number, len: number, crc: number): number;
   // paging (assembly/translate/cores.ts, walk.ts, ept.ts, shadow.ts, gos.ts, lackey.ts)
   mmuCreate(l1iS: number, l1iW: number, l1dS: number, l1dW: number, l2S: number, l2W: number,
     gpS: number, gpW: number, npS: number, npW: number, ntS: number, ntW: number, flags: number): number;
@@ -278,6 +279,7 @@ const CODE_NAMES = [
   'FAULT_NO_FRAME', 'FAULT_RANGE', 'FAULT_IO', 'FAULT_LIMIT', 'PHYS_WRITE', 'PHYS_SKIP_ZERO',
   'STOP_NO_VICTIM', 'STOP_SWAP_FULL', 'NO_SLOT', 'TRACE_SKIP_BAD', 'TRACE_EMIT', 'ZIP_HIST_BUCKETS',
   'BALLOON_DUPLICATE', 'BALLOON_BAD_STATE',
+  'TRACE_MAX_LINE', 'TRACE_ERR_SYNTAX', 'TRACE_ERR_LONG', 'TRACE_ERR_NUL', 'MMU_CACHE_ENTRY_BYTES',
 ] as const;
 
 const modules = new Map<EngineFlavor, WebAssembly.Module>();
@@ -325,11 +327,14 @@ export class Engine {
   /**
    * Status codes of the mechanisms, read from the module's own exported constants (so they are
    * never written twice): FAULT_* of pmapFault/physAccess, PHYS_* flags, STOP_* of page-out,
-   * NO_SLOT of the zip pool, TRACE_* flags of trace replay, ZIP_HIST_BUCKETS, BALLOON_* (as u32).
+   * NO_SLOT of the zip pool, TRACE_* flags, limits and errors of trace replay, ZIP_HIST_BUCKETS,
+   * BALLOON_*, MMU_CACHE_ENTRY_BYTES (as u32).
    */
   readonly codes: Readonly<Record<(typeof CODE_NAMES)[number], number>>;
 
   private constructor(opts: EngineOptions) {
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of engine options');
+    checkKeys('', opts, ['machineMemoryMiB', 'stagingBytes', 'maxVMs', 'guestMemoryMiB', 'maxMmus', 'mmuCacheBytes', 'flavor', 'module']);
     const mib = checkInt('machineMemoryMiB', opts.machineMemoryMiB ?? 0, 0, MAX_MACHINE_MIB);
     const staging = checkInt('stagingBytes', opts.stagingBytes ?? 1 << 20, 4096, 1 << 30);
     this.flavor = opts.flavor ?? defaultFlavor();
@@ -850,6 +855,11 @@ export class Engine {
     this.live();
     this.raw.pagesXxh64(addr, n, out);
   }
+  /** CRC-32 (gzip's) of `len` bytes at `addr`, continuing from `crc` (0 to start). */
+  crc32(addr: number, len: number, crc = 0): number {
+    this.live();
+    return this.raw.crc32(addr, len, crc) >>> 0;
+  }
 
   // ---- paging (MMU contexts, EPT, shadow, guest OS model, trace replay) -----------------------
 
@@ -1053,7 +1063,7 @@ export class Engine {
     this.live();
     this.raw.traceReset();
   }
-  /** Replays `len` bytes of lackey text at `p` on context `ctx`: bytes consumed, or < 0 on a malformed line (traceErrorOffset). */
+  /** Replays `len` bytes of lackey text at `p` on context `ctx`: bytes consumed, or -TRACE_ERR_* at a bad line (traceErrorOffset). */
   lackeyReplay(ctx: number, p: number, len: number, final: boolean, flags: number): number {
     this.live();
     return this.raw.lackeyReplay(ctx, p, len, final ? 1 : 0, flags);
