@@ -196,7 +196,7 @@ describe('max_page_sharing: a cap on the users of one shared frame (KSM)', () =>
     host.close();
   });
 
-  it('the audit catches a frame with more users than the cap (code 306)', async () => {
+  it('the cap cannot be set below a frame\'s users; past that check the audit catches it (SHARE_CAP)', async () => {
     const host = await Host.create({ machineMemoryMiB: 16, sharing: { salting: 'host' } });
     const a = host.addVM({ name: 'a', memoryMiB: 1 });
     const page = new Uint8Array(PAGE).fill(9);
@@ -205,7 +205,7 @@ describe('max_page_sharing: a cap on the users of one shared frame (KSM)', () =>
     host.audit();
     expect(() => host.setMaxPageSharing(4)).toThrow(/maxPageSharing: got 4, expected 0 or at least 10, the most users a shared frame has now/);
     host.engine.sharingSetMaxSharing(4); // past the host's check: the frame has 10 users
-    expect(() => host.audit()).toThrow(/invariant 306/);
+    expect(() => host.audit()).toThrow(/invariant SHARE_CAP broken/);
     host.close();
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Working-set sampling: the mechanism (assembly/reclaim/wsample.ts: random pages armed so their
+ * Working-set sampling: the mechanism (assembly/translate/wsample.ts: random pages armed so their
  * next touch is seen, counted a period later, seeded) and the estimator (src/policy/sampling.ts:
  * max of a fast and a slow moving average), then the two together on constructed workloads: how
  * close the estimate gets on a steady one, and how fast it follows a phase change.

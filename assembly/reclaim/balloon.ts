@@ -13,12 +13,11 @@
  * group first (large.ts), without merging, so no other entry of the list changes state.
  */
 
-import {
-  PState, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, releaseResident, MARK, PENDING, LARGE,
-} from "./pmap";
+import { PState, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, MARK, PENDING, LARGE } from "./pmap";
+import { releaseResident } from "./fault";
 import { largeBreak } from "./large";
 import { zipDrop } from "./zipcache";
-import { backingChanged } from "../translate/coherence";
+import { backingChanged } from "./hook";
 
 /** Result codes (negative) of balloonInflate / balloonDeflate. */
 export const BALLOON_BAD_RANGE: i32 = -1;

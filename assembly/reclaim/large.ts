@@ -23,22 +23,25 @@
  *   - before a page of the group is compressed or swapped (pageout.ts), ballooned (balloon.ts)
  *     or discarded: whatever changes one page's backing breaks its group first.
  *
- * Invariants (largeAudit): a group with LARGE on any entry has it on all 512, lies wholly inside
- * the VM, and maps frames m0 .. m0 + 511 in order with m0 aligned to 512; releaseResident never
- * sees a LARGE entry.
+ * Invariants (largeAudit; ram/invariants.ts LARGE_*): a group with LARGE on any entry has it on
+ * all 512, lies wholly inside the VM, is Mapped, and maps frames m0 .. m0 + 511 in order with m0
+ * aligned to 512; releaseResident never sees a LARGE entry.
  */
 
 import {
   PState, VmF, vmGet, vmSet, vmTotal, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, vmResident,
-  LARGE, HOME_MASK, HOME_SHIFT, VM_LARGE_OK, PENDING, MARK,
+  LARGE, HOME_MASK, HOME_SHIFT, VM_LARGE_OK,
 } from "./pmap";
+import { AUDIT_OK, AUDIT_LARGE_PARTIAL, AUDIT_LARGE_NOT_MAPPED, AUDIT_LARGE_FRAMES } from "../ram/invariants";
+import { fail, withState, withCounts } from "../ram/failure";
 import { frameAllocBlock, frameSetLink, frameSetAux, BLOCK_FRAMES, NO_FRAME, FrameKind } from "../ram/frames";
-import { backingChanged } from "../translate/coherence";
+import { backingChanged } from "./hook";
 import { mergeBrokenPage } from "./sharing";
 
 /** Pages of a large group (2 MiB of 4 KiB pages). */
 export const GROUP_PAGES: u32 = BLOCK_FRAMES;
 const GROUP_MASK: u32 = GROUP_PAGES - 1;
+const NONE: u32 = 0xFFFFFFFF;
 
 let allowed = false;
 let allocs: u64 = 0;
@@ -144,27 +147,30 @@ export function largeBreaks(): f64 { return <f64>breaks; }
 export function largeFailed(): f64 { return <f64>failed; }
 
 /**
- * Checks `vm`'s large groups: whole (all 512 entries LARGE), inside the VM, Mapped, frames in
- * order from an aligned first frame, no batch flag left. 0 when consistent, else a code:
- * 1 partial group, 2 not Mapped, 3 frames not contiguous or not aligned, 4 a flag of a batch.
+ * Checks `vm`'s large groups: whole (all 512 entries LARGE, inside the VM), Mapped, frames in
+ * order from an aligned first frame (PENDING and MARK are the pmap audit's). AUDIT_OK, or the
+ * code of the first broken invariant (failure.ts says where).
  */
 export function largeAudit(vm: u32): u32 {
   const pages = vmPages(vm);
   for (let g0: u32 = 0; g0 < pages; g0 += GROUP_PAGES) {
     const first = load<u64>(pmapAddr(vm, g0));
-    const large = (first & LARGE) != 0;
     const end = min<u32>(pages, g0 + GROUP_PAGES);
-    if (large && end - g0 != GROUP_PAGES) return 1;
+    let large = (first & LARGE) != 0;
+    if (!large) {
+      // a group whose first entry lost the bit: any other entry with it makes it partial
+      for (let g = g0 + 1; g < end; g++) if (load<u64>(pmapAddr(vm, g)) & LARGE) return fail(AUDIT_LARGE_PARTIAL, vm, g0, NONE);
+      continue;
+    }
+    if (end - g0 != GROUP_PAGES) return fail(AUDIT_LARGE_PARTIAL, vm, g0, NONE);
     const m0 = pframe(first);
-    if (large && (m0 & GROUP_MASK) != 0) return 3;
     for (let g = g0; g < end; g++) {
       const e = load<u64>(pmapAddr(vm, g));
-      if (((e & LARGE) != 0) != large) return 1;
-      if (!large) continue;
-      if (pstate(e) != <u32>PState.Mapped) return 2;
-      if (pframe(e) != m0 + (g - g0)) return 3;
-      if (e & (PENDING | MARK)) return 4;
+      if (!(e & LARGE)) return fail(AUDIT_LARGE_PARTIAL, vm, g, NONE);
+      if (pstate(e) != <u32>PState.Mapped) return withState(fail(AUDIT_LARGE_NOT_MAPPED, vm, g, NONE), pstate(e));
+      const want = m0 + (g - g0);
+      if ((m0 & GROUP_MASK) != 0 || pframe(e) != want) return withCounts(fail(AUDIT_LARGE_FRAMES, vm, g, pframe(e)), want, pframe(e));
     }
   }
-  return 0;
+  return AUDIT_OK;
 }

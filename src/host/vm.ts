@@ -620,7 +620,7 @@ export class VM {
   // ---- working-set sampling --------------------------------------------------------------------
 
   /**
-   * One sample period of the working-set sampler (assembly/reclaim/wsample.ts): counts how many
+   * One sample period of the working-set sampler (assembly/translate/wsample.ts): counts how many
    * of the pages `armed` last period (null: none yet) were touched since, then arms `n` pages
    * drawn at random (seeded by `seed`; same seed, same pages) so that their next touch is seen.
    * Returns the count and the new armed pages, to pass back next period.

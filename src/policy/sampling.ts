@@ -21,7 +21,7 @@
  * value, one that includes the current period's partial count, is left out: this estimator is
  * read once per period.
  *
- * Which pages are sampled and counted is the mechanism's (assembly/reclaim/wsample.ts, one call
+ * Which pages are sampled and counted is the mechanism's (assembly/translate/wsample.ts, one call
  * per VM per period, seeded); this module only turns counts into an estimate.
  */
 

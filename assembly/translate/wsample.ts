@@ -20,8 +20,8 @@
  * and counts as touched only if it was touched again after (a swap-in sets ACCESSED).
  */
 
-import { vmPages, pmapAddr, ACCESSED, SEEN } from "./pmap";
-import { pagingSample } from "../translate/accessed";
+import { vmPages, pmapAddr, ACCESSED, SEEN } from "../reclaim/pmap";
+import { pagingSample } from "./accessed";
 
 let state: u64 = 1;
 
