@@ -141,8 +141,8 @@ export class EsxPolicy {
   }
 
   /**
-   * A fault found no free frame ('noFrame'): page out from the VMs furthest above their targets
-   * (lowest idle-adjusted shares per page first). A blocked VM at its block ('limit'): it pages
+   * A fault found no free frame ('noFrame'): the state drops to what free memory says (low), and
+   * the VMs furthest above their targets page out (lowest idle-adjusted shares per page first). A blocked VM at its block ('limit'): it pages
    * out from itself. Returns false to leave the rest to the host's own relief.
    */
   relieve(ctx: PolicyCtx, vm: PolicyVmView, why: 'noFrame' | 'limit'): boolean {
@@ -150,6 +150,8 @@ export class EsxPolicy {
       if (!this.state_(vm).capped) return false;
       return this.progress(this.note(ctx.pageOut(vm, RELIEF_BATCH)));
     }
+    // a fault found no frame: free memory is below every threshold now, whatever the last period said
+    this.state = nextState(this.state, ctx.freePages(), this.minFree);
     const k = idleCost(this.config.idleTax);
     const order = ctx.vms
       .filter((v) => v.resident > Math.max(v.sizeTarget, v.reservationPages))
