@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseRun, vmNames } from '../src/report/runfile.js';
 import { runCharts, stateBands, hostFreeChart, vmMemoryChart, reclaimedChart, chartPeak, niceCeil, type ChartSpec } from '../src/report/charts.js';
-import { renderReportHtml, renderCompareHtml, compareRows, delta, esc, scriptJson, inlineScript } from '../src/report/html.js';
+import { renderReportHtml, renderCompareHtml, esc, scriptJson, inlineScript } from '../src/report/html.js';
+import { compareRows, delta } from '../src/report/compare.js';
 import { summarizeRun } from '../src/report/summary.js';
 import { loadChartJs } from '../src/report/files.js';
 import { makeRunJson } from './support/runfixture.js';

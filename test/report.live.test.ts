@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLiveView, progressLine, plainLine, type LiveOutput } from '../src/report/live.js';
 import { esxtopLines } from '../src/report/table.js';
-import { parseRun, RunFileError } from '../src/report/runfile.js';
+import { parseRun, RunFileError, type SampleLike } from '../src/report/runfile.js';
 import { makeRunJson } from './support/runfixture.js';
 
 /** A stream that keeps what is written. */
@@ -33,7 +33,7 @@ function fakeClock(ms: number): () => number {
 }
 
 const json = makeRunJson({ vms: 4, duration: 20, seed: 2 });
-const samples = json.samples as object[];
+const samples = json.samples as SampleLike[];
 const run = parseRun(json);
 const finalTable = esxtopLines(run.samples[run.samples.length - 1]).join('\n') + '\n';
 const ESC = '\u001b';
@@ -114,7 +114,7 @@ describe('live view', () => {
   });
 
   it('a sample that is not one is a typed error naming the field', () => {
-    const bad = structuredClone(samples[3]) as { host: Record<string, unknown> };
+    const bad = structuredClone(samples[3]) as SampleLike & { host: Record<string, unknown> };
     bad.host.freeMiB = 'lots';
     const view = createLiveView({ out: new Recorder(false), duration: 20 });
     view.sample(samples[0]);

@@ -18,6 +18,7 @@ import { vmNames, type Run } from './runfile.js';
 import { runCharts, STATE_COLORS, stateColor, type ChartSpec } from './charts.js';
 import { summarizeRun, walkText, fmt, VM_SUMMARY_COLUMNS, type RunSummary, type VmSummary } from './summary.js';
 import { CLIENT_SCRIPT } from './client.js';
+import { compareRows, delta } from './compare.js';
 
 export interface HtmlOptions {
   /** the Chart.js UMD build's source (files.ts loadChartJs) */
@@ -203,46 +204,6 @@ export interface CompareOptions {
   chartJs: string;
   /** names of run A and run B (file names) */
   labels: [string, string];
-}
-
-/** Rows of the comparison table: a figure of A and B and the difference B - A. */
-export function compareRows(a: RunSummary, b: RunSummary): { section: string; name: string; a?: number; b?: number; digits: number }[] {
-  const rows: { section: string; name: string; a?: number; b?: number; digits: number }[] = [];
-  const host = (name: string, f: (s: RunSummary) => number | undefined, digits = 1) => rows.push({ section: 'host', name, a: f(a), b: f(b), digits });
-  host('free memory, lowest (MiB)', (s) => s.host.lowestFreeMiB);
-  host('free memory, mean (MiB)', (s) => s.host.meanFreeMiB);
-  const states = [...new Set([...Object.keys(a.host.timeInState), ...Object.keys(b.host.timeInState)])];
-  for (const st of states) host(`time in ${st} (s)`, (s) => (Object.keys(s.host.timeInState).length ? s.host.timeInState[st] ?? 0 : undefined));
-  host('PSHARE saving, peak (MiB)', (s) => s.host.peakSharedSavedMiB);
-  host('ZIP saved, peak (MiB)', (s) => s.host.peakZipSavedMiB);
-  host('ballooned, peak (MiB)', (s) => s.host.peakBalloonMiB);
-  host('swapped, peak (MiB)', (s) => s.host.peakSwapMiB);
-  const names = [...new Set([...a.vms.map((v) => v.name), ...b.vms.map((v) => v.name)])];
-  const all = (f: (v: VmSummary) => number | undefined) => (s: RunSummary) => {
-    const xs = s.vms.map(f).filter((x): x is number => x !== undefined);
-    return xs.length ? xs : undefined;
-  };
-  const mean = (xs?: number[]) => (xs ? xs.reduce((p, q) => p + q, 0) / xs.length : undefined);
-  rows.push({ section: 'all VMs', name: 'stall, mean over VMs (s/s)', a: mean(all((v) => v.meanStall)(a)), b: mean(all((v) => v.meanStall)(b)), digits: 4 });
-  rows.push({ section: 'all VMs', name: 'slowdown, worst (x)', a: Math.max(...(all((v) => v.maxSlowdown)(a) ?? [NaN])), b: Math.max(...(all((v) => v.maxSlowdown)(b) ?? [NaN])), digits: 3 });
-  rows.push({ section: 'all VMs', name: 'swapped in (MiB)', a: all((v) => v.swapInMiB)(a)?.reduce((p, q) => p + q, 0), b: all((v) => v.swapInMiB)(b)?.reduce((p, q) => p + q, 0), digits: 1 });
-  for (const n of names) {
-    const va = a.vms.find((v) => v.name === n), vb = b.vms.find((v) => v.name === n);
-    const vm = (name: string, f: (v: VmSummary) => number | undefined, digits: number) => rows.push({ section: n, name, a: va ? f(va) : undefined, b: vb ? f(vb) : undefined, digits });
-    vm('stall, mean (s/s)', (v) => v.meanStall, 4);
-    vm('slowdown, max (x)', (v) => v.maxSlowdown, 3);
-    vm('work done (%)', (v) => (v.workDone === undefined ? undefined : 100 * v.workDone), 1);
-    vm('GRANT, mean (MiB)', (v) => v.meanGrantMiB, 1);
-    vm('swapped in (MiB)', (v) => v.swapInMiB, 1);
-  }
-  return rows.map((r) => ({ ...r, a: Number.isFinite(r.a) ? r.a : undefined, b: Number.isFinite(r.b) ? r.b : undefined }));
-}
-
-/** B - A with its sign, or '-' when either is absent. */
-export function delta(a: number | undefined, b: number | undefined, digits: number): string {
-  if (a === undefined || b === undefined) return '-';
-  const d = b - a;
-  return `${d > 0 ? '+' : ''}${d.toFixed(digits)}`;
 }
 
 /** Charts of a run for the compare page: ids and sync groups that pair each chart with its twin. */
