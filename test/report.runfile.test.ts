@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRun, parseRunText, parseSample, readRunFile, RunFileError, thresholdName, reclaimedName, vmNames, pathText } from '../src/report/runfile.js';
+import { parseRun, parseRunText, parseSample, RunFileError, thresholdName, reclaimedName, vmNames, pathText } from '../src/report/runfile.js';
+import { readRunFile } from '../src/report/files.js';
 import { VM_FIELDS, HOST_FIELDS, GUEST_FIELDS } from '../src/report/fields.js';
 import { makeRunJson } from './support/runfixture.js';
 

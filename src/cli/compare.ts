@@ -6,10 +6,9 @@
  */
 import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
-import { readRunFile } from '../report/runfile.js';
 import { summarizeRun } from '../report/summary.js';
 import { compareLines } from '../report/compare.js';
-import { writeCompareHtml } from '../report/files.js';
+import { readRunFile, writeCompareHtml } from '../report/files.js';
 
 export const COMPARE_HELP = `usage: memvisor compare <a.json> <b.json> [--html out.html]
 

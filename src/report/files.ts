@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { renderReportHtml, renderCompareHtml } from './html.js';
-import type { Run } from './runfile.js';
+import { parseRunText, type Run } from './runfile.js';
 
 let chartJs: string | null = null;
 
@@ -25,4 +25,9 @@ export function writeReportHtml(path: string, run: Run, label?: string): void {
 /** Writes the comparison of runs `a` and `b` to `path`. */
 export function writeCompareHtml(path: string, a: Run, b: Run, labels: [string, string]): void {
   writeFileSync(path, renderCompareHtml(a, b, { chartJs: loadChartJs(), labels }));
+}
+
+/** Reads and checks a run file. An unreadable file throws the operating system's error. */
+export function readRunFile(path: string): Run {
+  return parseRunText(readFileSync(path, 'utf8'), path);
 }

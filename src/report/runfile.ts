@@ -1,5 +1,5 @@
 /**
- * The run-file reader: a run's JSON (what `memvisor run --json` writes) checked field by field
+ * The run-file reader (pure; files.ts reads files): a run's JSON (what `memvisor run --json` writes) checked field by field
  * and turned into a typed `Run`, independent of the simulation's own types. A run file from disk
  * may be anything; a bad one is a `RunFileError` listing each problem with its path
  * (`samples[3].vms["web-1"].GRANT`), the value found and what was expected.
@@ -11,7 +11,6 @@
  * `freeMiB` and per VM `MEMSZ` and `GRANT` must be present, so a run without a policy state or
  * without the zip cache still reads (its report leaves those parts out). Unknown fields pass.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { MemvisorError, describe } from '../errors.js';
 import { HOST_FIELDS, VM_FIELDS, GUEST_FIELDS, type FieldDoc } from './fields.js';
@@ -324,11 +323,6 @@ export function parseRunText(text: string, file = 'run'): Run {
     throw new RunFileError(file, [{ path: '(file)', value: text.slice(0, 40), expected: `JSON (${(e as Error).message})` }]);
   }
   return parseRun(input, file);
-}
-
-/** Reads and checks a run file (Node). An unreadable file throws the operating system's error. */
-export function readRunFile(path: string): Run {
-  return parseRunText(readFileSync(path, 'utf8'), path);
 }
 
 /** VM names of a run in the order they first appear. */
