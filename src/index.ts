@@ -18,7 +18,7 @@ export {
   type PagingOptions, type AttachOptions, type CoreOptions, type PagingStats,
 } from './translate/mmu.js';
 export {
-  SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError,
+  SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, AuditError, type AuditWhere,
 } from './errors.js';
 export {
   Host, pageTableOverhead, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult,
