@@ -228,8 +228,8 @@ describe.skipIf(missing !== null)('HTML report in Chromium', () => {
     try {
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);
-      // host free, host use (x2), reclaimed (A only), 4 VMs (x2), 5 picker charts (x2)
-      await expectAllDrawn(page, 2 * 2 + 1 + 4 * 2 + 5 * 2);
+      // host free, host use, reclaimed (x2), 4 VMs (x2), 5 picker charts (x2)
+      await expectAllDrawn(page, 3 * 2 + 4 * 2 + 5 * 2);
       const ends = await page.evaluate(() => {
         const cs = (window as unknown as { memvisorCharts: Record<string, { scales: { y: { max: number } } }> }).memvisorCharts;
         return { a: cs['host-free-0'].scales.y.max, b: cs['host-free-1'].scales.y.max, va: cs['vm-mem-0-1'].scales.y.max, vb: cs['vm-mem-1-1'].scales.y.max };
@@ -237,7 +237,7 @@ describe.skipIf(missing !== null)('HTML report in Chromium', () => {
       expect(ends.a).toBe(ends.b);
       expect(ends.va).toBe(ends.vb);
       await page.selectOption('select[data-picker]', 'vm:web-1');
-      await expectAllDrawn(page, 23);
+      await expectAllDrawn(page, 24);
       const shot = join(OUT, 'compare.png');
       await page.screenshot({ path: shot, fullPage: true });
       console.log(`compare screenshot: ${shot}`);

@@ -41,7 +41,7 @@ describe('run files in the format of memvisor run --json', () => {
       expect(s.host.freeMiB).toBe(src[i].host.freeMiB);
       expect(s.host.state).toBe(src[i].host.state);
       expect(s.host.thresholds).toEqual({ high: src[i].host.highMiB, clear: src[i].host.clearMiB, soft: src[i].host.softMiB, hard: src[i].host.hardMiB });
-      expect(s.host.reclaimed).toEqual({ balloon: src[i].host.reclaimedBalloonMiB, zip: src[i].host.reclaimedZipMiB, swap: src[i].host.reclaimedSwapMiB, share: src[i].host.reclaimedShareMiB });
+      expect(s.host.reclaimed).toEqual({ compressed: src[i].host.reclaimedCompressedMiB, swapped: src[i].host.reclaimedSwappedMiB, 'shared before swap': src[i].host.reclaimedSharedBeforeSwapMiB });
       for (const [n, v] of Object.entries(src[i].vms)) for (const f of VM_FIELDS) expect(s.vms[n][f.key as 'GRANT']).toBe(v[f.key]);
     }
     expect(run.config.policy?.kind).toBe('esx');
@@ -50,7 +50,8 @@ describe('run files in the format of memvisor run --json', () => {
 
   it('KVM watermarks are levels; a run without policy fields has none', () => {
     const kvm = parseRun(makeRunJson({ policy: 'kvm', duration: 10 }));
-    expect(Object.keys(kvm.samples[0].host.thresholds).sort()).toEqual(['wmark high', 'wmark low', 'wmark min']);
+    expect(Object.keys(kvm.samples[0].host.thresholds).sort()).toEqual(['high', 'low', 'min']);
+    expect(Object.keys(kvm.samples[0].host.reclaimed).sort()).toEqual(['compressed', 'direct', 'kswapd', 'swapped']);
     expect(kvm.samples[0].host.state).toBeUndefined();
     const none = parseRun(makeRunJson({ policy: 'none', duration: 10 }));
     expect(none.samples[0].host.thresholds).toEqual({});
@@ -170,18 +171,19 @@ describe('run files in the format of memvisor run --json', () => {
 
 describe('policy field names', () => {
   it('thresholds by any of the spellings a policy may use', () => {
-    expect(['highMiB', 'clearMiB', 'softMiB', 'hardMiB', 'lowMiB'].map(thresholdName)).toEqual(['high', 'clear', 'soft', 'hard', 'low']);
+    expect(['highMiB', 'clearMiB', 'softMiB', 'hardMiB', 'lowMiB', 'minMiB'].map(thresholdName)).toEqual(['high', 'clear', 'soft', 'hard', 'low', 'min']);
     expect(thresholdName('thresholdSoftMiB')).toBe('soft');
     expect(thresholdName('softThresholdMiB')).toBe('soft');
     expect(thresholdName('wmarkMinMiB')).toBe('wmark min');
     expect(thresholdName('watermarkHighMiB')).toBe('wmark high');
     expect(thresholdName('minWatermarkMiB')).toBe('wmark min');
     // host counters are not thresholds
-    for (const k of ['freeMiB', 'minFreeMiB', 'guestMiB', 'swapMiB', 'state', 'high']) expect(thresholdName(k)).toBeNull();
+    for (const k of ['freeMiB', 'minFreeMiB', 'guestMiB', 'swapMiB', 'state', 'high', 'min_free_kbytes', 'largePagesAllowed', 'kswapd']) expect(thresholdName(k)).toBeNull();
   });
 
   it('reclaimed by technique', () => {
     expect(reclaimedName('reclaimedBalloonMiB')).toBe('balloon');
+    expect(reclaimedName('reclaimedSharedBeforeSwapMiB')).toBe('shared before swap');
     expect(reclaimedName('reclaimed_swap')).toBe('swap');
     expect(reclaimedName('reclaimedZip')).toBe('zip');
     expect(reclaimedName('reclaimedMiB')).toBeNull();

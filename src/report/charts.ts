@@ -139,7 +139,9 @@ function thresholdNames(run: Run): string[] {
   return [...names].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-const WMARK_COLORS = ['#c62828', '#ef6c00', '#2e7d32'];
+/** Colours of Linux's watermarks: reclaim is direct below min, kswapd wakes below low and sleeps above high. */
+const WMARK_COLORS: Record<string, string> = { min: '#c62828', low: '#ef6c00', high: '#2e7d32' };
+const OTHER_LEVELS = ['#6d4c41', '#00838f', '#5e35b1'];
 
 export function hostFreeChart(run: Run, ri = 0): ChartSpec {
   const series: Series[] = [{ label: 'free', data: col(run, (s) => s.host.freeMiB), color: '#111', width: 2 }];
@@ -148,12 +150,15 @@ export function hostFreeChart(run: Run, ri = 0): ChartSpec {
   const clear = names.includes('clear') ? col(run, (s) => s.host.thresholds.clear) : null;
   // minFree is the clear threshold on ESXi: drawn once
   if (present(minFree) && !(clear && clear.every((x, i) => x === minFree[i]))) series.push({ label: 'minFree', data: minFree, color: '#455a64', dash: true, step: true });
-  names.forEach((n, i) => {
-    const state = (STATES as readonly string[]).includes(n) ? n : null;
-    const label = state ? `${n} threshold${n === 'clear' && present(minFree) ? ' (minFree)' : ''}` : n;
-    series.push({ label, data: col(run, (s) => s.host.thresholds[n]), color: state ? stateColor(state) : WMARK_COLORS[i % WMARK_COLORS.length], dash: true, step: true });
-  });
   const bands = stateBands(run);
+  // with memory states the levels are the states' thresholds; without, they are watermarks
+  names.forEach((n, i) => {
+    const bare = n.replace(/^wmark /, '');
+    const state = bands.length && (STATES as readonly string[]).includes(n) ? n : null;
+    const label = state ? `${n} threshold${n === 'clear' && present(minFree) ? ' (minFree)' : ''}` : n !== bare || WMARK_COLORS[bare] ? `${bare} watermark` : n;
+    const color = state ? stateColor(state) : WMARK_COLORS[bare] ?? OTHER_LEVELS[i % OTHER_LEVELS.length];
+    series.push({ label, data: col(run, (s) => s.host.thresholds[n]), color, dash: true, step: true });
+  });
   return {
     id: `host-free-${ri}`,
     run: ri,
@@ -188,7 +193,11 @@ export function hostUseChart(run: Run, ri = 0): ChartSpec {
   };
 }
 
-const TECHNIQUE_COLORS: Record<string, string> = { share: '#2e7d32', sharing: '#2e7d32', balloon: '#f9a825', zip: '#6a1b9a', compress: '#6a1b9a', compression: '#6a1b9a', swap: '#c62828' };
+const TECHNIQUE_COLORS: Record<string, string> = {
+  share: '#2e7d32', sharing: '#2e7d32', 'shared before swap': '#2e7d32', balloon: '#f9a825', ballooned: '#f9a825',
+  zip: '#6a1b9a', compress: '#6a1b9a', compressed: '#6a1b9a', compression: '#6a1b9a', swap: '#c62828', swapped: '#c62828',
+  kswapd: '#1565c0', direct: '#ef6c00',
+};
 
 /** Memory reclaimed by technique, or null when the policy reports none. */
 export function reclaimedChart(run: Run, ri = 0): ChartSpec | null {
@@ -199,7 +208,7 @@ export function reclaimedChart(run: Run, ri = 0): ChartSpec | null {
     id: `reclaimed-${ri}`,
     run: ri,
     title: 'Memory reclaimed by technique',
-    caption: 'Machine memory each technique holds back from the VMs, as the policy reports it.',
+    caption: 'Memory the policy reclaimed, by technique or path, as it reports it (its own counters: cumulative where the policy counts so).',
     yLabel: 'MiB',
     series: keep([...names].map((n, i) => ({ label: n, data: col(run, (s) => s.host.reclaimed[n]), color: TECHNIQUE_COLORS[n] ?? vmColor(i), width: 2 }))),
   };

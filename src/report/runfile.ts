@@ -178,9 +178,10 @@ const RunSchema = z.looseObject({
 
 // ---- policy fields by pattern ----------------------------------------------------------------
 
-/** A free-memory level of the policy: `highMiB`, `thresholdSoftMiB`, `softThresholdMiB`, `wmarkLowMiB`, `watermarkHighMiB`, ... */
+/** A free-memory level of the policy: `highMiB`, `minMiB`, `thresholdSoftMiB`, `softThresholdMiB`, `wmarkLowMiB`, `watermarkHighMiB`, ... */
 const THRESHOLD_KEY = /^(?:(?:threshold|wmark|watermark)([A-Za-z]+)MiB|([a-z]+)(?:Threshold|Wmark|Watermark)?MiB)$/;
-const STATE_LEVEL = /^(high|clear|soft|hard|low)$/;
+/** Bare level names: ESXi's states and Linux's watermarks (min, low, high). */
+const LEVEL = /^(high|clear|soft|hard|low|min)$/;
 /** Memory reclaimed by a technique: `reclaimedBalloonMiB`, `reclaimed_swap`, ... */
 const RECLAIMED_KEY = /^reclaimed_?([A-Za-z][A-Za-z_]*?)(?:_?MiB)?$/;
 
@@ -190,15 +191,15 @@ export function thresholdName(key: string): string | null {
   const m = THRESHOLD_KEY.exec(key);
   if (!m) return null;
   if (m[1]) return (/^w/i.test(key) ? 'wmark ' : '') + m[1].toLowerCase();
-  if (STATE_LEVEL.test(m[2])) return m[2];
-  if (/(Threshold|Wmark|Watermark)MiB$/.test(key)) return (/W(mark|atermark)MiB$/.test(key) ? 'wmark ' : '') + m[2];
+  if (/W(mark|atermark)MiB$/.test(key)) return `wmark ${m[2]}`;
+  if (/ThresholdMiB$/.test(key) || LEVEL.test(m[2])) return m[2];
   return null;
 }
 
-/** The technique `key` reports memory reclaimed by, or null. */
+/** The technique `key` reports memory reclaimed by ('reclaimedSharedBeforeSwapMiB': 'shared before swap'), or null. */
 export function reclaimedName(key: string): string | null {
   const m = RECLAIMED_KEY.exec(key);
-  return m && m[1] !== 'MiB' ? m[1].toLowerCase() : null;
+  return m && m[1] !== 'MiB' ? m[1].replace(/_/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase() : null;
 }
 
 /** Reads the policy's levels and reclaim figures out of a host object, recording bad values. */

@@ -19,7 +19,7 @@ export interface FixtureOptions {
   duration?: number;
   /** seconds between samples (default 1) */
   interval?: number;
-  /** which policy fields the host reports (default esx) */
+  /** which policy fields the host reports, named as src/policy's esx and kvm modules name them (default esx) */
   policy?: FixturePolicy;
   /** machine memory, MiB (default: half of the VMs' memory) */
   machineMiB?: number;
@@ -181,11 +181,15 @@ export function makeRunJson(o: FixtureOptions = {}): Record<string, unknown> {
     if (policy === 'esx') {
       Object.assign(host, {
         state: lastState, minFreeMiB: r6(minFree), highMiB: r6(4 * minFree), clearMiB: r6(minFree), softMiB: r6(0.64 * minFree), hardMiB: r6(0.32 * minFree),
-        reclaimedBalloonMiB: r6(balloonTotal), reclaimedZipMiB: r6(vms.reduce((a, v) => a + v.zip, 0)), reclaimedSwapMiB: r6(swapTotal), reclaimedShareMiB: r6(saved),
+        reclaimedCompressedMiB: r6(vms.reduce((a, v) => a + v.zip, 0)), reclaimedSwappedMiB: r6(swapTotal), reclaimedSharedBeforeSwapMiB: r6(saved), largePagesAllowed: lastState === 'high' ? 1 : 0,
       });
     } else if (policy === 'kvm') {
-      const wmin = r6(Math.sqrt(machine * 16) / 4);
-      Object.assign(host, { wmarkMinMiB: wmin, wmarkLowMiB: r6(wmin * 1.25), wmarkHighMiB: r6(wmin * 1.5) });
+      // the kvm policy's fields: watermarks as mm/page_alloc.c computes them, kswapd, reclaim by path
+      const wmin = r6(Math.sqrt(machine * 1024 * 16) / 1024);
+      Object.assign(host, {
+        kswapd: free < wmin * 1.25 ? 'awake' : 'asleep', minMiB: wmin, lowMiB: r6(wmin * 1.25), highMiB: r6(wmin * 1.5), min_free_kbytes: Math.round(wmin * 1024),
+        reclaimedKswapdMiB: r6(swapTotal * 0.8), reclaimedDirectMiB: r6(swapTotal * 0.2), reclaimedCompressedMiB: r6(vms.reduce((a, v) => a + v.zip, 0)), reclaimedSwappedMiB: r6(swapTotal),
+      });
     }
     for (const key of o.omitHost ?? []) delete host[key];
     samples.push({ t, host, vms: hostVms });
