@@ -30,3 +30,4 @@ export {
 export {
   SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, SWAP_FAULT_KINDS, type SwapFault, type SwapFaultKind, type SwapStoreStats,
 } from './host/swapstore.js';
+export * from './report/index.js';
