@@ -171,7 +171,12 @@ describe('esx policy over a constructed free-memory curve', () => {
     const g = [...Array(4096).keys()].find((x) => h.views[0].vm.pageState(x) === 5 || h.views[0].vm.pageState(x) === 4)!;
     h.views[0].vm.writePhys(g * PAGE, new Uint8Array([7]));
     expect(h.views[0].resident).toBeLessThanOrEqual(held);
-    expect(policy.hostFields(h.ctx).state).toBe('low');
+    const hf = policy.hostFields(h.ctx);
+    expect(hf.state).toBe('low');
+    const st = h.host.stats();
+    expect(hf.reclaimedSwappedMiB).toBe(st.vms.reduce((a, v) => a + v.SWCUR, 0) / 256);
+    expect(hf.reclaimedCompressedMiB).toBe((st.vms.reduce((a, v) => a + v.compressed, 0) - st.host.zpoolFrames) / 256);
+    expect(hf.reclaimedSharingMiB).toBe(st.host.pages_sharing / 256);
 
     // memory comes back: the state climbs through its exits, the block is lifted, balloons give back
     h.freeTo(40);
@@ -220,7 +225,8 @@ describe('kvm policy', () => {
     expect(h.views.every((v) => v.balloonTarget === 0)).toBe(true);
     h.advance(1);
     expect(p.awake).toBe(false); // at high: back to sleep
-    expect(p.hostFields()).toMatchObject({ kswapd: 'asleep', minMiB: 1, lowMiB: 1.25, highMiB: 1.5 });
+    expect(p.hostFields(h.ctx)).toMatchObject({ kswapd: 'asleep', minMiB: 1, lowMiB: 1.25, highMiB: 1.5 });
+    expect(p.hostFields(h.ctx).reclaimedSwappedMiB).toBe(h.host.stats().vms.reduce((a, v) => a + v.SWCUR, 0) / 256);
     // direct reclaim: a fault with no frame takes SWAP_CLUSTER_MAX pages from the global LRU
     h.pageOuts.length = 0;
     expect(p.relieve(h.ctx, h.views[0], 'noFrame')).toBe(true);

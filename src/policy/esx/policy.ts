@@ -23,7 +23,7 @@
  * (assembly/reclaim/pageout.ts). Victims are random unless the scenario asks for LRU.
  */
 import type { PageOutResult } from '../../host/vm.js';
-import type { PolicyCtx, PolicyVmView } from '../context.js';
+import { heldBack, type PolicyCtx, type PolicyVmView } from '../context.js';
 import { resolvePolicyConfig, type PolicyConfig } from '../config.js';
 import { ActiveEstimator } from '../sampling.js';
 import { minFreePages } from './minfree.js';
@@ -164,10 +164,15 @@ export class EsxPolicy {
     return false;
   }
 
-  /** Host fields of a sample: the state, minFree and each threshold, what each technique took. */
+  /**
+   * Host fields of a sample: the state, minFree and each threshold; what each technique holds
+   * back now (balloon, sharing, compression net of its pool, swap), and the victims share before
+   * swap merged so far.
+   */
   hostFields(ctx: PolicyCtx): Record<string, number | string> {
     const t = thresholdPages(this.minFree);
     const mib = (p: number) => p / 256;
+    const held = heldBack(ctx.host);
     return {
       state: this.state,
       minFreeMiB: mib(this.minFree),
@@ -175,8 +180,10 @@ export class EsxPolicy {
       clearMiB: mib(t.clear),
       softMiB: mib(t.soft),
       hardMiB: mib(t.hard),
-      reclaimedCompressedMiB: mib(this.reclaimed.compressed),
-      reclaimedSwappedMiB: mib(this.reclaimed.swapped),
+      reclaimedBalloonMiB: mib(held.balloon),
+      reclaimedSharingMiB: mib(held.sharing),
+      reclaimedCompressedMiB: mib(held.compression),
+      reclaimedSwappedMiB: mib(held.swap),
       reclaimedSharedBeforeSwapMiB: mib(this.reclaimed.sharedBeforeSwap),
       largePagesAllowed: ctx.host.largePagesAllowed ? 1 : 0,
     };

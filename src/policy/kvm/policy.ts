@@ -21,7 +21,7 @@
  * the true working set so a comparison shows both policies' numbers, but nothing decides by it.
  */
 import type { PageOutResult } from '../../host/vm.js';
-import type { PolicyCtx, PolicyVmView } from '../context.js';
+import { heldBack, type PolicyCtx, type PolicyVmView } from '../context.js';
 import { resolvePolicyConfig, type PolicyConfig } from '../config.js';
 import { ActiveEstimator } from '../sampling.js';
 import { watermarks, type Watermarks } from './watermarks.js';
@@ -112,8 +112,13 @@ export class KvmPolicy {
     }
   }
 
-  hostFields(): Record<string, number | string> {
+  /**
+   * Host fields of a sample: kswapd, the watermarks, the pages each reclaim path took so far
+   * (kswapd, direct), and what each technique holds back now (sharing, zswap net of its pool, swap).
+   */
+  hostFields(ctx: PolicyCtx): Record<string, number | string> {
     const mib = (p: number) => p / 256;
+    const held = heldBack(ctx.host);
     return {
       kswapd: this.awake ? 'awake' : 'asleep',
       minMiB: mib(this.wm.min),
@@ -122,8 +127,9 @@ export class KvmPolicy {
       min_free_kbytes: this.wm.minFreeKbytes,
       reclaimedKswapdMiB: mib(this.reclaimed.kswapd),
       reclaimedDirectMiB: mib(this.reclaimed.direct),
-      reclaimedCompressedMiB: mib(this.reclaimed.compressed),
-      reclaimedSwappedMiB: mib(this.reclaimed.swapped),
+      reclaimedSharingMiB: mib(held.sharing),
+      reclaimedCompressedMiB: mib(held.compression),
+      reclaimedSwappedMiB: mib(held.swap),
     };
   }
 
