@@ -236,3 +236,54 @@ describe('kvm policy', () => {
     h.host.close();
   });
 });
+
+describe('blocking a VM (the low state) through its MMU', () => {
+  for (const mmu of ['ept', 'shadow'] as const) {
+    it(`${mmu}: a VM capped at what it holds pages out its own pages to back new ones; translations stay right`, async () => {
+      const host = await Host.create({ machineMemoryMiB: 64, compression: { cachePercent: 0 } });
+      const vm = host.addVM({ name: 'v', memoryMiB: 16, mmu });
+      const core = host.mmu();
+      core.attach(vm);
+      const va = (i: number) => 0x400000n + BigInt(i) * 4096n;
+      for (let i = 0; i < 64; i++) expect(core.translate(va(i), 'write').fault).toBeNull();
+      const held = vm.residentPages;
+      host.blockAbove(vm, held);
+      // 64 more pages: each needs a frame the cap refuses (FAULT_LIMIT), so the VM pages out one of its own
+      for (let i = 64; i < 128; i++) expect(core.translate(va(i), 'write').fault).toBeNull();
+      expect(vm.residentPages).toBeLessThanOrEqual(held);
+      expect(vm.stats().SWCUR).toBeGreaterThan(0);
+      // every page translates to the frame the pmap holds (swapped ones come back)
+      for (let i = 0; i < 128; i++) expect(core.translate(va(i), 'read').fault).toBeNull();
+      host.audit();
+      host.blockAbove(vm, null);
+      host.close();
+    });
+  }
+});
+
+describe('Host.setRelief: a policy relieves first, on every path', () => {
+  it('a fault that finds no frame asks the installed relief before the host, for touches and swap-ins alike', async () => {
+    const host = await Host.create({ machineMemoryMiB: 8, compression: { cachePercent: 0 } });
+    const a = host.addVM({ name: 'a', memoryMiB: 8 });
+    const b = host.addVM({ name: 'b', memoryMiB: 8 });
+    a.writePhys(0, new Uint8Array(4 * 256 * PAGE).fill(1)); // 4 MiB
+    b.writePhys(0, new Uint8Array(3 * 256 * PAGE).fill(2));
+    b.pageOut(256); // 1 MiB of b in swap
+    const calls: string[] = [];
+    // the relief always takes from a (the host's own would take from the VM furthest above its reservation per share)
+    host.setRelief((vm, code) => {
+      calls.push(`${vm.name}:${code === host.engine.codes.FAULT_LIMIT ? 'limit' : 'noFrame'}`);
+      return a.pageOut(32).swapped > 0;
+    });
+    const before = a.stats().SWCUR;
+    b.writePhys(3 * 256 * PAGE, new Uint8Array(2 * 256 * PAGE).fill(3)); // first touches beyond free memory
+    b.readPhys(0, 256 * PAGE); // swap-ins beyond free memory
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((c) => c === 'b:noFrame')).toBe(true);
+    expect(a.stats().SWCUR - before).toBe(calls.length * 32);
+    expect(b.readPhys(0, PAGE)[0]).toBe(2);
+    host.setRelief(null);
+    host.audit();
+    host.close();
+  });
+});

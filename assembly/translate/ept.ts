@@ -28,7 +28,7 @@
 
 import { frameAlloc, framePut, frameSetLink, frameLink, frameKind, NO_FRAME, FrameKind } from "../ram/frames";
 import { Region, regionOffset } from "../ram/memmap";
-import { pmapState, pmapFrame, pmapWritable, vmPages, vmGet, VmF, PState, FAULT_IO, FAULT_MIN, VM_LARGE_OK } from "../reclaim/pmap";
+import { pmapState, pmapFrame, pmapWritable, vmPages, vmGet, VmF, PState, FAULT_MIN, VM_LARGE_OK } from "../reclaim/pmap";
 import { pmapFault } from "../reclaim/fault";
 import { pmapLarge } from "../reclaim/large";
 import {
@@ -126,7 +126,7 @@ export function hostBack(vm: u32, gppn: GPPN, write: bool): MPN {
     if (g == gppn) m = pmapFault(vm, g, write);
     else if (pmapState(vm, g) == <u32>PState.Mapped) m = pmapFrame(vm, g);
     else m = pmapFault(vm, g, false);
-    if (m >= FAULT_IO) {
+    if (m >= FAULT_MIN) {
       if (g == gppn) return m;
       contiguous = false;
       continue;

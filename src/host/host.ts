@@ -552,6 +552,16 @@ export class Host implements HostContext, PagingHost {
     this.engine.sharingSetMaxSharing(v);
   }
 
+  /**
+   * Installs a relief to try before the host's own whenever a fault finds no frame or a VM at its
+   * limit, on every path (touches, swap-ins, guest-physical access): a host policy's (Simulation
+   * installs its policy's relieve). It returns true if it freed what the fault needs; null removes it.
+   */
+  setRelief(relief: ((vm: VM, code: number) => boolean) | null): void {
+    this.reliefHook = relief;
+  }
+  private reliefHook: ((vm: VM, code: number) => boolean) | null = null;
+
   /** Turns share-before-swap on or off: page-out first tries to merge each private victim. */
   setShareBeforeSwap(on: boolean): void {
     this.engine.reclaimShareFirst(checkBool('on', on, false));
@@ -651,6 +661,7 @@ export class Host implements HostContext, PagingHost {
    * else OutOfMachineMemoryError.
    */
   relieve(vm: VM, code: number): void {
+    if (this.reliefHook?.(vm, code)) return;
     if (code === this.engine.codes.FAULT_LIMIT) {
       this.relieveLimit(vm);
       return;
