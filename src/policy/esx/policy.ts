@@ -142,7 +142,8 @@ export class EsxPolicy {
 
   /**
    * A fault found no free frame ('noFrame'): the state drops to what free memory says (low), and
-   * the VMs furthest above their targets page out (lowest idle-adjusted shares per page first). A blocked VM at its block ('limit'): it pages
+   * the VMs furthest above their targets page out (lowest idle-adjusted shares per page first),
+   * then, if none gave, any VM above its reservation in the same order. A blocked VM at its block ('limit'): it pages
    * out from itself. Returns false to leave the rest to the host's own relief.
    */
   relieve(ctx: PolicyCtx, vm: PolicyVmView, why: 'noFrame' | 'limit'): boolean {
@@ -153,13 +154,13 @@ export class EsxPolicy {
     // a fault found no frame: free memory is below every threshold now, whatever the last period said
     this.state = nextState(this.state, ctx.freePages(), this.minFree);
     const k = idleCost(this.config.idleTax);
-    const order = ctx.vms
-      .filter((v) => v.resident > Math.max(v.sizeTarget, v.reservationPages))
-      .map((v) => ({ v, rho: sharesPerPage(v.shares, v.resident, v.activeEstimate, k) }))
-      .sort((a, b) => a.rho - b.rho || a.v.name.localeCompare(b.v.name));
-    for (const { v } of order) {
-      const over = v.resident - Math.max(v.sizeTarget, v.reservationPages);
-      if (this.progress(this.note(ctx.pageOut(v, Math.min(RELIEF_BATCH, over))))) return true;
+    const rho = (v: PolicyVmView) => sharesPerPage(v.shares, v.resident, v.activeEstimate, k);
+    const byRho = (vs: PolicyVmView[]) => vs.sort((a, b) => rho(a) - rho(b) || a.name.localeCompare(b.name));
+    // first the VMs above their targets, then any above its reservation (the targets lag the load)
+    for (const floor of [(v: PolicyVmView) => Math.max(v.sizeTarget, v.reservationPages), (v: PolicyVmView) => v.reservationPages]) {
+      for (const v of byRho(ctx.vms.filter((x) => x.resident > floor(x)))) {
+        if (this.progress(this.note(ctx.pageOut(v, Math.min(RELIEF_BATCH, v.resident - floor(v)))))) return true;
+      }
     }
     return false;
   }
