@@ -44,6 +44,7 @@
  */
 
 import { PAGE_SIZE } from "../ram/memmap";
+import { Call, callSetI32 } from "../ram/callctx";
 
 // ---- format --------------------------------------------------------------------------------
 
@@ -115,7 +116,6 @@ const PATTERN_MASKS = memory.data<u8>([
 /** Per offset < 16: the largest multiple of the offset <= 16, the stride that keeps the pattern's phase. */
 const PATTERN_STEPS = memory.data<u8>([0, 16, 16, 15, 16, 15, 12, 14, 16, 9, 10, 11, 12, 13, 14, 15]);
 
-let lastError: i32 = 0;
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -404,25 +404,22 @@ export function lz4CompressPages(src: usize, n: u32, dst: usize, slotBytes: u32,
 /**
  * Decompresses `n` pages: slot i (src + i * slotBytes, sizes[i] bytes) into the 4 KiB
  * page at dst + i * 4096. A negative size (a page that did not fit) is skipped. Returns n, or
- * the index of the first page that failed; its LZ4_* code is then in `lz4LastError`.
+ * the index of the first page that failed; its LZ4_* code is then in callCtx.lz4Error (0 if none).
  */
 export function lz4DecompressPages(src: usize, slotBytes: u32, sizes: usize, n: u32, dst: usize): u32 {
-  lastError = 0;
+  callSetI32(Call.Lz4Error, 0);
   for (let i: u32 = 0; i < n; i++) {
     const size = load<i32>(sizes + (<usize>i << 2));
     if (size < 0) continue;
     if (<u32>size > slotBytes) {
-      lastError = LZ4_BAD_SIZE;
+      callSetI32(Call.Lz4Error, LZ4_BAD_SIZE);
       return i;
     }
     const r = lz4Decompress(src + <usize>i * slotBytes, <u32>size, dst + (<usize>i << 12), PAGE_SIZE);
     if (r != <i32>PAGE_SIZE) {
-      lastError = r < 0 ? r : LZ4_SIZE_MISMATCH;
+      callSetI32(Call.Lz4Error, r < 0 ? r : LZ4_SIZE_MISMATCH);
       return i;
     }
   }
   return n;
 }
-
-/** The LZ4_* code of the page at which the last `lz4DecompressPages` stopped (0 if none). */
-export function lz4LastError(): i32 { return lastError; }

@@ -32,16 +32,16 @@ import { zipCompress, zipCanPlace, zipStore, zipOldest, zipDecompress, zipDrop }
 import { zclassFor, zslotBytes, zslotClass, zslotGppn, NO_SLOT } from "../ram/zpool";
 import { frameAddr } from "../ram/frames";
 import { backingChanged } from "../translate/coherence";
+import { Call, callSet } from "../ram/callctx";
 
 export const POLICY_RANDOM: u32 = 0;
 export const POLICY_CLOCK: u32 = 1;
+/** A page-out request (reclaimSelect lists, swapCommit reads): the page, and where its 4 KiB are (then its swap slot). */
 export const REQ_ENTRY: u32 = 8;
+export const enum Req { Gppn = 0, Page = 4, Slot = 4 }
 const NONE: u32 = 0xFFFFFFFF;
 
 let rng: u64 = 0x9E3779B97F4A7C15;
-let lastZipped: u32 = 0;
-let lastEvicted: u32 = 0;
-let lastVictims: u32 = 0;
 
 /** Seeds the victim-selection PRNG (two u32 halves; zero is replaced by a fixed odd value). */
 export function reclaimSeed(lo: u32, hi: u32): void {
@@ -60,19 +60,10 @@ export function reclaimSeed(lo: u32, hi: u32): void {
   return x * 0x2545F4914F6CDD1D;
 }
 
-/** Why the last reclaimSelect stopped: it reclaimed `count`, found no victim, or ran out of `out` entries (swap). */
+/** Why a reclaimSelect stopped (callCtx.pageoutStop): it reclaimed `count`, found no victim, or ran out of `out` entries (swap). */
 export const STOP_DONE: u32 = 0;
 export const STOP_NO_VICTIM: u32 = 1;
 export const STOP_SWAP_FULL: u32 = 2;
-let lastStop: u32 = STOP_DONE;
-export function reclaimStop(): u32 { return lastStop; }
-
-/** Pages the last reclaimSelect compressed into the zip cache. */
-export function reclaimZipped(): u32 { return lastZipped; }
-/** Compressed pages the last reclaimSelect listed for swap-out (zip cache full). */
-export function reclaimEvicted(): u32 { return lastEvicted; }
-/** Victims the last reclaimSelect chose (zipped + listed for swap). */
-export function reclaimVictims(): u32 { return lastVictims; }
 
 /** True if entry `e` may be chosen as a victim. */
 // @ts-ignore: decorator
@@ -122,14 +113,14 @@ function pickVictim(vm: u32, policy: u32): u32 {
  * Chooses up to `count` victims of `vm` and reclaims them: into the zip cache when they fit,
  * else listed in `out` (at most `outCap` entries, the swap slots TypeScript has; compressed pages evicted to make room are
  * decompressed into `pages`, 4 KiB each, one per entry). Returns the entries listed; TypeScript
- * must then call swapCommit with them. reclaimZipped/Evicted/Victims tell the rest.
+ * must then call swapCommit with them. The call context tells the rest (callCtx.pageout*).
  */
 export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outCap: u32, pages: usize): u32 {
   let n: u32 = 0;
-  lastZipped = 0;
-  lastEvicted = 0;
-  lastVictims = 0;
-  lastStop = STOP_DONE;
+  let lastZipped: u32 = 0;
+  let lastEvicted: u32 = 0;
+  let lastVictims: u32 = 0;
+  let lastStop = STOP_DONE;
   while (lastVictims < count) {
     const g = pickVictim(vm, policy);
     if (g == NONE) {
@@ -154,8 +145,8 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
           store<u64>(ep, load<u64>(ep) | PENDING);
           const dst = pages + (<usize>n << 12);
           zipDecompress(s, dst);
-          store<u32>(out + (<usize>n << 3), eg);
-          store<u32>(out + (<usize>n << 3), <u32>dst, 4);
+          store<u32>(out + <usize>n * REQ_ENTRY + <usize>Req.Gppn, eg);
+          store<u32>(out + <usize>n * REQ_ENTRY + <usize>Req.Page, <u32>dst);
           n++;
           lastEvicted++;
           vmSet(vm, VmF.PendEvict, vmGet(vm, VmF.PendEvict) + zslotBytes(zslotClass(s)));
@@ -174,10 +165,14 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
     }
     lastVictims++;
     store<u64>(p, e | PENDING);
-    store<u32>(out + (<usize>n << 3), g);
-    store<u32>(out + (<usize>n << 3), <u32>frameAddr(pframe(e)), 4);
+    store<u32>(out + <usize>n * REQ_ENTRY + <usize>Req.Gppn, g);
+    store<u32>(out + <usize>n * REQ_ENTRY + <usize>Req.Page, <u32>frameAddr(pframe(e)));
     n++;
   }
+  callSet(Call.PageoutStop, lastStop);
+  callSet(Call.PageoutZipped, lastZipped);
+  callSet(Call.PageoutEvicted, lastEvicted);
+  callSet(Call.PageoutVictims, lastVictims);
   return n;
 }
 
@@ -189,8 +184,8 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
 export function swapCommit(vm: u32, list: usize, n: u32): u32 {
   let done: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const g = load<u32>(list + (<usize>i << 3));
-    const slot = load<u32>(list + (<usize>i << 3), 4);
+    const g = load<u32>(list + <usize>i * REQ_ENTRY + <usize>Req.Gppn);
+    const slot = load<u32>(list + <usize>i * REQ_ENTRY + <usize>Req.Slot);
     const p = pmapAddr(vm, g);
     const e = load<u64>(p);
     assert(g < vmPages(vm) && (e & PENDING), "swapCommit: entry was not selected");

@@ -55,6 +55,7 @@ import { pageHash } from "../codec/hash";
 import { backingChanged } from "../translate/coherence";
 import { rand64 } from "./pageout";
 import { eptLargeBacked } from "../translate/ept";
+import { Call, callSet } from "../ram/callctx";
 
 export const SHARE_ENTRY: u32 = 16;
 const EMPTY: u32 = 0;
@@ -203,9 +204,6 @@ export function sharingScanned(): f64 { return <f64>scannedPages; }
 export function sharingMerged(): f64 { return <f64>mergedPages; }
 /** Visits that left a page alone because a large EPT leaf maps it (cumulative). */
 export function sharingLargeSkipped(): f64 { return <f64>largeSkipped; }
-/** Pages visited / merged by the last shareScan call. */
-export function sharingLastScanned(): u32 { return lastScanned; }
-export function sharingLastMerged(): u32 { return lastMerged; }
 /** Capacity of the table in entries. */
 export function sharingCapacity(): u32 { return mask + 1; }
 /** Pages a full pass visits (pmap entries at the start of the current pass). */
@@ -349,7 +347,8 @@ function scanPage(vm: u32, g: u32): void {
 
 /**
  * One scanner step: visits at most `maxPages` pages in `scanOrder` (SCAN_*), continuing the
- * current pass and starting new ones as passes complete. Returns the pages visited.
+ * current pass and starting new ones as passes complete. Returns the pages visited (the pages
+ * merged: callCtx.scanMerged).
  */
 export function shareScan(maxPages: u32, scanOrder: u32): u32 {
   lastScanned = 0;
@@ -373,6 +372,7 @@ export function shareScan(maxPages: u32, scanOrder: u32): u32 {
   // a budget that ends exactly at the end of a pass completes it now, not on the next call
   while (cursor < passLen && permute(cursor) >= passTotal) cursor++;
   if (passLen > 0 && cursor >= passLen) newPass(true);
+  callSet(Call.ScanMerged, lastMerged);
   return lastScanned;
 }
 

@@ -27,29 +27,21 @@
  */
 
 import { ACC_READ, ACC_WRITE, ACC_FETCH } from "./entries";
-import { F, cadd, ctxAddr } from "./cores";
+import { F, cadd, ctxAddr, Res } from "./cores";
 import { translate, FAULT_BIT } from "./walk";
 
 /** Flag: count malformed lines and go on instead of stopping. */
 export const TRACE_SKIP_BAD: u32 = 1;
-/** Flag: write binary records at the emit pointer instead of translating. */
-export const TRACE_EMIT: u32 = 2;
 
-let lineNo: u64 = 0;
-let errAt: u32 = 0;
+/** Where the call in progress writes binary records (emit mode). */
 let emitPtr: usize = 0;
-let emitStart: usize = 0;
 
-/** Resets the line counter (a new trace). */
-export function traceReset(): void { lineNo = 0; errAt = 0; }
-/** Lines seen so far (complete lines, including ignored ones). */
-export function traceLines(): f64 { return <f64>lineNo; }
-/** Offset, from the chunk start, of the malformed line that stopped the last call. */
-export function traceErrorOffset(): u32 { return errAt; }
-/** Sets where TRACE_EMIT mode writes binary records. */
-export function traceEmitTo(p: usize): void { emitPtr = p; emitStart = p; }
-/** Bytes written in TRACE_EMIT mode since traceEmitTo. */
-export function traceEmitted(): u32 { return <u32>(emitPtr - emitStart); }
+/** Starts a new text trace on context `id`: its line count (results traceLines) goes back to 0. */
+export function traceReset(id: u32): void {
+  const c = ctxAddr(id);
+  store<u64>(c + <usize>Res.TraceLines, 0);
+  store<u32>(c + <usize>Res.TraceErrorAt, 0);
+}
 
 /** Replays one record of `kind` (0 I, 1 L, 2 S, 3 M) on context `c`. */
 // @ts-ignore: decorator
@@ -89,13 +81,17 @@ export function traceEmitted(): u32 { return <u32>(emitPtr - emitStart); }
 
 /**
  * Parses and replays the lackey text at [p, p + len) on context `id`. `final`: no more bytes
- * follow, so a last line without a newline counts. Returns the bytes consumed (a prefix of
- * whole lines), or -1 at a malformed line (traceErrorOffset says where it starts).
+ * follow, so a last line without a newline counts. With `emitAt` != 0 the records are written
+ * there in the binary format instead of being translated (results traceEmitted: how many bytes).
+ * Returns the bytes consumed (a prefix of whole lines), or -1 at a malformed line (results
+ * traceErrorAt says where it starts; traceLines counts the lines before it across calls).
  */
-export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u32): i32 {
+export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u32, emitAt: usize): i32 {
   const c = ctxAddr(id);
   const end = p + len;
+  let lineNo = load<u64>(c + <usize>Res.TraceLines);
   const lines0 = lineNo;
+  emitPtr = emitAt;
   let s = p;
   while (s < end) {
     let q = s;
@@ -143,7 +139,13 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
     }
     if (q >= end && !final) break; // the line continues in the next chunk
     if (!ok) {
-      if (!(flags & TRACE_SKIP_BAD)) { errAt = <u32>(s - p); cadd(c, F.Lines, lineNo - lines0); return -1; }
+      if (!(flags & TRACE_SKIP_BAD)) {
+        store<u32>(c + <usize>Res.TraceErrorAt, <u32>(s - p));
+        store<u64>(c + <usize>Res.TraceLines, lineNo);
+        store<u32>(c + <usize>Res.TraceEmitted, <u32>(emitPtr - emitAt));
+        cadd(c, F.Lines, lineNo - lines0);
+        return -1;
+      }
       cadd(c, F.BadLines, 1);
       while (q < end && load<u8>(q) != 10) q++;
       lineNo++;
@@ -151,11 +153,13 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
       continue;
     }
     lineNo++;
-    if (flags & TRACE_EMIT) emit(kind, addr, size);
+    if (emitAt != 0) emit(kind, addr, size);
     else replay(c, kind, addr, size);
     s = q + 1;
   }
   const used = <u32>(min<usize>(s, end) - p);
+  store<u64>(c + <usize>Res.TraceLines, lineNo);
+  store<u32>(c + <usize>Res.TraceEmitted, <u32>(emitPtr - emitAt));
   cadd(c, F.TraceBytes, used);
   cadd(c, F.Lines, lineNo - lines0);
   return <i32>used;
