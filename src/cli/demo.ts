@@ -6,7 +6,7 @@
  */
 import { Host } from '../host/host.js';
 import { buildCorpus } from '../workload/corpus.js';
-import { PAGE } from '../engine/engine.js';
+import { PAGE } from '../engine/addr.js';
 import { UsageError } from '../errors.js';
 import type { VmStats } from '../host/vm.js';
 

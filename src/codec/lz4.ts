@@ -8,16 +8,13 @@
  * keeps only pages that compress to <= 2048 bytes); `decompress(src, size)` returns exactly
  * `size` bytes or throws a CodecError that says what is wrong with the input.
  *
- * The one-shot LZ4 functions run on the utility engine (no machine RAM; engine.ts utilityEngine).
- * Data crosses through its staging region, laid out per call as
- *
- *   staging: [ src | pad to 16 | dst: limit (compress) or decompressedSize (decompress) ]
- *
- * Batches of pages should not come through here: the engine's lz4CompressPages and
- * lz4DecompressPages cross into WebAssembly once per batch.
+ * The one-shot LZ4 functions run on the utility engine (no machine RAM; src/engine/engine.ts
+ * utilityEngine); data crosses through its staging region (src/engine/codec.ts). Batches of pages
+ * should not come through here: the engine compresses pages in batches, one call per batch.
  */
 import { deflateSync, inflateSync } from 'fflate';
-import { Lz4Status, lz4StatusText, utilityEngine } from '../engine/engine.js';
+import { utilityEngine } from '../engine/engine.js';
+import { Lz4Status, lz4StatusText } from '../engine/codec.js';
 import { CodecError, ConfigError, checkBytes, checkInt } from '../errors.js';
 
 /** A page compressor. */
@@ -34,11 +31,6 @@ export interface Codec {
 export const MAX_CODEC_INPUT = 1 << 30;
 
 
-/** Rounds up to 16 so the output starts on a v128 boundary. */
-function align16(n: number): number {
-  return (n + 15) & ~15;
-}
-
 /** Checks an input buffer of a codec call and returns it. */
 function checkInput(field: string, value: unknown): Uint8Array {
   const src = checkBytes(field, value);
@@ -53,14 +45,9 @@ export function lz4Bound(n: number): number {
 
 /** LZ4 with an output limit: the block, or null when it would exceed `limit`. */
 function lz4CompressLimited(src: Uint8Array, limit: number): Uint8Array | null {
-  const e = utilityEngine();
-  const at = align16(src.length);
-  e.stage(at + limit);
-  const s = e.stageIn(src, 0);
-  const r = e.lz4Compress(s, src.length, s + at, limit);
-  if (r === Lz4Status.DoesNotFit) return null;
-  if (r < 0) throw new CodecError('lz4', r, lz4StatusText(r));
-  return e.u8.slice(s + at, s + at + r);
+  const r = utilityEngine().codec.lz4CompressBytes(src, limit);
+  if (typeof r === 'number') throw new CodecError('lz4', r, lz4StatusText(r));
+  return r;
 }
 
 /** Compresses `src` into one LZ4 block (the format liblz4's LZ4_decompress_safe reads). */
@@ -76,18 +63,14 @@ export function lz4Compress(src: Uint8Array): Uint8Array {
 export function lz4Decompress(src: Uint8Array, decompressedSize: number): Uint8Array {
   checkInput('src', src);
   checkInt('decompressedSize', decompressedSize, 0, MAX_CODEC_INPUT);
-  const e = utilityEngine();
-  const at = align16(src.length);
-  e.stage(at + decompressedSize);
-  const s = e.stageIn(src, 0);
-  const r = e.lz4Decompress(s, src.length, s + at, decompressedSize);
-  if (r < 0) {
+  const r = utilityEngine().codec.lz4DecompressBytes(src, decompressedSize);
+  if (typeof r === 'number') {
     throw new CodecError('lz4', r, `${lz4StatusText(r)} (block of ${src.length} bytes, decompressedSize ${decompressedSize})`);
   }
-  if (r !== decompressedSize) {
-    throw new CodecError('lz4', Lz4Status.SizeMismatch, `block decodes to ${r} bytes, expected decompressedSize ${decompressedSize}`);
+  if (r.length !== decompressedSize) {
+    throw new CodecError('lz4', Lz4Status.SizeMismatch, `block decodes to ${r.length} bytes, expected decompressedSize ${decompressedSize}`);
   }
-  return e.u8.slice(s + at, s + at + r);
+  return r;
 }
 
 /** The LZ4 codec, in WebAssembly. */

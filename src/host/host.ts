@@ -3,13 +3,13 @@
  * what happens when machine memory runs out. Policy lives here; every page loop is in
  * WebAssembly (assembly/reclaim/pmap.ts and friends).
  *
- *   Host.create(config) --> Engine (machine RAM, pmaps, zpool, sharing table)
+ *   Host.create(config) --> an engine (src/engine, internal: machine RAM, pmaps, zpool, sharing table)
  *     addVM(config) -----> VM (vm.ts) + its SwapStore (memory or file, swapstore.ts)
  *     shareScan(max) ----> one scanner step (assembly/reclaim/sharing.ts)
  *     mmu(opts) ---------> a simulated core on this engine; mmu.attach(vm) sets up the VM's
  *                          paging (EPT or shadow) over the same pmap (src/translate/mmu.ts)
  *     stats() -----------> { host: HostStats, vms: VmStats[] }
- *     relieve(vm, code) -> under pressure: page out from the VM furthest above its reservation,
+ *     relieve(vm, need) -> under pressure: page out from the VM furthest above its reservation,
  *                          per share; at its limit: page out from the VM itself
  *
  * Configuration is validated by hand with the project's ConfigError (field, value, expected),
@@ -18,12 +18,16 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Engine, MAX_MACHINE_MIB, PAGE, type EngineFlavor } from '../engine/engine.js';
-import { ConfigError, EngineAbortError, MemvisorError, OutOfMachineMemoryError, checkInt } from '../errors.js';
+import { Engine, MAX_MACHINE_MIB, registerEngine, type EngineFlavor } from '../engine/engine.js';
+import { PAGE, type Hpa } from '../engine/addr.js';
+import type { HostNeed } from '../engine/fault.js';
+import type { FrameCounts } from '../engine/ram.js';
+import { ConfigError, MemvisorError, OutOfMachineMemoryError, checkBytes, checkInt } from '../errors.js';
 import { FileSwapStore, MemorySwapStore, loadChecksum, type SwapStore } from './swapstore.js';
-import { BATCH, STAGE_AUX } from '../engine/staging.js';
 import { VM, type HostContext, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
 import { Mmu, type CoreOptions, type MmuVm, type PagingHost } from '../translate/mmu.js';
+
+export type { FrameCounts };
 
 /** Host configuration for `Host.create`. */
 export interface HostConfig {
@@ -144,15 +148,18 @@ function checkObject(field: string, v: unknown, keys: string[]): Record<string, 
   return v as Record<string, unknown>;
 }
 
-export class Host implements HostContext, PagingHost {
-  readonly engine: Engine;
-  readonly staging: number;
+export class Host {
+  /** Seed of every random choice of this host. */
   readonly seed: number;
+  private readonly engine: Engine;
+  /** What the host's VMs and cores see of it (not part of the public API). */
+  private readonly context: HostContext;
+  private readonly paging: PagingHost;
   private readonly vmList: VM[] = [];
   private readonly byName = new Map<string, VM>();
   private readonly swapBacking: 'memory' | 'file';
   private readonly swapDir: string;
-  private readonly scanOrder: 0 | 1;
+  private readonly scanOrder: 'random' | 'sequential';
   private readonly salting: 'per-vm' | 'host';
   private readonly cachePercent: number;
   private readonly victimPolicy: VictimPolicy;
@@ -171,7 +178,7 @@ export class Host implements HostContext, PagingHost {
     if (swap.dir !== undefined && typeof swap.dir !== 'string') throw new ConfigError('swap.dir', swap.dir, 'a directory path');
     this.swapDir = (swap.dir as string | undefined) ?? tmpdir();
     const sharing = checkObject('sharing', cfg.sharing, ['order', 'salting']);
-    this.scanOrder = checkOneOf('sharing.order', sharing.order, ['random', 'sequential'] as const, 'random') === 'random' ? 1 : 0;
+    this.scanOrder = checkOneOf('sharing.order', sharing.order, ['random', 'sequential'] as const, 'random');
     this.salting = checkOneOf('sharing.salting', sharing.salting, ['per-vm', 'host'] as const, 'per-vm');
     const comp = checkObject('compression', cfg.compression, ['cachePercent']);
     this.cachePercent = checkInt('compression.cachePercent', comp.cachePercent ?? 10, 0, 100);
@@ -182,10 +189,21 @@ export class Host implements HostContext, PagingHost {
       maxVMs: cfg.maxVMs,
       guestMemoryMiB: cfg.guestMemoryMiB,
       flavor: cfg.flavor,
-      stagingBytes: STAGE_AUX + (1 << 16),
     });
-    this.staging = this.engine.region('staging').offset;
-    this.engine.reclaimSeed(this.seed);
+    this.engine.reclaim.reclaimSeed(this.seed);
+    registerEngine(this, this.engine);
+    const engine = this.engine;
+    this.context = { engine, relieve: (vm, need) => this.relieve(vm, need) };
+    this.paging = {
+      engine,
+      owns: (vm) => vm instanceof VM && this.vmList[vm.id] === vm,
+      vmById: (id) => this.vmById(id),
+      pagingOf: (vm) => this.pagingByVm.get(vm.id),
+      setPaging: (vm, p) => {
+        this.pagingByVm.set(vm.id, p);
+        vm.setPaging(p);
+      },
+    };
   }
 
   /** Creates a host (asynchronous once: it loads the swap checksum's WebAssembly). */
@@ -221,12 +239,12 @@ export class Host implements HostContext, PagingHost {
     // the swap store first: a swap file that cannot be created must fail before the engine holds
     // a VM the host does not know (engine VM ids and this.vmList must stay in step)
     const store = this.createSwapStore(cfg.name, (memoryMiB - reservationMiB) * 256, id);
-    const got = this.engine.vmCreate(pages, salt, limitMiB * 256, cacheCap);
+    const got = this.engine.reclaim.vmCreate(pages, salt, limitMiB * 256, cacheCap);
     if (got < 0) {
       store.close();
       throw new ConfigError('vm.memoryMiB', memoryMiB, `room in the host's VM table and guest memory (maxVMs, guestMemoryMiB at Host.create)`);
     }
-    const vm = new VM(this, got, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
+    const vm = VM.create(this.context, got, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
       Math.floor((pages * this.balloonMaxPercent) / 100), store);
     this.reservedMiB += reservationMiB;
     this.vmList.push(vm);
@@ -265,27 +283,14 @@ export class Host implements HostContext, PagingHost {
    */
   mmu(opts: CoreOptions = {}): Mmu {
     if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of core options');
-    return Mmu.overHost(this, opts);
+    return Mmu.overHost(this.paging, opts);
   }
 
-  /** @internal PagingHost: true if `vm` is one of this host's VMs. */
-  owns(vm: VM): boolean {
-    return vm instanceof VM && this.vmList[vm.id] === vm;
-  }
-  /** @internal PagingHost: the VM with engine id `id`. */
-  vmById(id: number): VM {
+  /** The VM with engine id `id`. */
+  private vmById(id: number): VM {
     const v = this.vmList[id];
     if (!v || v.id !== id) throw new ConfigError('vm', id, `a VM id below ${this.vmList.length}`);
     return v;
-  }
-  /** @internal PagingHost: the paging of `vm`, if an Mmu attached it. */
-  pagingOf(vm: VM): MmuVm | undefined {
-    return this.pagingByVm.get(vm.id);
-  }
-  /** @internal PagingHost: records the paging of `vm` (once). */
-  setPaging(vm: VM, paging: MmuVm): void {
-    this.pagingByVm.set(vm.id, paging);
-    vm.setPaging(paging);
   }
 
   /**
@@ -293,18 +298,18 @@ export class Host implements HostContext, PagingHost {
    * VM's pages), in the configured order. Returns what it did.
    */
   shareScan(maxPages?: number): ShareScanResult {
-    const e = this.engine;
-    const max = maxPages === undefined ? e.sharingCounters().passPages : checkInt('maxPages', maxPages, 0, 0xffffffff);
-    e.shareScan(max, this.scanOrder);
-    const c = e.sharingCounters();
-    return { scanned: c.lastScanned, merged: c.lastMerged, fullScans: c.fullScans };
+    const r = this.engine.reclaim;
+    const max = maxPages === undefined ? r.sharingCounters().passPages : checkInt('maxPages', maxPages, 0, 0xffffffff);
+    const { scanned, merged } = r.shareScan(max, this.scanOrder);
+    return { scanned, merged, fullScans: r.sharingCounters().fullScans };
   }
 
   /** Every counter of the host and its VMs (see HostStats and VmStats for units). */
   stats(): Stats {
     const e = this.engine;
-    const f = e.frameCounts();
-    const sh = e.sharingCounters();
+    const r = e.reclaim;
+    const f = e.ram.frameCounts();
+    const sh = r.sharingCounters();
     const vms = this.vmList.map((v) => v.stats());
     const sharedMappings = vms.reduce((a, v) => a + v.SHRD, 0);
     return {
@@ -320,15 +325,15 @@ export class Host implements HostContext, PagingHost {
         pages_unshared: sh.hints,
         pages_volatile: sh.volatile,
         full_scans: sh.fullScans,
-        cow_breaks: e.pmapCowBreaks(),
+        cow_breaks: r.pmapCowBreaks(),
         pagesScanned: sh.scanned,
         pagesMerged: sh.merged,
         pagesLargeSkipped: sh.largeSkipped,
-        zpoolSlots1K: e.zpoolSlotsUsed(0),
-        zpoolSlots2K: e.zpoolSlotsUsed(1),
-        zpoolStoredBytes: e.zpoolStoredBytes(),
-        zpoolWastedBytes: e.zpoolWastedBytes(),
-        zipHistogram: e.zipHistogram(),
+        zpoolSlots1K: e.ram.zpoolSlotsUsed(0),
+        zpoolSlots2K: e.ram.zpoolSlotsUsed(1),
+        zpoolStoredBytes: e.ram.zpoolStoredBytes(),
+        zpoolWastedBytes: e.ram.zpoolWastedBytes(),
+        zipHistogram: r.zipHistogram(),
       },
       vms,
     };
@@ -354,17 +359,9 @@ export class Host implements HostContext, PagingHost {
    * shared frame against its table key. Throws when one is broken (a debug build aborts first).
    */
   audit(deep = true): void {
-    const need = STAGE_AUX + this.engine.machineFrames * 4;
-    this.stage(need);
-    let r: number;
-    try {
-      r = this.engine.pmapAudit(this.staging + STAGE_AUX, deep);
-    } catch (e) {
-      if (!(e instanceof EngineAbortError)) throw e;
-      r = this.engine.pmapAuditCode();
-    }
+    const { code, detail } = this.engine.reclaim.audit(deep);
     // codes: assembly/reclaim/pmap.ts audit(); 100+ zip cache, 200+ zpool, 300+ sharing table
-    if (r !== 0) throw new MemvisorError(`audit: invariant ${r} broken (detail ${this.engine.pmapAuditDetail()})`);
+    if (code !== 0) throw new MemvisorError(`audit: invariant ${code} broken (detail ${detail})`);
   }
 
   /** Closes every VM's swap store (removes swap files). */
@@ -372,20 +369,16 @@ export class Host implements HostContext, PagingHost {
     for (const v of this.vmList) v.swap.close();
   }
 
-  /** @internal HostContext: makes the staging region at least `bytes` long. */
-  stage(bytes: number): void {
-    this.engine.stage(bytes);
-  }
-
   /**
-   * @internal HostContext. FAULT_LIMIT: `vm` holds its limit, so it pages out from itself.
-   * FAULT_NO_FRAME: machine RAM is full; page out from the VMs furthest above their reservation
-   * per share until a frame is free. Throws OutOfMachineMemoryError when nothing can be reclaimed.
+   * 'limit': `vm` holds its limit, so it pages out from itself. 'noFrame': machine RAM is full;
+   * page out from the VMs furthest above their reservation per share until a frame is free.
+   * Throws OutOfMachineMemoryError when nothing can be reclaimed.
    */
-  relieve(vm: VM, code: number): void {
+  private relieve(vm: VM, need: Exclude<HostNeed, 'swapIn'>): void {
     const e = this.engine;
-    if (code === this.engine.codes.FAULT_LIMIT) {
-      const r = vm.pageOutInternal(BATCH / 8);
+    const step = e.reclaim.batch / 8;
+    if (need === 'limit') {
+      const r = vm.pageOutInternal(step);
       if (r.compressed + r.swapped === 0) {
         throw new OutOfMachineMemoryError(`VM ${JSON.stringify(vm.name)} holds its limit of ${vm.limitMiB} MiB and none of its pages can be reclaimed${r.swapFull ? ' (swap store full)' : ''}`);
       }
@@ -397,17 +390,35 @@ export class Host implements HostContext, PagingHost {
       .filter((x) => x.over > 0)
       .sort((a, b) => b.over / b.v.shares - a.over / a.v.shares || a.v.id - b.v.id);
     for (const { v } of order) {
-      v.pageOutInternal(BATCH / 8);
-      if (e.frameCounts().free > 0) return;
+      v.pageOutInternal(step);
+      if (e.ram.frameCounts().free > 0) return;
     }
     throw new OutOfMachineMemoryError(
       `machine memory is exhausted and nothing is left to reclaim for VM ${JSON.stringify(vm.name)} (every VM at its reservation, swap full or incompressible)`,
     );
   }
 
-  /** Frames counted by kind (re-exported for tests and reports). */
-  frameCounts(): ReturnType<Engine['frameCounts']> {
-    return this.engine.frameCounts();
+  /**
+   * Reads `length` bytes of machine memory at host-physical address `hpa` (an hPA a translation
+   * gave: `mmu.translateOrThrow(va)`), as the hardware would after the walk. A typed error outside
+   * machine RAM.
+   */
+  readMachine(hpa: Hpa | bigint | number, length: number): Uint8Array {
+    return this.engine.ram.readMachine(hpa, length);
+  }
+
+  /**
+   * Writes `bytes` into machine memory at host-physical address `hpa`, as a guest store through
+   * a translation would (the translation checked the permissions: a read-only or copy-on-write
+   * page must be translated for 'write' first, which breaks the sharing).
+   */
+  writeMachine(hpa: Hpa | bigint | number, bytes: Uint8Array): void {
+    this.engine.ram.writeMachine(hpa, checkBytes('bytes', bytes));
+  }
+
+  /** Machine frames counted by kind (free + the others == total). */
+  frameCounts(): FrameCounts {
+    return this.engine.ram.frameCounts();
   }
 }
 

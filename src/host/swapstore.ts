@@ -21,7 +21,7 @@
  */
 import { closeSync, openSync, readSync, readvSync, writeSync, writevSync, unlinkSync, ftruncateSync } from 'node:fs';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
-import { PAGE } from '../engine/engine.js';
+import { PAGE } from '../engine/addr.js';
 import { ConfigError, SwapChecksumError, SwapIoError, checkInt } from '../errors.js';
 
 let hasher: XXHashAPI | null = null;

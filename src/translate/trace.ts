@@ -12,6 +12,7 @@
 import { closeSync, openSync, readSync, fstatSync, writeSync } from 'node:fs';
 import { Gunzip } from 'fflate';
 import type { Mmu, MmuStats } from './mmu.js';
+import { engineOf } from '../engine/engine.js';
 import { TraceParseError, ConfigError } from '../errors.js';
 
 export const BINARY_MAGIC = Uint8Array.from([0x4d, 0x56, 0x54, 0x52, 1, 0, 0, 0]); // "MVTR" v1
@@ -54,48 +55,29 @@ class TextFeeder {
 
   constructor(
     private readonly mmu: Mmu,
-    private readonly flags: number,
+    private readonly skipBad: boolean,
     private readonly name: string,
     outFd: number | null,
   ) {
     this.outFd = outFd;
-    mmu.engine.traceReset();
+    engineOf(mmu).translate.traceReset(mmu.ctx);
   }
 
   /** Parses `chunk` (after the carried bytes); `final` when no bytes follow. */
   push(chunk: Uint8Array, final: boolean): void {
-    const e = this.mmu.engine;
-    const len = this.carry.length + chunk.length;
-    // layout: [carry + chunk][emitted binary: at most 16 bytes per 7-byte line]
-    const emitAt = (len + 4096) & ~4095;
-    const base = e.stage(emitAt + Math.ceil(len / 7) * 16 + 64);
-    const u8 = e.u8;
-    u8.set(this.carry, base);
-    u8.set(chunk, base + this.carry.length);
-    let flags = this.flags;
-    if (this.outFd !== null) {
-      e.traceEmitTo(base + emitAt);
-      flags |= e.codes.TRACE_EMIT;
-    }
-    const used = e.lackeyReplay(this.mmu.ctx, base, len, final, flags);
-    if (used < 0) {
-      const off = e.traceErrorOffset();
-      const all = e.u8.subarray(base, base + len);
-      let end = all.indexOf(10, off);
-      if (end < 0) end = len;
-      const text = new TextDecoder().decode(all.subarray(off, Math.min(end, off + 200))).replace(/\r$/, '');
-      throw new TraceParseError(this.name, e.traceLines() + 1, text);
-    }
-    this.carry = e.u8.slice(base + used, base + len);
-    if (this.outFd !== null) {
-      const n = e.traceEmitted();
-      const bin = e.u8.slice(base + emitAt, base + emitAt + n);
-      writeSync(this.outFd, bin);
-      let done = 0;
-      while (done < n) done += e.binaryReplay(this.mmu.ctx, e.stageIn(bin.subarray(done), 0), n - done);
+    const t = engineOf(this.mmu).translate;
+    const r = t.feedText(this.mmu.ctx, this.carry, chunk, final, this.skipBad, this.outFd !== null);
+    if ('line' in r) throw new TraceParseError(this.name, r.line, r.text);
+    this.carry = r.carry;
+    if (this.outFd !== null && r.emitted) {
+      // emit mode parses only: the records are written, then replayed from their binary form
+      writeSync(this.outFd, r.emitted);
+      t.feedBinary(this.mmu.ctx, EMPTY, r.emitted);
     }
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** Replays the trace file at `path` on `mmu`. */
 export function replayFile(mmu: Mmu, path: string, opts: ReplayOptions = {}): ReplayResult {
@@ -114,7 +96,7 @@ export function replayFile(mmu: Mmu, path: string, opts: ReplayOptions = {}): Re
     let read = readSync(fd, buf, 0, buf.length, null);
     const format = detectFormat(buf.subarray(0, read));
     const name = opts.name ?? path;
-    const flags = opts.skipBadLines ? mmu.engine.codes.TRACE_SKIP_BAD : 0;
+    const skipBad = opts.skipBadLines === true;
     if (opts.writeBinary && format !== 'binary') {
       outFd = openSync(opts.writeBinary, 'w');
       writeSync(outFd, BINARY_MAGIC);
@@ -131,7 +113,7 @@ export function replayFile(mmu: Mmu, path: string, opts: ReplayOptions = {}): Re
       }
       feeder.finish(name);
     } else {
-      const text = new TextFeeder(mmu, flags, name, outFd);
+      const text = new TextFeeder(mmu, skipBad, name, outFd);
       if (format === 'lackey') {
         let chunk = buf.subarray(0, read);
         for (;;) {
@@ -185,7 +167,7 @@ export function replayBytes(mmu: Mmu, data: Uint8Array, opts: ReplayOptions = {}
     for (let at = 8; at < data.length; at += CHUNK) f.push(data.subarray(at, Math.min(data.length, at + CHUNK)));
     f.finish(name);
   } else {
-    const text = new TextFeeder(mmu, opts.skipBadLines ? mmu.engine.codes.TRACE_SKIP_BAD : 0, name, null);
+    const text = new TextFeeder(mmu, opts.skipBadLines === true, name, null);
     const feed = (chunk: Uint8Array, final: boolean) => {
       for (let at = 0; at < chunk.length || (final && at === 0); at += CHUNK) {
         const end = Math.min(chunk.length, at + CHUNK);
@@ -205,16 +187,10 @@ export function replayBytes(mmu: Mmu, data: Uint8Array, opts: ReplayOptions = {}
 
 /** Feeds binary records, carrying a partial record. */
 class BinaryFeeder {
-  private carry = new Uint8Array(0);
+  private carry: Uint8Array = new Uint8Array(0);
   constructor(private readonly mmu: Mmu) {}
   push(chunk: Uint8Array): void {
-    const e = this.mmu.engine;
-    const len = this.carry.length + chunk.length;
-    const base = e.stage(len);
-    e.u8.set(this.carry, base);
-    e.u8.set(chunk, base + this.carry.length);
-    const used = e.binaryReplay(this.mmu.ctx, base, len);
-    this.carry = e.u8.slice(base + used, base + len);
+    this.carry = engineOf(this.mmu).translate.feedBinary(this.mmu.ctx, this.carry, chunk);
   }
   finish(name: string): void {
     if (this.carry.length) throw new ConfigError(name, `${this.carry.length} trailing bytes`, 'whole 8-byte binary trace records');
