@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { deflateSync, inflateSync } from 'fflate';
 // @ts-expect-error: lz4js ships no types
 import lz4js from 'lz4js';
-import { Engine } from '../src/index.js';
+import { Engine } from '../src/engine/engine.js';
 import { corpus, recordUnits, task } from './lib.js';
 
 recordUnits(import.meta.url);
@@ -25,19 +25,19 @@ const pages = Array.from({ length: n }, (_, i) => c.pages.subarray(i * 4096, (i 
 
 // ---- memvisor: pages, slots, sizes and decoded pages in staging ----------------------------
 const engine = Engine.create({ flavor: 'release' });
-const SLOT = (engine.lz4Bound(4096) + 15) & ~15;
+const SLOT = (engine.codec.lz4Bound(4096) + 15) & ~15;
 //   staging: [ pages | slots (SLOT each) | sizes | decoded pages | 2048-byte slots | their sizes ]
-const src = engine.stage(n * (4096 + SLOT + 4 + 4096 + 2048 + 4));
+const src = engine.gateway.stage(n * (4096 + SLOT + 4 + 4096 + 2048 + 4));
 const slots = src + n * 4096;
 const sizes = slots + n * SLOT;
 const out = sizes + n * 4;
 const slots2k = out + n * 4096;
 const sizes2k = slots2k + n * 2048;
-engine.u8.set(c.pages, src);
-if (engine.lz4CompressPages(src, n, slots, SLOT, sizes) !== n) throw new Error('memvisor: a page did not fit lz4Bound');
-if (engine.lz4DecompressPages(slots, SLOT, sizes, n, out) !== n) throw new Error(`memvisor: page failed: ${engine.lz4LastError()}`);
-if (Buffer.compare(Buffer.from(c.pages), engine.u8.subarray(out, out + bytes)) !== 0) throw new Error('memvisor: round trip differs');
-const memvisorSizes = Array.from(new Int32Array(engine.u8.slice(sizes, sizes + n * 4).buffer));
+engine.gateway.u8.set(c.pages, src);
+if (engine.codec.lz4CompressPages(src, n, slots, SLOT, sizes) !== n) throw new Error('memvisor: a page did not fit lz4Bound');
+if (engine.codec.lz4DecompressPages(slots, SLOT, sizes, n, out) !== n) throw new Error(`memvisor: page failed: ${engine.codec.lz4LastError()}`);
+if (Buffer.compare(Buffer.from(c.pages), engine.gateway.u8.subarray(out, out + bytes)) !== 0) throw new Error('memvisor: round trip differs');
+const memvisorSizes = Array.from(new Int32Array(engine.gateway.u8.slice(sizes, sizes + n * 4).buffer));
 
 // ---- lz4js: block API, one page at a time ------------------------------------------------
 // compressBlock needs a zeroed table for each block: with a table left over from another page
@@ -109,10 +109,10 @@ const slow = { iterations: 5, time: 1000, warmupIterations: 1 };
 
 describe('lz4 compress', () => {
   bench(task('lz4 compress', 'memvisor lz4CompressPages (one call per batch)', bytes), () => {
-    engine.lz4CompressPages(src, n, slots, SLOT, sizes);
+    engine.codec.lz4CompressPages(src, n, slots, SLOT, sizes);
   }, fast);
   bench(task('lz4 compress', 'memvisor lz4CompressPages, 2048-byte slots (zip cache: bail out early)', bytes), () => {
-    engine.lz4CompressPages(src, n, slots2k, 2048, sizes2k);
+    engine.codec.lz4CompressPages(src, n, slots2k, 2048, sizes2k);
   }, fast);
   bench(task('lz4 compress', 'lz4js compressBlock per page', bytes), () => {
     for (let i = 0; i < n; i++) {
@@ -132,7 +132,7 @@ describe('lz4 compress', () => {
 
 describe('lz4 decompress', () => {
   bench(task('lz4 decompress', 'memvisor lz4DecompressPages (one call per batch)', bytes), () => {
-    engine.lz4DecompressPages(slots, SLOT, sizes, n, out);
+    engine.codec.lz4DecompressPages(slots, SLOT, sizes, n, out);
   }, fast);
   bench(task('lz4 decompress', 'lz4js decompressBlock per page', bytes), () => {
     for (let i = 0; i < n; i++) {

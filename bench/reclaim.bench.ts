@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Host, lz4Codec } from '../src/index.js';
 import { corpus, recordUnits, task } from './lib.js';
+import { engineOf } from '../src/engine/engine.js';
 
 recordUnits(import.meta.url);
 
@@ -70,7 +71,7 @@ const scanHost = await Host.create({ machineMemoryMiB: Math.max(64, 2 * Math.cei
 const scanVm = scanHost.addVM({ name: 's', memoryMiB: Math.ceil(c.count / 256) });
 scanVm.writePhys(0, c.pages);
 scanHost.shareScan(); // merge once; later passes re-hash every private page (the steady state)
-const scanPages = scanHost.engine.pmapEntries();
+const scanPages = engineOf(scanHost).reclaim.pmapEntries();
 const scanPrivate = scanVm.stats().mapped;
 // worst case: every page private and distinct, so every visit hashes, probes and leaves a hint
 const scanUnique = await Host.create({ machineMemoryMiB: 128, flavor, sharing: { order: 'random' } });
