@@ -357,11 +357,6 @@ export class Gateway {
     if (this.state.poison) poisoned(this.state);
   }
 
-  /** The abort that poisoned this engine, or null. */
-  get abort(): EngineAbortError | null {
-    return this.state.poison;
-  }
-
   private views(b: ArrayBuffer): void {
     this.buf = b;
     this.u8v = new Uint8Array(b);

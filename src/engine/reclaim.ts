@@ -147,7 +147,7 @@ export class Reclaim {
   /** pmap entries the VMs use (the scanner's index space). */
   pmapEntries(): number { return this.x.pmapEntries(); }
   /** Guest pages of `vm`. */
-  vmPages(vm: number): number {
+  private vmPages(vm: number): number {
     this.g.live();
     return this.g.view.getUint32(this.g.region('vmTable').offset + vm * this.vmEntry.size + this.vmEntry.pages, true);
   }
@@ -191,11 +191,6 @@ export class Reclaim {
   needOf(code: number): HostNeed | null {
     const c = this.c;
     return code === c.FAULT_IO ? 'swapIn' : code === c.FAULT_NO_FRAME ? 'noFrame' : code === c.FAULT_LIMIT ? 'limit' : null;
-  }
-
-  /** The FAULT_* code of `need` (the inverse of needOf). */
-  codeOf(need: HostNeed): number {
-    return need === 'swapIn' ? this.c.FAULT_IO : need === 'noFrame' ? this.c.FAULT_NO_FRAME : this.c.FAULT_LIMIT;
   }
 
   // ---- guest-physical access: the fault driver over physAccess ----------------------------------

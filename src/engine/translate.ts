@@ -91,7 +91,8 @@ export class Translate {
   private readonly win: { readonly mmuRetry: RegionInfo; readonly mmu: RegionInfo };
   private readonly statNames: readonly string[];
   private readonly skipBad: number;
-  private readonly ctxAddr = new Map<number, number>();
+  /** Linear address of each core's context, by id (asked for once, when the core is created). */
+  private readonly ctxAddr: number[] = [];
 
   constructor(private readonly g: Gateway) {
     this.x = g.bind(EXPORTS);
@@ -117,7 +118,7 @@ export class Translate {
   createCore(geometry: readonly number[], flags: number): number {
     const g = geometry;
     const id = this.x.mmuCreate(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], flags);
-    if (id >= 0) this.ctxAddr.set(id, this.x.mmuCtxAddr(id));
+    if (id >= 0) this.ctxAddr[id] = this.x.mmuCtxAddr(id);
     return id;
   }
   /** Names of the cost-model fields, in the module's order (CostModel). */
@@ -148,7 +149,7 @@ export class Translate {
   resetCounters(ctx: number): void { this.x.mmuResetCounters(ctx); }
 
   private at(ctx: number): number {
-    const a = this.ctxAddr.get(ctx);
+    const a = this.ctxAddr[ctx];
     if (a === undefined) throw new ConfigError('ctx', ctx, 'a core created on this engine');
     return a;
   }
