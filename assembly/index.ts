@@ -22,7 +22,7 @@ export {
 export {
   vmCreate, vmTotal, pmapEntries, pmapState, pmapFrame, pmapSample,
   pmapFault, vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, pmapCowBreaks, physAccess,
-  swapInCommit, swapInList, swapInFrames, swapInFramesCommit, pmapAudit, pmapAuditCode, pmapAuditDetail,
+  swapInCommit, swapInList, swapInFrames, swapInFramesCommit, pmapAudit, pmapAuditCode, pmapAuditDetail, vmRelease,
   FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
 } from "./reclaim/pmap";
 export {
@@ -31,7 +31,7 @@ export {
 } from "./ram/zpool";
 export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS } from "./reclaim/zipcache";
 export {
-  reclaimSeed, reclaimSelect, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
+  reclaimSeed, reclaimSelect, reclaimEvict, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
 } from "./reclaim/pageout";
 export { balloonInflate, balloonDeflate, BALLOON_BAD_RANGE, BALLOON_DUPLICATE, BALLOON_BAD_STATE } from "./reclaim/balloon";
 export {
@@ -43,10 +43,11 @@ export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./codec/hash";
 export { mmuCreate, mmuCtxAddr, mmuResetCounters, pagingVmSetup, invvpid, invept, pagingStatCount, pagingStatName, pagingStat } from "./translate/cores";
 export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults } from "./translate/walk";
 export { mmuInvlpg } from "./translate/shadow";
-export { eptSetup, eptPointer, eptPoke, eptPeek } from "./translate/ept";
+export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolDrain } from "./translate/ept";
+export { shadowRelease } from "./translate/shadow";
 export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
 export { TRACE_SKIP_BAD, lackeyReplay, binaryReplay, traceReset } from "./translate/trace";
-export { backingChanged } from "./translate/coherence";
+export { backingChanged, pagingVmRelease } from "./translate/coherence";
 export { pagingSample } from "./translate/accessed";
 export {
   lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages,

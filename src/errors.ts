@@ -115,21 +115,43 @@ export class SwapChecksumError extends MemvisorError {
     readonly vm: string,
     readonly gppn: number,
     readonly slot: number,
+    /** reads tried, retries included */
+    readonly attempts = 1,
   ) {
-    super(`swap store of VM ${JSON.stringify(vm)}: page GPPN ${gppn} in slot ${slot} fails its checksum; its data is lost and the VM is marked faulted`);
+    super(`swap store of VM ${JSON.stringify(vm)}: page GPPN ${gppn} in slot ${slot} fails its checksum${attempts > 1 ? ` on each of ${attempts} reads` : ''}; its data is lost and the VM is marked faulted`);
   }
 }
 
-/** A swap store read or write failed (an I/O error of the backing file, or an injected fault). */
+/** What an errno code of a swap store's I/O means, for an error message. */
+const SWAP_ERRNO_TEXT: Record<string, string> = {
+  ENOSPC: 'no space left on the device holding the swap file',
+  EIO: 'input/output error of the device holding the swap file',
+  EDQUOT: 'disk quota exceeded on the device holding the swap file',
+  EFBIG: 'the swap file would exceed the largest file allowed',
+  EBADF: 'the swap store is closed (host.close())',
+  EROFS: 'the swap file is on a read-only file system',
+};
+
+/**
+ * A swap store read or write failed: an I/O error of the backing file (`code` is its errno code,
+ * such as 'ENOSPC' or 'EIO'), a short read, or an injected fault.
+ */
 export class SwapIoError extends MemvisorError {
+  /** errno code of the failure ('ENOSPC', 'EIO', ...), or null when it has none (a short read) */
+  readonly code: string | null;
   constructor(
     readonly op: 'read' | 'write',
     readonly vm: string,
     readonly slot: number,
     readonly gppn: number,
     override readonly cause: unknown,
+    /** operations tried, retries included */
+    readonly attempts = 1,
   ) {
-    super(`swap store of VM ${JSON.stringify(vm)}: ${op} of GPPN ${gppn} at slot ${slot} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    const code = (cause as NodeJS.ErrnoException | null)?.code;
+    const what = typeof code === 'string' && SWAP_ERRNO_TEXT[code] ? `${code} (${SWAP_ERRNO_TEXT[code]})` : cause instanceof Error ? cause.message : String(cause);
+    super(`swap store of VM ${JSON.stringify(vm)}: ${op} of GPPN ${gppn} at slot ${slot} failed${attempts > 1 ? ` ${attempts} times` : ''}: ${what}`);
+    this.code = typeof code === 'string' ? code : null;
   }
 }
 
@@ -145,3 +167,10 @@ export class VmFaultedError extends MemvisorError {
 
 /** Machine memory is exhausted and nothing is left to reclaim (every VM at its reservation, swap full). */
 export class OutOfMachineMemoryError extends MemvisorError {}
+
+/** A VM was used after `vm.powerOff()` / `host.removeVM()` freed everything it held. */
+export class VmPoweredOffError extends MemvisorError {
+  constructor(readonly vm: string) {
+    super(`VM ${JSON.stringify(vm)} is powered off: its memory, swap store and page tables were freed (add a VM to run again)`);
+  }
+}

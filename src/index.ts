@@ -4,14 +4,15 @@
  * and the types of their options and results. The engine (src/engine/) is internal.
  */
 export {
-  Host, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult, type FrameCounts,
+  Host, pageTableOverhead, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult, type FrameCounts,
 } from './host/host.js';
+export { cleanSwapDirs, type CleanReport, type CloseReport, type CleanupProblem } from './host/swapdir.js';
 export {
   VM, PState, type VmConfig, type VmStats, type PageOutResult, type VictimPolicy, type VmMmuMode, type GuestOsRange,
   type ZipSurvey,
 } from './host/vm.js';
 export {
-  SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, type SwapFault, type SwapStoreStats,
+  SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, SWAP_FAULT_KINDS, type SwapFault, type SwapFaultKind, type SwapStoreStats,
 } from './host/swapstore.js';
 export {
   Mmu, FaultKind, TranslationFaultError, DEFAULT_COSTS, DEFAULT_TLB, DEFAULT_PWC, DEFAULT_NTLB,
@@ -30,7 +31,7 @@ export { Lz4Status, lz4StatusText } from './engine/codec.js';
 export { xxh64, xxh3 } from './codec/hash.js';
 export {
   MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
-  SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError, TraceParseError,
+  SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, TraceParseError,
 } from './errors.js';
 export { MAX_MACHINE_MIB, type EngineFlavor } from './engine/engine.js';
 export { PAGE as PAGE_SIZE, type Gva, type Gpa, type Gppn, type Hpa, type Mpn } from './engine/addr.js';

@@ -364,9 +364,12 @@ export function shareScan(maxPages: u32, scanOrder: u32): u32 {
     }
     const idx = permute(cursor++);
     if (idx >= passTotal) continue;
-    const vm = vmOf(idx);
-    scanPage(vm, idx - load<u32>(vmEntry(vm)));
     lastScanned++;
+    // a VM powered off during the pass left its range unused (or gave it back: past the end)
+    if (idx >= pmapEntries()) continue;
+    const vm = vmOf(idx);
+    const g = idx - load<u32>(vmEntry(vm));
+    if (g < vmPages(vm)) scanPage(vm, g);
   }
   scannedPages += lastScanned;
   // a budget that ends exactly at the end of a pass completes it now, not on the next call

@@ -9,6 +9,7 @@ import { MemvisorError, UsageError } from '../errors.js';
 import { runDemo } from './demo.js';
 import { runTrace } from './trace.js';
 import { runImage } from './image.js';
+import { runClean } from './clean.js';
 
 const HELP = `memvisor — simulate how a hypervisor virtualizes and overcommits memory
 
@@ -26,6 +27,7 @@ commands:
                                    see memvisor trace --help
   image <file>... [options]        sharing and compression potential of raw guest memory
                                    images (.vmem, QEMU dumps); see memvisor image --help
+  clean [--dir DIR] [--dry-run]    remove the swap files of memvisor processes that crashed
   help                             this text
 `;
 
@@ -48,8 +50,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'image':
         await runImage(rest, process.stdout);
         return 0;
+      case 'clean':
+        return runClean(rest, process.stdout);
       default:
-        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, image, help\n`);
+        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, image, clean, help\n`);
         return 2;
     }
   } catch (e) {

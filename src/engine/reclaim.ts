@@ -23,7 +23,7 @@ const EXPORTS = [
   'vmCreate', 'vmTotal', 'pmapEntries', 'pmapState', 'pmapFrame', 'pmapSample', 'pmapFault', 'vmStateCount',
   'vmStatCount', 'vmStatName', 'vmStat', 'vmSharedSaved', 'pmapCowBreaks', 'physAccess', 'swapInCommit', 'swapInList',
   'swapInFrames', 'swapInFramesCommit', 'pmapAudit', 'pmapAuditCode', 'pmapAuditDetail', 'zipHistogram', 'zipSurvey',
-  'reclaimSeed', 'reclaimSelect', 'swapCommit', 'balloonInflate', 'balloonDeflate', 'shareScan', 'sharedCount',
+  'reclaimSeed', 'reclaimSelect', 'reclaimEvict', 'swapCommit', 'vmRelease', 'balloonInflate', 'balloonDeflate', 'shareScan', 'sharedCount',
   'sharingHints', 'sharingFullScans', 'sharingVolatile', 'sharingScanned', 'sharingMerged', 'sharingLargeSkipped',
   'sharingCapacity', 'sharingPassPages', 'sharingCursor',
 ] as const;
@@ -142,7 +142,12 @@ export class Reclaim {
   vmCreate(pages: number, salt: number, limit = pages, cacheCap = 0): number {
     return this.x.vmCreate(pages, salt >>> 0, limit, cacheCap);
   }
-  /** VMs created. */
+  /**
+   * Powers `vm` off in the pmap: its frames and zip slots are freed and its id and pmap range
+   * retired for reuse (the translate module's pagingVmRelease must come first); the frames freed outright.
+   */
+  vmRelease(vm: number): number { return this.x.vmRelease(vm); }
+  /** VMs created (ids in use, retired ones at the end given back). */
   vmTotal(): number { return this.x.vmTotal(); }
   /** pmap entries the VMs use (the scanner's index space). */
   pmapEntries(): number { return this.x.pmapEntries(); }
@@ -326,6 +331,23 @@ export class Reclaim {
     const evict = this.at('evict');
     const p = policy === 'lru' ? this.c.POLICY_CLOCK : this.c.POLICY_RANDOM;
     const n = this.x.reclaimSelect(vm, Math.min(count, this.batch), p, req, Math.min(outCap, this.batch), evict);
+    return this.listed(req, evict, n);
+  }
+
+  /**
+   * Lists up to `count` of the oldest compressed pages of `vm` (at most `outCap`, the swap slots
+   * the host has) for the host to write to swap, decompressed into staging, as pageoutSelect
+   * lists the pages it evicts: the zip cache giving its frames back. swapCommit must follow.
+   */
+  pageoutEvict(vm: number, count: number, outCap: number): PageoutBatch {
+    const req = this.at('req');
+    const evict = this.at('evict');
+    const n = this.x.reclaimEvict(vm, Math.min(count, this.batch), req, Math.min(outCap, this.batch), evict);
+    return this.listed(req, evict, n);
+  }
+
+  /** The `n` page-out requests at `req` and the call context's account of the batch. */
+  private listed(req: number, evict: number, n: number): PageoutBatch {
     const dv = this.g.view;
     const u8 = this.g.u8;
     const c = this.callAt;

@@ -74,7 +74,7 @@ const EXPORTS = [
   'mmuCreate', 'mmuCtxAddr', 'mmuResetCounters', 'pagingVmSetup', 'invvpid', 'invept', 'pagingStatCount', 'pagingStatName',
   'pagingStat', 'mmuSwitch', 'mmuTranslate', 'mmuTranslateBatch', 'batchPack', 'batchUnpack', 'batchHostFaults', 'mmuInvlpg',
   'eptSetup', 'eptPointer', 'eptPoke', 'eptPeek', 'gosNewRoot', 'gosRangeBusy', 'gosAttach', 'guestWrite64', 'guestRead64',
-  'lackeyReplay', 'binaryReplay', 'traceReset', 'backingChanged', 'pagingSample',
+  'lackeyReplay', 'binaryReplay', 'traceReset', 'backingChanged', 'pagingSample', 'pagingVmRelease', 'shadowRelease', 'ptPoolDrain',
 ] as const;
 
 /** Records of one translateBatch chunk. */
@@ -184,6 +184,15 @@ export class Translate {
   guestWrite64(ctx: number, gpa: number, value: bigint): boolean { return this.x.guestWrite64(ctx, gpa, value); }
   /** Guest-kernel read of the u64 at `gpa` of the VM on core `ctx` (0n on failure). */
   guestRead64(ctx: number, gpa: number): bigint { return this.x.guestRead64(ctx, gpa); }
+  /**
+   * Powers off the paging of `vm`: frees its EPT or shadow tables, drops every cached translation
+   * naming it on every core, detaches the cores running it, clears its paging state; the tables freed.
+   */
+  pagingVmRelease(vm: number): number { return this.x.pagingVmRelease(vm); }
+  /** Frees every shadow table of `vm` (caches, rebuilt on demand); the tables freed. */
+  shadowRelease(vm: number): number { return this.x.shadowRelease(vm); }
+  /** Gives the page-table pad pool's frames (held for large-page alignment) back to the allocator; how many. */
+  ptPoolDrain(): number { return this.x.ptPoolDrain(); }
   /** Drops every cached translation of (vm, gppn) on every core (what the pmap does when backing changes). */
   backingChanged(vm: number, gppn: number): void { this.x.backingChanged(vm, gppn); }
 

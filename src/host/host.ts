@@ -9,22 +9,44 @@
  *     mmu(opts) ---------> a simulated core on this engine; mmu.attach(vm) sets up the VM's
  *                          paging (EPT or shadow) over the same pmap (src/translate/mmu.ts)
  *     stats() -----------> { host: HostStats, vms: VmStats[] }
- *     relieve(vm, need) -> under pressure: page out from the VM furthest above its reservation,
- *                          per share; at its limit: page out from the VM itself
+ *     relieve(vm, need) -> under pressure: reclaim from the VMs above their reservation (see
+ *                          below); at its limit: page out from the VM itself
+ *     removeVM(name) ----> vm.powerOff(): everything the VM held is freed, usable at once
+ *     close() -----------> swap files, descriptors and the swap directory released (swapdir.ts)
+ *
+ * Never lock up. Every frame the host hands out can be taken back:
+ *   - guest frames by page-out (zip cache or swap), zip cache frames by evicting the oldest
+ *     compressed pages to swap (the zip cache is a cap, not a reservation), the page-table pad
+ *     pool and shadow tables (caches) by freeing them, and everything of a VM by powering it off;
+ *   - a VM's footprint is its resident pages plus the zpool frames its slots sit in; under
+ *     pressure the host reclaims from faulted VMs first (they cannot run), then from the VM
+ *     furthest above its reservation per share, each down to its reservation at most; then the
+ *     VM that needs the frame pages out from itself; then the caches of page tables;
+ *   - admission control: a VM is added only if every reservation stays guaranteed, i.e. the
+ *     reservations of all VMs plus the page tables the hypervisor may need for them (EPT tables
+ *     of a 5-level walk over each VM's memory: pageTableOverhead) fit in machine memory. Zip
+ *     caches need no floor (they give everything back), so with working swap an admitted VM
+ *     always gets its reservation, and a VM's memory (its reservation plus its swap store of
+ *     memory minus reservation) always has a place: the host runs out only when swap writes fail,
+ *     and then the error is that SwapIoError (ENOSPC, EIO), not a vague out-of-memory.
+ *
+ * VM ids and pmap ranges are reused: a powered-off VM's id goes to the next VM whose memory fits
+ * its pmap range (assembly/reclaim/pmap.ts vmCreate), so adding and removing VMs forever never
+ * exhausts maxVMs or guestMemoryMiB while the live VMs fit.
  *
  * Configuration is validated by hand with the project's ConfigError (field, value, expected),
  * not with a schema library: the fields are few and flat, the messages stay in one format with
  * the engine's, and the package keeps one runtime dependency less.
  */
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Engine, MAX_MACHINE_MIB, registerEngine, type EngineFlavor } from '../engine/engine.js';
 import { PAGE, type Hpa } from '../engine/addr.js';
 import type { HostNeed } from '../engine/fault.js';
 import type { FrameCounts } from '../engine/ram.js';
-import { ConfigError, MemvisorError, OutOfMachineMemoryError, checkBytes, checkInt } from '../errors.js';
+import { ConfigError, MemvisorError, OutOfMachineMemoryError, SwapIoError, checkBytes, checkInt } from '../errors.js';
 import { FileSwapStore, MemorySwapStore, loadChecksum, type SwapStore } from './swapstore.js';
-import { VM, type HostContext, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
+import { SwapDir, merge, type CleanupProblem, type CloseReport } from './swapdir.js';
+import { VM, type HostContext, type PageOutResult, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
 import { Mmu, type CoreOptions, type MmuVm, type PagingHost } from '../translate/mmu.js';
 
 export type { FrameCounts };
@@ -44,8 +66,10 @@ export interface HostConfig {
   swap?: {
     /** 'memory' (default) or 'file' (a real file per VM, like .vswp) */
     backing?: 'memory' | 'file';
-    /** directory of swap files (default: the OS temporary directory) */
+    /** where the host makes its swap directory, memvisor-<pid>-XXXXXX (default: the OS temporary directory) */
     dir?: string;
+    /** times a failed swap page read is tried again before the VM is faulted (default 3, 0 .. 100) */
+    readRetries?: number;
   };
   sharing?: {
     /** scan order: 'random' (ESX, default) or 'sequential' (KSM) */
@@ -129,6 +153,21 @@ export interface ShareScanResult {
   fullScans: number;
 }
 
+/**
+ * Page-table frames the hypervisor may need for a VM of `pages` guest pages, reserved at
+ * admission: every EPT table of a 5-level walk over its guest-physical range (a 4-level walk
+ * needs fewer). Shadow tables are caches the host frees under pressure; this is their budget too.
+ */
+export function pageTableOverhead(pages: number): number {
+  let n = 1; // the root
+  let span = pages;
+  for (let level = 1; level <= 4; level++) {
+    span = Math.ceil(span / 512);
+    n += span;
+  }
+  return n;
+}
+
 const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent'];
 const VM_KEYS = ['name', 'memoryMiB', 'salt', 'reservationMiB', 'limitMiB', 'shares', 'mmu', 'victimPolicy', 'cachePercent'];
 
@@ -155,16 +194,27 @@ export class Host {
   /** What the host's VMs and cores see of it (not part of the public API). */
   private readonly context: HostContext;
   private readonly paging: PagingHost;
-  private readonly vmList: VM[] = [];
+  /** Live VMs by engine id (ids of powered-off VMs are reused), and in creation order. */
+  private readonly byId: (VM | undefined)[] = [];
+  private readonly order: VM[] = [];
   private readonly byName = new Map<string, VM>();
   private readonly swapBacking: 'memory' | 'file';
   private readonly swapDir: string;
+  private readonly readRetries: number;
+  /** The host's own swap directory, made with the first file swap store. */
+  private swapDirHandle: SwapDir | null = null;
+  /** Cleanup problems of VMs powered off before close(), reported by close(). */
+  private readonly cleanupProblems: CleanupProblem[] = [];
+  /** VMs added so far: each default salt is new. */
+  private serial = 0;
   private readonly scanOrder: 'random' | 'sequential';
   private readonly salting: 'per-vm' | 'host';
   private readonly cachePercent: number;
   private readonly victimPolicy: VictimPolicy;
   private readonly balloonMaxPercent: number;
-  private reservedMiB = 0;
+  /** Reservations of the live VMs, and the page tables admitted for them (frames). */
+  private reservedFrames = 0;
+  private overheadFrames = 0;
   /** Paging set up by Mmus over this host, by VM id (one per VM, shared by every core). */
   private readonly pagingByVm = new Map<number, MmuVm>();
 
@@ -173,7 +223,8 @@ export class Host {
     checkKeys('config', cfg, HOST_KEYS);
     const mib = checkInt('machineMemoryMiB', cfg.machineMemoryMiB, 1, MAX_MACHINE_MIB);
     this.seed = checkInt('seed', cfg.seed ?? 1, 0, Number.MAX_SAFE_INTEGER);
-    const swap = checkObject('swap', cfg.swap, ['backing', 'dir']);
+    const swap = checkObject('swap', cfg.swap, ['backing', 'dir', 'readRetries']);
+    this.readRetries = checkInt('swap.readRetries', swap.readRetries ?? 3, 0, 100);
     this.swapBacking = checkOneOf('swap.backing', swap.backing, ['memory', 'file'] as const, 'memory');
     if (swap.dir !== undefined && typeof swap.dir !== 'string') throw new ConfigError('swap.dir', swap.dir, 'a directory path');
     this.swapDir = (swap.dir as string | undefined) ?? tmpdir();
@@ -193,11 +244,12 @@ export class Host {
     this.engine.reclaim.reclaimSeed(this.seed);
     registerEngine(this, this.engine);
     const engine = this.engine;
-    this.context = { engine, relieve: (vm, need) => this.relieve(vm, need) };
+    this.context = { engine, relieve: (vm, need) => this.relieve(vm, need), powerOff: (vm) => this.powerOff(vm) };
     this.paging = {
       engine,
-      owns: (vm) => vm instanceof VM && this.vmList[vm.id] === vm,
+      owns: (vm) => vm instanceof VM && this.byId[vm.id] === vm,
       vmById: (id) => this.vmById(id),
+      attached: (p) => this.pagingByVm.get(p.id) === p,
       pagingOf: (vm) => this.pagingByVm.get(vm.id),
       setPaging: (vm, p) => {
         this.pagingByVm.set(vm.id, p);
@@ -220,47 +272,99 @@ export class Host {
     if (this.byName.has(cfg.name)) throw new ConfigError('vm.name', cfg.name, 'a name not used by another VM');
     const memoryMiB = checkInt('vm.memoryMiB', cfg.memoryMiB, 1, 1 << 20);
     const reservationMiB = checkInt('vm.reservationMiB', cfg.reservationMiB ?? 0, 0, memoryMiB);
-    const machineMiB = this.engine.machineFrames / 256;
-    if (this.reservedMiB + reservationMiB > machineMiB) {
-      throw new ConfigError('vm.reservationMiB', reservationMiB, `at most ${machineMiB - this.reservedMiB} MiB (machine memory not yet reserved by other VMs)`);
-    }
+    const pages = memoryMiB * 256;
+    this.admit(memoryMiB, reservationMiB, pages);
     const limitMiB = checkInt('vm.limitMiB', cfg.limitMiB ?? memoryMiB, Math.max(1, reservationMiB), memoryMiB);
     const shares = checkInt('vm.shares', cfg.shares ?? Math.max(1, Math.round((memoryMiB / 1024) * 1000)), 1, 1_000_000);
     if ((cfg.mmu as string) === 'native') throw new ConfigError('vm.mmu', cfg.mmu, "'ept' or 'shadow' (a Host's VMs run under a hypervisor; 'native' is for a standalone Mmu.create)");
     const mmu = checkOneOf<VmMmuMode>('vm.mmu', cfg.mmu, ['ept', 'shadow'], 'ept');
     const victimPolicy = checkOneOf<VictimPolicy>('vm.victimPolicy', cfg.victimPolicy, ['random', 'lru'], this.victimPolicy);
     const cachePercent = checkInt('vm.cachePercent', cfg.cachePercent ?? this.cachePercent, 0, 100);
-    const id = this.vmList.length;
     // default salts live above 2^31, explicit ones below, so a default never joins a user's domain by accident
-    const salt = cfg.salt === undefined ? (this.salting === 'host' ? 0x80000000 : 0x80000001 + id) : checkInt('vm.salt', cfg.salt, 0, 0x7fffffff);
-    const pages = memoryMiB * 256;
+    const salt = cfg.salt === undefined ? (this.salting === 'host' ? 0x80000000 : 0x80000001 + this.serial) : checkInt('vm.salt', cfg.salt, 0, 0x7fffffff);
     const cacheCap = Math.floor((pages * PAGE * cachePercent) / 100);
     if (cacheCap > 0xffffffff) throw new ConfigError('vm.cachePercent', cachePercent, 'a zip cache below 4 GiB');
-    // the swap store first: a swap file that cannot be created must fail before the engine holds
-    // a VM the host does not know (engine VM ids and this.vmList must stay in step)
-    const store = this.createSwapStore(cfg.name, (memoryMiB - reservationMiB) * 256, id);
-    const got = this.engine.reclaim.vmCreate(pages, salt, limitMiB * 256, cacheCap);
-    if (got < 0) {
-      store.close();
+    const id = this.engine.reclaim.vmCreate(pages, salt, limitMiB * 256, cacheCap);
+    if (id < 0) {
       throw new ConfigError('vm.memoryMiB', memoryMiB, `room in the host's VM table and guest memory (maxVMs, guestMemoryMiB at Host.create)`);
     }
-    const vm = VM.create(this.context, got, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
+    let store: SwapStore;
+    try {
+      store = this.createSwapStore(cfg.name, (memoryMiB - reservationMiB) * 256, id);
+    } catch (e) {
+      this.engine.reclaim.vmRelease(id); // the engine must not hold a VM the host does not know
+      throw e;
+    }
+    const vm = VM.create(this.context, id, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
       Math.floor((pages * this.balloonMaxPercent) / 100), store);
-    this.reservedMiB += reservationMiB;
-    this.vmList.push(vm);
+    this.serial++;
+    this.reservedFrames += reservationMiB * 256;
+    this.overheadFrames += pageTableOverhead(pages);
+    this.byId[id] = vm;
+    this.order.push(vm);
     this.byName.set(cfg.name, vm);
     return vm;
   }
 
+  /**
+   * Admission control: refuses a VM whose reservation (or page tables) the host could not
+   * guarantee next to the others': reservations plus page-table overhead must fit in machine memory.
+   */
+  private admit(memoryMiB: number, reservationMiB: number, pages: number): void {
+    const total = this.engine.machineFrames;
+    const overhead = pageTableOverhead(pages);
+    const room = total - this.reservedFrames - this.overheadFrames;
+    if (reservationMiB * 256 + overhead <= room) return;
+    const mib = (f: number) => `${Math.round((f / 256) * 100) / 100} MiB`;
+    const why = `${total / 256} MiB of machine memory, less ${mib(this.reservedFrames)} reserved by other VMs, less ${mib(this.overheadFrames + overhead)} of page tables the hypervisor keeps for the VMs (this one's included)`;
+    if (reservationMiB > 0 && overhead <= room) {
+      throw new ConfigError('vm.reservationMiB', reservationMiB, `at most ${Math.floor((room - overhead) / 256)} MiB, what the host can still guarantee: ${why}`);
+    }
+    throw new ConfigError('vm.memoryMiB', memoryMiB, `a VM whose page tables (up to ${overhead} frames) the host can still guarantee: ${room} frames are left of ${why.replace(', less ' + mib(this.overheadFrames + overhead), ', less ' + mib(this.overheadFrames))}`);
+  }
+
   /** The swap store of a new VM; a file that cannot be created is a ConfigError naming swap.dir. */
   private createSwapStore(name: string, pages: number, id: number): SwapStore {
-    if (this.swapBacking === 'memory') return new MemorySwapStore(name, pages);
-    const path = join(this.swapDir, `memvisor-${process.pid}-${Date.now().toString(36)}-${id}.vswp`);
+    const opts = { readRetries: this.readRetries };
+    if (this.swapBacking === 'memory') return new MemorySwapStore(name, pages, opts);
+    let path = this.swapDir;
     try {
-      return new FileSwapStore(name, pages, path);
+      this.swapDirHandle ??= new SwapDir(this.swapDir);
+      path = this.swapDirHandle.nextFile(id);
+      const store = new FileSwapStore(name, pages, path, opts);
+      this.swapDirHandle.add(store);
+      return store;
     } catch (e) {
       throw new ConfigError('swap.dir', this.swapDir, `a writable directory for swap files (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} creating ${path})`);
     }
+  }
+
+  /** Powers off the VM named `name` (vm.powerOff): frees everything it held; the name is free again. */
+  removeVM(name: string): void {
+    if (typeof name !== 'string') throw new ConfigError('name', name, 'the name of a VM of this host');
+    this.vm(name).powerOff();
+  }
+
+  /**
+   * vm.powerOff: frees everything `vm` holds, page tables and cached translations first (nothing
+   * may reach a freed frame), then its frames and zip slots, then its swap store (file and
+   * descriptor), and forgets it.
+   */
+  private powerOff(vm: VM): void {
+    if (this.byId[vm.id] !== vm) return;
+    const e = this.engine;
+    e.translate.pagingVmRelease(vm.id);
+    e.reclaim.vmRelease(vm.id);
+    const report = vm.swap.close();
+    if (vm.swap instanceof FileSwapStore) this.swapDirHandle?.remove(vm.swap);
+    this.cleanupProblems.push(...report.problems);
+    this.byId[vm.id] = undefined;
+    this.order.splice(this.order.indexOf(vm), 1);
+    this.byName.delete(vm.name);
+    this.pagingByVm.delete(vm.id);
+    this.reservedFrames -= vm.reservationMiB * 256;
+    this.overheadFrames -= pageTableOverhead(vm.pages);
+    vm.markPoweredOff();
   }
 
   /** The VM named `name`; a typed error for an unknown name. */
@@ -270,9 +374,9 @@ export class Host {
     return v;
   }
 
-  /** The VMs, in creation order. */
+  /** The live VMs, in creation order (a powered-off VM is gone); a copy, so powering VMs off while iterating it is safe. */
   get vms(): readonly VM[] {
-    return this.vmList;
+    return [...this.order];
   }
 
   /**
@@ -286,10 +390,10 @@ export class Host {
     return Mmu.overHost(this.paging, opts);
   }
 
-  /** The VM with engine id `id`. */
+  /** The live VM with engine id `id`. */
   private vmById(id: number): VM {
-    const v = this.vmList[id];
-    if (!v || v.id !== id) throw new ConfigError('vm', id, `a VM id below ${this.vmList.length}`);
+    const v = this.byId[id];
+    if (!v) throw new ConfigError('vm', id, `the id of a live VM of this host (${this.order.map((x) => x.id).join(', ') || 'none'})`);
     return v;
   }
 
@@ -310,7 +414,7 @@ export class Host {
     const r = e.reclaim;
     const f = e.ram.frameCounts();
     const sh = r.sharingCounters();
-    const vms = this.vmList.map((v) => v.stats());
+    const vms = this.order.map((v) => v.stats());
     const sharedMappings = vms.reduce((a, v) => a + v.SHRD, 0);
     return {
       host: {
@@ -364,38 +468,18 @@ export class Host {
     if (code !== 0) throw new MemvisorError(`audit: invariant ${code} broken (detail ${detail})`);
   }
 
-  /** Closes every VM's swap store (removes swap files). */
-  close(): void {
-    for (const v of this.vmList) v.swap.close();
-  }
-
   /**
-   * 'limit': `vm` holds its limit, so it pages out from itself. 'noFrame': machine RAM is full;
-   * page out from the VMs furthest above their reservation per share until a frame is free.
-   * Throws OutOfMachineMemoryError when nothing can be reclaimed.
+   * Closes every VM's swap store and removes the host's swap directory: every descriptor is
+   * closed and every file removed that can be, whatever fails on the way (a file or directory
+   * already gone counts as removed). Never throws for that: what could not be released is in the
+   * report's `problems`. Idempotent; the exit hook does the same if the process ends first.
+   * VMs stay readable where their pages are in memory; swap I/O after close fails (EBADF).
    */
-  private relieve(vm: VM, need: Exclude<HostNeed, 'swapIn'>): void {
-    const e = this.engine;
-    const step = e.reclaim.batch / 8;
-    if (need === 'limit') {
-      const r = vm.pageOutInternal(step);
-      if (r.compressed + r.swapped === 0) {
-        throw new OutOfMachineMemoryError(`VM ${JSON.stringify(vm.name)} holds its limit of ${vm.limitMiB} MiB and none of its pages can be reclaimed${r.swapFull ? ' (swap store full)' : ''}`);
-      }
-      return;
-    }
-    const order = this.vmList
-      .filter((v) => !v.faulted)
-      .map((v) => ({ v, over: v.residentPages - v.reservationMiB * 256 }))
-      .filter((x) => x.over > 0)
-      .sort((a, b) => b.over / b.v.shares - a.over / a.v.shares || a.v.id - b.v.id);
-    for (const { v } of order) {
-      v.pageOutInternal(step);
-      if (e.ram.frameCounts().free > 0) return;
-    }
-    throw new OutOfMachineMemoryError(
-      `machine memory is exhausted and nothing is left to reclaim for VM ${JSON.stringify(vm.name)} (every VM at its reservation, swap full or incompressible)`,
-    );
+  close(): CloseReport {
+    const report: CloseReport = { descriptorsClosed: 0, removed: 0, problems: this.cleanupProblems.splice(0) };
+    for (const v of this.order) merge(report, v.swap.close());
+    if (this.swapDirHandle) merge(report, this.swapDirHandle.close());
+    return report;
   }
 
   /**
@@ -414,6 +498,97 @@ export class Host {
    */
   writeMachine(hpa: Hpa | bigint | number, bytes: Uint8Array): void {
     this.engine.ram.writeMachine(hpa, checkBytes('bytes', bytes));
+  }
+
+  /**
+   * What a VM's fault needs of the host (HostContext). 'limit': `vm` holds its limit, so it pages
+   * out from itself. 'noFrame': machine RAM is full; reclaims until a frame is free, in this order:
+   *   1. the page-table pad pool (frames held only for alignment);
+   *   2. VMs above their reservation (footprint: resident pages + zip frames), faulted VMs
+   *      first, then the furthest above per share, each at most down to its reservation: resident
+   *      pages paged out, then the oldest compressed pages evicted to swap; while any gives;
+   *   3. `vm` itself, below its reservation (its own pages make room for its own access);
+   *   4. shadow page tables (caches, rebuilt on demand).
+   * Throws the first swap write error met when that is what stopped reclaim (ENOSPC, EIO),
+   * else OutOfMachineMemoryError.
+   */
+  private relieve(vm: VM, need: Exclude<HostNeed, 'swapIn'>): void {
+    if (need === 'limit') {
+      this.relieveLimit(vm);
+      return;
+    }
+    const e = this.engine;
+    let error: SwapIoError | null = null;
+    const note = (r: PageOutResult): boolean => {
+      error ??= r.error;
+      return r.compressed + r.swapped + r.evicted > 0;
+    };
+    if (e.translate.ptPoolDrain() > 0 && this.freeFrames() > 0) return;
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const row of this.reclaimOrder()) {
+        if (this.reclaimFrom(row.v, row.over, row.resident - row.floor, row.zip, note)) progress = true;
+        if (this.freeFrames() > 0) return;
+      }
+    }
+    const own = e.reclaim.vmStats(vm.id);
+    if (this.reclaimFrom(vm, Infinity, own.mapped + own.shared + own.zero, own.zipFrames, note) && this.freeFrames() > 0) return;
+    for (const v of this.order) {
+      if (v.mmu === 'shadow' && e.translate.shadowRelease(v.id) > 0 && this.freeFrames() > 0) return;
+    }
+    if (error) throw error;
+    throw new OutOfMachineMemoryError(
+      `machine memory is exhausted and nothing is left to reclaim for VM ${JSON.stringify(vm.name)}: every other VM holds at most its reservation and the VM's own pages cannot be paged out (swap store full or no page left resident)`,
+    );
+  }
+
+  /** 'limit': `vm` pages out from itself (a failed write is tried again, twice). */
+  private relieveLimit(vm: VM): void {
+    let error: SwapIoError | null = null;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const r = vm.pageOutInternal(this.engine.reclaim.batch / 8);
+      if (r.compressed + r.swapped > 0) return;
+      error ??= r.error;
+      if (!r.error) break;
+    }
+    if (error) throw error;
+    throw new OutOfMachineMemoryError(`VM ${JSON.stringify(vm.name)} holds its limit of ${vm.limitMiB} MiB and none of its pages can be reclaimed (swap store full)`);
+  }
+
+  /**
+   * VMs holding more than they are guaranteed, in the order reclaim takes from them: faulted VMs
+   * first (they cannot run: nothing is guaranteed), then by excess per share, then by id.
+   */
+  private reclaimOrder(): { v: VM; over: number; resident: number; zip: number; floor: number }[] {
+    const rows: { v: VM; over: number; resident: number; zip: number; floor: number }[] = [];
+    for (const v of this.order) {
+      const st = this.engine.reclaim.vmStats(v.id);
+      const resident = st.mapped + st.shared + st.zero;
+      const floor = v.faulted ? 0 : v.reservationMiB * 256;
+      const over = resident + st.zipFrames - floor;
+      if (over > 0) rows.push({ v, over, resident, zip: st.zipFrames, floor });
+    }
+    const rank = (x: { v: VM }) => (x.v.faulted ? 0 : 1);
+    return rows.sort((a, b) => rank(a) - rank(b) || b.over / b.v.shares - a.over / a.v.shares || a.v.id - b.v.id);
+  }
+
+  /**
+   * Takes at most `over` frames' worth from `v` in one batch: `spare` resident pages paged out,
+   * then, if no frame came free, compressed pages evicted to swap when it has `zip` frames of
+   * them. Returns true if anything moved (`note` sees each result).
+   */
+  private reclaimFrom(v: VM, over: number, spare: number, zip: number, note: (r: PageOutResult) => boolean): boolean {
+    let moved = false;
+    const step = this.engine.reclaim.batch / 8;
+    const out = Math.min(step, over, spare);
+    if (out > 0 && note(v.pageOutInternal(out))) moved = true;
+    if (this.freeFrames() === 0 && zip > 0 && note(v.zipEvictInternal(Math.min(step, over)))) moved = true;
+    return moved;
+  }
+
+  /** Free machine frames. */
+  private freeFrames(): number {
+    return this.engine.ram.frameCounts().free;
   }
 
   /** Machine frames counted by kind (free + the others == total). */

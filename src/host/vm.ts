@@ -12,14 +12,18 @@
  *
  * Pages cross as page-sized byte arrays the engine hands over (frames to read a swap-in into,
  * victims to write to swap); no offset of linear memory is computed here.
+ *
+ * Faults stay with the VM they hit: a swap read that fails after the store's retries faults this
+ * VM (its first cause is kept), and a swap write that fails leaves the page resident. A faulted
+ * VM's memory is still reclaimable, and `powerOff()` frees all of it (host.ts).
  */
 import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
 import type { Engine } from '../engine/engine.js';
 import { PAGE, asGpa, asGppn, gppnOf, type Gppn, type Gpa } from '../engine/addr.js';
 import type { FaultResolver, HostNeed } from '../engine/fault.js';
-import type { VictimPolicy, ZipSurvey } from '../engine/reclaim.js';
+import type { PageoutBatch, VictimPolicy, ZipSurvey } from '../engine/reclaim.js';
 import {
-  ConfigError, MemvisorError, OutOfMachineMemoryError, SwapChecksumError, SwapIoError, VmFaultedError, checkInt,
+  ConfigError, MemvisorError, OutOfMachineMemoryError, SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, checkInt,
 } from '../errors.js';
 import type { SwapStore } from './swapstore.js';
 import { pagingStats, type MmuMode, type MmuVm, type PagingStats } from '../translate/mmu.js';
@@ -123,6 +127,8 @@ export interface VmStats {
   CACHESZ: number;
   /** compressed bytes stored in them (esxtop CACHEUSD) */
   CACHEUSD: number;
+  /** machine frames holding its zip cache slots (fragmentation included: a frame is counted for each VM with a slot in it), frames */
+  zipFrames: number;
   /** ballooned pages (esxtop MCTLSZ) */
   MCTLSZ: number;
   /** most pages the balloon may hold (esxtop MCTLMAX) */
@@ -137,11 +143,13 @@ export interface VmStats {
   zipEvictions: number;
   /** swap store size, pages (memory minus reservation) */
   swapCapacity: number;
-  /** swap write errors, read errors, checksum mismatches, cumulative */
+  /** swap write errors, read errors, checksum mismatches, cumulative (each failed attempt counts) */
   swapWriteErrors: number;
   swapReadErrors: number;
   swapChecksumErrors: number;
-  /** 1 once the VM lost data (swap read or checksum failure), else 0 */
+  /** swap page reads tried again after a failure, cumulative */
+  swapReadRetries: number;
+  /** 1 once the VM lost data (a swap read or checksum failure that its retries did not cure), else 0 */
   faulted: number;
   /** MMU virtualization mode */
   mmu: VmMmuMode;
@@ -154,6 +162,8 @@ export interface HostContext {
   readonly engine: Engine;
   /** Frees machine frames for `vm` ('noFrame') or pages out from it ('limit'); throws when nothing can be reclaimed. */
   relieve(vm: VM, need: Exclude<HostNeed, 'swapIn'>): void;
+  /** Frees everything `vm` holds and removes it from the host (vm.powerOff, host.removeVM). */
+  powerOff(vm: VM): void;
 }
 
 /** The guest OS model's GPPNs of an attached VM: [first, end). */
@@ -179,6 +189,7 @@ export class VM {
   readonly victimPolicy: VictimPolicy;
   readonly balloonMaxPages: number;
   private faultedBy: MemvisorError | null = null;
+  private off = false;
   private swapTarget = 0;
   /** Paging set up by an Mmu over the host (null until attached); its guest OS range is off limits to user writes. */
   private paging: MmuVm | null = null;
@@ -227,18 +238,42 @@ export class VM {
     return this.host.engine;
   }
 
-  /** The error that faulted this VM, or null. */
+  /** The error that faulted this VM (the first cause), or null. */
   get faulted(): MemvisorError | null {
     return this.faultedBy;
   }
 
+  /** True once `powerOff()` (or host.removeVM) freed the VM; every later call throws VmPoweredOffError. */
+  get poweredOff(): boolean {
+    return this.off;
+  }
+
+  /**
+   * Powers the VM off: frees everything it holds (frames, zip slots, swap slots and file, page
+   * tables, TLB entries naming it, the guest OS model's state) and removes it from the host, so
+   * the memory is usable at once by other VMs. Its id and pmap range may go to a later VM. Works
+   * on a faulted VM; a second call does nothing.
+   */
+  powerOff(): void {
+    if (this.off) return;
+    this.host.powerOff(this);
+  }
+
+  /** @internal Host.powerOff: the engine no longer holds this VM. */
+  markPoweredOff(): void {
+    this.off = true;
+    this.paging = null;
+  }
+
   /** Pages held resident (frame references): the quantity limits and reservations apply to. */
   get residentPages(): number {
+    if (this.off) throw new VmPoweredOffError(this.name);
     return residentOf(this.engine.reclaim.vmStats(this.id));
   }
 
   /** pmap state of `gppn` (PState). */
   pageState(gppn: number): PState {
+    if (this.off) throw new VmPoweredOffError(this.name);
     checkInt('gppn', gppn, 0, this.pages - 1);
     return this.engine.reclaim.pmapState(this.id, asGppn(gppn));
   }
@@ -363,7 +398,7 @@ export class VM {
       }
     }
     if (error) {
-      this.faultedBy = error;
+      this.faultedBy ??= error; // the first cause stays the one the VM reports
       throw error;
     }
   }
@@ -396,28 +431,7 @@ export class VM {
       const sel = r.pageoutSelect(this.id, count - done, this.victimPolicy, this.swap.free);
       res.compressed += sel.zipped;
       done += sel.victims;
-      const n = sel.gppns.length;
-      if (n > 0) {
-        const slots = this.swap.alloc(n);
-        const { ok, error } = this.swap.writePages(slots, sel.gppns, sel.pages);
-        const commit: number[] = [];
-        for (let i = 0; i < n; i++) {
-          if (ok[i]) {
-            commit.push(slots[i]);
-            if (sel.fromZipCache[i]) res.evicted++;
-            else res.swapped++;
-          } else {
-            this.swap.release(slots[i]);
-            commit.push(r.NO_SLOT);
-            if (!sel.fromZipCache[i]) res.writeFailed++;
-          }
-        }
-        r.swapCommit(this.id, commit, n);
-        if (error) {
-          res.error = error;
-          break;
-        }
-      }
+      if (sel.gppns.length > 0 && this.swapOutListed(sel, res)) break;
       if (sel.stop === 'noVictim') {
         res.noVictim = true;
         break;
@@ -430,6 +444,60 @@ export class VM {
     }
     this.swapTarget = res.swapFull ? count - done : 0;
     return res;
+  }
+
+  /**
+   * @internal Evicts up to `count` of the oldest compressed pages to the swap store (the zip
+   * cache giving frames back to another VM or a reservation). Returns what it did (`evicted`).
+   */
+  zipEvictInternal(count: number): PageOutResult {
+    const r = this.engine.reclaim;
+    const res: PageOutResult = {
+      requested: count, compressed: 0, swapped: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
+    };
+    let done = 0;
+    while (done < count) {
+      if (this.swap.free === 0) {
+        res.swapFull = true;
+        break;
+      }
+      const sel = r.pageoutEvict(this.id, count - done, this.swap.free);
+      const n = sel.gppns.length;
+      if (n === 0) {
+        res.noVictim = true;
+        break;
+      }
+      done += n;
+      if (this.swapOutListed(sel, res)) break;
+    }
+    return res;
+  }
+
+  /**
+   * Writes the pages a page-out or eviction batch listed to the swap store and commits them (a
+   * page whose write failed stays where it was). Counts into `res`; returns true when a write
+   * failed (res.error says why).
+   */
+  private swapOutListed(sel: PageoutBatch, res: PageOutResult): boolean {
+    const r = this.engine.reclaim;
+    const n = sel.gppns.length;
+    const slots = this.swap.alloc(n);
+    const { ok, error } = this.swap.writePages(slots, sel.gppns, sel.pages);
+    const commit: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if (ok[i]) {
+        commit.push(slots[i]);
+        if (sel.fromZipCache[i]) res.evicted++;
+        else res.swapped++;
+      } else {
+        this.swap.release(slots[i]);
+        commit.push(r.NO_SLOT);
+        if (!sel.fromZipCache[i]) res.writeFailed++;
+      }
+    }
+    r.swapCommit(this.id, commit, n);
+    if (error) res.error ??= error;
+    return error !== null;
   }
 
   /**
@@ -496,6 +564,7 @@ export class VM {
 
   /** This VM's counters (see VmStats for units). */
   stats(): VmStats {
+    if (this.off) throw new VmPoweredOffError(this.name);
     const e = this.engine;
     const id = this.id;
     const v = e.reclaim.vmStats(id);
@@ -519,6 +588,7 @@ export class VM {
       cacheCapBytes: v.cacheCapBytes,
       CACHESZ: v.cacheBytes,
       CACHEUSD: v.cacheUsedBytes,
+      zipFrames: v.zipFrames,
       MCTLSZ: v.ballooned,
       MCTLMAX: this.balloonMaxPages,
       balloonTouches: v.balloonTouches,
@@ -529,6 +599,7 @@ export class VM {
       swapWriteErrors: sw.writeErrors,
       swapReadErrors: sw.readErrors,
       swapChecksumErrors: sw.checksumErrors,
+      swapReadRetries: sw.readRetries,
       faulted: this.faultedBy ? 1 : 0,
       mmu: this.mmu,
       paging: this.paging ? pagingStats(e, id) : null,
@@ -548,6 +619,7 @@ export class VM {
   // ---- checks --------------------------------------------------------------------------------
 
   private usable(): void {
+    if (this.off) throw new VmPoweredOffError(this.name);
     if (this.faultedBy) throw new VmFaultedError(this.name, this.faultedBy);
   }
 

@@ -16,10 +16,10 @@
  */
 
 import { Engine, registerEngine, type EngineFlavor } from '../engine/engine.js';
-import { asGpa, asGppn, asGva, gppnOfBig, type Hpa, type Mpn } from '../engine/addr.js';
+import { asGppn, asGva, gppnOfBig, type Hpa, type Mpn } from '../engine/addr.js';
 import { FAULT_BIT, FaultKind, type BatchRetry, type TranslationBatch } from '../engine/translate.js';
 import { MAX_HOST_ROUNDS } from '../engine/fault.js';
-import { ConfigError, MemvisorError, OutOfMachineMemoryError, checkInt } from '../errors.js';
+import { ConfigError, MemvisorError, OutOfMachineMemoryError, VmPoweredOffError, checkInt } from '../errors.js';
 import type { VM } from '../host/vm.js';
 
 export { FaultKind, type TranslationBatch };
@@ -255,6 +255,8 @@ export interface PagingHost {
   pagingOf(vm: VM): MmuVm | undefined;
   /** Records the paging of `vm` (the VM then keeps user writes out of its guest OS range). */
   setPaging(vm: VM, paging: MmuVm): void;
+  /** True while `paging` belongs to a live VM (false once the VM was powered off). */
+  attached(paging: MmuVm): boolean;
 }
 
 export class Mmu {
@@ -351,6 +353,7 @@ export class Mmu {
   attach(vm: VM, opts: AttachOptions = {}): MmuVm {
     const host = this.host;
     if (!host) throw new ConfigError('vm', vm?.name ?? vm, 'an Mmu created by host.mmu() (a standalone Mmu owns its VMs: use addVm)');
+    if ((vm as VM | null)?.poweredOff === true) throw new VmPoweredOffError(vm.name);
     if (vm === null || typeof vm !== 'object' || !host.owns(vm)) throw new ConfigError('vm', (vm as VM | null)?.name ?? vm, "a VM of this Mmu's host");
     if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of attach options');
     if (opts.mode !== undefined && opts.mode !== vm.mmu) {
@@ -371,7 +374,8 @@ export class Mmu {
       host.setPaging(vm, p);
     }
     if (!this.vms.includes(p)) this.vms.push(p);
-    if (!this.current) this.switchTo(p);
+    this.names.set(p, vm.name);
+    if (!this.current || (this.host && !this.host.attached(this.current))) this.switchTo(p);
     return p;
   }
 
@@ -411,7 +415,18 @@ export class Mmu {
   /** The VM currently running on this core; a typed error on a core with none attached yet. */
   get vm(): MmuVm {
     if (!this.current) throw new ConfigError('vm', null, 'a VM attached first (mmu.attach(vm))');
+    this.checkAttached(this.current);
     return this.current;
+  }
+
+  /** A typed error for the paging of a Host VM that was powered off (its id may be another VM's now). */
+  private checkAttached(p: MmuVm): void {
+    if (this.host && !this.host.attached(p)) throw new VmPoweredOffError(this.poweredOffName(p));
+  }
+  private readonly names = new Map<MmuVm, string>();
+  /** The name a VM had when this core attached it. */
+  private poweredOffName(p: MmuVm): string {
+    return this.names.get(p) ?? `#${p.id}`;
   }
 
   /** Allocates a new, empty guest address space in the current VM; returns its CR3 (a gPA). */
@@ -425,6 +440,7 @@ export class Mmu {
   switchTo(vm: MmuVm, cr3: bigint = vm.cr3, pcid = 0): void {
     checkInt('pcid', pcid, 0, 4095);
     if (!this.vms.includes(vm)) throw new ConfigError('vm', vm?.id, 'a VM added to or attached on this Mmu');
+    this.checkAttached(vm);
     this.current = vm;
     this.engine.translate.switchTo(this.ctx, vm.id, Number(cr3), pcid);
   }
@@ -610,6 +626,7 @@ export class Mmu {
   sampleAccessed(first: number, n: number, opts: { clear?: boolean; vm?: MmuVm } = {}): Uint8Array {
     const vm = opts.vm ?? this.vm;
     if (!this.vms.includes(vm)) throw new ConfigError('vm', vm?.id, 'a VM added to or attached on this Mmu');
+    this.checkAttached(vm);
     // every page is in exactly one pmap state, so the states add up to the VM's size
     const st = this.engine.reclaim.vmStats(vm.id);
     const pages = st.unbacked + st.mapped + st.shared + st.zero + st.compressed + st.swapped + st.ballooned;
