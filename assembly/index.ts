@@ -10,6 +10,7 @@ import { mmuInit } from "./translate/cores";
 import { eptInit } from "./translate/ept";
 import { zpoolInit } from "./ram/zpool";
 import { sharingInit } from "./reclaim/sharing";
+import { CENTRY } from "./translate/tlb";
 
 export {
   PAGE_SIZE, configCount, configName, configPtr, mapCount, mapName, mapOffset, mapSize,
@@ -40,13 +41,16 @@ export {
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
 export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./codec/hash";
+export { crc32 } from "./codec/crc32";
 export { mmuCreate, mmuCtxAddr, mmuResetCounters, pagingVmSetup, invvpid, invept, pagingStatCount, pagingStatName, pagingStat } from "./translate/cores";
 export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults } from "./translate/walk";
 export { mmuInvlpg } from "./translate/shadow";
 export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolDrain } from "./translate/ept";
 export { shadowRelease } from "./translate/shadow";
 export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
-export { TRACE_SKIP_BAD, lackeyReplay, binaryReplay, traceReset } from "./translate/trace";
+export {
+  TRACE_SKIP_BAD, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset,
+} from "./translate/trace";
 export { backingChanged, pagingVmRelease } from "./translate/coherence";
 export { pagingSample } from "./translate/accessed";
 export {
@@ -58,6 +62,8 @@ export {
 // The values of enums TypeScript mirrors (src/engine/ram.ts FrameKind, src/translate/mmu.ts FaultKind), exported
 // so that the gateway checks the two sides agree when it loads the module (PState is kept by the order of vmStatName).
 export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./translate/walk";
+/** Bytes of one TLB / page-walk-cache entry in region mmuCache: TypeScript sizes an engine for the caches it asks for. */
+export const MMU_CACHE_ENTRY_BYTES: u32 = CENTRY;
 export const FRAME_KIND_FREE: u32 = FrameKind.Free;
 export const FRAME_KIND_GUEST: u32 = FrameKind.Guest;
 export const FRAME_KIND_ZPOOL: u32 = FrameKind.Zpool;

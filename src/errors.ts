@@ -66,14 +66,36 @@ export class UsageError extends MemvisorError {
   }
 }
 
-/** A trace line that looks like a record but does not parse. */
+/**
+ * A trace that cannot be read as one: a line that looks like a record but does not parse, a line
+ * too long or holding a NUL byte (not a text trace), damaged gzip data, or a binary trace whose
+ * header, length or checksum is wrong. The message names the line (text) or the byte offset (in
+ * the file for gzip and binary framing; `offset`), what was found and what was expected.
+ */
 export class TraceParseError extends MemvisorError {
+  /** 1-based line of a text trace, or undefined when the error is in the file's framing. */
+  readonly line: number | undefined;
+  /** Byte offset: of the bad line in the (inflated) text, or in the file for gzip and binary framing. */
+  readonly offset: number | undefined;
   constructor(
     readonly file: string,
-    readonly line: number,
+    line: number | undefined,
     readonly text: string,
+    detail: { offset?: number; reason?: string } = {},
   ) {
-    super(`${file}:${line}: malformed lackey record ${describe(text)}; expected "I  <hex addr>,<size>" or " L|S|M <hex addr>,<size>" (use --skip-bad-lines to count and skip such lines)`);
+    const where = line !== undefined ? `${file}:${line}` : `${file}: byte ${detail.offset ?? 0}`;
+    super(
+      detail.reason !== undefined
+        ? `${where}: ${detail.reason}`
+        : `${where}: malformed lackey record ${describe(text)}; expected "I  <hex addr>,<size>" or " L|S|M <hex addr>,<size>" (use --skip-bad-lines to count and skip such lines)`,
+    );
+    this.line = line;
+    this.offset = detail.offset;
+  }
+
+  /** An error in the framing of `file` (gzip, binary header) at byte `offset`. */
+  static at(file: string, offset: number, reason: string): TraceParseError {
+    return new TraceParseError(file, undefined, '', { offset, reason });
   }
 }
 
@@ -99,6 +121,13 @@ export function checkInt(field: string, value: unknown, min: number, max: number
 export function checkBytes(field: string, value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array)) throw new ConfigError(field, value, 'a Uint8Array');
   return value;
+}
+
+/** Rejects keys of `obj` not in `keys` (a misspelt option must not be ignored silently); `prefix` names the object ('' for top-level options). */
+export function checkKeys(prefix: string, obj: object, keys: readonly string[]): void {
+  for (const k of Object.keys(obj)) {
+    if (!keys.includes(k)) throw new ConfigError(prefix ? `${prefix}.${k}` : k, (obj as Record<string, unknown>)[k], `no such option (known: ${keys.join(', ')})`);
+  }
 }
 
 /** Checks that `value` is a bigint in [0, 2^64); returns it. */

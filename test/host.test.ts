@@ -142,7 +142,7 @@ describe('never lock up: the zip cache is a cap, not a reservation', () => {
 
 describe('admission control', () => {
   it('refuses a reservation the host cannot guarantee, naming what is left and why', async () => {
-    const host = await Host.create({ machineMemoryMiB: 64 });
+    const host = await Host.create({ machineMemoryMiB: 64, guestMemoryMiB: 4096 });
     const ov = pageTableOverhead(32 * 256);
     expect(ov).toBe(1 + 16 + 1 + 1 + 1);
     host.addVM({ name: 'a', memoryMiB: 32, reservationMiB: 40 - 8 });

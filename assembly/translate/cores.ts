@@ -18,6 +18,8 @@
  *          +20 u32 traceErrorAt  offset, from the chunk start, of the malformed line that stopped lackeyReplay
  *          +24 u64 traceLines    lines of the current text trace seen so far (traceReset zeroes it)
  *          +32 u32 traceEmitted  bytes of binary records the last lackeyReplay wrote (emit mode)
+ *          +36 u32 traceSkipping 1 while an overlong line skipped with TRACE_SKIP_BAD goes on
+ *                                into the next chunk (state of the trace, not a result)
  *
  * Per-VM paging state (PVM_ENTRY = 128 bytes, region pagingVm, indexed by VM id):
  *
@@ -96,7 +98,8 @@ export const enum Res {
   TraceErrorAt = 852,
   TraceLines = 856,
   TraceEmitted = 864,
-  END = 868,
+  TraceSkipping = 868,
+  END = 872,
 }
 
 // per-VM field offsets

@@ -22,8 +22,15 @@
  *
  * size 0 means the size does not fit: the next word holds it.
  *
- * Invariants: a call consumes whole lines (records) only; lines are counted across calls, so an
- * error names the line number of the whole trace.
+ * Lines are bounded: a line longer than TRACE_MAX_LINE bytes (newline excluded) is an error, or
+ * a bad line skipped with TRACE_SKIP_BAD (then the rest of it is skipped as it streams in, across
+ * calls). So the bytes a caller must carry into its next call stay below TRACE_MAX_LINE and the
+ * time stays linear in the input, whatever it holds. A NUL byte never occurs in a valgrind log:
+ * its line is an error (the input is binary, not a trace) or a bad line.
+ *
+ * Invariants: a call consumes whole lines (records) only, except the head of an overlong line
+ * being skipped; lines are counted across calls, so an error names the line number of the whole
+ * trace.
  */
 
 import { ACC_READ, ACC_WRITE, ACC_FETCH } from "./entries";
@@ -32,15 +39,25 @@ import { translate, FAULT_BIT } from "./walk";
 
 /** Flag: count malformed lines and go on instead of stopping. */
 export const TRACE_SKIP_BAD: u32 = 1;
+/** Longest line accepted, in bytes without its newline (valgrind's lines are under 100). */
+export const TRACE_MAX_LINE: u32 = 4096;
+/** Errors of lackeyReplay, returned negated: a record that does not parse, a line over TRACE_MAX_LINE, a NUL byte. */
+export const TRACE_ERR_SYNTAX: u32 = 1;
+export const TRACE_ERR_LONG: u32 = 2;
+export const TRACE_ERR_NUL: u32 = 3;
 
 /** Where the call in progress writes binary records (emit mode). */
 let emitPtr: usize = 0;
 
-/** Starts a new text trace on context `id`: its line count (results traceLines) goes back to 0. */
+/**
+ * Starts a new text trace on context `id`: its line count (results traceLines) goes back to 0,
+ * and no overlong line is being skipped.
+ */
 export function traceReset(id: u32): void {
   const c = ctxAddr(id);
   store<u64>(c + <usize>Res.TraceLines, 0);
   store<u32>(c + <usize>Res.TraceErrorAt, 0);
+  store<u32>(c + <usize>Res.TraceSkipping, 0);
 }
 
 /** Replays one record of `kind` (0 I, 1 L, 2 S, 3 M) on context `c`. */
@@ -83,16 +100,26 @@ export function traceReset(id: u32): void {
  * Parses and replays the lackey text at [p, p + len) on context `id`. `final`: no more bytes
  * follow, so a last line without a newline counts. With `emitAt` != 0 the records are written
  * there in the binary format instead of being translated (results traceEmitted: how many bytes).
- * Returns the bytes consumed (a prefix of whole lines), or -1 at a malformed line (results
- * traceErrorAt says where it starts; traceLines counts the lines before it across calls).
+ * Returns the bytes consumed (a prefix of whole lines), or -TRACE_ERR_* at a bad line (results
+ * traceErrorAt says where: the line, or the NUL byte itself for TRACE_ERR_NUL; traceLines counts
+ * the lines before it across calls). The line count and the skipping of an overlong line carry
+ * over in the context from call to call.
  */
 export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u32, emitAt: usize): i32 {
   const c = ctxAddr(id);
   const end = p + len;
   let lineNo = load<u64>(c + <usize>Res.TraceLines);
+  let errAt: u32 = 0;
+  let skipping = load<u32>(c + <usize>Res.TraceSkipping) != 0;
   const lines0 = lineNo;
+  const skipBad = (flags & TRACE_SKIP_BAD) != 0;
   emitPtr = emitAt;
   let s = p;
+  if (skipping) {
+    // the tail of an overlong line, counted bad when it began
+    while (s < end && load<u8>(s) != 10) s++;
+    if (s < end || final) { skipping = false; lineNo++; s++; }
+  }
   while (s < end) {
     let q = s;
     const c0 = <u32>load<u8>(q);
@@ -104,61 +131,73 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
       kind = c1 == 76 ? 1 : c1 == 83 ? 2 : c1 == 77 ? 3 : 4;
       if (kind != 4) q += 3;
     }
+    let err: u32 = 0;
     if (kind == 4) {
-      // not a record: skip the line (or wait for the rest of it)
-      while (q < end && load<u8>(q) != 10) q++;
-      if (q >= end && !final) break;
-      lineNo++;
-      s = q + 1;
-      continue;
-    }
-    while (q < end && load<u8>(q) == 32) q++;
-    let addr: u64 = 0;
-    let digits: u32 = 0;
-    let ok = true;
-    for (; q < end; q++) {
-      const v = hexVal(<u32>load<u8>(q));
-      if (v == 16) break;
-      addr = (addr << 4) | v;
-      digits++;
-    }
-    if (digits == 0 || digits > 14 || q >= end || load<u8>(q) != 44 /* , */) ok = false;
-    let size: u64 = 0;
-    if (ok) {
-      q++;
-      let sd: u32 = 0;
+      // not a record: skip the line (or wait for the rest of it); a NUL says the input is binary
+      while (q < end) {
+        const ch = load<u8>(q);
+        if (ch == 10) break;
+        if (ch == 0 && err == 0) { err = TRACE_ERR_NUL; errAt = <u32>(q - p); }
+        q++;
+      }
+      if (err == 0 && q - s > <usize>TRACE_MAX_LINE) { err = TRACE_ERR_LONG; errAt = <u32>(s - p); }
+      if (q >= end && !final && err == 0) break;
+    } else {
+      while (q < end && load<u8>(q) == 32) q++;
+      let addr: u64 = 0;
+      let digits: u32 = 0;
+      let ok = true;
       for (; q < end; q++) {
-        const d = <u32>load<u8>(q) - 48;
-        if (d >= 10) break;
-        size = size * 10 + d;
-        sd++;
+        const v = hexVal(<u32>load<u8>(q));
+        if (v == 16) break;
+        addr = (addr << 4) | v;
+        digits++;
       }
-      while (q < end && (load<u8>(q) == 32 || load<u8>(q) == 13)) q++;
-      if (sd == 0 || sd > 9 || size == 0) ok = false;
-      else if (q < end && load<u8>(q) != 10) ok = false;
-    }
-    if (q >= end && !final) break; // the line continues in the next chunk
-    if (!ok) {
-      if (!(flags & TRACE_SKIP_BAD)) {
-        store<u32>(c + <usize>Res.TraceErrorAt, <u32>(s - p));
-        store<u64>(c + <usize>Res.TraceLines, lineNo);
-        store<u32>(c + <usize>Res.TraceEmitted, <u32>(emitPtr - emitAt));
-        cadd(c, F.Lines, lineNo - lines0);
-        return -1;
+      if (digits == 0 || digits > 14 || q >= end || load<u8>(q) != 44 /* , */) ok = false;
+      let size: u64 = 0;
+      if (ok) {
+        q++;
+        let sd: u32 = 0;
+        for (; q < end; q++) {
+          const d = <u32>load<u8>(q) - 48;
+          if (d >= 10) break;
+          size = size * 10 + d;
+          sd++;
+        }
+        while (q < end && (load<u8>(q) == 32 || load<u8>(q) == 13)) q++;
+        if (sd == 0 || sd > 9 || size == 0) ok = false;
+        else if (q < end && load<u8>(q) != 10) ok = false;
       }
-      cadd(c, F.BadLines, 1);
-      while (q < end && load<u8>(q) != 10) q++;
-      lineNo++;
-      s = q + 1;
-      continue;
+      if (q - s > <usize>TRACE_MAX_LINE) { err = TRACE_ERR_LONG; errAt = <u32>(s - p); }
+      else if (q >= end && !final) break; // the line continues in the next chunk
+      else if (!ok) { err = TRACE_ERR_SYNTAX; errAt = <u32>(s - p); }
+      if (err == 0) {
+        lineNo++;
+        if (emitAt != 0) emit(kind, addr, size);
+        else replay(c, kind, addr, size);
+        s = q + 1;
+        continue;
+      }
     }
+    if (err == 0) { lineNo++; s = q + 1; continue; }
+    if (!skipBad) {
+      store<u32>(c + <usize>Res.TraceErrorAt, errAt);
+      store<u64>(c + <usize>Res.TraceLines, lineNo);
+      store<u32>(c + <usize>Res.TraceSkipping, 0);
+      store<u32>(c + <usize>Res.TraceEmitted, <u32>(emitPtr - emitAt));
+      cadd(c, F.Lines, lineNo - lines0);
+      cadd(c, F.TraceBytes, <u64>(s - p));
+      return -<i32>err;
+    }
+    cadd(c, F.BadLines, 1);
+    while (q < end && load<u8>(q) != 10) q++;
+    if (q >= end && !final) { skipping = true; s = end; break; }
     lineNo++;
-    if (emitAt != 0) emit(kind, addr, size);
-    else replay(c, kind, addr, size);
     s = q + 1;
   }
   const used = <u32>(min<usize>(s, end) - p);
   store<u64>(c + <usize>Res.TraceLines, lineNo);
+  store<u32>(c + <usize>Res.TraceSkipping, skipping ? 1 : 0);
   store<u32>(c + <usize>Res.TraceEmitted, <u32>(emitPtr - emitAt));
   cadd(c, F.TraceBytes, used);
   cadd(c, F.Lines, lineNo - lines0);

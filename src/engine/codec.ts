@@ -55,7 +55,7 @@ const LZ4_NAMES = {
 } as const;
 
 const EXPORTS = [
-  'xxh64', 'xxh3', 'pagesHash', 'pagesXxh3', 'pagesXxh64',
+  'xxh64', 'xxh3', 'pagesHash', 'pagesXxh3', 'pagesXxh64', 'crc32',
   'lz4Compress', 'lz4Decompress', 'lz4Bound', 'lz4CompressPages', 'lz4DecompressPages',
 ] as const;
 
@@ -97,6 +97,11 @@ export class Codec {
   pagesXxh3(addr: number, n: number, out: number): void { this.x.pagesXxh3(addr, n, out); }
   /** Writes XXH64 (seed 0) of `n` pages at `addr` as u64 at `out`. */
   pagesXxh64(addr: number, n: number, out: number): void { this.x.pagesXxh64(addr, n, out); }
+
+  /** CRC-32 (gzip's) of `len` bytes at `addr`, continuing from `crc` (the CRC of the bytes before; 0 to start). */
+  crc32(addr: number, len: number, crc = 0): number { return this.x.crc32(addr, len, crc); }
+  /** CRC-32 of `data` (copied into staging), continuing from `crc`. */
+  crc32Bytes(data: Uint8Array, crc = 0): number { return this.x.crc32(this.g.stageIn(data), data.length, crc); }
 
   // ---- LZ4 ---------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import { Ram } from './ram.js';
 import { Codec } from './codec.js';
 import { Reclaim } from './reclaim.js';
 import { Translate } from './translate.js';
-import { ConfigError, checkInt } from '../errors.js';
+import { ConfigError, checkInt, checkKeys } from '../errors.js';
 
 export type { EngineFlavor, RegionInfo } from './gateway.js';
 
@@ -85,6 +85,8 @@ export class Engine {
   readonly translate: Translate;
 
   private constructor(opts: EngineOptions) {
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of engine options');
+    checkKeys('', opts, ['machineMemoryMiB', 'stagingBytes', 'maxVMs', 'guestMemoryMiB', 'maxMmus', 'mmuCacheBytes', 'flavor', 'module']);
     const mib = checkInt('machineMemoryMiB', opts.machineMemoryMiB ?? 0, 0, MAX_MACHINE_MIB);
     const staging = checkInt('stagingBytes', opts.stagingBytes ?? 1 << 20, 4096, 1 << 30);
     this.flavor = opts.flavor ?? defaultFlavor();

@@ -151,6 +151,8 @@ export class Reclaim {
   vmTotal(): number { return this.x.vmTotal(); }
   /** pmap entries the VMs use (the scanner's index space). */
   pmapEntries(): number { return this.x.pmapEntries(); }
+  /** Guest pages the pmap region has room for beyond those of the VMs (guestMemoryMiB at engine creation). */
+  guestPagesLeft(): number { return this.g.region('pmap').size / this.pmapEntry.size - this.x.pmapEntries(); }
   /** Guest pages of `vm`. */
   private vmPages(vm: number): number {
     this.g.live();

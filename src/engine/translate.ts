@@ -75,7 +75,11 @@ const EXPORTS = [
   'pagingStat', 'mmuSwitch', 'mmuTranslate', 'mmuTranslateBatch', 'batchPack', 'batchUnpack', 'batchHostFaults', 'mmuInvlpg',
   'eptSetup', 'eptPointer', 'eptPoke', 'eptPeek', 'gosNewRoot', 'gosRangeBusy', 'gosAttach', 'guestWrite64', 'guestRead64',
   'lackeyReplay', 'binaryReplay', 'traceReset', 'backingChanged', 'pagingSample', 'pagingVmRelease', 'shadowRelease', 'ptPoolDrain',
+  'crc32',
 ] as const;
+
+/** Why a lackey text line stopped the replay (assembly/translate/trace.ts TRACE_ERR_*). */
+export type TraceLineError = 'syntax' | 'long' | 'nul';
 
 /** Records of one translateBatch chunk. */
 const CHUNK = 1 << 16;
@@ -90,7 +94,9 @@ export class Translate {
   private readonly bAddr: Record_<'address'>;
   private readonly win: { readonly mmuRetry: RegionInfo; readonly mmu: RegionInfo };
   private readonly statNames: readonly string[];
-  private readonly skipBad: number;
+  private readonly trace: { readonly TRACE_SKIP_BAD: number; readonly TRACE_MAX_LINE: number; readonly TRACE_ERR_SYNTAX: number; readonly TRACE_ERR_LONG: number; readonly TRACE_ERR_NUL: number };
+  /** Bytes of one TLB / walk-cache entry: an engine's mmuCacheBytes must hold every core's entries. */
+  readonly cacheEntryBytes: number;
   /** Linear address of each core's context, by id (asked for once, when the core is created). */
   private readonly ctxAddr: number[] = [];
 
@@ -101,7 +107,8 @@ export class Translate {
       const m = fk[name as keyof typeof FK_NAMES];
       if (m !== v) throw new ConfigError('module', name, `${v}, as FaultKind says (the module says ${m}: rebuild it)`);
     }
-    this.skipBad = g.constantsOf(['TRACE_SKIP_BAD']).TRACE_SKIP_BAD;
+    this.trace = g.constantsOf(['TRACE_SKIP_BAD', 'TRACE_MAX_LINE', 'TRACE_ERR_SYNTAX', 'TRACE_ERR_LONG', 'TRACE_ERR_NUL']);
+    this.cacheEntryBytes = g.constantsOf(['MMU_CACHE_ENTRY_BYTES']).MMU_CACHE_ENTRY_BYTES;
     this.ctx = g.record('mmuCtx', { faultAddr: 8, faultKind: 4, faultCode: 4, cycles: 4, traceErrorAt: 4, traceLines: 8, traceEmitted: 4 });
     this.counterSlots = g.group('mmuCtx.counters', 8);
     this.costSlots = g.group('mmuCtx.costs', 8);
@@ -334,15 +341,21 @@ export class Translate {
   /** Starts a new text trace on core `ctx` (line numbers from 1). */
   traceReset(ctx: number): void { this.x.traceReset(ctx); }
 
+  /** Longest lackey line accepted (bytes, newline excluded): the most a text feed carries between chunks. */
+  get traceMaxLine(): number {
+    return this.trace.TRACE_MAX_LINE;
+  }
+
   /**
    * Parses and replays `carry` + `chunk` of lackey text on core `ctx` (`final`: nothing follows,
    * so a last line without a newline counts). `emit`: translate nothing, return the records in
-   * the binary format instead. Returns the bytes to carry into the next chunk (a partial last
-   * line) and the emitted records, or the malformed line that stopped it (its number in the
-   * whole trace and its text, at most 200 characters).
+   * the binary format instead. Returns the bytes consumed, the bytes to carry into the next chunk
+   * (a partial last line) and the emitted records; or the line that stopped it: why, its number
+   * in the whole trace, where it starts (or where its NUL byte is) from the start of `carry`, and
+   * its text (at most 200 characters).
    */
   feedText(ctx: number, carry: Uint8Array, chunk: Uint8Array, final: boolean, skipBad: boolean, emit: boolean):
-    { carry: Uint8Array; emitted: Uint8Array | null } | { line: number; text: string } {
+    { used: number; carry: Uint8Array; emitted: Uint8Array | null } | { error: TraceLineError; line: number; offset: number; text: string } {
     const len = carry.length + chunk.length;
     // at most 16 bytes of binary per line of at least 7 bytes of text
     const emitAt = (len + 4096) & ~4095;
@@ -350,16 +363,20 @@ export class Translate {
     const u8 = this.g.u8;
     u8.set(carry, base);
     u8.set(chunk, base + carry.length);
-    const used = this.x.lackeyReplay(ctx, base, len, final, skipBad ? this.skipBad : 0, emit ? base + emitAt : 0);
+    const used = this.x.lackeyReplay(ctx, base, len, final, skipBad ? this.trace.TRACE_SKIP_BAD : 0, emit ? base + emitAt : 0);
     const dv = this.g.view;
     const at = this.at(ctx);
     if (used < 0) {
+      const t = this.trace;
+      const error: TraceLineError = -used === t.TRACE_ERR_NUL ? 'nul' : -used === t.TRACE_ERR_LONG ? 'long' : 'syntax';
       const off = dv.getUint32(at + this.ctx.traceErrorAt, true);
+      const line = Number(dv.getBigUint64(at + this.ctx.traceLines, true)) + 1;
+      if (error === 'nul') return { error, line, offset: off, text: '' };
       const all = this.g.u8.subarray(base, base + len);
       let end = all.indexOf(10, off);
       if (end < 0) end = len;
       const text = new TextDecoder().decode(all.subarray(off, Math.min(end, off + 200))).replace(/\r$/, '');
-      return { line: Number(dv.getBigUint64(at + this.ctx.traceLines, true)) + 1, text };
+      return { error, line, offset: off, text };
     }
     const after = this.g.u8;
     let emitted: Uint8Array | null = null;
@@ -367,17 +384,22 @@ export class Translate {
       const n = dv.getUint32(at + this.ctx.traceEmitted, true);
       emitted = after.slice(base + emitAt, base + emitAt + n);
     }
-    return { carry: after.slice(base + used, base + len), emitted };
+    return { used, carry: after.slice(base + used, base + len), emitted };
   }
 
-  /** Replays `carry` + `chunk` of binary trace records on core `ctx`; returns the bytes of a partial last record to carry. */
-  feedBinary(ctx: number, carry: Uint8Array, chunk: Uint8Array): Uint8Array {
+  /**
+   * Replays `carry` + `chunk` of binary trace records on core `ctx`; returns the bytes of a
+   * partial last record to carry, and with `crc` (not null) the CRC-32 of `chunk` continuing from
+   * it, computed on the same staged bytes.
+   */
+  feedBinary(ctx: number, carry: Uint8Array, chunk: Uint8Array, crc: number | null = null): { carry: Uint8Array; crc: number } {
     const len = carry.length + chunk.length;
     const base = this.g.stage(len);
     const u8 = this.g.u8;
     u8.set(carry, base);
     u8.set(chunk, base + carry.length);
+    const sum = crc === null ? 0 : this.x.crc32(base + carry.length, chunk.length, crc);
     const used = this.x.binaryReplay(ctx, base, len);
-    return this.g.u8.slice(base + used, base + len);
+    return { carry: this.g.u8.slice(base + used, base + len), crc: sum };
   }
 }

@@ -180,6 +180,17 @@ function checkOneOf<T extends string>(field: string, v: unknown, allowed: readon
   if (!allowed.includes(v as T)) throw new ConfigError(field, v, allowed.map((a) => `'${a}'`).join(' or '));
   return v as T;
 }
+/** Checks that `v` looks like a `host.stats()` snapshot as far as `Host.rates` reads it. */
+function checkStats(field: string, v: unknown): void {
+  const vms = (v as Stats | null)?.vms;
+  if (v === null || typeof v !== 'object' || !Array.isArray(vms)) throw new ConfigError(field, v, 'a snapshot from host.stats() ({ host, vms })');
+  vms.forEach((s, i) => {
+    if (s === null || typeof s !== 'object' || typeof s.name !== 'string') throw new ConfigError(`${field}.vms[${i}]`, s, 'the stats of a VM (host.stats().vms[i])');
+    for (const k of ['SWR', 'SWW', 'ZIP', 'UNZIP'] as const) {
+      if (typeof s[k] !== 'number' || !Number.isFinite(s[k])) throw new ConfigError(`${field}.vms[${i}].${k}`, s[k], 'a number of pages');
+    }
+  });
+}
 function checkObject(field: string, v: unknown, keys: string[]): Record<string, unknown> {
   if (v === undefined) return {};
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(field, v, 'an object');
@@ -235,6 +246,9 @@ export class Host {
     this.cachePercent = checkInt('compression.cachePercent', comp.cachePercent ?? 10, 0, 100);
     this.victimPolicy = checkOneOf('victimPolicy', cfg.victimPolicy, ['random', 'lru'] as const, 'random');
     this.balloonMaxPercent = checkInt('balloonMaxPercent', cfg.balloonMaxPercent ?? 65, 0, 100);
+    // at least one MiB: with none, every addVM would fail
+    if (cfg.guestMemoryMiB !== undefined) checkInt('guestMemoryMiB', cfg.guestMemoryMiB, 1, 1 << 22);
+    if (cfg.maxVMs !== undefined) checkInt('maxVMs', cfg.maxVMs, 1, 4096);
     this.engine = Engine.create({
       machineMemoryMiB: mib,
       maxVMs: cfg.maxVMs,
@@ -271,11 +285,17 @@ export class Host {
     if (typeof cfg.name !== 'string' || cfg.name.length === 0) throw new ConfigError('vm.name', cfg.name, 'a non-empty string');
     if (this.byName.has(cfg.name)) throw new ConfigError('vm.name', cfg.name, 'a name not used by another VM');
     const memoryMiB = checkInt('vm.memoryMiB', cfg.memoryMiB, 1, 1 << 20);
+    // one u64 pmap entry per guest page of all VMs (guestMemoryMiB at Host.create)
+    const guestLeftMiB = Math.floor(this.engine.reclaim.guestPagesLeft() / 256);
+    if (memoryMiB > guestLeftMiB) {
+      throw new ConfigError('vm.memoryMiB', memoryMiB, `at most ${guestLeftMiB} MiB: the guest memory left of the host's guestMemoryMiB (Host.create; default 4x machineMemoryMiB, at least 64)`);
+    }
     const reservationMiB = checkInt('vm.reservationMiB', cfg.reservationMiB ?? 0, 0, memoryMiB);
     const pages = memoryMiB * 256;
     this.admit(memoryMiB, reservationMiB, pages);
     const limitMiB = checkInt('vm.limitMiB', cfg.limitMiB ?? memoryMiB, Math.max(1, reservationMiB), memoryMiB);
-    const shares = checkInt('vm.shares', cfg.shares ?? Math.max(1, Math.round((memoryMiB / 1024) * 1000)), 1, 1_000_000);
+    // default: 1000 per GiB (ESX's normal), within the range an explicit value must respect
+    const shares = checkInt('vm.shares', cfg.shares ?? Math.min(1_000_000, Math.max(1, Math.round((memoryMiB / 1024) * 1000))), 1, 1_000_000);
     if ((cfg.mmu as string) === 'native') throw new ConfigError('vm.mmu', cfg.mmu, "'ept' or 'shadow' (a Host's VMs run under a hypervisor; 'native' is for a standalone Mmu.create)");
     const mmu = checkOneOf<VmMmuMode>('vm.mmu', cfg.mmu, ['ept', 'shadow'], 'ept');
     const victimPolicy = checkOneOf<VictimPolicy>('vm.victimPolicy', cfg.victimPolicy, ['random', 'lru'], this.victimPolicy);
@@ -448,7 +468,9 @@ export class Host {
    * apart (the simulator has no clock of its own: the caller decides what an interval is).
    */
   static rates(before: Stats, after: Stats, seconds: number): VmRates[] {
-    if (!(seconds > 0)) throw new ConfigError('seconds', seconds, 'a positive number of simulated seconds');
+    checkStats('before', before);
+    checkStats('after', after);
+    if (typeof seconds !== 'number' || !(seconds > 0) || !Number.isFinite(seconds)) throw new ConfigError('seconds', seconds, 'a positive number of simulated seconds');
     const mib = (pages: number) => (pages * PAGE) / (1 << 20) / seconds;
     return after.vms.map((a) => {
       const b = before.vms.find((v) => v.name === a.name);
