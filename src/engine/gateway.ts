@@ -26,7 +26,9 @@
  * same for layout entries (`record`, `group`): nothing crosses the boundary unnamed or unused.
  *
  * Why views are re-created: growing linear memory detaches the old ArrayBuffer, so every view
- * made before a grow would read zeros. `u8` and `view` compare buffers and rebuild the views.
+ * made before a grow would read zeros. A detached buffer's views have length 0, which `u8`,
+ * `u32` and `view` check (cheaper than asking the memory for its buffer on every access) before
+ * rebuilding them.
  */
 
 import { instantiateSync, type ASUtil } from '@assemblyscript/loader';
@@ -93,7 +95,21 @@ function wrap(f: AnyFn, arity: number, kind: ResultKind, s: LiveState, lift: (p:
       case 5: return (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown) => { if (t.poison) poisoned(t); return g(a, b, c, d, e); };
       case 6: return (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, h: unknown) => { if (t.poison) poisoned(t); return g(a, b, c, d, e, h); };
     }
+  } else if (kind === 'u64') {
+    switch (arity) {
+      case 1: return (a: unknown) => { if (t.poison) poisoned(t); return BigInt.asUintN(64, g(a)); };
+      case 2: return (a: unknown, b: unknown) => { if (t.poison) poisoned(t); return BigInt.asUintN(64, g(a, b)); };
+      case 3: return (a: unknown, b: unknown, c: unknown) => { if (t.poison) poisoned(t); return BigInt.asUintN(64, g(a, b, c)); };
+    }
+  } else if (kind === 'bool') {
+    switch (arity) {
+      case 1: return (a: unknown) => { if (t.poison) poisoned(t); return g(a) !== 0; };
+      case 2: return (a: unknown, b: unknown) => { if (t.poison) poisoned(t); return g(a, b) !== 0; };
+      case 3: return (a: unknown, b: unknown, c: unknown) => { if (t.poison) poisoned(t); return g(a, b, c) !== 0; };
+      case 4: return (a: unknown, b: unknown, c: unknown, d: unknown) => { if (t.poison) poisoned(t); return g(a, b, c, d) !== 0; };
+    }
   }
+  // the rest (strings, rare arities) through one adapter call
   const post = adapter(kind, lift);
   switch (arity) {
     case 0: return () => { if (t.poison) poisoned(t); return post(g()); };
@@ -146,8 +162,8 @@ export class Gateway {
   private readonly claimed = new Set<string>();
   private readonly stagingAt: number;
   private readonly stagingIdx: number;
-  private buf: ArrayBuffer | null = null;
-  private u8v!: Uint8Array;
+  private u8v: Uint8Array = new Uint8Array(0);
+  private u32v: Uint32Array = new Uint32Array(0);
   private dv!: DataView;
 
   constructor(opts: LoadOptions) {
@@ -163,6 +179,8 @@ export class Gateway {
         },
       },
     };
+    // WebAssembly memory is little-endian; the u32 view reads it in the host's order
+    if (new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1) throw new ConfigError('platform', 'big-endian', 'a little-endian host');
     const inst = instantiateSync(opts.module, imports);
     util = inst.exports as unknown as ASUtil;
     this.util = util;
@@ -309,15 +327,19 @@ export class Gateway {
 
   /** Bytes of linear memory (the whole of it), re-created after any grow. */
   get u8(): Uint8Array {
-    const b = this.memory.buffer;
-    if (b !== this.buf) this.views(b);
+    if (this.u8v.length === 0) this.views();
     return this.u8v;
+  }
+
+  /** The u32 words of linear memory (index = address / 4), re-created after any grow. */
+  get u32(): Uint32Array {
+    if (this.u32v.length === 0) this.views();
+    return this.u32v;
   }
 
   /** A DataView over linear memory, re-created after any grow. */
   get view(): DataView {
-    const b = this.memory.buffer;
-    if (b !== this.buf) this.views(b);
+    if (this.u8v.length === 0) this.views();
     return this.dv;
   }
 
@@ -357,9 +379,11 @@ export class Gateway {
     if (this.state.poison) poisoned(this.state);
   }
 
-  private views(b: ArrayBuffer): void {
-    this.buf = b;
+  /** (Re)creates the views over the current buffer; a grow detached the old one (its views read as length 0). */
+  private views(): void {
+    const b = this.memory.buffer;
     this.u8v = new Uint8Array(b);
+    this.u32v = new Uint32Array(b);
     this.dv = new DataView(b);
   }
 

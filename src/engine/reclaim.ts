@@ -99,6 +99,7 @@ export class Reclaim {
   /** Pages of one page-out or swap-in batch (the windows' capacity). */
   readonly batch: number;
   private windowsReady = false;
+  private readonly addr: { readonly [K in Window]: number };
   private readonly run: SwapInRun;
 
   constructor(private readonly g: Gateway, private readonly ram: Ram, callCtx: number) {
@@ -110,6 +111,7 @@ export class Reclaim {
       balloonBadIndex: 4, balloonSlotsFreed: 4, scanMerged: 4,
     });
     this.win = g.windows('staging', WINDOWS);
+    this.addr = Object.freeze(Object.fromEntries(WINDOWS.map((w) => [w, g.staging + this.win[w].offset]))) as { readonly [K in Window]: number };
     this.swapIn = g.record('swapInEntry', { gppn: 4, slot: 4 });
     this.swapInAddr = g.record('swapInAddr', { page: 4 });
     this.req = g.record('pageoutReq', { gppn: 4, page: 4, slot: 4 });
@@ -123,13 +125,16 @@ export class Reclaim {
     this.statNames = Object.freeze(Array.from({ length: this.x.vmStatCount() }, (_, i) => this.x.vmStatName(i)));
   }
 
-  /** Address of staging window `w` (the windows below aux exist from the first use on). */
-  private at(w: Window): number {
+  /**
+   * The linear addresses of the staging windows (the staging region never moves), after making
+   * sure the windows below aux exist (the first use grows the region, and may grow linear memory).
+   */
+  private get w(): { readonly [K in Window]: number } {
     if (!this.windowsReady) {
       this.g.stage(this.win.aux.offset);
       this.windowsReady = true;
     }
-    return this.g.staging + this.win[w].offset;
+    return this.addr;
   }
 
   // ---- VMs and their pmaps ---------------------------------------------------------------------
@@ -207,7 +212,7 @@ export class Reclaim {
     const size = this.win.data.size;
     for (let done = 0; done < bytes.length; done += size) {
       const n = Math.min(size, bytes.length - done);
-      const at = this.at('data'); // before the view: the first use may grow linear memory
+      const at = this.w.data; // before the view: the first use may grow linear memory
       this.g.u8.set(bytes.subarray(done, done + n), at);
       this.access(vm, gpaAdd(gpa, done), n, this.c.PHYS_WRITE | (skipZero ? this.c.PHYS_SKIP_ZERO : 0), r);
     }
@@ -222,7 +227,7 @@ export class Reclaim {
     const size = this.win.data.size;
     for (let done = 0; done < length; done += size) {
       const n = Math.min(size, length - done);
-      const at = this.at('data');
+      const at = this.w.data;
       fill(this.g.u8.subarray(at, at + n), done);
       this.access(vm, gpaAdd(gpa, done), n, this.c.PHYS_WRITE | (skipZero ? this.c.PHYS_SKIP_ZERO : 0), r);
     }
@@ -234,14 +239,14 @@ export class Reclaim {
     for (let done = 0; done < length; done += size) {
       const n = Math.min(size, length - done);
       this.access(vm, gpaAdd(gpa, done), n, 0, r);
-      const at = this.at('data');
+      const at = this.w.data;
       out.set(this.g.u8.subarray(at, at + n), done);
     }
   }
 
   /** Runs one staged window through physAccess, having `r` resolve each stop, until it completes. */
   private access(vm: number, gpa: Gpa, len: number, flags: number, r: FaultResolver): void {
-    let buf = this.at('data');
+    let buf = this.w.data;
     let relieved = 0;
     for (;;) {
       const rc = this.x.physAccess(vm, gpa, len, buf, flags);
@@ -270,7 +275,7 @@ export class Reclaim {
    * when `gppn` is not Swapped. The arrays are reused by the next call.
    */
   swapInList(vm: number, gppn: Gppn, end: Gppn): SwapInRun {
-    const list = this.at('inList');
+    const list = this.w.inList;
     const n = this.x.swapInList(vm, gppn, end, list, this.batch);
     const dv = this.g.view;
     const run = this.run;
@@ -288,8 +293,8 @@ export class Reclaim {
    * (nothing allocated) when they do not all fit without reclaiming. swapInFramesCommit must follow.
    */
   swapInFrames(vm: number, n: number): Uint8Array[] | null {
-    const addrs = this.at('inAddrs');
-    if (this.x.swapInFrames(vm, this.at('inList'), n, addrs) !== n) return null;
+    const addrs = this.w.inAddrs;
+    if (this.x.swapInFrames(vm, this.w.inList, n, addrs) !== n) return null;
     const dv = this.g.view;
     const u8 = this.g.u8;
     const out: Uint8Array[] = [];
@@ -302,19 +307,19 @@ export class Reclaim {
 
   /** The first `done` pages of the batch (read and verified into their frames) become resident; the other frames are freed. */
   swapInFramesCommit(vm: number, n: number, done: number): void {
-    this.x.swapInFramesCommit(vm, this.at('inList'), n, done, this.at('inAddrs'));
+    this.x.swapInFramesCommit(vm, this.w.inList, n, done, this.w.inAddrs);
   }
 
   /** Views of `n` pages of staging to read a swap-in into page by page (when no frame is free without reclaiming). */
   swapInStaging(n: number): Uint8Array[] {
-    const at = this.at('in');
+    const at = this.w.in;
     const u8 = this.g.u8;
     return Array.from({ length: n }, (_, i) => u8.subarray(at + i * PAGE, at + (i + 1) * PAGE));
   }
 
   /** Makes Swapped (vm, gppn) resident with page `i` of swapInStaging: null when done, else what the host must do first. */
   swapInCommit(vm: number, gppn: Gppn, i: number): HostNeed | null {
-    const rc = this.x.swapInCommit(vm, gppn, this.at('in') + i * PAGE);
+    const rc = this.x.swapInCommit(vm, gppn, this.w.in + i * PAGE);
     if (rc < this.c.FAULT_LIMIT) return null;
     const need = this.needOf(rc);
     if (need === null) throw new ConfigError('gppn', gppn, `a page of VM ${vm}`);
@@ -329,8 +334,8 @@ export class Reclaim {
    * has) for the host to write to swap; swapCommit must follow with the slots.
    */
   pageoutSelect(vm: number, count: number, policy: VictimPolicy, outCap: number): PageoutBatch {
-    const req = this.at('req');
-    const evict = this.at('evict');
+    const req = this.w.req;
+    const evict = this.w.evict;
     const p = policy === 'lru' ? this.c.POLICY_CLOCK : this.c.POLICY_RANDOM;
     const n = this.x.reclaimSelect(vm, Math.min(count, this.batch), p, req, Math.min(outCap, this.batch), evict);
     return this.listed(req, evict, n);
@@ -342,8 +347,8 @@ export class Reclaim {
    * lists the pages it evicts: the zip cache giving its frames back. swapCommit must follow.
    */
   pageoutEvict(vm: number, count: number, outCap: number): PageoutBatch {
-    const req = this.at('req');
-    const evict = this.at('evict');
+    const req = this.w.req;
+    const evict = this.w.evict;
     const n = this.x.reclaimEvict(vm, Math.min(count, this.batch), req, Math.min(outCap, this.batch), evict);
     return this.listed(req, evict, n);
   }
@@ -379,7 +384,7 @@ export class Reclaim {
 
   /** Completes the last pageoutSelect: page i moves to `slots[i]`, or stays where it was with NO_SLOT. Returns the pages swapped out. */
   swapCommit(vm: number, slots: ArrayLike<number>, n: number): number {
-    const req = this.at('req');
+    const req = this.w.req;
     const dv = this.g.view;
     for (let i = 0; i < n; i++) dv.setUint32(req + i * this.req.size + this.req.slot, slots[i], true);
     return this.x.swapCommit(vm, req, n);

@@ -99,6 +99,8 @@ export class Translate {
   readonly cacheEntryBytes: number;
   /** Linear address of each core's context, by id (asked for once, when the core is created). */
   private readonly ctxAddr: number[] = [];
+  /** Word index (address / 4) of each core's last-translation cycles, by id. */
+  private readonly cyclesWord: number[] = [];
 
   constructor(private readonly g: Gateway) {
     this.x = g.bind(EXPORTS);
@@ -125,7 +127,10 @@ export class Translate {
   createCore(geometry: readonly number[], flags: number): number {
     const g = geometry;
     const id = this.x.mmuCreate(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], flags);
-    if (id >= 0) this.ctxAddr[id] = this.x.mmuCtxAddr(id);
+    if (id >= 0) {
+      this.ctxAddr[id] = this.x.mmuCtxAddr(id);
+      this.cyclesWord[id] = (this.ctxAddr[id] + this.ctx.cycles) >>> 2;
+    }
     return id;
   }
   /** Names of the cost-model fields, in the module's order (CostModel). */
@@ -223,12 +228,18 @@ export class Translate {
 
   /** Runs `vm` on core `ctx` with guest CR3 `cr3` (a gPA) and PCID `pcid`. */
   switchTo(ctx: number, vm: number, cr3: number, pcid: number): void { this.x.mmuSwitch(ctx, vm, cr3, pcid); }
-  /** Translates `va` on core `ctx` (kind 0 read, 1 write, 2 fetch, +4 supervisor): the hPA or a fault word (bit 63). */
-  translate(ctx: number, va: Gva, kind: number): bigint { return this.x.mmuTranslate(ctx, va, kind); }
-  /** Cycles charged to the last single translation on core `ctx`. */
-  lastCycles(ctx: number): number {
-    return this.g.view.getUint32(this.at(ctx) + this.ctx.cycles, true);
+  /**
+   * Translates `va` on core `ctx` (kind 0 read, 1 write, 2 fetch, +4 supervisor): the hPA or a
+   * fault word (bit 63); `cycles` then holds what it cost (read from the core's results here, so
+   * the per-access path makes one call).
+   */
+  translate(ctx: number, va: Gva, kind: number): bigint {
+    const r = this.x.mmuTranslate(ctx, va, kind);
+    this.cycles = this.g.u32[this.cyclesWord[ctx]];
+    return r;
   }
+  /** Cycles charged to the last `translate`. */
+  cycles = 0;
   /** The last fault on core `ctx` (a single translation's, or a batch's last). */
   lastFault(ctx: number): LastFault {
     const dv = this.g.view;

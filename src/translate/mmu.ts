@@ -205,7 +205,7 @@ const MMU_KEYS = [...VM_KEYS, ...CORE_KEYS, 'maxVms', 'machineMemoryMiB', 'flavo
 
 /** `v` as an unsigned 64-bit address: a bigint in [0, 2^64) or a non-negative safe integer (never wrapped). */
 function checkAddress(field: string, v: unknown): Gva {
-  if (typeof v === 'bigint' && v >= 0n && v < 1n << 64n) return asGva(v);
+  if (typeof v === 'bigint' && v >= 0n && v < 1n << 64n) return v as Gva;
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return asGva(v);
   throw new ConfigError(field, v, 'an address: a bigint in [0, 2^64) or a non-negative integer below 2^53');
 }
@@ -513,7 +513,7 @@ export class Mmu {
     let cycles = 0;
     for (let round = 0; ; round++) {
       const res = t.translate(this.ctx, v, k | (supervisor ? 4 : 0));
-      cycles += t.lastCycles(this.ctx);
+      cycles += t.cycles;
       if (!(res & FAULT_BIT)) return { hpa: res as Hpa, fault: null, cycles };
       const fault = this.decodeFault(res);
       if (!this.resolveHostFault(vm, fault, round)) return { hpa: null, fault, cycles };
