@@ -10,6 +10,7 @@ import { mmuInit } from "./translate/cores";
 import { eptInit } from "./translate/ept";
 import { zpoolInit } from "./ram/zpool";
 import { sharingInit } from "./reclaim/sharing";
+import { coherenceInit } from "./translate/coherence";
 import { CENTRY } from "./translate/tlb";
 
 export {
@@ -22,10 +23,17 @@ export {
 } from "./ram/frames";
 export {
   vmCreate, vmTotal, pmapEntries, pmapState, pmapFrame, pmapSample,
-  pmapFault, vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, pmapCowBreaks, physAccess,
-  swapInCommit, swapInList, swapInFrames, swapInFramesCommit, pmapAudit, pmapAuditCode, pmapAuditDetail, vmRelease,
-  FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
+  vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT,
 } from "./reclaim/pmap";
+export {
+  pmapFault, pmapCowBreaks, physAccess, swapInCommit, swapInList, swapInFrames,
+  swapInFramesCommit, vmRelease, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
+} from "./reclaim/fault";
+// the audit: AUDIT_* codes and their texts, where the last failure was, the debug-only corruption hook
+export * from "./ram/invariants";
+export { auditDetailCount, auditDetailName, auditDetail } from "./ram/failure";
+export { audit } from "./audit";
+export { debugCorrupt } from "./debug";
 export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
   zpoolAudit, NO_SLOT,
@@ -51,7 +59,8 @@ export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "
 export {
   TRACE_SKIP_BAD, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset,
 } from "./translate/trace";
-export { backingChanged, pagingVmRelease } from "./translate/coherence";
+export { backingChanged } from "./reclaim/hook";
+export { pagingVmRelease } from "./translate/coherence";
 export { pagingSample } from "./translate/accessed";
 export {
   lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages,
@@ -59,7 +68,7 @@ export {
   LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE,
 } from "./codec/lz4";
 
-// The values of enums TypeScript mirrors (src/engine/ram.ts FrameKind, src/translate/mmu.ts FaultKind), exported
+// The values of enums TypeScript mirrors (src/engine/ram.ts FrameKind, src/engine/translate.ts FaultKind), exported
 // so that the gateway checks the two sides agree when it loads the module (PState is kept by the order of vmStatName).
 export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./translate/walk";
 /** Bytes of one TLB / page-walk-cache entry in region mmuCache: TypeScript sizes an engine for the caches it asks for. */
@@ -80,5 +89,6 @@ export function init(): i32 {
   eptInit();
   zpoolInit();
   sharingInit();
+  coherenceInit();
   return INIT_OK;
 }

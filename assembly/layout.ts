@@ -14,7 +14,7 @@
  *   mmuCtx       an MMU context: results of its last call, trace state, counters, costs (translate/cores.ts)
  *   vmEntry      a VM table entry, the fields TypeScript reads (reclaim/pmap.ts)
  *   pmapEntry    a pmap entry, the fields TypeScript reads (reclaim/pmap.ts)
- *   swapInEntry  an entry of a swap-in list, swapInAddr a frame address of a swap-in batch (reclaim/pmap.ts)
+ *   swapInEntry  an entry of a swap-in list, swapInAddr a frame address of a swap-in batch (reclaim/fault.ts)
  *   pageoutReq   a page-out request (reclaim/pageout.ts)
  *   batchIn, batchOut, batchAddr   translation batch records (translate/walk.ts)
  *   zipSurvey    the result of zipSurvey (reclaim/zipcache.ts)
@@ -41,8 +41,10 @@
  */
 
 import { Call, callCtxPtr } from "./ram/callctx";
-import { MMU_CTX, F, Res } from "./translate/cores";
-import { VM_ENTRY, VmF, PMAP_ENTRY, SWAPIN_ENTRY, SwapIn, SWAPIN_ADDR } from "./reclaim/pmap";
+import { MMU_CTX, VM_ENTRY, PMAP_ENTRY } from "./ram/memmap";
+import { F, Res } from "./translate/cores";
+import { VmF } from "./reclaim/pmap";
+import { SWAPIN_ENTRY, SwapIn, SWAPIN_ADDR } from "./reclaim/fault";
 import { REQ_ENTRY, Req } from "./reclaim/pageout";
 import { BATCH_RECORD, BatchIn, BatchOut, BATCH_ADDR } from "./translate/walk";
 import { SURVEY_RECORD, SURVEY_HISTOGRAM, SURVEY_BYTES, ZIP_HIST_BUCKETS } from "./reclaim/zipcache";

@@ -32,6 +32,8 @@ export { xxh64, xxh3 } from './codec/hash.js';
 export {
   MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
   SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, TraceParseError,
+  AuditError, type AuditWhere,
 } from './errors.js';
 export { MAX_MACHINE_MIB, type EngineFlavor } from './engine/engine.js';
 export { PAGE as PAGE_SIZE, type Gva, type Gpa, type Gppn, type Hpa, type Mpn } from './engine/addr.js';
+export * from './report/index.js';

@@ -12,11 +12,10 @@
  * index of the first bad entry, and the pmap is as before.
  */
 
-import {
-  PState, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, releaseResident, MARK, PENDING,
-} from "./pmap";
+import { PState, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, MARK, PENDING } from "./pmap";
+import { releaseResident } from "./fault";
 import { zipDrop } from "./zipcache";
-import { backingChanged } from "../translate/coherence";
+import { backingChanged } from "./hook";
 import { Call, callSet } from "../ram/callctx";
 
 /** Result codes (negative) of balloonInflate / balloonDeflate. */
@@ -87,7 +86,7 @@ export function balloonInflate(vm: u32, list: usize, n: u32, slots: usize): i32 
   return <i32>n;
 }
 
-/** Returns the `n` Ballooned GPPNs of `list` to the guest, unbacked. Returns n, or a BALLOON_* code with nothing changed (callCtx.balloonBadIndex names the entry). */
+/** Returns the `n` Ballooned GPPNs of `list` to the guest, unbacked. Returns n, or a BALLOON_* code with nothing changed. */
 export function balloonDeflate(vm: u32, list: usize, n: u32): i32 {
   const r = validate(vm, list, n, false);
   if (r != 0) return r;

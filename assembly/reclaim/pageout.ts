@@ -28,40 +28,27 @@
  */
 
 import {
-  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe,
-  releaseResident, ACCESSED, PENDING,
+  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, ACCESSED, PENDING,
 } from "./pmap";
+import { releaseResident } from "./fault";
 import { zipCompress, zipCanPlace, zipStore, zipOldest, zipDecompress, zipDrop } from "./zipcache";
 import { zclassFor, zslotBytes, zslotClass, zslotGppn, zslotPrev, NO_SLOT } from "../ram/zpool";
 import { frameAddr } from "../ram/frames";
-import { backingChanged } from "../translate/coherence";
+import { prngSeed, rand64 } from "../ram/prng";
+import { backingChanged } from "./hook";
+import { GPPN } from "../ram/addr";
 import { Call, callSet } from "../ram/callctx";
 
 export const POLICY_RANDOM: u32 = 0;
 export const POLICY_CLOCK: u32 = 1;
-/** A page-out request (reclaimSelect lists, swapCommit reads): the page, and where its 4 KiB are (then its swap slot). */
+/** A page-out request (reclaimSelect and reclaimEvict list, swapCommit reads): the page, and where its 4 KiB are (then its swap slot). */
 export const REQ_ENTRY: u32 = 8;
 export const enum Req { Gppn = 0, Page = 4, Slot = 4 }
 const NONE: u32 = 0xFFFFFFFF;
 
-let rng: u64 = 0x9E3779B97F4A7C15;
 
-/** Seeds the victim-selection PRNG (two u32 halves; zero is replaced by a fixed odd value). */
-export function reclaimSeed(lo: u32, hi: u32): void {
-  rng = (<u64>hi << 32) | <u64>lo;
-  if (rng == 0) rng = 0x9E3779B97F4A7C15;
-}
-
-/** Next pseudo-random u64 (xorshift64*). */
-// @ts-ignore: decorator
-@inline export function rand64(): u64 {
-  let x = rng;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  rng = x;
-  return x * 0x2545F4914F6CDD1D;
-}
+/** Seeds the engine's PRNG (ram/prng.ts), which victim selection and the random scan order share. */
+export function reclaimSeed(lo: u32, hi: u32): void { prngSeed(lo, hi); }
 
 /** Why a reclaimSelect stopped (callCtx.pageoutStop): it reclaimed `count`, found no victim, or ran out of `out` entries (swap). */
 export const STOP_DONE: u32 = 0;
@@ -76,7 +63,7 @@ export const STOP_SWAP_FULL: u32 = 2;
 }
 
 /** A victim GPPN of `vm` by `policy`, or NONE when the VM has no eligible page. */
-function pickVictim(vm: u32, policy: u32): u32 {
+function pickVictim(vm: u32, policy: u32): GPPN {
   const pages = vmPages(vm);
   if (pages == 0) return NONE;
   if (policy == POLICY_CLOCK) {
@@ -148,6 +135,7 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
           lastEvicted++;
         }
         if (vmGet(vm, VmF.CacheSz) - vmGet(vm, VmF.PendEvict) + b <= cap && zipCanPlace(c, e)) {
+          releaseResident(vm, g, e); // first: its frame may be the one the slot is carved from
           zipStore(vm, g, p, e, <u32>len);
           lastZipped++;
           lastVictims++;

@@ -50,8 +50,6 @@ export type Bound<N extends readonly (keyof Exports)[]> = Pick<Exports, N[number
 /** A record laid out in assembly/layout.ts: its size (stride) and the offset of each field asked for. */
 export type Record_<F extends string> = { readonly size: number } & { readonly [K in F]: number };
 
-/** Exports readable after an abort: the audit's verdict, which a debug build asserts on (host.audit reads it post mortem). */
-const POST_MORTEM: ReadonlySet<string> = new Set(['pmapAuditCode', 'pmapAuditDetail']);
 
 /** What the wrappers share: the abort that poisoned the engine, if any. */
 interface LiveState {
@@ -66,15 +64,13 @@ function poisoned(s: LiveState): never {
 }
 
 /**
- * Wraps raw export `f` of `arity` parameters: the live check (skipped for post-mortem readers),
- * then its result adapted by `kind`. Closures by arity, none with rest arguments, except the one
- * export with more than eight parameters (mmuCreate, once per core).
+ * Wraps raw export `f` of `arity` parameters: the live check, then its result adapted by `kind`.
+ * Closures by arity, none with rest arguments, except the one export with more than eight
+ * parameters (mmuCreate, once per core).
  */
-function wrap(f: AnyFn, arity: number, kind: ResultKind, s: LiveState, lift: (p: number) => string, check: boolean): AnyFn {
+function wrap(f: AnyFn, arity: number, kind: ResultKind, t: LiveState, lift: (p: number) => string): AnyFn {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const g = f as any;
-  const never: LiveState = { poison: null };
-  const t = check ? s : never;
   if (kind === 'u32') {
     switch (arity) {
       case 0: return () => { if (t.poison) poisoned(t); return g() >>> 0; };
@@ -242,7 +238,7 @@ export class Gateway {
         const f = this.raw[name];
         const spec = FUNCTIONS[name];
         if (typeof f !== 'function' || !spec) throw new ConfigError('module', name, 'an exported function (rebuild the module: npm run asbuild)');
-        w = wrap(f as AnyFn, spec[0], spec[1], this.state, (p) => this.lift(p), !POST_MORTEM.has(name));
+        w = wrap(f as AnyFn, spec[0], spec[1], this.state, (p) => this.lift(p));
         this.wrapped.set(name, w);
       }
       out[name] = w;

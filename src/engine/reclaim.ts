@@ -17,12 +17,14 @@ import type { Bound, Gateway, Record_, RegionInfo } from './gateway.js';
 import type { Ram } from './ram.js';
 import { MAX_HOST_ROUNDS, type FaultResolver, type HostNeed } from './fault.js';
 import { PAGE, gpaAdd, gppnEnd, type Gpa, type Gppn, type Mpn } from './addr.js';
-import { ConfigError, EngineAbortError, OutOfMachineMemoryError } from '../errors.js';
+import { CONSTANTS as ALL_CONSTANTS, type Constants } from './abi.generated.js';
+import { ConfigError, OutOfMachineMemoryError } from '../errors.js';
 
 const EXPORTS = [
   'vmCreate', 'vmTotal', 'pmapEntries', 'pmapState', 'pmapFrame', 'pmapSample', 'pmapFault', 'vmStateCount',
   'vmStatCount', 'vmStatName', 'vmStat', 'vmSharedSaved', 'pmapCowBreaks', 'physAccess', 'swapInCommit', 'swapInList',
-  'swapInFrames', 'swapInFramesCommit', 'pmapAudit', 'pmapAuditCode', 'pmapAuditDetail', 'zipHistogram', 'zipSurvey',
+  'swapInFrames', 'swapInFramesCommit', 'audit', 'auditDetailCount', 'auditDetailName', 'auditDetail', 'auditText',
+  'debugCorrupt', 'zipHistogram', 'zipSurvey',
   'reclaimSeed', 'reclaimSelect', 'reclaimEvict', 'swapCommit', 'vmRelease', 'balloonInflate', 'balloonDeflate', 'shareScan', 'sharedCount',
   'sharingHints', 'sharingFullScans', 'sharingVolatile', 'sharingScanned', 'sharingMerged', 'sharingLargeSkipped',
   'sharingCapacity', 'sharingPassPages', 'sharingCursor',
@@ -66,6 +68,27 @@ export interface PageoutBatch {
   pages: Uint8Array[];
   fromZipCache: boolean[];
 }
+
+/** A broken invariant as the audit reports it (the module's numbers; src/host turns them into an AuditError). */
+export interface AuditFailure {
+  /** the module's AUDIT_* code, and its name without the prefix */
+  code: number;
+  invariant: string;
+  /** what the invariant means (assembly/ram/invariants.ts) */
+  text: string;
+  /** where: undefined when it does not apply (assembly/ram/failure.ts) */
+  vm?: number;
+  gppn?: number;
+  mpn?: number;
+  slot?: number;
+  state?: number;
+  kind?: number;
+  expected?: number;
+  found?: number;
+}
+
+/** The audit's invariant codes (assembly/ram/invariants.ts AUDIT_*), as the generated ABI lists them. */
+const AUDIT_CODES = Object.keys(ALL_CONSTANTS).filter((k) => k.startsWith('AUDIT_')) as (keyof Constants)[];
 
 /** Counters of the sharing scanner (assembly/reclaim/sharing.ts). */
 export interface SharingCounters {
@@ -123,7 +146,14 @@ export class Reclaim {
       w.evict.size / PAGE, w.in.size / PAGE);
     this.run = { n: 0, gppns: new Uint32Array(this.batch), slots: new Uint32Array(this.batch) };
     this.statNames = Object.freeze(Array.from({ length: this.x.vmStatCount() }, (_, i) => this.x.vmStatName(i)));
+    const codes = g.constantsOf(AUDIT_CODES) as Record<string, number>;
+    this.invariants = new Map(Object.entries(codes).filter(([, v]) => v !== 0).map(([k, v]) => [v, k.slice('AUDIT_'.length)]));
+    this.detailNames = Array.from({ length: this.x.auditDetailCount() }, (_, i) => this.x.auditDetailName(i));
   }
+
+  /** Every invariant the audit checks: code -> name (AUDIT_* without the prefix; AUDIT_OK left out). */
+  readonly invariants: ReadonlyMap<number, string>;
+  private readonly detailNames: readonly string[];
 
   /**
    * The linear addresses of the staging windows (the staging region never moves), after making
@@ -475,21 +505,40 @@ export class Reclaim {
   }
 
   /**
-   * Recounts every invariant in WebAssembly (`deep`: also re-hashes every shared frame): code 0
-   * when consistent, else the failure code and its detail. A debug build asserts on a failure;
-   * its verdict is read after the abort.
+   * Recounts every invariant in WebAssembly (assembly/audit.ts; `deep`: also re-hashes every
+   * shared frame), changing nothing: null when all hold, else the first broken one, by name, with
+   * where it broke. The scratch it needs (4 bytes per machine frame) is the aux staging window.
    */
-  audit(deep: boolean): { code: number; detail: number } {
+  audit(deep: boolean): AuditFailure | null {
     const frames = this.ram.frameCounts().total;
     const aux = this.win.aux.offset;
     const at = this.g.stage(aux + frames * 4) + aux;
-    let code: number;
-    try {
-      code = this.x.pmapAudit(at, deep);
-    } catch (e) {
-      if (!(e instanceof EngineAbortError)) throw e;
-      code = this.x.pmapAuditCode();
+    const code = this.x.audit(at, deep);
+    if (code === 0) return null;
+    const f: AuditFailure = { code, invariant: this.invariants.get(code) ?? `unknown code ${code}`, text: this.x.auditText(code) };
+    for (let i = 0; i < this.detailNames.length; i++) {
+      const v = this.x.auditDetail(i);
+      if (v >= 0) (f as unknown as Record<string, number>)[this.detailNames[i]] = v;
     }
-    return { code, detail: code === 0 ? 0 : this.x.pmapAuditDetail() };
+    return f;
+  }
+
+  /** What invariant `code` means, in words (assembly/ram/invariants.ts; '' for an unknown code). */
+  auditText(code: number): string { return this.x.auditText(code); }
+
+  /**
+   * Debug build only, for tests that prove the audit fires: breaks `invariant` (a name of
+   * `invariants`) on purpose at (vm, gppn), with `arg` a second frame where one is needed
+   * (assembly/debug.ts says what each does). Returns the MPN or slot it touched. A ConfigError in
+   * a release engine, or when the target is not in the state the corruption needs.
+   */
+  debugCorrupt(invariant: string, vm = 0, gppn = 0, arg = 0): number {
+    const code = [...this.invariants].find(([, n]) => n === invariant)?.[0];
+    if (code === undefined) throw new ConfigError('invariant', invariant, `one of ${[...this.invariants.values()].join(', ')}`);
+    const r = this.x.debugCorrupt(code, vm >>> 0, gppn >>> 0, arg >>> 0);
+    // the release module refuses every call: the hook's body is not compiled into it
+    if (r < 0 && this.g.flavor !== 'debug') throw new ConfigError('flavor', this.g.flavor, "'debug' (the corruption hook is compiled only into build/debug.wasm)");
+    if (r < 0) throw new ConfigError('target', { vm, gppn, arg }, `a target in the state that breaking ${invariant} needs (assembly/debug.ts)`);
+    return r;
   }
 }
