@@ -71,6 +71,8 @@ export const LZ4_TRAILING: i32 = -6;
 export const LZ4_SIZE_MISMATCH: i32 = -7;
 /** Batch decompression: a compressed size is larger than its slot. */
 export const LZ4_BAD_SIZE: i32 = -8;
+/** Packed batch decompression: block offsets decrease, or a block reaches past the input. */
+export const LZ4_BAD_OFFSETS: i32 = -9;
 
 // ---- compressor tuning ---------------------------------------------------------------------
 
@@ -424,5 +426,56 @@ export function lz4DecompressPages(src: usize, slotBytes: u32, sizes: usize, n: 
   return n;
 }
 
-/** The LZ4_* code of the page at which the last `lz4DecompressPages` stopped (0 if none). */
+/**
+ * Compresses `n` consecutive 4 KiB pages at `src` into blocks packed back to back from `dst`,
+ * using at most `dstCap` bytes; writes the end of block i as `base` + its offset from `dst`
+ * (u32) at ends + 4i, so that a caller that packs in chunks gets offsets into its whole output.
+ * Returns how many pages were compressed: n, or the index of the first page whose block does
+ * not fit in what is left of dstCap.
+ */
+export function lz4CompressPacked(src: usize, n: u32, dst: usize, dstCap: u32, base: u32, ends: usize): u32 {
+  let op = dst;
+  const oend = dst + <usize>dstCap;
+  for (let i: u32 = 0; i < n; i++) {
+    const r = lz4Compress(src + (<usize>i << 12), PAGE_SIZE, op, <u32>(oend - op));
+    if (r < 0) return i;
+    op += <usize>r;
+    store<u32>(ends + (<usize>i << 2), base + <u32>(op - dst));
+  }
+  return n;
+}
+
+/**
+ * Decodes `n` packed blocks into 4 KiB pages at `dst`: block i spans offsets[i] .. offsets[i+1]
+ * (n + 1 u32 at `offsets`, relative to offsets[0], which sits at `src`; `srcLen` bytes there).
+ * Returns n, or the index of the first block that failed; its LZ4_* code is then in
+ * `lz4LastError` (LZ4_BAD_OFFSETS, LZ4_BAD_SIZE for a block longer than any 4 KiB page's,
+ * LZ4_SIZE_MISMATCH, or what the block itself got wrong).
+ */
+export function lz4DecompressPacked(src: usize, srcLen: u32, offsets: usize, n: u32, dst: usize): u32 {
+  lastError = 0;
+  const first = load<u32>(offsets);
+  const bound = lz4Bound(<u32>PAGE_SIZE);
+  let start: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const end = load<u32>(offsets + (<usize>(i + 1) << 2)) - first;
+    if (end < start || end > srcLen) {
+      lastError = LZ4_BAD_OFFSETS;
+      return i;
+    }
+    if (end - start > bound) {
+      lastError = LZ4_BAD_SIZE;
+      return i;
+    }
+    const r = lz4Decompress(src + <usize>start, end - start, dst + (<usize>i << 12), PAGE_SIZE);
+    if (r != <i32>PAGE_SIZE) {
+      lastError = r < 0 ? r : LZ4_SIZE_MISMATCH;
+      return i;
+    }
+    start = end;
+  }
+  return n;
+}
+
+/** The LZ4_* code of the page at which the last `lz4DecompressPages` or `lz4DecompressPacked` stopped (0 if none). */
 export function lz4LastError(): i32 { return lastError; }
