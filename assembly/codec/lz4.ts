@@ -171,6 +171,18 @@ let lastError: i32 = 0;
 
 /** LZ4 fast compression with a hash table of `T` positions (u16 for small inputs, else u32). */
 function compressWith<T>(src: usize, srcLen: u32, dst: usize, dstCap: u32): i32 {
+  // an output that holds lz4Bound(srcLen) bytes cannot overflow: no need to watch for it
+  return dstCap >= lz4Bound(srcLen)
+    ? compressCore<T>(src, srcLen, dst, dstCap, false)
+    : compressCore<T>(src, srcLen, dst, dstCap, true);
+}
+
+/**
+ * The compressor, inlined twice: with `bail` it stops as soon as the output is certain not to
+ * fit in dstCap; without, it never checks (the caller made sure the worst case fits).
+ */
+// @ts-ignore: decorator
+@inline function compressCore<T>(src: usize, srcLen: u32, dst: usize, dstCap: u32, bail: bool): i32 {
   const hashLog: u32 = sizeof<T>() == 2 ? SMALL_HASH_LOG : LARGE_HASH_LOG;
   const shift: u32 = 32 - hashLog;
   const iend = src + <usize>srcLen;
@@ -184,14 +196,20 @@ function compressWith<T>(src: usize, srcLen: u32, dst: usize, dstCap: u32): i32 
     const matchlimit = iend - LAST_LITERALS; // and ends at or before this one
     let ip = src + 1; // position 0 is in the table already: a zeroed entry points at it
     while (true) {
-      // past bailAt, the pending literals alone no longer fit (a match takes back <= BACK_MAX)
-      const room = oend - op;
-      const bailAt = room + BACK_MAX > iend - anchor ? <usize>-1 : anchor + room + BACK_MAX - 1;
-      const limit = min(mflimit, bailAt);
+      let limit = mflimit;
+      if (bail) {
+        // past bailAt, the pending literals alone no longer fit (a match takes back <= BACK_MAX)
+        const room = oend - op;
+        if (room + BACK_MAX <= iend - anchor) limit = min(mflimit, anchor + room + BACK_MAX - 1);
+      }
       let probes: u32 = 1 << SKIP_TRIGGER;
       let ref: usize = 0;
       let found = false;
-      while (ip <= limit) {
+      while (true) {
+        if (ip > limit) {
+          if (bail && ip <= mflimit) return LZ4_DOES_NOT_FIT; // stopped at bailAt
+          break; // the rest is literals; their exact size is checked below
+        }
         const seq = load<u32>(ip);
         const slot = HASH_TABLE + (<usize>((seq * HASH_PRIME) >> shift) << alignof<T>());
         ref = src + <usize>load<T>(slot);
@@ -202,19 +220,19 @@ function compressWith<T>(src: usize, srcLen: u32, dst: usize, dstCap: u32): i32 
         }
         ip += <usize>(probes++ >> SKIP_TRIGGER);
       }
-      if (!found) {
-        if (ip <= mflimit) return LZ4_DOES_NOT_FIT; // stopped at bailAt
-        break; // the rest is literals; their exact size is checked below
-      }
+      if (!found) break;
+      // extend the match backwards over the pending literals (at most BACK_MAX of them)
       const low = ip - anchor > BACK_MAX ? ip - BACK_MAX : anchor;
-      while (ip > low && ref > src && load<u8>(ip - 1) == load<u8>(ref - 1)) {
+      while (ip > low) {
+        if (ref <= src) break;
+        if (load<u8>(ip - 1) != load<u8>(ref - 1)) break;
         ip--;
         ref--;
       }
       const mend = matchEnd(ip + MIN_MATCH, ref + MIN_MATCH, matchlimit);
       const lit = ip - anchor;
       const mlx = mend - ip - MIN_MATCH;
-      if (<usize>3 + lit + lenBytes(lit) + lenBytes(mlx) > oend - op) return LZ4_DOES_NOT_FIT;
+      if (bail && <usize>3 + lit + lenBytes(lit) + lenBytes(mlx) > oend - op) return LZ4_DOES_NOT_FIT;
 
       const tokenAt = op++;
       let token: u32;
