@@ -10,6 +10,7 @@ import { mmuInit } from "./translate/cores";
 import { eptInit } from "./translate/ept";
 import { zpoolInit } from "./ram/zpool";
 import { sharingInit } from "./reclaim/sharing";
+import { CENTRY } from "./translate/tlb";
 
 export {
   PAGE_SIZE, configCount, configName, configPtr, mapCount, mapName, mapOffset, mapSize,
@@ -22,15 +23,16 @@ export {
   vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
   pmapFault, vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, pmapCowBreaks, physAccess, physAccessDone,
   physAccessGppn, swapInCommit, swapInList, swapInFrames, swapInFramesCommit, pmapAudit, pmapAuditCode, pmapAuditDetail,
+  vmRelease, vmAlive,
   FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
 } from "./reclaim/pmap";
 export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
-  zpoolAudit, NO_SLOT,
+  zpoolAudit, zpoolVmFrames, NO_SLOT,
 } from "./ram/zpool";
 export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS } from "./reclaim/zipcache";
 export {
-  reclaimSeed, reclaimSelect, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
+  reclaimSeed, reclaimSelect, reclaimEvict, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
 } from "./reclaim/pageout";
 export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed, BALLOON_DUPLICATE, BALLOON_BAD_STATE } from "./reclaim/balloon";
 export {
@@ -40,16 +42,20 @@ export {
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
 export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64, xxh64Pages, xxh3Pages } from "./codec/hash";
+export { crc32 } from "./codec/crc32";
 export {
   mmuCreate, mmuCount, mmuCtxAddr, mmuCounterCount, mmuCounterName, mmuCounterSlot, mmuCostCount, mmuCostName,
   mmuCostSlot, pagingVmSetup, invvpid, invept,
 } from "./translate/cores";
 export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults, lastFaultKind, lastFaultCode, lastFaultAddr, lastTranslationCycles } from "./translate/walk";
 export { mmuInvlpg } from "./translate/shadow";
-export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount } from "./translate/ept";
+export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount, ptPoolDrain } from "./translate/ept";
+export { shadowRelease } from "./translate/shadow";
 export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
-export { TRACE_SKIP_BAD, TRACE_EMIT, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./translate/trace";
-export { backingChanged } from "./translate/coherence";
+export {
+  TRACE_SKIP_BAD, TRACE_EMIT, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted,
+} from "./translate/trace";
+export { backingChanged, pagingVmRelease } from "./translate/coherence";
 export { pagingSample } from "./translate/accessed";
 export { pagingStatCount, pagingStatName, pagingStat, mmuResetCounters } from "./translate/cores";
 export {
@@ -61,6 +67,8 @@ export {
 // The values of enums TypeScript mirrors (src/engine/engine.ts FrameKind, src/translate/mmu.ts FaultKind), exported
 // only so that a test keeps the two sides in step (PState is kept by the order of vmStatName).
 export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./translate/walk";
+/** Bytes of one TLB / page-walk-cache entry in region mmuCache: TypeScript sizes an engine for the caches it asks for. */
+export const MMU_CACHE_ENTRY_BYTES: u32 = CENTRY;
 export const FRAME_KIND_FREE: u32 = FrameKind.Free;
 export const FRAME_KIND_GUEST: u32 = FrameKind.Guest;
 export const FRAME_KIND_ZPOOL: u32 = FrameKind.Zpool;

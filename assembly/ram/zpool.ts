@@ -24,8 +24,13 @@
  * frame's last slot is freed its other slots are unlinked (at most 3) and the frame goes back
  * to the allocator.
  *
+ * Per VM, the zpool frames holding at least one of its slots are counted as slots come and go
+ * (a frame's siblings are checked, at most 3): what the VM's zip cache costs in machine memory,
+ * fragmentation included, so reclaim and reservations can charge it to the VM.
+ *
  * Invariants:
  *   - a slot is on its class free list iff len == 0 and its frame is a zpool frame;
+ *   - vmFrames[vm] == number of zpool frames with a used slot owned by vm;
  *   - aux of a zpool frame == its used slots, in 1 .. slots per frame (an empty frame is freed);
  *   - slotsUsed[c] == sum of aux over frames of class c; frames[c] * perFrame[c] == used + free.
  */
@@ -45,6 +50,10 @@ const freeHead = memory.data(<i32>ZCLASSES * 4, 4);
 const slotsUsed = memory.data(<i32>ZCLASSES * 4, 4);
 const framesOf = memory.data(<i32>ZCLASSES * 4, 4);
 let storedBytes: u64 = 0;
+/** Most VM ids counted (the engine holds at most 4096 VMs: src/engine/engine.ts maxVMs). */
+const ZPOOL_MAX_VMS: u32 = 4096;
+/** Zpool frames holding a slot of each VM (u32 per VM id). */
+const vmFrames = memory.data(<i32>ZPOOL_MAX_VMS * 4, 4);
 
 /** Bytes of a slot of class `c`. */
 // @ts-ignore: decorator
@@ -71,6 +80,25 @@ export function zpoolInit(): void {
     st(framesOf + (<usize>c << 2), 0);
   }
   storedBytes = 0;
+  memory.fill(vmFrames, 0, <usize>ZPOOL_MAX_VMS * 4);
+}
+
+/** True if a used slot of frame `mpn` other than `s` belongs to `vm`. */
+function frameHasOther(mpn: u32, s: u32, vm: u32): bool {
+  const step: u32 = 1 << frameLink(mpn);
+  for (let sub: u32 = 0; sub < 4; sub += step) {
+    const o = (mpn << 2) | sub;
+    if (o != s && load<u16>(meta(o) + 14) != 0 && <u32>load<u16>(meta(o) + 12) == vm) return true;
+  }
+  return false;
+}
+
+/** Adds `d` (+1 / -1) to the zpool frames of `vm`. */
+// @ts-ignore: decorator
+@inline function vmFramesAdd(vm: u32, d: i32): void {
+  if (DEBUG) assert(vm < ZPOOL_MAX_VMS, "zpool: VM id beyond the counted ones");
+  const a = vmFrames + (<usize>vm << 2);
+  store<u32>(a, <u32>(<i32>load<u32>(a) + d));
 }
 
 /** Pushes free slot `s` onto the free list of class `c`. */
@@ -116,6 +144,7 @@ export function zslotAlloc(c: u32, len: u32, vm: u32, gppn: u32): u32 {
     unlinkFree(c, s);
   }
   const mpn = s >> 2;
+  if (!frameHasOther(mpn, s, vm)) vmFramesAdd(vm, 1);
   frameSetAux(mpn, frameAux(mpn) + 1);
   const m = meta(s);
   st(m, NO_SLOT);
@@ -134,6 +163,8 @@ export function zslotFree(s: u32): void {
   const c = frameLink(mpn);
   const m = meta(s);
   if (DEBUG) assert(load<u16>(m + 14) != 0, "zslotFree: slot is already free");
+  const vm = <u32>load<u16>(m + 12);
+  if (!frameHasOther(mpn, s, vm)) vmFramesAdd(vm, -1);
   storedBytes -= load<u16>(m + 14);
   st(slotsUsed + (<usize>c << 2), ld(slotsUsed + (<usize>c << 2)) - 1);
   const used = frameAux(mpn) - 1;
@@ -169,6 +200,23 @@ export function zslotSetNext(s: u32, v: u32): void { st(meta(s) + 4, v); }
 export function zpoolSlotsUsed(c: u32): u32 { return c < ZCLASSES ? ld(slotsUsed + (<usize>c << 2)) : 0; }
 /** Frames of class `c`. */
 export function zpoolFrames(c: u32): u32 { return c < ZCLASSES ? ld(framesOf + (<usize>c << 2)) : 0; }
+/** Zpool frames holding at least one slot of `vm` (its zip cache's machine memory, fragmentation included). */
+export function zpoolVmFrames(vm: u32): u32 { return vm < ZPOOL_MAX_VMS ? load<u32>(vmFrames + (<usize>vm << 2)) : 0; }
+/** Recounts the zpool frames holding a slot of `vm` from the slots of the list starting at `head` (linked by next); for the audit. */
+export function zpoolVmFramesRecount(vm: u32, head: u32): u32 {
+  let n: u32 = 0;
+  for (let s = head; s != NO_SLOT; s = zslotNext(s)) {
+    // count each frame once: at the lowest of its slots that this VM owns
+    const mpn = s >> 2;
+    let lower = false;
+    for (let sub: u32 = 0; sub < (s & 3); sub += <u32>1 << frameLink(mpn)) {
+      const o = (mpn << 2) | sub;
+      if (load<u16>(meta(o) + 14) != 0 && <u32>load<u16>(meta(o) + 12) == vm) { lower = true; break; }
+    }
+    if (!lower) n++;
+  }
+  return n;
+}
 /** Compressed bytes stored in all slots. */
 export function zpoolStoredBytes(): f64 { return <f64>storedBytes; }
 /** Bytes of zpool frames not holding compressed data (slot tails and free slots). */

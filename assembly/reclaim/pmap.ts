@@ -19,7 +19,8 @@
  *   +68  u32 cacheUsd   compressed bytes held in them (esxtop CACHEUSD)
  *   +72  u32 pendEvict  slot bytes of compressed pages selected for swap-out, not yet committed
  *   +80  u64 x 8        cumulative counters (VmCounter)
- *   +144 .. +159        reserved
+ *   +144 u32 span       pmap entries of the range at base (>= pages: a reused range keeps its size)
+ *   +148 .. +159        reserved
  *
  * pmap entry (u64, region pmap, VM at base + gppn):
  *
@@ -41,7 +42,12 @@
  *     (vm, gppn); a Shared/Zero entry holds one reference on a frame in the sharing table;
  *   - a Compressed entry owns one zpool slot, on its VM's LRU list; a Swapped entry owns one
  *     slot of its VM's swap store (allocated and freed by TypeScript);
- *   - VM pmap ranges never overlap.
+ *   - VM pmap ranges never overlap, and their bases grow with the VM id (the scanner relies on it).
+ *
+ * VM lifecycle: vmCreate takes the lowest retired id whose pmap range is large enough, else a
+ * new id at the end; vmRelease (power-off) frees everything the VM holds in the pmap and retires
+ * the entry (pages 0, not ALIVE, range kept for reuse); retired entries at the end of the table
+ * are dropped, giving their pmap range back at any size. A retired entry reads as a VM of 0 pages.
  */
 
 import { Cfg, cfg, Region, regionOffset, PAGE_SHIFT, PAGE_SIZE } from "../ram/memmap";
@@ -53,7 +59,8 @@ import { backingChanged } from "../translate/coherence";
 import { pageCopy, pageIsZero } from "../ram/page";
 import { sharedRelease, sharedTakeBack, sharingAudit, sharedCount } from "./sharing";
 import { zipFetch, zipAudit } from "./zipcache";
-import { zpoolAudit, zpoolSlotsUsed, zpoolFrames } from "../ram/zpool";
+import { zpoolAudit, zpoolSlotsUsed, zpoolFrames, zpoolVmFrames } from "../ram/zpool";
+import { zipDrop } from "./zipcache";
 
 export const VM_ENTRY: u32 = 160;
 export const PMAP_ENTRY: u32 = 8;
@@ -85,6 +92,7 @@ export const enum VmF {
   CacheUsd = 68,
   PendEvict = 72,
   Counters = 80,
+  Span = 144,
 }
 
 /** Cumulative per-VM counters (u64, at VmF.Counters + 8 * counter). */
@@ -179,25 +187,78 @@ export function pmapInit(): void {
 
 /**
  * Creates a VM of `pages` guest pages, all unbacked, holding at most `limit` resident pages and
- * `cacheCap` bytes of zip cache. Returns its id, or -1 if the VM table or pmap is full.
+ * `cacheCap` bytes of zip cache. Returns its id, or -1 if the VM table or pmap is full. A retired
+ * id whose pmap range holds `pages` is reused (the lowest such), else the VM goes at the end.
  */
 export function vmCreate(pages: u32, salt: u32, limit: u32, cacheCap: u32): i32 {
-  if (vmCount >= <u32>cfg(Cfg.MaxVMs) || <u64>pmapUsed + pages > cfg(Cfg.GuestPages)) return -1;
-  const vm = vmCount++;
+  let vm: u32 = 0xFFFFFFFF;
+  for (let v: u32 = 0; v < vmCount; v++) {
+    if (!(vmGet(v, VmF.Flags) & VM_ALIVE) && vmGet(v, VmF.Span) >= pages) { vm = v; break; }
+  }
+  let base: u32, span: u32;
+  if (vm != 0xFFFFFFFF) {
+    base = vmGet(vm, VmF.Base);
+    span = vmGet(vm, VmF.Span);
+  } else {
+    if (vmCount >= <u32>cfg(Cfg.MaxVMs) || <u64>pmapUsed + pages > cfg(Cfg.GuestPages)) return -1;
+    vm = vmCount++;
+    base = pmapUsed;
+    span = pages;
+    pmapUsed += pages;
+  }
   const e = vmEntry(vm);
   memory.fill(e, 0, VM_ENTRY);
-  store<u32>(e, pmapUsed);
+  store<u32>(e, base);
   store<u32>(e, pages, 4);
   store<u32>(e, salt, 8);
   store<u32>(e, VM_ALIVE, 12);
+  vmSet(vm, VmF.Span, span);
   vmSet(vm, VmF.Limit, limit);
   vmSet(vm, VmF.CacheCap, cacheCap);
   vmSet(vm, VmF.LruHead, 0xFFFFFFFF);
   vmSet(vm, VmF.LruTail, 0xFFFFFFFF);
   vmSet(vm, VmF.Counts, pages); // all Unbacked
-  memory.fill(regionOffset(Region.Pmap) + (<usize>pmapUsed << 3), 0, <usize>pages << 3);
-  pmapUsed += pages;
+  memory.fill(regionOffset(Region.Pmap) + (<usize>base << 3), 0, <usize>span << 3);
   return <i32>vm;
+}
+
+/** True if `vm` is a live VM (created and not released). */
+export function vmAlive(vm: u32): bool { return vm < vmCount && (vmGet(vm, VmF.Flags) & VM_ALIVE) != 0; }
+
+/**
+ * Powers `vm` off in the pmap: every frame reference is dropped (a private frame is freed, a
+ * shared one loses a user), every zip slot freed, and the VM table entry retired (pages 0, its
+ * pmap range kept for vmCreate to reuse). Swap slots are TypeScript's: it discards the VM's
+ * store whole. Paging state derived from the pmap must be gone first (coherence.ts
+ * pagingVmRelease), so nothing can reach a freed frame. Returns the frames freed outright.
+ */
+export function vmRelease(vm: u32): u32 {
+  if (!vmAlive(vm)) return 0;
+  const before = framesFree();
+  const pages = vmPages(vm);
+  for (let g: u32 = 0; g < pages; g++) {
+    const p = pmapAddr(vm, g);
+    const e = load<u64>(p);
+    if (DEBUG) assert(!(e & (PENDING | MARK)), "vmRelease: a batch is in flight");
+    const s = pstate(e);
+    if (s == <u32>PState.Mapped || s == <u32>PState.Shared || s == <u32>PState.Zero) releaseResident(vm, g, e);
+    else if (s == <u32>PState.Compressed) zipDrop(vm, pframe(e));
+  }
+  if (DEBUG) assert(zpoolVmFrames(vm) == 0, "vmRelease: zip frames left");
+  const base = vmGet(vm, VmF.Base), span = vmGet(vm, VmF.Span);
+  memory.fill(regionOffset(Region.Pmap) + (<usize>base << 3), 0, <usize>span << 3);
+  const e = vmEntry(vm);
+  memory.fill(e, 0, VM_ENTRY);
+  store<u32>(e, base);
+  vmSet(vm, VmF.Span, span);
+  vmSet(vm, VmF.LruHead, 0xFFFFFFFF);
+  vmSet(vm, VmF.LruTail, 0xFFFFFFFF);
+  // retired entries at the end give their range back, so any size fits there again
+  while (vmCount > 0 && !(vmGet(vmCount - 1, VmF.Flags) & VM_ALIVE)) {
+    vmCount--;
+    pmapUsed = vmGet(vmCount, VmF.Base);
+  }
+  return framesFree() - before;
 }
 
 /** Changes the resident-page limit of `vm`. */
@@ -232,7 +293,7 @@ export function vmStateCount(vm: u32, s: u32): u32 { return vm < vmCount && s < 
 const VM_STAT_NAMES: StaticArray<string> = [
   "unbacked", "mapped", "shared", "zero", "compressed", "swapped", "ballooned",
   "zip", "unzip", "cowBreaks", "balloonTouches", "swapOut", "swapIn", "firstTouches", "zipEvictions",
-  "cacheCapBytes", "cacheBytes", "cacheUsedBytes",
+  "cacheCapBytes", "cacheBytes", "cacheUsedBytes", "zipFrames",
 ];
 const STAT_COUNTERS: u32 = <u32>PState.COUNT;
 const STAT_FIELDS: u32 = STAT_COUNTERS + <u32>VmCounter.COUNT;
@@ -249,6 +310,7 @@ export function vmStat(vm: u32, i: u32): f64 {
   if (i == STAT_FIELDS) return <f64>vmGet(vm, VmF.CacheCap);
   if (i == STAT_FIELDS + 1) return <f64>vmGet(vm, VmF.CacheSz);
   if (i == STAT_FIELDS + 2) return <f64>vmGet(vm, VmF.CacheUsd);
+  if (i == STAT_FIELDS + 3) return <f64>zpoolVmFrames(vm);
   return 0;
 }
 /** Resident pages of `vm`: they hold a frame reference. */

@@ -97,6 +97,8 @@ let lastMerged: u32 = 0;
 /** Visits gathered before any of them is made (see scanBatch). */
 const BATCH: u32 = 16;
 const BATCH_IDX = memory.data(<i32>BATCH * 4, 4);
+const BATCH_VM = memory.data(<i32>BATCH * 4, 4);
+const BATCH_G = memory.data(<i32>BATCH * 4, 4);
 const BATCH_MPN = memory.data(<i32>BATCH * 4, 4);
 const BATCH_HASH = memory.data(<i32>BATCH * 8, 8);
 const BATCH_ZERO = memory.data(<i32>BATCH, 1);
@@ -379,33 +381,44 @@ function scanPage(vm: u32, g: u32, known: u32, hash: u64, knownZero: bool): void
  */
 function scanBatch(n: u32): void {
   const pmap = regionOffset(Region.Pmap);
+  const entries = pmapEntries();
   let sink: u64 = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const e = load<u64>(pmap + (<usize>load<u32>(BATCH_IDX + (<usize>i << 2)) << 3));
+    const idx = load<u32>(BATCH_IDX + (<usize>i << 2));
+    // a VM powered off during the pass left its range unused (or gave it back: past the end)
+    let vm = NONE, g: u32 = 0;
+    if (idx < entries) {
+      vm = vmOf(idx);
+      g = idx - load<u32>(vmEntry(vm));
+      if (g >= vmPages(vm)) vm = NONE;
+    }
+    store<u32>(BATCH_VM + (<usize>i << 2), vm);
+    store<u32>(BATCH_G + (<usize>i << 2), g);
     let m = NONE;
-    if (pstate(e) == <u32>PState.Mapped && !(e & PENDING)) {
-      m = pframe(e);
-      const a = frameAddr(m);
-      if (order == SCAN_RANDOM) sink += load<u64>(a);
+    if (vm != NONE) {
+      const e = load<u64>(pmap + (<usize>idx << 3));
+      if (pstate(e) == <u32>PState.Mapped && !(e & PENDING)) {
+        m = pframe(e);
+        if (order == SCAN_RANDOM) sink += load<u64>(frameAddr(m));
+      }
     }
     store<u32>(BATCH_MPN + (<usize>i << 2), m);
   }
   for (let i: u32 = 0; i < n; i++) {
     const m = load<u32>(BATCH_MPN + (<usize>i << 2));
     if (m == NONE) continue;
-    const idx = load<u32>(BATCH_IDX + (<usize>i << 2));
     const a = frameAddr(m);
     const zero = pageIsZero(a);
     const h = hashOf(a, zero);
     store<u64>(BATCH_HASH + (<usize>i << 3), h);
     store<u8>(BATCH_ZERO + <usize>i, <u8>zero);
-    sink += tkey(home(keyOf(h, vmSalt(vmOf(idx)))));
+    sink += tkey(home(keyOf(h, vmSalt(load<u32>(BATCH_VM + (<usize>i << 2))))));
   }
   touchSink ^= sink; // keeps the touching loads: their values are not otherwise used
   for (let i: u32 = 0; i < n; i++) {
-    const idx = load<u32>(BATCH_IDX + (<usize>i << 2));
-    const vm = vmOf(idx);
-    scanPage(vm, idx - load<u32>(vmEntry(vm)), load<u32>(BATCH_MPN + (<usize>i << 2)),
+    const vm = load<u32>(BATCH_VM + (<usize>i << 2));
+    if (vm == NONE) continue;
+    scanPage(vm, load<u32>(BATCH_G + (<usize>i << 2)), load<u32>(BATCH_MPN + (<usize>i << 2)),
       load<u64>(BATCH_HASH + (<usize>i << 3)), load<u8>(BATCH_ZERO + <usize>i) != 0);
   }
 }

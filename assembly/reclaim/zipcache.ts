@@ -13,9 +13,13 @@
  * A compressed page is never accessed in place (an access decompresses it into a fresh frame
  * and frees the slot), so compression order is recency order.
  *
+ * The cache is a cap, not a reservation: its frames are taken back when another VM or a
+ * reservation needs them, by evicting the oldest compressed pages to swap (pageout.ts reclaimEvict).
+ *
  * Invariants:
  *   - a VM's list holds exactly its Compressed pages' slots, each slot's owner is (vm, gppn);
- *   - cacheSz == sum of slot bytes, cacheUsd == sum of compressed lengths over the list.
+ *   - cacheSz == sum of slot bytes, cacheUsd == sum of compressed lengths over the list;
+ *   - the zpool's count of the VM's frames equals the distinct frames of the slots on the list.
  */
 
 import {
@@ -23,7 +27,8 @@ import {
   guestAlloc, releaseResident, vmCount_, FAULT_MIN, FAULT_NO_FRAME, PENDING,
 } from "./pmap";
 import { zslotAlloc, zslotFree, zslotAddr, zslotLen, zslotClass, zslotBytes, zslotVm, zslotGppn,
-  zslotPrev, zslotNext, zslotSetPrev, zslotSetNext, zclassFor, zpoolHasFree, NO_SLOT } from "../ram/zpool";
+  zslotPrev, zslotNext, zslotSetPrev, zslotSetNext, zclassFor, zpoolHasFree, zpoolVmFrames, zpoolVmFramesRecount,
+  NO_SLOT } from "../ram/zpool";
 import { frameAddr, frameRefs, frameAux, framesFree } from "../ram/frames";
 import { pageCopy } from "../ram/page";
 import { lz4Compress, lz4Decompress } from "../codec/lz4";
@@ -185,6 +190,7 @@ export function zipAudit(vm: u32): u32 {
   if (prev != vmGet(vm, VmF.LruTail)) return 5;
   if (n != vmCount_(vm, <u32>PState.Compressed)) return 6;
   if (sz != vmGet(vm, VmF.CacheSz) || usd != vmGet(vm, VmF.CacheUsd)) return 7;
+  if (zpoolVmFramesRecount(vm, vmGet(vm, VmF.LruHead)) != zpoolVmFrames(vm)) return 8;
   return 0;
 }
 

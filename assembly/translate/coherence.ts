@@ -17,14 +17,23 @@
  *
  * Dropping is always correct: the next access re-faults through pmapFault (with write=true for
  * a write to a page that became read-only). Nested PWC entries hold only non-leaf EPT entries,
- * and EPT tables are never freed, so they stay valid.
+ * and EPT tables are never freed while the VM lives, so they stay valid.
+ *
+ * When a VM is powered off (pagingVmRelease), everything derived from its pmap goes at once: its
+ * EPT or shadow tables are freed, every TLB, PWC and nested-TLB entry that names it is dropped on
+ * every context, cores running it are left running no VM, and its paging state (the guest OS
+ * model's allocator included) and shadow tracking are cleared, so its id can be reused.
  */
 
-import { pget, pset, P_FLAGS, P_MODE, P_COHDROPS, PF_LIVE, MODE_EPT, MODE_SHADOW, ctxAddr, cget, cdesc, mmuCount, F, C_L1I, C_L1D, C_L2, C_NTLB } from "./cores";
-import { eptFindLeaf, foundLevel } from "./ept";
+import {
+  pget, pset, pvm, P_FLAGS, P_MODE, P_COHDROPS, P_VPID, PF_LIVE, MODE_EPT, MODE_SHADOW, PVM_ENTRY, NONE, ctxAddr, cget, cset,
+  cdesc, mmuCount, flushTlbs, gpTrack, pmapBase, F, C_L1I, C_L1D, C_L2, C_NTLB, C_NPWC,
+} from "./cores";
+import { eptFindLeaf, foundLevel, eptRelease } from "./ept";
 import { ADDR_MASK, clsMask } from "./entries";
-import { cacheFlushFrames, cacheDropTag } from "./tlb";
-import { shadowDropGppn } from "./shadow";
+import { cacheFlushFrames, cacheDropTag, cacheFlushAsid } from "./tlb";
+import { shadowDropGppn, shadowRelease } from "./shadow";
+import { vmPages } from "../reclaim/pmap";
 
 /** Drops, on every context, the TLB entries that reach page frames [lo, hi). */
 export function flushFramesAll(lo: u64, hi: u64): void {
@@ -60,4 +69,35 @@ export function backingChanged(vm: u32, gppn: u32): void {
   } else if (mode == MODE_SHADOW) {
     shadowDropGppn(vm, gppn);
   }
+}
+
+/**
+ * Powers off the paging of `vm`: frees its EPT or shadow tables, drops every cached translation
+ * naming it on every context (TLBs and guest PWC of its VPID, nested TLB and nested PWC of its
+ * id), detaches the cores running it and clears its paging state and shadow tracking. Called
+ * before the pmap releases the VM's frames (pmap.ts vmRelease). Returns the tables freed.
+ */
+export function pagingVmRelease(vm: u32): u32 {
+  let freed: u32 = 0;
+  if (pget(vm, P_FLAGS) & PF_LIVE) {
+    const mode = pget(vm, P_MODE);
+    if (mode == MODE_EPT) freed = eptRelease(vm);
+    else if (mode == MODE_SHADOW) freed = shadowRelease(vm);
+  }
+  const vpid = pget(vm, P_VPID);
+  for (let i: u32 = 0; i < mmuCount(); i++) {
+    const c = ctxAddr(i);
+    if (cget(c, F.Alive) == 0) continue;
+    flushTlbs(c, vpid << 12, 0xFFFFF000);
+    cacheFlushAsid(cdesc(c, C_NTLB), vm, 0xFFFFFFFF);
+    cacheFlushAsid(cdesc(c, C_NPWC), vm, 0xFFFFFFFF);
+    if (<u32>cget(c, F.Vm) == vm) {
+      cset(c, F.Vm, NONE);
+      cset(c, F.ShadowRoot, NONE);
+    }
+  }
+  const pages = vmPages(vm);
+  if (pages) memory.fill(gpTrack(pmapBase(vm), 0), 0, <usize>pages << 3);
+  memory.fill(pvm(vm), 0, PVM_ENTRY);
+  return freed;
 }

@@ -17,10 +17,11 @@
  * RWX when the pmap holds the page Mapped (private), else R-X with EPT_COW (Shared and Zero
  * frames are copy-on-write: a write must fault so the pmap breaks the sharing first); a large
  * leaf maps only a group of Mapped pages; an EPT table is never freed while its VM lives
- * (nested PWC entries may point at it).
+ * (nested PWC entries may point at it): eptRelease frees them all when the VM is powered off,
+ * with the caches flushed (coherence.ts pagingVmRelease).
  */
 
-import { frameAlloc, framePut, frameSetLink, frameLink, NO_FRAME, FrameKind } from "../ram/frames";
+import { frameAlloc, framePut, frameSetLink, frameLink, frameKind, NO_FRAME, FrameKind } from "../ram/frames";
 import { Region, regionOffset } from "../ram/memmap";
 import { pmapFault, pmapState, pmapFrame, pmapWritable, vmPages, PState, FAULT_IO } from "../reclaim/pmap";
 import {
@@ -59,6 +60,19 @@ export function ptFree(m: u32): void {
 
 /** Frames waiting in the pad pool. */
 export function ptPoolCount(): u32 { return poolCount; }
+
+/** Gives every frame of the pad pool back to the allocator (the host needs the memory more than alignment). Returns how many. */
+export function ptPoolDrain(): u32 {
+  const n = poolCount;
+  while (poolHead != NO_FRAME) {
+    const m = poolHead;
+    poolHead = frameLink(m);
+    frameSetLink(m, 0);
+    framePut(m);
+  }
+  poolCount = 0;
+  return n;
+}
 
 /** Draws pad frames into the pool until the allocator's next frame is a multiple of `n` (at most n tries). */
 function alignAllocator(n: u32): void {
@@ -194,6 +208,32 @@ export function eptInstall(vm: u32, gppn: u32, mpn: u32, cls: u32): bool {
   const leaf = base | perm | (EPT_MT_WB << EPT_MT_SHIFT) | (leafCls > 0 ? EPT_LARGE : 0);
   store<u64>(ramAt(table + (levelIndex(gpa, level) << 3)), leaf);
   return true;
+}
+
+/** Frees EPT table `t` at `level` and every table below it; returns the tables freed. */
+function freeEptTree(t: u32, level: u32): u32 {
+  // a test may have poked a bogus entry (eptPoke): only page-table frames are tables to free
+  if (frameKind(t) != <u32>FrameKind.PageTable) return 0;
+  let n: u32 = 1;
+  if (level > 1) {
+    const base = ramAt(<u64>t << 12);
+    for (let i: usize = 0; i < 512; i++) {
+      const e = load<u64>(base + (i << 3));
+      if ((e & 7) != 0 && !eptLeaf(e, level)) n += freeEptTree(<u32>((e & ADDR_MASK) >> 12), level - 1);
+    }
+  }
+  ptFree(t);
+  return n;
+}
+
+/** Frees every EPT table of `vm`, root included (power-off; the caller flushes what cached them). Returns the tables freed. */
+export function eptRelease(vm: u32): u32 {
+  const root = pget(vm, P_EPTROOT);
+  if (root == NONE) return 0;
+  const n = freeEptTree(root, pget(vm, P_HLEVELS));
+  pset(vm, P_EPTROOT, NONE);
+  pset(vm, P_EPTTABLES, 0);
+  return n;
 }
 
 /** Writes raw EPT entry `value` at `level` for `gpa` of `vm` (tests build misconfigurations with it). Returns false if the path is missing. */

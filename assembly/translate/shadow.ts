@@ -171,6 +171,17 @@ export function shadowZapAll(vm: u32, tlbs: bool): void {
   pset(vm, P_ZAPS, pget(vm, P_ZAPS) + 1);
 }
 
+/**
+ * Frees every shadow table of `vm` (they are caches: the next walks rebuild what they need):
+ * relief when machine memory is short, and power-off. Returns the tables freed.
+ */
+export function shadowRelease(vm: u32): u32 {
+  const had = pget(vm, P_SHADOWTABLES);
+  if (had == 0) return 0;
+  shadowZapAll(vm, true);
+  return had - pget(vm, P_SHADOWTABLES);
+}
+
 // ---- sweeps over every shadow tree of a VM (the rmap names one table or leaf; these find the rest) ----
 
 /** sweep operations */

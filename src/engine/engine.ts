@@ -15,7 +15,7 @@
  */
 
 import { instantiateSync, type ASUtil } from '@assemblyscript/loader';
-import { ConfigError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError, checkInt } from '../errors.js';
+import { ConfigError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError, checkInt, checkKeys } from '../errors.js';
 
 /** Flavours of the module: debug has assertions compiled in, release is optimized. */
 export type EngineFlavor = 'release' | 'debug';
@@ -125,6 +125,13 @@ interface RawExports {
   reclaimEvicted(): number;
   reclaimVictims(): number;
   swapCommit(vm: number, list: number, n: number): number;
+  reclaimEvict(vm: number, count: number, out: number, outCap: number, pages: number): number;
+  vmRelease(vm: number): number;
+  vmAlive(vm: number): number;
+  pagingVmRelease(vm: number): number;
+  shadowRelease(vm: number): number;
+  ptPoolDrain(): number;
+  zpoolVmFrames(vm: number): number;
   balloonInflate(vm: number, list: number, n: number, slots: number): number;
   balloonDeflate(vm: number, list: number, n: number): number;
   balloonBadIndex(): number;
@@ -158,6 +165,7 @@ interface RawExports {
   pagesXxh64(p: number, n: number, out: number): void;
   xxh64Pages(p: number, n: number, seed: bigint, out: number): void;
   xxh3Pages(p: number, n: number, seed: bigint, out: number): void;
+  crc32(p: number, len: number, crc: number): number;
   // paging (assembly/translate/cores.ts, walk.ts, ept.ts, shadow.ts, gos.ts, lackey.ts)
   mmuCreate(l1iS: number, l1iW: number, l1dS: number, l1dW: number, l2S: number, l2W: number,
     gpS: number, gpW: number, npS: number, npW: number, ntS: number, ntW: number, flags: number): number;
@@ -255,6 +263,7 @@ const CODE_NAMES = [
   'FAULT_NO_FRAME', 'FAULT_RANGE', 'FAULT_IO', 'FAULT_LIMIT', 'PHYS_WRITE', 'PHYS_SKIP_ZERO',
   'STOP_NO_VICTIM', 'STOP_SWAP_FULL', 'NO_SLOT', 'TRACE_SKIP_BAD', 'TRACE_EMIT', 'ZIP_HIST_BUCKETS',
   'BALLOON_DUPLICATE', 'BALLOON_BAD_STATE',
+  'TRACE_MAX_LINE', 'TRACE_ERR_SYNTAX', 'TRACE_ERR_LONG', 'TRACE_ERR_NUL', 'MMU_CACHE_ENTRY_BYTES',
 ] as const;
 
 const modules = new Map<EngineFlavor, WebAssembly.Module>();
@@ -302,11 +311,14 @@ export class Engine {
   /**
    * Status codes of the mechanisms, read from the module's own exported constants (so they are
    * never written twice): FAULT_* of pmapFault/physAccess, PHYS_* flags, STOP_* of page-out,
-   * NO_SLOT of the zip pool, TRACE_* flags of trace replay, ZIP_HIST_BUCKETS, BALLOON_* (as u32).
+   * NO_SLOT of the zip pool, TRACE_* flags, limits and errors of trace replay, ZIP_HIST_BUCKETS,
+   * BALLOON_*, MMU_CACHE_ENTRY_BYTES (as u32).
    */
   readonly codes: Readonly<Record<(typeof CODE_NAMES)[number], number>>;
 
   private constructor(opts: EngineOptions) {
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of engine options');
+    checkKeys('', opts, ['machineMemoryMiB', 'stagingBytes', 'maxVMs', 'guestMemoryMiB', 'maxMmus', 'mmuCacheBytes', 'flavor', 'module']);
     const mib = checkInt('machineMemoryMiB', opts.machineMemoryMiB ?? 0, 0, MAX_MACHINE_MIB);
     const staging = checkInt('stagingBytes', opts.stagingBytes ?? 1 << 20, 4096, 1 << 30);
     this.flavor = opts.flavor ?? defaultFlavor();
@@ -664,6 +676,44 @@ export class Engine {
     this.live();
     return this.raw.swapCommit(vm, list, n) >>> 0;
   }
+
+  // ---- lifecycle and relief: power-off, zip-cache eviction, page tables given back ----------
+  // Meaning of each: assembly/reclaim/{pmap,pageout}.ts, assembly/translate/{coherence,ept,shadow}.ts.
+
+  /** Lists up to min(count, outCap) of the oldest compressed pages of `vm` for swap-out, decompressed into `pages` (as reclaimSelect lists evictions); the count. */
+  reclaimEvict(vm: number, count: number, out: number, outCap: number, pages: number): number {
+    this.live();
+    return this.raw.reclaimEvict(vm, count, out, outCap, pages) >>> 0;
+  }
+  /** Frees the frames and zip slots of `vm` and retires its id and pmap range for reuse (after pagingVmRelease); the frames freed outright. */
+  vmRelease(vm: number): number {
+    this.live();
+    return this.raw.vmRelease(vm) >>> 0;
+  }
+  /** True if `vm` is a live VM id. */
+  vmAlive(vm: number): boolean {
+    return this.raw.vmAlive(vm) !== 0;
+  }
+  /** Frees the EPT or shadow tables of `vm`, drops every cached translation naming it, clears its paging state; the tables freed. */
+  pagingVmRelease(vm: number): number {
+    this.live();
+    return this.raw.pagingVmRelease(vm) >>> 0;
+  }
+  /** Frees every shadow table of `vm` (caches, rebuilt on demand); the tables freed. */
+  shadowRelease(vm: number): number {
+    this.live();
+    return this.raw.shadowRelease(vm) >>> 0;
+  }
+  /** Gives the page-table pad pool's frames back to the allocator; how many. */
+  ptPoolDrain(): number {
+    this.live();
+    return this.raw.ptPoolDrain() >>> 0;
+  }
+  /** Zpool frames holding a zip slot of `vm` (fragmentation included). */
+  zpoolVmFrames(vm: number): number {
+    return this.raw.zpoolVmFrames(vm) >>> 0;
+  }
+
   /** Balloons `n` GPPNs (u32 at `list`): n, or a negative BALLOON_* code (balloonBadIndex names the entry). */
   balloonInflate(vm: number, list: number, n: number, slots: number): number {
     this.live();
@@ -765,6 +815,11 @@ export class Engine {
   xxh3Pages(addr: number, n: number, seed: bigint, out: number): void {
     this.live();
     this.raw.xxh3Pages(addr, n, seed, out);
+  }
+  /** CRC-32 (gzip's) of `len` bytes at `addr`, continuing from `crc` (0 to start). */
+  crc32(addr: number, len: number, crc = 0): number {
+    this.live();
+    return this.raw.crc32(addr, len, crc) >>> 0;
   }
 
   // ---- paging (MMU contexts, EPT, shadow, guest OS model, trace replay) -----------------------
@@ -969,7 +1024,7 @@ export class Engine {
     this.live();
     this.raw.traceReset();
   }
-  /** Replays `len` bytes of lackey text at `p` on context `ctx`: bytes consumed, or < 0 on a malformed line (traceErrorOffset). */
+  /** Replays `len` bytes of lackey text at `p` on context `ctx`: bytes consumed, or -TRACE_ERR_* at a bad line (traceErrorOffset). */
   lackeyReplay(ctx: number, p: number, len: number, final: boolean, flags: number): number {
     this.live();
     return this.raw.lackeyReplay(ctx, p, len, final ? 1 : 0, flags);
