@@ -118,7 +118,7 @@ const PATTERN_MASKS = memory.data<u8>([
 const PATTERN_STEPS = memory.data<u8>([0, 16, 16, 15, 16, 15, 12, 14, 16, 9, 10, 11, 12, 13, 14, 15]);
 
 /** Bytes of input and of output the simple-sequence loop of the decompressor keeps from the ends. */
-const QUICK_MARGIN: usize = 32;
+const QUICK_MARGIN: u32 = 32;
 
 let lastError: i32 = 0;
 
@@ -316,8 +316,8 @@ export function lz4Decompress(src: usize, srcLen: u32, dst: usize, dstCap: u32):
   // output bytes; a bound of 0 disables them for buffers shorter than that
   const ifast: usize = srcLen >= 16 ? iend - 15 : 0;
   const ofast: usize = dstCap >= 32 ? oend - 31 : 0;
-  const iquick: usize = srcLen >= QUICK_MARGIN ? iend - QUICK_MARGIN : 0;
-  const oquick: usize = dstCap >= QUICK_MARGIN ? oend - QUICK_MARGIN : 0;
+  const iquick: usize = srcLen >= QUICK_MARGIN ? iend - <usize>QUICK_MARGIN : 0;
+  const oquick: usize = dstCap >= QUICK_MARGIN ? oend - <usize>QUICK_MARGIN : 0;
   let ip = src;
   let op = dst;
   while (true) {
