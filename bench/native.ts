@@ -10,13 +10,14 @@
  *
  *   const lz4 = await nativeProgram('lz4', [pagesFile, blocksFile]);   // null + reason if not built
  *   const clock = virtualClock();
- *   bench(name, async () => clock.advance(await lz4.round('c')), { now: clock.now });
+ *   bench(name, async () => clock.advance(roundNs(await lz4.round('c'))), { now: clock.now });
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuClock } from './lib.js';
 
 /** The native programs, with the libraries each needs and the package that brings them on Debian. */
 const PROGRAMS = {
@@ -97,6 +98,11 @@ export async function nativeProgram(name: NativeName, args: string[]): Promise<N
 /** Removes the temporary directory (binaries and input files); call when the programs are closed. */
 export function removeNativeFiles(): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A native round's time in ns from its reply: wall-clock (first word), or its CPU time (last word) under MEMVISOR_BENCH_CLOCK=cpu. */
+export function roundNs(reply: number[]): number {
+  return cpuClock ? reply[reply.length - 1] : reply[0];
 }
 
 /** A clock for tinybench (`now` option, ms) that moves only when told: by a native round's own time. */

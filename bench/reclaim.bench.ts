@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { Host, lz4Codec } from '../src/index.js';
 import { buildCorpus } from '../src/workload/corpus.js';
 import { corpus, pausableClock, recordUnits, target, task } from './lib.js';
-import { nativeProgram, removeNativeFiles, tempFile, virtualClock } from './native.js';
+import { nativeProgram, removeNativeFiles, roundNs, tempFile, virtualClock } from './native.js';
 
 recordUnits(import.meta.url);
 
@@ -166,13 +166,13 @@ describe('sharing passes', () => {
   bench(firstRandom, () => firstPass(mergeRandom, clocks.random), { now: clocks.random.now });
   if (floor) {
     bench(floorRandom, async () => {
-      clocks.floorRandom.advance((await floor.round('r'))[0]);
+      clocks.floorRandom.advance(roundNs(await floor.round('r')));
     }, { now: clocks.floorRandom.now });
   }
   bench(firstSeq, () => firstPass(mergeSeq, clocks.sequential), { now: clocks.sequential.now });
   if (floor) {
     bench(floorSeq, async () => {
-      clocks.floorSeq.advance((await floor.round('s'))[0]);
+      clocks.floorSeq.advance(roundNs(await floor.round('s')));
     }, { now: clocks.floorSeq.now });
   }
   // the hosts as the first passes left them: what is still private is hashed and probed again

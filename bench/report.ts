@@ -6,7 +6,7 @@
  *   npx tsx bench/report.ts            prints the markdown table and writes bench/results/report.{md,json}
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 
 interface Bench { name: string; hz: number; rme: number; sampleCount: number }
 interface Unit { amount: number; unit: 'B' | 'item'; group: string; where?: 'engine' | 'js' | 'native' }
@@ -60,7 +60,7 @@ for (const file of latest.files) {
   }
 }
 
-const head = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}. Ratio: throughput relative to the first row of its group. Data starts in: engine memory (WebAssembly linear memory, no copy timed), JavaScript (arrays; every copy in and out timed), C (a native program's own memory).\n`;
+const head = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}. Clock: ${process.env.MEMVISOR_BENCH_CLOCK === 'cpu' ? 'CPU time of each process (MEMVISOR_BENCH_CLOCK=cpu)' : 'wall-clock'}; load average ${loadavg()[1].toFixed(1)} over the last 5 minutes when the report was written. Ratio: throughput relative to the first row of its group. Data starts in: engine memory (WebAssembly linear memory, no copy timed), JavaScript (arrays; every copy in and out timed), C (a native program's own memory).\n`;
 const table = [
   '| group | contender | data starts in | throughput | ratio | ± |',
   '|---|---|---|---:|---:|---:|',
