@@ -10,6 +10,7 @@ import { mmuInit } from "./translate/cores";
 import { eptInit } from "./translate/ept";
 import { zpoolInit } from "./ram/zpool";
 import { sharingInit } from "./reclaim/sharing";
+import { coherenceInit } from "./translate/coherence";
 import { CENTRY } from "./translate/tlb";
 
 export {
@@ -21,11 +22,17 @@ export {
 } from "./ram/frames";
 export {
   vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
-  pmapFault, vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, pmapCowBreaks, physAccess, physAccessDone,
-  physAccessGppn, swapInCommit, swapInList, swapInFrames, swapInFramesCommit, pmapAudit, pmapAuditCode, pmapAuditDetail,
-  vmRelease, vmAlive,
-  FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
+  vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, vmAlive, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT,
 } from "./reclaim/pmap";
+export {
+  pmapFault, pmapCowBreaks, physAccess, physAccessDone, physAccessGppn, swapInCommit, swapInList, swapInFrames,
+  swapInFramesCommit, vmRelease, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
+} from "./reclaim/fault";
+// the audit: AUDIT_* codes and their texts, where the last failure was, the debug-only corruption hook
+export * from "./ram/invariants";
+export { auditDetailCount, auditDetailName, auditDetail } from "./ram/failure";
+export { audit } from "./audit";
+export { debugCorrupt } from "./debug";
 export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
   zpoolAudit, zpoolVmFrames, NO_SLOT,
@@ -55,7 +62,8 @@ export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "
 export {
   TRACE_SKIP_BAD, TRACE_EMIT, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted,
 } from "./translate/trace";
-export { backingChanged, pagingVmRelease } from "./translate/coherence";
+export { backingChanged } from "./reclaim/hook";
+export { pagingVmRelease } from "./translate/coherence";
 export { pagingSample } from "./translate/accessed";
 export { pagingStatCount, pagingStatName, pagingStat, mmuResetCounters } from "./translate/cores";
 export {
@@ -85,5 +93,6 @@ export function init(): i32 {
   eptInit();
   zpoolInit();
   sharingInit();
+  coherenceInit();
   return INIT_OK;
 }

@@ -203,3 +203,58 @@ export class VmPoweredOffError extends MemvisorError {
     super(`VM ${JSON.stringify(vm)} is powered off: its memory, swap store and page tables were freed (add a VM to run again)`);
   }
 }
+
+/** Where the audit found a broken invariant; a field is undefined when it does not apply. */
+export interface AuditWhere {
+  /** name of the VM (`vmId` its id) */
+  vm?: string;
+  vmId?: number;
+  /** guest page of that VM */
+  gppn?: number;
+  /** machine frame */
+  mpn?: number;
+  /** zpool slot id (MPN << 2 | 1 KiB unit) */
+  slot?: number;
+  /** pmap state of the page (PState name) */
+  state?: string;
+  /** kind of the frame (FrameKind name) */
+  kind?: string;
+  /** the value the invariant requires, and the one found */
+  expected?: number;
+  found?: number;
+}
+
+/**
+ * `host.audit()` found an invariant broken: `invariant` names it (one of the module's AUDIT_*
+ * codes without the prefix, e.g. "FRAMES_CONSERVED"), `description` says what it means, and the
+ * other fields say where. The engine's state can no longer be trusted.
+ */
+export class AuditError extends MemvisorError implements AuditWhere {
+  readonly vm?: string;
+  readonly vmId?: number;
+  readonly gppn?: number;
+  readonly mpn?: number;
+  readonly slot?: number;
+  readonly state?: string;
+  readonly kind?: string;
+  readonly expected?: number;
+  readonly found?: number;
+
+  constructor(
+    readonly invariant: string,
+    readonly code: number,
+    readonly description: string,
+    where: AuditWhere,
+  ) {
+    const at: string[] = [];
+    if (where.vm !== undefined || where.vmId !== undefined) at.push(`VM ${where.vm !== undefined ? JSON.stringify(where.vm) : '?'}${where.vmId !== undefined ? ` (id ${where.vmId})` : ''}`);
+    if (where.gppn !== undefined) at.push(`GPPN ${where.gppn}`);
+    if (where.mpn !== undefined) at.push(`MPN ${where.mpn}`);
+    if (where.slot !== undefined) at.push(`zpool slot ${where.slot}`);
+    if (where.state !== undefined) at.push(`page state ${where.state}`);
+    if (where.kind !== undefined) at.push(`frame kind ${where.kind}`);
+    const counts = where.expected !== undefined || where.found !== undefined ? `; expected ${where.expected ?? '?'}, found ${where.found ?? '?'}` : '';
+    super(`audit: invariant ${invariant} broken: ${description}${at.length ? ` (at ${at.join(', ')}${counts})` : counts ? ` (${counts.slice(2)})` : ''}`);
+    Object.assign(this, where);
+  }
+}

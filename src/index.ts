@@ -19,7 +19,7 @@ export {
   type PagingOptions, type AttachOptions, type CoreOptions, type PagingStats,
 } from './translate/mmu.js';
 export {
-  SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError,
+  SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, AuditError, type AuditWhere,
 } from './errors.js';
 export {
   Host, pageTableOverhead, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult,
@@ -31,3 +31,4 @@ export {
 export {
   SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, SWAP_FAULT_KINDS, type SwapFault, type SwapFaultKind, type SwapStoreStats,
 } from './host/swapstore.js';
+export * from './report/index.js';

@@ -28,40 +28,27 @@
  */
 
 import {
-  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe,
-  releaseResident, ACCESSED, PENDING,
+  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, ACCESSED, PENDING,
 } from "./pmap";
+import { releaseResident } from "./fault";
 import { zipCompress, zipCanPlace, zipStore, zipOldest, zipDecompress, zipDrop } from "./zipcache";
 import { zclassFor, zslotBytes, zslotClass, zslotGppn, zslotPrev, NO_SLOT } from "../ram/zpool";
 import { frameAddr } from "../ram/frames";
-import { backingChanged } from "../translate/coherence";
+import { prngSeed, rand64 } from "../ram/prng";
+import { backingChanged } from "./hook";
+import { GPPN } from "../ram/addr";
 
 export const POLICY_RANDOM: u32 = 0;
 export const POLICY_CLOCK: u32 = 1;
 export const REQ_ENTRY: u32 = 8;
 const NONE: u32 = 0xFFFFFFFF;
 
-let rng: u64 = 0x9E3779B97F4A7C15;
 let lastZipped: u32 = 0;
 let lastEvicted: u32 = 0;
 let lastVictims: u32 = 0;
 
-/** Seeds the victim-selection PRNG (two u32 halves; zero is replaced by a fixed odd value). */
-export function reclaimSeed(lo: u32, hi: u32): void {
-  rng = (<u64>hi << 32) | <u64>lo;
-  if (rng == 0) rng = 0x9E3779B97F4A7C15;
-}
-
-/** Next pseudo-random u64 (xorshift64*). */
-// @ts-ignore: decorator
-@inline export function rand64(): u64 {
-  let x = rng;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  rng = x;
-  return x * 0x2545F4914F6CDD1D;
-}
+/** Seeds the engine's PRNG (ram/prng.ts), which victim selection and the random scan order share. */
+export function reclaimSeed(lo: u32, hi: u32): void { prngSeed(lo, hi); }
 
 /** Why the last reclaimSelect stopped: it reclaimed `count`, found no victim, or ran out of `out` entries (swap). */
 export const STOP_DONE: u32 = 0;
@@ -85,7 +72,7 @@ export function reclaimVictims(): u32 { return lastVictims; }
 }
 
 /** A victim GPPN of `vm` by `policy`, or NONE when the VM has no eligible page. */
-function pickVictim(vm: u32, policy: u32): u32 {
+function pickVictim(vm: u32, policy: u32): GPPN {
   const pages = vmPages(vm);
   if (pages == 0) return NONE;
   if (policy == POLICY_CLOCK) {
@@ -157,6 +144,7 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
           lastEvicted++;
         }
         if (vmGet(vm, VmF.CacheSz) - vmGet(vm, VmF.PendEvict) + b <= cap && zipCanPlace(c, e)) {
+          releaseResident(vm, g, e); // first: its frame may be the one the slot is carved from
           zipStore(vm, g, p, e, <u32>len);
           lastZipped++;
           lastVictims++;

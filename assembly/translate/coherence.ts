@@ -1,7 +1,7 @@
 /**
  * Coherence between the pmap and the translation caches derived from it.
  *
- * The pmap calls `backingChanged` whenever the frame behind (vm, gppn) changes, goes away, or
+ * The pmap calls `backingChanged` (reclaim/hook.ts, installed here by coherenceInit) whenever the frame behind (vm, gppn) changes, goes away, or
  * loses write permission (a page is shared copy-on-write, compressed, swapped, ballooned, or a
  * copy-on-write break gives it a private frame). Every EPT entry, shadow entry and TLB entry
  * that maps that guest page must be dropped or downgraded before the pmap's caller goes on, so
@@ -26,32 +26,27 @@
  */
 
 import {
-  pget, pset, pvm, P_FLAGS, P_MODE, P_COHDROPS, P_VPID, PF_LIVE, MODE_EPT, MODE_SHADOW, PVM_ENTRY, NONE, ctxAddr, cget, cset,
-  cdesc, mmuCount, flushTlbs, gpTrack, pmapBase, F, C_L1I, C_L1D, C_L2, C_NTLB, C_NPWC,
+  pget, pset, pvm, P_FLAGS, P_MODE, P_COHDROPS, P_VPID, PF_LIVE, MODE_EPT, MODE_SHADOW, NONE, ctxAddr, cget, cset,
+  cdesc, mmuCount, flushTlbs, flushFramesAll, gpTrack, pmapBase, F, C_NTLB, C_NPWC,
 } from "./cores";
-import { eptFindLeaf, foundLevel, eptRelease } from "./ept";
+import { eptFindLeaf, eptLargeBacked, foundLevel, eptRelease } from "./ept";
 import { ADDR_MASK, clsMask } from "./entries";
-import { cacheFlushFrames, cacheDropTag, cacheFlushAsid } from "./tlb";
+import { cacheDropTag, cacheFlushAsid } from "./tlb";
 import { shadowDropGppn, shadowRelease } from "./shadow";
 import { vmPages } from "../reclaim/pmap";
+import { PVM_ENTRY } from "../ram/memmap";
+import { setBackingHooks } from "../reclaim/hook";
+import { gpaOf, GPPN } from "../ram/addr";
 
-/** Drops, on every context, the TLB entries that reach page frames [lo, hi). */
-export function flushFramesAll(lo: u64, hi: u64): void {
-  for (let i: u32 = 0; i < mmuCount(); i++) {
-    const c = ctxAddr(i);
-    if (cget(c, F.Alive) == 0) continue;
-    cacheFlushFrames(cdesc(c, C_L1I), lo, hi);
-    cacheFlushFrames(cdesc(c, C_L1D), lo, hi);
-    cacheFlushFrames(cdesc(c, C_L2), lo, hi);
-  }
-}
+/** Installs this module's side of reclaim's hook; called once by init. */
+export function coherenceInit(): void { setBackingHooks(dropTranslations, eptLargeBacked); }
 
-/** Drops or downgrades every cached translation of (vm, gppn). */
-export function backingChanged(vm: u32, gppn: u32): void {
+/** Drops or downgrades every cached translation of (vm, gppn) (reclaim's backingChanged). */
+function dropTranslations(vm: u32, gppn: GPPN): void {
   if ((pget(vm, P_FLAGS) & PF_LIVE) == 0) return; // no paging state: nothing can be cached
   const mode = pget(vm, P_MODE);
   if (mode == MODE_EPT) {
-    const a = eptFindLeaf(vm, <u64>gppn << 12);
+    const a = eptFindLeaf(vm, gpaOf(gppn));
     if (a != 0) {
       const e = load<u64>(a);
       const cls = foundLevel - 1;
@@ -75,7 +70,7 @@ export function backingChanged(vm: u32, gppn: u32): void {
  * Powers off the paging of `vm`: frees its EPT or shadow tables, drops every cached translation
  * naming it on every context (TLBs and guest PWC of its VPID, nested TLB and nested PWC of its
  * id), detaches the cores running it and clears its paging state and shadow tracking. Called
- * before the pmap releases the VM's frames (pmap.ts vmRelease). Returns the tables freed.
+ * before the pmap releases the VM's frames (reclaim/fault.ts vmRelease). Returns the tables freed.
  */
 export function pagingVmRelease(vm: u32): u32 {
   let freed: u32 = 0;

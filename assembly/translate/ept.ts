@@ -23,15 +23,17 @@
 
 import { frameAlloc, framePut, frameSetLink, frameLink, frameKind, NO_FRAME, FrameKind } from "../ram/frames";
 import { Region, regionOffset } from "../ram/memmap";
-import { pmapFault, pmapState, pmapFrame, pmapWritable, vmPages, PState, FAULT_IO } from "../reclaim/pmap";
+import { pmapState, pmapFrame, pmapWritable, vmPages, PState, FAULT_IO } from "../reclaim/pmap";
+import { pmapFault } from "../reclaim/fault";
 import {
   ADDR_MASK, EPT_RWX, EPT_R, EPT_X, EPT_COW, EPT_LARGE, EPT_MT_SHIFT, EPT_MT_WB, levelIndex, eptLeaf, clsMask,
 } from "./entries";
 import { pget, pset, P_EPTROOT, P_HLEVELS, P_HSIZE, P_SPLITS, P_EPTTABLES, P_FLAGS, P_MODE, PF_AD, PF_LIVE, MODE_EPT, NONE } from "./cores";
+import { gPA, gpaOf, GPPN, hPA, hpaOf, MPN } from "../ram/addr";
 
 /** Linear address of host-physical address `hpa` in machine RAM. */
 // @ts-ignore: decorator
-@inline export function ramAt(hpa: u64): usize { return regionOffset(Region.Ram) + <usize>hpa; }
+@inline export function ramAt(hpa: hPA): usize { return regionOffset(Region.Ram) + <usize>hpa; }
 
 // ---- page-table frame pool -------------------------------------------------------------------
 
@@ -42,7 +44,7 @@ let poolCount: u32 = 0;
 export function eptInit(): void { poolHead = NO_FRAME; poolCount = 0; }
 
 /** A zero-filled page-table frame, from the pad pool first; NO_FRAME when machine RAM is full. */
-export function ptAlloc(): u32 {
+export function ptAlloc(): MPN {
   if (poolHead != NO_FRAME) {
     const m = poolHead;
     poolHead = frameLink(m);
@@ -54,12 +56,14 @@ export function ptAlloc(): u32 {
 }
 
 /** Returns a page-table frame to the allocator after clearing it (ptAlloc promises zeros). */
-export function ptFree(m: u32): void {
+export function ptFree(m: MPN): void {
   framePut(m);
 }
 
 /** Frames waiting in the pad pool. */
 export function ptPoolCount(): u32 { return poolCount; }
+/** First frame of the pad pool (NO_FRAME when empty); the others follow through frame links. */
+export function ptPoolHead(): u32 { return poolHead; }
 
 /** Gives every frame of the pad pool back to the allocator (the host needs the memory more than alignment). Returns how many. */
 export function ptPoolDrain(): u32 {
@@ -95,7 +99,7 @@ export let hostCls: u32 = 0;
  * Makes guest page (vm, gppn) resident through the pmap and returns its MPN (or a FAULT_* code).
  * With large host pages, backs the page's whole group and sets hostCls when it is contiguous.
  */
-export function hostBack(vm: u32, gppn: u32, write: bool): u32 {
+export function hostBack(vm: u32, gppn: GPPN, write: bool): MPN {
   const hs = pget(vm, P_HSIZE);
   hostCls = 0;
   if (hs == 0) return pmapFault(vm, gppn, write);
@@ -152,7 +156,7 @@ export function eptSetup(vm: u32): bool {
 export let foundLevel: u32 = 0;
 
 /** Linear address of the present EPT leaf mapping gPA `gpa` of `vm` (foundLevel says which level), or 0. */
-export function eptFindLeaf(vm: u32, gpa: u64): usize {
+export function eptFindLeaf(vm: u32, gpa: gPA): usize {
   const root = pget(vm, P_EPTROOT);
   if (root == NONE) return 0;
   let table = <u64>root << 12;
@@ -171,9 +175,9 @@ export function eptFindLeaf(vm: u32, gpa: u64): usize {
  * alone (as ESX does with large pages): merging one 4 KiB page would split a 2 MiB or 1 GiB
  * mapping and cost every access to the group a longer walk.
  */
-export function eptLargeBacked(vm: u32, gppn: u32): bool {
+export function eptLargeBacked(vm: u32, gppn: GPPN): bool {
   if ((pget(vm, P_FLAGS) & PF_LIVE) == 0 || pget(vm, P_HSIZE) == 0 || pget(vm, P_MODE) != MODE_EPT) return false;
-  return eptFindLeaf(vm, <u64>gppn << 12) != 0 && foundLevel > 1;
+  return eptFindLeaf(vm, gpaOf(gppn)) != 0 && foundLevel > 1;
 }
 
 /**
@@ -181,8 +185,8 @@ export function eptLargeBacked(vm: u32, gppn: u32): bool {
  * missing tables. A large leaf is installed only where no table exists yet; otherwise a 4 KiB
  * leaf. Returns false when no frame is left for a table.
  */
-export function eptInstall(vm: u32, gppn: u32, mpn: u32, cls: u32): bool {
-  const gpa = <u64>gppn << 12;
+export function eptInstall(vm: u32, gppn: GPPN, mpn: MPN, cls: u32): bool {
+  const gpa = gpaOf(gppn);
   let table = <u64>pget(vm, P_EPTROOT) << 12;
   let level = pget(vm, P_HLEVELS);
   for (; level > 1; level--) {
@@ -202,7 +206,7 @@ export function eptInstall(vm: u32, gppn: u32, mpn: u32, cls: u32): bool {
   }
   const leafCls = level - 1;
   if (DEBUG) assert(leafCls == 0 || leafCls == cls, "eptInstall: large leaf at the wrong level");
-  const base = leafCls > 0 ? (<u64>mpn << 12) & ~clsMask(leafCls) : <u64>mpn << 12;
+  const base = leafCls > 0 ? hpaOf(mpn) & ~clsMask(leafCls) : hpaOf(mpn);
   // hostBack gives a large class only to a group of Mapped pages, so only a 4 KiB leaf can be copy-on-write
   const perm = leafCls > 0 || pmapWritable(vm, gppn) ? EPT_RWX : EPT_R | EPT_X | EPT_COW;
   const leaf = base | perm | (EPT_MT_WB << EPT_MT_SHIFT) | (leafCls > 0 ? EPT_LARGE : 0);

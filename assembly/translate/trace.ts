@@ -35,7 +35,8 @@
 
 import { ACC_READ, ACC_WRITE, ACC_FETCH } from "./entries";
 import { F, cadd, ctxAddr } from "./cores";
-import { translate, FAULT_BIT } from "./walk";
+import { translate } from "./walk";
+import { FAULT_BIT } from "./fault";
 
 /** Flag: count malformed lines and go on instead of stopping. */
 export const TRACE_SKIP_BAD: u32 = 1;

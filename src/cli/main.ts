@@ -12,8 +12,9 @@ import { runDemo, DEMO_HELP } from './demo.js';
 import { runTrace, TRACE_HELP } from './trace.js';
 import { runImage, IMAGE_HELP } from './image.js';
 import { runClean, CLEAN_HELP } from './clean.js';
+import { runCompare, COMPARE_HELP } from './compare.js';
 
-const COMMAND_HELP: Record<string, string> = { demo: DEMO_HELP, trace: TRACE_HELP, image: IMAGE_HELP, clean: CLEAN_HELP };
+const COMMAND_HELP: Record<string, string> = { demo: DEMO_HELP, trace: TRACE_HELP, image: IMAGE_HELP, clean: CLEAN_HELP, compare: COMPARE_HELP };
 
 const HELP = `memvisor — simulate how a hypervisor virtualizes and overcommits memory
 
@@ -32,6 +33,8 @@ commands:
   image <file>... [options]        sharing and compression potential of raw guest memory
                                    images (.vmem, QEMU dumps); see memvisor image --help
   clean [--dir DIR] [--dry-run]    remove the swap files of memvisor processes that crashed
+  compare <a.json> <b.json> [--html FILE]
+                                   two runs side by side: text, and an HTML page
   help [<command>]                 this text, or the help of a command
 
 Every command takes --help. Exit codes: 0 done, 1 bad input, 2 bad options.
@@ -64,8 +67,10 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'clean':
         return runClean(rest, process.stdout);
+      case 'compare':
+        return runCompare(rest, process.stdout);
       default:
-        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, image, clean, help\n`);
+        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, image, clean, compare, help\n`);
         return 2;
     }
   } catch (e) {

@@ -104,9 +104,12 @@ interface RawExports {
   swapInList(vm: number, gppn: number, end: number, out: number, cap: number): number;
   swapInFrames(vm: number, list: number, n: number, addrs: number): number;
   swapInFramesCommit(vm: number, list: number, n: number, done: number, addrs: number): void;
-  pmapAudit(scratch: number, deep: number): number;
-  pmapAuditDetail(): number;
-  pmapAuditCode(): number;
+  audit(scratch: number, deep: number): number;
+  auditDetailCount(): number;
+  auditDetailName(i: number): number;
+  auditDetail(i: number): number;
+  auditText(code: number): number;
+  debugCorrupt(code: number, vm: number, gppn: number, arg: number): number;
   zslotAlloc(c: number, len: number, vm: number, gppn: number): number;
   zslotFree(s: number): void;
   zslotLen(s: number): number;
@@ -222,6 +225,25 @@ interface RawExports {
   lz4CompressPacked(src: number, n: number, dst: number, dstCap: number, base: number, ends: number): number;
   lz4DecompressPacked(src: number, srcLen: number, offsets: number, n: number, dst: number): number;
   [lz4Status: `LZ4_${string}`]: WebAssembly.Global;
+  [auditCode: `AUDIT_${string}`]: WebAssembly.Global;
+}
+
+/** A broken invariant as `Engine.audit` reports it (numbers as the module gives them; see errors.ts AuditError). */
+export interface AuditFailure {
+  /** the module's AUDIT_* code, and its name without the prefix */
+  code: number;
+  invariant: string;
+  /** what the invariant means (assembly/ram/invariants.ts) */
+  text: string;
+  /** where: undefined when it does not apply (assembly/ram/failure.ts) */
+  vm?: number;
+  gppn?: number;
+  mpn?: number;
+  slot?: number;
+  state?: number;
+  kind?: number;
+  expected?: number;
+  found?: number;
 }
 
 /**
@@ -585,17 +607,50 @@ export class Engine {
     this.live();
     this.raw.swapInFramesCommit(vm, list, n, done, addrs);
   }
-  /** Recounts every invariant (scratch: 4 bytes per machine frame; deep: re-hash shared frames); 0, or a failure code. */
-  pmapAudit(scratch: number, deep = true): number {
+  /**
+   * Recounts every invariant (assembly/audit.ts; `scratch`: 4 bytes per machine frame the audit
+   * may overwrite; `deep`: also re-hash every shared frame): null when all hold, else the first
+   * broken one, by name, with where it broke.
+   */
+  audit(scratch: number, deep = true): AuditFailure | null {
     this.live();
-    return this.raw.pmapAudit(scratch, deep ? 1 : 0) >>> 0;
+    const code = this.raw.audit(scratch, deep ? 1 : 0) >>> 0;
+    if (code === 0) return null;
+    const f: AuditFailure = { code, invariant: this.auditInvariants().get(code) ?? `unknown code ${code}`, text: this.string(this.raw.auditText(code)) };
+    for (let i = 0; i < this.raw.auditDetailCount(); i++) {
+      const v = this.raw.auditDetail(i);
+      if (v >= 0) (f as unknown as Record<string, number>)[this.string(this.raw.auditDetailName(i))] = v;
+    }
+    return f;
   }
-  /** Code and detail of the last audit; readable after the audit aborted a debug engine. */
-  pmapAuditDetail(): number {
-    return this.raw.pmapAuditDetail() >>> 0;
+  /** Every invariant the audit checks: code -> name (the module's AUDIT_* constants, prefix dropped; AUDIT_OK left out). */
+  auditInvariants(): ReadonlyMap<number, string> {
+    if (!this.invariants) {
+      const m = new Map<number, string>();
+      for (const [k, v] of Object.entries(this.moduleConstants('AUDIT_'))) if (v !== 0) m.set(v, k.slice('AUDIT_'.length));
+      this.invariants = m;
+    }
+    return this.invariants;
   }
-  pmapAuditCode(): number {
-    return this.raw.pmapAuditCode() >>> 0;
+  /** What invariant `code` means, in words (assembly/ram/invariants.ts; '' for an unknown code). */
+  auditText(code: number): string {
+    return this.string(this.raw.auditText(code));
+  }
+  /**
+   * Debug build only, for tests that prove the audit fires: breaks `invariant` (a name of
+   * auditInvariants) on purpose at (vm, gppn), with `arg` a second frame where one is needed
+   * (assembly/debug.ts says what each does). Returns the MPN or slot it touched. Throws a
+   * ConfigError in a release engine, or when the target is not in the state the corruption needs.
+   */
+  debugCorrupt(invariant: string, vm = 0, gppn = 0, arg = 0): number {
+    this.live();
+    const code = [...this.auditInvariants()].find(([, n]) => n === invariant)?.[0];
+    if (code === undefined) throw new ConfigError('invariant', invariant, `one of ${[...this.auditInvariants().values()].join(', ')}`);
+    const r = this.raw.debugCorrupt(code, vm >>> 0, gppn >>> 0, arg >>> 0);
+    // the release module refuses every call: the hook's body is not compiled into it
+    if (r < 0 && this.flavor !== 'debug') throw new ConfigError('flavor', this.flavor, "'debug' (the corruption hook is compiled only into build/debug.wasm)");
+    if (r < 0) throw new ConfigError('target', { vm, gppn, arg }, `a target in the state that breaking ${invariant} needs (assembly/debug.ts)`);
+    return r;
   }
   zslotAlloc(c: number, len: number, vm: number, gppn: number): number {
     this.live();
@@ -1119,6 +1174,7 @@ export class Engine {
   // ---- internals ---------------------------------------------------------------------------
 
   private names: { counters: [string, number][]; costs: [string, number][] } | null = null;
+  private invariants: Map<number, string> | null = null;
 
   /** Counter and cost names with their u64 slots in a context, read from the module once. */
   private mmuNames(): { counters: [string, number][]; costs: [string, number][] } {

@@ -39,12 +39,12 @@
  * the engine's, and the package keeps one runtime dependency less.
  */
 import { tmpdir } from 'node:os';
-import { Engine, MAX_MACHINE_MIB, PAGE, type EngineFlavor } from '../engine/engine.js';
-import { ConfigError, EngineAbortError, MemvisorError, OutOfMachineMemoryError, SwapIoError, checkInt } from '../errors.js';
+import { Engine, FrameKind, MAX_MACHINE_MIB, PAGE, type EngineFlavor } from '../engine/engine.js';
+import { AuditError, ConfigError, MemvisorError, OutOfMachineMemoryError, SwapIoError, checkInt } from '../errors.js';
 import { FileSwapStore, MemorySwapStore, loadChecksum, type SwapStore } from './swapstore.js';
 import { SwapDir, merge, type CleanupProblem, type CloseReport } from './swapdir.js';
 import { BATCH, STAGE_AUX } from '../engine/staging.js';
-import { VM, type HostContext, type PageOutResult, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
+import { VM, PState, type HostContext, type PageOutResult, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
 import { Mmu, type CoreOptions, type MmuVm, type PagingHost } from '../translate/mmu.js';
 
 /** Host configuration for `Host.create`. */
@@ -478,22 +478,24 @@ export class Host implements HostContext, PagingHost {
   }
 
   /**
-   * Recounts every invariant in WebAssembly (frames conserved, each VM's states summing to its
-   * size, references, sharing table, zpool, zip caches). `deep` (default) also re-hashes every
-   * shared frame against its table key. Throws when one is broken (a debug build aborts first).
+   * Recounts every invariant in WebAssembly (assembly/audit.ts): frames conserved by kind and
+   * held by their owners (VMs, zpool, page tables), each VM's pages in exactly one state, frame
+   * references, isolation of sharing domains, the sharing table, zpool and zip caches, and the
+   * EPT and shadow leaves against the pmap. `deep` (default) also re-hashes every shared frame
+   * against its table key. Throws an AuditError naming the invariant and where it broke (VM,
+   * GPPN, MPN, ...); changes nothing.
    */
   audit(deep = true): void {
-    const need = STAGE_AUX + this.engine.machineFrames * 4;
-    this.stage(need);
-    let r: number;
-    try {
-      r = this.engine.pmapAudit(this.staging + STAGE_AUX, deep);
-    } catch (e) {
-      if (!(e instanceof EngineAbortError)) throw e;
-      r = this.engine.pmapAuditCode();
-    }
-    // codes: assembly/reclaim/pmap.ts audit(); 100+ zip cache, 200+ zpool, 300+ sharing table
-    if (r !== 0) throw new MemvisorError(`audit: invariant ${r} broken (detail ${this.engine.pmapAuditDetail()})`);
+    this.stage(STAGE_AUX + this.engine.machineFrames * 4);
+    const f = this.engine.audit(this.staging + STAGE_AUX, deep);
+    if (!f) return;
+    const vm = f.vm === undefined ? undefined : this.byId[f.vm];
+    throw new AuditError(f.invariant, f.code, f.text, {
+      vm: vm?.name, vmId: f.vm, gppn: f.gppn, mpn: f.mpn, slot: f.slot,
+      state: f.state === undefined ? undefined : PState[f.state] ?? String(f.state),
+      kind: f.kind === undefined ? undefined : FrameKind[f.kind] ?? String(f.kind),
+      expected: f.expected, found: f.found,
+    });
   }
 
   /**
