@@ -48,7 +48,7 @@ export {
   sharingCapacity, sharingPassPages, sharingCursor, SCAN_SEQUENTIAL, SCAN_RANDOM,
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
-export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./codec/hash";
+export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64, xxh64Pages, xxh3Pages } from "./codec/hash";
 export { crc32 } from "./codec/crc32";
 export { mmuCreate, mmuCtxAddr, mmuResetCounters, pagingVmSetup, invvpid, invept, pagingStatCount, pagingStatName, pagingStat } from "./translate/cores";
 export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults } from "./translate/walk";
@@ -65,7 +65,7 @@ export { pagingSample } from "./translate/accessed";
 export {
   lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages,
   LZ4_DOES_NOT_FIT, LZ4_TRUNCATED, LZ4_ZERO_OFFSET, LZ4_OFFSET_BEFORE_START, LZ4_OUTPUT_OVERFLOW,
-  LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE,
+  LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE, LZ4_BAD_OFFSETS, lz4CompressPacked, lz4DecompressPacked,
 } from "./codec/lz4";
 
 // The values of enums TypeScript mirrors (src/engine/ram.ts FrameKind, src/engine/translate.ts FaultKind), exported

@@ -62,32 +62,32 @@ let sink = 0;
 }
 
 describe('gateway call overhead', () => {
-  bench(task('engine call, 1 argument (frameRefs)', 'raw export', N, 'item'), () => {
+  bench(task('engine call, 1 argument (frameRefs)', 'raw export', N, 'item', 'engine'), () => {
     let s = 0;
     for (let i = 0; i < N; i++) s += raw.frameRefs(mpn);
     sink += s;
   });
-  bench(task('engine call, 1 argument (frameRefs)', 'method + live()', N, 'item'), () => {
+  bench(task('engine call, 1 argument (frameRefs)', 'method + live()', N, 'item', 'engine'), () => {
     let s = 0;
     for (let i = 0; i < N; i++) s += hand.frameRefs(mpn);
     sink += s;
   });
-  bench(task('engine call, 1 argument (frameRefs)', 'gateway binding', N, 'item'), () => {
+  bench(task('engine call, 1 argument (frameRefs)', 'gateway binding', N, 'item', 'engine'), () => {
     let s = 0;
     for (let i = 0; i < N; i++) s += bound.frameRefs(mpn);
     sink += s;
   });
-  bench(task('engine call, 2 arguments (pmapState)', 'raw export', N, 'item'), () => {
+  bench(task('engine call, 2 arguments (pmapState)', 'raw export', N, 'item', 'engine'), () => {
     let s = 0;
     for (let i = 0; i < N; i++) s += raw.pmapState(0, i & 15);
     sink += s;
   });
-  bench(task('engine call, 2 arguments (pmapState)', 'method + live()', N, 'item'), () => {
+  bench(task('engine call, 2 arguments (pmapState)', 'method + live()', N, 'item', 'engine'), () => {
     let s = 0;
     for (let i = 0; i < N; i++) s += hand.pmapState(0, i & 15);
     sink += s;
   });
-  bench(task('engine call, 2 arguments (pmapState)', 'gateway binding', N, 'item'), () => {
+  bench(task('engine call, 2 arguments (pmapState)', 'gateway binding', N, 'item', 'engine'), () => {
     let s = 0;
     for (let i = 0; i < N; i++) s += bound.pmapState(vm, i & 15);
     sink += s;

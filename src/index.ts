@@ -25,10 +25,11 @@ export {
 } from './translate/trace.js';
 export {
   lz4Compress, lz4Decompress, lz4Bound, lz4Codec, deflateCodec, codecByName, MAX_CODEC_INPUT,
+  lz4CompressInto, lz4DecompressInto, lz4CompressPagesInto, lz4DecompressPagesInto,
   type Codec, type DeflateOptions, type DeflateLevel,
 } from './codec/lz4.js';
 export { Lz4Status, lz4StatusText } from './engine/codec.js';
-export { xxh64, xxh3 } from './codec/hash.js';
+export { xxh64, xxh3, xxh64Pages, xxh3Pages } from './codec/hash.js';
 export {
   MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
   SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, TraceParseError,
