@@ -17,16 +17,17 @@ export {
   PAGE_SIZE, configCount, configName, configPtr, mapCount, mapName, mapOffset, mapSize,
   stagingReserve, INIT_OK, INIT_TOO_LARGE, INIT_TWICE,
 } from "./ram/memmap";
+export { layoutCount, layoutName, layoutOffset, layoutSize, callCtxPtr } from "./layout";
 export {
   NO_FRAME, frameAlloc, frameGet, framePut, frameRefs, frameKind, framesTotal, framesFree, framesUsed,
   frameAllocBlock, frameBlockFree,
 } from "./ram/frames";
 export {
-  vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
-  vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, vmAlive, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT,
+  vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapSample,
+  vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT,
 } from "./reclaim/pmap";
 export {
-  pmapFault, pmapCowBreaks, physAccess, physAccessDone, physAccessGppn, swapInCommit, swapInList, swapInFrames,
+  pmapFault, pmapCowBreaks, physAccess, swapInCommit, swapInList, swapInFrames,
   swapInFramesCommit, vmRelease, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
 } from "./reclaim/fault";
 // the audit: AUDIT_* codes and their texts, where the last failure was, the debug-only corruption hook
@@ -36,51 +37,47 @@ export { audit } from "./audit";
 export { debugCorrupt } from "./debug";
 export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
-  zpoolAudit, zpoolVmFrames, NO_SLOT,
+  zpoolAudit, NO_SLOT,
 } from "./ram/zpool";
 export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS, zipSetPoolCap, zipPoolCap, zipPoolRejects } from "./reclaim/zipcache";
 export {
-  reclaimSeed, reclaimSelect, reclaimEvict, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
-  reclaimShareFirst, reclaimShared,
+  reclaimSeed, reclaimSelect, reclaimEvict, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
+  reclaimShareFirst,
 } from "./reclaim/pageout";
 // the host policies' mechanisms: large pages, working-set sampling (src/policy)
 export {
   largeAllow, largeAllowed, vmSetLarge, pmapLarge, largeBreak, largeBreakAll, largeGroups, largeAllocs, largeBreaks, largeFailed,
 } from "./reclaim/large";
 export { wsSample } from "./translate/wsample";
-export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed, BALLOON_DUPLICATE, BALLOON_BAD_STATE } from "./reclaim/balloon";
+export { balloonInflate, balloonDeflate, BALLOON_BAD_RANGE, BALLOON_DUPLICATE, BALLOON_BAD_STATE } from "./reclaim/balloon";
 export {
   shareScan, sharedCount, sharingHints, sharingFullScans, sharingVolatile, sharingScanned, sharingMerged, sharingLargeSkipped,
-  sharingLastScanned, sharingLastMerged, sharingCapacity, sharingPassPages, sharingCursor, sharingAudit,
-  SCAN_SEQUENTIAL, SCAN_RANDOM, sharingSetMaxSharing, sharingMaxSharing, sharingMaxUsers, sharingLargeHashed, sharingBrokenMerged,
+  sharingCapacity, sharingPassPages, sharingCursor, SCAN_SEQUENTIAL, SCAN_RANDOM,
+  sharingSetMaxSharing, sharingMaxSharing, sharingMaxUsers, sharingLargeHashed, sharingBrokenMerged,
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
-export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./codec/hash";
+export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64, xxh64Pages, xxh3Pages } from "./codec/hash";
 export { crc32 } from "./codec/crc32";
-export {
-  mmuCreate, mmuCount, mmuCtxAddr, mmuCounterCount, mmuCounterName, mmuCounterSlot, mmuCostCount, mmuCostName,
-  mmuCostSlot, pagingVmSetup, invvpid, invept,
-} from "./translate/cores";
-export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults, lastFaultKind, lastFaultCode, lastFaultAddr, lastTranslationCycles } from "./translate/walk";
+export { mmuCreate, mmuCtxAddr, mmuResetCounters, pagingVmSetup, invvpid, invept, pagingStatCount, pagingStatName, pagingStat } from "./translate/cores";
+export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults } from "./translate/walk";
 export { mmuInvlpg } from "./translate/shadow";
-export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount, ptPoolDrain } from "./translate/ept";
+export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolDrain } from "./translate/ept";
 export { shadowRelease } from "./translate/shadow";
 export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
 export {
-  TRACE_SKIP_BAD, TRACE_EMIT, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted,
+  TRACE_SKIP_BAD, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset,
 } from "./translate/trace";
 export { backingChanged } from "./reclaim/hook";
 export { pagingVmRelease } from "./translate/coherence";
 export { pagingSample } from "./translate/accessed";
-export { pagingStatCount, pagingStatName, pagingStat, mmuResetCounters } from "./translate/cores";
 export {
-  lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages, lz4LastError,
+  lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages,
   LZ4_DOES_NOT_FIT, LZ4_TRUNCATED, LZ4_ZERO_OFFSET, LZ4_OFFSET_BEFORE_START, LZ4_OUTPUT_OVERFLOW,
-  LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE,
+  LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE, LZ4_BAD_OFFSETS, lz4CompressPacked, lz4DecompressPacked,
 } from "./codec/lz4";
 
-// The values of enums TypeScript mirrors (src/engine/engine.ts FrameKind, src/translate/mmu.ts FaultKind), exported
-// only so that a test keeps the two sides in step (PState is kept by the order of vmStatName).
+// The values of enums TypeScript mirrors (src/engine/ram.ts FrameKind, src/engine/translate.ts FaultKind), exported
+// so that the gateway checks the two sides agree when it loads the module (PState is kept by the order of vmStatName).
 export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./translate/walk";
 /** Bytes of one TLB / page-walk-cache entry in region mmuCache: TypeScript sizes an engine for the caches it asks for. */
 export const MMU_CACHE_ENTRY_BYTES: u32 = CENTRY;

@@ -14,6 +14,7 @@
  */
 import { bench, describe } from 'vitest';
 import { Host, PState, type VM } from '../src/index.js';
+import { engineOf } from '../src/engine/engine.js';
 import type { PolicyCtx, PolicyVmView } from '../src/policy/context.js';
 import { EsxPolicy } from '../src/policy/esx/policy.js';
 import { KvmPolicy } from '../src/policy/kvm/policy.js';
@@ -48,14 +49,14 @@ async function setup(n: number, freeMiB: number): Promise<Setup> {
     name: vm.name, vm, memoryPages: vm.pages, reservationPages: 0, limitPages: vm.pages, shares: vm.shares,
     balloonTarget: 0, sizeTarget: 0, activeEstimate: 0, trueActive: 0,
     get resident() { return vm.residentPages; },
-    get ballooned() { return host.engine.vmStateCount(vm.id, PState.Ballooned); },
+    get ballooned() { return engineOf(host).reclaim.vmStateCount(vm.id, PState.Ballooned); },
   }));
   const hooks: { period: number; next: number; run: () => void }[] = [];
   let now = 0;
   const rnd = mulberry32(3);
   const ctx: PolicyCtx = {
     get now() { return now; },
-    host, vms: views, machinePages: host.engine.machineFrames,
+    host, vms: views, machinePages: engineOf(host).machineFrames,
     freePages: () => host.frameCounts().free,
     every: (period, run) => void hooks.push({ period, next: period, run }),
     pageOut: (v, pages) => v.vm.pageOut(Math.min(pages, v.memoryPages)),

@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import xxhash from 'xxhash-wasm';
 import { xxhash3 } from 'hash-wasm';
-import { ConfigError, Engine, EngineAbortError, xxh3, xxh64 } from '../src/index.js';
+import { ConfigError, EngineAbortError, xxh3, xxh3Pages, xxh64, xxh64Pages } from '../src/index.js';
+import { Engine } from '../src/engine/engine.js';
 import { buildCorpus } from '../src/workload/corpus.js';
 
 const U64 = (1n << 64n) - 1n;
@@ -151,24 +152,24 @@ describe('page hashes', () => {
   /** An engine holding the corpus in machine RAM, and room for n u64 results in staging. */
   function load(flavor: 'debug' | 'release') {
     const e = Engine.create({ machineMemoryMiB: Math.ceil(n / 256), flavor });
-    const ram = e.region('ram').offset;
-    e.u8.set(corpus.pages, ram);
-    const out = e.stage(n * 8);
-    const read = () => Array.from({ length: n }, (_, i) => e.view.getBigUint64(out + 8 * i, true));
+    const ram = e.gateway.region('ram').offset;
+    e.gateway.u8.set(corpus.pages, ram);
+    const out = e.gateway.stage(n * 8);
+    const read = () => Array.from({ length: n }, (_, i) => e.gateway.view.getBigUint64(out + 8 * i, true));
     return { e, ram, out, read };
   }
 
   it('pages of real files hash as the references do, one by one and in a batch', async () => {
     const { e, ram, out, read } = load('debug');
-    e.pagesHash(ram, n, out);
+    e.codec.pagesHash(ram, n, out);
     const batch = read();
-    e.pagesXxh3(ram, n, out);
+    e.codec.pagesXxh3(ram, n, out);
     expect(read()).toEqual(batch);
-    e.pagesXxh64(ram, n, out);
+    e.codec.pagesXxh64(ram, n, out);
     const batch64 = read();
     for (let i = 0; i < n; i++) {
       const page = corpus.pages.subarray(i * 4096, i * 4096 + 4096);
-      expect(e.xxh3(ram + i * 4096, 4096), `page ${i}`).toBe(batch[i]);
+      expect(e.codec.xxh3(ram + i * 4096, 4096), `page ${i}`).toBe(batch[i]);
       expect(batch[i], `page ${i}`).toBe(await refXxh3(page, 0n));
       expect(batch64[i], `page ${i}`).toBe(h64Raw(page));
     }
@@ -178,24 +179,83 @@ describe('page hashes', () => {
   it('release and debug flavours agree', () => {
     const d = load('debug');
     const r = load('release');
-    d.e.pagesHash(d.ram, n, d.out);
-    r.e.pagesHash(r.ram, n, r.out);
+    d.e.codec.pagesHash(d.ram, n, d.out);
+    r.e.codec.pagesHash(r.ram, n, r.out);
     expect(r.read()).toEqual(d.read());
-    d.e.pagesXxh64(d.ram, n, d.out);
-    r.e.pagesXxh64(r.ram, n, r.out);
+    d.e.codec.pagesXxh64(d.ram, n, d.out);
+    r.e.codec.pagesXxh64(r.ram, n, r.out);
     expect(r.read()).toEqual(d.read());
     for (const len of EDGES) {
       const p = r.ram + 1; // unaligned
-      expect(r.e.xxh3(p, len, U64)).toBe(d.e.xxh3(d.ram + 1, len, U64));
-      expect(r.e.xxh64(p, len, U64)).toBe(d.e.xxh64(d.ram + 1, len, U64));
+      expect(r.e.codec.xxh3(p, len, U64)).toBe(d.e.codec.xxh3(d.ram + 1, len, U64));
+      expect(r.e.codec.xxh64(p, len, U64)).toBe(d.e.codec.xxh64(d.ram + 1, len, U64));
     }
   });
 
   it('a batch of zero pages writes nothing', () => {
     const { e, ram, out } = load('debug');
-    e.view.setBigUint64(out, 42n, true);
-    e.pagesHash(ram, 0, out);
-    expect(e.view.getBigUint64(out, true)).toBe(42n);
+    e.gateway.view.setBigUint64(out, 42n, true);
+    e.codec.pagesHash(ram, 0, out);
+    expect(e.gateway.view.getBigUint64(out, true)).toBe(42n);
+  });
+});
+
+describe('xxh64Pages and xxh3Pages (pages that start in JavaScript)', () => {
+  const corpus = buildCorpus({ mib: 4 });
+
+  it('give each page the hash the references give it, across chunk edges and seeds', async () => {
+    // 0, 1, a chunk less one, a chunk, a chunk and one, and most of the corpus (several chunks)
+    for (const pages of [0, 1, 255, 256, 257, corpus.count - 3]) {
+      // an unaligned view of the pages, so the copy in reads across the source's own alignment
+      const buf = new Uint8Array(pages * 4096 + 1);
+      buf.set(corpus.pages.subarray(0, pages * 4096), 1);
+      const data = buf.subarray(1);
+      for (const seed of [0n, 1n, 0x9e3779b97f4a7c15n, U64]) {
+        const h64 = xxh64Pages(data, seed);
+        const h3 = xxh3Pages(data, seed);
+        expect(h64).toBeInstanceOf(BigUint64Array);
+        expect([h64.length, h3.length]).toEqual([pages, pages]);
+        // every page for small batches, a seeded sample of the large one
+        const step = pages > 300 ? 37 : 1;
+        for (let i = 0; i < pages; i += step) {
+          const page = data.subarray(i * 4096, i * 4096 + 4096);
+          expect(h64[i], `xxh64 page ${i} of ${pages}, seed ${seed}`).toBe(h64Raw(page, seed));
+          expect(h3[i], `xxh3 page ${i} of ${pages}, seed ${seed}`).toBe(await refXxh3(page, seed));
+        }
+      }
+    }
+  });
+
+  it('equal the one-shot functions page by page (fast-check, seeded)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 600 }), fc.integer({ min: 0, max: 600 }), seed, (first, count, sd) => {
+        const n = Math.min(count, corpus.count - first);
+        const data = corpus.pages.subarray(first * 4096, (first + Math.max(n, 0)) * 4096);
+        const h64 = xxh64Pages(data, sd);
+        const h3 = xxh3Pages(data, sd);
+        for (let i = 0; i < h64.length; i += 17) {
+          const page = data.subarray(i * 4096, i * 4096 + 4096);
+          expect(h64[i]).toBe(xxh64(page, sd));
+          expect(h3[i]).toBe(xxh3(page, sd));
+        }
+      }),
+      { seed: 0x5eed2, numRuns: 40 },
+    );
+  });
+
+  it('reject data that is not a whole number of pages, and bad seeds, naming the field', () => {
+    expect(() => xxh64Pages(new Uint8Array(4097))).toThrow(/data: got Uint8Array\(4097\), expected a whole number of 4096-byte pages/);
+    expect(() => xxh3Pages(new Uint8Array(100))).toThrow(ConfigError);
+    expect(() => xxh3Pages([0] as unknown as Uint8Array)).toThrow(/data: got array\(1\), expected a Uint8Array/);
+    expect(() => xxh64Pages(new Uint8Array(4096), -1n)).toThrow(/seed: got -1n/);
+    expect(() => xxh3Pages(new Uint8Array(4096), 1 as unknown as bigint)).toThrow(/seed: got 1/);
+  });
+
+  it('the debug flavour aborts on pages or output past the end of linear memory', () => {
+    const e = Engine.create({ flavor: 'debug' });
+    expect(() => e.codec.xxh3Pages(e.gateway.memoryBytes - 4096, 2, 0n, 0)).toThrow(/xxh3Pages: pages or output past the end/);
+    const f = Engine.create({ flavor: 'debug' });
+    expect(() => f.codec.xxh64Pages(0, 1, 0n, f.gateway.memoryBytes - 4)).toThrow(/xxh64Pages: pages or output past the end/);
   });
 });
 
@@ -214,8 +274,8 @@ describe('argument validation', () => {
 
   it('the debug flavour aborts on input past the end of linear memory', () => {
     const e = Engine.create({ flavor: 'debug' });
-    expect(() => e.xxh3(e.memoryBytes - 100, 200)).toThrow(EngineAbortError);
+    expect(() => e.codec.xxh3(e.gateway.memoryBytes - 100, 200)).toThrow(EngineAbortError);
     const f = Engine.create({ flavor: 'debug' });
-    expect(() => f.pagesHash(f.memoryBytes - 4096, 2, 0)).toThrow(/pagesHash: pages or output past the end/);
+    expect(() => f.codec.pagesHash(f.gateway.memoryBytes - 4096, 2, 0)).toThrow(/pagesHash: pages or output past the end/);
   });
 });

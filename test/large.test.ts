@@ -7,6 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Host, PState, type VM } from '../src/index.js';
+import { engineOf } from '../src/engine/engine.js';
+import { asGppn } from '../src/engine/addr.js';
 
 const PAGE = 4096;
 const G = 512; // pages of a large group
@@ -27,7 +29,7 @@ function pageOf(seed: number): Uint8Array {
 
 /** Frames of GPPNs [g0, g0 + n) of `vm`. */
 function frames(host: Host, vm: VM, g0: number, n: number): number[] {
-  return Array.from({ length: n }, (_, i) => host.engine.pmapFrame(vm.id, g0 + i));
+  return Array.from({ length: n }, (_, i) => engineOf(host).reclaim.pmapFrame(vm.id, asGppn(g0 + i)));
 }
 
 describe('large pages: backing', () => {
@@ -40,7 +42,7 @@ describe('large pages: backing', () => {
     const f = frames(host, vm, 0, G);
     expect(f[0] % G).toBe(0);
     expect(f.every((m, i) => m === f[0] + i)).toBe(true);
-    for (let g = 0; g < G; g++) expect(host.engine.pmapLarge(vm.id, g)).toBe(true);
+    for (let g = 0; g < G; g++) expect(engineOf(host).reclaim.pmapLarge(vm.id, asGppn(g))).toBe(true);
     expect(vm.readPhys(6 * PAGE, PAGE).every((b) => b === 0)).toBe(true);
     expect([...vm.readPhys(5 * PAGE + 100, 3)]).toEqual([1, 2, 3]);
     expect(host.stats().host.largeAllocs).toBe(1);
@@ -53,7 +55,7 @@ describe('large pages: backing', () => {
     host.allowLargePages(true);
     vm.writePhys(700 * PAGE, new Uint8Array([9]));
     expect(vm.stats().largePages).toBe(1);
-    expect(host.engine.pmapLarge(vm.id, 700)).toBe(false);
+    expect(engineOf(host).reclaim.pmapLarge(vm.id, asGppn(700))).toBe(false);
     host.audit();
     host.close();
   });
@@ -69,7 +71,7 @@ describe('large pages: backing', () => {
     lim.writePhys(0, new Uint8Array([1]));
     expect(off.stats().largePages).toBe(0);
     expect(odd.stats().largePages).toBe(1);
-    expect(host.engine.pmapLarge(odd.id, G)).toBe(false);
+    expect(engineOf(host).reclaim.pmapLarge(odd.id, asGppn(G))).toBe(false);
     expect(lim.stats().largePages).toBe(0);
     expect(lim.stats().mapped).toBe(1);
     host.audit();
@@ -82,16 +84,16 @@ describe('large pages: backing', () => {
     const big = host.addVM({ name: 'big', memoryMiB: 4 });
     // one page in each block: no block is whole
     small.writePhys(0, new Uint8Array(G * PAGE + PAGE).fill(7));
-    expect(host.engine.frameBlockFree(0)).toBe(0);
-    expect(host.engine.frameBlockFree(1)).toBe(G - 1);
+    expect(engineOf(host).ram.frameBlockFree(0)).toBe(0);
+    expect(engineOf(host).ram.frameBlockFree(1)).toBe(G - 1);
     big.writePhys(0, new Uint8Array([1]));
     expect(big.stats().largePages).toBe(0);
     expect(host.stats().host.largeFailed).toBe(1);
     host.audit();
     // the small VM goes: its frames return, block 0 is whole again (big's one small page sits in block 1)
     small.powerOff();
-    expect(host.engine.frameBlockFree(0)).toBe(G);
-    expect(host.engine.frameBlockFree(1)).toBe(G - 1);
+    expect(engineOf(host).ram.frameBlockFree(0)).toBe(G);
+    expect(engineOf(host).ram.frameBlockFree(1)).toBe(G - 1);
     big.writePhys(G * PAGE, new Uint8Array([1]));
     expect(big.stats().largePages).toBe(1);
     host.audit();
@@ -110,23 +112,23 @@ describe('large pages: the EPT maps them with one 2 MiB leaf', () => {
     expect(t.fault).toBeNull();
     // the data page's GPPN: the only large group holding the frame the translation reached
     let g = -1;
-    for (let p = 0; p < vm.pages; p++) if (host.engine.pmapState(vm.id, p) === PState.Mapped && host.engine.pmapFrame(vm.id, p) === Number(t.hpa! >> 12n)) g = p;
+    for (let p = 0; p < vm.pages; p++) if (engineOf(host).reclaim.pmapState(vm.id, asGppn(p)) === PState.Mapped && engineOf(host).reclaim.pmapFrame(vm.id, asGppn(p)) === Number(t.hpa! >> 12n)) g = p;
     expect(g).toBeGreaterThanOrEqual(0);
-    expect(host.engine.pmapLarge(vm.id, g)).toBe(true);
+    expect(engineOf(host).reclaim.pmapLarge(vm.id, asGppn(g))).toBe(true);
     const EPT_LARGE = 1n << 7n;
-    const leaf2 = host.engine.eptPeek(vm.id, g * PAGE, 2);
+    const leaf2 = engineOf(host).translate.eptPeek(vm.id, g * PAGE, 2);
     expect(leaf2 & 7n).not.toBe(0n);
     expect(leaf2 & EPT_LARGE).toBe(EPT_LARGE);
     // the whole group translates through that leaf: the leaf's frame is the group's first
-    expect(Number((leaf2 >> 12n) & ((1n << 40n) - 1n))).toBe(host.engine.pmapFrame(vm.id, g - (g % G)));
+    expect(Number((leaf2 >> 12n) & ((1n << 40n) - 1n))).toBe(engineOf(host).reclaim.pmapFrame(vm.id, asGppn(g - (g % G))));
     // break: the large leaf goes, the next touch installs a 4 KiB leaf for the same frame
     expect(host.breakLargePages({ vm })).toBeGreaterThan(0);
-    expect(host.engine.pmapLarge(vm.id, g)).toBe(false);
+    expect(engineOf(host).reclaim.pmapLarge(vm.id, asGppn(g))).toBe(false);
     const t2 = core.translate(va, 'read');
     expect(t2.hpa).toBe(t.hpa);
-    const after = host.engine.eptPeek(vm.id, g * PAGE, 2);
+    const after = engineOf(host).translate.eptPeek(vm.id, g * PAGE, 2);
     expect(after & EPT_LARGE).toBe(0n);
-    expect(host.engine.eptPeek(vm.id, g * PAGE, 1) & 7n).not.toBe(0n);
+    expect(engineOf(host).translate.eptPeek(vm.id, g * PAGE, 1) & 7n).not.toBe(0n);
     host.audit();
     host.close();
   });
@@ -148,7 +150,7 @@ describe('large pages: breaking', () => {
     // pages still resident kept their frames
     const after = frames(host, vm, 0, G);
     let kept = 0;
-    for (let i = 0; i < G; i++) if (host.engine.pmapState(vm.id, i) === PState.Mapped) {
+    for (let i = 0; i < G; i++) if (engineOf(host).reclaim.pmapState(vm.id, asGppn(i)) === PState.Mapped) {
       expect(after[i]).toBe(before[i]);
       kept++;
     }
@@ -251,8 +253,8 @@ describe('large pages and sharing', () => {
     host.shareScan();
     b.writePhys(7 * PAGE, pageOf(777)); // b's page 7 no longer equals a's
     host.breakLargePages({ merge: true });
-    expect(host.engine.pmapState(b.id, 7)).toBe(PState.Mapped);
-    expect(host.engine.pmapState(b.id, 8)).toBe(PState.Shared);
+    expect(engineOf(host).reclaim.pmapState(b.id, asGppn(7))).toBe(PState.Mapped);
+    expect(engineOf(host).reclaim.pmapState(b.id, asGppn(8))).toBe(PState.Shared);
     expect(Buffer.from(b.readPhys(7 * PAGE, PAGE)).equals(Buffer.from(pageOf(777)))).toBe(true);
     void a;
     host.audit();

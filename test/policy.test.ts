@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Host, type VM, type PageOutResult } from '../src/index.js';
+import { engineOf } from '../src/engine/engine.js';
 import type { PolicyCtx, PolicyVmView } from '../src/policy/context.js';
 import { EsxPolicy } from '../src/policy/esx/policy.js';
 import { KvmPolicy } from '../src/policy/kvm/policy.js';
@@ -66,7 +67,7 @@ async function harness(vmMiB: number[], opts: { machineMiB?: number; state?: () 
     },
     host,
     vms: views,
-    machinePages: host.engine.machineFrames,
+    machinePages: engineOf(host).machineFrames,
     freePages: () => host.frameCounts().free,
     every: (period, run) => void hooks.push({ period, next: period, run }),
     pageOut: (v, pages): PageOutResult => {
@@ -207,8 +208,8 @@ describe('kvm policy', () => {
     p.start(h.ctx);
     // 64 MiB: min_free_kbytes = int_sqrt(65536 * 16) = 1024 -> min 256 pages; step max(64, 16) = 64
     expect(p.wm).toEqual({ min: 256, low: 320, high: 384, minFreeKbytes: 1024 });
-    expect(h.host.engine.sharingMaxSharing()).toBe(256);
-    expect(h.host.engine.zipPoolCap()).toBe(Math.floor((64 * 256 * 20) / 100));
+    expect(engineOf(h.host).reclaim.sharingMaxSharing()).toBe(256);
+    expect(engineOf(h.host).reclaim.zipPoolCap()).toBe(Math.floor((64 * 256 * 20) / 100));
     h.freeTo(2); // 512 pages free: above low
     h.advance(1);
     expect(p.awake).toBe(false);
@@ -271,8 +272,8 @@ describe('Host.setRelief: a policy relieves first, on every path', () => {
     b.pageOut(256); // 1 MiB of b in swap
     const calls: string[] = [];
     // the relief always takes from a (the host's own would take from the VM furthest above its reservation per share)
-    host.setRelief((vm, code) => {
-      calls.push(`${vm.name}:${code === host.engine.codes.FAULT_LIMIT ? 'limit' : 'noFrame'}`);
+    host.setRelief((vm, need) => {
+      calls.push(`${vm.name}:${need}`);
       return a.pageOut(32).swapped > 0;
     });
     const before = a.stats().SWCUR;

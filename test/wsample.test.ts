@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Host, PState, type VM } from '../src/index.js';
+import { engineOf } from '../src/engine/engine.js';
+import { asGppn } from '../src/engine/addr.js';
 import { ActiveEstimator, FAST_GAIN, SLOW_GAIN } from '../src/policy/sampling.js';
 
 const PAGE = 4096;
@@ -60,7 +62,7 @@ describe('the sampling mechanism', () => {
     // the clock sweeps every page clearing ACCESSED before it finds a victim (all were accessed)
     vm.pageOut(1);
     const gone = [...armed].filter((g) => vm.pageState(g) !== PState.Mapped).length; // the victim, if armed
-    for (let g = 0; g < vm.pages; g++) host.engine.pmapSample(vm.id, g, true);
+    for (let g = 0; g < vm.pages; g++) engineOf(host).reclaim.pmapSample(vm.id, asGppn(g), true);
     const r = vm.sampleWorkingSet(armed, 0, 2);
     expect(r.touched).toBe(300 - gone);
     host.close();
@@ -80,7 +82,7 @@ describe('the sampling mechanism', () => {
       }
       // the GPPN behind each VA: the frame the translation reached, looked up in the pmap
       const byFrame = new Map<number, number>();
-      for (let g = 0; g < vm.pages; g++) if (vm.pageState(g) === PState.Mapped) byFrame.set(host.engine.pmapFrame(vm.id, g), g);
+      for (let g = 0; g < vm.pages; g++) if (vm.pageState(g) === PState.Mapped) byFrame.set(engineOf(host).reclaim.pmapFrame(vm.id, asGppn(g)), g);
       for (const va of vas) gppns.add(byFrame.get(Number(core.translate(va).hpa! >> 12n))!);
       expect(gppns.size).toBe(48);
       // arm nearly every page (with replacement), then touch the 48 pages: they hit in the TLB unless dropped

@@ -3,13 +3,13 @@
  * what happens when machine memory runs out. Policy lives here; every page loop is in
  * WebAssembly (assembly/reclaim/pmap.ts and friends).
  *
- *   Host.create(config) --> Engine (machine RAM, pmaps, zpool, sharing table)
+ *   Host.create(config) --> an engine (src/engine, internal: machine RAM, pmaps, zpool, sharing table)
  *     addVM(config) -----> VM (vm.ts) + its SwapStore (memory or file, swapstore.ts)
  *     shareScan(max) ----> one scanner step (assembly/reclaim/sharing.ts)
  *     mmu(opts) ---------> a simulated core on this engine; mmu.attach(vm) sets up the VM's
  *                          paging (EPT or shadow) over the same pmap (src/translate/mmu.ts)
  *     stats() -----------> { host: HostStats, vms: VmStats[] }
- *     relieve(vm, code) -> under pressure: reclaim from the VMs above their reservation (see
+ *     relieve(vm, need) -> under pressure: reclaim from the VMs above their reservation (see
  *                          below); at its limit: page out from the VM itself
  *     removeVM(name) ----> vm.powerOff(): everything the VM held is freed, usable at once
  *     close() -----------> swap files, descriptors and the swap directory released (swapdir.ts)
@@ -39,13 +39,17 @@
  * the engine's, and the package keeps one runtime dependency less.
  */
 import { tmpdir } from 'node:os';
-import { Engine, FrameKind, MAX_MACHINE_MIB, PAGE, type EngineFlavor } from '../engine/engine.js';
-import { AuditError, ConfigError, MemvisorError, OutOfMachineMemoryError, SwapIoError, checkInt } from '../errors.js';
+import { Engine, MAX_MACHINE_MIB, registerEngine, type EngineFlavor } from '../engine/engine.js';
+import { PAGE, type Hpa } from '../engine/addr.js';
+import type { HostNeed } from '../engine/fault.js';
+import { FrameKind, type FrameCounts } from '../engine/ram.js';
+import { AuditError, ConfigError, MemvisorError, OutOfMachineMemoryError, SwapIoError, checkBytes, checkInt } from '../errors.js';
 import { FileSwapStore, MemorySwapStore, loadChecksum, type SwapStore } from './swapstore.js';
 import { SwapDir, merge, type CleanupProblem, type CloseReport } from './swapdir.js';
-import { BATCH, STAGE_AUX } from '../engine/staging.js';
 import { VM, PState, type HostContext, type PageOutResult, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
 import { Mmu, type CoreOptions, type MmuVm, type PagingHost } from '../translate/mmu.js';
+
+export type { FrameCounts };
 
 /** Host configuration for `Host.create`. */
 export interface HostConfig {
@@ -197,11 +201,6 @@ function checkOneOf<T extends string>(field: string, v: unknown, allowed: readon
   if (!allowed.includes(v as T)) throw new ConfigError(field, v, allowed.map((a) => `'${a}'`).join(' or '));
   return v as T;
 }
-function checkBool(field: string, v: unknown, dflt: boolean): boolean {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') throw new ConfigError(field, v, 'true or false');
-  return v;
-}
 /** Checks that `v` looks like a `host.stats()` snapshot as far as `Host.rates` reads it. */
 function checkStats(field: string, v: unknown): void {
   const vms = (v as Stats | null)?.vms;
@@ -213,6 +212,11 @@ function checkStats(field: string, v: unknown): void {
     }
   });
 }
+function checkBool(field: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new ConfigError(field, v, 'true or false');
+  return v;
+}
 function checkObject(field: string, v: unknown, keys: string[]): Record<string, unknown> {
   if (v === undefined) return {};
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(field, v, 'an object');
@@ -220,10 +224,13 @@ function checkObject(field: string, v: unknown, keys: string[]): Record<string, 
   return v as Record<string, unknown>;
 }
 
-export class Host implements HostContext, PagingHost {
-  readonly engine: Engine;
-  readonly staging: number;
+export class Host {
+  /** Seed of every random choice of this host. */
   readonly seed: number;
+  private readonly engine: Engine;
+  /** What the host's VMs and cores see of it (not part of the public API). */
+  private readonly context: HostContext;
+  private readonly paging: PagingHost;
   /** Live VMs by engine id (ids of powered-off VMs are reused), and in creation order. */
   private readonly byId: (VM | undefined)[] = [];
   private readonly order: VM[] = [];
@@ -237,15 +244,16 @@ export class Host implements HostContext, PagingHost {
   private readonly cleanupProblems: CleanupProblem[] = [];
   /** VMs added so far: each default salt is new. */
   private serial = 0;
-  private readonly scanOrder: 0 | 1;
+  private readonly scanOrder: 'random' | 'sequential';
   private readonly salting: 'per-vm' | 'host';
   private readonly cachePercent: number;
   private readonly victimPolicy: VictimPolicy;
   private readonly balloonMaxPercent: number;
-  private readonly largePages: boolean;
   /** Reservations of the live VMs, and the page tables admitted for them (frames). */
   private reservedFrames = 0;
   private overheadFrames = 0;
+  private readonly largePages: boolean;
+  private reliefHook: ((vm: VM, need: 'noFrame' | 'limit') => boolean) | null = null;
   /** Paging set up by Mmus over this host, by VM id (one per VM, shared by every core). */
   private readonly pagingByVm = new Map<number, MmuVm>();
 
@@ -260,7 +268,7 @@ export class Host implements HostContext, PagingHost {
     if (swap.dir !== undefined && typeof swap.dir !== 'string') throw new ConfigError('swap.dir', swap.dir, 'a directory path');
     this.swapDir = (swap.dir as string | undefined) ?? tmpdir();
     const sharing = checkObject('sharing', cfg.sharing, ['order', 'salting', 'maxPageSharing', 'beforeSwap']);
-    this.scanOrder = checkOneOf('sharing.order', sharing.order, ['random', 'sequential'] as const, 'random') === 'random' ? 1 : 0;
+    this.scanOrder = checkOneOf('sharing.order', sharing.order, ['random', 'sequential'] as const, 'random');
     this.salting = checkOneOf('sharing.salting', sharing.salting, ['per-vm', 'host'] as const, 'per-vm');
     const maxPageSharing = checkInt('sharing.maxPageSharing', sharing.maxPageSharing ?? 0, 0, 0x7fffffff);
     if (maxPageSharing === 1) throw new ConfigError('sharing.maxPageSharing', 1, '0 (no cap) or at least 2 (a frame shared by one page saves nothing)');
@@ -279,14 +287,26 @@ export class Host implements HostContext, PagingHost {
       maxVMs: cfg.maxVMs,
       guestMemoryMiB: cfg.guestMemoryMiB,
       flavor: cfg.flavor,
-      stagingBytes: STAGE_AUX + (1 << 16),
     });
-    this.staging = this.engine.region('staging').offset;
-    this.engine.reclaimSeed(this.seed);
-    this.engine.sharingSetMaxSharing(maxPageSharing);
-    this.engine.reclaimShareFirst(beforeSwap);
+    this.engine.reclaim.reclaimSeed(this.seed);
+    this.engine.reclaim.sharingSetMaxSharing(maxPageSharing);
+    this.engine.reclaim.reclaimShareFirst(beforeSwap);
     this.setPoolPercent(poolPercent);
-    this.engine.largeAllow(this.largePages);
+    this.engine.reclaim.largeAllow(this.largePages);
+    registerEngine(this, this.engine);
+    const engine = this.engine;
+    this.context = { engine, relieve: (vm, need) => this.relieve(vm, need), powerOff: (vm) => this.powerOff(vm) };
+    this.paging = {
+      engine,
+      owns: (vm) => vm instanceof VM && this.byId[vm.id] === vm,
+      vmById: (id) => this.vmById(id),
+      attached: (p) => this.pagingByVm.get(p.id) === p,
+      pagingOf: (vm) => this.pagingByVm.get(vm.id),
+      setPaging: (vm, p) => {
+        this.pagingByVm.set(vm.id, p);
+        vm.setPaging(p);
+      },
+    };
   }
 
   /** Creates a host (asynchronous once: it loads the swap checksum's WebAssembly). */
@@ -303,7 +323,7 @@ export class Host implements HostContext, PagingHost {
     if (this.byName.has(cfg.name)) throw new ConfigError('vm.name', cfg.name, 'a name not used by another VM');
     const memoryMiB = checkInt('vm.memoryMiB', cfg.memoryMiB, 1, 1 << 20);
     // one u64 pmap entry per guest page of all VMs (guestMemoryMiB at Host.create)
-    const guestLeftMiB = Math.floor((this.engine.region('pmap').size / 8 - this.engine.pmapEntries()) / 256);
+    const guestLeftMiB = Math.floor(this.engine.reclaim.guestPagesLeft() / 256);
     if (memoryMiB > guestLeftMiB) {
       throw new ConfigError('vm.memoryMiB', memoryMiB, `at most ${guestLeftMiB} MiB: the guest memory left of the host's guestMemoryMiB (Host.create; default 4x machineMemoryMiB, at least 64)`);
     }
@@ -322,7 +342,7 @@ export class Host implements HostContext, PagingHost {
     const salt = cfg.salt === undefined ? (this.salting === 'host' ? 0x80000000 : 0x80000001 + this.serial) : checkInt('vm.salt', cfg.salt, 0, 0x7fffffff);
     const cacheCap = Math.floor((pages * PAGE * cachePercent) / 100);
     if (cacheCap > 0xffffffff) throw new ConfigError('vm.cachePercent', cachePercent, 'a zip cache below 4 GiB');
-    const id = this.engine.vmCreate(pages, salt, limitMiB * 256, cacheCap);
+    const id = this.engine.reclaim.vmCreate(pages, salt, limitMiB * 256, cacheCap);
     if (id < 0) {
       throw new ConfigError('vm.memoryMiB', memoryMiB, `room in the host's VM table and guest memory (maxVMs, guestMemoryMiB at Host.create)`);
     }
@@ -330,11 +350,11 @@ export class Host implements HostContext, PagingHost {
     try {
       store = this.createSwapStore(cfg.name, (memoryMiB - reservationMiB) * 256, id);
     } catch (e) {
-      this.engine.vmRelease(id); // the engine must not hold a VM the host does not know
+      this.engine.reclaim.vmRelease(id); // the engine must not hold a VM the host does not know
       throw e;
     }
-    this.engine.vmSetLarge(id, largePages);
-    const vm = new VM(this, id, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
+    this.engine.reclaim.vmSetLarge(id, largePages);
+    const vm = VM.create(this.context, id, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
       Math.floor((pages * this.balloonMaxPercent) / 100), store);
     this.serial++;
     this.reservedFrames += reservationMiB * 256;
@@ -385,15 +405,15 @@ export class Host implements HostContext, PagingHost {
   }
 
   /**
-   * @internal HostContext (vm.powerOff): frees everything `vm` holds, page tables and cached
-   * translations first (nothing may reach a freed frame), then its frames and zip slots, then its
-   * swap store (file and descriptor), and forgets it.
+   * vm.powerOff: frees everything `vm` holds, page tables and cached translations first (nothing
+   * may reach a freed frame), then its frames and zip slots, then its swap store (file and
+   * descriptor), and forgets it.
    */
-  powerOff(vm: VM): void {
+  private powerOff(vm: VM): void {
     if (this.byId[vm.id] !== vm) return;
     const e = this.engine;
-    e.pagingVmRelease(vm.id);
-    e.vmRelease(vm.id);
+    e.translate.pagingVmRelease(vm.id);
+    e.reclaim.vmRelease(vm.id);
     const report = vm.swap.close();
     if (vm.swap instanceof FileSwapStore) this.swapDirHandle?.remove(vm.swap);
     this.cleanupProblems.push(...report.problems);
@@ -426,31 +446,14 @@ export class Host implements HostContext, PagingHost {
    */
   mmu(opts: CoreOptions = {}): Mmu {
     if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of core options');
-    return Mmu.overHost(this, opts);
+    return Mmu.overHost(this.paging, opts);
   }
 
-  /** @internal PagingHost: true if `vm` is one of this host's VMs. */
-  owns(vm: VM): boolean {
-    return vm instanceof VM && this.byId[vm.id] === vm;
-  }
-  /** @internal PagingHost: the live VM with engine id `id`. */
-  vmById(id: number): VM {
+  /** The live VM with engine id `id`. */
+  private vmById(id: number): VM {
     const v = this.byId[id];
     if (!v) throw new ConfigError('vm', id, `the id of a live VM of this host (${this.order.map((x) => x.id).join(', ') || 'none'})`);
     return v;
-  }
-  /** @internal PagingHost: true while `paging` is the paging of a live VM (false once it was powered off). */
-  attached(paging: MmuVm): boolean {
-    return this.pagingByVm.get(paging.id) === paging;
-  }
-  /** @internal PagingHost: the paging of `vm`, if an Mmu attached it. */
-  pagingOf(vm: VM): MmuVm | undefined {
-    return this.pagingByVm.get(vm.id);
-  }
-  /** @internal PagingHost: records the paging of `vm` (once). */
-  setPaging(vm: VM, paging: MmuVm): void {
-    this.pagingByVm.set(vm.id, paging);
-    vm.setPaging(paging);
   }
 
   /**
@@ -458,19 +461,19 @@ export class Host implements HostContext, PagingHost {
    * VM's pages), in the configured order. Returns what it did.
    */
   shareScan(maxPages?: number): ShareScanResult {
-    const e = this.engine;
-    const max = maxPages === undefined ? e.sharingCounters().passPages : checkInt('maxPages', maxPages, 0, 0xffffffff);
-    e.shareScan(max, this.scanOrder);
-    const c = e.sharingCounters();
-    return { scanned: c.lastScanned, merged: c.lastMerged, fullScans: c.fullScans };
+    const r = this.engine.reclaim;
+    const max = maxPages === undefined ? r.sharingCounters().passPages : checkInt('maxPages', maxPages, 0, 0xffffffff);
+    const { scanned, merged } = r.shareScan(max, this.scanOrder);
+    return { scanned, merged, fullScans: r.sharingCounters().fullScans };
   }
 
   /** Every counter of the host and its VMs (see HostStats and VmStats for units). */
   stats(): Stats {
     const e = this.engine;
-    const f = e.frameCounts();
-    const sh = e.sharingCounters();
-    const lg = e.largeCounters();
+    const r = e.reclaim;
+    const f = e.ram.frameCounts();
+    const sh = r.sharingCounters();
+    const lg = r.largeCounters();
     const vms = this.order.map((v) => v.stats());
     const sharedMappings = vms.reduce((a, v) => a + v.SHRD, 0);
     return {
@@ -486,16 +489,16 @@ export class Host implements HostContext, PagingHost {
         pages_unshared: sh.hints,
         pages_volatile: sh.volatile,
         full_scans: sh.fullScans,
-        cow_breaks: e.pmapCowBreaks(),
+        cow_breaks: r.pmapCowBreaks(),
         pagesScanned: sh.scanned,
         pagesMerged: sh.merged,
         pagesLargeSkipped: sh.largeSkipped,
-        zpoolSlots1K: e.zpoolSlotsUsed(0),
-        zpoolSlots2K: e.zpoolSlotsUsed(1),
-        zpoolStoredBytes: e.zpoolStoredBytes(),
-        zpoolWastedBytes: e.zpoolWastedBytes(),
-        zipHistogram: e.zipHistogram(),
-        zpoolRejects: e.zipPoolRejects(),
+        zpoolSlots1K: e.ram.zpoolSlotsUsed(0),
+        zpoolSlots2K: e.ram.zpoolSlotsUsed(1),
+        zpoolStoredBytes: e.ram.zpoolStoredBytes(),
+        zpoolWastedBytes: e.ram.zpoolWastedBytes(),
+        zipHistogram: r.zipHistogram(),
+        zpoolRejects: r.zipPoolRejects(),
         largePages: vms.reduce((a, v) => a + v.largePages, 0),
         largeAllocs: lg.allocs,
         largeBreaks: lg.breaks,
@@ -515,12 +518,34 @@ export class Host implements HostContext, PagingHost {
    * with one aligned block of frames (assembly/reclaim/large.ts). Existing ones stay until broken.
    */
   allowLargePages(on: boolean): void {
-    this.engine.largeAllow(checkBool('on', on, false));
+    this.engine.reclaim.largeAllow(checkBool('on', on, false));
+  }
+
+  /** True if `vm` is a live VM of this host. */
+  private isOwn(vm: VM): boolean {
+    return vm instanceof VM && this.byId[vm.id] === vm;
+  }
+
+  /**
+   * What each reclamation technique holds back from the VMs now, in pages: ballooned pages,
+   * pages sharing saves (mappings of shared frames beyond each frame), pages compression saves
+   * (compressed pages less the pool frames they sit in), swapped pages. Cheap: the engine's counts.
+   */
+  heldBack(): { balloon: number; sharing: number; compression: number; swap: number } {
+    const r = this.engine.reclaim;
+    let balloon = 0, shared = 0, compressed = 0, swap = 0;
+    for (const v of this.order) {
+      balloon += r.vmStateCount(v.id, PState.Ballooned);
+      shared += r.vmStateCount(v.id, PState.Shared) + r.vmStateCount(v.id, PState.Zero);
+      compressed += r.vmStateCount(v.id, PState.Compressed);
+      swap += r.vmStateCount(v.id, PState.Swapped);
+    }
+    return { balloon, sharing: shared - r.sharingCounters().shared, compression: compressed - this.engine.ram.frameCounts().zpool, swap };
   }
 
   /** True while new large pages are allowed. */
   get largePagesAllowed(): boolean {
-    return this.engine.largeAllowed();
+    return this.engine.reclaim.largeAllowed();
   }
 
   /**
@@ -529,13 +554,14 @@ export class Host implements HostContext, PagingHost {
    * merged at once with an equal page of its domain. Returns the large pages broken.
    */
   breakLargePages(opts: { vm?: VM; maxGroups?: number; merge?: boolean } = {}): number {
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object');
     const max = checkInt('maxGroups', opts.maxGroups ?? 0xffffffff, 0, 0xffffffff);
     const merge = checkBool('merge', opts.merge, true);
-    if (opts.vm !== undefined && !this.owns(opts.vm)) throw new ConfigError('vm', opts.vm?.name, 'a live VM of this host');
+    if (opts.vm !== undefined && !this.isOwn(opts.vm)) throw new ConfigError('vm', opts.vm?.name, 'a live VM of this host');
     let n = 0;
     for (const v of opts.vm ? [opts.vm] : this.order) {
       if (n >= max) break;
-      n += this.engine.largeBreakAll(v.id, max - n, merge);
+      n += this.engine.reclaim.largeBreakAll(v.id, max - n, merge);
     }
     return n;
   }
@@ -547,49 +573,64 @@ export class Host implements HostContext, PagingHost {
   setMaxPageSharing(n: number): void {
     const v = checkInt('maxPageSharing', n, 0, 0x7fffffff);
     if (v === 1) throw new ConfigError('maxPageSharing', 1, '0 (no cap) or at least 2');
-    const most = this.engine.sharingMaxUsers();
+    const most = this.engine.reclaim.sharingMaxUsers();
     if (v !== 0 && v < most) throw new ConfigError('maxPageSharing', v, `0 or at least ${most}, the most users a shared frame has now`);
-    this.engine.sharingSetMaxSharing(v);
+    this.engine.reclaim.sharingSetMaxSharing(v);
   }
 
-  /**
-   * Installs a relief to try before the host's own whenever a fault finds no frame or a VM at its
-   * limit, on every path (touches, swap-ins, guest-physical access): a host policy's (Simulation
-   * installs its policy's relieve). It returns true if it freed what the fault needs; null removes it.
-   */
-  setRelief(relief: ((vm: VM, code: number) => boolean) | null): void {
-    this.reliefHook = relief;
+  /** The cap on users per shared frame (0: none). */
+  get maxPageSharing(): number {
+    return this.engine.reclaim.sharingMaxSharing();
   }
-  private reliefHook: ((vm: VM, code: number) => boolean) | null = null;
+
+  /** The most users any shared frame has now. */
+  get mostPageSharing(): number {
+    return this.engine.reclaim.sharingMaxUsers();
+  }
 
   /** Turns share-before-swap on or off: page-out first tries to merge each private victim. */
   setShareBeforeSwap(on: boolean): void {
-    this.engine.reclaimShareFirst(checkBool('on', on, false));
+    this.engine.reclaim.reclaimShareFirst(checkBool('on', on, false));
   }
 
   /** Caps the compressed pool host-wide at `percent` of machine memory (zswap max_pool_percent; 0: no cap). */
   setPoolPercent(percent: number): void {
     const p = checkInt('poolPercent', percent, 0, 100);
-    this.engine.zipSetPoolCap(Math.floor((this.engine.machineFrames * p) / 100));
+    this.engine.reclaim.zipSetPoolCap(Math.floor((this.engine.machineFrames * p) / 100));
+  }
+
+  /** The host-wide cap on the compressed pool, frames (0: none). */
+  get poolCapFrames(): number {
+    return this.engine.reclaim.zipPoolCap();
   }
 
   /**
    * Blocks `vm` from taking more frames: its resident pages may not grow past `pages` (below its
    * configured limit), so a first touch or swap-in beyond it must page out from the VM itself
-   * (FAULT_LIMIT). null lifts the block (the configured limit again). ESX does this to VMs above
-   * their target in the low memory state.
+   * (the 'limit' relief). null lifts the block (the configured limit again). ESX does this to VMs
+   * above their target in the low memory state.
    */
   blockAbove(vm: VM, pages: number | null): void {
-    if (!this.owns(vm)) throw new ConfigError('vm', vm?.name, 'a live VM of this host');
+    if (!this.isOwn(vm)) throw new ConfigError('vm', vm?.name, 'a live VM of this host');
     const limit = vm.limitMiB * 256;
-    this.engine.vmSetLimit(vm.id, pages === null ? limit : Math.min(limit, checkInt('pages', pages, 0, vm.pages)));
+    this.engine.reclaim.vmSetLimit(vm.id, pages === null ? limit : Math.min(limit, checkInt('pages', pages, 0, vm.pages)));
   }
 
   /** Sets the zip cache capacity of `vm` to `percent` of its memory (0: no compression for it). */
   setCachePercent(vm: VM, percent: number): void {
-    if (!this.owns(vm)) throw new ConfigError('vm', vm?.name, 'a live VM of this host');
+    if (!this.isOwn(vm)) throw new ConfigError('vm', vm?.name, 'a live VM of this host');
     const p = checkInt('cachePercent', percent, 0, 100);
-    this.engine.vmSetCacheCap(vm.id, Math.min(0xffffffff, Math.floor((vm.pages * PAGE * p) / 100)));
+    this.engine.reclaim.vmSetCacheCap(vm.id, Math.min(0xffffffff, Math.floor((vm.pages * PAGE * p) / 100)));
+  }
+
+  /**
+   * Installs a relief to try before the host's own whenever a fault finds no frame ('noFrame')
+   * or a VM at its limit ('limit'), on every path (touches, swap-ins, guest-physical access): a
+   * host policy's (a Simulation installs its policy's relieve). It returns true if it freed what
+   * the fault needs; null removes it.
+   */
+  setRelief(relief: ((vm: VM, need: 'noFrame' | 'limit') => boolean) | null): void {
+    this.reliefHook = relief;
   }
 
   /**
@@ -617,8 +658,7 @@ export class Host implements HostContext, PagingHost {
    * GPPN, MPN, ...); changes nothing.
    */
   audit(deep = true): void {
-    this.stage(STAGE_AUX + this.engine.machineFrames * 4);
-    const f = this.engine.audit(this.staging + STAGE_AUX, deep);
+    const f = this.engine.reclaim.audit(deep);
     if (!f) return;
     const vm = f.vm === undefined ? undefined : this.byId[f.vm];
     throw new AuditError(f.invariant, f.code, f.text, {
@@ -643,14 +683,27 @@ export class Host implements HostContext, PagingHost {
     return report;
   }
 
-  /** @internal HostContext: makes the staging region at least `bytes` long. */
-  stage(bytes: number): void {
-    this.engine.stage(bytes);
+  /**
+   * Reads `length` bytes of machine memory at host-physical address `hpa` (an hPA a translation
+   * gave: `mmu.translateOrThrow(va)`), as the hardware would after the walk. A typed error outside
+   * machine RAM.
+   */
+  readMachine(hpa: Hpa | bigint | number, length: number): Uint8Array {
+    return this.engine.ram.readMachine(hpa, length);
   }
 
   /**
-   * @internal HostContext. FAULT_LIMIT: `vm` holds its limit, so it pages out from itself.
-   * FAULT_NO_FRAME: machine RAM is full; reclaims until a frame is free, in this order:
+   * Writes `bytes` into machine memory at host-physical address `hpa`, as a guest store through
+   * a translation would (the translation checked the permissions: a read-only or copy-on-write
+   * page must be translated for 'write' first, which breaks the sharing).
+   */
+  writeMachine(hpa: Hpa | bigint | number, bytes: Uint8Array): void {
+    this.engine.ram.writeMachine(hpa, checkBytes('bytes', bytes));
+  }
+
+  /**
+   * What a VM's fault needs of the host (HostContext). 'limit': `vm` holds its limit, so it pages
+   * out from itself. 'noFrame': machine RAM is full; reclaims until a frame is free, in this order:
    *   1. the page-table pad pool (frames held only for alignment);
    *   2. VMs above their reservation (footprint: resident pages + zip frames), faulted VMs
    *      first, then the furthest above per share, each at most down to its reservation: resident
@@ -660,9 +713,9 @@ export class Host implements HostContext, PagingHost {
    * Throws the first swap write error met when that is what stopped reclaim (ENOSPC, EIO),
    * else OutOfMachineMemoryError.
    */
-  relieve(vm: VM, code: number): void {
-    if (this.reliefHook?.(vm, code)) return;
-    if (code === this.engine.codes.FAULT_LIMIT) {
+  private relieve(vm: VM, need: Exclude<HostNeed, 'swapIn'>): void {
+    if (this.reliefHook?.(vm, need)) return;
+    if (need === 'limit') {
       this.relieveLimit(vm);
       return;
     }
@@ -672,7 +725,7 @@ export class Host implements HostContext, PagingHost {
       error ??= r.error;
       return r.compressed + r.swapped + r.shared + r.evicted > 0;
     };
-    if (e.ptPoolDrain() > 0 && this.freeFrames() > 0) return;
+    if (e.translate.ptPoolDrain() > 0 && this.freeFrames() > 0) return;
     for (let progress = true; progress; ) {
       progress = false;
       for (const row of this.reclaimOrder()) {
@@ -680,10 +733,10 @@ export class Host implements HostContext, PagingHost {
         if (this.freeFrames() > 0) return;
       }
     }
-    const own = e.vmStats(vm.id);
+    const own = e.reclaim.vmStats(vm.id);
     if (this.reclaimFrom(vm, Infinity, own.mapped + own.shared + own.zero, own.zipFrames, note) && this.freeFrames() > 0) return;
     for (const v of this.order) {
-      if (v.mmu === 'shadow' && e.shadowRelease(v.id) > 0 && this.freeFrames() > 0) return;
+      if (v.mmu === 'shadow' && e.translate.shadowRelease(v.id) > 0 && this.freeFrames() > 0) return;
     }
     if (error) throw error;
     throw new OutOfMachineMemoryError(
@@ -691,11 +744,11 @@ export class Host implements HostContext, PagingHost {
     );
   }
 
-  /** FAULT_LIMIT: `vm` pages out from itself (a failed write is tried again, twice). */
+  /** 'limit': `vm` pages out from itself (a failed write is tried again, twice). */
   private relieveLimit(vm: VM): void {
     let error: SwapIoError | null = null;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const r = vm.pageOutInternal(BATCH / 8);
+      const r = vm.pageOutInternal(this.engine.reclaim.batch / 8);
       if (r.compressed + r.swapped + r.shared > 0) return;
       error ??= r.error;
       if (!r.error) break;
@@ -711,7 +764,7 @@ export class Host implements HostContext, PagingHost {
   private reclaimOrder(): { v: VM; over: number; resident: number; zip: number; floor: number }[] {
     const rows: { v: VM; over: number; resident: number; zip: number; floor: number }[] = [];
     for (const v of this.order) {
-      const st = this.engine.vmStats(v.id);
+      const st = this.engine.reclaim.vmStats(v.id);
       const resident = st.mapped + st.shared + st.zero;
       const floor = v.faulted ? 0 : v.reservationMiB * 256;
       const over = resident + st.zipFrames - floor;
@@ -728,20 +781,21 @@ export class Host implements HostContext, PagingHost {
    */
   private reclaimFrom(v: VM, over: number, spare: number, zip: number, note: (r: PageOutResult) => boolean): boolean {
     let moved = false;
-    const out = Math.min(BATCH / 8, over, spare);
+    const step = this.engine.reclaim.batch / 8;
+    const out = Math.min(step, over, spare);
     if (out > 0 && note(v.pageOutInternal(out))) moved = true;
-    if (this.freeFrames() === 0 && zip > 0 && note(v.zipEvictInternal(Math.min(BATCH / 8, over)))) moved = true;
+    if (this.freeFrames() === 0 && zip > 0 && note(v.zipEvictInternal(Math.min(step, over)))) moved = true;
     return moved;
   }
 
   /** Free machine frames. */
   private freeFrames(): number {
-    return this.engine.frameCounts().free;
+    return this.engine.ram.frameCounts().free;
   }
 
-  /** Frames counted by kind (re-exported for tests and reports). */
-  frameCounts(): ReturnType<Engine['frameCounts']> {
-    return this.engine.frameCounts();
+  /** Machine frames counted by kind (free + the others == total). */
+  frameCounts(): FrameCounts {
+    return this.engine.ram.frameCounts();
   }
 }
 

@@ -28,22 +28,6 @@ export interface PolicyVmView {
   readonly trueActive: number;
 }
 
-/** Memory each technique holds back from the VMs now, pages (what a sample reports as reclaimed by technique). */
-export function heldBack(host: Host): { balloon: number; sharing: number; compression: number; swap: number } {
-  const e = host.engine;
-  let balloon = 0, shared = 0, compressed = 0, swap = 0;
-  for (const v of host.vms) {
-    balloon += e.vmStateCount(v.id, 6);
-    shared += e.vmStateCount(v.id, 2) + e.vmStateCount(v.id, 3);
-    compressed += e.vmStateCount(v.id, 4);
-    swap += e.vmStateCount(v.id, 5);
-  }
-  const f = e.frameCounts();
-  // sharing saves every mapping of a shared frame beyond the frame itself; compression saves the
-  // pages compressed less the pool frames they sit in
-  return { balloon, sharing: shared - e.sharingCounters().shared, compression: compressed - f.zpool, swap };
-}
-
 /** What a policy may use and do. */
 export interface PolicyCtx {
   readonly now: number;

@@ -23,7 +23,7 @@
  * (assembly/reclaim/pageout.ts). Victims are random unless the scenario asks for LRU.
  */
 import type { PageOutResult } from '../../host/vm.js';
-import { heldBack, type PolicyCtx, type PolicyVmView } from '../context.js';
+import type { PolicyCtx, PolicyVmView } from '../context.js';
 import { resolvePolicyConfig, type PolicyConfig } from '../config.js';
 import { ActiveEstimator } from '../sampling.js';
 import { minFreePages } from './minfree.js';
@@ -173,7 +173,7 @@ export class EsxPolicy {
   hostFields(ctx: PolicyCtx): Record<string, number | string> {
     const t = thresholdPages(this.minFree);
     const mib = (p: number) => p / 256;
-    const held = heldBack(ctx.host);
+    const held = ctx.host.heldBack();
     return {
       state: this.state,
       minFreeMiB: mib(this.minFree),

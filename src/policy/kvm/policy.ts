@@ -21,7 +21,7 @@
  * the true working set so a comparison shows both policies' numbers, but nothing decides by it.
  */
 import type { PageOutResult } from '../../host/vm.js';
-import { heldBack, type PolicyCtx, type PolicyVmView } from '../context.js';
+import type { PolicyCtx, PolicyVmView } from '../context.js';
 import { resolvePolicyConfig, type PolicyConfig } from '../config.js';
 import { ActiveEstimator } from '../sampling.js';
 import { watermarks, type Watermarks } from './watermarks.js';
@@ -118,7 +118,7 @@ export class KvmPolicy {
    */
   hostFields(ctx: PolicyCtx): Record<string, number | string> {
     const mib = (p: number) => p / 256;
-    const held = heldBack(ctx.host);
+    const held = ctx.host.heldBack();
     return {
       kswapd: this.awake ? 'awake' : 'asleep',
       minMiB: mib(this.wm.min),
