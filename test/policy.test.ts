@@ -288,3 +288,26 @@ describe('Host.setRelief: a policy relieves first, on every path', () => {
     host.close();
   });
 });
+
+describe('the policy switches refuse bad input with a typed error naming the field', () => {
+  it('Host config, run-time switches and the sampler', async () => {
+    await expect(Host.create({ machineMemoryMiB: 8, sharing: { maxPageSharing: 1 } })).rejects.toThrow(/sharing.maxPageSharing: got 1, expected 0 \(no cap\) or at least 2/);
+    await expect(Host.create({ machineMemoryMiB: 8, sharing: { beforeSwap: 'yes' as never } })).rejects.toThrow(/sharing.beforeSwap: got "yes", expected true or false/);
+    await expect(Host.create({ machineMemoryMiB: 8, compression: { poolPercent: 101 } })).rejects.toThrow(/compression.poolPercent: got 101/);
+    await expect(Host.create({ machineMemoryMiB: 8, largePages: 1 as never })).rejects.toThrow(/largePages: got 1, expected true or false/);
+    const host = await Host.create({ machineMemoryMiB: 8 });
+    const vm = host.addVM({ name: 'v', memoryMiB: 2 });
+    expect(() => host.addVM({ name: 'w', memoryMiB: 2, largePages: 'on' as never })).toThrow(/vm.largePages: got "on", expected true or false/);
+    expect(() => host.blockAbove(vm, -1)).toThrow(/pages: got -1/);
+    expect(() => host.blockAbove({} as never, 5)).toThrow(/vm: .*expected a live VM of this host/);
+    expect(() => host.setPoolPercent(-3)).toThrow(/poolPercent: got -3/);
+    expect(() => host.setCachePercent(vm, 200)).toThrow(/cachePercent: got 200/);
+    expect(() => host.breakLargePages({ maxGroups: -1 })).toThrow(/maxGroups: got -1/);
+    expect(() => host.allowLargePages(undefined as never)).toThrow(/on: got undefined, expected true or false/);
+    expect(() => host.setShareBeforeSwap(1 as never)).toThrow(/on: got 1, expected true or false/);
+    expect(() => vm.sampleWorkingSet([1, 2] as never, 10, 1)).toThrow(/armed: .*expected null or the Uint32Array the last sample returned/);
+    expect(() => vm.sampleWorkingSet(null, 2 ** 21, 1)).toThrow(/n: got 2097152/);
+    expect(() => vm.sampleWorkingSet(null, 10, -1)).toThrow(/seed: got -1/);
+    host.close();
+  });
+});

@@ -518,7 +518,8 @@ export class Host {
    * with one aligned block of frames (assembly/reclaim/large.ts). Existing ones stay until broken.
    */
   allowLargePages(on: boolean): void {
-    this.engine.reclaim.largeAllow(checkBool('on', on, false));
+    if (typeof on !== 'boolean') throw new ConfigError('on', on, 'true or false');
+    this.engine.reclaim.largeAllow(on);
   }
 
   /** True if `vm` is a live VM of this host. */
@@ -590,7 +591,8 @@ export class Host {
 
   /** Turns share-before-swap on or off: page-out first tries to merge each private victim. */
   setShareBeforeSwap(on: boolean): void {
-    this.engine.reclaim.reclaimShareFirst(checkBool('on', on, false));
+    if (typeof on !== 'boolean') throw new ConfigError('on', on, 'true or false');
+    this.engine.reclaim.reclaimShareFirst(on);
   }
 
   /** Caps the compressed pool host-wide at `percent` of machine memory (zswap max_pool_percent; 0: no cap). */
