@@ -36,7 +36,7 @@
 import { Region, regionOffset, regionSize, cfg, Cfg } from "../ram/memmap";
 import { CDESC, CENTRY, cacheSetup, cacheFlushAsid, cacheDropTagMasked, cacheLarge, cacheOn } from "./tlb";
 import { clsShift } from "./entries";
-import { vmPages } from "../reclaim/pmap";
+import { vmPages, vmEntry } from "../reclaim/pmap";
 
 export const MMU_CTX: u32 = 1024;
 export const PVM_ENTRY: u32 = 128;
@@ -186,7 +186,7 @@ export function pagingVmSetup(vm: u32, mode: u32, gLevels: u32, hLevels: u32, gS
 }
 
 /** Index of the first pmap entry of `vm` (the gpTrack entries use the same index). */
-export function pmapBase(vm: u32): u32 { return load<u32>(regionOffset(Region.VmTable) + <usize>vm * 32); }
+export function pmapBase(vm: u32): u32 { return load<u32>(vmEntry(vm)); }
 
 /**
  * Creates a context (a simulated core) with the given cache geometry (sets x ways each; 0 sets
