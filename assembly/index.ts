@@ -3,13 +3,15 @@
  * file only re-exports them and sets them up in `init`, in memory-map order.
  */
 
-import { layout, INIT_OK } from "./ram/memmap";
+import { layout, INIT_OK, cfg, Cfg } from "./ram/memmap";
 import { framesInit, FrameKind } from "./ram/frames";
 import { pmapInit } from "./reclaim/pmap";
 import { mmuInit } from "./translate/cores";
 import { eptInit } from "./translate/ept";
 import { zpoolInit } from "./ram/zpool";
 import { sharingInit } from "./reclaim/sharing";
+import { simInit } from "./guest/state";
+import { contentInit } from "./workload/content";
 
 export {
   PAGE_SIZE, configCount, configName, configPtr, mapCount, mapName, mapOffset, mapSize,
@@ -32,7 +34,7 @@ export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS } from "./reclaim/zipcache";
 export {
   reclaimSeed, reclaimSelect, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
 } from "./reclaim/pageout";
-export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed, BALLOON_DUPLICATE, BALLOON_BAD_STATE } from "./reclaim/balloon";
+export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed, BALLOON_DUPLICATE, BALLOON_BAD_STATE, pagesDiscard } from "./reclaim/balloon";
 export {
   shareScan, sharedCount, sharingHints, sharingFullScans, sharingVolatile, sharingScanned, sharingMerged, sharingLargeSkipped,
   sharingLastScanned, sharingLastMerged, sharingCapacity, sharingPassPages, sharingCursor, sharingAudit,
@@ -58,6 +60,21 @@ export {
   LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE,
 } from "./codec/lz4";
 
+// the simulation: guest OS model (guest/), workloads and content (workload/)
+export {
+  simContentAddr, simContentPages, simSetNow, simGet, simGetF, simSet, simSetF, simSlotCount, simSlotName, simSlotIndex,
+  simSetMix, simVpageLoc, R_DONE, R_HOST, R_GUEST_FREE, R_GUEST_SWAPIN, R_ERROR, R_MORE,
+} from "./guest/state";
+export { guestSetup, guestBoot, guestFreeBalloon, guestRelease, guestZero, guestReport } from "./guest/alloc";
+export {
+  guestTake, guestDropCache, guestDeflateSelect, guestSwapSelect, guestSwapCommit, guestSwapIn, guestBatchReset,
+  TAKE_FREE, TAKE_CACHE,
+} from "./guest/reclaim";
+export { contentImageSet, contentGenerate, contentFillPage, K_ZERO, K_IMAGE, K_TEXT, K_BINARY, K_RANDOM, K_UNIQUE } from "./workload/content";
+export { simWorkload, simStepBegin, simTouch, simSeen } from "./workload/touch";
+export { samplerZipfCounts } from "./workload/sampler";
+export { simVerifyBegin, simVerify, simVerifyPages, simVerifyGuestList, simVerifyVpages } from "./workload/verify";
+
 // The values of enums TypeScript mirrors (src/engine/engine.ts FrameKind, src/translate/mmu.ts FaultKind), exported
 // only so that a test keeps the two sides in step (PState is kept by the order of vmStatName).
 export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./translate/walk";
@@ -77,5 +94,7 @@ export function init(): i32 {
   eptInit();
   zpoolInit();
   sharingInit();
+  simInit(<u32>cfg(Cfg.MaxVMs), <u32>cfg(Cfg.GuestPages), <u32>cfg(Cfg.SimContentPages));
+  contentInit();
   return INIT_OK;
 }

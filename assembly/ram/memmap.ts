@@ -15,6 +15,8 @@
  *   gpTrack      8 B x guestPages         per-GPPN shadow tracking: leaf rmap, shadowed-table link (shadow.ts)
  *   zslots       16 B x 4 x frames        metadata of every possible zpool slot (zpool.ts)
  *   shareTable   16 B x 2^k >= 4 x frames the TPS table: shared frames and hints (sharing.ts)
+ *   sim          simBytes                 the simulation's guest OS and workload tables and its
+ *                                         content images (guest/state.ts); empty unless asked for
  *   staging      >= stagingBytes          bulk data exchanged with TypeScript; the only region
  *                                         that can grow, so it is always last
  *
@@ -28,6 +30,7 @@ import { VM_ENTRY, PMAP_ENTRY } from "../reclaim/pmap";
 import { MMU_CTX, PVM_ENTRY, GPTRACK_ENTRY } from "../translate/cores";
 import { ZSLOT_ENTRY } from "./zpool";
 import { SHARE_ENTRY, shareTableEntries } from "../reclaim/sharing";
+import { simRegionBytes } from "../guest/state";
 
 /** Size of a machine frame and of a guest page. */
 export const PAGE_SIZE: u32 = 4096;
@@ -52,9 +55,13 @@ export const enum Cfg {
   MaxMmus = 4,
   /** bytes for TLB, page-walk-cache and nested-TLB entries of all MMU contexts together */
   MmuCacheBytes = 5,
-  COUNT = 6,
+  /** content pages (OS and file images) of the simulation's sim region; 0 with SimTables 0: no region */
+  SimContentPages = 6,
+  /** 1: the sim region holds the guest OS and workload tables (guest/state.ts) */
+  SimTables = 7,
+  COUNT = 8,
 }
-const CFG_NAMES: StaticArray<string> = ["machineFrames", "stagingBytes", "maxVMs", "guestPages", "maxMmus", "mmuCacheBytes"];
+const CFG_NAMES: StaticArray<string> = ["machineFrames", "stagingBytes", "maxVMs", "guestPages", "maxMmus", "mmuCacheBytes", "simContentPages", "simTables"];
 const CONFIG: usize = memory.data(<i32>Cfg.COUNT * 8, 8);
 
 /** Number of configuration fields. */
@@ -80,11 +87,12 @@ export const enum Region {
   GpTrack = 7,
   Zslots = 8,
   ShareTable = 9,
-  Staging = 10,
-  COUNT = 11,
+  Sim = 10,
+  Staging = 11,
+  COUNT = 12,
 }
 const REGION_NAMES: StaticArray<string> = [
-  "frameTable", "ram", "vmTable", "pmap", "mmuCtx", "mmuCache", "pagingVm", "gpTrack", "zslots", "shareTable", "staging",
+  "frameTable", "ram", "vmTable", "pmap", "mmuCtx", "mmuCache", "pagingVm", "gpTrack", "zslots", "shareTable", "sim", "staging",
 ];
 const REGION_OFFSET = memory.data(<i32>Region.COUNT * 8, 8);
 const REGION_SIZE = memory.data(<i32>Region.COUNT * 8, 8);
@@ -143,6 +151,7 @@ export function layout(): i32 {
   place(Region.GpTrack, cfg(Cfg.GuestPages) * GPTRACK_ENTRY, 64);
   place(Region.Zslots, frames * 4 * ZSLOT_ENTRY, 64);
   place(Region.ShareTable, shareTableEntries(frames) * SHARE_ENTRY, 64);
+  place(Region.Sim, simRegionBytes(cfg(Cfg.SimTables) != 0, cfg(Cfg.MaxVMs), cfg(Cfg.GuestPages), cfg(Cfg.SimContentPages)), PAGE_SIZE);
   place(Region.Staging, alignUp(max<u64>(cfg(Cfg.StagingBytes), PAGE_SIZE), PAGE_SIZE), PAGE_SIZE);
   const pages = alignUp(cursor, 65536) >> 16;
   if (pages > WASM_MAX_PAGES) return INIT_TOO_LARGE;

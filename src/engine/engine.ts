@@ -35,6 +35,10 @@ export interface EngineOptions {
   mmuCacheBytes?: number;
   /** Module flavour. Default: 'debug' when MEMVISOR_DEBUG=1 in the environment, else 'release'. */
   flavor?: EngineFlavor;
+  /** The simulation's guest OS and workload tables (region sim, src/engine/sim.ts). Default false. */
+  simTables?: boolean;
+  /** Pages of OS and file images the simulation keeps in region sim. Default 0. */
+  simContentPages?: number;
   /**
    * The compiled module to instantiate, for hosts that load it themselves (a browser fetching
    * build/release.wasm, a simulator that embeds memvisor). Default: build/<flavor>.wasm, read once.
@@ -335,6 +339,8 @@ export class Engine {
       guestPages: guestMiB * 256,
       maxMmus: checkInt('maxMmus', opts.maxMmus ?? 16, 0, 4096),
       mmuCacheBytes: checkInt('mmuCacheBytes', opts.mmuCacheBytes ?? 4 << 20, 0, 1 << 30),
+      simTables: opts.simTables ? 1 : 0,
+      simContentPages: checkInt('simContentPages', opts.simContentPages ?? 0, 0, 1 << 20),
     };
     const cfgPtr = this.raw.configPtr() >>> 0;
     const dv = new DataView(this.raw.memory.buffer);
@@ -979,6 +985,20 @@ export class Engine {
   /** Bytes of binary records emitted by the last lackeyReplay. */
   traceEmitted(): number {
     return this.raw.traceEmitted() >>> 0;
+  }
+
+  /**
+   * @internal The module's raw exports, for the binding files of src/engine/ only (sim.ts); every
+   * call through them must check `live` first, as the methods here do.
+   */
+  rawExports(): Readonly<Record<string, unknown>> {
+    this.live();
+    return this.raw as unknown as Record<string, unknown>;
+  }
+
+  /** @internal Throws if an earlier call aborted (for the binding files of src/engine/). */
+  checkLive(): void {
+    this.live();
   }
 
   /** Decodes a static string the module returned (names of counters and costs). */

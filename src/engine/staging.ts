@@ -39,3 +39,14 @@ export const STAGE_MMU_RETRY = STAGE_AUX;
 export const MMU_RETRY_MAX = 1 << 16;
 /** An MMU core's batch records over a Host: past every window a mid-batch fault resolution uses. */
 export const STAGE_MMU = STAGE_MMU_RETRY + MMU_RETRY_MAX * 4;
+/**
+ * The simulation's lists and page buffers (src/engine/sim.ts): they share the MMU's window, as a
+ * simulation never runs inside an MMU batch (its touches translate inside WebAssembly) and an MMU
+ * batch never runs inside a simulation call. Host fault resolution in the middle of a simulation
+ * batch uses only the windows below STAGE_AUX, so these survive it.
+ */
+export const STAGE_SIM = STAGE_MMU;
+/** Entries of a simulation list (GPPNs, (gppn, vp) pairs, slots). */
+export const SIM_LIST_MAX = 1 << 16;
+/** Pages of a simulation page buffer (guest swap batches, oracle reads). */
+export const SIM_PAGES = 256;

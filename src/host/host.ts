@@ -57,6 +57,8 @@ export interface HostConfig {
   victimPolicy?: VictimPolicy;
   /** most of a VM's memory its balloon may hold, percent (default 65, ESX Mem.CtlMaxPercent) */
   balloonMaxPercent?: number;
+  /** @internal room for a Simulation (src/sim): its guest tables, its content pages, MMU cores */
+  sim?: { contentPages: number; maxMmus: number };
 }
 
 /** Host-wide counters. Units: frames and pages are 4 KiB; cumulative counts never decrease. */
@@ -125,7 +127,7 @@ export interface ShareScanResult {
   fullScans: number;
 }
 
-const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent'];
+const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'sim'];
 const VM_KEYS = ['name', 'memoryMiB', 'salt', 'reservationMiB', 'limitMiB', 'shares', 'mmu', 'victimPolicy', 'cachePercent'];
 
 /** Rejects keys of `obj` not in `keys` (a typo must not be ignored silently). */
@@ -183,6 +185,9 @@ export class Host implements HostContext, PagingHost {
       guestMemoryMiB: cfg.guestMemoryMiB,
       flavor: cfg.flavor,
       stagingBytes: STAGE_AUX + (1 << 16),
+      simTables: cfg.sim !== undefined,
+      simContentPages: cfg.sim?.contentPages,
+      maxMmus: cfg.sim?.maxMmus,
     });
     this.staging = this.engine.region('staging').offset;
     this.engine.reclaimSeed(this.seed);

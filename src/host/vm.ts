@@ -23,6 +23,7 @@ import {
   BATCH, STAGE_AUX, STAGE_DATA, STAGE_DATA_BYTES, STAGE_EVICT, STAGE_IN, STAGE_IN_ADDRS, STAGE_IN_LIST, STAGE_REQ,
 } from '../engine/staging.js';
 import { pagingStats, type MmuMode, type MmuVm, type PagingStats } from '../translate/mmu.js';
+import type { StagedList } from '../engine/sim.js';
 
 /** pmap states (assembly/reclaim/pmap.ts PState). */
 export enum PState {
@@ -507,6 +508,37 @@ export class VM {
     const r = this.engine.balloonDeflate(this.id, list, gppns.length);
     if (r < 0) this.balloonError(gppns, r, 'ballooned');
     return r;
+  }
+
+  /**
+   * @internal balloonInflate for a list the guest model already wrote into staging (src/engine/sim.ts):
+   * no copy, no per-page JavaScript; the module validates it whole. `slotsAt`: room for `list.n`
+   * u32 swap slots. Returns the pages ballooned.
+   */
+  balloonInflateStaged(list: StagedList, slotsAt: number): number {
+    this.usable();
+    const have = this.engine.vmStateCount(this.id, PState.Ballooned);
+    if (have + list.n > this.balloonMaxPages) {
+      throw new ConfigError('gppns', `${list.n} pages`, `at most ${this.balloonMaxPages - have} more pages (balloon cap ${this.balloonMaxPages} pages, ${have} ballooned)`);
+    }
+    const r = this.engine.balloonInflate(this.id, list.at, list.n, slotsAt);
+    if (r < 0) throw new MemvisorError(`balloon inflate of VM ${JSON.stringify(this.name)}: entry ${this.engine.balloonBadIndex()} of the guest's list refused (code ${r})`);
+    const freed = this.engine.balloonSlotsFreed();
+    if (freed > 0) this.releaseSwapSlots(new Uint32Array(this.engine.u8.buffer, slotsAt, freed).slice());
+    return r;
+  }
+
+  /** @internal balloonDeflate for a list the guest model wrote into staging. Returns the pages deflated. */
+  balloonDeflateStaged(list: StagedList): number {
+    this.usable();
+    const r = this.engine.balloonDeflate(this.id, list.at, list.n);
+    if (r < 0) throw new MemvisorError(`balloon deflate of VM ${JSON.stringify(this.name)}: entry ${this.engine.balloonBadIndex()} of the guest's list refused (code ${r})`);
+    return r;
+  }
+
+  /** @internal Frees swap store slots whose pages the host dropped (free page reporting). */
+  releaseSwapSlots(slots: Uint32Array): void {
+    for (const s of slots) this.swap.release(s);
   }
 
   /** Checks that `gppns` is an array of integers and copies it into staging as u32; returns its address. */
