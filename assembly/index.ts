@@ -65,7 +65,7 @@ export {
   simContentAddr, simContentPages, simSetNow, simGet, simGetF, simSet, simSetF, simSlotCount, simSlotName, simSlotIndex,
   simSetMix, simVpageLoc, R_DONE, R_HOST, R_GUEST_FREE, R_GUEST_SWAPIN, R_ERROR, R_MORE,
 } from "./guest/state";
-export { guestSetup, guestBoot, guestFreeBalloon, guestRelease, guestZero, guestReport } from "./guest/alloc";
+export { guestSetup, guestBoot, guestFreeBalloon, guestRelease, guestZero, guestReport, guestAudit } from "./guest/alloc";
 export {
   guestTake, guestDropCache, guestDeflateSelect, guestSwapSelect, guestSwapCommit, guestSwapIn, guestBatchReset,
   TAKE_FREE, TAKE_CACHE,

@@ -29,3 +29,16 @@ export {
 export {
   SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, type SwapFault, type SwapStoreStats,
 } from './host/swapstore.js';
+export {
+  Simulation, VERSION, type RunResult, type Verified, type SimulationOptions,
+} from './sim/simulation.js';
+export {
+  parseScenario, scenarioJsonSchema, ScenarioSchema, ScenarioError, type Scenario, type ScenarioInput, type ScenarioProblem,
+  type VmScenario, type PhaseScenario, type CostsScenario,
+} from './sim/scenario.js';
+export { type Sample, type VmSample, type HostSample } from './sim/sample.js';
+export { resolveCosts, type ResolvedCosts, type SwapTier } from './sim/costs.js';
+export {
+  registerPolicy, createPolicy, policyKinds, BasicPolicy, type Policy, type PolicyContext, type PolicyVm, type PolicyFactory,
+} from './policy/index.js';
+export { GuestOs, OOM_DEFLATE_PAGES, type GuestCounts } from './guest/guest.js';

@@ -279,3 +279,54 @@ export function guestReport(vm: u32, delayMs: u32, out: usize, cap: u32): u32 {
 }
 
 export { NONE, NIL, SWAPPED, FILL, O_KERNEL, O_CACHE, O_VPAGE, O_BALLOON, O_RESERVED, R_HOST, R_DONE, R_MORE };
+
+const AUDIT_COUNTS = memory.data(8 * 4, 4);
+
+/**
+ * Recounts the guest model of `vm` and checks its invariants: per-kind counts match the owner
+ * words; the free list holds exactly the free pages, once each; every GPPN a virtual page
+ * names is owned by that virtual page and the other way round; SwapHeld counts the swapped
+ * virtual pages. Returns 0, or a failure code (with the GPPN, kind or virtual page in the
+ * header's VerifyFirst), and aborts a debug build.
+ */
+export function guestAudit(vm: u32): u32 {
+  const r = auditGuest(vm);
+  if (DEBUG) assert(r == 0, "guestAudit: guest model invariant broken");
+  return r;
+}
+
+function auditGuest(vm: u32): u32 {
+  const h = hdr(vm);
+  const pages = <u32>sget(h, S.Pages);
+  const vpages = <u32>sget(h, S.VPages);
+  memory.fill(AUDIT_COUNTS, 0, 32);
+  for (let g: u32 = 0; g < pages; g++) {
+    const o = load<u32>(ownerAddr(h, g));
+    const k = okind(o);
+    if (k > O_RESERVED) { sset(h, S.VerifyFirst, g); return 1; }
+    store<u32>(AUDIT_COUNTS + (<usize>k << 2), load<u32>(AUDIT_COUNTS + (<usize>k << 2)) + 1);
+    if (k == O_VPAGE) {
+      const vp = o & O_INDEX;
+      if (vp >= vpages || (load<u32>(vpAddr(h, vp)) & (LOC_MASK | SWAPPED)) != g) { sset(h, S.VerifyFirst, g); return 2; }
+    }
+  }
+  for (let k: u32 = 0; k <= O_RESERVED; k++) {
+    if (load<u32>(AUDIT_COUNTS + (<usize>k << 2)) != <u32>sget(h, <S>(<u32>S.Owned + k))) { sset(h, S.VerifyFirst, k); return 3; }
+  }
+  const free = load<u32>(AUDIT_COUNTS);
+  let n: u32 = 0;
+  for (let g = <u32>sget(h, S.FreeHead); g != NIL; g = load<u32>(ownerAddr(h, g)) & O_INDEX) {
+    if (g >= pages || okind(load<u32>(ownerAddr(h, g))) != O_FREE || ++n > free) { sset(h, S.VerifyFirst, g); return 4; }
+  }
+  if (n != free) return 5;
+  let swapped: u32 = 0;
+  for (let vp: u32 = 0; vp < vpages; vp++) {
+    const lo = load<u32>(vpAddr(h, vp));
+    const loc = lo & LOC_MASK;
+    if (loc == NO_LOC) continue;
+    if (lo & SWAPPED) { swapped++; continue; }
+    if (loc >= pages || load<u32>(ownerAddr(h, loc)) != oword(O_VPAGE, vp)) { sset(h, S.VerifyFirst, vp); return 6; }
+  }
+  if (swapped != <u32>sget(h, S.SwapHeld)) return 7;
+  return 0;
+}

@@ -87,12 +87,19 @@ export function guestDeflateSelect(vm: u32, n: u32, out: usize): u32 {
   return k;
 }
 
+/** True if `g` is among the first `k` (gppn, vp) entries at `out`. */
+function listed(out: usize, k: u32, g: u32): bool {
+  for (let i: u32 = 0; i < k; i++) if (load<u32>(out + (<usize>i << 3)) == g) return true;
+  return false;
+}
+
 /**
  * Chooses up to `n` guest swap victims (clock over GPPNs held by virtual pages, second chance
  * for REF) and copies each one's 4 KiB into `buf` + 4096 i, listing (u32 gppn, u32 vp) at
  * `out`. Reading a victim goes through the host fault path: R_HOST when the host must act first
  * (resumable; BatchN holds the pages listed so far). A victim the host holds swapped or
  * compressed is counted as double paging. R_DONE with BatchN victims (fewer: no more candidates).
+ * The hand visits each GPPN at most twice per batch (BatchM counts the visits across calls).
  */
 export function guestSwapSelect(vm: u32, n: u32, out: usize, buf: usize): u32 {
   const h = hdr(vm);
@@ -100,7 +107,7 @@ export function guestSwapSelect(vm: u32, n: u32, out: usize, buf: usize): u32 {
   let k = <u32>sget(h, S.BatchN);
   let g = <u32>sget(h, S.Hand);
   let cand = <u32>sget(h, S.PendGppn); // a victim whose read met a host fault: read it first
-  let scanned: u32 = 0;
+  let scanned = <u32>sget(h, S.BatchM); // across the calls of one batch (a host fault ends a call)
   while (k < n) {
     if (cand == NIL) {
       if (scanned++ >= 2 * pages) break;
@@ -108,6 +115,8 @@ export function guestSwapSelect(vm: u32, n: u32, out: usize, buf: usize): u32 {
       const here = g;
       g = g + 1 < pages ? g + 1 : 0;
       if (okind(o) != O_VPAGE) continue;
+      // past one round the hand meets pages it listed already (they stay the guest's until the commit)
+      if (scanned > pages && listed(out, k, here)) continue;
       const a = vpAddr(h, o & O_INDEX);
       const w = load<u32>(a);
       if (w & FILL) continue;
@@ -124,6 +133,7 @@ export function guestSwapSelect(vm: u32, n: u32, out: usize, buf: usize): u32 {
       sset(h, S.Hand, g);
       sset(h, S.PendGppn, cand);
       sset(h, S.BatchN, k);
+      sset(h, S.BatchM, scanned);
       sset(h, S.RGppn, cand);
       sset(h, S.RCode, mpn);
       return R_HOST;
@@ -137,6 +147,7 @@ export function guestSwapSelect(vm: u32, n: u32, out: usize, buf: usize): u32 {
   sset(h, S.PendGppn, NIL);
   sset(h, S.Hand, g);
   sset(h, S.BatchN, k);
+  sset(h, S.BatchM, 0);
   return R_DONE;
 }
 

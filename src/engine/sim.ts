@@ -53,7 +53,7 @@ const FUNCTIONS = [
   'guestZero', 'guestReport', 'guestTake', 'guestDropCache', 'guestDeflateSelect', 'guestSwapSelect',
   'guestSwapCommit', 'guestSwapIn', 'guestBatchReset', 'contentImageSet', 'contentGenerate', 'contentFillPage',
   'simWorkload', 'simStepBegin', 'simTouch', 'simSeen', 'simVerifyBegin', 'simVerify', 'simVerifyPages',
-  'simVerifyGuestList', 'simVerifyVpages', 'pagesDiscard', 'samplerZipfCounts',
+  'simVerifyGuestList', 'simVerifyVpages', 'pagesDiscard', 'samplerZipfCounts', 'guestAudit',
 ] as const;
 type Raw = Record<(typeof FUNCTIONS)[number], Fn>;
 
@@ -291,6 +291,11 @@ export class SimEngine {
   /** Address for a balloon call's freed swap slots (room for `n` u32 after a list). */
   slotsRoom(): number {
     return this.base + B;
+  }
+
+  /** Checks the guest model's invariants of `vm` (assembly/guest/alloc.ts guestAudit): 0, or a failure code (detail in 'verifyFirst'); a debug build aborts. */
+  guestAudit(vm: number): number {
+    return this.call('guestAudit', vm) >>> 0;
   }
 
   // ---- the oracle ------------------------------------------------------------------------------
