@@ -9,6 +9,7 @@ import { MemvisorError, UsageError } from '../errors.js';
 import { runDemo } from './demo.js';
 import { runTrace } from './trace.js';
 import { runImage } from './image.js';
+import { runRun } from './run.js';
 
 const HELP = `memvisor — simulate how a hypervisor virtualizes and overcommits memory
 
@@ -26,6 +27,9 @@ commands:
                                    see memvisor trace --help
   image <file>... [options]        sharing and compression potential of raw guest memory
                                    images (.vmem, QEMU dumps); see memvisor image --help
+  run <scenario.json> [--json F]   run a scenario on simulated time: VMs with guests and
+                                   workloads, balloon, sharing, swap; samples and a JSON
+                                   report; see memvisor run --help
   help                             this text
 `;
 
@@ -48,8 +52,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'image':
         await runImage(rest, process.stdout);
         return 0;
+      case 'run':
+        return await runRun(rest, process.stdout, process.stderr);
       default:
-        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, image, help\n`);
+        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, image, run, help\n`);
         return 2;
     }
   } catch (e) {
