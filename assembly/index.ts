@@ -71,7 +71,7 @@ export {
   TAKE_FREE, TAKE_CACHE,
 } from "./guest/reclaim";
 export { contentImageSet, contentGenerate, contentFillPage, K_ZERO, K_IMAGE, K_TEXT, K_BINARY, K_RANDOM, K_UNIQUE } from "./workload/content";
-export { simWorkload, simStepBegin, simTouch, simSeen } from "./workload/touch";
+export { simWorkload, simStepBegin, simTouch, simSeen, simTraceRun } from "./workload/touch";
 export { samplerZipfCounts } from "./workload/sampler";
 export { simVerifyBegin, simVerify, simVerifyPages, simVerifyGuestList, simVerifyVpages } from "./workload/verify";
 

@@ -206,6 +206,24 @@ describe('VMs through MMU cores', () => {
   });
 });
 
+describe('trace workloads', () => {
+  it('replay a lackey trace through the VM\'s MMU at the given record rate, looping, with its shadow tables', async () => {
+    const trace = new URL('./fixtures/tiny.lackey.gz', import.meta.url).pathname;
+    const r = await run(scenario({
+      duration: 2,
+      host: { machineMemoryMiB: 64 },
+      vms: [{ name: 't', memoryMiB: 32, mmu: 'shadow', os: { kernelMiB: 2, cacheMiB: 2, anonMiB: 2 }, workload: { trace, traceRecordsPerSecond: 30_000 } }],
+    }));
+    for (const s of r.samples) {
+      expect(s.vms.t.touchesAsked).toBe(30_000); // the trace has 12k records: it loops
+      expect(s.vms.t.touchesCompleted).toBeGreaterThan(29_900);
+      expect(s.vms.t.translation).toBeGreaterThan(0);
+    }
+    expect(r.samples[0].host.pageTablesMiB).toBeGreaterThan(0); // its shadow tables
+    expect(r.verified.ok).toBe(true);
+  });
+});
+
 describe('library use', () => {
   it('advancing in whole steps gives the run that one call to the end gives; any other amounts the same samples', async () => {
     const s = scenario({

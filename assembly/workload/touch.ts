@@ -37,11 +37,11 @@ import {
   vmEntry, pmapAddr, pmapFault, pstate, pframe, PState, ACCESSED, DIRTY, FAULT_MIN, VmF, VmCounter,
 } from "../reclaim/pmap";
 import { frameAddr } from "../ram/frames";
-import { F, cget, ctxAddr } from "../translate/cores";
+import { F, cget, cadd, ctxAddr } from "../translate/cores";
 import { translate, FAULT_BIT, lastFaultKind, lastFaultCode, FK_GUEST_PF, FK_HOST, FK_NO_FRAME } from "../translate/walk";
 import { kernelAccess } from "../translate/gos";
 import { ramAt } from "../translate/ept";
-import { ACC_READ, ACC_WRITE, PF_P } from "../translate/entries";
+import { ACC_READ, ACC_WRITE, ACC_FETCH, PF_P } from "../translate/entries";
 
 /** A cumulative pmap counter of `vm`. */
 // @ts-ignore: decorator
@@ -384,3 +384,82 @@ export function simSeen(vm: u32, clear: bool): u32 {
 }
 
 export { R_GUEST_FREE, R_GUEST_SWAPIN, R_HOST, R_ERROR, R_DONE };
+
+/**
+ * A trace workload's step: replays the binary trace records (translate/trace.ts format) at
+ * [p, p + len) on the VM's MMU core from the header's Cursor (bytes), until the step's records
+ * (Asked) or time (BudgetNs) are used up or the chunk ends (R_DONE; Cursor: bytes consumed), or
+ * a record's translation needs the host (R_HOST; the record is retried). The guest OS model of
+ * the core maps pages on first touch (demand paging). Costs as touchMmu: the workload's pace per
+ * record, the core's cycles, what the host did.
+ */
+export function simTraceRun(vm: u32, p: usize, len: u32): u32 {
+  const h = hdr(vm);
+  const c = ctxAddr(<u32>sget(h, S.Ctx));
+  const asked = <u32>sget(h, S.Asked);
+  const budget = fget(h, S.BudgetNs);
+  const pace = fget(h, S.TauNs) + fget(h, S.HitNs);
+  const nsc = fget(h, S.NsPerCycle);
+  const cExit = cget(c, F.CostVmExit), cPf = cget(c, F.CostGuestPf), cEpt = cget(c, F.CostEptViolation);
+  const cFill = cget(c, F.CostShadowFill), cPtw = cget(c, F.CostPtWrite);
+  snapshot(vm, h);
+  let done = <u32>sget(h, S.Done);
+  let used = fget(h, S.UsedNs);
+  let stall = 0.0, transl = 0.0, writes: u64 = 0, faults: u64 = 0;
+  let s = p + <usize>sget(h, S.Cursor);
+  const end = p + len;
+  let why = R_DONE;
+  while (done < asked && used < budget && s + 8 <= end) {
+    const w = load<u64>(s);
+    let size = w >> 58;
+    let next = s + 8;
+    if (size == 0) {
+      if (next + 8 > end) break;
+      size = load<u64>(next);
+      next += 8;
+    }
+    const kind = <u32>(w >> 56) & 3;
+    const addr = w & 0x00FFFFFFFFFFFFFF;
+    const acc = kind == 0 ? ACC_FETCH : kind == 1 ? ACC_READ : ACC_WRITE;
+    let r = translate(c, addr, acc, true);
+    const last = addr + size - 1;
+    if (!(r & FAULT_BIT) && ((last ^ addr) >> 12) != 0) r = translate(c, last, acc, true);
+    let hostStop = false;
+    if (r & FAULT_BIT) {
+      const k = lastFaultKind();
+      if (k == FK_HOST || k == FK_NO_FRAME) hostStop = true;
+      else cadd(c, F.UnhandledFaults, 1);
+    }
+    const cyc = cget(c, F.Cycles);
+    const ex = cget(c, F.VmExits), pf = cget(c, F.GuestPageFaults);
+    let faultCyc: u64 = 0;
+    if (ex != sget(h, S.SnapExits) || pf != sget(h, S.SnapPf) || cget(c, F.PtWriteTraps) != sget(h, S.SnapPtw)) {
+      const ept = cget(c, F.EptViolations), fills = cget(c, F.ShadowFills), ptw = cget(c, F.PtWriteTraps);
+      faultCyc = (ex - sget(h, S.SnapExits)) * cExit + (pf - sget(h, S.SnapPf)) * cPf + (ept - sget(h, S.SnapEpt)) * cEpt
+        + (fills - sget(h, S.SnapFills)) * cFill + (ptw - sget(h, S.SnapPtw)) * cPtw;
+      sset(h, S.SnapExits, ex);
+      sset(h, S.SnapPf, pf);
+      sset(h, S.SnapEpt, ept);
+      sset(h, S.SnapFills, fills);
+      sset(h, S.SnapPtw, ptw);
+      faults++;
+    }
+    const allCyc = cyc - sget(h, S.SnapCyc);
+    sset(h, S.SnapCyc, cyc);
+    if (faultCyc > allCyc) faultCyc = allCyc;
+    const hostNs = hostEventNs(vm, h);
+    used += <f64>allCyc * nsc + hostNs;
+    stall += <f64>faultCyc * nsc + hostNs;
+    transl += <f64>(allCyc - faultCyc) * nsc;
+    if (hostStop) {
+      why = faultStop(h);
+      break;
+    }
+    if (acc == ACC_WRITE) writes++;
+    done++;
+    used += pace;
+    s = next;
+  }
+  sset(h, S.Cursor, <u64>(s - p));
+  return finish(h, why, done, used, stall, transl, 0.0, writes, 0, faults);
+}

@@ -53,7 +53,7 @@ const FUNCTIONS = [
   'guestZero', 'guestReport', 'guestTake', 'guestDropCache', 'guestDeflateSelect', 'guestSwapSelect',
   'guestSwapCommit', 'guestSwapIn', 'guestBatchReset', 'contentImageSet', 'contentGenerate', 'contentFillPage',
   'simWorkload', 'simStepBegin', 'simTouch', 'simSeen', 'simVerifyBegin', 'simVerify', 'simVerifyPages',
-  'simVerifyGuestList', 'simVerifyVpages', 'pagesDiscard', 'samplerZipfCounts', 'guestAudit',
+  'simVerifyGuestList', 'simVerifyVpages', 'pagesDiscard', 'samplerZipfCounts', 'guestAudit', 'simTraceRun',
 ] as const;
 type Raw = Record<(typeof FUNCTIONS)[number], Fn>;
 
@@ -207,6 +207,23 @@ export class SimEngine {
     this.engine.u8.fill(0, at, at + active * 4);
     this.call('samplerZipfCounts', vm, BigInt.asUintN(64, seed), active, tablePages, s, draws, at);
     return new Uint32Array(this.engine.u8.buffer, at, active).slice();
+  }
+  /** Most bytes of trace records one traceRun takes. */
+  get traceChunkBytes(): number {
+    return this.pagesMax * PAGE;
+  }
+  /**
+   * Replays binary trace records (`records`, at most traceChunkBytes; whole records only are
+   * taken) on `vm`'s core within the step begun by stepBegin; resumable after Reason.Host.
+   * `fresh`: a new chunk (its cursor starts at 0). Returns why it stopped; 'cursor': bytes consumed.
+   */
+  traceRun(vm: number, records: Uint8Array, fresh: boolean): Reason {
+    const at = this.base + BUF;
+    if (fresh) {
+      this.engine.u8.set(records, at);
+      this.set(vm, 'cursor', 0);
+    }
+    return this.call('simTraceRun', vm, at, records.length);
   }
   seen(vm: number, clear: boolean): number {
     return this.call('simSeen', vm, clear) >>> 0;

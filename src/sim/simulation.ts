@@ -23,6 +23,7 @@ import { GuestOs, type GuestHost } from '../guest/guest.js';
 import { planContent, loadContent, type ContentPlan } from '../workload/images.js';
 import { nameKey } from '../workload/keys.js';
 import { workloadAt, workloadPages, type WorkloadNow } from '../workload/phases.js';
+import { loadTrace } from '../workload/trace.js';
 import { createPolicy, policyKinds, type Policy, type PolicyContext, type PolicyVm } from '../policy/index.js';
 import { parseScenario, mibPages, ptReserveMiB, type Scenario, type VmScenario } from './scenario.js';
 import { resolveCosts, newPageNs, type ResolvedCosts } from './costs.js';
@@ -67,6 +68,8 @@ class SimVm {
   asked = 0;
   cur: WorkloadNow | null = null;
   core: Mmu | null = null;
+  /** a trace workload: its binary records and the byte where replay goes on */
+  trace: { records: Uint8Array; pos: number } | null = null;
 
   constructor(
     readonly vm: VM,
@@ -185,10 +188,13 @@ export class Simulation implements GuestHost {
     const kernel = mibPages(cfg.os.kernelMiB), cache = mibPages(cfg.os.cacheMiB), anon = mibPages(cfg.os.anonMiB);
     const vpages = anon + (cfg.workload.trace === undefined ? workloadPages(cfg.workload.phases) : 0);
     let resLo = vm.pages, core: Mmu | null = null;
+    const traced = cfg.workload.trace !== undefined;
     if (cfg.mmu !== 'none') {
-      const reserve = Math.min(vm.pages - 1, ptReserveMiB(cfg) * 256);
+      // a trace's guest process gets its pages from the MMU's guest OS model (demand paging), so
+      // that model owns everything above the OS; otherwise only the page tables of the workload
+      const reserve = traced ? vm.pages - (kernel + cache + anon) : Math.min(vm.pages - 1, ptReserveMiB(cfg) * 256);
       resLo = vm.pages - reserve;
-      core = this.host.mmu({ demandPaging: false, costs: this.costs.mmu });
+      core = this.host.mmu({ demandPaging: traced, costs: this.costs.mmu });
       core.attach(vm, { guestOs: { firstGppn: resLo, pages: reserve } });
     }
     if (!se.guestSetup(id, kernel, cache, anon, vpages, resLo, vm.pages)) {
@@ -226,6 +232,7 @@ export class Simulation implements GuestHost {
     const guest = new GuestOs(se, this, vm, cfg, c);
     const v = new SimVm(vm, guest, cfg, anon, vpages);
     v.core = core;
+    if (traced) v.trace = { records: loadTrace(cfg.workload.trace!), pos: 0 };
     this.vms.push(v);
     this.byId.set(id, v);
     guest.boot();
@@ -364,6 +371,7 @@ export class Simulation implements GuestHost {
 
   /** The VM's touches for `dt` simulated seconds: one WebAssembly loop, resumed after each reason code. */
   private runVm(v: SimVm, dt: number): void {
+    if (v.trace) return this.runTrace(v, dt);
     const se = this.se, id = v.vm.id;
     const w = workloadAt(v.cfg.workload.phases, this.clock.now);
     const cur = v.cur;
@@ -396,6 +404,50 @@ export class Simulation implements GuestHost {
         } else {
           throw new MemvisorError(`VM ${JSON.stringify(v.name)}: the touch loop stopped (${Reason[r]}) at virtual page ${se.get(id, 'rVp')}`);
         }
+      }
+    } finally {
+      v.guest.inStep = false;
+    }
+    v.carryNs = Math.min(0, budget - se.getF(id, 'usedNs'));
+  }
+
+  /** A trace VM's records for `dt` simulated seconds, chunk by chunk, wrapping when `loop`. */
+  private runTrace(v: SimVm, dt: number): void {
+    const se = this.se, id = v.vm.id, t = v.trace!, wl = v.cfg.workload;
+    if (!v.cur) se.setF(id, 'tauNs', 1e9 / wl.traceRecordsPerSecond);
+    v.cur = { phase: 0, activePages: 0, touchesPerSecond: wl.traceRecordsPerSecond, writeFraction: 0, zipfS: 0, tablePages: 0 };
+    const want = wl.traceRecordsPerSecond * dt + v.frac;
+    const asked = t.records.length === 0 || (t.pos >= t.records.length && !wl.loop) ? 0 : Math.floor(want);
+    v.frac = want - Math.floor(want);
+    const budget = dt * 1e9 + v.carryNs - v.guest.debtNs;
+    v.guest.debtNs = 0;
+    v.asked += asked;
+    if (asked === 0) {
+      v.carryNs = Math.min(0, budget);
+      return;
+    }
+    se.stepBegin(id, asked, budget);
+    v.guest.inStep = true;
+    try {
+      while (se.get(id, 'done') < asked && se.getF(id, 'usedNs') < budget) {
+        if (t.pos >= t.records.length) {
+          if (!wl.loop) break;
+          t.pos = 0;
+        }
+        const chunk = t.records.subarray(t.pos, Math.min(t.records.length, t.pos + se.traceChunkBytes));
+        let r = se.traceRun(id, chunk, true);
+        while (r === Reason.Host) {
+          v.guest.charge(this.resolveHostFault(v.guest, se.get(id, 'rGppn'), se.get(id, 'rCode')));
+          r = se.traceRun(id, chunk, false);
+        }
+        const used = se.get(id, 'cursor');
+        if (used === 0) {
+          if (t.pos + chunk.length >= t.records.length && chunk.length > 0 && se.get(id, 'done') < asked) {
+            throw new MemvisorError(`VM ${JSON.stringify(v.name)}: the trace ends inside a record (${chunk.length} trailing bytes)`);
+          }
+          break;
+        }
+        t.pos += used;
       }
     } finally {
       v.guest.inStep = false;
