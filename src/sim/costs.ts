@@ -7,7 +7,7 @@
  *   event                         default         charged where
  *   hit                           0 us            touch loop (the phase's rate already is its pace)
  *   guestPageFault                1 us            touch loop, mmu none (an MMU core charges its cycles)
- *   vmExit                        1 us            touch loop, mmu none, per host fault
+ *   vmExit                        0.4 us          touch loop, mmu none, per host fault
  *   firstTouch                    1.5 us          touch loop (also a re-touched balloon or reported page)
  *   cowBreak                      2 us            touch loop
  *   decompress                    1.5 us          touch loop

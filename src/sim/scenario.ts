@@ -135,7 +135,7 @@ const tiers = (d: string, h: number, s: number, hd: number) =>
 export const CostsSchema = z.strictObject({
   hit: us('a touch that hits, beyond the workload\'s own pace', 0),
   guestPageFault: us('a guest page fault allocating a page (mmu none; with an MMU the core\'s guestPageFault cycles)', 1),
-  vmExit: us('a VM exit and entry around a host fault (mmu none; with an MMU the core\'s vmExit cycles)', 1),
+  vmExit: us('a VM exit and entry around a host fault (mmu none; with an MMU the core\'s vmExit cycles)', 0.4),
   firstTouch: us('the host backs a page on first touch: allocate and zero a frame', 1.5),
   cowBreak: us('copy-on-write break: allocate and copy 4 KiB', 2),
   decompress: us('fault on a zip cache page: LZ4 decompress into a frame', 1.5),

@@ -117,7 +117,7 @@ export class Simulation implements GuestHost {
   private readonly byId = new Map<number, SimVm>();
   private readonly clock = new Clock();
   private readonly policy: Policy;
-  private readonly ctx: PolicyContext;
+  private readonly ctx: PolicyContext | undefined;
   private readonly samples: Sample[] = [];
   private readonly listeners: ((s: Sample) => void)[] = [];
   private prevStats: Stats;
@@ -138,12 +138,13 @@ export class Simulation implements GuestHost {
     this.se = new SimEngine(host.engine);
     config.content.source = loadContent(this.se, plan, config.content.source, config.content.roots, config.seed);
     this.policyRng = (config.seed ^ 0x5bd1e995) >>> 0 || 1;
+    this.policy = opts.policy ?? createPolicy(config.policy);
+    config.policy.kind = this.policy.kind;
+    // guests boot here: a host too small for every OS reclaims (the host's relief: no policy runs before t = 0)
     for (const cfg of config.vms) {
       const names = cfg.count === 1 ? [cfg.name] : Array.from({ length: cfg.count }, (_, k) => `${cfg.name}-${k + 1}`);
       for (const name of names) this.addVm(name, cfg, plan);
     }
-    this.policy = opts.policy ?? createPolicy(config.policy);
-    config.policy.kind = this.policy.kind;
     this.ctx = this.policyContext();
     this.schedule();
     this.prevStats = host.stats();
@@ -246,7 +247,7 @@ export class Simulation implements GuestHost {
         return self.clock.now;
       },
       host: this.host,
-      vms: this.vms.map((v) => policyView(v)),
+      vms: Object.freeze(this.vms.map((v) => policyView(v))),
       config: this.config.policy,
       machinePages: this.host.engine.machineFrames,
       freePages: () => this.host.frameCounts().free,
@@ -289,7 +290,7 @@ export class Simulation implements GuestHost {
       const period = ksm ? c.host.sharing.sleep_millisecs / 1000 : 1;
       this.clock.every('sharing scanner', period, () => this.scan(period));
     }
-    this.policy.start(this.ctx);
+    this.policy.start(this.ctx!);
     this.clock.every('sampler', c.sampleInterval, () => this.sample());
   }
 
@@ -470,7 +471,7 @@ export class Simulation implements GuestHost {
       return (e.vmStats(guest.id).swapIn - before) * this.costs.swapInNs + exit;
     }
     const before = this.reclaimTotals();
-    const handled = this.policy.relieve?.(this.ctx, policyView(v), code === e.codes.FAULT_LIMIT ? 'limit' : 'noFrame') ?? false;
+    const handled = this.ctx ? this.policy.relieve?.(this.ctx, policyView(v), code === e.codes.FAULT_LIMIT ? 'limit' : 'noFrame') ?? false : false;
     if (!handled) guest.vm.resolveFault(gppn, code);
     const after = this.reclaimTotals();
     return (after.zip - before.zip) * this.costs.compressNs + (after.swapOut - before.swapOut) * this.costs.swapOutNs;
@@ -512,9 +513,9 @@ export class Simulation implements GuestHost {
         trueActive: v.trueActive,
         doublePaging: se.get(id, 'doublePaging'),
         guest: { free: g.free, cache: g.cache, anon: g.anon, swap: g.swap, oomEvents: v.guest.oomEvents },
-        extra: this.policy.vmFields?.(this.ctx, policyView(v)) ?? {},
+        extra: this.policy.vmFields?.(this.ctx!, policyView(v)) ?? {},
       };
-    }), this.prevClocks, this.policy.hostFields?.(this.ctx) ?? {});
+    }), this.prevClocks, this.policy.hostFields?.(this.ctx!) ?? {});
     this.prevStats = now;
     this.prevSampleUs = this.clock.nowUs;
     this.samples.push(s);
