@@ -10,7 +10,9 @@ import { mmuInit } from "./translate/cores";
 import { eptInit } from "./translate/ept";
 import { zpoolInit } from "./ram/zpool";
 import { sharingInit } from "./reclaim/sharing";
-import { simInit } from "./guest/state";
+import { coherenceInit } from "./translate/coherence";
+import { CENTRY } from "./translate/tlb";
+import { simInit, simContentStart } from "./guest/state";
 import { contentInit } from "./workload/content";
 
 export {
@@ -22,17 +24,24 @@ export {
 } from "./ram/frames";
 export {
   vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
-  pmapFault, vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, pmapCowBreaks, physAccess, physAccessDone,
-  physAccessGppn, swapInCommit, swapInList, swapInFrames, swapInFramesCommit, pmapAudit, pmapAuditCode, pmapAuditDetail,
-  FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
+  vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, vmAlive, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT,
 } from "./reclaim/pmap";
 export {
+  pmapFault, pmapCowBreaks, physAccess, physAccessDone, physAccessGppn, swapInCommit, swapInList, swapInFrames,
+  swapInFramesCommit, vmRelease, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
+} from "./reclaim/fault";
+// the audit: AUDIT_* codes and their texts, where the last failure was, the debug-only corruption hook
+export * from "./ram/invariants";
+export { auditDetailCount, auditDetailName, auditDetail } from "./ram/failure";
+export { audit } from "./audit";
+export { debugCorrupt } from "./debug";
+export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
-  zpoolAudit, NO_SLOT,
+  zpoolAudit, zpoolVmFrames, NO_SLOT,
 } from "./ram/zpool";
 export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS } from "./reclaim/zipcache";
 export {
-  reclaimSeed, reclaimSelect, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
+  reclaimSeed, reclaimSelect, reclaimEvict, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
 } from "./reclaim/pageout";
 export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed, BALLOON_DUPLICATE, BALLOON_BAD_STATE, pagesDiscard } from "./reclaim/balloon";
 export {
@@ -42,16 +51,21 @@ export {
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
 export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./codec/hash";
+export { crc32 } from "./codec/crc32";
 export {
   mmuCreate, mmuCount, mmuCtxAddr, mmuCounterCount, mmuCounterName, mmuCounterSlot, mmuCostCount, mmuCostName,
   mmuCostSlot, pagingVmSetup, invvpid, invept,
 } from "./translate/cores";
 export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults, lastFaultKind, lastFaultCode, lastFaultAddr, lastTranslationCycles } from "./translate/walk";
 export { mmuInvlpg } from "./translate/shadow";
-export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount } from "./translate/ept";
+export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount, ptPoolDrain } from "./translate/ept";
+export { shadowRelease } from "./translate/shadow";
 export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
-export { TRACE_SKIP_BAD, TRACE_EMIT, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted } from "./translate/trace";
-export { backingChanged } from "./translate/coherence";
+export {
+  TRACE_SKIP_BAD, TRACE_EMIT, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted,
+} from "./translate/trace";
+export { backingChanged } from "./reclaim/hook";
+export { pagingVmRelease } from "./translate/coherence";
 export { pagingSample } from "./translate/accessed";
 export { pagingStatCount, pagingStatName, pagingStat, mmuResetCounters } from "./translate/cores";
 export {
@@ -61,8 +75,9 @@ export {
 } from "./codec/lz4";
 
 // the simulation: guest OS model (guest/), workloads and content (workload/)
+export { simContentAddr, simContentPages } from "./workload/content";
 export {
-  simContentAddr, simContentPages, simSetNow, simGet, simGetF, simSet, simSetF, simSlotCount, simSlotName, simSlotIndex,
+  simSetNow, simGet, simGetF, simSet, simSetF, simSlotCount, simSlotName, simSlotIndex,
   simSetMix, simVpageLoc, R_DONE, R_HOST, R_GUEST_FREE, R_GUEST_SWAPIN, R_ERROR, R_MORE,
 } from "./guest/state";
 export { guestSetup, guestBoot, guestFreeBalloon, guestRelease, guestZero, guestReport, guestAudit } from "./guest/alloc";
@@ -71,13 +86,14 @@ export {
   TAKE_FREE, TAKE_CACHE,
 } from "./guest/reclaim";
 export { contentImageSet, contentGenerate, contentFillPage, K_ZERO, K_IMAGE, K_TEXT, K_BINARY, K_RANDOM, K_UNIQUE } from "./workload/content";
-export { simWorkload, simStepBegin, simTouch, simSeen, simTraceRun } from "./workload/touch";
-export { samplerZipfCounts } from "./workload/sampler";
-export { simVerifyBegin, simVerify, simVerifyPages, simVerifyGuestList, simVerifyVpages } from "./workload/verify";
+export { simWorkload, simStepBegin, simTouch, simSeen, simTraceRun, samplerZipfCounts } from "./guest/touch";
+export { simVerifyBegin, simVerify, simVerifyPages, simVerifyGuestList, simVerifyVpages } from "./guest/verify";
 
 // The values of enums TypeScript mirrors (src/engine/engine.ts FrameKind, src/translate/mmu.ts FaultKind), exported
 // only so that a test keeps the two sides in step (PState is kept by the order of vmStatName).
 export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./translate/walk";
+/** Bytes of one TLB / page-walk-cache entry in region mmuCache: TypeScript sizes an engine for the caches it asks for. */
+export const MMU_CACHE_ENTRY_BYTES: u32 = CENTRY;
 export const FRAME_KIND_FREE: u32 = FrameKind.Free;
 export const FRAME_KIND_GUEST: u32 = FrameKind.Guest;
 export const FRAME_KIND_ZPOOL: u32 = FrameKind.Zpool;
@@ -94,7 +110,8 @@ export function init(): i32 {
   eptInit();
   zpoolInit();
   sharingInit();
-  simInit(<u32>cfg(Cfg.MaxVMs), <u32>cfg(Cfg.GuestPages), <u32>cfg(Cfg.SimContentPages));
-  contentInit();
+  coherenceInit();
+  simInit(<u32>cfg(Cfg.MaxVMs), <u32>cfg(Cfg.GuestPages));
+  contentInit(simContentStart(), <u32>cfg(Cfg.SimContentPages));
   return INIT_OK;
 }

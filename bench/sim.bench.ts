@@ -7,7 +7,8 @@
  *                    translation and through EPT cores
  *   touches          guest page touches per wall second through the workload path (sampler,
  *                    guest mapping, pmap, writes), in steady state (active set touched,
- *                    uncontended: no fault stalls the VM, which setup checks)
+ *                    uncontended: no fault stalls the VM, which setup checks; the touches a
+ *                    task counts are those the VM completes, measured on a probe run first)
  *   scaling          simulated seconds per wall second as VM count and host size grow
  *
  * Each task advances its simulation by a fixed simulated time per operation, from where the
@@ -76,15 +77,24 @@ const touchCases: [string, VmIn][] = [
   ['256 MiB Zipf(1.0), 20% writes', { name: 'v', memoryMiB: 1024, workload: { phases: [{ at: 0, activeMiB: 256, touchesPerSecond: RATE, writeFraction: 0.2, skew: { zipf: 1 } }] } }],
   ['768 MiB uniform, 20% writes', { name: 'v', memoryMiB: 1024, workload: { phases: [{ at: 0, activeMiB: 768, touchesPerSecond: RATE, writeFraction: 0.2 }] } }],
   // through a core a touch also costs its translation's cycles: ask for what the VM can do
-  ['64 MiB Zipf(1.0) through EPT, 20% writes', { name: 'v', memoryMiB: 1024, mmu: 'ept', workload: { phases: [{ at: 0, activeMiB: 64, touchesPerSecond: RATE / 20, writeFraction: 0.2, skew: { zipf: 1 } }] } }],
+  ['64 MiB Zipf(1.0) through EPT, 20% writes', { name: 'v', memoryMiB: 1024, mmu: 'ept', workload: { phases: [{ at: 0, activeMiB: 64, touchesPerSecond: RATE / 8, writeFraction: 0.2, skew: { zipf: 1 } }] } }],
 ];
-describe('touches', () => {
+describe('touches', async () => {
   for (const [name, vm] of touchCases) {
-    const rate = vm.workload!.phases![0].touchesPerSecond;
-    simTask(task('touches (workload path)', name, rate * SLICE, 'item'), SLICE, () => sim({ machineMemoryMiB: 1280, sharing: { enabled: false } }, [vm], 1), (s) => {
-      // steady state: no fault stalls the VM and it completes every touch it asks for
+    // touches per operation: what the VM completes per simulated second in steady state (all it
+    // asks for; through a core a little less, as translation takes time), measured on a probe
+    const make = () => sim({ machineMemoryMiB: 1280, sharing: { enabled: false } }, [vm], 1);
+    const steady = (s: Simulation) => {
       const v = s.advance(1).at(-1)!.vms.v;
-      if (v.stall !== 0 || v.touchesCompleted !== v.touchesAsked) throw new Error(`bench ${name}: not in steady state (stall ${v.stall}, ${v.touchesCompleted} of ${v.touchesAsked} touches)`);
+      if (v.stall !== 0) throw new Error(`bench ${name}: not in steady state (stall ${v.stall})`);
+      return v.touchesCompleted;
+    };
+    const probe = await make();
+    const perSecond = steady(probe);
+    probe.close();
+    simTask(task('touches (workload path)', name, perSecond * SLICE, 'item'), SLICE, make, (s) => {
+      const got = steady(s);
+      if (Math.abs(got - perSecond) > perSecond * 0.001) throw new Error(`bench ${name}: ${got} touches per second, not the ${perSecond} counted`);
     });
   }
 });

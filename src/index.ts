@@ -18,16 +18,17 @@ export {
   type PagingOptions, type AttachOptions, type CoreOptions, type PagingStats,
 } from './translate/mmu.js';
 export {
-  SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError,
+  SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, AuditError, type AuditWhere,
 } from './errors.js';
 export {
-  Host, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult,
+  Host, pageTableOverhead, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult,
 } from './host/host.js';
+export { cleanSwapDirs, type CleanReport, type CloseReport, type CleanupProblem } from './host/swapdir.js';
 export {
   VM, PState, type VmConfig, type VmStats, type PageOutResult, type VictimPolicy, type VmMmuMode,
 } from './host/vm.js';
 export {
-  SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, type SwapFault, type SwapStoreStats,
+  SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, SWAP_FAULT_KINDS, type SwapFault, type SwapFaultKind, type SwapStoreStats,
 } from './host/swapstore.js';
 export {
   Simulation, VERSION, type RunResult, type Verified, type SimulationOptions,

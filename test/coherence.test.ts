@@ -295,7 +295,7 @@ describe('Mmu over a Host: set-up and validation', () => {
     other.close();
   });
 
-  it('two shadow VMs keep their own shadow tracking (each VM at its own pmap base)', async () => {
+  it('two shadow VMs building page tables at the same GPPNs each find their own shadow tracking', async () => {
     const host = await Host.create({ machineMemoryMiB: 64 });
     const vms = [host.addVM({ name: 'a', memoryMiB: 8, mmu: 'shadow' }), host.addVM({ name: 'b', memoryMiB: 8, mmu: 'shadow' })];
     const cores = vms.map((vm) => {
@@ -321,6 +321,28 @@ describe('Mmu over a Host: set-up and validation', () => {
     host.audit();
     expect(host.stats().vms.map((s) => s.paging!.shadowTables > 0)).toEqual([true, true]);
     host.close();
+  });
+
+  it('two shadow VMs keep their own shadow tracking: setting up one does not blind coherence for the other', async () => {
+    const host = await Host.create({ machineMemoryMiB: 8 });
+    const a = host.addVM({ name: 'a', memoryMiB: 2, mmu: 'shadow' });
+    const b = host.addVM({ name: 'b', memoryMiB: 2, mmu: 'shadow' });
+    const core = host.mmu();
+    const pb = core.attach(b);
+    const t = core.translate(VA0, 'write');
+    expect(t.fault).toBeNull();
+    host.engine.writeMachine(t.hpa!, new Uint8Array([42]));
+    // VM a's paging is set up after b's shadow leaf exists; b's reverse map must survive it
+    core.attach(a);
+    b.pageOut(b.pages);
+    host.audit();
+    core.switchTo(pb);
+    const again = core.translate(VA0, 'read');
+    expect(again.fault).toBeNull();
+    const gppn = guestGppn(core, VA0);
+    expect(b.pageState(gppn)).toBe(PState.Mapped); // swapped back in: the stale leaf was dropped
+    expect(Number(again.hpa! >> 12n)).toBe(host.engine.pmapFrame(b.id, gppn));
+    expect(host.engine.readMachine(again.hpa!, 1)[0]).toBe(42);
   });
 
   it('a translation that needs a swapped-out page table or data page swaps it in and retries', async () => {

@@ -21,14 +21,15 @@ import {
   NONE, NIL, NO_LOC, FILL, SWAPPED, LOC_MASK, O_INDEX, O_FREE, O_KERNEL, O_CACHE, O_VPAGE, O_BALLOON,
   O_RESERVED, BLOCK_PAGES, BLOCK_REPORTED, R_DONE, R_HOST, R_MORE,
 } from "./state";
-import { vmEntry, vmPages, pmapFault, FAULT_MIN, FAULT_NO_FRAME } from "../reclaim/pmap";
+import { vmEntry, vmPages, FAULT_MIN, FAULT_NO_FRAME } from "../reclaim/pmap";
+import { pmapFault } from "../reclaim/fault";
 import { frameAddr } from "../ram/frames";
 import { pageIsZero } from "../ram/page";
 import { PAGE_SIZE } from "../ram/memmap";
-import { vpageFill, osPageFill } from "../workload/pages";
+import { vpageFill, osPageFill } from "./pages";
 import { imagePage } from "../workload/content";
 import { gosUnmap } from "./paging";
-import { lastFaultCode, lastFaultAddr, lastFaultKind, FK_HOST } from "../translate/walk";
+import { lastFaultCode, lastFaultAddr, lastFaultKind, FK_HOST } from "../translate/fault";
 
 // ---- blocks (free page reporting) ----------------------------------------------------------------
 

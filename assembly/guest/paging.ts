@@ -13,10 +13,11 @@
  * may meet a host fault (a table page swapped out by the host): false, fault globals set.
  */
 
-import { kernelAccess, guestWrite, gosAlloc } from "../translate/gos";
+import { guestWrite, gosAlloc } from "../translate/gos";
+import { kernelAccess } from "../translate/kernel";
 import { ADDR_MASK, PTE_P, PTE_RW, PTE_US, levelIndex } from "../translate/entries";
 import { F, cget, ctxAddr, pget, P_GLEVELS, NONE } from "../translate/cores";
-import { setFault, FK_GUEST_OOM } from "../translate/walk";
+import { setFault, FK_GUEST_OOM } from "../translate/fault";
 import { mmuInvlpg } from "../translate/shadow";
 
 /** Maps 4 KiB page `va` of the current address space of context `id` to guest page `gppn`. */

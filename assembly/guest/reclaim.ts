@@ -22,7 +22,8 @@ import {
 } from "./state";
 import { freePop, freePush, faultStop } from "./alloc";
 import { gosUnmap } from "./paging";
-import { pmapFault, pmapAddr, pstate, PState, FAULT_MIN } from "../reclaim/pmap";
+import { pmapAddr, pstate, PState, FAULT_MIN } from "../reclaim/pmap";
+import { pmapFault } from "../reclaim/fault";
 import { frameAddr } from "../ram/frames";
 import { PAGE_SIZE } from "../ram/memmap";
 

@@ -32,9 +32,9 @@
  * other GPPN names it; free pages form one list through the owner words.
  */
 
-import { Region, regionOffset, PAGE_SIZE } from "../ram/memmap";
+import { Region, regionOffset, PAGE_SIZE, SIM_VM_ENTRY, SIM_BLOCK_ENTRY, SIM_BLOCK_PAGES } from "../ram/memmap";
 
-export const SIM_VM: u32 = 1024;
+export const SIM_VM: u32 = SIM_VM_ENTRY;
 export const NONE: u32 = 0xFFFFFFFF;
 
 // loc word
@@ -59,7 +59,7 @@ export const O_RESERVED: u32 = 5;
 export const O_KINDS: u32 = 6;
 
 /** Pages per free-page-reporting block (2 MiB, pageblock_order 9 on x86). */
-export const BLOCK_PAGES: u32 = 512;
+export const BLOCK_PAGES: u32 = SIM_BLOCK_PAGES;
 export const BLOCK_REPORTED: u64 = 1 << 16;
 
 /** u64 slots of a VM's header (f64 where the name says Ns or the comment says f64). */
@@ -108,29 +108,23 @@ let ownersAt: usize = 0;
 let aliasAt: usize = 0;
 let blocksAt: usize = 0;
 let scratchAt: usize = 0;
-let contentAt: usize = 0;
-let contentPages: u32 = 0;
+let contentStart: usize = 0;
 let nowMs: u32 = 0;
 
-/** Bytes of region sim for the configuration (0 when the simulation is off). */
-export function simRegionBytes(tables: bool, maxVMs: u64, guestPages: u64, content: u64): u64 {
-  if (!tables && content == 0) return 0;
-  return maxVMs * SIM_VM + guestPages * 20 + (guestPages / BLOCK_PAGES + maxVMs) * 8 + 2 * PAGE_SIZE + content * PAGE_SIZE + 64;
-}
-
-/** Lays out region sim; called once by init. */
-export function simInit(maxVMs: u32, guestPages: u32, content: u32): void {
-  const at = regionOffset(Region.Sim);
-  vmsAt = at;
+/** Lays out region sim (its size: ram/memmap.ts simRegionBytes); called once by init. */
+export function simInit(maxVMs: u32, guestPages: u32): void {
+  vmsAt = regionOffset(Region.Sim);
   vpagesAt = vmsAt + <usize>maxVMs * SIM_VM;
   ownersAt = vpagesAt + <usize>guestPages * 8;
   aliasAt = (ownersAt + <usize>guestPages * 4 + 7) & ~7;
   blocksAt = aliasAt + <usize>guestPages * 8;
-  scratchAt = (blocksAt + (<usize>(guestPages / BLOCK_PAGES) + maxVMs) * 8 + PAGE_SIZE - 1) & ~(<usize>PAGE_SIZE - 1);
-  contentAt = scratchAt + 2 * PAGE_SIZE;
-  contentPages = content;
+  scratchAt = (blocksAt + (<usize>(guestPages / BLOCK_PAGES) + maxVMs) * SIM_BLOCK_ENTRY + PAGE_SIZE - 1) & ~(<usize>PAGE_SIZE - 1);
+  contentStart = scratchAt + 2 * PAGE_SIZE;
   nowMs = 0;
 }
+
+/** Where the content area starts (workload/content.ts keeps the images there). */
+export function simContentStart(): usize { return contentStart; }
 
 /** Address of VM `vm`'s header. */
 // @ts-ignore: decorator
@@ -178,13 +172,6 @@ export function setOwner(h: usize, gppn: u32, word: u32): void {
   store<u32>(a, word);
 }
 
-/** Address of content page `i` (an image page). */
-// @ts-ignore: decorator
-@inline export function contentPage(i: u32): usize { return contentAt + (<usize>i << 12); }
-/** Content pages the region holds. */
-export function simContentPages(): u32 { return contentPages; }
-/** Linear address of content page `i`, for TypeScript to write images into (0 when out of range). */
-export function simContentAddr(i: u32): f64 { return i < contentPages ? <f64>contentPage(i) : 0; }
 /** The oracle's two scratch pages. */
 // @ts-ignore: decorator
 @inline export function scratch(i: u32): usize { return scratchAt + (<usize>i << 12); }

@@ -21,16 +21,11 @@
  *                                         that can grow, so it is always last
  *
  * Regions are chained: each starts where the previous one ends, aligned up to its alignment.
+ * The entry size of every region is defined here, with the map, and the module named in the
+ * table above imports it: the map is the bottom layer and imports nothing above it.
  * Invariants: regions never overlap; the map is fixed after `init`, except that the staging
  * region may grow at the end of memory (TypeScript must then re-create its typed views).
  */
-
-import { FRAME_ENTRY } from "./frames";
-import { VM_ENTRY, PMAP_ENTRY } from "../reclaim/pmap";
-import { MMU_CTX, PVM_ENTRY, GPTRACK_ENTRY } from "../translate/cores";
-import { ZSLOT_ENTRY } from "./zpool";
-import { SHARE_ENTRY, shareTableEntries } from "../reclaim/sharing";
-import { simRegionBytes } from "../guest/state";
 
 /** Size of a machine frame and of a guest page. */
 export const PAGE_SIZE: u32 = 4096;
@@ -38,6 +33,47 @@ export const PAGE_SHIFT: u32 = 12;
 /** WebAssembly pages (64 KiB) that linear memory may have at most (4 GiB, wasm32). */
 const WASM_MAX_PAGES: u32 = 65536;
 const RUNTIME_ARENA: usize = 64 << 10;
+
+// ---- entry sizes of the regions (their layouts are drawn in the modules named) -----------------
+
+/** frames.ts: one frame table entry per machine frame. */
+export const FRAME_ENTRY: u32 = 16;
+/** pmap.ts: one VM table entry per VM. */
+export const VM_ENTRY: u32 = 160;
+/** pmap.ts: one pmap entry (u64) per guest page. */
+export const PMAP_ENTRY: u32 = 8;
+/** cores.ts: one MMU context per simulated core. */
+export const MMU_CTX: u32 = 1024;
+/** cores.ts: one paging state per VM. */
+export const PVM_ENTRY: u32 = 128;
+/** cores.ts: one shadow-tracking entry per guest page, parallel to the pmap. */
+export const GPTRACK_ENTRY: u32 = 8;
+/** zpool.ts: metadata of one possible zpool slot (4 per frame). */
+export const ZSLOT_ENTRY: u32 = 16;
+/** sharing.ts: one sharing-table entry. */
+export const SHARE_ENTRY: u32 = 16;
+
+/** guest/state.ts: one simulation header per VM. */
+export const SIM_VM_ENTRY: u32 = 1024;
+/** guest/state.ts: per guest page, a virtual-page word (8), an owner word (4) and a Zipf alias entry (8). */
+export const SIM_PAGE_BYTES: u32 = 20;
+/** guest/state.ts: one free-page-reporting block word per 2 MiB of guest memory (and one spare per VM). */
+export const SIM_BLOCK_ENTRY: u32 = 8;
+export const SIM_BLOCK_PAGES: u32 = 512;
+
+/** Bytes of region sim (guest/state.ts) for the configuration; 0 when the simulation is off. */
+export function simRegionBytes(tables: bool, maxVMs: u64, guestPages: u64, contentPages: u64): u64 {
+  if (!tables && contentPages == 0) return 0;
+  return maxVMs * SIM_VM_ENTRY + guestPages * SIM_PAGE_BYTES + (guestPages / SIM_BLOCK_PAGES + maxVMs) * SIM_BLOCK_ENTRY
+    + (2 + contentPages) * PAGE_SIZE + 64 + 2 * PAGE_SIZE;
+}
+
+/** Sharing-table entries for `frames` machine frames: a power of two >= 4 per frame (at least 1024). */
+export function shareTableEntries(frames: u64): u64 {
+  let n: u64 = 1024;
+  while (n < frames * 4) n <<= 1;
+  return n;
+}
 
 // ---- configuration block -------------------------------------------------------------------
 // TypeScript writes the configuration here, by field name, before it calls `init`.

@@ -12,11 +12,10 @@
  * index of the first bad entry, and the pmap is as before.
  */
 
-import {
-  PState, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, releaseResident, MARK, PENDING,
-} from "./pmap";
+import { PState, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, MARK, PENDING } from "./pmap";
+import { releaseResident } from "./fault";
 import { zipDrop } from "./zipcache";
-import { backingChanged } from "../translate/coherence";
+import { backingChanged } from "./hook";
 
 /** Result codes (negative) of balloonInflate / balloonDeflate. */
 export const BALLOON_BAD_RANGE: i32 = -1;

@@ -16,6 +16,9 @@
  * Output list entry (REQ_ENTRY = 8 bytes): u32 gppn, u32 address of the page's 4 KiB (a frame
  * in machine RAM or a page of `pages`); on commit the second word is the swap slot.
  *
+ *   reclaimEvict(vm, count, out, cap, pages)   the oldest compressed pages only, listed the same
+ *                                              way: a zip cache giving its frames back
+ *
  * Victim policies: RANDOM (ESX's default: seeded xorshift, probes then a sweep from a random
  * start) and CLOCK (an LRU approximation: a hand sweeps the VM, clearing ACCESSED bits, and
  * takes the first page found not accessed since the hand last passed).
@@ -25,40 +28,27 @@
  */
 
 import {
-  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe,
-  releaseResident, ACCESSED, PENDING,
+  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, ACCESSED, PENDING,
 } from "./pmap";
+import { releaseResident } from "./fault";
 import { zipCompress, zipCanPlace, zipStore, zipOldest, zipDecompress, zipDrop } from "./zipcache";
-import { zclassFor, zslotBytes, zslotClass, zslotGppn, NO_SLOT } from "../ram/zpool";
+import { zclassFor, zslotBytes, zslotClass, zslotGppn, zslotPrev, NO_SLOT } from "../ram/zpool";
 import { frameAddr } from "../ram/frames";
-import { backingChanged } from "../translate/coherence";
+import { prngSeed, rand64 } from "../ram/prng";
+import { backingChanged } from "./hook";
+import { GPPN } from "../ram/addr";
 
 export const POLICY_RANDOM: u32 = 0;
 export const POLICY_CLOCK: u32 = 1;
 export const REQ_ENTRY: u32 = 8;
 const NONE: u32 = 0xFFFFFFFF;
 
-let rng: u64 = 0x9E3779B97F4A7C15;
 let lastZipped: u32 = 0;
 let lastEvicted: u32 = 0;
 let lastVictims: u32 = 0;
 
-/** Seeds the victim-selection PRNG (two u32 halves; zero is replaced by a fixed odd value). */
-export function reclaimSeed(lo: u32, hi: u32): void {
-  rng = (<u64>hi << 32) | <u64>lo;
-  if (rng == 0) rng = 0x9E3779B97F4A7C15;
-}
-
-/** Next pseudo-random u64 (xorshift64*). */
-// @ts-ignore: decorator
-@inline export function rand64(): u64 {
-  let x = rng;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  rng = x;
-  return x * 0x2545F4914F6CDD1D;
-}
+/** Seeds the engine's PRNG (ram/prng.ts), which victim selection and the random scan order share. */
+export function reclaimSeed(lo: u32, hi: u32): void { prngSeed(lo, hi); }
 
 /** Why the last reclaimSelect stopped: it reclaimed `count`, found no victim, or ran out of `out` entries (swap). */
 export const STOP_DONE: u32 = 0;
@@ -82,7 +72,7 @@ export function reclaimVictims(): u32 { return lastVictims; }
 }
 
 /** A victim GPPN of `vm` by `policy`, or NONE when the VM has no eligible page. */
-function pickVictim(vm: u32, policy: u32): u32 {
+function pickVictim(vm: u32, policy: u32): GPPN {
   const pages = vmPages(vm);
   if (pages == 0) return NONE;
   if (policy == POLICY_CLOCK) {
@@ -149,18 +139,12 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
         while (vmGet(vm, VmF.CacheSz) - vmGet(vm, VmF.PendEvict) + b > cap && n + 1 < outCap) {
           const s = zipOldest(vm);
           if (s == NO_SLOT) break;
-          const eg = zslotGppn(s);
-          const ep = pmapAddr(vm, eg);
-          store<u64>(ep, load<u64>(ep) | PENDING);
-          const dst = pages + (<usize>n << 12);
-          zipDecompress(s, dst);
-          store<u32>(out + (<usize>n << 3), eg);
-          store<u32>(out + (<usize>n << 3), <u32>dst, 4);
+          listEviction(vm, s, out, pages, n);
           n++;
           lastEvicted++;
-          vmSet(vm, VmF.PendEvict, vmGet(vm, VmF.PendEvict) + zslotBytes(zslotClass(s)));
         }
         if (vmGet(vm, VmF.CacheSz) - vmGet(vm, VmF.PendEvict) + b <= cap && zipCanPlace(c, e)) {
+          releaseResident(vm, g, e); // first: its frame may be the one the slot is carved from
           zipStore(vm, g, p, e, <u32>len);
           lastZipped++;
           lastVictims++;
@@ -178,6 +162,49 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
     store<u32>(out + (<usize>n << 3), <u32>frameAddr(pframe(e)), 4);
     n++;
   }
+  return n;
+}
+
+/**
+ * Lists compressed slot `s` of `vm` as entry `n` of `out` for swap-out: decompressed into page
+ * `n` of `pages`, PENDING, its slot bytes counted as on their way out of the cache.
+ */
+function listEviction(vm: u32, s: u32, out: usize, pages: usize, n: u32): void {
+  const g = zslotGppn(s);
+  const p = pmapAddr(vm, g);
+  store<u64>(p, load<u64>(p) | PENDING);
+  const dst = pages + (<usize>n << 12);
+  zipDecompress(s, dst);
+  store<u32>(out + (<usize>n << 3), g);
+  store<u32>(out + (<usize>n << 3), <u32>dst, 4);
+  vmSet(vm, VmF.PendEvict, vmGet(vm, VmF.PendEvict) + zslotBytes(zslotClass(s)));
+}
+
+/**
+ * Lists up to min(`count`, `outCap`) of the oldest compressed pages of `vm` for swap-out, as
+ * reclaimSelect lists the pages it evicts (decompressed into `pages`, 4 KiB each): the zip cache
+ * gives frames back when another VM or a reservation needs them. TypeScript writes the listed
+ * pages and calls swapCommit, which frees their slots (a zpool frame is freed with its last
+ * slot). Returns the entries listed; reclaimEvicted tells the same.
+ */
+export function reclaimEvict(vm: u32, count: u32, out: usize, outCap: u32, pages: usize): u32 {
+  lastZipped = 0;
+  lastVictims = 0;
+  lastStop = STOP_DONE;
+  const most = min<u32>(count, outCap);
+  let n: u32 = 0;
+  // from the oldest towards the newest, past pages already on their way out
+  let s = vmGet(vm, VmF.LruTail);
+  while (n < most && s != NO_SLOT) {
+    const prev = zslotPrev(s);
+    if (!(load<u64>(pmapAddr(vm, zslotGppn(s))) & PENDING)) {
+      listEviction(vm, s, out, pages, n);
+      n++;
+    }
+    s = prev;
+  }
+  if (n < most) lastStop = STOP_NO_VICTIM;
+  lastEvicted = n;
   return n;
 }
 

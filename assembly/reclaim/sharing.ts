@@ -41,7 +41,7 @@
  *     inserted only while the table is less than half full.
  */
 
-import { Region, regionOffset, regionSize } from "../ram/memmap";
+import { Region, regionOffset, regionSize, SHARE_ENTRY } from "../ram/memmap";
 import {
   frameAddr, frameGet, framePut, frameRefs, frameKind, frameLink, frameAux, frameSetLink, frameSetAux,
   framesTotal, FrameKind,
@@ -52,11 +52,9 @@ import {
 } from "./pmap";
 import { pageIsZero, pageEqual } from "../ram/page";
 import { pageHash } from "../codec/hash";
-import { backingChanged } from "../translate/coherence";
-import { rand64 } from "./pageout";
-import { eptLargeBacked } from "../translate/ept";
+import { backingChanged, eptLargeBacked } from "./hook";
+import { rand64 } from "../ram/prng";
 
-export const SHARE_ENTRY: u32 = 16;
 const EMPTY: u32 = 0;
 const T_SHARED: u32 = 1;
 const T_HINT: u32 = 2;
@@ -65,13 +63,6 @@ const NONE: u32 = 0xFFFFFFFF;
 /** Scan orders. */
 export const SCAN_SEQUENTIAL: u32 = 0;
 export const SCAN_RANDOM: u32 = 1;
-
-/** Table entries for `frames` machine frames: a power of two >= 4 per frame (at least 1024). */
-export function shareTableEntries(frames: u64): u64 {
-  let n: u64 = 1024;
-  while (n < frames * 4) n <<= 1;
-  return n;
-}
 
 let mask: u32 = 0;
 let shared: u32 = 0;
@@ -365,9 +356,12 @@ export function shareScan(maxPages: u32, scanOrder: u32): u32 {
     }
     const idx = permute(cursor++);
     if (idx >= passTotal) continue;
-    const vm = vmOf(idx);
-    scanPage(vm, idx - load<u32>(vmEntry(vm)));
     lastScanned++;
+    // a VM powered off during the pass left its range unused (or gave it back: past the end)
+    if (idx >= pmapEntries()) continue;
+    const vm = vmOf(idx);
+    const g = idx - load<u32>(vmEntry(vm));
+    if (g < vmPages(vm)) scanPage(vm, g);
   }
   scannedPages += lastScanned;
   // a budget that ends exactly at the end of a pass completes it now, not on the next call
@@ -375,6 +369,9 @@ export function shareScan(maxPages: u32, scanOrder: u32): u32 {
   if (passLen > 0 && cursor >= passLen) newPass(true);
   return lastScanned;
 }
+
+/** Frame named by the last entry sharingAudit looked at (the failing one when it fails). */
+export let sharingAuditMpn: u32 = 0;
 
 /**
  * Checks the table: counts by type, every shared entry reachable; with `deep`, also that each
@@ -385,6 +382,7 @@ export function sharingAudit(deep: bool): u32 {
   for (let i: u32 = 0; i <= mask; i++) {
     const t = ttype(i);
     if (t == EMPTY) continue;
+    sharingAuditMpn = tmpn(i);
     if (t == T_HINT) { h++; continue; }
     if (t != T_SHARED) return 1;
     s++;

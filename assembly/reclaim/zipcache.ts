@@ -13,25 +13,34 @@
  * A compressed page is never accessed in place (an access decompresses it into a fresh frame
  * and frees the slot), so compression order is recency order.
  *
+ * The cache is a cap, not a reservation: its frames are taken back when another VM or a
+ * reservation needs them, by evicting the oldest compressed pages to swap (pageout.ts reclaimEvict).
+ *
  * Invariants:
  *   - a VM's list holds exactly its Compressed pages' slots, each slot's owner is (vm, gppn);
- *   - cacheSz == sum of slot bytes, cacheUsd == sum of compressed lengths over the list.
+ *   - cacheSz == sum of slot bytes, cacheUsd == sum of compressed lengths over the list;
+ *   - the zpool's count of the VM's frames equals the distinct frames of the slots on the list.
  */
 
 import {
   VmF, VmCounter, PState, vmGet, vmSet, vmBump, pmapAddr, pmapSet, pentry, pstate, pframe,
-  guestAlloc, releaseResident, vmCount_, FAULT_MIN, FAULT_NO_FRAME, PENDING,
+  guestAlloc, vmCount_, FAULT_MIN, FAULT_NO_FRAME, PENDING,
 } from "./pmap";
 import { zslotAlloc, zslotFree, zslotAddr, zslotLen, zslotClass, zslotBytes, zslotVm, zslotGppn,
-  zslotPrev, zslotNext, zslotSetPrev, zslotSetNext, zclassFor, zpoolHasFree, NO_SLOT } from "../ram/zpool";
+  zslotPrev, zslotNext, zslotSetPrev, zslotSetNext, zclassFor, zpoolHasFree, zpoolVmFrames, zpoolVmFramesRecount,
+  NO_SLOT } from "../ram/zpool";
 import { frameAddr, frameRefs, frameAux, framesFree } from "../ram/frames";
 import { pageCopy } from "../ram/page";
 import { lz4Compress, lz4Decompress } from "../codec/lz4";
-import { backingChanged } from "../translate/coherence";
+import { backingChanged } from "./hook";
 import { PAGE_SIZE } from "../ram/memmap";
+import { AUDIT_OK, AUDIT_ZIP_LRU_LIST, AUDIT_ZIP_SLOT_OWNER, AUDIT_ZIP_COUNT, AUDIT_ZIP_BYTES, AUDIT_ZIP_FRAMES } from "../ram/invariants";
+import { fail, withCounts, withSlot } from "../ram/failure";
+import { GPPN, MPN, ZSlot } from "../ram/addr";
 
 /** Largest compressed page the cache keeps (a 2 KiB slot). */
 export const ZIP_MAX: u32 = 2048;
+const NONE: u32 = 0xFFFFFFFF;
 /** Histogram of compressed sizes: 16 buckets of 256 bytes, then one for pages that did not compress below 4 KiB. */
 export const ZIP_HIST_BUCKETS: u32 = 17;
 
@@ -84,7 +93,7 @@ export function zipSurvey(vm: u32, first: u32, n: u32, out: usize): u32 {
 }
 
 /** Pushes used slot `s` at the head (newest end) of `vm`'s LRU list. */
-function lruPush(vm: u32, s: u32): void {
+function lruPush(vm: u32, s: ZSlot): void {
   const h = vmGet(vm, VmF.LruHead);
   zslotSetPrev(s, NO_SLOT);
   zslotSetNext(s, h);
@@ -93,14 +102,14 @@ function lruPush(vm: u32, s: u32): void {
 }
 
 /** Unlinks slot `s` from `vm`'s LRU list. */
-function lruUnlink(vm: u32, s: u32): void {
+function lruUnlink(vm: u32, s: ZSlot): void {
   const p = zslotPrev(s), n = zslotNext(s);
   if (p != NO_SLOT) zslotSetNext(p, n); else vmSet(vm, VmF.LruHead, n);
   if (n != NO_SLOT) zslotSetPrev(n, p); else vmSet(vm, VmF.LruTail, p);
 }
 
 /** Oldest slot of `vm` whose page is not already on its way to swap; NO_SLOT if none. */
-export function zipOldest(vm: u32): u32 {
+export function zipOldest(vm: u32): ZSlot {
   let s = vmGet(vm, VmF.LruTail);
   while (s != NO_SLOT && (load<u64>(pmapAddr(vm, zslotGppn(s))) & PENDING)) s = zslotPrev(s);
   return s;
@@ -115,9 +124,11 @@ export function zipCanPlace(c: u32, e: u64): bool {
   return pstate(e) == <u32>PState.Mapped || frameRefs(pframe(e)) == 1;
 }
 
-/** Moves resident (vm, gppn) into a slot holding the `len` bytes in ZBUF (zipCanPlace said yes). */
-export function zipStore(vm: u32, gppn: u32, p: usize, e: u64, len: u32): void {
-  releaseResident(vm, gppn, e); // first: its frame may be the one the slot is carved from
+/**
+ * Moves (vm, gppn), whose resident entry `e` the caller has just released (its frame may be the
+ * one the slot is carved from), into a slot holding the `len` bytes in ZBUF (zipCanPlace said yes).
+ */
+export function zipStore(vm: u32, gppn: GPPN, p: usize, e: u64, len: u32): void {
   const c = zclassFor(len);
   const s = zslotAlloc(c, len, vm, gppn);
   if (DEBUG) assert(s != NO_SLOT, "zipStore: no slot although zipCanPlace");
@@ -131,14 +142,14 @@ export function zipStore(vm: u32, gppn: u32, p: usize, e: u64, len: u32): void {
 }
 
 /** Decompresses slot `s` into the page at `dst`. */
-export function zipDecompress(s: u32, dst: usize): void {
+export function zipDecompress(s: ZSlot, dst: usize): void {
   const n = lz4Decompress(zslotAddr(s), zslotLen(s), dst, PAGE_SIZE);
   // slots are written only by zipStore from the compressor's output: a failure is a bug
   assert(n == <i32>PAGE_SIZE, "zipDecompress: slot does not decode to a page");
 }
 
 /** Frees the slot of Compressed page of `vm` (its owner's entry is being overwritten). */
-export function zipDrop(vm: u32, s: u32): void {
+export function zipDrop(vm: u32, s: ZSlot): void {
   lruUnlink(vm, s);
   vmSet(vm, VmF.CacheSz, vmGet(vm, VmF.CacheSz) - zslotBytes(zslotClass(s)));
   vmSet(vm, VmF.CacheUsd, vmGet(vm, VmF.CacheUsd) - zslotLen(s));
@@ -146,7 +157,7 @@ export function zipDrop(vm: u32, s: u32): void {
 }
 
 /** Fault on Compressed (vm, gppn): decompresses into a fresh frame; returns the MPN or a FAULT_*. */
-export function zipFetch(vm: u32, gppn: u32, p: usize, e: u64): u32 {
+export function zipFetch(vm: u32, gppn: GPPN, p: usize, e: u64): MPN {
   const s = pframe(e);
   // the decompressed page (or its copy) fills the whole frame: no zero-fill first
   let mpn = guestAlloc(vm, gppn, true, true);
@@ -168,23 +179,36 @@ export function zipFetch(vm: u32, gppn: u32, p: usize, e: u64): u32 {
   return mpn;
 }
 
-/** Checks `vm`'s LRU list against its Compressed pages; 0 when consistent. */
+/**
+ * Checks `vm`'s LRU list against its Compressed pages: back links, tail and length (no cycle);
+ * each slot owned by `vm` and named by the Compressed entry of the GPPN it records; as many slots
+ * as Compressed pages; CACHESZ and CACHEUSD equal to the slots' sizes and lengths; the zpool's
+ * count of the VM's frames equal to the distinct frames of its slots. AUDIT_OK, or the code of
+ * the first broken invariant (failure.ts says where).
+ */
 export function zipAudit(vm: u32): u32 {
   let n: u32 = 0, sz: u32 = 0, usd: u32 = 0;
   let prev = NO_SLOT;
+  const pages = vmGet(vm, VmF.Pages);
   for (let s = vmGet(vm, VmF.LruHead); s != NO_SLOT; s = zslotNext(s)) {
-    if (zslotPrev(s) != prev) return 1;
-    if (zslotVm(s) != vm) return 2;
-    const e = load<u64>(pmapAddr(vm, zslotGppn(s)));
-    if (pstate(e) != <u32>PState.Compressed || pframe(e) != s) return 3;
+    if (zslotPrev(s) != prev || ++n > pages) return withSlot(fail(AUDIT_ZIP_LRU_LIST, vm, NONE, s >> 2), s); // n > pages: a cycle
+    const g = zslotGppn(s);
+    if (zslotVm(s) != vm || g >= pages) return withSlot(fail(AUDIT_ZIP_SLOT_OWNER, vm, g < pages ? g : NONE, s >> 2), s);
+    const e = load<u64>(pmapAddr(vm, g));
+    if (pstate(e) != <u32>PState.Compressed || pframe(e) != s) return withSlot(fail(AUDIT_ZIP_SLOT_OWNER, vm, g, s >> 2), s);
     sz += zslotBytes(zslotClass(s));
     usd += zslotLen(s);
     prev = s;
-    if (++n > vmGet(vm, VmF.Pages)) return 4; // a cycle
   }
-  if (prev != vmGet(vm, VmF.LruTail)) return 5;
-  if (n != vmCount_(vm, <u32>PState.Compressed)) return 6;
-  if (sz != vmGet(vm, VmF.CacheSz) || usd != vmGet(vm, VmF.CacheUsd)) return 7;
-  return 0;
+  if (prev != vmGet(vm, VmF.LruTail)) return withSlot(fail(AUDIT_ZIP_LRU_LIST, vm, NONE, NONE), vmGet(vm, VmF.LruTail));
+  const want = vmCount_(vm, <u32>PState.Compressed);
+  if (n != want) return withCounts(fail(AUDIT_ZIP_COUNT, vm, NONE, NONE), want, n);
+  if (sz != vmGet(vm, VmF.CacheSz)) return withCounts(fail(AUDIT_ZIP_BYTES, vm, NONE, NONE), sz, vmGet(vm, VmF.CacheSz));
+  if (usd != vmGet(vm, VmF.CacheUsd)) return withCounts(fail(AUDIT_ZIP_BYTES, vm, NONE, NONE), usd, vmGet(vm, VmF.CacheUsd));
+  const frames = zpoolVmFramesRecount(vm, vmGet(vm, VmF.LruHead));
+  if (frames != zpoolVmFrames(vm)) return withCounts(fail(AUDIT_ZIP_FRAMES, vm, NONE, NONE), frames, zpoolVmFrames(vm));
+  return AUDIT_OK;
 }
 
+/** Debug-only corruption (assembly/debug.ts): takes slot `s` off `vm`'s LRU list and nowhere else. */
+export function zipDebugUnlink(vm: u32, s: ZSlot): void { lruUnlink(vm, s); }

@@ -29,9 +29,9 @@ import { pmapAddr, pmapSample, vmPages, ACCESSED, DIRTY } from "../reclaim/pmap"
 import { ADDR_MASK, EPT_A, EPT_D, PTE_A, PTE_D, clsMask } from "./entries";
 import { eptFindLeaf, foundLevel } from "./ept";
 import { shadowLeafOf, shadowLeafLevel, RMAP_MANY_LEAVES } from "./shadow";
-import { flushFramesAll } from "./coherence";
-import { pget, P_MODE, P_FLAGS, PF_AD, MODE_EPT, MODE_SHADOW, mmuCount, ctxAddr, cdesc, C_NTLB, invept } from "./cores";
+import { pget, P_MODE, P_FLAGS, PF_AD, MODE_EPT, MODE_SHADOW, mmuCount, ctxAddr, cdesc, flushFramesAll, C_NTLB, invept } from "./cores";
 import { cacheDropTag } from "./tlb";
+import { gpaOf, GPPN } from "../ram/addr";
 
 /** Leaves invalidated one by one in a call; beyond that the VM's translations are flushed at once. */
 const FLUSH_PRECISE: u32 = 32;
@@ -40,7 +40,7 @@ let flushed: u32 = 0;
 let flushAll: bool = false;
 
 /** ORs leaf bits `bits` (bit 0 A, bit 1 D) into the pmap entries of GPPNs [g0, g0 + pages) of `vm`. */
-function fold(vm: u32, g0: u32, pages: u32, bits: u32): void {
+function fold(vm: u32, g0: GPPN, pages: u32, bits: u32): void {
   const end = min<u32>(g0 + pages, vmPages(vm));
   const add: u64 = ((bits & 1) ? ACCESSED : 0) | ((bits & 2) ? DIRTY : 0);
   for (let g = g0; g < end; g++) {
@@ -50,7 +50,7 @@ function fold(vm: u32, g0: u32, pages: u32, bits: u32): void {
 }
 
 /** Invalidates the translations derived from a leaf of class `cls` on frames from `lo` (and its nested-TLB entries when `gppn` != NONE). */
-function invalidate(vm: u32, lo: u64, cls: u32, gppn: u32, ept: bool): void {
+function invalidate(vm: u32, lo: u64, cls: u32, gppn: GPPN, ept: bool): void {
   if (flushAll) return;
   if (++flushed > FLUSH_PRECISE) { flushAll = true; return; }
   flushFramesAll(lo, lo + (<u64>1 << (9 * cls)));
@@ -65,7 +65,7 @@ function invalidate(vm: u32, lo: u64, cls: u32, gppn: u32, ept: bool): void {
  * Moves the A/D bits (`aBit`, `dBit`) of the leaf at linear address `a`, of class `cls`, which
  * maps GPPN `g` of `vm`, into the pmap; returns the GPPN after the leaf's group.
  */
-function take(vm: u32, a: usize, g: u32, cls: u32, aBit: u64, dBit: u64, ept: bool): u32 {
+function take(vm: u32, a: usize, g: GPPN, cls: u32, aBit: u64, dBit: u64, ept: bool): GPPN {
   const pages: u32 = 1 << (9 * cls);
   const g0 = g & ~(pages - 1);
   const e = load<u64>(a);
@@ -78,13 +78,13 @@ function take(vm: u32, a: usize, g: u32, cls: u32, aBit: u64, dBit: u64, ept: bo
 }
 
 /** Harvests the EPT leaf of (vm, g); returns the GPPN after the leaf's group. */
-function harvestEpt(vm: u32, g: u32): u32 {
-  const a = eptFindLeaf(vm, <u64>g << 12);
+function harvestEpt(vm: u32, g: GPPN): GPPN {
+  const a = eptFindLeaf(vm, gpaOf(g));
   return a == 0 ? g + 1 : take(vm, a, g, foundLevel - 1, EPT_A, EPT_D, true);
 }
 
 /** Harvests the shadow leaf of (vm, g); returns the GPPN after the leaf's group. */
-function harvestShadow(vm: u32, g: u32): u32 {
+function harvestShadow(vm: u32, g: GPPN): GPPN {
   const a = shadowLeafOf(vm, g);
   if (a == 0) return g + 1;
   if (a == RMAP_MANY_LEAVES) { fold(vm, g, 1, 1); return g + 1; }

@@ -33,14 +33,12 @@
  * been dropped since without flushing it (coherence.ts keeps this when backing changes).
  */
 
-import { Region, regionOffset, regionSize, cfg, Cfg } from "../ram/memmap";
-import { CDESC, CENTRY, cacheSetup, cacheFlushAsid, cacheDropTagMasked, cacheLarge, cacheOn } from "./tlb";
+import { Region, regionOffset, regionSize, cfg, Cfg, MMU_CTX, PVM_ENTRY } from "../ram/memmap";
+import { CDESC, CENTRY, cacheSetup, cacheFlushAsid, cacheFlushFrames, cacheDropTagMasked, cacheLarge, cacheOn } from "./tlb";
 import { clsShift } from "./entries";
-import { vmPages, vmEntry } from "../reclaim/pmap";
+import { vmPages, vmGet, VmF } from "../reclaim/pmap";
+import { GPPN, gVA } from "../ram/addr";
 
-export const MMU_CTX: u32 = 1024;
-export const PVM_ENTRY: u32 = 128;
-export const GPTRACK_ENTRY: u32 = 8;
 export const NONE: u32 = 0xFFFFFFFF;
 
 export const MODE_NATIVE: u32 = 0;
@@ -137,7 +135,7 @@ let rootClock: u64 = 0;
 @inline export function pset(vm: u32, off: usize, v: u32): void { store<u32>(pvm(vm) + off, v); }
 /** Address of the gpTrack entry of (vm, gppn): parallel to its pmap entry. */
 // @ts-ignore: decorator
-@inline export function gpTrack(base: u32, gppn: u32): usize { return regionOffset(Region.GpTrack) + ((<usize>base + gppn) << 3); }
+@inline export function gpTrack(base: u32, gppn: GPPN): usize { return regionOffset(Region.GpTrack) + ((<usize>base + gppn) << 3); }
 /** Number of contexts created. */
 export function mmuCount(): u32 { return ctxCount; }
 
@@ -186,7 +184,8 @@ export function pagingVmSetup(vm: u32, mode: u32, gLevels: u32, hLevels: u32, gS
 }
 
 /** Index of the first pmap entry of `vm` (the gpTrack entries use the same index). */
-export function pmapBase(vm: u32): u32 { return load<u32>(vmEntry(vm)); }
+// @ts-ignore: decorator
+@inline export function pmapBase(vm: u32): u32 { return vmGet(vm, VmF.Base); }
 
 /**
  * Creates a context (a simulated core) with the given cache geometry (sets x ways each; 0 sets
@@ -226,8 +225,19 @@ export function flushTlbs(c: usize, match: u32, mask: u32): void {
   cacheFlushAsid(cdesc(c, C_GPWC), match, mask);
 }
 
+/** Drops, on every context, the TLB entries that reach page frames [lo, hi). */
+export function flushFramesAll(lo: u64, hi: u64): void {
+  for (let i: u32 = 0; i < ctxCount; i++) {
+    const c = ctxAddr(i);
+    if (cget(c, F.Alive) == 0) continue;
+    cacheFlushFrames(cdesc(c, C_L1I), lo, hi);
+    cacheFlushFrames(cdesc(c, C_L1D), lo, hi);
+    cacheFlushFrames(cdesc(c, C_L2), lo, hi);
+  }
+}
+
 /** Drops the TLB entries of `va` whose asid & mask == match, at every page size, from cache `d`. */
-function dropVa(d: usize, va: u64, match: u32, mask: u32): void {
+function dropVa(d: usize, va: gVA, match: u32, mask: u32): void {
   if (!cacheOn(d)) return;
   cacheDropTagMasked(d, va >> 12, 0, match, mask);
   if (cacheLarge(d) != 0) {
@@ -237,7 +247,7 @@ function dropVa(d: usize, va: u64, match: u32, mask: u32): void {
 }
 
 /** INVLPG semantics for one address space: the TLB entries of `va`, and all guest PWC entries of `asid`. */
-export function invlpgAsid(c: usize, va: u64, asid: u32): void {
+export function invlpgAsid(c: usize, va: gVA, asid: u32): void {
   dropVa(cdesc(c, C_L1I), va, asid, 0xFFFFFFFF);
   dropVa(cdesc(c, C_L1D), va, asid, 0xFFFFFFFF);
   dropVa(cdesc(c, C_L2), va, asid, 0xFFFFFFFF);

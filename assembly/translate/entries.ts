@@ -26,6 +26,8 @@
  * classes are 0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB and a class-c leaf sits at level c + 1.
  */
 
+import { gVA } from "../ram/addr";
+
 // ---- guest / shadow entries -------------------------------------------------------------------
 
 export const PTE_P: u64 = 1;
@@ -104,7 +106,7 @@ export const EQ_GLA_NX: u32 = 1 << 11;
 @inline export function clsShift(cls: u32): u32 { return 12 + 9 * cls; }
 
 /** True if `va` is canonical for a `levels`-level walk (48 or 57 significant bits, user half or kernel half). */
-export function canonical(va: u64, levels: u32): bool {
+export function canonical(va: gVA, levels: u32): bool {
   const bits = levels == 5 ? 57 : 48;
   const top = <i64>va >> (bits - 1);
   return top == 0 || top == -1;

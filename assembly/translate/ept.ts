@@ -17,20 +17,23 @@
  * RWX when the pmap holds the page Mapped (private), else R-X with EPT_COW (Shared and Zero
  * frames are copy-on-write: a write must fault so the pmap breaks the sharing first); a large
  * leaf maps only a group of Mapped pages; an EPT table is never freed while its VM lives
- * (nested PWC entries may point at it).
+ * (nested PWC entries may point at it): eptRelease frees them all when the VM is powered off,
+ * with the caches flushed (coherence.ts pagingVmRelease).
  */
 
-import { frameAlloc, framePut, frameSetLink, frameLink, NO_FRAME, FrameKind } from "../ram/frames";
+import { frameAlloc, framePut, frameSetLink, frameLink, frameKind, NO_FRAME, FrameKind } from "../ram/frames";
 import { Region, regionOffset } from "../ram/memmap";
-import { pmapFault, pmapState, pmapFrame, pmapWritable, vmPages, PState, FAULT_IO } from "../reclaim/pmap";
+import { pmapState, pmapFrame, pmapWritable, vmPages, PState, FAULT_IO } from "../reclaim/pmap";
+import { pmapFault } from "../reclaim/fault";
 import {
   ADDR_MASK, EPT_RWX, EPT_R, EPT_X, EPT_COW, EPT_LARGE, EPT_MT_SHIFT, EPT_MT_WB, levelIndex, eptLeaf, clsMask,
 } from "./entries";
 import { pget, pset, P_EPTROOT, P_HLEVELS, P_HSIZE, P_SPLITS, P_EPTTABLES, P_FLAGS, P_MODE, PF_AD, PF_LIVE, MODE_EPT, NONE } from "./cores";
+import { gPA, gpaOf, GPPN, hPA, hpaOf, MPN } from "../ram/addr";
 
 /** Linear address of host-physical address `hpa` in machine RAM. */
 // @ts-ignore: decorator
-@inline export function ramAt(hpa: u64): usize { return regionOffset(Region.Ram) + <usize>hpa; }
+@inline export function ramAt(hpa: hPA): usize { return regionOffset(Region.Ram) + <usize>hpa; }
 
 // ---- page-table frame pool -------------------------------------------------------------------
 
@@ -41,7 +44,7 @@ let poolCount: u32 = 0;
 export function eptInit(): void { poolHead = NO_FRAME; poolCount = 0; }
 
 /** A zero-filled page-table frame, from the pad pool first; NO_FRAME when machine RAM is full. */
-export function ptAlloc(): u32 {
+export function ptAlloc(): MPN {
   if (poolHead != NO_FRAME) {
     const m = poolHead;
     poolHead = frameLink(m);
@@ -53,12 +56,27 @@ export function ptAlloc(): u32 {
 }
 
 /** Returns a page-table frame to the allocator after clearing it (ptAlloc promises zeros). */
-export function ptFree(m: u32): void {
+export function ptFree(m: MPN): void {
   framePut(m);
 }
 
 /** Frames waiting in the pad pool. */
 export function ptPoolCount(): u32 { return poolCount; }
+/** First frame of the pad pool (NO_FRAME when empty); the others follow through frame links. */
+export function ptPoolHead(): u32 { return poolHead; }
+
+/** Gives every frame of the pad pool back to the allocator (the host needs the memory more than alignment). Returns how many. */
+export function ptPoolDrain(): u32 {
+  const n = poolCount;
+  while (poolHead != NO_FRAME) {
+    const m = poolHead;
+    poolHead = frameLink(m);
+    frameSetLink(m, 0);
+    framePut(m);
+  }
+  poolCount = 0;
+  return n;
+}
 
 /** Draws pad frames into the pool until the allocator's next frame is a multiple of `n` (at most n tries). */
 function alignAllocator(n: u32): void {
@@ -81,7 +99,7 @@ export let hostCls: u32 = 0;
  * Makes guest page (vm, gppn) resident through the pmap and returns its MPN (or a FAULT_* code).
  * With large host pages, backs the page's whole group and sets hostCls when it is contiguous.
  */
-export function hostBack(vm: u32, gppn: u32, write: bool): u32 {
+export function hostBack(vm: u32, gppn: GPPN, write: bool): MPN {
   const hs = pget(vm, P_HSIZE);
   hostCls = 0;
   if (hs == 0) return pmapFault(vm, gppn, write);
@@ -138,7 +156,7 @@ export function eptSetup(vm: u32): bool {
 export let foundLevel: u32 = 0;
 
 /** Linear address of the present EPT leaf mapping gPA `gpa` of `vm` (foundLevel says which level), or 0. */
-export function eptFindLeaf(vm: u32, gpa: u64): usize {
+export function eptFindLeaf(vm: u32, gpa: gPA): usize {
   const root = pget(vm, P_EPTROOT);
   if (root == NONE) return 0;
   let table = <u64>root << 12;
@@ -157,9 +175,9 @@ export function eptFindLeaf(vm: u32, gpa: u64): usize {
  * alone (as ESX does with large pages): merging one 4 KiB page would split a 2 MiB or 1 GiB
  * mapping and cost every access to the group a longer walk.
  */
-export function eptLargeBacked(vm: u32, gppn: u32): bool {
+export function eptLargeBacked(vm: u32, gppn: GPPN): bool {
   if ((pget(vm, P_FLAGS) & PF_LIVE) == 0 || pget(vm, P_HSIZE) == 0 || pget(vm, P_MODE) != MODE_EPT) return false;
-  return eptFindLeaf(vm, <u64>gppn << 12) != 0 && foundLevel > 1;
+  return eptFindLeaf(vm, gpaOf(gppn)) != 0 && foundLevel > 1;
 }
 
 /**
@@ -167,8 +185,8 @@ export function eptLargeBacked(vm: u32, gppn: u32): bool {
  * missing tables. A large leaf is installed only where no table exists yet; otherwise a 4 KiB
  * leaf. Returns false when no frame is left for a table.
  */
-export function eptInstall(vm: u32, gppn: u32, mpn: u32, cls: u32): bool {
-  const gpa = <u64>gppn << 12;
+export function eptInstall(vm: u32, gppn: GPPN, mpn: MPN, cls: u32): bool {
+  const gpa = gpaOf(gppn);
   let table = <u64>pget(vm, P_EPTROOT) << 12;
   let level = pget(vm, P_HLEVELS);
   for (; level > 1; level--) {
@@ -188,12 +206,38 @@ export function eptInstall(vm: u32, gppn: u32, mpn: u32, cls: u32): bool {
   }
   const leafCls = level - 1;
   if (DEBUG) assert(leafCls == 0 || leafCls == cls, "eptInstall: large leaf at the wrong level");
-  const base = leafCls > 0 ? (<u64>mpn << 12) & ~clsMask(leafCls) : <u64>mpn << 12;
+  const base = leafCls > 0 ? hpaOf(mpn) & ~clsMask(leafCls) : hpaOf(mpn);
   // hostBack gives a large class only to a group of Mapped pages, so only a 4 KiB leaf can be copy-on-write
   const perm = leafCls > 0 || pmapWritable(vm, gppn) ? EPT_RWX : EPT_R | EPT_X | EPT_COW;
   const leaf = base | perm | (EPT_MT_WB << EPT_MT_SHIFT) | (leafCls > 0 ? EPT_LARGE : 0);
   store<u64>(ramAt(table + (levelIndex(gpa, level) << 3)), leaf);
   return true;
+}
+
+/** Frees EPT table `t` at `level` and every table below it; returns the tables freed. */
+function freeEptTree(t: u32, level: u32): u32 {
+  // a test may have poked a bogus entry (eptPoke): only page-table frames are tables to free
+  if (frameKind(t) != <u32>FrameKind.PageTable) return 0;
+  let n: u32 = 1;
+  if (level > 1) {
+    const base = ramAt(<u64>t << 12);
+    for (let i: usize = 0; i < 512; i++) {
+      const e = load<u64>(base + (i << 3));
+      if ((e & 7) != 0 && !eptLeaf(e, level)) n += freeEptTree(<u32>((e & ADDR_MASK) >> 12), level - 1);
+    }
+  }
+  ptFree(t);
+  return n;
+}
+
+/** Frees every EPT table of `vm`, root included (power-off; the caller flushes what cached them). Returns the tables freed. */
+export function eptRelease(vm: u32): u32 {
+  const root = pget(vm, P_EPTROOT);
+  if (root == NONE) return 0;
+  const n = freeEptTree(root, pget(vm, P_HLEVELS));
+  pset(vm, P_EPTROOT, NONE);
+  pset(vm, P_EPTTABLES, 0);
+  return n;
 }
 
 /** Writes raw EPT entry `value` at `level` for `gpa` of `vm` (tests build misconfigurations with it). Returns false if the path is missing. */

@@ -12,69 +12,26 @@
  * GPPN range [lo, hi) given by gosAttach (the rest is the user's, written through writePhys),
  * and the same layout holds inside it: 4 KiB pages upward from lo, large pages downward from hi.
  *
- * Kernel accesses to guest memory (PTE writes, reads while handling a fault) are not walked
- * through the TLBs; they cost what the hardware would charge the hypervisor for them: the first
- * touch of a guest page is an EPT violation (ept mode) or a hidden shadow fault (shadow mode),
- * and in shadow mode a write to a shadowed page-table page traps (shadow.ts).
+ * Kernel accesses to guest memory (PTE writes, reads while handling a fault) go through
+ * kernel.ts, which charges them as the hardware would; in shadow mode a write to a shadowed
+ * page-table page also traps (shadow.ts).
  *
  * Invariants: pages are never freed or reused, so a newly allocated page reads zero; mappings are
  * user, writable and executable (a trace's guest process has no protections to honour).
  */
 
-import { pmapFault, pmapState, pmapFrame, vmPages, PState, FAULT_IO } from "../reclaim/pmap";
+import { pmapState, pmapFrame, vmPages, PState } from "../reclaim/pmap";
 import { frameAddr } from "../ram/frames";
 import { pageIsZero } from "../ram/page";
-import {
-  ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_PS, EPT_W, levelIndex, pteLeaf, clsMask,
-} from "./entries";
-import { ramAt, eptFindLeaf, foundLevel, hostBack, hostCls, eptInstall } from "./ept";
-import {
-  F, cget, cadd, pget, pset, ctxAddr, P_MODE, P_GLEVELS, P_GSIZE, P_SMALL, P_LARGE, MODE_EPT,
-  MODE_SHADOW, NONE,
-} from "./cores";
-import { setFault, FK_HOST, FK_GUEST_OOM, FK_NO_FRAME, S_OK, S_FAULT, S_PRESENT } from "./walk";
+import { ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_PS, levelIndex, pteLeaf } from "./entries";
+import { F, cget, pget, pset, ctxAddr, P_MODE, P_GLEVELS, P_GSIZE, P_SMALL, P_LARGE, MODE_SHADOW, NONE } from "./cores";
+import { setFault, FK_GUEST_OOM, S_OK, S_FAULT, S_PRESENT } from "./fault";
+import { kernelAccess } from "./kernel";
 import { shadowGuestWrote } from "./shadow";
-
-/**
- * Linear address of guest-physical `gpa` of `vm` for an access by the guest kernel on context
- * `c`, backing the page on first touch; 0 on failure (fault globals set).
- */
-export function kernelAccess(c: usize, vm: u32, gpa: u64, write: bool): usize {
-  const mode = pget(vm, P_MODE);
-  const gppn = <u32>(gpa >> 12);
-  if (mode == MODE_EPT) {
-    const a = eptFindLeaf(vm, gpa);
-    // a write through a read-only (copy-on-write) leaf takes the fault path, which breaks the sharing
-    if (a != 0 && (!write || (load<u64>(a) & EPT_W) != 0)) {
-      const m = clsMask(foundLevel - 1);
-      return ramAt((load<u64>(a) & ADDR_MASK & ~m) + (gpa & m));
-    }
-    cadd(c, F.VmExits, 1);
-    cadd(c, F.EptViolations, 1);
-    cadd(c, F.Cycles, cget(c, F.CostVmExit) + cget(c, F.CostEptViolation));
-    const mpn = hostBack(vm, gppn, write);
-    if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, gpa); return 0; }
-    if (!eptInstall(vm, gppn, mpn, hostCls)) { setFault(FK_NO_FRAME, 0, gpa); return 0; }
-    return ramAt((<u64>mpn << 12) | (gpa & 0xFFF));
-  }
-  let mpn: u32;
-  if (mode == MODE_SHADOW) {
-    if (pmapState(vm, gppn) == <u32>PState.Unbacked) {
-      // the kernel's own mapping of this page is missing from the shadow tables: a hidden fault
-      cadd(c, F.VmExits, 1);
-      cadd(c, F.ShadowFills, 1);
-      cadd(c, F.Cycles, cget(c, F.CostVmExit) + cget(c, F.CostShadowFill));
-    }
-    mpn = hostBack(vm, gppn, write);
-  } else {
-    mpn = pmapFault(vm, gppn, write);
-  }
-  if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, gpa); return 0; }
-  return ramAt((<u64>mpn << 12) | (gpa & 0xFFF));
-}
+import { gPA, GPPN, gVA } from "../ram/addr";
 
 /** The guest kernel writes u64 `value` at `gpa` (trapping if it is a shadowed page table). False on failure. */
-export function guestWrite(c: usize, vm: u32, gpa: u64, value: u64): bool {
+export function guestWrite(c: usize, vm: u32, gpa: gPA, value: u64): bool {
   const a = kernelAccess(c, vm, gpa, true);
   if (a == 0) return false;
   store<u64>(a, value);
@@ -83,7 +40,7 @@ export function guestWrite(c: usize, vm: u32, gpa: u64, value: u64): bool {
 }
 
 /** Allocates a guest page of size class `cls` (0, 1, 2); returns its GPPN or NONE when guest memory is full. */
-export function gosAlloc(vm: u32, cls: u32): u32 {
+export function gosAlloc(vm: u32, cls: u32): GPPN {
   const small = pget(vm, P_SMALL);
   const large = pget(vm, P_LARGE);
   if (cls == 0) {
@@ -103,7 +60,7 @@ export function gosAlloc(vm: u32, cls: u32): u32 {
  * page-table pages and the data page, and writes their entries. Returns S_OK, S_PRESENT when
  * the translation exists (a protection fault this model does not handle), or S_FAULT.
  */
-export function gosFault(c: usize, vm: u32, va: u64): u32 {
+export function gosFault(c: usize, vm: u32, va: gVA): u32 {
   const levels = pget(vm, P_GLEVELS);
   const gsize = pget(vm, P_GSIZE);
   const leafLevel = gsize + 1;
@@ -158,7 +115,7 @@ export function guestRead64(id: u32, gpa: f64): u64 {
  * Zero and all-zero resident pages read zero; compressed and swapped pages count as data;
  * ballooned ones belong to the balloon. Changes nothing, so it can run before any setup.
  */
-export function gosRangeBusy(vm: u32, lo: u32, hi: u32): u32 {
+export function gosRangeBusy(vm: u32, lo: GPPN, hi: GPPN): GPPN {
   if (hi > vmPages(vm) || lo >= hi) return lo;
   for (let g = lo; g < hi; g++) {
     const s = pmapState(vm, g);
@@ -170,7 +127,7 @@ export function gosRangeBusy(vm: u32, lo: u32, hi: u32): u32 {
 }
 
 /** Confines the guest OS model of `vm` (after pagingVmSetup) to GPPNs [lo, hi), checked by gosRangeBusy. */
-export function gosAttach(vm: u32, lo: u32, hi: u32): void {
+export function gosAttach(vm: u32, lo: GPPN, hi: GPPN): void {
   if (DEBUG) assert(gosRangeBusy(vm, lo, hi) == NONE, "gosAttach: the range holds data");
   pset(vm, P_SMALL, max<u32>(lo, 1)); // GPPN 0 stays unused: a zero gPA never names a table
   pset(vm, P_LARGE, hi);

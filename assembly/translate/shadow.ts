@@ -44,21 +44,22 @@ import {
 } from "./entries";
 import { ramAt, ptAlloc, ptFree, hostBack, hostCls } from "./ept";
 import {
-  F, cget, cset, cadd, cdesc, ctxAddr, mmuCount, pget, pset, gpTrack, pmapBase, flushTlbs, invlpgAsid,
+  F, cget, cset, cadd, cdesc, ctxAddr, mmuCount, pget, pset, gpTrack, pmapBase, flushTlbs, flushFramesAll, invlpgAsid,
   nextRootStamp, P_GLEVELS, P_VPID, P_ROOTS, ROOT_SLOTS, P_SHADOWTABLES, P_ZAPS, P_UNSHADOWS, P_MODE, MODE_SHADOW,
   C_GPWC, NONE,
 } from "./cores";
 import { cacheFlushAsid } from "./tlb";
-import { kernelAccess } from "./gos";
-import { setFault, FK_GUEST_PF, FK_HOST, FK_NO_FRAME, S_OK, S_FAULT } from "./walk";
-import { flushFramesAll } from "./coherence";
+import { kernelAccess } from "./kernel";
+import { setFault, FK_GUEST_PF, FK_HOST, FK_NO_FRAME, S_OK, S_FAULT } from "./fault";
+import { gPA, GPPN, gppnOf, gVA, hpaOf, MPN, pageOffset } from "../ram/addr";
 
-const SHADOW_TAG: u32 = 0x5A000000;
+/** Frame link of a shadow table: SHADOW_TAG | level << 16 | vm. */
+export const SHADOW_TAG: u32 = 0x5A000000;
 const RMAP_MANY: u32 = 1;
 const TRACK_MANY: u32 = 0xFFFFFFFF;
 
 /** Tags shadow table `m` of `vm` at `level`, mirroring guest table `gppn` (NONE: synthetic). */
-function tagTable(m: u32, vm: u32, level: u32, gppn: u32): void {
+function tagTable(m: MPN, vm: u32, level: u32, gppn: GPPN): void {
   frameSetLink(m, SHADOW_TAG | (level << 16) | vm);
   frameSetAux(m, gppn);
 }
@@ -77,10 +78,10 @@ function shadowLeafAt(vm: u32, a: usize): bool {
 
 /** Level of shadow table `m`. */
 // @ts-ignore: decorator
-@inline function tableLevel(m: u32): u32 { return (frameLink(m) >> 16) & 7; }
+@inline function tableLevel(m: MPN): u32 { return (frameLink(m) >> 16) & 7; }
 
 /** Records that guest table `gppn` of `vm` is mirrored by shadow table `m` (write-protecting it). */
-function track(vm: u32, gppn: u32, m: u32): void {
+function track(vm: u32, gppn: GPPN, m: MPN): void {
   if (gppn >= vmPages(vm)) return;
   const t = gpTrack(pmapBase(vm), gppn);
   const cur = load<u32>(t, 4);
@@ -112,7 +113,7 @@ function dropFrames(e: u64, level: u32): void {
 }
 
 /** Notes in the rmap that leaf entry `a` maps guest pages [gppn, gppn + n). */
-function rmapSet(vm: u32, gppn: u32, n: u32, a: usize): void {
+function rmapSet(vm: u32, gppn: GPPN, n: u32, a: usize): void {
   const base = pmapBase(vm);
   for (let i: u32 = 0; i < n; i++) {
     const t = gpTrack(base, gppn + i);
@@ -122,11 +123,11 @@ function rmapSet(vm: u32, gppn: u32, n: u32, a: usize): void {
 }
 
 /** Frees shadow table `m` of `vm` and its subtree. */
-function freeTable(vm: u32, m: u32): void {
+function freeTable(vm: u32, m: MPN): void {
   // only a shadow table of this VM may be freed here: anything else would be a frame someone owns
   if (DEBUG) assert(frameKind(m) == <u32>FrameKind.PageTable && (frameLink(m) & 0xFF00FFFF) == (SHADOW_TAG | vm), "freeTable: not a shadow table of this VM");
   const level = tableLevel(m);
-  const base = ramAt(<u64>m << 12);
+  const base = ramAt(hpaOf(m));
   if (level > 1) {
     for (let i: usize = 0; i < 512; i++) {
       const e = load<u64>(base + (i << 3));
@@ -171,6 +172,17 @@ export function shadowZapAll(vm: u32, tlbs: bool): void {
   pset(vm, P_ZAPS, pget(vm, P_ZAPS) + 1);
 }
 
+/**
+ * Frees every shadow table of `vm` (they are caches: the next walks rebuild what they need):
+ * relief when machine memory is short, and power-off. Returns the tables freed.
+ */
+export function shadowRelease(vm: u32): u32 {
+  const had = pget(vm, P_SHADOWTABLES);
+  if (had == 0) return 0;
+  shadowZapAll(vm, true);
+  return had - pget(vm, P_SHADOWTABLES);
+}
+
 // ---- sweeps over every shadow tree of a VM (the rmap names one table or leaf; these find the rest) ----
 
 /** sweep operations */
@@ -190,8 +202,8 @@ let sweepLast: u32 = 0;
 let sweepFreed: bool = false;
 
 /** Drops entry `idx` of shadow table `m` (at `level`) with its subtree, flushing the TLB entries of a leaf. */
-function dropEntry(vm: u32, m: u32, level: u32, idx: usize): void {
-  const a = ramAt((<u64>m << 12) + (idx << 3));
+function dropEntry(vm: u32, m: MPN, level: u32, idx: usize): void {
+  const a = ramAt(hpaOf(m) + (idx << 3));
   const e = load<u64>(a);
   if (!(e & PTE_P)) return;
   store<u64>(a, 0);
@@ -200,14 +212,14 @@ function dropEntry(vm: u32, m: u32, level: u32, idx: usize): void {
 }
 
 /** Applies sweep operation `op` to shadow table `m` of `vm` and the tables below it. */
-function sweep(vm: u32, m: u32, op: u32): void {
+function sweep(vm: u32, m: MPN, op: u32): void {
   const level = tableLevel(m);
   if (frameAux(m) == sweepGppn) {
     sweepMirrors++;
     sweepLast = m;
     if (op == OP_GUEST_WRITE) { dropEntry(vm, m, level, sweepIdx); sweepHits++; }
   }
-  const base = ramAt(<u64>m << 12);
+  const base = ramAt(hpaOf(m));
   for (let i: usize = 0; i < 512; i++) {
     const a = base + (i << 3);
     const e = load<u64>(a);
@@ -240,7 +252,7 @@ function sweep(vm: u32, m: u32, op: u32): void {
  * Runs sweep `op` over every shadow tree of `vm` (the root cache holds every live tree), then
  * flushes what freed tables may have left in the PWCs and TLBs. Returns the number of changes.
  */
-function sweepAll(vm: u32, op: u32, gppn: u32, lo: u64, hi: u64): u32 {
+function sweepAll(vm: u32, op: u32, gppn: GPPN, lo: u64, hi: u64): u32 {
   sweepGppn = gppn;
   sweepLo = lo;
   sweepHi = hi;
@@ -280,7 +292,7 @@ function sweepAll(vm: u32, op: u32, gppn: u32, lo: u64, hi: u64): u32 {
  * Every shadow table mirroring it is freed (with the entries pointing at it, found by a sweep)
  * and the next walk that needs it builds and write-protects it again. Returns the tables freed.
  */
-function unshadow(vm: u32, gppn: u32): u32 {
+function unshadow(vm: u32, gppn: GPPN): u32 {
   const n = sweepAll(vm, OP_UNSHADOW, gppn, 0, 0);
   pset(vm, P_UNSHADOWS, pget(vm, P_UNSHADOWS) + 1);
   return n;
@@ -346,7 +358,7 @@ export function shadowSwitch(c: usize, vm: u32, trapped: bool): void {
  * Returns S_OK when the shadow entries are filled (walk again), or S_FAULT with a guest #PF to
  * inject (or a host fault).
  */
-export function shadowFill(c: usize, vm: u32, va: u64, acc: u32, user: bool): u32 {
+export function shadowFill(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u32 {
   cadd(c, F.VmExits, 1);
   cadd(c, F.ShadowFills, 1);
   cadd(c, F.Cycles, cget(c, F.CostVmExit) + cget(c, F.CostShadowFill));
@@ -419,7 +431,7 @@ export function shadowFill(c: usize, vm: u32, va: u64, acc: u32, user: bool): u3
   const ge = load<u64>(ents + (<usize>leafLevel << 3));
   const gcls = leafLevel - 1;
   const dataGpa = (ge & ADDR_MASK & ~clsMask(gcls)) + (va & clsMask(gcls));
-  const gppn = <u32>(dataGpa >> 12);
+  const gppn = gppnOf(dataGpa);
   const mpn = hostBack(vm, gppn, acc == ACC_WRITE);
   if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, dataGpa); return S_FAULT; }
   const scls = min<u32>(gcls, hostCls);
@@ -450,7 +462,7 @@ export function shadowFill(c: usize, vm: u32, va: u64, acc: u32, user: bool): u3
     for (let i: u32 = 0; i < pages; i++) if (load<u32>(gpTrack(pmapBase(vm), g0 + i), 4) != 0) unshadow(vm, g0 + i);
     return S_OK;
   }
-  const hpa = ((<u64>mpn << 12) | (dataGpa & 0xFFF)) - (dataGpa & clsMask(scls));
+  const hpa = (hpaOf(mpn) | pageOffset(dataGpa)) - (dataGpa & clsMask(scls));
   // a Shared or Zero page maps read-only (copy-on-write); a large leaf covers only Mapped pages (ept.ts hostBack)
   const writable = (perm & PTE_RW) != 0 && (acc == ACC_WRITE || (ge & PTE_D) != 0) && !isTable && (scls > 0 || pmapWritable(vm, gppn));
   const leaf = hpa | PTE_P | PTE_A | PTE_D | (perm & PTE_US) | (writable ? PTE_RW : 0) | nx | (scls > 0 ? PTE_PS : 0);
@@ -465,8 +477,8 @@ export function shadowFill(c: usize, vm: u32, va: u64, acc: u32, user: bool): u3
  * The guest kernel wrote guest-physical `gpa` of `vm` on context `c`. If a shadow table mirrors
  * that page, the write traps (a VM exit) and the shadow entry at the written offset is dropped.
  */
-export function shadowGuestWrote(c: usize, vm: u32, gpa: u64): void {
-  const gppn = <u32>(gpa >> 12);
+export function shadowGuestWrote(c: usize, vm: u32, gpa: gPA): void {
+  const gppn = gppnOf(gpa);
   if (gppn >= vmPages(vm)) return;
   const s = load<u32>(gpTrack(pmapBase(vm), gppn), 4);
   if (s == 0) return;
@@ -481,7 +493,7 @@ export function shadowGuestWrote(c: usize, vm: u32, gpa: u64): void {
   }
   const m = s - 1;
   const level = tableLevel(m);
-  const a = ramAt((<u64>m << 12) + (gpa & 0xFF8));
+  const a = ramAt(hpaOf(m) + (gpa & 0xFF8));
   const e = load<u64>(a);
   if (!(e & PTE_P)) return;
   store<u64>(a, 0);
@@ -497,7 +509,7 @@ export function shadowGuestWrote(c: usize, vm: u32, gpa: u64): void {
 export const RMAP_MANY_LEAVES: usize = 1;
 
 /** Linear address of the live shadow leaf mapping (vm, gppn), RMAP_MANY_LEAVES when several do, or 0. */
-export function shadowLeafOf(vm: u32, gppn: u32): usize {
+export function shadowLeafOf(vm: u32, gppn: GPPN): usize {
   const r = load<u32>(gpTrack(pmapBase(vm), gppn));
   if (r == RMAP_MANY) return RMAP_MANY_LEAVES;
   return r != 0 && shadowLeafAt(vm, <usize>r) ? <usize>r : 0;
@@ -509,7 +521,7 @@ export function shadowLeafLevel(a: usize): u32 {
 }
 
 /** Drops the shadow leaf that maps (vm, gppn), if any (coherence). */
-export function shadowDropGppn(vm: u32, gppn: u32): void {
+export function shadowDropGppn(vm: u32, gppn: GPPN): void {
   const t = gpTrack(pmapBase(vm), gppn);
   const r = load<u32>(t);
   if (r == 0) return;
@@ -523,7 +535,7 @@ export function shadowDropGppn(vm: u32, gppn: u32): void {
 }
 
 /** Guest INVLPG of `va` on context `id`: a VM exit in shadow mode (dropping the shadow leaf), then the TLB flush. */
-export function mmuInvlpg(id: u32, va: u64): void {
+export function mmuInvlpg(id: u32, va: gVA): void {
   const c = ctxAddr(id);
   const vm = <u32>cget(c, F.Vm);
   cadd(c, F.Invlpgs, 1);

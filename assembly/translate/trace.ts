@@ -22,29 +22,45 @@
  *
  * size 0 means the size does not fit: the next word holds it.
  *
- * Invariants: a call consumes whole lines (records) only; lines are counted across calls, so an
- * error names the line number of the whole trace.
+ * Lines are bounded: a line longer than TRACE_MAX_LINE bytes (newline excluded) is an error, or
+ * a bad line skipped with TRACE_SKIP_BAD (then the rest of it is skipped as it streams in, across
+ * calls). So the bytes a caller must carry into its next call stay below TRACE_MAX_LINE and the
+ * time stays linear in the input, whatever it holds. A NUL byte never occurs in a valgrind log:
+ * its line is an error (the input is binary, not a trace) or a bad line.
+ *
+ * Invariants: a call consumes whole lines (records) only, except the head of an overlong line
+ * being skipped; lines are counted across calls, so an error names the line number of the whole
+ * trace.
  */
 
 import { ACC_READ, ACC_WRITE, ACC_FETCH } from "./entries";
 import { F, cadd, ctxAddr } from "./cores";
-import { translate, FAULT_BIT } from "./walk";
+import { translate } from "./walk";
+import { FAULT_BIT } from "./fault";
 
 /** Flag: count malformed lines and go on instead of stopping. */
 export const TRACE_SKIP_BAD: u32 = 1;
 /** Flag: write binary records at the emit pointer instead of translating. */
 export const TRACE_EMIT: u32 = 2;
+/** Longest line accepted, in bytes without its newline (valgrind's lines are under 100). */
+export const TRACE_MAX_LINE: u32 = 4096;
+/** Errors of lackeyReplay, returned negated: a record that does not parse, a line over TRACE_MAX_LINE, a NUL byte. */
+export const TRACE_ERR_SYNTAX: u32 = 1;
+export const TRACE_ERR_LONG: u32 = 2;
+export const TRACE_ERR_NUL: u32 = 3;
 
 let lineNo: u64 = 0;
 let errAt: u32 = 0;
 let emitPtr: usize = 0;
 let emitStart: usize = 0;
+/** Inside an overlong line that TRACE_SKIP_BAD is skipping: bytes up to its newline are dropped. */
+let skipping = false;
 
 /** Resets the line counter (a new trace). */
-export function traceReset(): void { lineNo = 0; errAt = 0; }
+export function traceReset(): void { lineNo = 0; errAt = 0; skipping = false; }
 /** Lines seen so far (complete lines, including ignored ones). */
 export function traceLines(): f64 { return <f64>lineNo; }
-/** Offset, from the chunk start, of the malformed line that stopped the last call. */
+/** Offset, from the chunk start, of the line that stopped the last call (of the NUL byte itself for TRACE_ERR_NUL). */
 export function traceErrorOffset(): u32 { return errAt; }
 /** Sets where TRACE_EMIT mode writes binary records. */
 export function traceEmitTo(p: usize): void { emitPtr = p; emitStart = p; }
@@ -90,13 +106,19 @@ export function traceEmitted(): u32 { return <u32>(emitPtr - emitStart); }
 /**
  * Parses and replays the lackey text at [p, p + len) on context `id`. `final`: no more bytes
  * follow, so a last line without a newline counts. Returns the bytes consumed (a prefix of
- * whole lines), or -1 at a malformed line (traceErrorOffset says where it starts).
+ * whole lines), or -TRACE_ERR_* at a bad line (traceErrorOffset says where).
  */
 export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u32): i32 {
   const c = ctxAddr(id);
   const end = p + len;
   const lines0 = lineNo;
+  const skipBad = (flags & TRACE_SKIP_BAD) != 0;
   let s = p;
+  if (skipping) {
+    // the tail of an overlong line, counted bad when it began
+    while (s < end && load<u8>(s) != 10) s++;
+    if (s < end || final) { skipping = false; lineNo++; s++; }
+  }
   while (s < end) {
     let q = s;
     const c0 = <u32>load<u8>(q);
@@ -108,51 +130,60 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
       kind = c1 == 76 ? 1 : c1 == 83 ? 2 : c1 == 77 ? 3 : 4;
       if (kind != 4) q += 3;
     }
+    let err: u32 = 0;
     if (kind == 4) {
-      // not a record: skip the line (or wait for the rest of it)
-      while (q < end && load<u8>(q) != 10) q++;
-      if (q >= end && !final) break;
-      lineNo++;
-      s = q + 1;
-      continue;
-    }
-    while (q < end && load<u8>(q) == 32) q++;
-    let addr: u64 = 0;
-    let digits: u32 = 0;
-    let ok = true;
-    for (; q < end; q++) {
-      const v = hexVal(<u32>load<u8>(q));
-      if (v == 16) break;
-      addr = (addr << 4) | v;
-      digits++;
-    }
-    if (digits == 0 || digits > 14 || q >= end || load<u8>(q) != 44 /* , */) ok = false;
-    let size: u64 = 0;
-    if (ok) {
-      q++;
-      let sd: u32 = 0;
-      for (; q < end; q++) {
-        const d = <u32>load<u8>(q) - 48;
-        if (d >= 10) break;
-        size = size * 10 + d;
-        sd++;
+      // not a record: skip the line (or wait for the rest of it); a NUL says the input is binary
+      while (q < end) {
+        const ch = load<u8>(q);
+        if (ch == 10) break;
+        if (ch == 0 && err == 0) { err = TRACE_ERR_NUL; errAt = <u32>(q - p); }
+        q++;
       }
-      while (q < end && (load<u8>(q) == 32 || load<u8>(q) == 13)) q++;
-      if (sd == 0 || sd > 9 || size == 0) ok = false;
-      else if (q < end && load<u8>(q) != 10) ok = false;
+      if (err == 0 && q - s > <usize>TRACE_MAX_LINE) { err = TRACE_ERR_LONG; errAt = <u32>(s - p); }
+      if (q >= end && !final && err == 0) break;
+    } else {
+      while (q < end && load<u8>(q) == 32) q++;
+      let addr: u64 = 0;
+      let digits: u32 = 0;
+      let ok = true;
+      for (; q < end; q++) {
+        const v = hexVal(<u32>load<u8>(q));
+        if (v == 16) break;
+        addr = (addr << 4) | v;
+        digits++;
+      }
+      if (digits == 0 || digits > 14 || q >= end || load<u8>(q) != 44 /* , */) ok = false;
+      let size: u64 = 0;
+      if (ok) {
+        q++;
+        let sd: u32 = 0;
+        for (; q < end; q++) {
+          const d = <u32>load<u8>(q) - 48;
+          if (d >= 10) break;
+          size = size * 10 + d;
+          sd++;
+        }
+        while (q < end && (load<u8>(q) == 32 || load<u8>(q) == 13)) q++;
+        if (sd == 0 || sd > 9 || size == 0) ok = false;
+        else if (q < end && load<u8>(q) != 10) ok = false;
+      }
+      if (q - s > <usize>TRACE_MAX_LINE) { err = TRACE_ERR_LONG; errAt = <u32>(s - p); }
+      else if (q >= end && !final) break; // the line continues in the next chunk
+      else if (!ok) { err = TRACE_ERR_SYNTAX; errAt = <u32>(s - p); }
+      if (err == 0) {
+        lineNo++;
+        if (flags & TRACE_EMIT) emit(kind, addr, size);
+        else replay(c, kind, addr, size);
+        s = q + 1;
+        continue;
+      }
     }
-    if (q >= end && !final) break; // the line continues in the next chunk
-    if (!ok) {
-      if (!(flags & TRACE_SKIP_BAD)) { errAt = <u32>(s - p); cadd(c, F.Lines, lineNo - lines0); return -1; }
-      cadd(c, F.BadLines, 1);
-      while (q < end && load<u8>(q) != 10) q++;
-      lineNo++;
-      s = q + 1;
-      continue;
-    }
+    if (err == 0) { lineNo++; s = q + 1; continue; }
+    if (!skipBad) { cadd(c, F.Lines, lineNo - lines0); cadd(c, F.TraceBytes, <u64>(s - p)); return -<i32>err; }
+    cadd(c, F.BadLines, 1);
+    while (q < end && load<u8>(q) != 10) q++;
+    if (q >= end && !final) { skipping = true; s = end; break; }
     lineNo++;
-    if (flags & TRACE_EMIT) emit(kind, addr, size);
-    else replay(c, kind, addr, size);
     s = q + 1;
   }
   const used = <u32>(min<usize>(s, end) - p);

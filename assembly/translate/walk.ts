@@ -39,38 +39,18 @@ import {
   SCRATCH_AT, MODE_NATIVE, MODE_EPT, MODE_SHADOW, NONE, flushTlbs,
 } from "./cores";
 import { ramAt, hostBack, hostCls, eptInstall, eptFindLeaf } from "./ept";
-import { pmapFault, FAULT_IO } from "../reclaim/pmap";
+import { FAULT_IO } from "../reclaim/pmap";
+import { pmapFault } from "../reclaim/fault";
 import { gosFault } from "./gos";
 import { shadowFill, shadowSwitch } from "./shadow";
+import {
+  S_OK, S_FAULT, S_SHADOW, S_PRESENT, FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_NONCANONICAL,
+  FK_NO_FRAME, FAULT_BIT, fKind, fCode, fAddr, setFault, faultResult,
+} from "./fault";
+import { gPA, gppnOf, gVA, hPA, hpaOf, pageOffset } from "../ram/addr";
 
-export { MMU_CTX, PVM_ENTRY, GPTRACK_ENTRY } from "./cores";
-
-// ---- statuses and faults ---------------------------------------------------------------------
-
-export const S_OK: u32 = 0;
-export const S_FAULT: u32 = 1; // fault globals say which
-export const S_PRESENT: u32 = 2; // guest OS: the mapping exists (not a demand-paging fault)
-export const S_SHADOW: u32 = 3; // shadow walk missed: hidden fault
-
-export const FK_GUEST_PF: u32 = 1;
-export const FK_EPT_VIOLATION: u32 = 2;
-export const FK_EPT_MISCONFIG: u32 = 3;
-export const FK_HOST: u32 = 4;
-export const FK_GUEST_OOM: u32 = 5;
-export const FK_NONCANONICAL: u32 = 6;
-export const FK_NO_FRAME: u32 = 7;
-export const FAULT_BIT: u64 = <u64>1 << 63;
-
-let fKind: u32 = 0;
-let fCode: u32 = 0;
-let fAddr: u64 = 0;
-
-/** Records the fault of the operation in progress. */
-export function setFault(kind: u32, code: u32, addr: u64): void { fKind = kind; fCode = code; fAddr = addr; }
-/** Kind, code and address of the last fault. */
-export function lastFaultKind(): u32 { return fKind; }
-export function lastFaultCode(): u32 { return fCode; }
-export function lastFaultAddr(): f64 { return <f64>fAddr; }
+// the fault record and statuses live in fault.ts; the module's ABI exports them from here
+export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME, lastFaultKind, lastFaultCode, lastFaultAddr } from "./fault";
 
 // TLB entry flags
 export const TF_W: u32 = 1;
@@ -102,10 +82,6 @@ let lastCycles: u32 = 0;
 /** Cycles charged to the last translation. */
 export function lastTranslationCycles(): u32 { return lastCycles; }
 
-/** Encodes the current fault as a result word. */
-// @ts-ignore: decorator
-@inline function faultResult(): u64 { return FAULT_BIT | (<u64>fKind << 48) | <u64>fCode; }
-
 // ---- nested translation (ept mode) ----------------------------------------------------------------
 
 const NFAULT: u64 = 0xFFFFFFFFFFFFFFFF;
@@ -115,7 +91,7 @@ const NFAULT: u64 = 0xFFFFFFFFFFFFFFFF;
  * `isPT`: the access reads a guest paging-structure entry. `gperm`: guest permissions of the
  * final translation (for the qualification). Returns the hPA, or NFAULT with the fault set.
  */
-function nested(c: usize, vm: u32, gpa: u64, acc: u32, isPT: bool, gperm: u32, va: u64): u64 {
+function nested(c: usize, vm: u32, gpa: gPA, acc: u32, isPT: bool, gperm: u32, va: gVA): u64 {
   const ad = (pget(vm, P_FLAGS) & PF_AD) != 0;
   // with EPT A/D on, reads of guest paging structures count as writes (SDM 29.3.3.2)
   const asWrite = isPT ? ad : acc == ACC_WRITE;
@@ -223,7 +199,7 @@ let startPerm: u32 = 0;
  * Sets the start of a walk for `va`: below the deepest hit in the guest page-walk cache `pwc`
  * (with the permissions ANDed down to it), else at `root` with every permission.
  */
-function walkStart(pwc: usize, pwcOn: bool, va: u64, g: u32, asid: u32, root: u64): void {
+function walkStart(pwc: usize, pwcOn: bool, va: gVA, g: u32, asid: u32, root: u64): void {
   startTable = root;
   startLevel = g;
   startPerm = G_RW | G_US | G_X;
@@ -260,17 +236,17 @@ function walkStart(pwc: usize, pwcOn: bool, va: u64, g: u32, asid: u32, root: u6
 }
 
 /** Host address of guest-physical `gpa` for a native walk: the pmap backs it silently (no hypervisor exists). */
-function nativeHost(vm: u32, gpa: u64): u64 {
-  const m = pmapFault(vm, <u32>(gpa >> 12), false);
+function nativeHost(vm: u32, gpa: gPA): u64 {
+  const m = pmapFault(vm, gppnOf(gpa), false);
   if (m >= FAULT_IO) { setFault(FK_HOST, m, gpa); return NFAULT; }
-  return (<u64>m << 12) | (gpa & 0xFFF);
+  return hpaOf(m) | pageOffset(gpa);
 }
 
 /**
  * Walks the guest tables of the current address space for `va`; in ept mode every guest-physical
  * reference goes through `nested`. On success sets wPfn / wCls / wFlags and returns S_OK.
  */
-function guestWalk(c: usize, vm: u32, mode: u32, va: u64, acc: u32, user: bool): u32 {
+function guestWalk(c: usize, vm: u32, mode: u32, va: gVA, acc: u32, user: bool): u32 {
   const g = pget(vm, P_GLEVELS);
   const asid = <u32>cget(c, F.Asid);
   const flags = cget(c, F.Flags);
@@ -307,7 +283,7 @@ function guestWalk(c: usize, vm: u32, mode: u32, va: u64, acc: u32, user: bool):
     const m = clsMask(cls);
     const dataGpa = (e & ADDR_MASK & ~m) + (va & m);
     let ecls = cls;
-    let hpa: u64;
+    let hpa: hPA;
     let dirtyOk = true;
     let x: u32 = TF_X;
     let w: u32 = TF_W;
@@ -340,7 +316,7 @@ function guestWalk(c: usize, vm: u32, mode: u32, va: u64, acc: u32, user: bool):
 // ---- shadow walk (hardware walking the shadow tables) ----------------------------------------------
 
 /** Walks the shadow tables of the current address space for `va`; S_SHADOW on any miss or denied permission. */
-function shadowWalk(c: usize, vm: u32, va: u64, acc: u32, user: bool): u32 {
+function shadowWalk(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u32 {
   const root = <u32>cget(c, F.ShadowRoot);
   if (root == NONE) return S_SHADOW;
   const g = pget(vm, P_GLEVELS);
@@ -391,7 +367,7 @@ function shadowWalk(c: usize, vm: u32, va: u64, acc: u32, user: bool): u32 {
 
 /** The way of TLB `d` holding `va` for `asid` at any page size, or 0. */
 // @ts-ignore: decorator
-@inline function tlbProbe(d: usize, va: u64, asid: u32): usize {
+@inline function tlbProbe(d: usize, va: gVA, asid: u32): usize {
   let e = cacheFind(d, va >> 12, 0, asid);
   if (e == 0 && cacheLarge(d) != 0) {
     e = cacheFind(d, va >> 21, 1, asid);
@@ -402,7 +378,7 @@ function shadowWalk(c: usize, vm: u32, va: u64, acc: u32, user: bool): u32 {
 
 /** hPA of `va` through TLB way `e`. */
 // @ts-ignore: decorator
-@inline function viaEntry(e: usize, va: u64): u64 {
+@inline function viaEntry(e: usize, va: gVA): u64 {
   const cls = (<u32>load<u64>(e) >> 1) & 7;
   return (load<u64>(e, 16) << 12) + (va & clsMask(cls));
 }
@@ -411,7 +387,7 @@ function shadowWalk(c: usize, vm: u32, va: u64, acc: u32, user: bool): u32 {
  * Translates `va` for access `acc` (ACC_READ, ACC_WRITE, ACC_FETCH) on context `c`; `user`
  * for a user-mode access. Returns the hPA or a fault result; lastCycles holds its cost.
  */
-export function translate(c: usize, va: u64, acc: u32, user: bool): u64 {
+export function translate(c: usize, va: gVA, acc: u32, user: bool): u64 {
   const asid = <u32>cget(c, F.Asid);
   const fetch = acc == ACC_FETCH;
   const l1 = cdesc(c, fetch ? C_L1I : C_L1D);
@@ -452,7 +428,7 @@ export function translate(c: usize, va: u64, acc: u32, user: bool): u64 {
 let walkCycles: u64 = 0;
 
 /** The miss path of `translate`: walks, handles faults, walks again, fills the TLBs. */
-function walkAndFill(c: usize, va: u64, acc: u32, user: bool, asid: u32, l1: usize, l2: usize): u64 {
+function walkAndFill(c: usize, va: gVA, acc: u32, user: bool, asid: u32, l1: usize, l2: usize): u64 {
   const vm = <u32>cget(c, F.Vm);
   const mode = pget(vm, P_MODE);
   walkCycles = 0;
@@ -503,7 +479,7 @@ function walkAndFill(c: usize, va: u64, acc: u32, user: bool, asid: u32, l1: usi
       cadd(c, F.VmExits, 1);
       cadd(c, F.EptViolations, 1);
       walkCycles += cget(c, F.CostVmExit) + cget(c, F.CostEptViolation);
-      const gppn = <u32>(fAddr >> 12);
+      const gppn = gppnOf(fAddr);
       if ((fCode >> EQ_PERM_SHIFT) & 7) {
         // a present entry that denies the access is not a first touch: the caller decides,
         // unless it is the hypervisor's own copy-on-write protection (ept.ts EPT_COW)
@@ -555,7 +531,7 @@ export function mmuSwitch(id: u32, vm: u32, cr3: f64, pcid: u32): void {
 }
 
 /** Translates one access on context `id` (kind: 0 read, 1 write, 2 fetch; bit 2: supervisor). */
-export function mmuTranslate(id: u32, va: u64, kind: u32): u64 {
+export function mmuTranslate(id: u32, va: gVA, kind: u32): u64 {
   return translate(ctxAddr(id), va, kind & 3, (kind & 4) == 0);
 }
 

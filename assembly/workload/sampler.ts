@@ -27,17 +27,15 @@
  * are exactly Zipf over the current set (a truncated Zipf has the same relative weights).
  */
 
-import { S, hdr, sget, sset, fget, fset, aliasAddr } from "../guest/state";
-
-/** The stream of the VM whose loop is running (streamLoad / streamStore move it to its header). */
+/** The stream of the VM whose loop is running (the loop moves it from and back to the VM's header). */
 let rs: u64 = 0;
 
-/** Takes the VM's stream from its header. */
+/** Makes `state` the running stream. */
 // @ts-ignore: decorator
-@inline export function streamLoad(h: usize): void { rs = sget(h, S.Rng); }
-/** Puts the stream back into the VM's header. */
+@inline export function streamSet(state: u64): void { rs = state; }
+/** The running stream's state. */
 // @ts-ignore: decorator
-@inline export function streamStore(h: usize): void { sset(h, S.Rng, rs); }
+@inline export function streamGet(): u64 { return rs; }
 
 /** Next u64 of the running stream (splitmix64). */
 // @ts-ignore: decorator
@@ -57,14 +55,13 @@ let rs: u64 = 0;
 // @ts-ignore: decorator
 @inline function threshold(q: f64): u64 { return q >= 1.0 ? 0xFFFFFFFF : q <= 0.0 ? 0 : <u64>(q * 4294967296.0); }
 
-/**
- * Builds the Zipf(s) alias table of n >= 1 entries for the VM whose header is `h`, unless it
- * already holds that one.
- */
-export function zipfSetup(h: usize, n: u32, s: f64): void {
-  if (fget(h, S.ZipfS) == s && <u32>sget(h, S.ZipfTable) == n) return;
-  fset(h, S.ZipfS, s);
-  sset(h, S.ZipfTable, n);
+/** Address of entry `i` of the alias table at `table`. */
+// @ts-ignore: decorator
+@inline function aliasAddr(table: usize, i: u32): usize { return table + (<usize>i << 3); }
+
+/** Builds the Zipf(s) alias table of n >= 1 entries at `table` (8 bytes each). */
+export function zipfBuild(table: usize, n: u32, s: f64): void {
+  const h = table;
   let total = 0.0;
   for (let k: u32 = 1; k <= n; k++) total += Math.pow(<f64>k, -s);
   const scale = <f64>n / total; // mass of entry i: scale * (i + 1)^-s, n in all
@@ -107,17 +104,5 @@ export function zipfSetup(h: usize, n: u32, s: f64): void {
     const e = load<u64>(table + (<usize>i << 3));
     const k = (r & 0xFFFFFFFF) < (e & 0xFFFFFFFF) ? i : <u32>(e >> 32);
     if (k < active) return k;
-  }
-}
-
-/** Test hook: `n` Zipf(s) draws over `active` pages (table of `tableN`) of `vm`, counted into `counts` (u32 per page). */
-export function samplerZipfCounts(vm: u32, seed: u64, active: u32, tableN: u32, s: f64, n: u32, counts: usize): void {
-  const h = hdr(vm);
-  zipfSetup(h, tableN, s);
-  rs = seed;
-  const table = aliasAddr(h, 0);
-  for (let i: u32 = 0; i < n; i++) {
-    const k = zipfIndex(table, tableN, active);
-    store<u32>(counts + (<usize>k << 2), load<u32>(counts + (<usize>k << 2)) + 1);
   }
 }

@@ -6,9 +6,28 @@
  */
 import { Host } from '../host/host.js';
 import { buildCorpus } from '../workload/corpus.js';
-import { PAGE } from '../engine/engine.js';
-import { UsageError } from '../errors.js';
+import { statSync } from 'node:fs';
+import { PAGE, MAX_MACHINE_MIB } from '../engine/engine.js';
+import { MemvisorError, UsageError } from '../errors.js';
 import type { VmStats } from '../host/vm.js';
+
+export const DEMO_HELP = `usage: memvisor demo [options]
+
+N VMs boot the same image (real 4 KiB pages of files on this machine, 10% zero pages) and each
+writes 1/8 as much private data of its own, on a host with 60% of the memory they touch: the
+host reclaims under pressure (LZ4 zip cache, then swap), one sharing pass merges identical
+pages, and every byte is read back and checked.
+
+options:
+  --mib N       image size per VM in MiB, 4..512 (default 64)
+  --vms N       number of VMs, 1..16 (default 4); the host needs 60% of N x (MiB + MiB/8),
+                at most ${MAX_MACHINE_MIB} MiB of machine memory
+  --root DIR    take the image's pages from files under DIR (repeatable; default /usr/bin,
+                /usr/lib, /usr/share)
+  --help        this text
+
+Exit codes: 0 done, 1 a check failed, 2 bad options.
+`;
 
 interface Out {
   write(s: string): unknown;
@@ -18,31 +37,58 @@ interface DemoArgs {
   mib: number;
   vms: number;
   roots: string[];
+  help: boolean;
 }
 
-/** Parses `--mib N`, `--vms N` and `--root DIR` (repeatable). */
-function parseArgs(args: string[]): DemoArgs {
-  const a: DemoArgs = { mib: 64, vms: 4, roots: [] };
+/** Machine memory of the demo's host: 60% of what the VMs touch, so loading the last VMs forces reclamation. */
+function demoMachineMiB(mib: number, vms: number): number {
+  return Math.ceil(((mib + privateMiBOf(mib)) * vms * 0.6) / 4) * 4;
+}
+/** Private data each VM writes after its image, MiB. */
+function privateMiBOf(mib: number): number {
+  return Math.max(1, mib >> 3);
+}
+
+/** Parses `--mib N`, `--vms N`, `--root DIR` (repeatable) and `--help`; `--opt=value` works too. */
+export function parseDemoArgs(args: string[]): DemoArgs {
+  const a: DemoArgs = { mib: 64, vms: 4, roots: [], help: false };
   for (let i = 0; i < args.length; i++) {
-    const flag = args[i];
-    const v = args[i + 1];
-    if (flag === '--mib' || flag === '--vms') {
+    const arg = args[i];
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = () => (eq > 0 ? arg.slice(eq + 1) : args[++i]);
+    if (flag === '--help' || flag === '-h') a.help = true;
+    else if (flag === '--mib' || flag === '--vms') {
+      const v = value();
       const n = Number(v);
       const [lo, hi] = flag === '--mib' ? [4, 512] : [1, 16];
-      if (!Number.isInteger(n) || n < lo || n > hi) throw new UsageError(flag, v, `an integer in [${lo}, ${hi}]`);
+      if (v === undefined || v.trim() === '' || !Number.isInteger(n) || n < lo || n > hi) throw new UsageError(flag, v ?? '(missing)', `an integer in [${lo}, ${hi}]`);
       if (flag === '--mib') a.mib = n;
       else a.vms = n;
-      i++;
     } else if (flag === '--root') {
-      if (!v) throw new UsageError('--root', v, 'a directory');
+      const v = value();
+      if (!v) throw new UsageError('--root', v ?? '(missing)', 'a directory');
+      let dir = false;
+      try {
+        dir = statSync(v).isDirectory();
+      } catch {
+        // reported below
+      }
+      if (!dir) throw new UsageError('--root', v, 'an existing directory of files to take pages from');
       a.roots.push(v);
-      i++;
     } else {
-      throw new UsageError('demo argument', flag, '--mib N, --vms N or --root DIR');
+      throw new UsageError(flag, arg, 'one of --mib N, --vms N, --root DIR, --help (see memvisor demo --help)');
     }
+  }
+  const machine = demoMachineMiB(a.mib, a.vms);
+  if (!a.help && machine > MAX_MACHINE_MIB) {
+    throw new UsageError('--mib/--vms', `--mib ${a.mib} --vms ${a.vms}`, `at most ${MAX_MACHINE_MIB} MiB of machine memory for the host (60% of ${a.vms} x ${a.mib + privateMiBOf(a.mib)} MiB = ${machine} MiB); lower --mib or --vms`);
   }
   return a;
 }
+
+/** Lets pending events run (an EPIPE on stdout ends the process there, not after the next phase). */
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A deterministic xorshift32 stream: private guest data that neither shares nor compresses. */
 function fillRandom(buf: Uint8Array, seed: number): void {
@@ -78,22 +124,26 @@ function table(rows: VmStats[]): string {
 }
 
 export async function runDemo(args: string[], out: Out): Promise<void> {
-  const a = parseArgs(args);
+  const a = parseDemoArgs(args);
+  if (a.help) {
+    out.write(DEMO_HELP);
+    return;
+  }
   const t0 = performance.now();
   const corpus = buildCorpus({
     mib: a.mib,
     sources: a.roots.length ? a.roots.map((root) => ({ root, share: 0.9 / a.roots.length })) : undefined,
   });
   const tCorpus = performance.now() - t0;
-  // machine memory: 60% of what the VMs will touch, so loading the last VMs forces reclamation
-  const privateMiB = Math.max(1, a.mib >> 3);
-  const machineMiB = Math.ceil(((a.mib + privateMiB) * a.vms * 0.6) / 4) * 4;
+  const privateMiB = privateMiBOf(a.mib);
+  const machineMiB = demoMachineMiB(a.mib, a.vms);
   const host = await Host.create({ machineMemoryMiB: machineMiB, seed: 42, sharing: { salting: 'host' } });
   out.write(
     `memvisor demo: ${a.vms} VMs x ${a.mib + privateMiB} MiB on a host with ${machineMiB} MiB of machine memory\n` +
       `  image: ${corpus.count} pages of real files (${Object.entries(corpus.from).map(([k, v]) => `${k} ${v}`).join(', ')}), read in ${tCorpus.toFixed(0)} ms\n`,
   );
 
+  await tick();
   const priv = new Uint8Array(privateMiB << 20);
   const t1 = performance.now();
   for (let i = 0; i < a.vms; i++) {
@@ -107,6 +157,7 @@ export async function runDemo(args: string[], out: Out): Promise<void> {
   const touchedMiB = a.vms * (a.mib + privateMiB);
   out.write(`\nafter boot (${touchedMiB} MiB written in ${tLoad.toFixed(0)} ms; the host reclaimed under pressure):\n`);
   out.write(table(loaded.vms));
+  await tick();
 
   const t2 = performance.now();
   const scan = host.shareScan();
@@ -122,6 +173,7 @@ export async function runDemo(args: string[], out: Out): Promise<void> {
       `${mib(h.freeFrames)} MiB free; zip cache ${mib(h.zpoolFrames)} MiB; pages_shared ${h.pages_shared}, pages_sharing ${h.pages_sharing}\n`,
   );
 
+  await tick();
   // nothing lost: every VM reads back its image and its private data, through swap-in and decompression
   const t3 = performance.now();
   let checked = 0;
@@ -131,7 +183,7 @@ export async function runDemo(args: string[], out: Out): Promise<void> {
     const img = vm.readPhys(0, corpus.pages.length);
     const mine = vm.readPhys(a.mib << 20, priv.length);
     if (Buffer.compare(img, corpus.pages) !== 0 || Buffer.compare(mine, priv) !== 0) {
-      throw new Error(`demo: ${vm.name} did not read back what it wrote`);
+      throw new MemvisorError(`demo: ${vm.name} did not read back what it wrote: data lost`);
     }
     checked += img.length + mine.length;
   }

@@ -29,6 +29,9 @@ Images together may hold at most ${MAX_MACHINE_MIB - 64} MiB (one engine's machi
 Exit codes: 0 done, 1 an image cannot be read, 2 bad options.
 `;
 
+/** Most images one run measures: the VMs one host holds. */
+const MAX_IMAGES = 4096;
+
 interface ImageArgs {
   files: string[];
   salting: 'host' | 'per-vm';
@@ -51,6 +54,8 @@ export function parseImageArgs(argv: string[]): ImageArgs {
     else a.files.push(arg);
   }
   if (!a.help && a.files.length === 0) throw new UsageError('<file>', '(none)', 'at least one image file');
+  // one VM per image, on one host (Host.create's maxVMs limit)
+  if (a.files.length > MAX_IMAGES) throw new UsageError('<file>', `${a.files.length} files`, `at most ${MAX_IMAGES} images (one VM each on one host)`);
   return a;
 }
 

@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 /**
  * The `memvisor` command line. Each subcommand lives in its own function; `main` only
- * dispatches, turns typed errors into a one-line message and an exit code.
+ * dispatches, turns typed errors into a one-line message and an exit code: 0 done, 1 bad input
+ * (a MemvisorError, or an operating-system error on a file), 2 bad options (UsageError).
+ * A reader that goes away (`memvisor ... | head -1`) ends the run quietly with exit 0.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MemvisorError, UsageError } from '../errors.js';
-import { runDemo } from './demo.js';
-import { runTrace } from './trace.js';
-import { runImage } from './image.js';
-import { runRun } from './run.js';
+import { runDemo, DEMO_HELP } from './demo.js';
+import { runTrace, TRACE_HELP } from './trace.js';
+import { runImage, IMAGE_HELP } from './image.js';
+import { runClean, CLEAN_HELP } from './clean.js';
+import { runRun, RUN_HELP } from './run.js';
+
+const COMMAND_HELP: Record<string, string> = { demo: DEMO_HELP, trace: TRACE_HELP, image: IMAGE_HELP, clean: CLEAN_HELP, run: RUN_HELP };
 
 const HELP = `memvisor — simulate how a hypervisor virtualizes and overcommits memory
 
@@ -30,7 +35,10 @@ commands:
   run <scenario.json> [--json F]   run a scenario on simulated time: VMs with guests and
                                    workloads, balloon, sharing, swap; samples and a JSON
                                    report; see memvisor run --help
-  help                             this text
+  clean [--dir DIR] [--dry-run]    remove the swap files of memvisor processes that crashed
+  help [<command>]                 this text, or the help of a command
+
+Every command takes --help. Exit codes: 0 done, 1 bad input, 2 bad options.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -41,6 +49,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'help':
       case '--help':
       case '-h':
+        if (cmd === 'help' && rest.length) {
+          const text = Object.hasOwn(COMMAND_HELP, rest[0]) ? COMMAND_HELP[rest[0]] : undefined;
+          if (!text) throw new UsageError('help', rest[0], `one of ${Object.keys(COMMAND_HELP).join(', ')}`);
+          process.stdout.write(text);
+          return 0;
+        }
         process.stdout.write(HELP);
         return 0;
       case 'demo':
@@ -52,10 +66,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'image':
         await runImage(rest, process.stdout);
         return 0;
+      case 'clean':
+        return runClean(rest, process.stdout);
       case 'run':
         return await runRun(rest, process.stdout, process.stderr);
       default:
-        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, image, run, help\n`);
+        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, image, clean, run, help\n`);
         return 2;
     }
   } catch (e) {
@@ -86,4 +102,20 @@ function isEntry(): boolean {
   }
 }
 
-if (isEntry()) process.exitCode = await main(process.argv.slice(2));
+/**
+ * A closed pipe on stdout or stderr (the reader quit: `| head -1`) ends the process at once with
+ * exit 0 and no stack: what it would have printed is not wanted. Node ignores SIGPIPE, so the
+ * failed write arrives as an EPIPE 'error' event on the stream.
+ */
+function quietOnBrokenPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
+if (isEntry()) {
+  quietOnBrokenPipe(process.stdout);
+  quietOnBrokenPipe(process.stderr);
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -5,7 +5,9 @@
 
 import { Mmu, DEFAULT_TLB, DEFAULT_COSTS, type MmuOptions, type CacheGeometry, type CostModel } from '../translate/mmu.js';
 import { replayFile } from '../translate/trace.js';
-import { UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { statSync } from 'node:fs';
+
 
 export const TRACE_HELP = `usage: memvisor trace <file> [options]
 
@@ -13,26 +15,37 @@ Replays a memory trace through a simulated core: TLBs, page-walk caches, guest p
 EPT or shadow tables, a minimal guest OS that maps pages on first touch, and a hypervisor that
 backs guest memory on first touch. <file> is a valgrind lackey trace
 (valgrind --tool=lackey --trace-mem=yes ...), plain or gzip, or a memvisor binary trace
-(detected from its first bytes).
+(detected from its first bytes, not its name); a FIFO works, and - reads standard input.
+gzip trailers (CRC-32, length) and binary trace checksums are verified: damaged input is an
+error naming the line or byte, never a partial result.
 
 options:
   --mmu native|ept|shadow     MMU virtualization (default ept)
   --levels 4|5                guest paging levels; 5 = LA57 (default 4)
   --host-levels 4|5           EPT walk length (default 4)
   --page-size 4k|2m|1g        pages the guest OS maps (default 4k)
-  --host-page-size 4k|2m|1g   host backing and EPT leaf size (default 4k)
+  --host-page-size 4k|2m|1g   host backing and EPT leaf size (default 4k); 1g only with
+                              --page-size 4k (see below)
   --tlb SPEC                  TLB geometry as entries x ways, any subset of
                               L1d=64x4,L1i=128x8,L2=1536x12 (the defaults, Skylake-like);
                               0 entries turns a TLB off
   --no-pwc                    turn the guest and nested page-walk caches off
   --no-ntlb                   turn the nested TLB off
   --cost NAME=N[,NAME=N]      cycles per event; names: ${Object.keys(DEFAULT_COSTS).join(', ')}
-  --skip-bad-lines            count and skip malformed records instead of stopping
-  --write-binary FILE         also write the trace in memvisor's binary format (fast reruns)
+  --skip-bad-lines            count and skip malformed lines (also lines over 4 KiB
+                              and lines holding NUL bytes) instead of stopping
+  --write-binary FILE         also write the trace in memvisor's binary format (fast reruns);
+                              FILE appears only when the whole input replayed cleanly
   --json                      print one JSON object instead of a table
   --help                      this text
 
-Exit codes: 0 done, 1 bad input (e.g. a malformed line, with its number), 2 bad options.
+The simulated VM has 4096 MiB of guest memory (8192 with --page-size 1g) on 512 MiB of machine
+memory (2048 with --host-page-size 1g). Large guest pages sit at the top of guest memory and
+page tables at its bottom, so with 1g host pages they would need more 1 GiB host pages than the
+machine memory holds: --host-page-size 1g is refused with --page-size 2m or 1g.
+
+Exit codes: 0 done, 1 bad input (a malformed line, with its number; damaged gzip or binary
+data, with its byte offset), 2 bad options.
 `;
 
 interface TraceArgs {
@@ -104,31 +117,55 @@ export function parseTraceArgs(argv: string[]): TraceArgs {
         break;
       }
       default:
-        if (arg.startsWith('-')) throw new UsageError(arg, arg, 'a known option (see memvisor trace --help)');
+        if (arg.startsWith('-') && arg !== '-') throw new UsageError(arg, arg, 'a known option (see memvisor trace --help)');
         if (a.file) throw new UsageError('<file>', arg, 'one trace file');
         a.file = arg;
     }
   }
   a.opts.costs = costs;
-  if (!a.file && !a.help) throw new UsageError('<file>', '(missing)', 'a trace file (see memvisor trace --help)');
+  if (a.help) return a;
+  if (!a.file) throw new UsageError('<file>', '(missing)', "a trace file, or - for standard input (see memvisor trace --help)");
+  if (a.opts.hostPageSize === '1g' && (a.opts.pageSize ?? '4k') !== '4k') {
+    throw new UsageError('--host-page-size', '1g', `2m or 4k with --page-size ${a.opts.pageSize}: the guest's large pages (top of its 4096 MiB) and page tables (bottom) would need more 1 GiB host pages than the 2048 MiB of machine memory hold; use --page-size 4k with 1g host pages`);
+  }
+  if (a.writeBinary !== undefined && a.file !== '-') checkNotSameFile(a.file, a.writeBinary);
   return a;
 }
 
-/** Draws a progress bar on stderr (TTY only). */
-function progressBar(): ((read: number, total: number) => void) | undefined {
+/** Refuses --write-binary onto the input itself (same device and inode: a link or another name of it). */
+function checkNotSameFile(input: string, output: string): void {
+  try {
+    const i = statSync(input, { bigint: true });
+    const o = statSync(output, { bigint: true });
+    if (i.dev === o.dev && i.ino === o.ino) {
+      throw new UsageError('--write-binary', output, `a file other than the trace being read (${JSON.stringify(input)} is the same file; writing it would destroy the input)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    // a file that does not exist (yet) is no conflict; replay reports a missing input itself
+  }
+}
+
+/** Draws a progress bar on stderr (TTY only); bytes and rate alone when the size is unknown (a pipe). */
+function progressBar(): ((read: number, total: number, done: boolean) => void) | undefined {
   if (!process.stderr.isTTY) return undefined;
   const t0 = performance.now();
   let last = 0;
-  return (read, total) => {
+  return (read, total, done) => {
     const now = performance.now();
-    if (now - last < 100 && read < total) return;
+    if (now - last < 100 && !done) return;
     last = now;
-    const frac = total ? read / total : 1;
-    const w = 30;
-    const bar = '#'.repeat(Math.round(frac * w)).padEnd(w, '.');
     const mbs = read / 1e6 / Math.max((now - t0) / 1000, 1e-3);
-    process.stderr.write(`\r[${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${(read / 1e6).toFixed(0)} MB ${mbs.toFixed(0)} MB/s `);
-    if (read >= total) process.stderr.write('\n');
+    const rate = `${(read / 1e6).toFixed(0)} MB ${mbs.toFixed(0)} MB/s `;
+    if (total) {
+      const frac = Math.min(1, read / total);
+      const w = 30;
+      const bar = '#'.repeat(Math.round(frac * w)).padEnd(w, '.');
+      process.stderr.write(`\r[${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${rate}`);
+    } else {
+      process.stderr.write(`\r${rate}`);
+    }
+    if (done) process.stderr.write('\n');
   };
 }
 
@@ -140,7 +177,14 @@ export async function runTrace(argv: string[], out: NodeJS.WritableStream): Prom
     return;
   }
   const mmu = Mmu.create(a.opts);
-  const r = replayFile(mmu, a.file, { skipBadLines: a.skipBadLines, onProgress: progressBar(), writeBinary: a.writeBinary });
+  let r;
+  try {
+    r = replayFile(mmu, a.file, { skipBadLines: a.skipBadLines, onProgress: progressBar(), writeBinary: a.writeBinary });
+  } catch (e) {
+    // the library names its option; the user typed the flag
+    if (e instanceof ConfigError && e.field === 'writeBinary') throw new ConfigError('--write-binary', e.value, e.expected);
+    throw e;
+  }
   const s = r.stats;
   const vm = mmu.vm;
   const config = {

@@ -18,7 +18,7 @@
  */
 import { deflateSync, inflateSync } from 'fflate';
 import { Lz4Status, lz4StatusText, utilityEngine } from '../engine/engine.js';
-import { CodecError, ConfigError, checkBytes, checkInt } from '../errors.js';
+import { CodecError, ConfigError, checkBytes, checkInt, checkKeys } from '../errors.js';
 
 /** A page compressor. */
 export interface Codec {
@@ -113,6 +113,8 @@ export interface DeflateOptions {
 
 /** A raw deflate codec (RFC 1951, no zlib or gzip header), by fflate. */
 export function deflateCodec(options: DeflateOptions = {}): Codec {
+  if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'an object { level? }');
+  checkKeys('', options, ['level']);
   const level = checkInt('level', options.level ?? 1, 0, 9) as DeflateLevel;
   const name = `deflate-${level}`;
   return Object.freeze({

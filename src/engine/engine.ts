@@ -15,7 +15,7 @@
  */
 
 import { instantiateSync, type ASUtil } from '@assemblyscript/loader';
-import { ConfigError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError, checkInt } from '../errors.js';
+import { ConfigError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError, checkInt, checkKeys } from '../errors.js';
 
 /** Flavours of the module: debug has assertions compiled in, release is optimized. */
 export type EngineFlavor = 'release' | 'debug';
@@ -108,9 +108,12 @@ interface RawExports {
   swapInList(vm: number, gppn: number, end: number, out: number, cap: number): number;
   swapInFrames(vm: number, list: number, n: number, addrs: number): number;
   swapInFramesCommit(vm: number, list: number, n: number, done: number, addrs: number): void;
-  pmapAudit(scratch: number, deep: number): number;
-  pmapAuditDetail(): number;
-  pmapAuditCode(): number;
+  audit(scratch: number, deep: number): number;
+  auditDetailCount(): number;
+  auditDetailName(i: number): number;
+  auditDetail(i: number): number;
+  auditText(code: number): number;
+  debugCorrupt(code: number, vm: number, gppn: number, arg: number): number;
   zslotAlloc(c: number, len: number, vm: number, gppn: number): number;
   zslotFree(s: number): void;
   zslotLen(s: number): number;
@@ -129,6 +132,13 @@ interface RawExports {
   reclaimEvicted(): number;
   reclaimVictims(): number;
   swapCommit(vm: number, list: number, n: number): number;
+  reclaimEvict(vm: number, count: number, out: number, outCap: number, pages: number): number;
+  vmRelease(vm: number): number;
+  vmAlive(vm: number): number;
+  pagingVmRelease(vm: number): number;
+  shadowRelease(vm: number): number;
+  ptPoolDrain(): number;
+  zpoolVmFrames(vm: number): number;
   balloonInflate(vm: number, list: number, n: number, slots: number): number;
   balloonDeflate(vm: number, list: number, n: number): number;
   balloonBadIndex(): number;
@@ -160,6 +170,7 @@ interface RawExports {
   pagesHash(p: number, n: number, out: number): void;
   pagesXxh3(p: number, n: number, out: number): void;
   pagesXxh64(p: number, n: number, out: number): void;
+  crc32(p: number, len: number, crc: number): number;
   // paging (assembly/translate/cores.ts, walk.ts, ept.ts, shadow.ts, gos.ts, lackey.ts)
   mmuCreate(l1iS: number, l1iW: number, l1dS: number, l1dW: number, l2S: number, l2W: number,
     gpS: number, gpW: number, npS: number, npW: number, ntS: number, ntW: number, flags: number): number;
@@ -214,6 +225,25 @@ interface RawExports {
   lz4DecompressPages(src: number, slotBytes: number, sizes: number, n: number, dst: number): number;
   lz4LastError(): number;
   [lz4Status: `LZ4_${string}`]: WebAssembly.Global;
+  [auditCode: `AUDIT_${string}`]: WebAssembly.Global;
+}
+
+/** A broken invariant as `Engine.audit` reports it (numbers as the module gives them; see errors.ts AuditError). */
+export interface AuditFailure {
+  /** the module's AUDIT_* code, and its name without the prefix */
+  code: number;
+  invariant: string;
+  /** what the invariant means (assembly/ram/invariants.ts) */
+  text: string;
+  /** where: undefined when it does not apply (assembly/ram/failure.ts) */
+  vm?: number;
+  gppn?: number;
+  mpn?: number;
+  slot?: number;
+  state?: number;
+  kind?: number;
+  expected?: number;
+  found?: number;
 }
 
 /**
@@ -253,6 +283,7 @@ const CODE_NAMES = [
   'FAULT_NO_FRAME', 'FAULT_RANGE', 'FAULT_IO', 'FAULT_LIMIT', 'PHYS_WRITE', 'PHYS_SKIP_ZERO',
   'STOP_NO_VICTIM', 'STOP_SWAP_FULL', 'NO_SLOT', 'TRACE_SKIP_BAD', 'TRACE_EMIT', 'ZIP_HIST_BUCKETS',
   'BALLOON_DUPLICATE', 'BALLOON_BAD_STATE',
+  'TRACE_MAX_LINE', 'TRACE_ERR_SYNTAX', 'TRACE_ERR_LONG', 'TRACE_ERR_NUL', 'MMU_CACHE_ENTRY_BYTES',
 ] as const;
 
 const modules = new Map<EngineFlavor, WebAssembly.Module>();
@@ -300,11 +331,14 @@ export class Engine {
   /**
    * Status codes of the mechanisms, read from the module's own exported constants (so they are
    * never written twice): FAULT_* of pmapFault/physAccess, PHYS_* flags, STOP_* of page-out,
-   * NO_SLOT of the zip pool, TRACE_* flags of trace replay, ZIP_HIST_BUCKETS, BALLOON_* (as u32).
+   * NO_SLOT of the zip pool, TRACE_* flags, limits and errors of trace replay, ZIP_HIST_BUCKETS,
+   * BALLOON_*, MMU_CACHE_ENTRY_BYTES (as u32).
    */
   readonly codes: Readonly<Record<(typeof CODE_NAMES)[number], number>>;
 
   private constructor(opts: EngineOptions) {
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of engine options');
+    checkKeys('', opts, ['machineMemoryMiB', 'stagingBytes', 'maxVMs', 'guestMemoryMiB', 'maxMmus', 'mmuCacheBytes', 'flavor', 'module', 'simTables', 'simContentPages']);
     const mib = checkInt('machineMemoryMiB', opts.machineMemoryMiB ?? 0, 0, MAX_MACHINE_MIB);
     const staging = checkInt('stagingBytes', opts.stagingBytes ?? 1 << 20, 4096, 1 << 30);
     this.flavor = opts.flavor ?? defaultFlavor();
@@ -573,17 +607,50 @@ export class Engine {
     this.live();
     this.raw.swapInFramesCommit(vm, list, n, done, addrs);
   }
-  /** Recounts every invariant (scratch: 4 bytes per machine frame; deep: re-hash shared frames); 0, or a failure code. */
-  pmapAudit(scratch: number, deep = true): number {
+  /**
+   * Recounts every invariant (assembly/audit.ts; `scratch`: 4 bytes per machine frame the audit
+   * may overwrite; `deep`: also re-hash every shared frame): null when all hold, else the first
+   * broken one, by name, with where it broke.
+   */
+  audit(scratch: number, deep = true): AuditFailure | null {
     this.live();
-    return this.raw.pmapAudit(scratch, deep ? 1 : 0) >>> 0;
+    const code = this.raw.audit(scratch, deep ? 1 : 0) >>> 0;
+    if (code === 0) return null;
+    const f: AuditFailure = { code, invariant: this.auditInvariants().get(code) ?? `unknown code ${code}`, text: this.string(this.raw.auditText(code)) };
+    for (let i = 0; i < this.raw.auditDetailCount(); i++) {
+      const v = this.raw.auditDetail(i);
+      if (v >= 0) (f as unknown as Record<string, number>)[this.string(this.raw.auditDetailName(i))] = v;
+    }
+    return f;
   }
-  /** Code and detail of the last audit; readable after the audit aborted a debug engine. */
-  pmapAuditDetail(): number {
-    return this.raw.pmapAuditDetail() >>> 0;
+  /** Every invariant the audit checks: code -> name (the module's AUDIT_* constants, prefix dropped; AUDIT_OK left out). */
+  auditInvariants(): ReadonlyMap<number, string> {
+    if (!this.invariants) {
+      const m = new Map<number, string>();
+      for (const [k, v] of Object.entries(this.moduleConstants('AUDIT_'))) if (v !== 0) m.set(v, k.slice('AUDIT_'.length));
+      this.invariants = m;
+    }
+    return this.invariants;
   }
-  pmapAuditCode(): number {
-    return this.raw.pmapAuditCode() >>> 0;
+  /** What invariant `code` means, in words (assembly/ram/invariants.ts; '' for an unknown code). */
+  auditText(code: number): string {
+    return this.string(this.raw.auditText(code));
+  }
+  /**
+   * Debug build only, for tests that prove the audit fires: breaks `invariant` (a name of
+   * auditInvariants) on purpose at (vm, gppn), with `arg` a second frame where one is needed
+   * (assembly/debug.ts says what each does). Returns the MPN or slot it touched. Throws a
+   * ConfigError in a release engine, or when the target is not in the state the corruption needs.
+   */
+  debugCorrupt(invariant: string, vm = 0, gppn = 0, arg = 0): number {
+    this.live();
+    const code = [...this.auditInvariants()].find(([, n]) => n === invariant)?.[0];
+    if (code === undefined) throw new ConfigError('invariant', invariant, `one of ${[...this.auditInvariants().values()].join(', ')}`);
+    const r = this.raw.debugCorrupt(code, vm >>> 0, gppn >>> 0, arg >>> 0);
+    // the release module refuses every call: the hook's body is not compiled into it
+    if (r < 0 && this.flavor !== 'debug') throw new ConfigError('flavor', this.flavor, "'debug' (the corruption hook is compiled only into build/debug.wasm)");
+    if (r < 0) throw new ConfigError('target', { vm, gppn, arg }, `a target in the state that breaking ${invariant} needs (assembly/debug.ts)`);
+    return r;
   }
   zslotAlloc(c: number, len: number, vm: number, gppn: number): number {
     this.live();
@@ -664,6 +731,44 @@ export class Engine {
     this.live();
     return this.raw.swapCommit(vm, list, n) >>> 0;
   }
+
+  // ---- lifecycle and relief: power-off, zip-cache eviction, page tables given back ----------
+  // Meaning of each: assembly/reclaim/{pmap,pageout}.ts, assembly/translate/{coherence,ept,shadow}.ts.
+
+  /** Lists up to min(count, outCap) of the oldest compressed pages of `vm` for swap-out, decompressed into `pages` (as reclaimSelect lists evictions); the count. */
+  reclaimEvict(vm: number, count: number, out: number, outCap: number, pages: number): number {
+    this.live();
+    return this.raw.reclaimEvict(vm, count, out, outCap, pages) >>> 0;
+  }
+  /** Frees the frames and zip slots of `vm` and retires its id and pmap range for reuse (after pagingVmRelease); the frames freed outright. */
+  vmRelease(vm: number): number {
+    this.live();
+    return this.raw.vmRelease(vm) >>> 0;
+  }
+  /** True if `vm` is a live VM id. */
+  vmAlive(vm: number): boolean {
+    return this.raw.vmAlive(vm) !== 0;
+  }
+  /** Frees the EPT or shadow tables of `vm`, drops every cached translation naming it, clears its paging state; the tables freed. */
+  pagingVmRelease(vm: number): number {
+    this.live();
+    return this.raw.pagingVmRelease(vm) >>> 0;
+  }
+  /** Frees every shadow table of `vm` (caches, rebuilt on demand); the tables freed. */
+  shadowRelease(vm: number): number {
+    this.live();
+    return this.raw.shadowRelease(vm) >>> 0;
+  }
+  /** Gives the page-table pad pool's frames back to the allocator; how many. */
+  ptPoolDrain(): number {
+    this.live();
+    return this.raw.ptPoolDrain() >>> 0;
+  }
+  /** Zpool frames holding a zip slot of `vm` (fragmentation included). */
+  zpoolVmFrames(vm: number): number {
+    return this.raw.zpoolVmFrames(vm) >>> 0;
+  }
+
   /** Balloons `n` GPPNs (u32 at `list`): n, or a negative BALLOON_* code (balloonBadIndex names the entry). */
   balloonInflate(vm: number, list: number, n: number, slots: number): number {
     this.live();
@@ -755,6 +860,11 @@ export class Engine {
   pagesXxh64(addr: number, n: number, out: number): void {
     this.live();
     this.raw.pagesXxh64(addr, n, out);
+  }
+  /** CRC-32 (gzip's) of `len` bytes at `addr`, continuing from `crc` (0 to start). */
+  crc32(addr: number, len: number, crc = 0): number {
+    this.live();
+    return this.raw.crc32(addr, len, crc) >>> 0;
   }
 
   // ---- paging (MMU contexts, EPT, shadow, guest OS model, trace replay) -----------------------
@@ -959,7 +1069,7 @@ export class Engine {
     this.live();
     this.raw.traceReset();
   }
-  /** Replays `len` bytes of lackey text at `p` on context `ctx`: bytes consumed, or < 0 on a malformed line (traceErrorOffset). */
+  /** Replays `len` bytes of lackey text at `p` on context `ctx`: bytes consumed, or -TRACE_ERR_* at a bad line (traceErrorOffset). */
   lackeyReplay(ctx: number, p: number, len: number, final: boolean, flags: number): number {
     this.live();
     return this.raw.lackeyReplay(ctx, p, len, final ? 1 : 0, flags);
@@ -1054,6 +1164,7 @@ export class Engine {
   // ---- internals ---------------------------------------------------------------------------
 
   private names: { counters: [string, number][]; costs: [string, number][] } | null = null;
+  private invariants: Map<number, string> | null = null;
 
   /** Counter and cost names with their u64 slots in a context, read from the module once. */
   private mmuNames(): { counters: [string, number][]; costs: [string, number][] } {

@@ -9,20 +9,42 @@
  *     mmu(opts) ---------> a simulated core on this engine; mmu.attach(vm) sets up the VM's
  *                          paging (EPT or shadow) over the same pmap (src/translate/mmu.ts)
  *     stats() -----------> { host: HostStats, vms: VmStats[] }
- *     relieve(vm, code) -> under pressure: page out from the VM furthest above its reservation,
- *                          per share; at its limit: page out from the VM itself
+ *     relieve(vm, code) -> under pressure: reclaim from the VMs above their reservation (see
+ *                          below); at its limit: page out from the VM itself
+ *     removeVM(name) ----> vm.powerOff(): everything the VM held is freed, usable at once
+ *     close() -----------> swap files, descriptors and the swap directory released (swapdir.ts)
+ *
+ * Never lock up. Every frame the host hands out can be taken back:
+ *   - guest frames by page-out (zip cache or swap), zip cache frames by evicting the oldest
+ *     compressed pages to swap (the zip cache is a cap, not a reservation), the page-table pad
+ *     pool and shadow tables (caches) by freeing them, and everything of a VM by powering it off;
+ *   - a VM's footprint is its resident pages plus the zpool frames its slots sit in; under
+ *     pressure the host reclaims from faulted VMs first (they cannot run), then from the VM
+ *     furthest above its reservation per share, each down to its reservation at most; then the
+ *     VM that needs the frame pages out from itself; then the caches of page tables;
+ *   - admission control: a VM is added only if every reservation stays guaranteed, i.e. the
+ *     reservations of all VMs plus the page tables the hypervisor may need for them (EPT tables
+ *     of a 5-level walk over each VM's memory: pageTableOverhead) fit in machine memory. Zip
+ *     caches need no floor (they give everything back), so with working swap an admitted VM
+ *     always gets its reservation, and a VM's memory (its reservation plus its swap store of
+ *     memory minus reservation) always has a place: the host runs out only when swap writes fail,
+ *     and then the error is that SwapIoError (ENOSPC, EIO), not a vague out-of-memory.
+ *
+ * VM ids and pmap ranges are reused: a powered-off VM's id goes to the next VM whose memory fits
+ * its pmap range (assembly/reclaim/pmap.ts vmCreate), so adding and removing VMs forever never
+ * exhausts maxVMs or guestMemoryMiB while the live VMs fit.
  *
  * Configuration is validated by hand with the project's ConfigError (field, value, expected),
  * not with a schema library: the fields are few and flat, the messages stay in one format with
  * the engine's, and the package keeps one runtime dependency less.
  */
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Engine, MAX_MACHINE_MIB, PAGE, type EngineFlavor } from '../engine/engine.js';
-import { ConfigError, EngineAbortError, MemvisorError, OutOfMachineMemoryError, checkInt } from '../errors.js';
+import { Engine, FrameKind, MAX_MACHINE_MIB, PAGE, type EngineFlavor } from '../engine/engine.js';
+import { AuditError, ConfigError, MemvisorError, OutOfMachineMemoryError, SwapIoError, checkInt } from '../errors.js';
 import { FileSwapStore, MemorySwapStore, loadChecksum, type SwapStore } from './swapstore.js';
+import { SwapDir, merge, type CleanupProblem, type CloseReport } from './swapdir.js';
 import { BATCH, STAGE_AUX } from '../engine/staging.js';
-import { VM, type HostContext, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
+import { VM, PState, type HostContext, type PageOutResult, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
 import { Mmu, type CoreOptions, type MmuVm, type PagingHost } from '../translate/mmu.js';
 
 /** Host configuration for `Host.create`. */
@@ -40,8 +62,10 @@ export interface HostConfig {
   swap?: {
     /** 'memory' (default) or 'file' (a real file per VM, like .vswp) */
     backing?: 'memory' | 'file';
-    /** directory of swap files (default: the OS temporary directory) */
+    /** where the host makes its swap directory, memvisor-<pid>-XXXXXX (default: the OS temporary directory) */
     dir?: string;
+    /** times a failed swap page read is tried again before the VM is faulted (default 3, 0 .. 100) */
+    readRetries?: number;
   };
   sharing?: {
     /** scan order: 'random' (ESX, default) or 'sequential' (KSM) */
@@ -127,6 +151,21 @@ export interface ShareScanResult {
   fullScans: number;
 }
 
+/**
+ * Page-table frames the hypervisor may need for a VM of `pages` guest pages, reserved at
+ * admission: every EPT table of a 5-level walk over its guest-physical range (a 4-level walk
+ * needs fewer). Shadow tables are caches the host frees under pressure; this is their budget too.
+ */
+export function pageTableOverhead(pages: number): number {
+  let n = 1; // the root
+  let span = pages;
+  for (let level = 1; level <= 4; level++) {
+    span = Math.ceil(span / 512);
+    n += span;
+  }
+  return n;
+}
+
 const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'sim'];
 const VM_KEYS = ['name', 'memoryMiB', 'salt', 'reservationMiB', 'limitMiB', 'shares', 'mmu', 'victimPolicy', 'cachePercent'];
 
@@ -139,6 +178,17 @@ function checkOneOf<T extends string>(field: string, v: unknown, allowed: readon
   if (!allowed.includes(v as T)) throw new ConfigError(field, v, allowed.map((a) => `'${a}'`).join(' or '));
   return v as T;
 }
+/** Checks that `v` looks like a `host.stats()` snapshot as far as `Host.rates` reads it. */
+function checkStats(field: string, v: unknown): void {
+  const vms = (v as Stats | null)?.vms;
+  if (v === null || typeof v !== 'object' || !Array.isArray(vms)) throw new ConfigError(field, v, 'a snapshot from host.stats() ({ host, vms })');
+  vms.forEach((s, i) => {
+    if (s === null || typeof s !== 'object' || typeof s.name !== 'string') throw new ConfigError(`${field}.vms[${i}]`, s, 'the stats of a VM (host.stats().vms[i])');
+    for (const k of ['SWR', 'SWW', 'ZIP', 'UNZIP'] as const) {
+      if (typeof s[k] !== 'number' || !Number.isFinite(s[k])) throw new ConfigError(`${field}.vms[${i}].${k}`, s[k], 'a number of pages');
+    }
+  });
+}
 function checkObject(field: string, v: unknown, keys: string[]): Record<string, unknown> {
   if (v === undefined) return {};
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(field, v, 'an object');
@@ -150,16 +200,27 @@ export class Host implements HostContext, PagingHost {
   readonly engine: Engine;
   readonly staging: number;
   readonly seed: number;
-  private readonly vmList: VM[] = [];
+  /** Live VMs by engine id (ids of powered-off VMs are reused), and in creation order. */
+  private readonly byId: (VM | undefined)[] = [];
+  private readonly order: VM[] = [];
   private readonly byName = new Map<string, VM>();
   private readonly swapBacking: 'memory' | 'file';
   private readonly swapDir: string;
+  private readonly readRetries: number;
+  /** The host's own swap directory, made with the first file swap store. */
+  private swapDirHandle: SwapDir | null = null;
+  /** Cleanup problems of VMs powered off before close(), reported by close(). */
+  private readonly cleanupProblems: CleanupProblem[] = [];
+  /** VMs added so far: each default salt is new. */
+  private serial = 0;
   private readonly scanOrder: 0 | 1;
   private readonly salting: 'per-vm' | 'host';
   private readonly cachePercent: number;
   private readonly victimPolicy: VictimPolicy;
   private readonly balloonMaxPercent: number;
-  private reservedMiB = 0;
+  /** Reservations of the live VMs, and the page tables admitted for them (frames). */
+  private reservedFrames = 0;
+  private overheadFrames = 0;
   /** Paging set up by Mmus over this host, by VM id (one per VM, shared by every core). */
   private readonly pagingByVm = new Map<number, MmuVm>();
 
@@ -168,7 +229,8 @@ export class Host implements HostContext, PagingHost {
     checkKeys('config', cfg, HOST_KEYS);
     const mib = checkInt('machineMemoryMiB', cfg.machineMemoryMiB, 1, MAX_MACHINE_MIB);
     this.seed = checkInt('seed', cfg.seed ?? 1, 0, Number.MAX_SAFE_INTEGER);
-    const swap = checkObject('swap', cfg.swap, ['backing', 'dir']);
+    const swap = checkObject('swap', cfg.swap, ['backing', 'dir', 'readRetries']);
+    this.readRetries = checkInt('swap.readRetries', swap.readRetries ?? 3, 0, 100);
     this.swapBacking = checkOneOf('swap.backing', swap.backing, ['memory', 'file'] as const, 'memory');
     if (swap.dir !== undefined && typeof swap.dir !== 'string') throw new ConfigError('swap.dir', swap.dir, 'a directory path');
     this.swapDir = (swap.dir as string | undefined) ?? tmpdir();
@@ -179,6 +241,9 @@ export class Host implements HostContext, PagingHost {
     this.cachePercent = checkInt('compression.cachePercent', comp.cachePercent ?? 10, 0, 100);
     this.victimPolicy = checkOneOf('victimPolicy', cfg.victimPolicy, ['random', 'lru'] as const, 'random');
     this.balloonMaxPercent = checkInt('balloonMaxPercent', cfg.balloonMaxPercent ?? 65, 0, 100);
+    // at least one MiB: with none, every addVM would fail
+    if (cfg.guestMemoryMiB !== undefined) checkInt('guestMemoryMiB', cfg.guestMemoryMiB, 1, 1 << 22);
+    if (cfg.maxVMs !== undefined) checkInt('maxVMs', cfg.maxVMs, 1, 4096);
     this.engine = Engine.create({
       machineMemoryMiB: mib,
       maxVMs: cfg.maxVMs,
@@ -206,48 +271,106 @@ export class Host implements HostContext, PagingHost {
     if (typeof cfg.name !== 'string' || cfg.name.length === 0) throw new ConfigError('vm.name', cfg.name, 'a non-empty string');
     if (this.byName.has(cfg.name)) throw new ConfigError('vm.name', cfg.name, 'a name not used by another VM');
     const memoryMiB = checkInt('vm.memoryMiB', cfg.memoryMiB, 1, 1 << 20);
-    const reservationMiB = checkInt('vm.reservationMiB', cfg.reservationMiB ?? 0, 0, memoryMiB);
-    const machineMiB = this.engine.machineFrames / 256;
-    if (this.reservedMiB + reservationMiB > machineMiB) {
-      throw new ConfigError('vm.reservationMiB', reservationMiB, `at most ${machineMiB - this.reservedMiB} MiB (machine memory not yet reserved by other VMs)`);
+    // one u64 pmap entry per guest page of all VMs (guestMemoryMiB at Host.create)
+    const guestLeftMiB = Math.floor((this.engine.region('pmap').size / 8 - this.engine.pmapEntries()) / 256);
+    if (memoryMiB > guestLeftMiB) {
+      throw new ConfigError('vm.memoryMiB', memoryMiB, `at most ${guestLeftMiB} MiB: the guest memory left of the host's guestMemoryMiB (Host.create; default 4x machineMemoryMiB, at least 64)`);
     }
+    const reservationMiB = checkInt('vm.reservationMiB', cfg.reservationMiB ?? 0, 0, memoryMiB);
+    const pages = memoryMiB * 256;
+    this.admit(memoryMiB, reservationMiB, pages);
     const limitMiB = checkInt('vm.limitMiB', cfg.limitMiB ?? memoryMiB, Math.max(1, reservationMiB), memoryMiB);
-    const shares = checkInt('vm.shares', cfg.shares ?? Math.max(1, Math.round((memoryMiB / 1024) * 1000)), 1, 1_000_000);
+    // default: 1000 per GiB (ESX's normal), within the range an explicit value must respect
+    const shares = checkInt('vm.shares', cfg.shares ?? Math.min(1_000_000, Math.max(1, Math.round((memoryMiB / 1024) * 1000))), 1, 1_000_000);
     if ((cfg.mmu as string) === 'native') throw new ConfigError('vm.mmu', cfg.mmu, "'ept' or 'shadow' (a Host's VMs run under a hypervisor; 'native' is for a standalone Mmu.create)");
     const mmu = checkOneOf<VmMmuMode>('vm.mmu', cfg.mmu, ['ept', 'shadow'], 'ept');
     const victimPolicy = checkOneOf<VictimPolicy>('vm.victimPolicy', cfg.victimPolicy, ['random', 'lru'], this.victimPolicy);
     const cachePercent = checkInt('vm.cachePercent', cfg.cachePercent ?? this.cachePercent, 0, 100);
-    const id = this.vmList.length;
     // default salts live above 2^31, explicit ones below, so a default never joins a user's domain by accident
-    const salt = cfg.salt === undefined ? (this.salting === 'host' ? 0x80000000 : 0x80000001 + id) : checkInt('vm.salt', cfg.salt, 0, 0x7fffffff);
-    const pages = memoryMiB * 256;
+    const salt = cfg.salt === undefined ? (this.salting === 'host' ? 0x80000000 : 0x80000001 + this.serial) : checkInt('vm.salt', cfg.salt, 0, 0x7fffffff);
     const cacheCap = Math.floor((pages * PAGE * cachePercent) / 100);
     if (cacheCap > 0xffffffff) throw new ConfigError('vm.cachePercent', cachePercent, 'a zip cache below 4 GiB');
-    // the swap store first: a swap file that cannot be created must fail before the engine holds
-    // a VM the host does not know (engine VM ids and this.vmList must stay in step)
-    const store = this.createSwapStore(cfg.name, (memoryMiB - reservationMiB) * 256, id);
-    const got = this.engine.vmCreate(pages, salt, limitMiB * 256, cacheCap);
-    if (got < 0) {
-      store.close();
+    const id = this.engine.vmCreate(pages, salt, limitMiB * 256, cacheCap);
+    if (id < 0) {
       throw new ConfigError('vm.memoryMiB', memoryMiB, `room in the host's VM table and guest memory (maxVMs, guestMemoryMiB at Host.create)`);
     }
-    const vm = new VM(this, got, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
+    let store: SwapStore;
+    try {
+      store = this.createSwapStore(cfg.name, (memoryMiB - reservationMiB) * 256, id);
+    } catch (e) {
+      this.engine.vmRelease(id); // the engine must not hold a VM the host does not know
+      throw e;
+    }
+    const vm = new VM(this, id, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
       Math.floor((pages * this.balloonMaxPercent) / 100), store);
-    this.reservedMiB += reservationMiB;
-    this.vmList.push(vm);
+    this.serial++;
+    this.reservedFrames += reservationMiB * 256;
+    this.overheadFrames += pageTableOverhead(pages);
+    this.byId[id] = vm;
+    this.order.push(vm);
     this.byName.set(cfg.name, vm);
     return vm;
   }
 
+  /**
+   * Admission control: refuses a VM whose reservation (or page tables) the host could not
+   * guarantee next to the others': reservations plus page-table overhead must fit in machine memory.
+   */
+  private admit(memoryMiB: number, reservationMiB: number, pages: number): void {
+    const total = this.engine.machineFrames;
+    const overhead = pageTableOverhead(pages);
+    const room = total - this.reservedFrames - this.overheadFrames;
+    if (reservationMiB * 256 + overhead <= room) return;
+    const mib = (f: number) => `${Math.round((f / 256) * 100) / 100} MiB`;
+    const why = `${total / 256} MiB of machine memory, less ${mib(this.reservedFrames)} reserved by other VMs, less ${mib(this.overheadFrames + overhead)} of page tables the hypervisor keeps for the VMs (this one's included)`;
+    if (reservationMiB > 0 && overhead <= room) {
+      throw new ConfigError('vm.reservationMiB', reservationMiB, `at most ${Math.floor((room - overhead) / 256)} MiB, what the host can still guarantee: ${why}`);
+    }
+    throw new ConfigError('vm.memoryMiB', memoryMiB, `a VM whose page tables (up to ${overhead} frames) the host can still guarantee: ${room} frames are left of ${why.replace(', less ' + mib(this.overheadFrames + overhead), ', less ' + mib(this.overheadFrames))}`);
+  }
+
   /** The swap store of a new VM; a file that cannot be created is a ConfigError naming swap.dir. */
   private createSwapStore(name: string, pages: number, id: number): SwapStore {
-    if (this.swapBacking === 'memory') return new MemorySwapStore(name, pages);
-    const path = join(this.swapDir, `memvisor-${process.pid}-${Date.now().toString(36)}-${id}.vswp`);
+    const opts = { readRetries: this.readRetries };
+    if (this.swapBacking === 'memory') return new MemorySwapStore(name, pages, opts);
+    let path = this.swapDir;
     try {
-      return new FileSwapStore(name, pages, path);
+      this.swapDirHandle ??= new SwapDir(this.swapDir);
+      path = this.swapDirHandle.nextFile(id);
+      const store = new FileSwapStore(name, pages, path, opts);
+      this.swapDirHandle.add(store);
+      return store;
     } catch (e) {
       throw new ConfigError('swap.dir', this.swapDir, `a writable directory for swap files (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} creating ${path})`);
     }
+  }
+
+  /** Powers off the VM named `name` (vm.powerOff): frees everything it held; the name is free again. */
+  removeVM(name: string): void {
+    if (typeof name !== 'string') throw new ConfigError('name', name, 'the name of a VM of this host');
+    this.vm(name).powerOff();
+  }
+
+  /**
+   * @internal HostContext (vm.powerOff): frees everything `vm` holds, page tables and cached
+   * translations first (nothing may reach a freed frame), then its frames and zip slots, then its
+   * swap store (file and descriptor), and forgets it.
+   */
+  powerOff(vm: VM): void {
+    if (this.byId[vm.id] !== vm) return;
+    const e = this.engine;
+    e.pagingVmRelease(vm.id);
+    e.vmRelease(vm.id);
+    const report = vm.swap.close();
+    if (vm.swap instanceof FileSwapStore) this.swapDirHandle?.remove(vm.swap);
+    this.cleanupProblems.push(...report.problems);
+    this.byId[vm.id] = undefined;
+    this.order.splice(this.order.indexOf(vm), 1);
+    this.byName.delete(vm.name);
+    this.pagingByVm.delete(vm.id);
+    this.reservedFrames -= vm.reservationMiB * 256;
+    this.overheadFrames -= pageTableOverhead(vm.pages);
+    vm.markPoweredOff();
   }
 
   /** The VM named `name`; a typed error for an unknown name. */
@@ -257,9 +380,9 @@ export class Host implements HostContext, PagingHost {
     return v;
   }
 
-  /** The VMs, in creation order. */
+  /** The live VMs, in creation order (a powered-off VM is gone); a copy, so powering VMs off while iterating it is safe. */
   get vms(): readonly VM[] {
-    return this.vmList;
+    return [...this.order];
   }
 
   /**
@@ -275,13 +398,17 @@ export class Host implements HostContext, PagingHost {
 
   /** @internal PagingHost: true if `vm` is one of this host's VMs. */
   owns(vm: VM): boolean {
-    return vm instanceof VM && this.vmList[vm.id] === vm;
+    return vm instanceof VM && this.byId[vm.id] === vm;
   }
-  /** @internal PagingHost: the VM with engine id `id`. */
+  /** @internal PagingHost: the live VM with engine id `id`. */
   vmById(id: number): VM {
-    const v = this.vmList[id];
-    if (!v || v.id !== id) throw new ConfigError('vm', id, `a VM id below ${this.vmList.length}`);
+    const v = this.byId[id];
+    if (!v) throw new ConfigError('vm', id, `the id of a live VM of this host (${this.order.map((x) => x.id).join(', ') || 'none'})`);
     return v;
+  }
+  /** @internal PagingHost: true while `paging` is the paging of a live VM (false once it was powered off). */
+  attached(paging: MmuVm): boolean {
+    return this.pagingByVm.get(paging.id) === paging;
   }
   /** @internal PagingHost: the paging of `vm`, if an Mmu attached it. */
   pagingOf(vm: VM): MmuVm | undefined {
@@ -310,7 +437,7 @@ export class Host implements HostContext, PagingHost {
     const e = this.engine;
     const f = e.frameCounts();
     const sh = e.sharingCounters();
-    const vms = this.vmList.map((v) => v.stats());
+    const vms = this.order.map((v) => v.stats());
     const sharedMappings = vms.reduce((a, v) => a + v.SHRD, 0);
     return {
       host: {
@@ -344,7 +471,9 @@ export class Host implements HostContext, PagingHost {
    * apart (the simulator has no clock of its own: the caller decides what an interval is).
    */
   static rates(before: Stats, after: Stats, seconds: number): VmRates[] {
-    if (!(seconds > 0)) throw new ConfigError('seconds', seconds, 'a positive number of simulated seconds');
+    checkStats('before', before);
+    checkStats('after', after);
+    if (typeof seconds !== 'number' || !(seconds > 0) || !Number.isFinite(seconds)) throw new ConfigError('seconds', seconds, 'a positive number of simulated seconds');
     const mib = (pages: number) => (pages * PAGE) / (1 << 20) / seconds;
     return after.vms.map((a) => {
       const b = before.vms.find((v) => v.name === a.name);
@@ -354,27 +483,38 @@ export class Host implements HostContext, PagingHost {
   }
 
   /**
-   * Recounts every invariant in WebAssembly (frames conserved, each VM's states summing to its
-   * size, references, sharing table, zpool, zip caches). `deep` (default) also re-hashes every
-   * shared frame against its table key. Throws when one is broken (a debug build aborts first).
+   * Recounts every invariant in WebAssembly (assembly/audit.ts): frames conserved by kind and
+   * held by their owners (VMs, zpool, page tables), each VM's pages in exactly one state, frame
+   * references, isolation of sharing domains, the sharing table, zpool and zip caches, and the
+   * EPT and shadow leaves against the pmap. `deep` (default) also re-hashes every shared frame
+   * against its table key. Throws an AuditError naming the invariant and where it broke (VM,
+   * GPPN, MPN, ...); changes nothing.
    */
   audit(deep = true): void {
-    const need = STAGE_AUX + this.engine.machineFrames * 4;
-    this.stage(need);
-    let r: number;
-    try {
-      r = this.engine.pmapAudit(this.staging + STAGE_AUX, deep);
-    } catch (e) {
-      if (!(e instanceof EngineAbortError)) throw e;
-      r = this.engine.pmapAuditCode();
-    }
-    // codes: assembly/reclaim/pmap.ts audit(); 100+ zip cache, 200+ zpool, 300+ sharing table
-    if (r !== 0) throw new MemvisorError(`audit: invariant ${r} broken (detail ${this.engine.pmapAuditDetail()})`);
+    this.stage(STAGE_AUX + this.engine.machineFrames * 4);
+    const f = this.engine.audit(this.staging + STAGE_AUX, deep);
+    if (!f) return;
+    const vm = f.vm === undefined ? undefined : this.byId[f.vm];
+    throw new AuditError(f.invariant, f.code, f.text, {
+      vm: vm?.name, vmId: f.vm, gppn: f.gppn, mpn: f.mpn, slot: f.slot,
+      state: f.state === undefined ? undefined : PState[f.state] ?? String(f.state),
+      kind: f.kind === undefined ? undefined : FrameKind[f.kind] ?? String(f.kind),
+      expected: f.expected, found: f.found,
+    });
   }
 
-  /** Closes every VM's swap store (removes swap files). */
-  close(): void {
-    for (const v of this.vmList) v.swap.close();
+  /**
+   * Closes every VM's swap store and removes the host's swap directory: every descriptor is
+   * closed and every file removed that can be, whatever fails on the way (a file or directory
+   * already gone counts as removed). Never throws for that: what could not be released is in the
+   * report's `problems`. Idempotent; the exit hook does the same if the process ends first.
+   * VMs stay readable where their pages are in memory; swap I/O after close fails (EBADF).
+   */
+  close(): CloseReport {
+    const report: CloseReport = { descriptorsClosed: 0, removed: 0, problems: this.cleanupProblems.splice(0) };
+    for (const v of this.order) merge(report, v.swap.close());
+    if (this.swapDirHandle) merge(report, this.swapDirHandle.close());
+    return report;
   }
 
   /** @internal HostContext: makes the staging region at least `bytes` long. */
@@ -384,30 +524,92 @@ export class Host implements HostContext, PagingHost {
 
   /**
    * @internal HostContext. FAULT_LIMIT: `vm` holds its limit, so it pages out from itself.
-   * FAULT_NO_FRAME: machine RAM is full; page out from the VMs furthest above their reservation
-   * per share until a frame is free. Throws OutOfMachineMemoryError when nothing can be reclaimed.
+   * FAULT_NO_FRAME: machine RAM is full; reclaims until a frame is free, in this order:
+   *   1. the page-table pad pool (frames held only for alignment);
+   *   2. VMs above their reservation (footprint: resident pages + zip frames), faulted VMs
+   *      first, then the furthest above per share, each at most down to its reservation: resident
+   *      pages paged out, then the oldest compressed pages evicted to swap; while any gives;
+   *   3. `vm` itself, below its reservation (its own pages make room for its own access);
+   *   4. shadow page tables (caches, rebuilt on demand).
+   * Throws the first swap write error met when that is what stopped reclaim (ENOSPC, EIO),
+   * else OutOfMachineMemoryError.
    */
   relieve(vm: VM, code: number): void {
-    const e = this.engine;
     if (code === this.engine.codes.FAULT_LIMIT) {
-      const r = vm.pageOutInternal(BATCH / 8);
-      if (r.compressed + r.swapped === 0) {
-        throw new OutOfMachineMemoryError(`VM ${JSON.stringify(vm.name)} holds its limit of ${vm.limitMiB} MiB and none of its pages can be reclaimed${r.swapFull ? ' (swap store full)' : ''}`);
-      }
+      this.relieveLimit(vm);
       return;
     }
-    const order = this.vmList
-      .filter((v) => !v.faulted)
-      .map((v) => ({ v, over: v.residentPages - v.reservationMiB * 256 }))
-      .filter((x) => x.over > 0)
-      .sort((a, b) => b.over / b.v.shares - a.over / a.v.shares || a.v.id - b.v.id);
-    for (const { v } of order) {
-      v.pageOutInternal(BATCH / 8);
-      if (e.frameCounts().free > 0) return;
+    const e = this.engine;
+    let error: SwapIoError | null = null;
+    const note = (r: PageOutResult): boolean => {
+      error ??= r.error;
+      return r.compressed + r.swapped + r.evicted > 0;
+    };
+    if (e.ptPoolDrain() > 0 && this.freeFrames() > 0) return;
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const row of this.reclaimOrder()) {
+        if (this.reclaimFrom(row.v, row.over, row.resident - row.floor, row.zip, note)) progress = true;
+        if (this.freeFrames() > 0) return;
+      }
     }
+    const own = e.vmStats(vm.id);
+    if (this.reclaimFrom(vm, Infinity, own.mapped + own.shared + own.zero, own.zipFrames, note) && this.freeFrames() > 0) return;
+    for (const v of this.order) {
+      if (v.mmu === 'shadow' && e.shadowRelease(v.id) > 0 && this.freeFrames() > 0) return;
+    }
+    if (error) throw error;
     throw new OutOfMachineMemoryError(
-      `machine memory is exhausted and nothing is left to reclaim for VM ${JSON.stringify(vm.name)} (every VM at its reservation, swap full or incompressible)`,
+      `machine memory is exhausted and nothing is left to reclaim for VM ${JSON.stringify(vm.name)}: every other VM holds at most its reservation and the VM's own pages cannot be paged out (swap store full or no page left resident)`,
     );
+  }
+
+  /** FAULT_LIMIT: `vm` pages out from itself (a failed write is tried again, twice). */
+  private relieveLimit(vm: VM): void {
+    let error: SwapIoError | null = null;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const r = vm.pageOutInternal(BATCH / 8);
+      if (r.compressed + r.swapped > 0) return;
+      error ??= r.error;
+      if (!r.error) break;
+    }
+    if (error) throw error;
+    throw new OutOfMachineMemoryError(`VM ${JSON.stringify(vm.name)} holds its limit of ${vm.limitMiB} MiB and none of its pages can be reclaimed (swap store full)`);
+  }
+
+  /**
+   * VMs holding more than they are guaranteed, in the order reclaim takes from them: faulted VMs
+   * first (they cannot run: nothing is guaranteed), then by excess per share, then by id.
+   */
+  private reclaimOrder(): { v: VM; over: number; resident: number; zip: number; floor: number }[] {
+    const rows: { v: VM; over: number; resident: number; zip: number; floor: number }[] = [];
+    for (const v of this.order) {
+      const st = this.engine.vmStats(v.id);
+      const resident = st.mapped + st.shared + st.zero;
+      const floor = v.faulted ? 0 : v.reservationMiB * 256;
+      const over = resident + st.zipFrames - floor;
+      if (over > 0) rows.push({ v, over, resident, zip: st.zipFrames, floor });
+    }
+    const rank = (x: { v: VM }) => (x.v.faulted ? 0 : 1);
+    return rows.sort((a, b) => rank(a) - rank(b) || b.over / b.v.shares - a.over / a.v.shares || a.v.id - b.v.id);
+  }
+
+  /**
+   * Takes at most `over` frames' worth from `v` in one batch: `spare` resident pages paged out,
+   * then, if no frame came free, compressed pages evicted to swap when it has `zip` frames of
+   * them. Returns true if anything moved (`note` sees each result).
+   */
+  private reclaimFrom(v: VM, over: number, spare: number, zip: number, note: (r: PageOutResult) => boolean): boolean {
+    let moved = false;
+    const out = Math.min(BATCH / 8, over, spare);
+    if (out > 0 && note(v.pageOutInternal(out))) moved = true;
+    if (this.freeFrames() === 0 && zip > 0 && note(v.zipEvictInternal(Math.min(BATCH / 8, over)))) moved = true;
+    return moved;
+  }
+
+  /** Free machine frames. */
+  private freeFrames(): number {
+    return this.engine.frameCounts().free;
   }
 
   /** Frames counted by kind (re-exported for tests and reports). */

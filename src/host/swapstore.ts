@@ -15,14 +15,34 @@
  * every read: a flipped bit, a torn write, or a page read from the wrong slot is a typed
  * SwapChecksumError, and the wrong bytes never reach the guest.
  *
- * Fault injection (tests): `inject({ kind: 'write-error' | 'read-error', count })` makes the next
- * `count` writes (whole clusters) or reads fail with an I/O error; `corrupt(slot, bit)` flips one
- * stored bit; `capacity` small or full models a full store.
+ * Reads are retried: a page that fails to read or to verify is read again, up to `readRetries`
+ * more times (transient errors, a bit flipped in transit), before the error goes to the VM.
+ * Failed writes are not retried here: the page stays resident and the caller decides.
+ *
+ * Fault injection (tests): `inject({ kind, count })` makes the next `count` operations of a kind
+ * fail as the real ones would:
+ *
+ *   write-error   a cluster write fails with EIO          (the pages stay resident)
+ *   enospc        a cluster write fails with ENOSPC       (the pages stay resident)
+ *   torn-write    a cluster write reports success but only the first half of its first page
+ *                 reaches the store (the rest keeps what the slot held: caught by the checksum)
+ *   read-error    a page read fails with EIO              (retried)
+ *   short-read    a page read ends after half a page      (retried)
+ *   bit-flip      a page read returns one bit flipped in transit, the stored page intact (retried)
+ *   file-removed  the swap file is unlinked now (file stores; the open descriptor still works)
+ *
+ * `corrupt(slot, bit)` flips one stored bit (persistent: every retry fails); a small `capacity`
+ * models a full store.
+ *
+ * Files (FileSwapStore): created O_CREAT | O_EXCL | O_NOFOLLOW with mode 0600 in the host's own
+ * directory (swapdir.ts); `close()` closes the descriptor and removes the file, and reports what
+ * it could not do instead of throwing.
  */
-import { closeSync, openSync, readSync, readvSync, writeSync, writevSync, unlinkSync, ftruncateSync } from 'node:fs';
+import { closeSync, openSync, readSync, readvSync, writeSync, writevSync, unlinkSync } from 'node:fs';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { PAGE } from '../engine/engine.js';
 import { ConfigError, SwapChecksumError, SwapIoError, checkInt } from '../errors.js';
+import { SWAP_FILE_MODE, SWAP_OPEN_FLAGS, problem, type CloseReport } from './swapdir.js';
 
 let hasher: XXHashAPI | null = null;
 /** Loads xxhash-wasm once per process (asynchronous: WebAssembly instantiation). */
@@ -30,12 +50,31 @@ export async function loadChecksum(): Promise<void> {
   if (!hasher) hasher = await xxhash();
 }
 
+/** Kinds of injected fault (see the module overview). */
+export const SWAP_FAULT_KINDS = ['write-error', 'enospc', 'torn-write', 'read-error', 'short-read', 'bit-flip', 'file-removed'] as const;
+export type SwapFaultKind = (typeof SWAP_FAULT_KINDS)[number];
+type WriteFault = 'write-error' | 'enospc' | 'torn-write';
+type ReadFault = 'read-error' | 'short-read' | 'bit-flip';
+
 /** A fault to inject into a store's next operations. */
 export interface SwapFault {
-  kind: 'write-error' | 'read-error';
-  /** how many operations fail (default 1) */
+  kind: SwapFaultKind;
+  /** how many operations fail (default 1): cluster writes, or page reads (each retry is one) */
   count?: number;
 }
+
+/** An error as node:fs throws it, with an errno code. */
+function errnoError(code: 'EIO' | 'ENOSPC' | 'EBADF', syscall: string): NodeJS.ErrnoException {
+  const text = { EIO: 'i/o error', ENOSPC: 'no space left on device', EBADF: 'bad file descriptor' }[code];
+  const e = new Error(`${code}: ${text}, ${syscall}`) as NodeJS.ErrnoException;
+  e.code = code;
+  e.errno = { EIO: -5, ENOSPC: -28, EBADF: -9 }[code];
+  e.syscall = syscall;
+  return e;
+}
+
+/** A page that failed its checksum (internal: readPage turns it into a SwapChecksumError with the attempts). */
+class Mismatch {}
 
 /** Counters of one store. Units: slots (4 KiB pages) and operations. */
 export interface SwapStoreStats {
@@ -48,10 +87,12 @@ export interface SwapStoreStats {
   reads: number;
   /** write calls, one per run of consecutive slots (cumulative) */
   clusters: number;
-  /** failed writes and reads, and checksum mismatches (cumulative) */
+  /** failed writes and reads, and checksum mismatches (cumulative; each failed attempt counts) */
   writeErrors: number;
   readErrors: number;
   checksumErrors: number;
+  /** page reads tried again after a failure (cumulative) */
+  readRetries: number;
 }
 
 export abstract class SwapStore {
@@ -62,15 +103,21 @@ export abstract class SwapStore {
   private used = 0;
   private readonly sums: BigUint64Array;
   private readonly gppns: Uint32Array;
-  private readonly faults: { write: number; read: number } = { write: 0, read: 0 };
-  private readonly counters = { writes: 0, reads: 0, clusters: 0, writeErrors: 0, readErrors: 0, checksumErrors: 0 };
+  private readonly faults: Record<WriteFault | ReadFault, number> = {
+    'write-error': 0, enospc: 0, 'torn-write': 0, 'read-error': 0, 'short-read': 0, 'bit-flip': 0,
+  };
+  private readonly counters = { writes: 0, reads: 0, clusters: 0, writeErrors: 0, readErrors: 0, checksumErrors: 0, readRetries: 0 };
+  /** Times a failed page read is tried again before the error goes to the VM. */
+  readonly readRetries: number;
 
-  /** `vm` names the owner in error messages. */
+  /** `vm` names the owner in error messages; `readRetries` (default 3) bounds the retries of a failed read. */
   constructor(
     readonly vm: string,
     capacity: number,
+    opts: { readRetries?: number } = {},
   ) {
     this.capacity = checkInt('swap capacity (pages)', capacity, 0, 2 ** 32 - 2);
+    this.readRetries = checkInt('swap.readRetries', opts.readRetries ?? 3, 0, 100);
     if (!hasher) throw new ConfigError('swap store', 'created before loadChecksum()', 'await loadChecksum() first (Host.create does)');
     this.freeList = new Uint32Array(Math.max(1, capacity));
     this.sums = new BigUint64Array(capacity);
@@ -83,10 +130,10 @@ export abstract class SwapStore {
   protected abstract readSlot(slot: number, dst: Uint8Array): void;
   /** Backing-specific: reads the pages of slots first, first + 1, ... into `dsts[from..to)` (4 KiB each). */
   protected abstract readRun(first: number, dsts: readonly Uint8Array[], from: number, to: number): void;
-  /** Backing-specific: flips bit `bit` of the stored page of `slot`. */
-  protected abstract flip(slot: number, bit: number): void;
-  /** Releases the backing (closes and removes a file). */
-  abstract close(): void;
+  /** Backing-specific: overwrites the stored bytes of `slot` from `offset` with `bytes`. */
+  protected abstract patch(slot: number, offset: number, bytes: Uint8Array): void;
+  /** Releases the backing (closes and removes a file); never throws: says what it could not release. */
+  abstract close(): CloseReport;
 
   /** Slots not in use. */
   get free(): number {
@@ -128,11 +175,20 @@ export abstract class SwapStore {
       let j = i + 1;
       while (j < slots.length && slots[j] === slots[j - 1] + 1) j++;
       try {
-        if (this.faults.write > 0) {
-          this.faults.write--;
-          throw new Error('injected write error');
+        const fault = this.take(['write-error', 'enospc', 'torn-write']);
+        if (fault === 'write-error') throw errnoError('EIO', 'write');
+        if (fault === 'enospc') throw errnoError('ENOSPC', 'write');
+        // a torn write: what the slot held stays in the second half of the first page
+        const old = fault === 'torn-write' ? new Uint8Array(PAGE) : null;
+        if (old) {
+          try {
+            this.readSlot(slots[i], old);
+          } catch {
+            old.fill(0); // a slot past the end of the file: what it holds is zeros
+          }
         }
         this.writeRun(slots[i], pages, i, j);
+        if (old) this.patch(slots[i], PAGE / 2, old.subarray(PAGE / 2));
         this.counters.clusters++;
         for (let k = i; k < j; k++) {
           this.sums[slots[k]] = hasher!.h64Raw(pages[k], BigInt(gppns[k]));
@@ -150,21 +206,41 @@ export abstract class SwapStore {
   }
 
   /**
-   * Reads the page of GPPN `gppn` from `slot` into `dst` and checks it: a typed SwapIoError or
-   * SwapChecksumError when it cannot be returned as written (dst then holds no guest data).
+   * Reads the page of GPPN `gppn` from `slot` into `dst` and checks it, trying again up to
+   * `readRetries` times: a typed SwapIoError or SwapChecksumError (with the attempts) when it
+   * cannot be returned as written (dst then holds no guest data).
    */
   readPage(slot: number, gppn: number, dst: Uint8Array): void {
-    try {
-      if (this.faults.read > 0) {
-        this.faults.read--;
-        throw new Error('injected read error');
+    for (let attempt = 1; ; attempt++) {
+      let err: unknown;
+      try {
+        this.readOnce(slot, gppn, dst);
+        return;
+      } catch (e) {
+        err = e;
       }
+      dst.fill(0);
+      if (attempt <= this.readRetries) {
+        this.counters.readRetries++;
+        continue;
+      }
+      if (err instanceof Mismatch) throw new SwapChecksumError(this.vm, gppn, slot, attempt);
+      throw new SwapIoError('read', this.vm, slot, gppn, err, attempt);
+    }
+  }
+
+  /** One read of `slot` into `dst` and its check; throws the fs error or a Mismatch (counted). */
+  private readOnce(slot: number, gppn: number, dst: Uint8Array): void {
+    const fault = this.take(['read-error', 'short-read', 'bit-flip']);
+    try {
+      if (fault === 'read-error') throw errnoError('EIO', 'read');
       this.readSlot(slot, dst);
+      if (fault === 'short-read') throw new Error(`short read: the swap device returned ${PAGE / 2} of ${PAGE} bytes`);
     } catch (e) {
       this.counters.readErrors++;
-      dst.fill(0);
-      throw new SwapIoError('read', this.vm, slot, gppn, e);
+      throw e;
     }
+    if (fault === 'bit-flip') dst[(Math.imul(slot + 1, 0x9e3779b1) >>> 0) % PAGE] ^= 0x10; // in transit: the stored page is intact
     this.verify(slot, gppn, dst);
   }
 
@@ -179,7 +255,7 @@ export abstract class SwapStore {
       let j = i + 1;
       while (j < n && slots[j] === slots[j - 1] + 1) j++;
       let read = false;
-      if (j - i > 1 && this.faults.read === 0) {
+      if (j - i > 1 && this.faults['read-error'] + this.faults['short-read'] + this.faults['bit-flip'] === 0) {
         try {
           this.readRun(slots[i], dsts, i, j);
           read = true;
@@ -190,8 +266,19 @@ export abstract class SwapStore {
       for (let k = i; k < j; k++) {
         const page = dsts[k];
         try {
-          if (read) this.verify(slots[k], gppns[k], page);
-          else this.readPage(slots[k], gppns[k], page);
+          let verified = false;
+          if (read) {
+            try {
+              this.verify(slots[k], gppns[k], page);
+              verified = true;
+            } catch (e) {
+              if (!(e instanceof Mismatch)) throw e;
+              // read once already: the retries read it alone
+              if (this.readRetries === 0) throw new SwapChecksumError(this.vm, gppns[k], slots[k], 1);
+              this.counters.readRetries++;
+            }
+          }
+          if (!verified) this.readPage(slots[k], gppns[k], page);
         } catch (e) {
           if (e instanceof SwapIoError || e instanceof SwapChecksumError) return { done: k, error: e };
           throw e;
@@ -207,24 +294,60 @@ export abstract class SwapStore {
     if (this.gppns[slot] !== gppn || hasher!.h64Raw(dst, BigInt(gppn)) !== this.sums[slot]) {
       this.counters.checksumErrors++;
       dst.fill(0);
-      throw new SwapChecksumError(this.vm, gppn, slot);
+      throw new Mismatch();
     }
     this.counters.reads++;
   }
 
-  /** Makes the next operations of a kind fail (tests). */
+  /** The first of `kinds` with an injected fault pending, consumed; null if none. */
+  private take<K extends WriteFault | ReadFault>(kinds: K[]): K | null {
+    for (const k of kinds) {
+      if (this.faults[k] > 0) {
+        this.faults[k]--;
+        return k;
+      }
+    }
+    return null;
+  }
+
+  /** Makes the next `count` operations of a kind fail (tests; see the module overview). */
   inject(fault: SwapFault): void {
+    if (fault === null || typeof fault !== 'object') throw new ConfigError('fault', fault, 'an object { kind, count? }');
     const n = checkInt('fault.count', fault.count ?? 1, 0, 2 ** 31);
-    if (fault.kind === 'write-error') this.faults.write += n;
-    else if (fault.kind === 'read-error') this.faults.read += n;
-    else throw new ConfigError('fault.kind', fault.kind, "'write-error' or 'read-error'");
+    if (!(SWAP_FAULT_KINDS as readonly string[]).includes(fault.kind)) {
+      throw new ConfigError('fault.kind', fault.kind, SWAP_FAULT_KINDS.map((k) => `'${k}'`).join(', '));
+    }
+    if (fault.kind === 'file-removed') this.removeBacking();
+    else this.faults[fault.kind] += n;
+  }
+
+  /** Injected faults not yet met, by kind (tests). */
+  pendingFaults(): Readonly<Record<Exclude<SwapFaultKind, 'file-removed'>, number>> {
+    return { ...this.faults };
+  }
+
+  /** Drops every injected fault not yet met (tests); returns how many there were. */
+  clearFaults(): number {
+    let n = 0;
+    for (const k of Object.keys(this.faults) as (WriteFault | ReadFault)[]) {
+      n += this.faults[k];
+      this.faults[k] = 0;
+    }
+    return n;
+  }
+
+  /** Backing-specific: the 'file-removed' fault (a store with no file refuses it). */
+  protected removeBacking(): void {
+    throw new ConfigError('fault.kind', 'file-removed', 'a fault of a file-backed store (swap.backing: \'file\')');
   }
 
   /** Flips bit `bit` (0..32767) of the page stored in `slot` (tests). */
   corrupt(slot: number, bit: number): void {
     checkInt('slot', slot, 0, this.capacity - 1);
     checkInt('bit', bit, 0, PAGE * 8 - 1);
-    this.flip(slot, bit);
+    const page = new Uint8Array(PAGE);
+    this.readSlot(slot, page);
+    this.patch(slot, bit >> 3, Uint8Array.of(page[bit >> 3] ^ (1 << (bit & 7))));
   }
 
   stats(): SwapStoreStats {
@@ -237,8 +360,10 @@ const CHUNK_PAGES = 256;
 /** Swap pages kept in JS memory, in chunks of 1 MiB allocated when first written. */
 export class MemorySwapStore extends SwapStore {
   private readonly chunks: (Uint8Array | undefined)[] = [];
+  private closed = false;
 
   private chunk(slot: number): Uint8Array {
+    if (this.closed) throw errnoError('EBADF', 'swap I/O after close');
     const c = Math.floor(slot / CHUNK_PAGES);
     return (this.chunks[c] ??= new Uint8Array(CHUNK_PAGES * PAGE));
   }
@@ -255,15 +380,20 @@ export class MemorySwapStore extends SwapStore {
   protected readRun(first: number, dsts: readonly Uint8Array[], from: number, to: number): void {
     for (let k = from; k < to; k++) this.readSlot(first + k - from, dsts[k]);
   }
-  protected flip(slot: number, bit: number): void {
-    this.chunk(slot)[(slot % CHUNK_PAGES) * PAGE + (bit >> 3)] ^= 1 << (bit & 7);
+  protected patch(slot: number, offset: number, bytes: Uint8Array): void {
+    this.chunk(slot).set(bytes, (slot % CHUNK_PAGES) * PAGE + offset);
   }
-  close(): void {
+  close(): CloseReport {
     this.chunks.length = 0;
+    this.closed = true;
+    return { descriptorsClosed: 0, removed: 0, problems: [] };
   }
 }
 
-/** Swap pages in a real file (created, truncated; removed on close unless `keep`). */
+/**
+ * Swap pages in a real file at `path`, created here: exclusively (an existing file or a symbolic
+ * link there is an error, never followed or truncated), mode 0600. Removed on close.
+ */
 export class FileSwapStore extends SwapStore {
   private fd: number;
 
@@ -271,44 +401,68 @@ export class FileSwapStore extends SwapStore {
     vm: string,
     capacity: number,
     readonly path: string,
-    private readonly keep = false,
+    opts: { readRetries?: number } = {},
   ) {
-    super(vm, capacity);
-    this.fd = openSync(path, 'w+');
-    ftruncateSync(this.fd, 0);
+    super(vm, capacity, opts);
+    this.fd = openSync(path, SWAP_OPEN_FLAGS, SWAP_FILE_MODE);
+  }
+  /** The descriptor, or the error a closed store's I/O gets. */
+  private get open(): number {
+    if (this.fd < 0) throw errnoError('EBADF', 'swap I/O after close');
+    return this.fd;
   }
   protected writeRun(first: number, pages: readonly Uint8Array[], from: number, to: number): void {
+    const fd = this.open;
     // one gathering write for the cluster (no joined copy); a short write finishes page by page
-    let done = to - from === 1 ? 0 : writevSync(this.fd, pages.slice(from, to), first * PAGE);
+    let done = to - from === 1 ? 0 : writevSync(fd, pages.slice(from, to), first * PAGE);
     while (done < (to - from) * PAGE) {
       const k = from + Math.floor(done / PAGE), o = done % PAGE;
-      done += writeSync(this.fd, pages[k], o, PAGE - o, first * PAGE + done);
+      done += writeSync(fd, pages[k], o, PAGE - o, first * PAGE + done);
     }
   }
   protected readSlot(slot: number, dst: Uint8Array): void {
     this.readRun(slot, [dst], 0, 1);
   }
   protected readRun(first: number, dsts: readonly Uint8Array[], from: number, to: number): void {
+    const fd = this.open;
     // one scattering read for the cluster; a short read finishes page by page
-    let done = to - from === 1 ? 0 : readvSync(this.fd, dsts.slice(from, to), first * PAGE);
+    let done = to - from === 1 ? 0 : readvSync(fd, dsts.slice(from, to), first * PAGE);
     while (done < (to - from) * PAGE) {
       const k = from + Math.floor(done / PAGE), o = done % PAGE;
-      const n = readSync(this.fd, dsts[k], o, PAGE - o, first * PAGE + done);
-      if (n === 0) throw new Error(`short read at slot ${first + Math.floor(done / PAGE)}`);
+      const n = readSync(fd, dsts[k], o, PAGE - o, first * PAGE + done);
+      if (n === 0) throw new Error(`short read: the swap file ends inside slot ${first + Math.floor(done / PAGE)}`);
       done += n;
     }
   }
-  protected flip(slot: number, bit: number): void {
-    const b = new Uint8Array(1);
-    readSync(this.fd, b, 0, 1, slot * PAGE + (bit >> 3));
-    b[0] ^= 1 << (bit & 7);
-    writeSync(this.fd, b, 0, 1, slot * PAGE + (bit >> 3));
+  protected patch(slot: number, offset: number, bytes: Uint8Array): void {
+    writeSync(this.open, bytes, 0, bytes.length, slot * PAGE + offset);
   }
-  close(): void {
-    if (this.fd >= 0) {
-      closeSync(this.fd);
-      this.fd = -1;
-      if (!this.keep) unlinkSync(this.path);
+  protected override removeBacking(): void {
+    try {
+      unlinkSync(this.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
+  }
+  /** Closes the descriptor and removes the file (already gone is fine); reports what failed. Idempotent. */
+  close(): CloseReport {
+    const report: CloseReport = { descriptorsClosed: 0, removed: 0, problems: [] };
+    if (this.fd < 0) return report;
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      closeSync(fd);
+      report.descriptorsClosed++;
+    } catch (e) {
+      report.problems.push(problem(this.path, 'close', e));
+    }
+    try {
+      unlinkSync(this.path);
+      report.removed++;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') report.removed++;
+      else report.problems.push(problem(this.path, 'unlink', e));
+    }
+    return report;
   }
 }

@@ -12,11 +12,15 @@
  *                     --FAULT_LIMIT----> page out from this VM, call again
  *
  * Bulk data crosses through the staging region, in the windows of src/engine/staging.ts.
+ *
+ * Faults stay with the VM they hit: a swap read that fails after the store's retries faults this
+ * VM (its first cause is kept), and a swap write that fails leaves the page resident. A faulted
+ * VM's memory is still reclaimable, and `powerOff()` frees all of it (host.ts).
  */
 import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
 import { PAGE, type Engine } from '../engine/engine.js';
 import {
-  ConfigError, MemvisorError, OutOfMachineMemoryError, SwapChecksumError, SwapIoError, VmFaultedError, checkInt,
+  ConfigError, MemvisorError, OutOfMachineMemoryError, SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, checkInt,
 } from '../errors.js';
 import type { SwapStore } from './swapstore.js';
 import {
@@ -124,6 +128,8 @@ export interface VmStats {
   CACHESZ: number;
   /** compressed bytes stored in them (esxtop CACHEUSD) */
   CACHEUSD: number;
+  /** machine frames holding its zip cache slots (fragmentation included: a frame is counted for each VM with a slot in it), frames */
+  zipFrames: number;
   /** ballooned pages (esxtop MCTLSZ) */
   MCTLSZ: number;
   /** most pages the balloon may hold (esxtop MCTLMAX) */
@@ -138,11 +144,13 @@ export interface VmStats {
   zipEvictions: number;
   /** swap store size, pages (memory minus reservation) */
   swapCapacity: number;
-  /** swap write errors, read errors, checksum mismatches, cumulative */
+  /** swap write errors, read errors, checksum mismatches, cumulative (each failed attempt counts) */
   swapWriteErrors: number;
   swapReadErrors: number;
   swapChecksumErrors: number;
-  /** 1 once the VM lost data (swap read or checksum failure), else 0 */
+  /** swap page reads tried again after a failure, cumulative */
+  swapReadRetries: number;
+  /** 1 once the VM lost data (a swap read or checksum failure that its retries did not cure), else 0 */
   faulted: number;
   /** MMU virtualization mode */
   mmu: VmMmuMode;
@@ -159,6 +167,8 @@ export interface HostContext {
   readonly staging: number;
   /** Makes the staging region at least `bytes` long. */
   stage(bytes: number): void;
+  /** Frees everything `vm` holds and removes it from the host (vm.powerOff, host.removeVM). */
+  powerOff(vm: VM): void;
 }
 
 /** Pages holding a frame reference (mapped, shared, zero) among a VM's named stats. */
@@ -178,6 +188,7 @@ export class VM {
   readonly victimPolicy: VictimPolicy;
   readonly balloonMaxPages: number;
   private faultedBy: MemvisorError | null = null;
+  private off = false;
   private swapTarget = 0;
   /** Paging set up by an Mmu over the host (null until attached); its guest OS range is off limits to user writes. */
   private paging: MmuVm | null = null;
@@ -209,18 +220,42 @@ export class VM {
     return this.host.engine;
   }
 
-  /** The error that faulted this VM, or null. */
+  /** The error that faulted this VM (the first cause), or null. */
   get faulted(): MemvisorError | null {
     return this.faultedBy;
   }
 
+  /** True once `powerOff()` (or host.removeVM) freed the VM; every later call throws VmPoweredOffError. */
+  get poweredOff(): boolean {
+    return this.off;
+  }
+
+  /**
+   * Powers the VM off: frees everything it holds (frames, zip slots, swap slots and file, page
+   * tables, TLB entries naming it, the guest OS model's state) and removes it from the host, so
+   * the memory is usable at once by other VMs. Its id and pmap range may go to a later VM. Works
+   * on a faulted VM; a second call does nothing.
+   */
+  powerOff(): void {
+    if (this.off) return;
+    this.host.powerOff(this);
+  }
+
+  /** @internal Host.powerOff: the engine no longer holds this VM. */
+  markPoweredOff(): void {
+    this.off = true;
+    this.paging = null;
+  }
+
   /** Pages held resident (frame references): the quantity limits and reservations apply to. */
   get residentPages(): number {
+    if (this.off) throw new VmPoweredOffError(this.name);
     return residentOf(this.engine.vmStats(this.id));
   }
 
   /** pmap state of `gppn` (PState). */
   pageState(gppn: number): PState {
+    if (this.off) throw new VmPoweredOffError(this.name);
     checkInt('gppn', gppn, 0, this.pages - 1);
     return this.engine.pmapState(this.id, gppn);
   }
@@ -396,7 +431,7 @@ export class VM {
       }
     }
     if (error) {
-      this.faultedBy = error;
+      this.faultedBy ??= error; // the first cause stays the one the VM reports
       throw error;
     }
   }
@@ -435,38 +470,7 @@ export class VM {
       const last = e.reclaimLast();
       res.compressed += last.zipped;
       done += last.victims;
-      if (n > 0) {
-        const dv = e.view;
-        const gppns: number[] = [];
-        const pages: Uint8Array[] = [];
-        const evicted: boolean[] = [];
-        for (let i = 0; i < n; i++) {
-          const g = dv.getUint32(req + i * 8, true);
-          const addr = dv.getUint32(req + i * 8 + 4, true);
-          gppns.push(g);
-          pages.push(e.u8.subarray(addr, addr + PAGE));
-          // a page evicted from the zip cache was decompressed into `evict`; a victim is in its frame
-          evicted.push(addr >= evict && addr < evict + BATCH * PAGE);
-        }
-        const slots = this.swap.alloc(n);
-        const { ok, error } = this.swap.writePages(slots, gppns, pages);
-        for (let i = 0; i < n; i++) {
-          if (ok[i]) {
-            dv.setUint32(req + i * 8 + 4, slots[i], true);
-            if (evicted[i]) res.evicted++;
-            else res.swapped++;
-          } else {
-            this.swap.release(slots[i]);
-            dv.setUint32(req + i * 8 + 4, this.engine.codes.NO_SLOT, true);
-            if (!evicted[i]) res.writeFailed++;
-          }
-        }
-        e.swapCommit(this.id, req, n);
-        if (error) {
-          res.error = error;
-          break;
-        }
-      }
+      if (n > 0 && this.swapOutListed(n, res)) break;
       if (last.stop === this.engine.codes.STOP_NO_VICTIM) {
         res.noVictim = true;
         break;
@@ -479,6 +483,74 @@ export class VM {
     }
     this.swapTarget = res.swapFull ? count - done : 0;
     return res;
+  }
+
+  /**
+   * @internal Evicts up to `count` of the oldest compressed pages to the swap store (the zip
+   * cache giving frames back to another VM or a reservation). Returns what it did (`evicted`).
+   */
+  zipEvictInternal(count: number): PageOutResult {
+    const e = this.engine;
+    const res: PageOutResult = {
+      requested: count, compressed: 0, swapped: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
+    };
+    const req = this.host.staging + STAGE_REQ;
+    const evict = this.host.staging + STAGE_EVICT;
+    let done = 0;
+    while (done < count) {
+      const outCap = Math.min(BATCH, this.swap.free);
+      if (outCap === 0) {
+        res.swapFull = true;
+        break;
+      }
+      const n = e.reclaimEvict(this.id, Math.min(count - done, BATCH), req, outCap, evict);
+      if (n === 0) {
+        res.noVictim = true;
+        break;
+      }
+      done += n;
+      if (this.swapOutListed(n, res)) break;
+    }
+    return res;
+  }
+
+  /**
+   * Writes the `n` pages listed at STAGE_REQ by reclaimSelect or reclaimEvict to the swap store
+   * and commits them (a page whose write failed stays where it was). Counts into `res`; returns
+   * true when a write failed (res.error says why).
+   */
+  private swapOutListed(n: number, res: PageOutResult): boolean {
+    const e = this.engine;
+    const req = this.host.staging + STAGE_REQ;
+    const evict = this.host.staging + STAGE_EVICT;
+    const dv = e.view;
+    const gppns: number[] = [];
+    const pages: Uint8Array[] = [];
+    const evicted: boolean[] = [];
+    for (let i = 0; i < n; i++) {
+      const g = dv.getUint32(req + i * 8, true);
+      const addr = dv.getUint32(req + i * 8 + 4, true);
+      gppns.push(g);
+      pages.push(e.u8.subarray(addr, addr + PAGE));
+      // a page evicted from the zip cache was decompressed into `evict`; a victim is in its frame
+      evicted.push(addr >= evict && addr < evict + BATCH * PAGE);
+    }
+    const slots = this.swap.alloc(n);
+    const { ok, error } = this.swap.writePages(slots, gppns, pages);
+    for (let i = 0; i < n; i++) {
+      if (ok[i]) {
+        dv.setUint32(req + i * 8 + 4, slots[i], true);
+        if (evicted[i]) res.evicted++;
+        else res.swapped++;
+      } else {
+        this.swap.release(slots[i]);
+        dv.setUint32(req + i * 8 + 4, this.engine.codes.NO_SLOT, true);
+        if (!evicted[i]) res.writeFailed++;
+      }
+    }
+    e.swapCommit(this.id, req, n);
+    if (error) res.error ??= error;
+    return error !== null;
   }
 
   /**
@@ -574,6 +646,7 @@ export class VM {
 
   /** This VM's counters (see VmStats for units). */
   stats(): VmStats {
+    if (this.off) throw new VmPoweredOffError(this.name);
     const e = this.engine;
     const id = this.id;
     const v = e.vmStats(id);
@@ -597,6 +670,7 @@ export class VM {
       cacheCapBytes: v.cacheCapBytes,
       CACHESZ: v.cacheBytes,
       CACHEUSD: v.cacheUsedBytes,
+      zipFrames: v.zipFrames,
       MCTLSZ: v.ballooned,
       MCTLMAX: this.balloonMaxPages,
       balloonTouches: v.balloonTouches,
@@ -607,6 +681,7 @@ export class VM {
       swapWriteErrors: sw.writeErrors,
       swapReadErrors: sw.readErrors,
       swapChecksumErrors: sw.checksumErrors,
+      swapReadRetries: sw.readRetries,
       faulted: this.faultedBy ? 1 : 0,
       mmu: this.mmu,
       paging: this.paging ? pagingStats(e, id) : null,
@@ -626,6 +701,7 @@ export class VM {
   // ---- checks --------------------------------------------------------------------------------
 
   private usable(): void {
+    if (this.off) throw new VmPoweredOffError(this.name);
     if (this.faultedBy) throw new VmFaultedError(this.name, this.faultedBy);
   }
 

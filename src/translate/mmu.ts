@@ -15,8 +15,8 @@
  * assembly/translate/coherence.ts drops whenever reclamation changes the frame behind a page.
  */
 
-import { Engine, NO_FRAME, type EngineFlavor } from '../engine/engine.js';
-import { ConfigError, MemvisorError, OutOfMachineMemoryError, checkInt } from '../errors.js';
+import { Engine, NO_FRAME, utilityEngine, type EngineFlavor } from '../engine/engine.js';
+import { ConfigError, MemvisorError, OutOfMachineMemoryError, VmPoweredOffError, checkInt, checkKeys } from '../errors.js';
 import { MMU_RETRY_MAX, STAGE_MMU, STAGE_MMU_RETRY } from '../engine/staging.js';
 import type { VM } from '../host/vm.js';
 
@@ -206,8 +206,41 @@ const FAULT_BIT = 1n << 63n;
 /** Most host-fault rounds one translation may take before the Host is considered out of memory. */
 const MAX_HOST_ROUNDS = 64;
 
+// The option names each call accepts: anything else is refused, as Host.create does (a misspelt
+// option must not fall back to its default silently).
+const PAGING_KEYS = ['levels', 'hostLevels', 'pageSize', 'hostPageSize', 'eptAccessDirty', 'vpid'];
+const VM_KEYS = ['mode', 'guestMemoryMiB', ...PAGING_KEYS];
+const CORE_KEYS = ['tlb', 'pwc', 'ntlb', 'guestPwc', 'nestedPwc', 'nestedTlb', 'demandPaging', 'costs'];
+const MMU_KEYS = [...VM_KEYS, ...CORE_KEYS, 'maxVms', 'machineMemoryMiB', 'engine', 'flavor'];
+
+/** `v` as an unsigned 64-bit address: a bigint in [0, 2^64) or a non-negative safe integer (never wrapped). */
+function checkAddress(field: string, v: unknown): bigint {
+  if (typeof v === 'bigint' && v >= 0n && v < 1n << 64n) return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  throw new ConfigError(field, v, 'an address: a bigint in [0, 2^64) or a non-negative integer below 2^53');
+}
+
+/** `v` as a guest-physical address the engine takes as a number: an integer in [0, 2^52). */
+function checkGpa(field: string, v: unknown): number {
+  const a = checkAddress(field, v);
+  if (a >= 1n << 52n) throw new ConfigError(field, v, 'a guest-physical address below 2^52 (x86-64 MAXPHYADDR)');
+  return Number(a);
+}
+
+/** Entries of every cache a core with `opts` would have (invalid geometries count 0: the constructor names them). */
+function cacheEntries(opts: CoreOptions): number {
+  const n = (g: unknown, d: CacheGeometry) => {
+    const e = g === undefined ? d.entries : (g as CacheGeometry | null)?.entries;
+    return typeof e === 'number' && Number.isInteger(e) && e > 0 && e <= 1 << 20 ? e : 0;
+  };
+  const tlb = (opts.tlb ?? {}) as Partial<Record<'l1i' | 'l1d' | 'l2', CacheGeometry>>;
+  return n(tlb.l1i, DEFAULT_TLB.l1i) + n(tlb.l1d, DEFAULT_TLB.l1d) + n(tlb.l2, DEFAULT_TLB.l2) +
+    n(opts.guestPwc, DEFAULT_PWC) + n(opts.nestedPwc, DEFAULT_PWC) + n(opts.nestedTlb, DEFAULT_NTLB);
+}
+
 function geometry(field: string, g: CacheGeometry): [number, number] {
   if (g === null || typeof g !== 'object') throw new ConfigError(field, g, 'an object { entries, ways }');
+  checkKeys(field, g, ['entries', 'ways']);
   checkInt(`${field}.entries`, g.entries, 0, 1 << 20);
   if (g.entries === 0) return [0, 0];
   checkInt(`${field}.ways`, g.ways, 1, 64);
@@ -229,6 +262,7 @@ function checkBool(field: string, v: unknown, dflt: boolean): boolean {
 
 /** Validated paging shape with defaults; `vpid` stays undefined when not given. */
 function pagingShape(opts: PagingOptions): { levels: number; hostLevels: number; pageSize: PageSize; hostPageSize: PageSize; eptAccessDirty: boolean } {
+  if (opts.vpid !== undefined) checkInt('vpid', opts.vpid, 0, 65535);
   return {
     levels: Number(oneOf('levels', String(opts.levels ?? 4), ['4', '5'] as const)),
     hostLevels: Number(oneOf('hostLevels', String(opts.hostLevels ?? 4), ['4', '5'] as const)),
@@ -265,6 +299,8 @@ export interface PagingHost {
   pagingOf(vm: VM): MmuVm | undefined;
   /** Records the paging of `vm` (the VM then keeps user writes out of its guest OS range). */
   setPaging(vm: VM, paging: MmuVm): void;
+  /** True while `paging` belongs to a live VM (false once the VM was powered off). */
+  attached(paging: MmuVm): boolean;
 }
 
 export class Mmu {
@@ -282,20 +318,27 @@ export class Mmu {
     // a field given as undefined takes its default, as an absent one does (a spread would not);
     // null is not a geometry: geometry() says so
     const or = (g: CacheGeometry | undefined, d: CacheGeometry) => (g === undefined ? d : g);
+    checkKeys('', opts, host ? CORE_KEYS : MMU_KEYS);
     const tlb = opts.tlb ?? {};
+    if (tlb === null || typeof tlb !== 'object') throw new ConfigError('tlb', tlb, 'an object { l1i?, l1d?, l2? }');
+    checkKeys('tlb', tlb, ['l1i', 'l1d', 'l2']);
+    if (opts.costs !== undefined && (opts.costs === null || typeof opts.costs !== 'object')) throw new ConfigError('costs', opts.costs, 'an object of cycles per event');
     const geo = [
       ...geometry('tlb.l1i', or(tlb.l1i, DEFAULT_TLB.l1i)), ...geometry('tlb.l1d', or(tlb.l1d, DEFAULT_TLB.l1d)), ...geometry('tlb.l2', or(tlb.l2, DEFAULT_TLB.l2)),
       ...geometry('guestPwc', or(opts.guestPwc, DEFAULT_PWC)), ...geometry('nestedPwc', or(opts.nestedPwc, DEFAULT_PWC)),
       ...geometry('nestedTlb', or(opts.nestedTlb, DEFAULT_NTLB)),
     ];
-    const flags = (opts.pwc ?? true ? 1 : 0) | (opts.ntlb ?? true ? 2 : 0) | (opts.demandPaging ?? true ? 4 : 0);
+    const flags = (checkBool('pwc', opts.pwc, true) ? 1 : 0) | (checkBool('ntlb', opts.ntlb, true) ? 2 : 0) | (checkBool('demandPaging', opts.demandPaging, true) ? 4 : 0);
     const costs: Record<string, number> = { ...DEFAULT_COSTS, ...opts.costs };
     const names = engine.mmuCostNames();
     // a misspelt cost must not be ignored silently (as Host.create rejects unknown fields)
     for (const name of Object.keys(costs)) if (!names.includes(name)) throw new ConfigError(`costs.${name}`, costs[name], `no such cost (known: ${names.join(', ')})`);
     for (const name of names) checkInt(`costs.${name}`, costs[name], 0, 2 ** 31);
     const ctx = engine.mmuCreate(geo, flags);
-    if (ctx < 0) throw new ConfigError('engine', 'full', 'room for one more MMU context (maxMmus, mmuCacheBytes)');
+    if (ctx < 0) {
+      const bytes = cacheEntries(opts) * engine.codes.MMU_CACHE_ENTRY_BYTES;
+      throw new ConfigError('engine', 'full', `room for one more core: one MMU context of maxMmus and ${bytes} bytes of mmuCacheBytes for its TLBs and walk caches (Engine.create options; a standalone Mmu.create sizes its engine itself)`);
+    }
     this.ctx = ctx;
     engine.mmuSetCosts(ctx, costs);
   }
@@ -303,18 +346,25 @@ export class Mmu {
   /** Creates an Mmu (one core) with one VM, switched to the VM's first address space. */
   static create(opts: MmuOptions = {}): Mmu {
     if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of Mmu options');
+    checkKeys('', opts, MMU_KEYS);
     const hostPageSize = oneOf('hostPageSize', opts.hostPageSize ?? '4k', ['4k', '2m', '1g'] as const);
     const pageSize = oneOf('pageSize', opts.pageSize ?? '4k', ['4k', '2m', '1g'] as const);
     const maxVms = checkInt('maxVms', opts.maxVms ?? 2, 1, 64);
-    const guestMiB = opts.guestMemoryMiB ?? (pageSize === '1g' ? 8192 : 4096);
+    const guestMiB = checkInt('guestMemoryMiB', opts.guestMemoryMiB ?? (pageSize === '1g' ? 8192 : 4096), 4, 1 << 20);
+    if (opts.engine !== undefined && !(opts.engine instanceof Engine)) throw new ConfigError('engine', opts.engine, 'an Engine (Engine.create)');
+    // the engine's MMU cache holds this core's TLBs and walk caches, whatever geometry was asked for
+    const cacheBytes = cacheEntries(opts) * utilityEngine().codes.MMU_CACHE_ENTRY_BYTES;
     const engine = opts.engine ?? Engine.create({
       machineMemoryMiB: opts.machineMemoryMiB ?? (hostPageSize === '1g' ? 2048 : 512),
       guestMemoryMiB: guestMiB * maxVms,
       maxVMs: maxVms,
+      mmuCacheBytes: Math.max(4 << 20, cacheBytes),
       flavor: opts.flavor,
     });
     const m = new Mmu(engine, opts, null);
-    m.addVm({ ...opts, hostPageSize, pageSize, guestMemoryMiB: guestMiB });
+    const vmOpts: Record<string, unknown> = { hostPageSize, pageSize, guestMemoryMiB: guestMiB };
+    for (const k of VM_KEYS) if (vmOpts[k] === undefined && (opts as Record<string, unknown>)[k] !== undefined) vmOpts[k] = (opts as Record<string, unknown>)[k];
+    m.addVm(vmOpts as VmOptions);
     m.resetStats();
     return m;
   }
@@ -330,6 +380,7 @@ export class Mmu {
    */
   addVm(opts: VmOptions & { vm?: VM } = {}): MmuVm {
     if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of VM options');
+    checkKeys('', opts, this.host ? ['vm', 'mode', ...PAGING_KEYS, 'guestOs', 'guestMemoryMiB'] : VM_KEYS);
     if (opts.vm !== undefined) {
       const { vm, guestMemoryMiB, ...rest } = opts;
       if (guestMemoryMiB !== undefined) throw new ConfigError('guestMemoryMiB', guestMemoryMiB, "nothing: a Host VM's size is its memoryMiB");
@@ -359,8 +410,10 @@ export class Mmu {
   attach(vm: VM, opts: AttachOptions = {}): MmuVm {
     const host = this.host;
     if (!host) throw new ConfigError('vm', vm?.name ?? vm, 'an Mmu created by host.mmu() (a standalone Mmu owns its VMs: use addVm)');
+    if ((vm as VM | null)?.poweredOff === true) throw new VmPoweredOffError(vm.name);
     if (vm === null || typeof vm !== 'object' || !host.owns(vm)) throw new ConfigError('vm', (vm as VM | null)?.name ?? vm, "a VM of this Mmu's host");
     if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of attach options');
+    checkKeys('', opts, ['mode', ...PAGING_KEYS, 'guestOs']);
     if (opts.mode !== undefined && opts.mode !== vm.mmu) {
       throw new ConfigError('mode', opts.mode, `'${vm.mmu}', the mmu mode VM ${JSON.stringify(vm.name)} was added with (host.addVM)`);
     }
@@ -379,13 +432,15 @@ export class Mmu {
       host.setPaging(vm, p);
     }
     if (!this.vms.includes(p)) this.vms.push(p);
-    if (!this.current) this.switchTo(p);
+    this.names.set(p, vm.name);
+    if (!this.current || (this.host && !this.host.attached(this.current))) this.switchTo(p);
     return p;
   }
 
   /** Validates a guest OS range of `vm` (defaults: the upper half, aligned to the guest page size). */
   private guestOsRange(vm: VM, pageSize: PageSize, levels: number, g: AttachOptions['guestOs'] = {}): { first: number; end: number } {
     if (g === null || typeof g !== 'object') throw new ConfigError('guestOs', g, 'an object { firstGppn?, pages? }');
+    checkKeys('guestOs', g, ['firstGppn', 'pages']);
     const align = 1 << (9 * SIZES[pageSize]);
     const first = checkInt('guestOs.firstGppn', g.firstGppn ?? Math.ceil(vm.pages / 2 / align) * align, 0, vm.pages - 1);
     if (first % align !== 0) throw new ConfigError('guestOs.firstGppn', first, `a multiple of ${align} (${pageSize} guest pages)`);
@@ -418,7 +473,18 @@ export class Mmu {
   /** The VM currently running on this core; a typed error on a core with none attached yet. */
   get vm(): MmuVm {
     if (!this.current) throw new ConfigError('vm', null, 'a VM attached first (mmu.attach(vm))');
+    this.checkAttached(this.current);
     return this.current;
+  }
+
+  /** A typed error for the paging of a Host VM that was powered off (its id may be another VM's now). */
+  private checkAttached(p: MmuVm): void {
+    if (this.host && !this.host.attached(p)) throw new VmPoweredOffError(this.poweredOffName(p));
+  }
+  private readonly names = new Map<MmuVm, string>();
+  /** The name a VM had when this core attached it. */
+  private poweredOffName(p: MmuVm): string {
+    return this.names.get(p) ?? `#${p.id}`;
   }
 
   /** Allocates a new, empty guest address space in the current VM; returns its CR3 (a gPA). */
@@ -429,11 +495,13 @@ export class Mmu {
   }
 
   /** Runs `vm` on this core with address space `cr3` (default: the VM's first) and PCID `pcid` (default 0: no PCIDs). */
-  switchTo(vm: MmuVm, cr3: bigint = vm.cr3, pcid = 0): void {
+  switchTo(vm: MmuVm, cr3: bigint = vm?.cr3, pcid = 0): void {
     checkInt('pcid', pcid, 0, 4095);
     if (!this.vms.includes(vm)) throw new ConfigError('vm', vm?.id, 'a VM added to or attached on this Mmu');
+    this.checkAttached(vm);
+    const root = checkGpa('cr3', cr3);
     this.current = vm;
-    this.engine.mmuSwitch(this.ctx, vm.id, Number(cr3), pcid);
+    this.engine.mmuSwitch(this.ctx, vm.id, root, pcid);
   }
 
   /**
@@ -446,7 +514,9 @@ export class Mmu {
     if (!Object.hasOwn(KINDS, kind)) throw new ConfigError('kind', kind, 'read, write or fetch');
     const k = KINDS[kind];
     const vm = this.vm;
-    const v = BigInt.asUintN(64, BigInt(va));
+    // a value outside [0, 2^64) is refused, not wrapped onto another address
+    const v = checkAddress('va', va);
+    if (typeof supervisor !== 'boolean') throw new ConfigError('supervisor', supervisor, 'true or false');
     const e = this.engine;
     let cycles = 0;
     for (let round = 0; ; round++) {
@@ -491,6 +561,11 @@ export class Mmu {
    * resolved it.
    */
   translateBatch(vas: BigUint64Array, kinds: Uint8Array | Uint32Array, results: BigUint64Array, cycles?: Uint32Array, faultAddresses?: BigUint64Array): number {
+    if (!(vas instanceof BigUint64Array)) throw new ConfigError('vas', vas, 'a BigUint64Array of gVAs');
+    if (!(kinds instanceof Uint8Array || kinds instanceof Uint32Array)) throw new ConfigError('kinds', kinds, 'a Uint8Array or Uint32Array of access kinds');
+    if (!(results instanceof BigUint64Array)) throw new ConfigError('results', results, 'a BigUint64Array');
+    if (cycles !== undefined && !(cycles instanceof Uint32Array)) throw new ConfigError('cycles', cycles, 'a Uint32Array');
+    if (faultAddresses !== undefined && !(faultAddresses instanceof BigUint64Array)) throw new ConfigError('faultAddresses', faultAddresses, 'a BigUint64Array');
     const n = vas.length;
     if (kinds.length < n) throw new ConfigError('kinds.length', kinds.length, `at least ${n}`);
     if (results.length < n) throw new ConfigError('results.length', results.length, `at least ${n}`);
@@ -617,14 +692,15 @@ export class Mmu {
   /** Guest INVLPG of `va` (a VM exit in shadow mode). */
   invlpg(va: bigint | number): void {
     void this.vm;
-    this.engine.mmuInvlpg(this.ctx, BigInt.asUintN(64, BigInt(va)));
+    this.engine.mmuInvlpg(this.ctx, checkAddress('va', va));
   }
   /** INVVPID: 'address' (vpid, va), 'single' (vpid), 'all'. */
   invvpid(type: 'address' | 'single' | 'all', vpid = this.vm.vpid, va: bigint | number = 0): void {
     const types = { address: 0, single: 1, all: 2 };
     if (!Object.hasOwn(types, type)) throw new ConfigError('type', type, 'address, single or all');
     const t = types[type];
-    this.engine.invvpid(this.ctx, t, vpid, Number(va));
+    checkInt('vpid', vpid, 0, 65535);
+    this.engine.invvpid(this.ctx, t, vpid, Number(checkAddress('va', va)));
   }
   /** INVEPT: 'single' (the VM's EPT) or 'all'. */
   invept(type: 'single' | 'all', vm: MmuVm = this.vm): void {
@@ -635,14 +711,16 @@ export class Mmu {
   /** The guest kernel writes a u64 into guest-physical memory (traps in shadow mode if it is a shadowed table). */
   guestWrite64(gpa: bigint | number, value: bigint): void {
     void this.vm;
-    if (!this.engine.guestWrite64(this.ctx, Number(gpa), value)) {
+    const at = checkGpa('gpa', gpa);
+    if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) throw new ConfigError('value', value, 'a bigint in [0, 2^64)');
+    if (!this.engine.guestWrite64(this.ctx, at, value)) {
       throw new ConfigError('gpa', gpa, 'a guest-physical address the VM can back');
     }
   }
   /** The guest kernel reads a u64 from guest-physical memory. */
   guestRead64(gpa: bigint | number): bigint {
     void this.vm;
-    return this.engine.guestRead64(this.ctx, Number(gpa));
+    return this.engine.guestRead64(this.ctx, checkGpa('gpa', gpa));
   }
   /** The EPTP of the current VM (0 outside ept mode). */
   eptPointer(vm: MmuVm = this.vm): bigint {
@@ -650,14 +728,18 @@ export class Mmu {
   }
   /** Raw EPT entry at `level` for `gpa` (0n if the path is missing). */
   eptEntry(gpa: bigint | number, level: number, vm: MmuVm = this.vm): bigint {
-    return this.engine.eptPeek(vm.id, Number(gpa), level);
+    checkInt('level', level, 1, 5);
+    return this.engine.eptPeek(vm.id, checkGpa('gpa', gpa), level);
   }
   /** Overwrites the EPT entry at `level` for `gpa` (for experiments with EPT formats); false if the path is missing. */
   setEptEntry(gpa: bigint | number, level: number, value: bigint, vm: MmuVm = this.vm): boolean {
-    return this.engine.eptPoke(vm.id, Number(gpa), level, value);
+    checkInt('level', level, 1, 5);
+    if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) throw new ConfigError('value', value, 'a bigint in [0, 2^64)');
+    return this.engine.eptPoke(vm.id, checkGpa('gpa', gpa), level, value);
   }
   /** MPN backing guest page `gppn` of `vm` in the pmap. */
   pmapFrame(gppn: number, vm: MmuVm = this.vm): number {
+    checkInt('gppn', gppn, 0, this.pagesOf(vm) - 1);
     return this.engine.pmapFrame(vm.id, gppn);
   }
   /**
@@ -670,18 +752,28 @@ export class Mmu {
    * sees the harvested bits too.
    */
   sampleAccessed(first: number, n: number, opts: { clear?: boolean; vm?: MmuVm } = {}): Uint8Array {
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object { clear?, vm? }');
+    checkKeys('', opts, ['clear', 'vm']);
     const vm = opts.vm ?? this.vm;
     if (!this.vms.includes(vm)) throw new ConfigError('vm', vm?.id, 'a VM added to or attached on this Mmu');
-    // every page is in exactly one pmap state, so the states add up to the VM's size
-    const st = this.engine.vmStats(vm.id);
-    const pages = st.unbacked + st.mapped + st.shared + st.zero + st.compressed + st.swapped + st.ballooned;
+    this.checkAttached(vm);
+    const pages = this.pagesOf(vm);
     checkInt('first', first, 0, pages);
     checkInt('n', n, 0, pages - first);
-    return this.engine.pagingSample(vm.id, first, n, opts.clear ?? true);
+    return this.engine.pagingSample(vm.id, first, n, checkBool('clear', opts.clear, true));
   }
   /** Tells the caches that the backing of (vm, gppn) changed (what the pmap does on reclamation). */
   backingChanged(gppn: number, vm: MmuVm = this.vm): void {
+    checkInt('gppn', gppn, 0, this.pagesOf(vm) - 1);
     this.engine.backingChanged(vm.id, gppn);
+  }
+
+  /** Guest pages of `vm`, a VM of this core (a typed error for any other). */
+  private pagesOf(vm: MmuVm): number {
+    if (!this.vms.includes(vm)) throw new ConfigError('vm', vm?.id, 'a VM added to or attached on this Mmu');
+    // every page is in exactly one pmap state, so the states add up to the VM's size
+    const st = this.engine.vmStats(vm.id);
+    return st.unbacked + st.mapped + st.shared + st.zero + st.compressed + st.swapped + st.ballooned;
   }
 }
 

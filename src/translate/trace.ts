@@ -1,29 +1,64 @@
 /**
  * Trace replay: streams a valgrind lackey trace (plain text or gzip) or a memvisor binary trace
  * through an Mmu. Bytes cross into WebAssembly in chunks through the staging region; parsing and
- * translation run there (assembly/translate/trace.ts). A 300 MB trace never becomes one string: text is
- * read (and inflated, with fflate's streaming Gunzip) chunk by chunk, and a partial last line
- * is carried into the next chunk.
+ * translation run there (assembly/translate/trace.ts). A 300 MB trace never becomes one string:
+ * input is read (and inflated) chunk by chunk, and a partial last line is carried into the next
+ * chunk (at most TRACE_MAX_LINE bytes: longer lines are errors, so time is linear in the input).
  *
- * Binary format: the 8-byte header "MVTR" + u32 LE version 1, then the records described in
- * assembly/translate/trace.ts (8 bytes each). `--write-binary` writes it while replaying a text trace.
+ * Input: a file, a FIFO, or standard input ('-'); the format is told by the first bytes, never by
+ * the name or by seeking: gzip (1f 8b), binary ("MVTR"), else lackey text. Every damaged input
+ * ends in a TraceParseError naming the line or byte: a malformed, overlong or NUL-holding line;
+ * gzip data that fflate rejects or whose member trailer (CRC-32, length) does not match
+ * (gunzip.ts checks them, since fflate's streaming Gunzip does not); a binary trace whose header,
+ * length, record count or checksum is wrong; an input with no records at all. Records replayed
+ * before the damage was found stay counted on the Mmu; the replay result is never returned.
+ *
+ * Binary format, version 2 (all integers little-endian):
+ *
+ *   0   "MVTR"                        magic
+ *   4   u32  version (2)
+ *   8   u64  records                  trace records in the payload
+ *   16  u64  payload bytes            a multiple of 8
+ *   24  u32  CRC-32 of the payload
+ *   28  u32  CRC-32 of bytes 0..28    (a damaged header is told from damaged data)
+ *   32  payload: the records described in assembly/translate/trace.ts (8 or 16 bytes each)
+ *
+ * `writeBinary` writes it while replaying a text trace: into a temporary file in the target's
+ * directory (".<name>.<pid>-<random>.tmp", created exclusively, mode 0600, header zeroed), whose
+ * header is written last and which is renamed onto the target only when the whole input replayed
+ * cleanly, so a partial file never carries a valid header. The target may not be the input itself
+ * (same device and inode, whatever the names). Version 1 files (8-byte header, no count or
+ * checksum) are refused: write them again from the text trace.
  */
 
-import { closeSync, openSync, readSync, fstatSync, writeSync } from 'node:fs';
-import { Gunzip } from 'fflate';
+import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import type { Mmu, MmuStats } from './mmu.js';
-import { TraceParseError, ConfigError } from '../errors.js';
+import { VerifiedGunzip } from './gunzip.js';
+import { TraceParseError, ConfigError, checkKeys } from '../errors.js';
+import type { Engine } from '../engine/engine.js';
 
-export const BINARY_MAGIC = Uint8Array.from([0x4d, 0x56, 0x54, 0x52, 1, 0, 0, 0]); // "MVTR" v1
-const CHUNK = 1 << 20;
+/** The magic of binary traces, "MVTR". */
+export const BINARY_MAGIC = Uint8Array.from([0x4d, 0x56, 0x54, 0x52]);
+/** The binary trace version this code writes and reads. */
+export const BINARY_VERSION = 2;
+/** Bytes of the binary trace header. */
+export const BINARY_HEADER_BYTES = 32;
+const CHUNK = 1 << 22;
+/** Compressed bytes per fflate push: bounds the inflated output handed over at once (text compresses 10x and more). */
+const GZ_PIECE = 1 << 20;
+/** Bytes per read from an in-memory trace (replayBytes). */
+const BYTES_PIECE = 1 << 20;
+const OPTION_KEYS = ['skipBadLines', 'onProgress', 'writeBinary', 'name'] as const;
 
 export type TraceFormat = 'lackey' | 'lackey-gz' | 'binary';
 
 export interface ReplayOptions {
-  /** Count and skip malformed lines instead of throwing TraceParseError. */
+  /** Count and skip malformed lines (overlong ones, and ones holding a NUL byte, too) instead of throwing TraceParseError. */
   skipBadLines?: boolean;
-  /** Called after each chunk with bytes of the file read so far and its size. */
-  onProgress?: (read: number, total: number) => void;
+  /** Called after each chunk: bytes of input read so far, the input's size (0 when unknown: a pipe), and whether it was the last call. */
+  onProgress?: (read: number, total: number, done: boolean) => void;
   /** Also write the trace in the binary format to this file (text traces only). */
   writeBinary?: string;
   /** Name used in error messages. */
@@ -32,7 +67,7 @@ export interface ReplayOptions {
 
 export interface ReplayResult {
   format: TraceFormat;
-  /** Bytes of the file. */
+  /** Bytes of input read. */
   fileBytes: number;
   /** Bytes of trace text (or binary records) replayed, after inflation. */
   traceBytes: number;
@@ -43,22 +78,188 @@ export interface ReplayResult {
 /** Detects the format from the first bytes. */
 export function detectFormat(head: Uint8Array): TraceFormat {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'lackey-gz';
-  if (head.length >= 8 && BINARY_MAGIC.every((b, i) => head[i] === b)) return 'binary';
+  if (head.length >= 4 && BINARY_MAGIC.every((b, i) => head[i] === b)) return 'binary';
   return 'lackey';
 }
 
-/** Feeds text chunks to the WASM parser, carrying partial lines. */
+// ---- input sources ------------------------------------------------------------------------------
+
+/** A byte stream read in chunks: a file, a FIFO, standard input, or bytes in memory. */
+interface Source {
+  /** Bytes in all when known (a regular file, bytes in memory), else 0. */
+  readonly size: number;
+  /** Device and inode of the input, when it is a file system object. */
+  readonly identity: { dev: bigint; ino: bigint } | null;
+  /** Reads into `into`; 0 at the end. */
+  read(into: Uint8Array): number;
+  close(): void;
+}
+
+/** Blocks the thread for `ms` milliseconds (a non-blocking descriptor with nothing to read yet). */
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Opens `path` ('-': standard input) for reading; a typed error when it cannot be. */
+function fileSource(path: string): Source {
+  if (typeof path !== 'string' || path === '') throw new ConfigError('trace file', path, "a file path, or '-' for standard input");
+  const stdin = path === '-';
+  let fd: number;
+  try {
+    fd = stdin ? 0 : openSync(path, 'r');
+  } catch (e) {
+    throw new ConfigError('trace file', path, `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const st = fstatSync(fd, { bigint: true });
+  if (st.isDirectory()) {
+    if (!stdin) closeSync(fd);
+    throw new ConfigError('trace file', path, 'a file, not a directory');
+  }
+  let at = 0;
+  return {
+    size: st.isFile() ? Number(st.size) : 0,
+    identity: { dev: st.dev, ino: st.ino },
+    read(into) {
+      for (;;) {
+        try {
+          const n = readSync(fd, into, 0, into.length, null);
+          at += n;
+          return n;
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          // standard input may be a non-blocking pipe (set so by a parent): wait for data
+          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') { sleep(2); continue; }
+          throw new ConfigError('trace file', path, `a readable file (${code ?? (e as Error).message} at byte ${at})`);
+        }
+      }
+    },
+    close() {
+      if (!stdin) closeSync(fd);
+    },
+  };
+}
+
+/** Bytes in memory as a source, handed out at most BYTES_PIECE at a time (as a pipe would). */
+function bytesSource(data: Uint8Array): Source {
+  let at = 0;
+  return {
+    size: data.length,
+    identity: null,
+    read(into) {
+      const n = Math.min(into.length, data.length - at, BYTES_PIECE);
+      into.set(data.subarray(at, at + n));
+      at += n;
+      return n;
+    },
+    close() {},
+  };
+}
+
+// ---- replay -------------------------------------------------------------------------------------
+
+/** Replays the trace at `path` ('-': standard input; a FIFO works too) on `mmu`. */
+export function replayFile(mmu: Mmu, path: string, opts: ReplayOptions = {}): ReplayResult {
+  checkOptions(opts);
+  const src = fileSource(path);
+  try {
+    return replaySource(mmu, src, opts.name ?? (path === '-' ? '<stdin>' : path), opts);
+  } finally {
+    src.close();
+  }
+}
+
+/** Replays an in-memory trace (text, gzip or binary) on `mmu`. */
+export function replayBytes(mmu: Mmu, data: Uint8Array, opts: ReplayOptions = {}): ReplayResult {
+  checkOptions(opts);
+  if (!(data instanceof Uint8Array)) throw new ConfigError('data', data, 'a Uint8Array of trace bytes');
+  return replaySource(mmu, bytesSource(data), opts.name ?? '<bytes>', opts);
+}
+
+function checkOptions(opts: ReplayOptions): void {
+  if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of replay options');
+  checkKeys('', opts, OPTION_KEYS);
+  if (opts.skipBadLines !== undefined && typeof opts.skipBadLines !== 'boolean') throw new ConfigError('skipBadLines', opts.skipBadLines, 'true or false');
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new ConfigError('onProgress', opts.onProgress, 'a function (read, total, done)');
+  if (opts.writeBinary !== undefined && (typeof opts.writeBinary !== 'string' || opts.writeBinary === '')) throw new ConfigError('writeBinary', opts.writeBinary, 'a file path');
+  if (opts.name !== undefined && typeof opts.name !== 'string') throw new ConfigError('name', opts.name, 'a string');
+}
+
+function replaySource(mmu: Mmu, src: Source, name: string, opts: ReplayOptions): ReplayResult {
+  const t0 = performance.now();
+  const e = mmu.engine;
+  const before = mmu.stats();
+  // a small input gets a small buffer (a zeroed 4 MiB per call would cost more than the replay)
+  const buf = new Uint8Array(src.size ? Math.min(CHUNK, Math.max(src.size, BINARY_HEADER_BYTES)) : CHUNK);
+  // the head: enough bytes to tell the format and hold a binary header (a pipe may return fewer)
+  let have = 0;
+  for (let n; have < BINARY_HEADER_BYTES && (n = src.read(buf.subarray(have))) > 0;) have += n;
+  let pos = have;
+  const progress = (done: boolean) => opts.onProgress?.(pos, src.size, done);
+  /** Calls `feed` with the head, then with every further chunk read. */
+  const stream = (feed: (chunk: Uint8Array) => void) => {
+    feed(buf.subarray(0, have));
+    progress(false);
+    for (let n; (n = src.read(buf)) > 0;) {
+      pos += n;
+      feed(buf.subarray(0, n));
+      progress(false);
+    }
+  };
+  if (have === 0) throw TraceParseError.at(name, 0, 'the input is empty: no trace records');
+  const format = detectFormat(buf.subarray(0, have));
+  if (format === 'binary' && opts.writeBinary !== undefined) {
+    throw new ConfigError('writeBinary', opts.writeBinary, 'a text trace to convert: the input is already a binary trace');
+  }
+  const writer = opts.writeBinary !== undefined ? BinaryWriter.open(e, opts.writeBinary, src.identity) : null;
+  try {
+    if (format === 'binary') {
+      const reader = new BinaryReader(mmu, name, buf.slice(0, Math.min(have, BINARY_HEADER_BYTES)));
+      stream((chunk) => reader.push(chunk.subarray(Math.max(0, BINARY_HEADER_BYTES - (pos - chunk.length)))));
+      reader.finish();
+    } else {
+      const text = new TextFeeder(mmu, opts.skipBadLines ? e.codes.TRACE_SKIP_BAD : 0, name, writer);
+      if (format === 'lackey') {
+        stream((chunk) => text.push(chunk, false));
+      } else {
+        // inflated text reaches the parser in pieces of at most GZ_PIECE bytes; fflate keeps
+        // references to the chunks pushed, so each gets its own copy
+        const gz = new VerifiedGunzip(name, (d, crc) => e.crc32(e.stageIn(d), d.length, crc), (d) => {
+          for (let at = 0; at < d.length; at += CHUNK) text.push(d.subarray(at, at + CHUNK), false);
+        });
+        stream((chunk) => {
+          for (let at = 0; at < chunk.length; at += GZ_PIECE) gz.push(chunk.slice(at, at + GZ_PIECE), false);
+        });
+        gz.push(new Uint8Array(0), true);
+      }
+      text.push(new Uint8Array(0), true);
+      const records = mmu.stats().records - before.records;
+      if (records === 0) {
+        const lines = mmu.stats().lines - before.lines;
+        throw TraceParseError.at(name, 0, `no lackey records in ${lines} line${lines === 1 ? '' : 's'}${format === 'lackey-gz' ? ' of inflated text' : ''}: expected the output of valgrind --tool=lackey --trace-mem=yes`);
+      }
+      writer?.commit(records);
+    }
+  } catch (err) {
+    writer?.abort();
+    throw err;
+  }
+  progress(true);
+  const stats = mmu.stats();
+  return { format, fileBytes: pos, traceBytes: stats.traceBytes - before.traceBytes, seconds: (performance.now() - t0) / 1000, stats };
+}
+
+/** Feeds text chunks to the WASM parser, carrying a partial line (shorter than TRACE_MAX_LINE). */
 class TextFeeder {
   private carry: Uint8Array = new Uint8Array(0);
-  private outFd: number | null;
+  /** Bytes of text consumed so far (the offset of the carried bytes). */
+  private consumed = 0;
 
   constructor(
     private readonly mmu: Mmu,
     private readonly flags: number,
     private readonly name: string,
-    outFd: number | null,
+    private readonly writer: BinaryWriter | null,
   ) {
-    this.outFd = outFd;
     mmu.engine.traceReset();
   }
 
@@ -73,150 +274,199 @@ class TextFeeder {
     u8.set(this.carry, base);
     u8.set(chunk, base + this.carry.length);
     let flags = this.flags;
-    if (this.outFd !== null) {
+    if (this.writer) {
       e.traceEmitTo(base + emitAt);
       flags |= e.codes.TRACE_EMIT;
     }
     const used = e.lackeyReplay(this.mmu.ctx, base, len, final, flags);
-    if (used < 0) {
-      const off = e.traceErrorOffset();
-      const all = e.u8.subarray(base, base + len);
-      let end = all.indexOf(10, off);
-      if (end < 0) end = len;
-      const text = new TextDecoder().decode(all.subarray(off, Math.min(end, off + 200))).replace(/\r$/, '');
-      throw new TraceParseError(this.name, e.traceLines() + 1, text);
-    }
+    if (used < 0) throw this.error(-used, base, len);
+    this.consumed += used;
     this.carry = e.u8.slice(base + used, base + len);
-    if (this.outFd !== null) {
+    if (this.writer) {
       const n = e.traceEmitted();
+      this.writer.write(base + emitAt, n);
       const bin = e.u8.slice(base + emitAt, base + emitAt + n);
-      writeSync(this.outFd, bin);
       let done = 0;
       while (done < n) done += e.binaryReplay(this.mmu.ctx, e.stageIn(bin.subarray(done), 0), n - done);
     }
   }
-}
 
-/** Replays the trace file at `path` on `mmu`. */
-export function replayFile(mmu: Mmu, path: string, opts: ReplayOptions = {}): ReplayResult {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new ConfigError('trace file', path, `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  const t0 = performance.now();
-  const before = mmu.stats().traceBytes;
-  let outFd: number | null = null;
-  try {
-    const total = fstatSync(fd).size;
-    const buf = new Uint8Array(Math.min(CHUNK * 4, Math.max(total, 16)));
-    let read = readSync(fd, buf, 0, buf.length, null);
-    const format = detectFormat(buf.subarray(0, read));
-    const name = opts.name ?? path;
-    const flags = opts.skipBadLines ? mmu.engine.codes.TRACE_SKIP_BAD : 0;
-    if (opts.writeBinary && format !== 'binary') {
-      outFd = openSync(opts.writeBinary, 'w');
-      writeSync(outFd, BINARY_MAGIC);
+  /** The TraceParseError of lackeyReplay's error `code` in the text at [base, base + len). */
+  private error(code: number, base: number, len: number): TraceParseError {
+    const e = this.mmu.engine;
+    const off = e.traceErrorOffset();
+    const line = e.traceLines() + 1;
+    const { TRACE_ERR_LONG, TRACE_ERR_NUL, TRACE_MAX_LINE } = e.codes;
+    if (code === TRACE_ERR_NUL) {
+      return new TraceParseError(this.name, line, '', {
+        offset: this.consumed + off,
+        reason: `byte ${this.consumed + off} of the text is NUL: binary data, not a lackey text trace (with skipBadLines / --skip-bad-lines such lines are counted and skipped)`,
+      });
     }
-    let pos = read;
-    if (format === 'binary') {
-      const feeder = new BinaryFeeder(mmu);
-      feeder.push(buf.subarray(8, read));
-      opts.onProgress?.(pos, total);
-      while ((read = readSync(fd, buf, 0, buf.length, null)) > 0) {
-        pos += read;
-        feeder.push(buf.subarray(0, read));
-        opts.onProgress?.(pos, total);
-      }
-      feeder.finish(name);
-    } else {
-      const text = new TextFeeder(mmu, flags, name, outFd);
-      if (format === 'lackey') {
-        let chunk = buf.subarray(0, read);
-        for (;;) {
-          const next = new Uint8Array(buf.length);
-          const n = readSync(fd, next, 0, next.length, null);
-          text.push(chunk, n === 0);
-          pos += n;
-          opts.onProgress?.(pos, total);
-          if (n === 0) break;
-          chunk = next.subarray(0, n);
-        }
-      } else {
-        let pending: Uint8Array[] = [];
-        const gz = new Gunzip((data, final) => {
-          pending.push(data);
-          if (final) pending.push(new Uint8Array(0));
-        });
-        const drain = (final: boolean) => {
-          const list = pending;
-          pending = [];
-          for (let i = 0; i < list.length; i++) text.push(list[i], final && i === list.length - 1);
-        };
-        gz.push(buf.slice(0, read), read === total);
-        drain(read === total);
-        while (pos < total) {
-          const n = readSync(fd, buf, 0, buf.length, null);
-          if (n === 0) break;
-          pos += n;
-          gz.push(buf.slice(0, n), pos >= total);
-          drain(pos >= total);
-          opts.onProgress?.(pos, total);
-        }
-      }
+    const all = e.u8.subarray(base, base + len);
+    let end = all.indexOf(10, off);
+    if (end < 0) end = len;
+    const text = new TextDecoder().decode(all.subarray(off, Math.min(end, off + 200))).replace(/\r$/, '');
+    if (code === TRACE_ERR_LONG) {
+      return new TraceParseError(this.name, line, text, {
+        offset: this.consumed + off,
+        reason: `line longer than ${TRACE_MAX_LINE} bytes (from byte ${this.consumed + off} of the text): not a lackey record (with skipBadLines / --skip-bad-lines such lines are counted and skipped)`,
+      });
     }
-    const stats = mmu.stats();
-    return { format, fileBytes: total, traceBytes: stats.traceBytes - before, seconds: (performance.now() - t0) / 1000, stats };
-  } finally {
-    closeSync(fd);
-    if (outFd !== null) closeSync(outFd);
+    return new TraceParseError(this.name, line, text, { offset: this.consumed + off });
   }
 }
 
-/** Replays an in-memory trace (text, gzip or binary) on `mmu`. */
-export function replayBytes(mmu: Mmu, data: Uint8Array, opts: ReplayOptions = {}): ReplayResult {
-  const t0 = performance.now();
-  const before = mmu.stats().traceBytes;
-  const format = detectFormat(data.subarray(0, 8));
-  const name = opts.name ?? '<bytes>';
-  if (format === 'binary') {
-    const f = new BinaryFeeder(mmu);
-    for (let at = 8; at < data.length; at += CHUNK) f.push(data.subarray(at, Math.min(data.length, at + CHUNK)));
-    f.finish(name);
-  } else {
-    const text = new TextFeeder(mmu, opts.skipBadLines ? mmu.engine.codes.TRACE_SKIP_BAD : 0, name, null);
-    const feed = (chunk: Uint8Array, final: boolean) => {
-      for (let at = 0; at < chunk.length || (final && at === 0); at += CHUNK) {
-        const end = Math.min(chunk.length, at + CHUNK);
-        text.push(chunk.subarray(at, end), final && end >= chunk.length);
-        if (end >= chunk.length) break;
-      }
-    };
-    if (format === 'lackey') feed(data, true);
-    else {
-      const gz = new Gunzip((d, final) => feed(d, final));
-      gz.push(data, true);
-    }
-  }
-  const stats = mmu.stats();
-  return { format, fileBytes: data.length, traceBytes: stats.traceBytes - before, seconds: (performance.now() - t0) / 1000, stats };
-}
+// ---- binary traces ------------------------------------------------------------------------------
 
-/** Feeds binary records, carrying a partial record. */
-class BinaryFeeder {
+const u32le = (b: Uint8Array, at: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(at, true);
+const u64le = (b: Uint8Array, at: number) => Number(new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(at, true));
+
+/** Checks a binary trace's header, then replays its records while checking length, count and checksum. */
+class BinaryReader {
   private carry = new Uint8Array(0);
-  constructor(private readonly mmu: Mmu) {}
+  private crc = 0;
+  private got = 0;
+  private readonly records0: number;
+  private readonly records: number;
+  private readonly bytes: number;
+  private readonly crcWant: number;
+
+  constructor(
+    private readonly mmu: Mmu,
+    private readonly name: string,
+    head: Uint8Array,
+  ) {
+    this.records0 = mmu.stats().records;
+    const e = mmu.engine;
+    const version = head.length >= 8 ? u32le(head, 4) : BINARY_VERSION;
+    if (version === 1) throw TraceParseError.at(name, 4, 'binary trace version 1 carries no record count or checksum and is no longer read: write it again from the text trace (--write-binary)');
+    if (version !== BINARY_VERSION) throw TraceParseError.at(name, 4, `binary trace version ${version}: this memvisor reads version ${BINARY_VERSION}`);
+    if (head.length < BINARY_HEADER_BYTES) {
+      throw TraceParseError.at(name, head.length, `the binary trace ends after ${head.length} bytes, inside its ${BINARY_HEADER_BYTES}-byte header: truncated`);
+    }
+    const hcrc = e.crc32(e.stageIn(head.subarray(0, 28)), 28);
+    if (hcrc !== u32le(head, 28)) throw TraceParseError.at(name, 28, 'the binary trace header fails its CRC-32: the header is damaged');
+    this.records = u64le(head, 8);
+    this.bytes = u64le(head, 16);
+    this.crcWant = u32le(head, 24);
+    if (this.bytes % 8 !== 0 || this.records > this.bytes / 8 || this.records < this.bytes / 16) {
+      throw TraceParseError.at(name, 8, `the binary trace header declares ${this.records} records in ${this.bytes} bytes: records are 8 or 16 bytes`);
+    }
+  }
+
+  /** Replays the whole records of `chunk` (after the carried bytes). */
   push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    if (this.got + chunk.length > this.bytes) {
+      throw TraceParseError.at(this.name, BINARY_HEADER_BYTES + this.bytes, `the binary trace continues past the ${this.bytes} payload bytes its header declares`);
+    }
     const e = this.mmu.engine;
     const len = this.carry.length + chunk.length;
     const base = e.stage(len);
     e.u8.set(this.carry, base);
     e.u8.set(chunk, base + this.carry.length);
+    this.crc = e.crc32(base + this.carry.length, chunk.length, this.crc);
+    this.got += chunk.length;
     const used = e.binaryReplay(this.mmu.ctx, base, len);
     this.carry = e.u8.slice(base + used, base + len);
   }
-  finish(name: string): void {
-    if (this.carry.length) throw new ConfigError(name, `${this.carry.length} trailing bytes`, 'whole 8-byte binary trace records');
+
+  /** Checks that the payload was whole: its length, checksum, last record and record count. */
+  finish(): void {
+    const end = BINARY_HEADER_BYTES + this.got;
+    if (this.got < this.bytes) {
+      throw TraceParseError.at(this.name, end, `the binary trace ends after ${this.got} of the ${this.bytes} payload bytes its header declares: truncated`);
+    }
+    if (this.crc !== this.crcWant) throw TraceParseError.at(this.name, 24, 'the binary trace payload fails its CRC-32: the data is damaged');
+    if (this.carry.length) throw TraceParseError.at(this.name, end - this.carry.length, 'the binary trace ends inside a record');
+    const replayed = this.mmu.stats().records - this.records0;
+    if (replayed !== this.records) throw TraceParseError.at(this.name, 8, `the binary trace header declares ${this.records} records, the payload holds ${replayed}`);
+  }
+}
+
+/** Writes a binary trace to a temporary file beside `target`, renamed onto it by `commit`. */
+class BinaryWriter {
+  private crc = 0;
+  private bytes = 0;
+
+  private constructor(
+    private readonly engine: Engine,
+    private readonly target: string,
+    private readonly temp: string,
+    private fd: number | null,
+  ) {}
+
+  /** Creates the temporary file; refuses a target that is the input itself. */
+  static open(engine: Engine, target: string, input: { dev: bigint; ino: bigint } | null): BinaryWriter {
+    let st;
+    try {
+      st = statSync(target, { bigint: true });
+    } catch {
+      st = null; // absent (or unreachable: creating the temporary file says why)
+    }
+    if (st?.isDirectory()) throw new ConfigError('writeBinary', target, 'a file path, not a directory');
+    if (st && input && st.dev === input.dev && st.ino === input.ino) {
+      throw new ConfigError('writeBinary', target, 'a file other than the trace being read (it is the same file: writing it would destroy the input)');
+    }
+    const temp = join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+    let fd: number;
+    try {
+      // exclusive: never follows a planted symlink, never shares a file with another writer
+      fd = openSync(temp, 'wx', 0o600);
+    } catch (e) {
+      throw new ConfigError('writeBinary', target, `a path in a writable directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} creating ${temp})`);
+    }
+    const w = new BinaryWriter(engine, target, temp, fd);
+    try {
+      writeSync(fd, new Uint8Array(BINARY_HEADER_BYTES)); // zeros: no magic until commit
+    } catch (e) {
+      w.abort();
+      throw e;
+    }
+    return w;
+  }
+
+  /** Appends the `n` bytes of records at `addr` in linear memory. */
+  write(addr: number, n: number): void {
+    if (n === 0) return;
+    this.crc = this.engine.crc32(addr, n, this.crc);
+    this.bytes += n;
+    const data = this.engine.u8.subarray(addr, addr + n);
+    try {
+      for (let done = 0; done < n;) done += writeSync(this.fd!, data, done, n - done);
+    } catch (e) {
+      throw new ConfigError('writeBinary', this.target, `a file that can be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} after ${this.bytes - n} bytes of records)`);
+    }
+  }
+
+  /** Writes the header of `records` records and renames the file onto the target. */
+  commit(records: number): void {
+    const h = new Uint8Array(BINARY_HEADER_BYTES);
+    const dv = new DataView(h.buffer);
+    h.set(BINARY_MAGIC);
+    dv.setUint32(4, BINARY_VERSION, true);
+    dv.setBigUint64(8, BigInt(records), true);
+    dv.setBigUint64(16, BigInt(this.bytes), true);
+    dv.setUint32(24, this.crc, true);
+    dv.setUint32(28, this.engine.crc32(this.engine.stageIn(h.subarray(0, 28)), 28), true);
+    try {
+      writeSync(this.fd!, h, 0, BINARY_HEADER_BYTES, 0);
+      closeSync(this.fd!);
+      this.fd = null;
+      renameSync(this.temp, this.target);
+    } catch (e) {
+      this.abort();
+      throw new ConfigError('writeBinary', this.target, `a file that can be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+
+  /** Closes and removes the temporary file (the target is left as it was). */
+  abort(): void {
+    if (this.fd !== null) {
+      try { closeSync(this.fd); } catch { /* already closed */ }
+      this.fd = null;
+    }
+    try { unlinkSync(this.temp); } catch { /* already gone */ }
   }
 }

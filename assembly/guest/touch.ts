@@ -30,16 +30,18 @@ import {
 } from "../guest/state";
 import { freePop, faultStop } from "../guest/alloc";
 import { gosMap } from "../guest/paging";
-import { nextRand, uniformIndex, zipfIndex, zipfSetup, streamLoad, streamStore } from "./sampler";
+import { nextRand, uniformIndex, zipfIndex, zipfBuild, streamSet, streamGet } from "../workload/sampler";
 import { vpageFill } from "./pages";
-import { stampOffset, stampValue } from "./content";
+import { stampOffset, stampValue } from "../workload/content";
 import {
-  vmEntry, pmapAddr, pmapFault, pstate, pframe, PState, ACCESSED, DIRTY, FAULT_MIN, VmF, VmCounter,
+  vmEntry, pmapAddr, pstate, pframe, PState, ACCESSED, DIRTY, FAULT_MIN, VmF, VmCounter,
 } from "../reclaim/pmap";
 import { frameAddr } from "../ram/frames";
 import { F, cget, cadd, ctxAddr } from "../translate/cores";
-import { translate, FAULT_BIT, lastFaultKind, lastFaultCode, FK_GUEST_PF, FK_HOST, FK_NO_FRAME } from "../translate/walk";
-import { kernelAccess } from "../translate/gos";
+import { pmapFault } from "../reclaim/fault";
+import { translate } from "../translate/walk";
+import { FAULT_BIT, lastFaultKind, lastFaultCode, FK_GUEST_PF, FK_HOST, FK_NO_FRAME } from "../translate/fault";
+import { kernelAccess } from "../translate/kernel";
 import { ramAt } from "../translate/ept";
 import { ACC_READ, ACC_WRITE, ACC_FETCH, PF_P } from "../translate/entries";
 
@@ -94,6 +96,33 @@ export function simWorkload(vm: u32, active: u32, zipfS: f64, writeFraction: f64
   if (zipfS > 0 && active > 0) zipfSetup(h, tableN, zipfS);
   const wf = writeFraction <= 0 ? 0.0 : writeFraction >= 1 ? 1.0 : writeFraction;
   sset(h, S.WriteThr, wf >= 1 ? <u64>0x100000000 : <u64>(wf * 4294967296.0));
+}
+
+/** Builds `vm`'s Zipf(s) alias table of n entries, unless it holds that one already. */
+function zipfSetup(h: usize, n: u32, s: f64): void {
+  if (fget(h, S.ZipfS) == s && <u32>sget(h, S.ZipfTable) == n) return;
+  fset(h, S.ZipfS, s);
+  sset(h, S.ZipfTable, n);
+  zipfBuild(aliasAddr(h, 0), n, s);
+}
+
+/** Takes the VM's stream from its header. */
+// @ts-ignore: decorator
+@inline function streamLoad(h: usize): void { streamSet(sget(h, S.Rng)); }
+/** Puts the stream back into the VM's header. */
+// @ts-ignore: decorator
+@inline function streamStore(h: usize): void { sset(h, S.Rng, streamGet()); }
+
+/** Test hook: `n` Zipf(s) draws over `active` pages (table of `tableN`) of `vm`, counted into `counts` (u32 per page). */
+export function samplerZipfCounts(vm: u32, seed: u64, active: u32, tableN: u32, s: f64, n: u32, counts: usize): void {
+  const h = hdr(vm);
+  zipfSetup(h, tableN, s);
+  streamSet(seed);
+  const table = aliasAddr(h, 0);
+  for (let i: u32 = 0; i < n; i++) {
+    const k = zipfIndex(table, tableN, active);
+    store<u32>(counts + (<usize>k << 2), load<u32>(counts + (<usize>k << 2)) + 1);
+  }
 }
 
 /** Starts a step of `vm`: `asked` touches within `budgetNs` simulated ns. */

@@ -6,7 +6,7 @@
  */
 
 import { S, sget, O_KERNEL, O_CACHE } from "../guest/state";
-import { contentBase, pageSeed, stampOffset, stampValue, K_IMAGE, K_UNIQUE } from "./content";
+import { contentBase, pageSeed, stampOffset, stampValue, K_IMAGE, K_UNIQUE } from "../workload/content";
 
 /** Salt of the hash that picks a workload page's content kind (apart from the generators' seeds). */
 const MIX_SALT: u64 = 0x3C6EF372FE94F82B;
