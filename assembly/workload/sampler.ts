@@ -1,7 +1,8 @@
 /**
  * sampler: which page a workload touches next. A per-VM splitmix64 stream (seeded by TypeScript
  * from the scenario seed and the VM; held in a global while a VM's loop runs, so it stays in a
- * register), and two choices over an active set of n pages:
+ * register; guest/touch.ts moves it from and to the VM's header), and two choices over an
+ * active set of n pages:
  *
  *   uniform   page = high 32 bits of r times n, shifted down 32 (no division)
  *   Zipf(s)   page k-1 with probability proportional to k^-s, by Walker's alias method:
@@ -20,7 +21,8 @@
  * until it falls below 1 and becomes the next small one, filled by the large one after it. Only
  * the current large entry's remaining mass is kept (in a local), the rest computed on the way.
  *
- * Alias entry (u64, at pmap base + i):  u32 threshold (keep i when r < it) | u32 alias
+ * Alias entry (u64, in a table the caller keeps: region sim, beside the VM's virtual pages):
+ *   u32 threshold (keep i when r < it) | u32 alias
  *
  * A ramp grows or shrinks the active set every step; the table is then built for the larger end
  * of the ramp and draws at or beyond the current active set are drawn again: the accepted draws
@@ -61,7 +63,6 @@ let rs: u64 = 0;
 
 /** Builds the Zipf(s) alias table of n >= 1 entries at `table` (8 bytes each). */
 export function zipfBuild(table: usize, n: u32, s: f64): void {
-  const h = table;
   let total = 0.0;
   for (let k: u32 = 1; k <= n; k++) total += Math.pow(<f64>k, -s);
   const scale = <f64>n / total; // mass of entry i: scale * (i + 1)^-s, n in all
@@ -77,22 +78,22 @@ export function zipfBuild(table: usize, n: u32, s: f64): void {
   while (j > m && large < m) {
     j--;
     const qj = scale * Math.pow(<f64>(j + 1), -s);
-    store<u64>(aliasAddr(h, j), threshold(qj) | (<u64>large << 32));
+    store<u64>(aliasAddr(table, j), threshold(qj) | (<u64>large << 32));
     q -= 1.0 - qj;
     // a large entry that gave too much is now small: the next large one fills it
     while (q < 1.0 && large + 1 < m) {
-      store<u64>(aliasAddr(h, large), threshold(q) | (<u64>(large + 1) << 32));
+      store<u64>(aliasAddr(table, large), threshold(q) | (<u64>(large + 1) << 32));
       q = scale * Math.pow(<f64>(large + 2), -s) - (1.0 - q);
       large++;
     }
     if (q < 1.0) {
       // the last large entry ran out (rounding): it keeps what it has
-      store<u64>(aliasAddr(h, large), 0xFFFFFFFF | (<u64>large << 32));
+      store<u64>(aliasAddr(table, large), 0xFFFFFFFF | (<u64>large << 32));
       large++;
     }
   }
   // the large entries not needed, and any small ones left by rounding, keep themselves
-  for (let i = large; i < j; i++) store<u64>(aliasAddr(h, i), 0xFFFFFFFF | (<u64>i << 32));
+  for (let i = large; i < j; i++) store<u64>(aliasAddr(table, i), 0xFFFFFFFF | (<u64>i << 32));
 }
 
 /** A Zipf-distributed index in [0, active) (0 the most popular) from the alias table of `tableN` >= active entries. */

@@ -1,6 +1,7 @@
 /**
- * The simulation's binding to the module: the guest OS model (assembly/guest/), the workloads
- * and their content (assembly/workload/). Like engine.ts, the only place those exports and their
+ * The simulation's binding to the module: the guest OS model and its touch loop
+ * (assembly/guest/), the workloads' samplers and content (assembly/workload/). Like engine.ts,
+ * the only place those exports and their
  * staging windows are touched; src/guest, src/workload and src/sim speak through it in VMs,
  * pages and lists.
  *
