@@ -50,7 +50,7 @@ export {
   SCAN_SEQUENTIAL, SCAN_RANDOM,
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
-export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64 } from "./codec/hash";
+export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64, xxh64Pages, xxh3Pages } from "./codec/hash";
 export { crc32 } from "./codec/crc32";
 export {
   mmuCreate, mmuCount, mmuCtxAddr, mmuCounterCount, mmuCounterName, mmuCounterSlot, mmuCostCount, mmuCostName,
@@ -71,7 +71,7 @@ export { pagingStatCount, pagingStatName, pagingStat, mmuResetCounters } from ".
 export {
   lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages, lz4LastError,
   LZ4_DOES_NOT_FIT, LZ4_TRUNCATED, LZ4_ZERO_OFFSET, LZ4_OFFSET_BEFORE_START, LZ4_OUTPUT_OVERFLOW,
-  LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE,
+  LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE, LZ4_BAD_OFFSETS, lz4CompressPacked, lz4DecompressPacked,
 } from "./codec/lz4";
 
 // the simulation: guest OS model (guest/), workloads and content (workload/)

@@ -1,20 +1,28 @@
 /**
- * Page compression, per 4 KiB page over the bench corpus: memvisor's LZ4 (one WebAssembly call
- * per batch of pages) against lz4js's block API, lz4-wasm (lz4_flex in WebAssembly; an optional
- * peer that loads only under `--experimental-wasm-modules --experimental-detect-module`, as
- * `npm run bench:codec` sets) and fflate's raw deflate at level 1. Throughput counts input
- * bytes for compression and output bytes for decompression.
+ * Page compression, per 4 KiB page over the bench corpus: memvisor's LZ4 on pages in machine
+ * RAM (engine memory: one WebAssembly call per batch) and on pages that start in JavaScript
+ * (the page batch forms, and the into-buffer forms called once per page; every copy timed),
+ * against the reference liblz4 in C (bench/native/lz4.c, built with gcc where liblz4-dev is
+ * installed, timed by itself round by round in this run; skipped with a note elsewhere),
+ * lz4js's block API, lz4-wasm (lz4_flex in WebAssembly; an optional peer that loads only under
+ * `--experimental-wasm-modules --experimental-detect-module`, as `npm run bench` sets) and
+ * fflate's raw deflate at level 1. Throughput counts input bytes for compression and output
+ * bytes for decompression. Every LZ4 decoder of memvisor and liblz4 decodes the same blocks
+ * (memvisor's, which liblz4's compressor matches byte for byte on this corpus).
  *
  * Sizes per contender (mean compressed size, fraction of pages <= 2048 bytes: what a zip cache
  * keeps) go to bench/results/codec-sizes.json and are printed.
  */
-import { bench, describe } from 'vitest';
+import { afterAll, bench, describe } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { deflateSync, inflateSync } from 'fflate';
 // @ts-expect-error: lz4js ships no types
 import lz4js from 'lz4js';
-import { Engine } from '../src/index.js';
-import { corpus, recordUnits, task } from './lib.js';
+import {
+  Engine, lz4Bound, lz4CompressInto, lz4CompressPagesInto, lz4DecompressInto, lz4DecompressPagesInto,
+} from '../src/index.js';
+import { corpus, recordUnits, target, task } from './lib.js';
+import { nativeProgram, removeNativeFiles, roundNs, tempFile, virtualClock } from './native.js';
 
 recordUnits(import.meta.url);
 
@@ -38,6 +46,35 @@ if (engine.lz4CompressPages(src, n, slots, SLOT, sizes) !== n) throw new Error('
 if (engine.lz4DecompressPages(slots, SLOT, sizes, n, out) !== n) throw new Error(`memvisor: page failed: ${engine.lz4LastError()}`);
 if (Buffer.compare(Buffer.from(c.pages), engine.u8.subarray(out, out + bytes)) !== 0) throw new Error('memvisor: round trip differs');
 const memvisorSizes = Array.from(new Int32Array(engine.u8.slice(sizes, sizes + n * 4).buffer));
+
+// ---- memvisor from JavaScript: packed blocks with offsets, and one call per page ------------
+const packed = new Uint8Array(n * lz4Bound(4096));
+const offsets = new Uint32Array(n + 1);
+const packedBytes = lz4CompressPagesInto(c.pages, packed, offsets);
+const decoded = new Uint8Array(bytes);
+lz4DecompressPagesInto(packed.subarray(0, packedBytes), offsets, decoded);
+if (Buffer.compare(Buffer.from(c.pages), decoded) !== 0) throw new Error('memvisor (from JavaScript): round trip differs');
+const blocks = Array.from({ length: n }, (_, i) => packed.subarray(offsets[i], offsets[i + 1]));
+const onePage = new Uint8Array(4096);
+const oneBlock = new Uint8Array(lz4Bound(4096));
+
+// ---- liblz4 in C: the same pages, the same blocks ---------------------------------------------
+const blockFile = new Uint8Array(4 + 4 * n + packedBytes);
+const blockView = new DataView(blockFile.buffer);
+blockView.setUint32(0, n, true);
+for (let i = 0; i < n; i++) blockView.setUint32(4 + 4 * i, offsets[i + 1] - offsets[i], true);
+blockFile.set(packed.subarray(0, packedBytes), 4 + 4 * n);
+const liblz4 = await nativeProgram('lz4', [tempFile('pages', c.pages), tempFile('blocks', blockFile)]);
+if (liblz4) {
+  const [, liblz4Bytes] = await liblz4.round('c');
+  console.log(`[codec.bench] liblz4 compresses the corpus to ${liblz4Bytes} bytes, memvisor to ${packedBytes}`);
+}
+afterAll(() => {
+  liblz4?.close();
+  removeNativeFiles();
+});
+const compressClock = virtualClock();
+const decompressClock = virtualClock();
 
 // ---- lz4js: block API, one page at a time ------------------------------------------------
 // compressBlock needs a zeroed table for each block: with a table left over from another page
@@ -107,34 +144,63 @@ console.log(`[codec.bench] compressed sizes per 4 KiB page:\n${JSON.stringify(si
 const fast = { time: 2000, warmupTime: 1000 };
 const slow = { iterations: 5, time: 1000, warmupIterations: 1 };
 
+const compressPagesInto = task('lz4 compress', 'memvisor lz4CompressPagesInto (packed blocks, one call for all pages)', bytes, 'B', 'js');
+const compressNative = task('lz4 compress', 'liblz4 LZ4_compress_default per page (C, -O2)', bytes, 'B', 'native');
+const decompressPagesInto = task('lz4 decompress', 'memvisor lz4DecompressPagesInto (packed blocks, one call for all pages)', bytes, 'B', 'js');
+const decompressNative = task('lz4 decompress', 'liblz4 LZ4_decompress_safe per page (C, -O2)', bytes, 'B', 'native');
+target('LZ4 compression of pages from JavaScript (>= 0.8x liblz4)', compressPagesInto, compressNative, 0.8);
+target('LZ4 decompression of pages from JavaScript (>= 0.7x liblz4)', decompressPagesInto, decompressNative, 0.7);
+
 describe('lz4 compress', () => {
-  bench(task('lz4 compress', 'memvisor lz4CompressPages (one call per batch)', bytes), () => {
+  bench(task('lz4 compress', 'memvisor lz4CompressPages (one call per batch)', bytes, 'B', 'engine'), () => {
     engine.lz4CompressPages(src, n, slots, SLOT, sizes);
   }, fast);
-  bench(task('lz4 compress', 'memvisor lz4CompressPages, 2048-byte slots (zip cache: bail out early)', bytes), () => {
+  bench(task('lz4 compress', 'memvisor lz4CompressPages, 2048-byte slots (zip cache: bail out early)', bytes, 'B', 'engine'), () => {
     engine.lz4CompressPages(src, n, slots2k, 2048, sizes2k);
   }, fast);
-  bench(task('lz4 compress', 'lz4js compressBlock per page', bytes), () => {
+  bench(compressPagesInto, () => {
+    lz4CompressPagesInto(c.pages, packed, offsets);
+  }, fast);
+  bench(task('lz4 compress', 'memvisor lz4CompressInto per page', bytes, 'B', 'js'), () => {
+    for (let i = 0; i < n; i++) lz4CompressInto(pages[i], oneBlock);
+  }, fast);
+  if (liblz4) {
+    bench(compressNative, async () => {
+      compressClock.advance(roundNs(await liblz4.round('c')));
+    }, { ...fast, now: compressClock.now });
+  }
+  bench(task('lz4 compress', 'lz4js compressBlock per page', bytes, 'B', 'js'), () => {
     for (let i = 0; i < n; i++) {
       table.fill(0);
       lz4js.compressBlock(pages[i], lz4jsBuf, 0, 4096, table);
     }
   }, slow);
   if (lz4wasm) {
-    bench(task('lz4 compress', 'lz4-wasm compress per page', bytes), () => {
+    bench(task('lz4 compress', 'lz4-wasm compress per page', bytes, 'B', 'js'), () => {
       for (let i = 0; i < n; i++) lz4wasm!.compress(pages[i]);
     }, slow);
   }
-  bench(task('lz4 compress', 'fflate deflateSync level 1 per page (raw deflate)', bytes), () => {
+  bench(task('lz4 compress', 'fflate deflateSync level 1 per page (raw deflate)', bytes, 'B', 'js'), () => {
     for (let i = 0; i < n; i++) deflateSync(pages[i], { level: 1 });
   }, slow);
 });
 
 describe('lz4 decompress', () => {
-  bench(task('lz4 decompress', 'memvisor lz4DecompressPages (one call per batch)', bytes), () => {
+  bench(task('lz4 decompress', 'memvisor lz4DecompressPages (one call per batch)', bytes, 'B', 'engine'), () => {
     engine.lz4DecompressPages(slots, SLOT, sizes, n, out);
   }, fast);
-  bench(task('lz4 decompress', 'lz4js decompressBlock per page', bytes), () => {
+  bench(decompressPagesInto, () => {
+    lz4DecompressPagesInto(packed, offsets, decoded);
+  }, fast);
+  bench(task('lz4 decompress', 'memvisor lz4DecompressInto per page', bytes, 'B', 'js'), () => {
+    for (let i = 0; i < n; i++) lz4DecompressInto(blocks[i], onePage);
+  }, fast);
+  if (liblz4) {
+    bench(decompressNative, async () => {
+      decompressClock.advance(roundNs(await liblz4.round('d')));
+    }, { ...fast, now: decompressClock.now });
+  }
+  bench(task('lz4 decompress', 'lz4js decompressBlock per page', bytes, 'B', 'js'), () => {
     for (let i = 0; i < n; i++) {
       const b = lz4jsBlocks[i];
       if (b) lz4js.decompressBlock(b, lz4jsOut, 0, b.length, 0);
@@ -142,11 +208,11 @@ describe('lz4 decompress', () => {
     }
   }, slow);
   if (lz4wasm) {
-    bench(task('lz4 decompress', 'lz4-wasm decompress per page', bytes), () => {
+    bench(task('lz4 decompress', 'lz4-wasm decompress per page', bytes, 'B', 'js'), () => {
       for (let i = 0; i < n; i++) lz4wasm!.decompress(lz4wasmBlocks[i]);
     }, slow);
   }
-  bench(task('lz4 decompress', 'fflate inflateSync per page (raw deflate)', bytes), () => {
+  bench(task('lz4 decompress', 'fflate inflateSync per page (raw deflate)', bytes, 'B', 'js'), () => {
     for (let i = 0; i < n; i++) inflateSync(deflated[i], { out: inflateOut });
   }, slow);
 });

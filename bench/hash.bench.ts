@@ -1,8 +1,15 @@
+/**
+ * Page hashing, per 4 KiB page of the bench corpus: memvisor's batch hashes on pages already in
+ * machine RAM (engine memory), memvisor's xxh3Pages / xxh64Pages on pages that start in a
+ * JavaScript array (the copy into linear memory and the hashes back as a BigUint64Array are
+ * timed), and the peers, which hash one JavaScript page per call: xxhash-wasm's h64Raw (which
+ * copies each page into its own linear memory) and hash-wasm's XXH3.
+ */
 import { bench, describe } from 'vitest';
 import xxhash from 'xxhash-wasm';
 import { createXXHash3 } from 'hash-wasm';
-import { Engine } from '../src/index.js';
-import { corpus, recordUnits, task } from './lib.js';
+import { Engine, xxh3Pages, xxh64Pages } from '../src/index.js';
+import { corpus, recordUnits, target, task } from './lib.js';
 
 recordUnits(import.meta.url);
 
@@ -15,18 +22,30 @@ const bytes = c.count * 4096;
 const { h64Raw } = await xxhash();
 const hasher = await createXXHash3();
 
+const h64RawTask = task('page hash', 'xxhash-wasm h64Raw per page (XXH64)', bytes, 'B', 'js');
+const xxh3PagesTask = task('page hash', 'memvisor xxh3Pages (XXH3-64, one call for all pages)', bytes, 'B', 'js');
+const xxh64PagesTask = task('page hash', 'memvisor xxh64Pages (XXH64, one call for all pages)', bytes, 'B', 'js');
+target('hashing pages from JavaScript, XXH3 (>= 2x xxhash-wasm)', xxh3PagesTask, h64RawTask, 2);
+target('hashing pages from JavaScript, XXH64 (>= 2x xxhash-wasm)', xxh64PagesTask, h64RawTask, 2);
+
 describe('page hash', () => {
-  bench(task('page hash', 'memvisor pagesHash (XXH3-64, SIMD, batch)', bytes), () => {
+  bench(task('page hash', 'memvisor pagesHash (XXH3-64, SIMD, batch)', bytes, 'B', 'engine'), () => {
     engine.pagesHash(ram, c.count, out);
   });
-  bench(task('page hash', 'memvisor pagesXxh64 (XXH64, batch)', bytes), () => {
+  bench(task('page hash', 'memvisor pagesXxh64 (XXH64, batch)', bytes, 'B', 'engine'), () => {
     engine.pagesXxh64(ram, c.count, out);
   });
-  bench(task('page hash', 'xxhash-wasm h64Raw per page (XXH64)', bytes), () => {
+  bench(xxh3PagesTask, () => {
+    xxh3Pages(c.pages);
+  });
+  bench(xxh64PagesTask, () => {
+    xxh64Pages(c.pages);
+  });
+  bench(h64RawTask, () => {
     const p = c.pages;
     for (let i = 0; i < c.count; i++) h64Raw(p.subarray(i * 4096, i * 4096 + 4096));
   });
-  bench(task('page hash', 'hash-wasm createXXHash3 per page (XXH3-64)', bytes), () => {
+  bench(task('page hash', 'hash-wasm createXXHash3 per page (XXH3-64)', bytes, 'B', 'js'), () => {
     const p = c.pages;
     for (let i = 0; i < c.count; i++) hasher.init().update(p.subarray(i * 4096, i * 4096 + 4096)).digest('binary');
   });

@@ -1,14 +1,33 @@
 /**
- * Shared bench helpers: the page corpus every contender sees, and the units that turn vitest's
- * operations per second into GB/s, MB/s or items/s in the report (bench/report.ts).
+ * Shared bench helpers: the page corpus every contender sees, the units that turn vitest's
+ * operations per second into GB/s, MB/s or items/s in the report (bench/report.ts), where each
+ * contender's data starts, and the targets the report checks.
  *
- * A bench file names each task through `task(name, amount, unit)`; the amount per operation is
- * written next to vitest's JSON (bench/results/units-*.json) when the file's benches finish.
+ * A bench file names each task through `task(group, name, amount, unit, where)`; the amount per
+ * operation is written next to vitest's JSON (bench/results/units-*.json) when the file's
+ * benches finish, with the targets (bench/results/targets-*.json).
  */
 import { afterAll } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { buildCorpus, type Corpus } from '../src/workload/corpus.js';
+
+/**
+ * MEMVISOR_BENCH_CLOCK=cpu times every row on this process's CPU time (user + system, all its
+ * threads) and the native programs on theirs, instead of wall-clock time: on a machine shared
+ * with other jobs, time spent waiting for a core no longer counts, which keeps the ratios
+ * between rows (the targets) steady. Absolute figures are then not comparable with a
+ * wall-clock run. tinybench and pausableClock read performance.now, so it is replaced here,
+ * in the bench worker only, before any bench runs.
+ */
+export const cpuClock = process.env.MEMVISOR_BENCH_CLOCK === 'cpu';
+if (cpuClock) {
+  const start = process.cpuUsage();
+  performance.now = () => {
+    const d = process.cpuUsage(start);
+    return (d.user + d.system) / 1000;
+  };
+}
 
 let cached: Corpus | null = null;
 
@@ -19,22 +38,53 @@ export function corpus(): Corpus {
 }
 
 export type Unit = 'B' | 'item';
-const units: Record<string, { amount: number; unit: Unit; group: string }> = {};
+/**
+ * Where a contender's data starts: 'engine' in WebAssembly linear memory (no copy timed), 'js'
+ * in JavaScript arrays (every copy in and out timed), 'native' in a C program's own memory.
+ */
+export type Where = 'engine' | 'js' | 'native';
+const units: Record<string, { amount: number; unit: Unit; group: string; where?: Where }> = {};
+const targets: { label: string; task: string; over: string; min: number }[] = [];
 
 /**
- * Registers a task: each operation processes `amount` bytes (unit 'B') or items ('item').
- * Tasks of one `group` are compared with each other; the first registered is the baseline.
+ * Registers a task: each operation processes `amount` bytes (unit 'B') or items ('item'), on
+ * data that starts `where`. Tasks of one `group` are compared with each other; the first
+ * registered is the baseline.
  */
-export function task(group: string, name: string, amount: number, unit: Unit = 'B'): string {
+export function task(group: string, name: string, amount: number, unit: Unit = 'B', where?: Where): string {
   const full = `${group}: ${name}`;
-  units[full] = { amount, unit, group };
+  units[full] = { amount, unit, group, ...(where ? { where } : {}) };
   return full;
 }
 
-/** Call once at the top of a bench file: writes its units when its benches are done. */
+/** A target the report checks: throughput of `taskName` over that of `over` (full task names) at least `min`. */
+export function target(label: string, taskName: string, over: string, min: number): void {
+  targets.push({ label, task: taskName, over, min });
+}
+
+/** Call once at the top of a bench file: writes its units and targets when its benches are done. */
 export function recordUnits(file: string): void {
   afterAll(() => {
+    const name = basename(file).replace(/\.bench\.ts$/, '');
     mkdirSync('bench/results', { recursive: true });
-    writeFileSync(`bench/results/units-${basename(file).replace(/\.bench\.ts$/, '')}.json`, JSON.stringify(units, null, 1));
+    writeFileSync(`bench/results/units-${name}.json`, JSON.stringify(units, null, 1));
+    writeFileSync(`bench/results/targets-${name}.json`, JSON.stringify(targets, null, 1));
   });
+}
+
+/** A clock for tinybench (`now` option, ms) that stops while `untimed` runs: set-up inside a timed task. */
+export function pausableClock() {
+  let paused = 0;
+  return {
+    now: () => performance.now() - paused,
+    /** Runs `f` without its time counting. */
+    untimed<T>(f: () => T): T {
+      const t = performance.now();
+      try {
+        return f();
+      } finally {
+        paused += performance.now() - t;
+      }
+    },
+  };
 }

@@ -13,10 +13,10 @@ const bytes = c.count * 4096;
 engine.pagesCopy(copy, ram, c.count);
 
 describe('page primitives', () => {
-  bench(task('page compare', 'memvisor pagesCountEqual (SIMD, equal pages)', bytes), () => {
+  bench(task('page compare', 'memvisor pagesCountEqual (SIMD, equal pages)', bytes, 'B', 'engine'), () => {
     engine.pagesCountEqual(ram, copy, c.count);
   });
-  bench(task('page compare', 'Buffer.compare per page (node, memcmp)', bytes), () => {
+  bench(task('page compare', 'Buffer.compare per page (node, memcmp)', bytes, 'B', 'engine'), () => {
     const u8 = engine.u8;
     let eq = 0;
     for (let i = 0; i < c.count; i++) {
@@ -26,17 +26,17 @@ describe('page primitives', () => {
     }
     if (eq !== c.count) throw new Error('pages differ');
   });
-  bench(task('page copy', 'memvisor pagesCopy (memory.copy)', bytes), () => {
+  bench(task('page copy', 'memvisor pagesCopy (memory.copy)', bytes, 'B', 'engine'), () => {
     engine.pagesCopy(copy, ram, c.count);
   });
-  bench(task('page copy', 'Uint8Array.copyWithin per page (node)', bytes), () => {
+  bench(task('page copy', 'Uint8Array.copyWithin per page (node)', bytes, 'B', 'engine'), () => {
     const u8 = engine.u8;
     for (let i = 0; i < c.count; i++) u8.copyWithin(copy + i * 4096, ram + i * 4096, ram + i * 4096 + 4096);
   });
   // worst case for the zero test: pages that are zero to the last byte (no early exit)
   const zeros = engine.stage(bytes);
   engine.u8.fill(0, zeros, zeros + bytes);
-  bench(task('zero-page scan', 'memvisor pagesCountZero (SIMD, all-zero pages)', bytes), () => {
+  bench(task('zero-page scan', 'memvisor pagesCountZero (SIMD, all-zero pages)', bytes, 'B', 'engine'), () => {
     engine.pagesCountZero(zeros, c.count);
   });
 });

@@ -22,14 +22,14 @@ describe('TLB-hit translations (batch API)', () => {
       b.input32[4 * i + 2] = i & 1;
     }
     b.run(HIT_N);
-    bench(task('TLB-hit translations', `memvisor ${mode} (WASM batch)`, HIT_N, 'item'), () => {
+    bench(task('TLB-hit translations', `memvisor ${mode} (WASM batch)`, HIT_N, 'item', 'engine'), () => {
       b.run(HIT_N);
     });
   }
   const ts = new TsMmu(true);
   const vas = Array.from({ length: HIT_N }, (_, i) => 0x400000 + ((i * 7) % HIT_PAGES) * 4096 + (i & 0xfff));
   for (const va of vas) ts.translate(va, false);
-  bench(task('TLB-hit translations', 'TypeScript model (ept)', HIT_N, 'item'), () => {
+  bench(task('TLB-hit translations', 'TypeScript model (ept)', HIT_N, 'item', 'js'), () => {
     for (let i = 0; i < HIT_N; i++) ts.translate(vas[i], false);
   });
 });
@@ -48,14 +48,14 @@ describe('cold page walks, caches off', () => {
     }
     b.run(WALK_N); // first touch: faults mapped once, outside the timing
     const name = mode === 'ept' ? 'memvisor ept 4+4 (24 refs/walk)' : `memvisor ${mode} (4 refs/walk)`;
-    bench(task('cold walks', name, WALK_N, 'item'), () => {
+    bench(task('cold walks', name, WALK_N, 'item', 'engine'), () => {
       b.run(WALK_N);
     });
   }
   const ts = new TsMmu(true, 4, 4, false);
   const vas = Array.from({ length: WALK_N }, (_, i) => 0x10000000 + ((i * 2654435761) % WALK_PAGES) * 4096);
   for (const va of vas) ts.translate(va, false);
-  bench(task('cold walks', 'TypeScript model ept 4+4 (24 refs/walk)', WALK_N, 'item'), () => {
+  bench(task('cold walks', 'TypeScript model ept 4+4 (24 refs/walk)', WALK_N, 'item', 'js'), () => {
     for (let i = 0; i < WALK_N; i++) ts.translate(vas[i], false);
   });
 });
@@ -69,14 +69,14 @@ describe('lackey replay', () => {
   for (const mode of MODES) {
     const m = Mmu.create({ ...base, mode });
     replayBytes(m, text); // warm: pages mapped
-    bench(task('lackey replay', `memvisor ${mode} (full TLB hierarchy)`, text.length, 'B'), () => {
+    bench(task('lackey replay', `memvisor ${mode} (full TLB hierarchy)`, text.length, 'B', 'js'), () => {
       replayBytes(m, text);
     });
   }
   const ts = new TsMmu(true);
   const decoder = new TextDecoder();
   ts.replayLackey(decoder.decode(text));
-  bench(task('lackey replay', 'TypeScript model ept (decode + split + parse)', text.length, 'B'), () => {
+  bench(task('lackey replay', 'TypeScript model ept (decode + split + parse)', text.length, 'B', 'js'), () => {
     ts.replayLackey(decoder.decode(text));
   });
 });

@@ -3,18 +3,28 @@
  * first-touch faults, copy-on-write breaks, a full sharing pass, compression into the zip cache
  * and swap out + in through the memory and the file store.
  *
+ * Sharing passes over SHARING_MIB (256) MiB of corpus pages, random (ESX) and sequential (KSM)
+ * order: the first pass over fresh pages, which merges (each iteration re-loads the pages into
+ * a VM whose pages were all ballooned away, untimed on a clock that stops meanwhile), and the
+ * repeat pass over what is left private, side by side with a floor in C that hashes the same
+ * pages in the same kind of order (XXH3 from xxhash.h), looks each hash up in an open-addressing
+ * table and compares in full on a hit (bench/native/sharing-floor.c; built with gcc where
+ * libxxhash-dev is installed, skipped with a note elsewhere).
+ *
  * Each task is a cycle that leaves the state as it found it (a page-out is followed by the
  * faults that bring the pages back), so tinybench can repeat it; what a row measures is named in it.
  * Reads go into one reused buffer: a fresh 64 MiB array per round would time the OS mapping and
  * zeroing it, not the simulator. Copy-on-write breaks use up a pool of shared pages that is
  * re-shared in tinybench's setup (before warmup and before the run), outside the timed region.
  */
-import { bench, describe } from 'vitest';
+import { afterAll, bench, describe } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Host, lz4Codec } from '../src/index.js';
-import { corpus, recordUnits, task } from './lib.js';
+import { buildCorpus } from '../src/workload/corpus.js';
+import { corpus, pausableClock, recordUnits, target, task } from './lib.js';
+import { nativeProgram, removeNativeFiles, roundNs, tempFile, virtualClock } from './native.js';
 
 recordUnits(import.meta.url);
 
@@ -81,6 +91,48 @@ const scanSeq = await Host.create({ machineMemoryMiB: Math.max(64, 2 * Math.ceil
 scanSeq.addVM({ name: 's', memoryMiB: Math.ceil(c.count / 256) }).writePhys(0, c.pages);
 scanSeq.shareScan();
 
+// ---- sharing passes: merging and repeat, against a floor in C --------------------------------------
+const SHARING_MIB = Number(process.env.MEMVISOR_SHARING_MIB ?? 256);
+const big = buildCorpus({ mib: SHARING_MIB });
+const bigBytes = big.count * PAGE;
+/** A host whose one VM holds the big corpus, and how to bring it back to fresh private pages. */
+async function mergeHost(order: 'random' | 'sequential') {
+  const host = await Host.create({ machineMemoryMiB: 2 * SHARING_MIB, flavor, sharing: { order }, balloonMaxPercent: 100 });
+  const vm = host.addVM({ name: order, memoryMiB: SHARING_MIB });
+  // ballooned from the last page down, so the free list hands frames back in ascending order:
+  // every pass sees the pages in frames laid out as on a fresh host
+  const down = Array.from({ length: big.count }, (_, i) => big.count - 1 - i);
+  const fresh = () => {
+    vm.balloonInflate(down);
+    vm.balloonDeflate(down);
+    vm.writePhys(0, big.pages);
+  };
+  vm.writePhys(0, big.pages);
+  return { host, fresh, merged: -1 };
+}
+const mergeRandom = await mergeHost('random');
+const mergeSeq = await mergeHost('sequential');
+const floor = await nativeProgram('sharing-floor', [tempFile('sharing-pages', big.pages), '1']);
+afterAll(() => {
+  floor?.close();
+  removeNativeFiles();
+});
+const clocks = { random: pausableClock(), sequential: pausableClock(), floorRandom: virtualClock(), floorSeq: virtualClock() };
+const passName = (what: string) => task('sharing pass', `${what}, ${SHARING_MIB} MiB of corpus pages`, bigBytes, 'B', what.startsWith('C floor') ? 'native' : 'engine');
+const firstRandom = passName('memvisor first (merging) pass, random order');
+const floorRandom = passName('C floor (XXH3, table, memcmp on a hit), random order');
+const firstSeq = passName('memvisor first (merging) pass, sequential order');
+const floorSeq = passName('C floor (XXH3, table, memcmp on a hit), sequential order');
+target('first sharing pass, random order (>= 0.8x the C floor)', firstRandom, floorRandom, 0.8);
+target('first sharing pass, sequential order (>= 0.8x the C floor)', firstSeq, floorSeq, 0.8);
+/** One first pass over fresh pages; it merges as many pages every time, or it is not the pass it was. */
+function firstPass(m: typeof mergeRandom, clock: ReturnType<typeof pausableClock>): void {
+  clock.untimed(m.fresh);
+  const merged = m.host.shareScan().merged;
+  if (m.merged >= 0 && merged !== m.merged) throw new Error(`first pass merged ${merged} pages, earlier ${m.merged}`);
+  m.merged = merged;
+}
+
 // ---- zip cache and swap ------------------------------------------------------------------------------
 const RT = 4096; // pages per round trip (16 MiB)
 const rtOut = new Uint8Array(RT * PAGE);
@@ -110,35 +162,57 @@ const fileVm = await reclaimHost(0, 'file', corpusImage);
   console.log(`zip cache bench: ${z.compressed} of ${RT} pages compressed, ${z.swapped} swapped`);
 }
 
+describe('sharing passes', () => {
+  bench(firstRandom, () => firstPass(mergeRandom, clocks.random), { now: clocks.random.now });
+  if (floor) {
+    bench(floorRandom, async () => {
+      clocks.floorRandom.advance(roundNs(await floor.round('r')));
+    }, { now: clocks.floorRandom.now });
+  }
+  bench(firstSeq, () => firstPass(mergeSeq, clocks.sequential), { now: clocks.sequential.now });
+  if (floor) {
+    bench(floorSeq, async () => {
+      clocks.floorSeq.advance(roundNs(await floor.round('s')));
+    }, { now: clocks.floorSeq.now });
+  }
+  // the hosts as the first passes left them: what is still private is hashed and probed again
+  bench(passName('memvisor repeat pass, random order'), () => {
+    mergeRandom.host.shareScan();
+  });
+  bench(passName('memvisor repeat pass, sequential order'), () => {
+    mergeSeq.host.shareScan();
+  });
+});
+
 describe('reclaim', () => {
-  bench(task('first touch', 'first-touch faults: readPhys of 64 MiB unbacked (incl. balloon reset)', ftPages, 'item'), () => {
+  bench(task('first touch', 'first-touch faults: readPhys of 64 MiB unbacked (incl. balloon reset)', ftPages, 'item', 'engine'), () => {
     ftVm.balloonInflate(all);
     ftVm.balloonDeflate(all);
     ftVm.readPhys(0, ftPages * PAGE, ftOut);
   });
-  bench(task('copy-on-write', `copy-on-write breaks: 1-byte writes to ${COW_SPAN} shared pages (re-share untimed)`, COW_SPAN, 'item'), () => {
+  bench(task('copy-on-write', `copy-on-write breaks: 1-byte writes to ${COW_SPAN} shared pages (re-share untimed)`, COW_SPAN, 'item', 'engine'), () => {
     if (cowCursor + COW_SPAN > COW_POOL) throw new Error('copy-on-write pool used up: more iterations than COW_ROUNDS');
     for (let g = cowCursor; g < cowCursor + COW_SPAN; g++) cowA.writePhys(g * PAGE + 100, one);
     cowCursor += COW_SPAN;
   }, { setup: cowReset, time: 0, iterations: COW_ROUNDS, warmupTime: 0, warmupIterations: 8 });
-  bench(task('sharing scan', 'full pass, random order, 64 MiB of distinct private pages (worst case)', cowPages * PAGE, 'B'), () => {
+  bench(task('sharing scan', 'full pass, random order, 64 MiB of distinct private pages (worst case)', cowPages * PAGE, 'B', 'engine'), () => {
     scanUnique.shareScan();
   });
-  bench(task('sharing scan', 'full pass, random order (ESX), corpus after merging', scanPages * PAGE, 'B'), () => {
+  bench(task('sharing scan', 'full pass, random order (ESX), corpus after merging', scanPages * PAGE, 'B', 'engine'), () => {
     scanHost.shareScan();
   });
-  bench(task('sharing scan', 'full pass, sequential order (KSM), corpus after merging', scanPages * PAGE, 'B'), () => {
+  bench(task('sharing scan', 'full pass, sequential order (KSM), corpus after merging', scanPages * PAGE, 'B', 'engine'), () => {
     scanSeq.shareScan();
   });
-  bench(task('page-out', 'zip cache: compress 16 MiB out + decompress on access (pages that fit 2 KiB)', RT, 'item'), () => {
+  bench(task('page-out', 'zip cache: compress 16 MiB out + decompress on access (pages that fit 2 KiB)', RT, 'item', 'engine'), () => {
     zipVm.pageOut(RT);
     zipVm.readPhys(0, RT * PAGE, rtOut);
   });
-  bench(task('page-out', 'swap, memory store: 16 MiB out + swap-in on access', RT, 'item'), () => {
+  bench(task('page-out', 'swap, memory store: 16 MiB out + swap-in on access', RT, 'item', 'engine'), () => {
     memVm.pageOut(RT);
     memVm.readPhys(0, RT * PAGE, rtOut);
   });
-  bench(task('page-out', 'swap, file store: 16 MiB out + swap-in on access', RT, 'item'), () => {
+  bench(task('page-out', 'swap, file store: 16 MiB out + swap-in on access', RT, 'item', 'engine'), () => {
     fileVm.pageOut(RT);
     fileVm.readPhys(0, RT * PAGE, rtOut);
   });

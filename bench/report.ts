@@ -6,18 +6,24 @@
  *   npx tsx bench/report.ts            prints the markdown table and writes bench/results/report.{md,json}
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 
 interface Bench { name: string; hz: number; rme: number; sampleCount: number }
-interface Unit { amount: number; unit: 'B' | 'item'; group: string }
+interface Unit { amount: number; unit: 'B' | 'item'; group: string; where?: 'engine' | 'js' | 'native' }
+interface Target { label: string; task: string; over: string; min: number }
+
+/** How the table says where a row's data starts. */
+const WHERE: Record<string, string> = { engine: 'engine memory', js: 'JavaScript', native: 'C (native)' };
 
 const dir = 'bench/results';
 const latest = JSON.parse(readFileSync(`${dir}/latest.json`, 'utf8')) as {
   files: { groups: { benchmarks: Bench[] }[] }[];
 };
 const units: Record<string, Unit> = {};
-for (const f of readdirSync(dir).filter((n) => n.startsWith('units-') && n.endsWith('.json')).sort()) {
-  Object.assign(units, JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')));
+const targets: Target[] = [];
+for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+  if (f.startsWith('units-')) Object.assign(units, JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')));
+  if (f.startsWith('targets-')) targets.push(...(JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')) as Target[]));
 }
 
 function rate(b: Bench, u: Unit): { value: number; text: string } {
@@ -30,7 +36,9 @@ function rate(b: Bench, u: Unit): { value: number; text: string } {
   return perSec >= 1e3 ? { value: perSec, text: `${(perSec / 1e3).toFixed(1)} k/s` } : { value: perSec, text: `${perSec.toFixed(2)} /s` };
 }
 
-const rows: { group: string; task: string; rate: string; ratio: string; rme: string; value: number }[] = [];
+const rows: { group: string; task: string; where: string; rate: string; ratio: string; rme: string; value: number }[] = [];
+/** Throughput of every measured task, by full name (for the targets). */
+const measured = new Map<string, number>();
 const baseline = new Map<string, number>();
 for (const file of latest.files) {
   for (const g of file.groups) {
@@ -40,9 +48,11 @@ for (const file of latest.files) {
       const r = rate(b, u);
       if (!baseline.has(u.group)) baseline.set(u.group, r.value);
       const ratio = r.value / baseline.get(u.group)!;
+      measured.set(b.name, r.value);
       rows.push({
         group: u.group,
         task: b.name.slice(u.group.length + 2),
+        where: u.where ? WHERE[u.where] : '?',
         rate: r.text,
         ratio: `${ratio.toFixed(2)}x`,
         rme: `±${b.rme.toFixed(1)}%`,
@@ -52,12 +62,27 @@ for (const file of latest.files) {
   }
 }
 
-const head = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}. Ratio: throughput relative to the first row of its group.\n`;
+const head = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}. Clock: ${process.env.MEMVISOR_BENCH_CLOCK === 'cpu' ? 'CPU time of each process (MEMVISOR_BENCH_CLOCK=cpu)' : 'wall-clock'}; load average ${loadavg()[1].toFixed(1)} over the last 5 minutes when the report was written. Ratio: throughput relative to the first row of its group. Data starts in: engine memory (WebAssembly linear memory, no copy timed), JavaScript (arrays; every copy in and out timed), C (a native program's own memory).\n`;
 const table = [
-  '| group | contender | throughput | ratio | ± |',
-  '|---|---|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.group} | ${r.task} | ${r.rate} | ${r.ratio} | ${r.rme} |`),
+  '| group | contender | data starts in | throughput | ratio | ± |',
+  '|---|---|---|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.group} | ${r.task} | ${r.where} | ${r.rate} | ${r.ratio} | ${r.rme} |`),
 ].join('\n');
-writeFileSync(`${dir}/report.md`, `${head}\n${table}\n`);
-writeFileSync(`${dir}/report.json`, JSON.stringify(rows, null, 1));
-process.stdout.write(`${head}\n${table}\n`);
+/** Each target: the ratio of two rows of this run, or why it could not be computed (a row not run, e.g. no gcc). */
+const checks = targets.map((t) => {
+  const a = measured.get(t.task);
+  const b = measured.get(t.over);
+  const ratio = a !== undefined && b !== undefined ? a / b : null;
+  const short = (name: string) => name.slice(name.indexOf(': ') + 2);
+  return {
+    ...t,
+    ratio,
+    line: `| ${t.label} | ${short(t.task)} / ${short(t.over)} | ${ratio === null ? 'not measured' : `${ratio.toFixed(2)}x`} | >= ${t.min}x | ${ratio === null ? '-' : ratio >= t.min ? 'yes' : 'NO'} |`,
+  };
+});
+const targetTable = checks.length
+  ? ['', 'Targets (ratios of two rows of this run):', '', '| target | rows | ratio | goal | met |', '|---|---|---:|---:|---|', ...checks.map((c) => c.line)].join('\n')
+  : '';
+writeFileSync(`${dir}/report.md`, `${head}\n${table}\n${targetTable}\n`);
+writeFileSync(`${dir}/report.json`, JSON.stringify({ rows, targets: checks.map(({ line, ...c }) => c) }, null, 1));
+process.stdout.write(`${head}\n${table}\n${targetTable}\n`);

@@ -5,12 +5,13 @@ export { Engine, FrameKind, NO_FRAME, MAX_MACHINE_MIB, type EngineOptions, type 
 export { Lz4Status, lz4StatusText } from './engine/engine.js';
 export {
   lz4Compress, lz4Decompress, lz4Bound, lz4Codec, deflateCodec, codecByName, MAX_CODEC_INPUT,
+  lz4CompressInto, lz4DecompressInto, lz4CompressPagesInto, lz4DecompressPagesInto,
   type Codec, type DeflateOptions, type DeflateLevel,
 } from './codec/lz4.js';
 export {
   MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
 } from './errors.js';
-export { xxh64, xxh3 } from './codec/hash.js';
+export { xxh64, xxh3, xxh64Pages, xxh3Pages } from './codec/hash.js';
 export {
   Mmu, FaultKind, TranslationFaultError, DEFAULT_COSTS, DEFAULT_TLB, DEFAULT_PWC, DEFAULT_NTLB,
   type MmuOptions, type VmOptions, type MmuVm, type MmuMode, type PageSize, type AccessKind, type CacheGeometry,
@@ -43,3 +44,4 @@ export {
   registerPolicy, createPolicy, policyKinds, BasicPolicy, type Policy, type PolicyContext, type PolicyVm, type PolicyFactory,
 } from './policy/index.js';
 export { GuestOs, OOM_DEFLATE_PAGES, type GuestCounts } from './guest/guest.js';
+export * from './report/index.js';

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import lz4js from 'lz4js';
 import {
   Engine, Lz4Status, lz4Compress, lz4Decompress, lz4Bound, lz4Codec, deflateCodec, codecByName,
-  CodecError, ConfigError,
+  CodecError, ConfigError, lz4CompressInto, lz4DecompressInto, lz4CompressPagesInto, lz4DecompressPagesInto,
 } from '../src/index.js';
 import { KINDS, Prng, makeInput, parseBlock, realData, type Kind } from './support/lz4data.js';
 import { liblz4 } from './support/liblz4.js';
@@ -53,6 +53,7 @@ describe('lz4 status codes', () => {
       LZ4_TRAILING: Lz4Status.Trailing,
       LZ4_SIZE_MISMATCH: Lz4Status.SizeMismatch,
       LZ4_BAD_SIZE: Lz4Status.BadSize,
+      LZ4_BAD_OFFSETS: Lz4Status.BadOffsets,
     });
   });
 });
@@ -233,6 +234,140 @@ describe('lz4 page batches', () => {
   });
 });
 
+describe('lz4 into caller buffers', () => {
+  it('compresses into dst exactly as lz4Compress does, and decodes back into dst', () => {
+    for (const src of sampleInputs(SEED + 7)) {
+      const block = lz4Compress(src);
+      const dst = new Uint8Array(lz4Bound(src.length) + 8).fill(0xee);
+      expect(lz4CompressInto(src, dst)).toBe(block.length);
+      expect(eq(dst.subarray(0, block.length), block)).toBe(true);
+      expect(dst.subarray(block.length).every((x) => x === 0xee)).toBe(true); // nothing past the block
+      const out = new Uint8Array(src.length + 3).fill(0xee);
+      expect(lz4DecompressInto(block, out)).toBe(src.length); // a larger dst: the decoded size
+      expect(eq(out.subarray(0, src.length), src)).toBe(true);
+      expect(out.subarray(src.length).every((x) => x === 0xee)).toBe(true);
+    }
+  });
+
+  it('fits a block in a dst of exactly its size, and names the overflow of one byte less', () => {
+    const page = samplePages(SEED + 8, 1)[0];
+    const n = lz4Compress(page).length;
+    expect(lz4CompressInto(page, new Uint8Array(n))).toBe(n);
+    expect(() => lz4CompressInto(page, new Uint8Array(n - 1))).toThrow(/does not fit in the limit: dst holds \d+ bytes/);
+    try {
+      lz4CompressInto(page, new Uint8Array(n - 1));
+    } catch (e) {
+      expect((e as CodecError).code).toBe(Lz4Status.DoesNotFit);
+    }
+    const block = lz4Compress(page);
+    expect(lz4DecompressInto(block, new Uint8Array(4096))).toBe(4096);
+    expect(() => lz4DecompressInto(block, new Uint8Array(4095))).toThrow(/past the expected decompressed size.*dst of 4095 bytes/);
+    expect(() => lz4DecompressInto(block.subarray(0, 3), new Uint8Array(4096))).toThrow(CodecError);
+    // a huge dst stages no more than the block can decode to
+    expect(lz4DecompressInto(lz4Compress(new Uint8Array(10)), new Uint8Array(1 << 28))).toBe(10);
+  });
+
+  it('rejects bad arguments with typed errors naming the field', () => {
+    expect(() => lz4CompressInto(new Uint8Array(1), [0] as unknown as Uint8Array)).toThrow(/dst: got array\(1\), expected a Uint8Array/);
+    expect(() => lz4DecompressInto(null as unknown as Uint8Array, new Uint8Array(1))).toThrow(/src: got null/);
+  });
+});
+
+describe('lz4 page batches from JavaScript (packed blocks with offsets)', () => {
+  // more pages than one staging chunk (256), so chunk edges are crossed
+  const n = 600;
+  const pages = samplePages(SEED + 9, n);
+  const all = new Uint8Array(n * 4096);
+  pages.forEach((p, i) => all.set(p, i * 4096));
+
+  it('packs each page as lz4Compress would, with offsets, and decodes them back', () => {
+    const dst = new Uint8Array(n * lz4Bound(4096));
+    const offsets = new Uint32Array(n + 1).fill(0xdeadbeef);
+    const written = lz4CompressPagesInto(all, dst, offsets);
+    expect(offsets[0]).toBe(0);
+    expect(offsets[n]).toBe(written);
+    for (let i = 0; i < n; i++) expect(eq(dst.subarray(offsets[i], offsets[i + 1]), lz4Compress(pages[i])), `page ${i}`).toBe(true);
+    const out = new Uint8Array(n * 4096).fill(0xee);
+    expect(lz4DecompressPagesInto(dst.subarray(0, written), offsets, out)).toBe(n);
+    expect(eq(out, all)).toBe(true);
+    // no pages: nothing written, one offset
+    expect(lz4CompressPagesInto(new Uint8Array(0), dst, offsets)).toBe(0);
+    expect(lz4DecompressPagesInto(new Uint8Array(0), new Uint32Array(1), new Uint8Array(0))).toBe(0);
+  });
+
+  it('decodes blocks that start anywhere in src, as the offsets say', () => {
+    const dst = new Uint8Array(n * lz4Bound(4096));
+    const offsets = new Uint32Array(n + 1);
+    const written = lz4CompressPagesInto(all, dst, offsets);
+    const shifted = new Uint8Array(written + 1000);
+    shifted.set(dst.subarray(0, written), 777);
+    const moved = offsets.map((o) => o + 777);
+    const out = new Uint8Array(n * 4096);
+    expect(lz4DecompressPagesInto(shifted, moved, out)).toBe(n);
+    expect(eq(out, all)).toBe(true);
+  });
+
+  it('names the first page that does not fit in dst, after writing the ones before it', () => {
+    const sizes = pages.map((p) => lz4Compress(p).length);
+    const upTo = (k: number) => sizes.slice(0, k).reduce((a, b) => a + b, 0);
+    for (const k of [0, 1, 300, n - 1]) {
+      const dst = new Uint8Array(upTo(k + 1) - 1);
+      const offsets = new Uint32Array(n + 1);
+      expect(() => lz4CompressPagesInto(all, dst, offsets)).toThrow(new RegExp(`page ${k} of ${n} does not fit`));
+      expect(offsets[k]).toBe(upTo(k));
+    }
+  });
+
+  it('names the block whose offsets or contents are wrong', () => {
+    const dst = new Uint8Array(n * lz4Bound(4096));
+    const offsets = new Uint32Array(n + 1);
+    const written = lz4CompressPagesInto(all, dst, offsets);
+    const src = dst.slice(0, written);
+    const out = new Uint8Array(n * 4096);
+    const codeOf = (s: Uint8Array, o: Uint32Array) => {
+      try {
+        lz4DecompressPagesInto(s, o, out);
+        return 0;
+      } catch (e) {
+        expect(e).toBeInstanceOf(CodecError);
+        return (e as CodecError).code;
+      }
+    };
+    for (const bad of [5, 256, 400]) {
+      const o = offsets.slice();
+      o[bad + 1] = o[bad] - 1; // block `bad` ends before it starts
+      expect(codeOf(src, o)).toBe(Lz4Status.BadOffsets);
+      expect(() => lz4DecompressPagesInto(src, o, out)).toThrow(new RegExp(`block ${bad} of ${n}.*offsets decrease`));
+      const p = offsets.slice();
+      p[bad + 1] = p[bad] + lz4Bound(4096) + 1; // longer than any page's block
+      for (let i = bad + 2; i <= n; i++) p[i] = p[bad + 1];
+      const longer = new Uint8Array(p[n]);
+      longer.set(src.subarray(0, p[bad])); // the blocks before it as they were
+      expect(codeOf(longer, p)).toBe(Lz4Status.BadSize);
+      const q = offsets.slice();
+      q[bad + 1] = q[bad] + 1; // a one-byte block
+      const r = src.slice();
+      r[q[bad]] = 0x00; // ...holding an empty token: decodes to 0 bytes
+      expect(codeOf(r, q)).not.toBe(0);
+    }
+    const past = offsets.slice();
+    past[n] = written + 1; // the last block leaves src
+    expect(codeOf(src, past)).toBe(Lz4Status.BadOffsets);
+    const zero = src.slice();
+    zero.set([0x0f, 0x00, 0x00], offsets[7]); // a match with offset 0 at the start of block 7
+    expect(codeOf(zero, offsets)).toBe(Lz4Status.ZeroOffset);
+    expect(() => lz4DecompressPagesInto(zero, offsets, out)).toThrow(/block 7 of 600 .*offset 0/);
+  });
+
+  it('rejects bad arguments with typed errors naming the field', () => {
+    expect(() => lz4CompressPagesInto(new Uint8Array(100), new Uint8Array(10), new Uint32Array(2))).toThrow(/pages: got Uint8Array\(100\), expected a whole number of 4096-byte pages/);
+    expect(() => lz4CompressPagesInto(all, new Uint8Array(10), new Uint32Array(n))).toThrow(/offsets: got .*, expected a Uint32Array of at least 601 entries/);
+    expect(() => lz4CompressPagesInto(all, 'x' as unknown as Uint8Array, new Uint32Array(n + 1))).toThrow(/dst: got "x"/);
+    expect(() => lz4DecompressPagesInto(new Uint8Array(1), new Uint32Array(3), new Uint8Array(4096))).toThrow(/dst: got Uint8Array\(4096\), expected at least 8192 bytes/);
+    expect(() => lz4DecompressPagesInto(new Uint8Array(1), new Uint32Array(0), new Uint8Array(0))).toThrow(/offsets: got .*, expected a Uint32Array of at least 1 entry/);
+  });
+});
+
 describe('lz4 malformed input', () => {
   /** The status of decoding `bytes` into `cap` bytes, through the engine. */
   function status(bytes: number[], cap: number): number {
@@ -311,6 +446,27 @@ describe('lz4 interoperability', () => {
       if (all[i].length === 0) expect(r).toBe(0);
       else expect(r instanceof Uint8Array && eq(r, all[i])).toBe(true);
     });
+  });
+
+  it.skipIf(!lib)('liblz4 decodes our packed page blocks, and we decode liblz4 page blocks packed', () => {
+    const pages = samplePages(SEED + 10, 300);
+    const all = new Uint8Array(pages.length * 4096);
+    pages.forEach((p, i) => all.set(p, i * 4096));
+    const dst = new Uint8Array(pages.length * lz4Bound(4096));
+    const offsets = new Uint32Array(pages.length + 1);
+    lz4CompressPagesInto(all, dst, offsets);
+    const ours = pages.map((_, i) => dst.subarray(offsets[i], offsets[i + 1]));
+    lib!.decompress(ours, ours.map(() => 4096)).forEach((r, i) => expect(r instanceof Uint8Array && eq(r, pages[i])).toBe(true));
+    const theirs = lib!.compress(pages).map((b) => b!);
+    const packed = new Uint8Array(theirs.reduce((a, b) => a + b.length, 0));
+    const at = new Uint32Array(theirs.length + 1);
+    theirs.forEach((b, i) => {
+      packed.set(b, at[i]);
+      at[i + 1] = at[i] + b.length;
+    });
+    const out = new Uint8Array(all.length);
+    expect(lz4DecompressPagesInto(packed, at, out)).toBe(pages.length);
+    expect(eq(out, all)).toBe(true);
   });
 
   it.skipIf(!lib)('we decode liblz4 blocks (LZ4_compress_default), and compress about as well', () => {

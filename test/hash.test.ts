@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import xxhash from 'xxhash-wasm';
 import { xxhash3 } from 'hash-wasm';
-import { ConfigError, Engine, EngineAbortError, xxh3, xxh64 } from '../src/index.js';
+import { ConfigError, Engine, EngineAbortError, xxh3, xxh3Pages, xxh64, xxh64Pages } from '../src/index.js';
 import { buildCorpus } from '../src/workload/corpus.js';
 
 const U64 = (1n << 64n) - 1n;
@@ -196,6 +196,65 @@ describe('page hashes', () => {
     e.view.setBigUint64(out, 42n, true);
     e.pagesHash(ram, 0, out);
     expect(e.view.getBigUint64(out, true)).toBe(42n);
+  });
+});
+
+describe('xxh64Pages and xxh3Pages (pages that start in JavaScript)', () => {
+  const corpus = buildCorpus({ mib: 4 });
+
+  it('give each page the hash the references give it, across chunk edges and seeds', async () => {
+    // 0, 1, a chunk less one, a chunk, a chunk and one, and most of the corpus (several chunks)
+    for (const pages of [0, 1, 255, 256, 257, corpus.count - 3]) {
+      // an unaligned view of the pages, so the copy in reads across the source's own alignment
+      const buf = new Uint8Array(pages * 4096 + 1);
+      buf.set(corpus.pages.subarray(0, pages * 4096), 1);
+      const data = buf.subarray(1);
+      for (const seed of [0n, 1n, 0x9e3779b97f4a7c15n, U64]) {
+        const h64 = xxh64Pages(data, seed);
+        const h3 = xxh3Pages(data, seed);
+        expect(h64).toBeInstanceOf(BigUint64Array);
+        expect([h64.length, h3.length]).toEqual([pages, pages]);
+        // every page for small batches, a seeded sample of the large one
+        const step = pages > 300 ? 37 : 1;
+        for (let i = 0; i < pages; i += step) {
+          const page = data.subarray(i * 4096, i * 4096 + 4096);
+          expect(h64[i], `xxh64 page ${i} of ${pages}, seed ${seed}`).toBe(h64Raw(page, seed));
+          expect(h3[i], `xxh3 page ${i} of ${pages}, seed ${seed}`).toBe(await refXxh3(page, seed));
+        }
+      }
+    }
+  });
+
+  it('equal the one-shot functions page by page (fast-check, seeded)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 600 }), fc.integer({ min: 0, max: 600 }), seed, (first, count, sd) => {
+        const n = Math.min(count, corpus.count - first);
+        const data = corpus.pages.subarray(first * 4096, (first + Math.max(n, 0)) * 4096);
+        const h64 = xxh64Pages(data, sd);
+        const h3 = xxh3Pages(data, sd);
+        for (let i = 0; i < h64.length; i += 17) {
+          const page = data.subarray(i * 4096, i * 4096 + 4096);
+          expect(h64[i]).toBe(xxh64(page, sd));
+          expect(h3[i]).toBe(xxh3(page, sd));
+        }
+      }),
+      { seed: 0x5eed2, numRuns: 40 },
+    );
+  });
+
+  it('reject data that is not a whole number of pages, and bad seeds, naming the field', () => {
+    expect(() => xxh64Pages(new Uint8Array(4097))).toThrow(/data: got Uint8Array\(4097\), expected a whole number of 4096-byte pages/);
+    expect(() => xxh3Pages(new Uint8Array(100))).toThrow(ConfigError);
+    expect(() => xxh3Pages([0] as unknown as Uint8Array)).toThrow(/data: got array\(1\), expected a Uint8Array/);
+    expect(() => xxh64Pages(new Uint8Array(4096), -1n)).toThrow(/seed: got -1n/);
+    expect(() => xxh3Pages(new Uint8Array(4096), 1 as unknown as bigint)).toThrow(/seed: got 1/);
+  });
+
+  it('the debug flavour aborts on pages or output past the end of linear memory', () => {
+    const e = Engine.create({ flavor: 'debug' });
+    expect(() => e.xxh3Pages(e.memoryBytes - 4096, 2, 0n, 0)).toThrow(/xxh3Pages: pages or output past the end/);
+    const f = Engine.create({ flavor: 'debug' });
+    expect(() => f.xxh64Pages(0, 1, 0n, f.memoryBytes - 4)).toThrow(/xxh64Pages: pages or output past the end/);
   });
 });
 

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runRun } from '../src/cli/run.js';
 import { main } from '../src/cli/main.js';
-import { VERSION } from '../src/index.js';
+import { VERSION, readRunFile } from '../src/index.js';
+import { HOST_FIELDS, VM_FIELDS, GUEST_FIELDS } from '../src/report/fields.js';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -54,6 +55,12 @@ describe('memvisor run', () => {
     expect(Object.keys(v.guest)).toEqual(['freeMiB', 'cacheMiB', 'anonMiB', 'swapMiB', 'oomEvents']);
     expect(typeof r.samples[0].host.freeMiB).toBe('number');
     expect(r.verified).toEqual({ ok: true, bytes: expect.any(Number) });
+    // the reports read it as a run, and every field a sample holds is one the reports know
+    const read = readRunFile(join(dir, 'out.json'));
+    expect(read.samples.length).toBe(2);
+    expect(Object.keys(v).filter((k) => k !== 'guest').sort()).toEqual(VM_FIELDS.map((f) => f.key).sort());
+    expect(Object.keys(v.guest).sort()).toEqual(GUEST_FIELDS.map((f) => f.key).sort());
+    expect(Object.keys(r.samples[0].host).sort()).toEqual(HOST_FIELDS.map((f) => f.key).sort());
     // --json - writes the same JSON to stdout, nothing else
     const out2 = sink();
     expect(await runRun([file, '--json', '-'], out2, sink())).toBe(0);

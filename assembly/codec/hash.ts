@@ -49,7 +49,8 @@
  * Invariants:
  *   - every result equals the reference xxHash for every length and seed (test/hash.test.ts);
  *   - input is only read, at any alignment, never past p + len;
- *   - pagesHash(p, n, out) writes exactly pageHash of each page, n u64 at out, nothing else.
+ *   - pagesHash(p, n, out) writes exactly pageHash of each page, n u64 at out, nothing else;
+ *     xxh64Pages / xxh3Pages(p, n, seed, out) likewise write xxh64 / xxh3(page, 4096, seed).
  */
 
 import { PAGE_SIZE } from "../ram/memmap";
@@ -368,4 +369,24 @@ export function pagesXxh3(p: usize, n: u32, out: usize): void {
 export function pagesXxh64(p: usize, n: u32, out: usize): void {
   if (DEBUG) assert(inMemory(p, <u64>n << 12) && inMemory(out, <u64>n << 3), "pagesXxh64: pages or output past the end of linear memory");
   for (let i: u32 = 0; i < n; i++) store<u64>(out + (<usize>i << 3), pageXxh64(p + (<usize>i << 12)));
+}
+
+/** Writes the XXH64 with `seed` of `n` consecutive 4 KiB pages at `p` to `n` u64 at `out`. */
+export function xxh64Pages(p: usize, n: u32, seed: u64, out: usize): void {
+  if (DEBUG) assert(inMemory(p, <u64>n << 12) && inMemory(out, <u64>n << 3), "xxh64Pages: pages or output past the end of linear memory");
+  for (let i: u32 = 0; i < n; i++) store<u64>(out + (<usize>i << 3), xxh64At(p + (<usize>i << 12), PAGE_SIZE, seed));
+}
+
+/**
+ * Writes the XXH3-64 with `seed` of `n` consecutive 4 KiB pages at `p` to `n` u64 at `out`.
+ * The seed's secret is derived once per call, not once per page; seed 0 keeps the constant one.
+ */
+export function xxh3Pages(p: usize, n: u32, seed: u64, out: usize): void {
+  if (DEBUG) assert(inMemory(p, <u64>n << 12) && inMemory(out, <u64>n << 3), "xxh3Pages: pages or output past the end of linear memory");
+  if (seed == 0) {
+    for (let i: u32 = 0; i < n; i++) store<u64>(out + (<usize>i << 3), pageXxh3(p + (<usize>i << 12)));
+    return;
+  }
+  const secret = deriveSecret(seed);
+  for (let i: u32 = 0; i < n; i++) store<u64>(out + (<usize>i << 3), hashLong(p + (<usize>i << 12), PAGE_SIZE, secret));
 }

@@ -85,6 +85,16 @@ let largeSkipped: u64 = 0;
 let lastScanned: u32 = 0;
 let lastMerged: u32 = 0;
 
+/** Visits gathered before any of them is made (see scanBatch). */
+const BATCH: u32 = 16;
+const BATCH_IDX = memory.data(<i32>BATCH * 4, 4);
+const BATCH_VM = memory.data(<i32>BATCH * 4, 4);
+const BATCH_G = memory.data(<i32>BATCH * 4, 4);
+const BATCH_MPN = memory.data(<i32>BATCH * 4, 4);
+const BATCH_HASH = memory.data(<i32>BATCH * 8, 8);
+const BATCH_ZERO = memory.data(<i32>BATCH, 1);
+let touchSink: u64 = 0;
+
 // @ts-ignore: decorator
 @inline function slot(i: u32): usize { return regionOffset(Region.ShareTable) + (<usize>i << 4); }
 // @ts-ignore: decorator
@@ -288,8 +298,12 @@ function promote(vm: u32, g: u32, m: u32, salt: u32, zero: bool): void {
   shared++;
 }
 
-/** Visits (vm, g): merges it with an equal page of its domain, or leaves a hint. */
-function scanPage(vm: u32, g: u32): void {
+/**
+ * Visits (vm, g): merges it with an equal page of its domain, or leaves a hint. `known` is the
+ * frame whose `hash` and `zero` the batch computed ahead (NONE: none); frames do not change
+ * during a scanner step, so they hold for the page as long as it is still backed by that frame.
+ */
+function scanPage(vm: u32, g: u32, known: u32, hash: u64, knownZero: bool): void {
   const p = pmapAddr(vm, g);
   let e = load<u64>(p);
   if (pstate(e) != <u32>PState.Mapped || (e & PENDING)) return;
@@ -302,8 +316,12 @@ function scanPage(vm: u32, g: u32): void {
   const mpn = pframe(e);
   const addr = frameAddr(mpn);
   const salt = vmSalt(vm);
-  const zero = pageIsZero(addr);
-  const key = keyOf(hashOf(addr, zero), salt);
+  let zero = knownZero;
+  if (mpn != known) {
+    zero = pageIsZero(addr);
+    hash = hashOf(addr, zero);
+  }
+  const key = keyOf(hash, salt);
   let i = home(key);
   while (ttype(i) != EMPTY) {
     if (tkey(i) == key) {
@@ -339,6 +357,64 @@ function scanPage(vm: u32, g: u32): void {
 }
 
 /**
+ * Visits the `n` pages gathered in the batch (pmap indices at BATCH_IDX), in order. First it
+ * asks for what they will touch: the pmap entries of all of them, in a random order the first
+ * line of each frame, then (hashing each page meanwhile) the home slot of each key in the
+ * table. These loads do not depend on one another, so in a random order their cache misses
+ * overlap instead of coming one after another. The visits then run as before, with the hashes
+ * computed here.
+ *
+ * Measured on 256 MiB of bench corpus (first pass, random order): 16 visits a batch took the
+ * pass from ~87 to ~73 ms; 8 to 64 did about as well; asking for more lines of each page, or
+ * for the frame a match would be compared with, made it slower. In page order the hardware
+ * prefetcher already streams the frames, and asking for their first lines only got in its way
+ * (+20%), so a sequential pass does not.
+ */
+function scanBatch(n: u32): void {
+  const pmap = regionOffset(Region.Pmap);
+  const entries = pmapEntries();
+  let sink: u64 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const idx = load<u32>(BATCH_IDX + (<usize>i << 2));
+    // a VM powered off during the pass left its range unused (or gave it back: past the end)
+    let vm = NONE, g: u32 = 0;
+    if (idx < entries) {
+      vm = vmOf(idx);
+      g = idx - load<u32>(vmEntry(vm));
+      if (g >= vmPages(vm)) vm = NONE;
+    }
+    store<u32>(BATCH_VM + (<usize>i << 2), vm);
+    store<u32>(BATCH_G + (<usize>i << 2), g);
+    let m = NONE;
+    if (vm != NONE) {
+      const e = load<u64>(pmap + (<usize>idx << 3));
+      if (pstate(e) == <u32>PState.Mapped && !(e & PENDING)) {
+        m = pframe(e);
+        if (order == SCAN_RANDOM) sink += load<u64>(frameAddr(m));
+      }
+    }
+    store<u32>(BATCH_MPN + (<usize>i << 2), m);
+  }
+  for (let i: u32 = 0; i < n; i++) {
+    const m = load<u32>(BATCH_MPN + (<usize>i << 2));
+    if (m == NONE) continue;
+    const a = frameAddr(m);
+    const zero = pageIsZero(a);
+    const h = hashOf(a, zero);
+    store<u64>(BATCH_HASH + (<usize>i << 3), h);
+    store<u8>(BATCH_ZERO + <usize>i, <u8>zero);
+    sink += tkey(home(keyOf(h, vmSalt(load<u32>(BATCH_VM + (<usize>i << 2))))));
+  }
+  touchSink ^= sink; // keeps the touching loads: their values are not otherwise used
+  for (let i: u32 = 0; i < n; i++) {
+    const vm = load<u32>(BATCH_VM + (<usize>i << 2));
+    if (vm == NONE) continue;
+    scanPage(vm, load<u32>(BATCH_G + (<usize>i << 2)), load<u32>(BATCH_MPN + (<usize>i << 2)),
+      load<u64>(BATCH_HASH + (<usize>i << 3)), load<u8>(BATCH_ZERO + <usize>i) != 0);
+  }
+}
+
+/**
  * One scanner step: visits at most `maxPages` pages in `scanOrder` (SCAN_*), continuing the
  * current pass and starting new ones as passes complete. Returns the pages visited.
  */
@@ -354,14 +430,16 @@ export function shareScan(maxPages: u32, scanOrder: u32): u32 {
       newPass(true);
       if (passLen == 0) break;
     }
-    const idx = permute(cursor++);
-    if (idx >= passTotal) continue;
-    lastScanned++;
-    // a VM powered off during the pass left its range unused (or gave it back: past the end)
-    if (idx >= pmapEntries()) continue;
-    const vm = vmOf(idx);
-    const g = idx - load<u32>(vmEntry(vm));
-    if (g < vmPages(vm)) scanPage(vm, g);
+    // the next visits of this pass, within the budget, then all of them at once
+    let n: u32 = 0;
+    while (n < BATCH && cursor < passLen && lastScanned + n < maxPages) {
+      const idx = permute(cursor++);
+      if (idx >= passTotal) continue;
+      store<u32>(BATCH_IDX + (<usize>n << 2), idx);
+      n++;
+    }
+    scanBatch(n);
+    lastScanned += n;
   }
   scannedPages += lastScanned;
   // a budget that ends exactly at the end of a pass completes it now, not on the next call

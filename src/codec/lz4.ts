@@ -13,11 +13,24 @@
  *
  *   staging: [ src | pad to 16 | dst: limit (compress) or decompressedSize (decompress) ]
  *
- * Batches of pages should not come through here: the engine's lz4CompressPages and
- * lz4DecompressPages cross into WebAssembly once per batch.
+ * The into-buffer forms (`lz4CompressInto`, `lz4DecompressInto`) write into the caller's
+ * array and allocate nothing per call. Many 4 KiB pages that start in JavaScript go through the
+ * page batch forms, which cross in chunks of PAGES_CHUNK pages (one copy in, one WebAssembly
+ * call and one copy out per chunk, not per page):
+ *
+ *   lz4CompressPagesInto(pages, dst, offsets)    pages -> blocks packed back to back in dst,
+ *   lz4DecompressPagesInto(src, offsets, dst)    block i = [offsets[i], offsets[i+1]) -> page i
+ *
+ *   staging: [ PAGES_CHUNK pages | PAGES_CHUNK blocks (lz4Bound(4096) each) | PAGES_CHUNK + 1 u32 offsets ]
+ *
+ * 256 pages a chunk, so that pages cross in copies of 1 MiB: memmove copies of less than 512
+ * KiB go through `rep movsb`, five times slower on the dev box when source and destination sit
+ * at unlucky offsets within a page (src/codec/hash.ts says more).
+ *
+ * Pages already in machine RAM go through the engine's lz4CompressPages / lz4DecompressPages.
  */
 import { deflateSync, inflateSync } from 'fflate';
-import { Lz4Status, lz4StatusText, utilityEngine } from '../engine/engine.js';
+import { Lz4Status, PAGE, lz4StatusText, utilityEngine } from '../engine/engine.js';
 import { CodecError, ConfigError, checkBytes, checkInt, checkKeys } from '../errors.js';
 
 /** A page compressor. */
@@ -88,6 +101,140 @@ export function lz4Decompress(src: Uint8Array, decompressedSize: number): Uint8A
     throw new CodecError('lz4', Lz4Status.SizeMismatch, `block decodes to ${r} bytes, expected decompressedSize ${decompressedSize}`);
   }
   return e.u8.slice(s + at, s + at + r);
+}
+
+/**
+ * Compresses `src` into one LZ4 block written at the start of `dst`; returns its size in bytes.
+ * Throws a CodecError (Lz4Status.DoesNotFit) when the block would not fit in `dst`.
+ */
+export function lz4CompressInto(src: Uint8Array, dst: Uint8Array): number {
+  checkInput('src', src);
+  checkBytes('dst', dst);
+  // the block never exceeds the bound, so a larger dst needs no more staging than that
+  const cap = Math.min(dst.length, lz4Bound(src.length));
+  const e = utilityEngine();
+  const at = align16(src.length);
+  e.stage(at + cap);
+  const s = e.stageIn(src, 0);
+  const r = e.lz4Compress(s, src.length, s + at, cap);
+  if (r === Lz4Status.DoesNotFit) {
+    throw new CodecError('lz4', r, `${lz4StatusText(r)}: dst holds ${dst.length} bytes (a block of ${src.length} input bytes needs up to ${lz4Bound(src.length)})`);
+  }
+  if (r < 0) throw new CodecError('lz4', r, lz4StatusText(r));
+  dst.set(e.u8.subarray(s + at, s + at + r));
+  return r;
+}
+
+/**
+ * Decodes the LZ4 block `src` into the start of `dst`; returns the decoded size (which may be
+ * less than dst.length). Throws a CodecError naming what is wrong when the block is malformed
+ * or decodes to more than dst.length bytes.
+ */
+export function lz4DecompressInto(src: Uint8Array, dst: Uint8Array): number {
+  checkInput('src', src);
+  checkBytes('dst', dst);
+  // an input byte decodes to at most 255 output bytes (a length byte of 255), so a huge dst
+  // needs no more staging than that
+  const cap = Math.min(dst.length, MAX_CODEC_INPUT, 255 * src.length + 64);
+  const e = utilityEngine();
+  const at = align16(src.length);
+  e.stage(at + cap);
+  const s = e.stageIn(src, 0);
+  const r = e.lz4Decompress(s, src.length, s + at, cap);
+  if (r < 0) throw new CodecError('lz4', r, `${lz4StatusText(r)} (block of ${src.length} bytes, dst of ${dst.length} bytes)`);
+  dst.set(e.u8.subarray(s + at, s + at + r));
+  return r;
+}
+
+/** Pages per chunk of the page batch forms. */
+const PAGES_CHUNK = 256;
+/** Largest LZ4 block of one 4 KiB page. */
+const PAGE_BOUND = lz4Bound(PAGE);
+
+/** Staging of one chunk of the page batch forms: pages, blocks, offsets. */
+function pageChunks() {
+  const e = utilityEngine();
+  const pages = e.stage(PAGES_CHUNK * (PAGE + PAGE_BOUND) + (PAGES_CHUNK + 1) * 4);
+  const blocks = pages + PAGES_CHUNK * PAGE;
+  return { e, pages, blocks, offsets: blocks + PAGES_CHUNK * PAGE_BOUND };
+}
+
+/** Checks a page buffer: a Uint8Array of a whole number of 4 KiB pages; returns the page count. */
+function checkPages(field: string, value: unknown): number {
+  const b = checkBytes(field, value);
+  if (b.length % PAGE !== 0) throw new ConfigError(field, b, `a whole number of ${PAGE}-byte pages`);
+  return b.length / PAGE;
+}
+
+/** Checks an offsets array for `n` blocks: a Uint32Array of n + 1 entries or more. */
+function checkOffsets(value: unknown, n: number): Uint32Array {
+  if (!(value instanceof Uint32Array) || value.length < n + 1) {
+    throw new ConfigError('offsets', value, `a Uint32Array of at least ${n + 1} entries (one more than the pages)`);
+  }
+  return value;
+}
+
+/**
+ * Compresses each 4 KiB page of `pages` into one LZ4 block, the blocks packed back to back from
+ * the start of `dst`; block i is dst[offsets[i] .. offsets[i+1]) (offsets[0] = 0, n + 1 entries
+ * written). Returns the bytes written to dst. Throws a CodecError (Lz4Status.DoesNotFit) naming
+ * the first page that does not fit in what is left of dst; n * lz4Bound(4096) bytes always fit.
+ */
+export function lz4CompressPagesInto(pages: Uint8Array, dst: Uint8Array, offsets: Uint32Array): number {
+  const n = checkPages('pages', pages);
+  checkBytes('dst', dst);
+  checkOffsets(offsets, n);
+  const c = pageChunks();
+  offsets[0] = 0;
+  let written = 0;
+  for (let first = 0; first < n; first += PAGES_CHUNK) {
+    const k = Math.min(PAGES_CHUNK, n - first);
+    c.e.u8.set(pages.subarray(first * PAGE, (first + k) * PAGE), c.pages);
+    const cap = Math.min(k * PAGE_BOUND, dst.length - written);
+    const done = c.e.lz4CompressPacked(c.pages, k, c.blocks, cap, written, c.offsets);
+    const u8 = c.e.u8;
+    offsets.set(new Uint32Array(u8.buffer, c.offsets, done), first + 1);
+    const end = done > 0 ? offsets[first + done] : written;
+    dst.set(u8.subarray(c.blocks, c.blocks + end - written), written);
+    if (done < k) {
+      throw new CodecError('lz4', Lz4Status.DoesNotFit,
+        `${lz4StatusText(Lz4Status.DoesNotFit)}: page ${first + done} of ${n} does not fit in the ${dst.length - end} bytes left of dst (${dst.length} bytes)`);
+    }
+    written = end;
+  }
+  return written;
+}
+
+/**
+ * Decodes packed LZ4 blocks into 4 KiB pages: block i is src[offsets[i] .. offsets[i+1]) and
+ * becomes page i of `dst` (n = offsets.length - 1 pages; dst holds at least n * 4096 bytes).
+ * Returns the pages written. Throws a CodecError naming the first block that is malformed,
+ * does not decode to exactly 4096 bytes, or whose offsets decrease or leave src.
+ */
+export function lz4DecompressPagesInto(src: Uint8Array, offsets: Uint32Array, dst: Uint8Array): number {
+  checkBytes('src', src);
+  if (!(offsets instanceof Uint32Array) || offsets.length < 1) throw new ConfigError('offsets', offsets, 'a Uint32Array of at least 1 entry (one more than the blocks)');
+  const n = offsets.length - 1;
+  checkBytes('dst', dst);
+  if (dst.length < n * PAGE) throw new ConfigError('dst', dst, `at least ${n * PAGE} bytes (${n} pages of ${PAGE})`);
+  const c = pageChunks();
+  const fail = (i: number, code: number, why = lz4StatusText(code)) =>
+    new CodecError('lz4', code, `block ${i} of ${n} (src[${offsets[i]} .. ${offsets[i + 1]}]): ${why}`);
+  for (let first = 0; first < n; first += PAGES_CHUNK) {
+    const k = Math.min(PAGES_CHUNK, n - first);
+    const from = offsets[first];
+    if (from > src.length) throw fail(first, Lz4Status.BadOffsets);
+    // with offsets that only grow and blocks no longer than PAGE_BOUND, a chunk fits its room;
+    // past it, the module finds the first block that breaks one of the two
+    const len = Math.min(Math.max(offsets[first + k] - from, 0), src.length - from, k * PAGE_BOUND);
+    const u8 = c.e.u8;
+    u8.set(src.subarray(from, from + len), c.blocks);
+    u8.set(new Uint8Array(offsets.buffer, offsets.byteOffset + first * 4, (k + 1) * 4), c.offsets);
+    const done = c.e.lz4DecompressPacked(c.blocks, len, c.offsets, k, c.pages);
+    dst.set(c.e.u8.subarray(c.pages, c.pages + done * PAGE), first * PAGE);
+    if (done < k) throw fail(first + done, c.e.lz4LastError());
+  }
+  return n;
 }
 
 /** The LZ4 codec, in WebAssembly. */

@@ -170,6 +170,8 @@ interface RawExports {
   pagesHash(p: number, n: number, out: number): void;
   pagesXxh3(p: number, n: number, out: number): void;
   pagesXxh64(p: number, n: number, out: number): void;
+  xxh64Pages(p: number, n: number, seed: bigint, out: number): void;
+  xxh3Pages(p: number, n: number, seed: bigint, out: number): void;
   crc32(p: number, len: number, crc: number): number;
   // paging (assembly/translate/cores.ts, walk.ts, ept.ts, shadow.ts, gos.ts, lackey.ts)
   mmuCreate(l1iS: number, l1iW: number, l1dS: number, l1dW: number, l2S: number, l2W: number,
@@ -224,6 +226,8 @@ interface RawExports {
   lz4CompressPages(src: number, n: number, dst: number, slotBytes: number, sizes: number): number;
   lz4DecompressPages(src: number, slotBytes: number, sizes: number, n: number, dst: number): number;
   lz4LastError(): number;
+  lz4CompressPacked(src: number, n: number, dst: number, dstCap: number, base: number, ends: number): number;
+  lz4DecompressPacked(src: number, srcLen: number, offsets: number, n: number, dst: number): number;
   [lz4Status: `LZ4_${string}`]: WebAssembly.Global;
   [auditCode: `AUDIT_${string}`]: WebAssembly.Global;
 }
@@ -260,6 +264,7 @@ export enum Lz4Status {
   Trailing = -6,
   SizeMismatch = -7,
   BadSize = -8,
+  BadOffsets = -9,
 }
 
 const LZ4_STATUS_TEXT: Record<number, string> = {
@@ -271,6 +276,7 @@ const LZ4_STATUS_TEXT: Record<number, string> = {
   [Lz4Status.Trailing]: 'the output reached the expected decompressed size but input bytes remain',
   [Lz4Status.SizeMismatch]: 'the block decodes to fewer bytes than expected',
   [Lz4Status.BadSize]: 'a compressed size is larger than its slot',
+  [Lz4Status.BadOffsets]: 'block offsets decrease, or a block reaches past the end of the input',
 };
 
 /** What an Lz4Status code means, in words for an error message. */
@@ -861,6 +867,16 @@ export class Engine {
     this.live();
     this.raw.pagesXxh64(addr, n, out);
   }
+  /** Writes XXH64 with `seed` of `n` pages at `addr` as u64 at `out`. */
+  xxh64Pages(addr: number, n: number, seed: bigint, out: number): void {
+    this.live();
+    this.raw.xxh64Pages(addr, n, seed, out);
+  }
+  /** Writes XXH3-64 with `seed` (default secret) of `n` pages at `addr` as u64 at `out`. */
+  xxh3Pages(addr: number, n: number, seed: bigint, out: number): void {
+    this.live();
+    this.raw.xxh3Pages(addr, n, seed, out);
+  }
   /** CRC-32 (gzip's) of `len` bytes at `addr`, continuing from `crc` (0 to start). */
   crc32(addr: number, len: number, crc = 0): number {
     this.live();
@@ -1142,6 +1158,20 @@ export class Engine {
   lz4DecompressPages(src: number, slotBytes: number, sizes: number, n: number, dst: number): number {
     this.live();
     return this.raw.lz4DecompressPages(src, slotBytes, sizes, n, dst) >>> 0;
+  }
+  /**
+   * Compresses `n` pages at `src` into blocks packed from `dst` (at most `dstCap` bytes); the
+   * end of block i, as `base` + its offset from dst, goes to u32 `ends` + 4i. Returns n, or the
+   * index of the first page that did not fit.
+   */
+  lz4CompressPacked(src: number, n: number, dst: number, dstCap: number, base: number, ends: number): number {
+    this.live();
+    return this.raw.lz4CompressPacked(src, n, dst, dstCap, base, ends) >>> 0;
+  }
+  /** Decodes `n` packed blocks (n + 1 u32 offsets at `offsets`, the first at `src`, `srcLen` bytes) into pages at `dst`; n, or the failed index. */
+  lz4DecompressPacked(src: number, srcLen: number, offsets: number, n: number, dst: number): number {
+    this.live();
+    return this.raw.lz4DecompressPacked(src, srcLen, offsets, n, dst) >>> 0;
   }
   /** The Lz4Status of the page at which the last `lz4DecompressPages` stopped (0 if none). */
   lz4LastError(): number {

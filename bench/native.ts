@@ -1,0 +1,118 @@
+/**
+ * Native references for the benchmarks: small C programs (bench/native/*.c) that time a C
+ * library on the same pages as a bench file, built with gcc where the library is installed
+ * (as test/support/liblz4.ts builds the codec tests' harness).
+ *
+ * A program loads its input files once, then runs one round per command line it reads and
+ * replies with the nanoseconds the round took. A bench task sends the command and advances a
+ * virtual clock (`virtualClock`) by that amount, so the native row is timed by the program but
+ * sampled by vitest like every other row: same warm-up and iterations, same place in the run.
+ *
+ *   const lz4 = await nativeProgram('lz4', [pagesFile, blocksFile]);   // null + reason if not built
+ *   const clock = virtualClock();
+ *   bench(name, async () => clock.advance(roundNs(await lz4.round('c'))), { now: clock.now });
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpuClock } from './lib.js';
+
+/** The native programs, with the libraries each needs and the package that brings them on Debian. */
+const PROGRAMS = {
+  lz4: { libs: ['-llz4'], needs: 'liblz4-dev' },
+  'sharing-floor': { libs: [], needs: 'libxxhash-dev (xxhash.h)' },
+} as const;
+export type NativeName = keyof typeof PROGRAMS;
+
+/** A running native program. */
+export interface NativeProgram {
+  /** Runs one round (`cmd`, one line) and resolves to the words of the reply, the first being nanoseconds. */
+  round(cmd: string): Promise<number[]>;
+  /** Ends the program (stdin closed) and removes its temporary files. */
+  close(): void;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'memvisor-bench-native-'));
+
+/** A file in this process's temporary directory holding `bytes`; its path. */
+export function tempFile(name: string, bytes: Uint8Array): string {
+  const path = join(dir, name);
+  writeFileSync(path, bytes);
+  return path;
+}
+
+/** Builds program `name` with gcc -O2 (the optimization Debian builds its libraries with); the binary, or null with the reason. */
+function build(name: NativeName): { bin: string | null; reason: string } {
+  const source = fileURLToPath(new URL(`./native/${name}.c`, import.meta.url));
+  const bin = join(dir, name);
+  const cc = spawnSync('gcc', ['-O2', '-o', bin, source, ...PROGRAMS[name].libs], { encoding: 'utf8' });
+  if (cc.error || cc.status !== 0 || !existsSync(bin)) {
+    const why = cc.error ? `gcc not runnable (${cc.error.message})` : `gcc failed: ${(cc.stderr ?? '').split('\n')[0]}`;
+    return { bin: null, reason: `${why}; install gcc and ${PROGRAMS[name].needs} for this row` };
+  }
+  return { bin, reason: 'built' };
+}
+
+/** Starts program `name` on `args` and waits until it has loaded its input; null (and a printed note) when it cannot be built. */
+export async function nativeProgram(name: NativeName, args: string[]): Promise<NativeProgram | null> {
+  const { bin, reason } = build(name);
+  if (!bin) {
+    console.warn(`[bench] native ${name} skipped: ${reason}`);
+    return null;
+  }
+  const child: ChildProcessWithoutNullStreams = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let buffered = '';
+  const waiting: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+  let ended: Error | null = null;
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      waiting.shift()?.resolve(line);
+    }
+  });
+  child.on('exit', (code) => {
+    ended = new Error(`native ${name} exited with status ${code}`);
+    for (const w of waiting.splice(0)) w.reject(ended);
+  });
+  const line = () =>
+    new Promise<string>((resolve, reject) => (ended ? reject(ended) : waiting.push({ resolve, reject })));
+  const ready = await line();
+  if (!ready.startsWith('ready')) throw new Error(`native ${name}: expected "ready", got ${JSON.stringify(ready)}`);
+  return {
+    async round(cmd: string) {
+      const reply = line();
+      child.stdin.write(`${cmd}\n`);
+      return (await reply).trim().split(/\s+/).map(Number);
+    },
+    close() {
+      child.stdin.end();
+    },
+  };
+}
+
+/** Removes the temporary directory (binaries and input files); call when the programs are closed. */
+export function removeNativeFiles(): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** A native round's time in ns from its reply: wall-clock (first word), or its CPU time (last word) under MEMVISOR_BENCH_CLOCK=cpu. */
+export function roundNs(reply: number[]): number {
+  return cpuClock ? reply[reply.length - 1] : reply[0];
+}
+
+/** A clock for tinybench (`now` option, ms) that moves only when told: by a native round's own time. */
+export function virtualClock() {
+  let ms = 0;
+  return {
+    now: () => ms,
+    /** Adds `ns` nanoseconds. */
+    advance(ns: number) {
+      ms += ns / 1e6;
+    },
+  };
+}

@@ -1,0 +1,18 @@
+/**
+ * Reports of runs: what a user of the library may call. The run-file reader, the esxtop table,
+ * the summary, the HTML pages and compare are pure (they run in a browser); files.ts and the
+ * live view need Node (files, a terminal).
+ *
+ *   run JSON ──parseRun──▶ Run ──esxtopLines(sample)──▶ lines        (table.ts)
+ *                              ──summarizeRun──▶ RunSummary            (summary.ts)
+ *                              ──renderReportHtml / renderCompareHtml──▶ one HTML page (html.ts)
+ *   Simulation ──each sample──▶ createLiveView(...).sample(s) ──end()──▶ terminal (live.ts)
+ */
+export { parseRun, parseRunText, parseSample, vmNames, RunFileError, type Run, type RunSample, type RunHost, type RunVm, type RunConfig, type RunProblem, type SampleLike } from './runfile.js';
+export { VM_FIELDS, HOST_FIELDS, GUEST_FIELDS, type FieldDoc } from './fields.js';
+export { esxtopLines, type TableOptions } from './table.js';
+export { summarizeRun, summaryLines, type RunSummary, type VmSummary, type HostSummary } from './summary.js';
+export { compareLines, compareRows, type CompareRow } from './compare.js';
+export { renderReportHtml, renderCompareHtml, type HtmlOptions, type CompareOptions } from './html.js';
+export { createLiveView, type LiveView, type LiveViewOptions, type LiveOutput, type LiveMode } from './live.js';
+export { readRunFile, loadChartJs, writeReportHtml, writeCompareHtml } from './files.js';
