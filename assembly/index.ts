@@ -12,22 +12,23 @@ import { zpoolInit } from "./ram/zpool";
 import { sharingInit } from "./reclaim/sharing";
 import { coherenceInit } from "./translate/coherence";
 import { CENTRY } from "./translate/tlb";
-import { simInit, simContentStart } from "./guest/state";
+import { simInit } from "./guest/state";
 import { contentInit } from "./workload/content";
 
 export {
   PAGE_SIZE, configCount, configName, configPtr, mapCount, mapName, mapOffset, mapSize,
   stagingReserve, INIT_OK, INIT_TOO_LARGE, INIT_TWICE,
 } from "./ram/memmap";
+export { layoutCount, layoutName, layoutOffset, layoutSize, callCtxPtr } from "./layout";
 export {
   NO_FRAME, frameAlloc, frameGet, framePut, frameRefs, frameKind, framesTotal, framesFree, framesUsed,
 } from "./ram/frames";
 export {
-  vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapWritable, pmapSample,
-  vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, vmAlive, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT,
+  vmCreate, vmTotal, pmapEntries, pmapState, pmapFrame, pmapSample,
+  vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT,
 } from "./reclaim/pmap";
 export {
-  pmapFault, pmapCowBreaks, physAccess, physAccessDone, physAccessGppn, swapInCommit, swapInList, swapInFrames,
+  pmapFault, pmapCowBreaks, physAccess, swapInCommit, swapInList, swapInFrames,
   swapInFramesCommit, vmRelease, PHYS_OK, PHYS_WRITE, PHYS_SKIP_ZERO,
 } from "./reclaim/fault";
 // the audit: AUDIT_* codes and their texts, where the last failure was, the debug-only corruption hook
@@ -37,48 +38,42 @@ export { audit } from "./audit";
 export { debugCorrupt } from "./debug";
 export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
-  zpoolAudit, zpoolVmFrames, NO_SLOT,
+  zpoolAudit, NO_SLOT,
 } from "./ram/zpool";
 export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS } from "./reclaim/zipcache";
 export {
-  reclaimSeed, reclaimSelect, reclaimEvict, reclaimStop, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, reclaimZipped, reclaimEvicted, reclaimVictims, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
+  reclaimSeed, reclaimSelect, reclaimEvict, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
 } from "./reclaim/pageout";
-export { balloonInflate, balloonDeflate, balloonBadIndex, balloonSlotsFreed, BALLOON_DUPLICATE, BALLOON_BAD_STATE, pagesDiscard } from "./reclaim/balloon";
+export { balloonInflate, balloonDeflate, BALLOON_BAD_RANGE, BALLOON_DUPLICATE, BALLOON_BAD_STATE, pagesDiscard } from "./reclaim/balloon";
 export {
   shareScan, sharedCount, sharingHints, sharingFullScans, sharingVolatile, sharingScanned, sharingMerged, sharingLargeSkipped,
-  sharingLastScanned, sharingLastMerged, sharingCapacity, sharingPassPages, sharingCursor, sharingAudit,
-  SCAN_SEQUENTIAL, SCAN_RANDOM,
+  sharingCapacity, sharingPassPages, sharingCursor, SCAN_SEQUENTIAL, SCAN_RANDOM,
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
 export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64, xxh64Pages, xxh3Pages } from "./codec/hash";
 export { crc32 } from "./codec/crc32";
-export {
-  mmuCreate, mmuCount, mmuCtxAddr, mmuCounterCount, mmuCounterName, mmuCounterSlot, mmuCostCount, mmuCostName,
-  mmuCostSlot, pagingVmSetup, invvpid, invept,
-} from "./translate/cores";
-export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults, lastFaultKind, lastFaultCode, lastFaultAddr, lastTranslationCycles } from "./translate/walk";
+export { mmuCreate, mmuCtxAddr, mmuResetCounters, pagingVmSetup, invvpid, invept, pagingStatCount, pagingStatName, pagingStat } from "./translate/cores";
+export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults } from "./translate/walk";
 export { mmuInvlpg } from "./translate/shadow";
-export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolCount, ptPoolDrain } from "./translate/ept";
+export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolDrain } from "./translate/ept";
 export { shadowRelease } from "./translate/shadow";
 export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
 export {
-  TRACE_SKIP_BAD, TRACE_EMIT, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset, traceLines, traceErrorOffset, traceEmitTo, traceEmitted,
+  TRACE_SKIP_BAD, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset,
 } from "./translate/trace";
 export { backingChanged } from "./reclaim/hook";
 export { pagingVmRelease } from "./translate/coherence";
 export { pagingSample } from "./translate/accessed";
-export { pagingStatCount, pagingStatName, pagingStat, mmuResetCounters } from "./translate/cores";
 export {
-  lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages, lz4LastError,
+  lz4Compress, lz4Decompress, lz4Bound, lz4CompressPages, lz4DecompressPages,
   LZ4_DOES_NOT_FIT, LZ4_TRUNCATED, LZ4_ZERO_OFFSET, LZ4_OFFSET_BEFORE_START, LZ4_OUTPUT_OVERFLOW,
   LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE, LZ4_BAD_OFFSETS, lz4CompressPacked, lz4DecompressPacked,
 } from "./codec/lz4";
 
-// the simulation: guest OS model (guest/), workloads and content (workload/)
-export { simContentAddr, simContentPages } from "./workload/content";
+// the simulation: guest OS model (guest/), workloads and content (workload/); TypeScript reads the
+// guests' headers by name (layout.ts "simVm.*") and the images' region by name (memory map "simContent")
 export {
-  simSetNow, simGet, simGetF, simSet, simSetF, simSlotCount, simSlotName, simSlotIndex,
-  simSetMix, simVpageLoc, R_DONE, R_HOST, R_GUEST_FREE, R_GUEST_SWAPIN, R_ERROR, R_MORE,
+  simSetNow, simSetMix, guestSwapSlot, R_DONE, R_HOST, R_GUEST_FREE, R_GUEST_SWAPIN, R_ERROR, R_MORE,
 } from "./guest/state";
 export { guestSetup, guestBoot, guestFreeBalloon, guestRelease, guestZero, guestReport, guestAudit } from "./guest/alloc";
 export {
@@ -89,8 +84,8 @@ export { contentImageSet, contentGenerate, contentFillPage, K_ZERO, K_IMAGE, K_T
 export { simWorkload, simStepBegin, simTouch, simSeen, simTraceRun, samplerZipfCounts } from "./guest/touch";
 export { simVerifyBegin, simVerify, simVerifyPages, simVerifyGuestList, simVerifyVpages } from "./guest/verify";
 
-// The values of enums TypeScript mirrors (src/engine/engine.ts FrameKind, src/translate/mmu.ts FaultKind), exported
-// only so that a test keeps the two sides in step (PState is kept by the order of vmStatName).
+// The values of enums TypeScript mirrors (src/engine/ram.ts FrameKind, src/engine/translate.ts FaultKind), exported
+// so that the gateway checks the two sides agree when it loads the module (PState is kept by the order of vmStatName).
 export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./translate/walk";
 /** Bytes of one TLB / page-walk-cache entry in region mmuCache: TypeScript sizes an engine for the caches it asks for. */
 export const MMU_CACHE_ENTRY_BYTES: u32 = CENTRY;
@@ -112,6 +107,6 @@ export function init(): i32 {
   sharingInit();
   coherenceInit();
   simInit(<u32>cfg(Cfg.MaxVMs), <u32>cfg(Cfg.GuestPages));
-  contentInit(simContentStart(), <u32>cfg(Cfg.SimContentPages));
+  contentInit();
   return INIT_OK;
 }

@@ -19,8 +19,9 @@ import { deflateSync, inflateSync } from 'fflate';
 // @ts-expect-error: lz4js ships no types
 import lz4js from 'lz4js';
 import {
-  Engine, lz4Bound, lz4CompressInto, lz4CompressPagesInto, lz4DecompressInto, lz4DecompressPagesInto,
+  lz4Bound, lz4CompressInto, lz4CompressPagesInto, lz4DecompressInto, lz4DecompressPagesInto,
 } from '../src/index.js';
+import { Engine } from '../src/engine/engine.js';
 import { corpus, recordUnits, target, task } from './lib.js';
 import { nativeProgram, removeNativeFiles, roundNs, tempFile, virtualClock } from './native.js';
 
@@ -33,19 +34,19 @@ const pages = Array.from({ length: n }, (_, i) => c.pages.subarray(i * 4096, (i 
 
 // ---- memvisor: pages, slots, sizes and decoded pages in staging ----------------------------
 const engine = Engine.create({ flavor: 'release' });
-const SLOT = (engine.lz4Bound(4096) + 15) & ~15;
+const SLOT = (engine.codec.lz4Bound(4096) + 15) & ~15;
 //   staging: [ pages | slots (SLOT each) | sizes | decoded pages | 2048-byte slots | their sizes ]
-const src = engine.stage(n * (4096 + SLOT + 4 + 4096 + 2048 + 4));
+const src = engine.gateway.stage(n * (4096 + SLOT + 4 + 4096 + 2048 + 4));
 const slots = src + n * 4096;
 const sizes = slots + n * SLOT;
 const out = sizes + n * 4;
 const slots2k = out + n * 4096;
 const sizes2k = slots2k + n * 2048;
-engine.u8.set(c.pages, src);
-if (engine.lz4CompressPages(src, n, slots, SLOT, sizes) !== n) throw new Error('memvisor: a page did not fit lz4Bound');
-if (engine.lz4DecompressPages(slots, SLOT, sizes, n, out) !== n) throw new Error(`memvisor: page failed: ${engine.lz4LastError()}`);
-if (Buffer.compare(Buffer.from(c.pages), engine.u8.subarray(out, out + bytes)) !== 0) throw new Error('memvisor: round trip differs');
-const memvisorSizes = Array.from(new Int32Array(engine.u8.slice(sizes, sizes + n * 4).buffer));
+engine.gateway.u8.set(c.pages, src);
+if (engine.codec.lz4CompressPages(src, n, slots, SLOT, sizes) !== n) throw new Error('memvisor: a page did not fit lz4Bound');
+if (engine.codec.lz4DecompressPages(slots, SLOT, sizes, n, out) !== n) throw new Error(`memvisor: page failed: ${engine.codec.lz4LastError()}`);
+if (Buffer.compare(Buffer.from(c.pages), engine.gateway.u8.subarray(out, out + bytes)) !== 0) throw new Error('memvisor: round trip differs');
+const memvisorSizes = Array.from(new Int32Array(engine.gateway.u8.slice(sizes, sizes + n * 4).buffer));
 
 // ---- memvisor from JavaScript: packed blocks with offsets, and one call per page ------------
 const packed = new Uint8Array(n * lz4Bound(4096));
@@ -153,10 +154,10 @@ target('LZ4 decompression of pages from JavaScript (>= 0.7x liblz4)', decompress
 
 describe('lz4 compress', () => {
   bench(task('lz4 compress', 'memvisor lz4CompressPages (one call per batch)', bytes, 'B', 'engine'), () => {
-    engine.lz4CompressPages(src, n, slots, SLOT, sizes);
+    engine.codec.lz4CompressPages(src, n, slots, SLOT, sizes);
   }, fast);
   bench(task('lz4 compress', 'memvisor lz4CompressPages, 2048-byte slots (zip cache: bail out early)', bytes, 'B', 'engine'), () => {
-    engine.lz4CompressPages(src, n, slots2k, 2048, sizes2k);
+    engine.codec.lz4CompressPages(src, n, slots2k, 2048, sizes2k);
   }, fast);
   bench(compressPagesInto, () => {
     lz4CompressPagesInto(c.pages, packed, offsets);
@@ -187,7 +188,7 @@ describe('lz4 compress', () => {
 
 describe('lz4 decompress', () => {
   bench(task('lz4 decompress', 'memvisor lz4DecompressPages (one call per batch)', bytes, 'B', 'engine'), () => {
-    engine.lz4DecompressPages(slots, SLOT, sizes, n, out);
+    engine.codec.lz4DecompressPages(slots, SLOT, sizes, n, out);
   }, fast);
   bench(decompressPagesInto, () => {
     lz4DecompressPagesInto(packed, offsets, decoded);

@@ -8,16 +8,17 @@
 import { bench, describe } from 'vitest';
 import xxhash from 'xxhash-wasm';
 import { createXXHash3 } from 'hash-wasm';
-import { Engine, xxh3Pages, xxh64Pages } from '../src/index.js';
+import { xxh3Pages, xxh64Pages } from '../src/index.js';
+import { Engine } from '../src/engine/engine.js';
 import { corpus, recordUnits, target, task } from './lib.js';
 
 recordUnits(import.meta.url);
 
 const c = corpus();
 const engine = Engine.create({ machineMemoryMiB: Math.ceil(c.count / 256), flavor: 'release' });
-const ram = engine.region('ram').offset;
-engine.u8.set(c.pages, ram);
-const out = engine.stage(c.count * 8);
+const ram = engine.gateway.region('ram').offset;
+engine.gateway.u8.set(c.pages, ram);
+const out = engine.gateway.stage(c.count * 8);
 const bytes = c.count * 4096;
 const { h64Raw } = await xxhash();
 const hasher = await createXXHash3();
@@ -30,10 +31,10 @@ target('hashing pages from JavaScript, XXH64 (>= 2x xxhash-wasm)', xxh64PagesTas
 
 describe('page hash', () => {
   bench(task('page hash', 'memvisor pagesHash (XXH3-64, SIMD, batch)', bytes, 'B', 'engine'), () => {
-    engine.pagesHash(ram, c.count, out);
+    engine.codec.pagesHash(ram, c.count, out);
   });
   bench(task('page hash', 'memvisor pagesXxh64 (XXH64, batch)', bytes, 'B', 'engine'), () => {
-    engine.pagesXxh64(ram, c.count, out);
+    engine.codec.pagesXxh64(ram, c.count, out);
   });
   bench(xxh3PagesTask, () => {
     xxh3Pages(c.pages);

@@ -1,23 +1,23 @@
 import { bench, describe } from 'vitest';
-import { Engine } from '../src/index.js';
+import { Engine } from '../src/engine/engine.js';
 import { corpus, recordUnits, task } from './lib.js';
 
 recordUnits(import.meta.url);
 
 const c = corpus();
 const engine = Engine.create({ machineMemoryMiB: 2 * Math.ceil(c.count / 256), flavor: 'release' });
-const ram = engine.region('ram').offset;
-engine.u8.set(c.pages, ram);
+const ram = engine.gateway.region('ram').offset;
+engine.gateway.u8.set(c.pages, ram);
 const copy = ram + c.count * 4096;
 const bytes = c.count * 4096;
-engine.pagesCopy(copy, ram, c.count);
+engine.ram.pagesCopy(copy, ram, c.count);
 
 describe('page primitives', () => {
   bench(task('page compare', 'memvisor pagesCountEqual (SIMD, equal pages)', bytes, 'B', 'engine'), () => {
-    engine.pagesCountEqual(ram, copy, c.count);
+    engine.ram.pagesCountEqual(ram, copy, c.count);
   });
   bench(task('page compare', 'Buffer.compare per page (node, memcmp)', bytes, 'B', 'engine'), () => {
-    const u8 = engine.u8;
+    const u8 = engine.gateway.u8;
     let eq = 0;
     for (let i = 0; i < c.count; i++) {
       const a = Buffer.from(u8.buffer, ram + i * 4096, 4096);
@@ -27,16 +27,16 @@ describe('page primitives', () => {
     if (eq !== c.count) throw new Error('pages differ');
   });
   bench(task('page copy', 'memvisor pagesCopy (memory.copy)', bytes, 'B', 'engine'), () => {
-    engine.pagesCopy(copy, ram, c.count);
+    engine.ram.pagesCopy(copy, ram, c.count);
   });
   bench(task('page copy', 'Uint8Array.copyWithin per page (node)', bytes, 'B', 'engine'), () => {
-    const u8 = engine.u8;
+    const u8 = engine.gateway.u8;
     for (let i = 0; i < c.count; i++) u8.copyWithin(copy + i * 4096, ram + i * 4096, ram + i * 4096 + 4096);
   });
   // worst case for the zero test: pages that are zero to the last byte (no early exit)
-  const zeros = engine.stage(bytes);
-  engine.u8.fill(0, zeros, zeros + bytes);
+  const zeros = engine.gateway.stage(bytes);
+  engine.gateway.u8.fill(0, zeros, zeros + bytes);
   bench(task('zero-page scan', 'memvisor pagesCountZero (SIMD, all-zero pages)', bytes, 'B', 'engine'), () => {
-    engine.pagesCountZero(zeros, c.count);
+    engine.ram.pagesCountZero(zeros, c.count);
   });
 });

@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { Host, lz4Codec } from '../src/index.js';
 import { buildCorpus } from '../src/workload/corpus.js';
 import { corpus, pausableClock, recordUnits, target, task } from './lib.js';
+import { engineOf } from '../src/engine/engine.js';
 import { nativeProgram, removeNativeFiles, roundNs, tempFile, virtualClock } from './native.js';
 
 recordUnits(import.meta.url);
@@ -80,7 +81,7 @@ const scanHost = await Host.create({ machineMemoryMiB: Math.max(64, 2 * Math.cei
 const scanVm = scanHost.addVM({ name: 's', memoryMiB: Math.ceil(c.count / 256) });
 scanVm.writePhys(0, c.pages);
 scanHost.shareScan(); // merge once; later passes re-hash every private page (the steady state)
-const scanPages = scanHost.engine.pmapEntries();
+const scanPages = engineOf(scanHost).reclaim.pmapEntries();
 const scanPrivate = scanVm.stats().mapped;
 // worst case: every page private and distinct, so every visit hashes, probes and leaves a hint
 const scanUnique = await Host.create({ machineMemoryMiB: 128, flavor, sharing: { order: 'random' } });

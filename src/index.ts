@@ -1,17 +1,19 @@
 /**
- * memvisor: the public API. Everything a user imports from 'memvisor' is exported here.
+ * memvisor: the public API. Everything a user imports from 'memvisor' is exported here: the
+ * Host and its VMs, the Mmu (simulated cores), trace replay, codecs and hashes, the typed errors,
+ * and the types of their options and results. The engine (src/engine/) is internal.
  */
-export { Engine, FrameKind, NO_FRAME, MAX_MACHINE_MIB, type EngineOptions, type EngineFlavor, type RegionInfo } from './engine/engine.js';
-export { Lz4Status, lz4StatusText } from './engine/engine.js';
 export {
-  lz4Compress, lz4Decompress, lz4Bound, lz4Codec, deflateCodec, codecByName, MAX_CODEC_INPUT,
-  lz4CompressInto, lz4DecompressInto, lz4CompressPagesInto, lz4DecompressPagesInto,
-  type Codec, type DeflateOptions, type DeflateLevel,
-} from './codec/lz4.js';
+  Host, pageTableOverhead, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult, type FrameCounts,
+} from './host/host.js';
+export { cleanSwapDirs, type CleanReport, type CloseReport, type CleanupProblem } from './host/swapdir.js';
 export {
-  MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
-} from './errors.js';
-export { xxh64, xxh3, xxh64Pages, xxh3Pages } from './codec/hash.js';
+  VM, PState, type VmConfig, type VmStats, type PageOutResult, type VictimPolicy, type VmMmuMode, type GuestOsRange,
+  type ZipSurvey,
+} from './host/vm.js';
+export {
+  SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, SWAP_FAULT_KINDS, type SwapFault, type SwapFaultKind, type SwapStoreStats,
+} from './host/swapstore.js';
 export {
   Mmu, FaultKind, TranslationFaultError, DEFAULT_COSTS, DEFAULT_TLB, DEFAULT_PWC, DEFAULT_NTLB,
   type MmuOptions, type VmOptions, type MmuVm, type MmuMode, type PageSize, type AccessKind, type CacheGeometry,
@@ -19,18 +21,22 @@ export {
   type PagingOptions, type AttachOptions, type CoreOptions, type PagingStats,
 } from './translate/mmu.js';
 export {
-  SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, AuditError, type AuditWhere,
+  replayBytes, replayFile, type ReplayOptions, type ReplayResult, type TraceFormat,
+} from './translate/trace.js';
+export {
+  lz4Compress, lz4Decompress, lz4Bound, lz4Codec, deflateCodec, codecByName, MAX_CODEC_INPUT,
+  lz4CompressInto, lz4DecompressInto, lz4CompressPagesInto, lz4DecompressPagesInto,
+  type Codec, type DeflateOptions, type DeflateLevel,
+} from './codec/lz4.js';
+export { Lz4Status, lz4StatusText } from './engine/codec.js';
+export { xxh64, xxh3, xxh64Pages, xxh3Pages } from './codec/hash.js';
+export {
+  MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
+  SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, TraceParseError,
+  AuditError, type AuditWhere,
 } from './errors.js';
-export {
-  Host, pageTableOverhead, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult,
-} from './host/host.js';
-export { cleanSwapDirs, type CleanReport, type CloseReport, type CleanupProblem } from './host/swapdir.js';
-export {
-  VM, PState, type VmConfig, type VmStats, type PageOutResult, type VictimPolicy, type VmMmuMode,
-} from './host/vm.js';
-export {
-  SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, SWAP_FAULT_KINDS, type SwapFault, type SwapFaultKind, type SwapStoreStats,
-} from './host/swapstore.js';
+export { MAX_MACHINE_MIB, type EngineFlavor } from './engine/engine.js';
+export { PAGE as PAGE_SIZE, type Gva, type Gpa, type Gppn, type Hpa, type Mpn } from './engine/addr.js';
 export {
   Simulation, VERSION, type RunResult, type Verified, type SimulationOptions,
 } from './sim/simulation.js';

@@ -4,7 +4,8 @@
  * unknown option keys, as Host.create does.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, Engine, Host, Mmu, deflateCodec, FaultKind } from '../src/index.js';
+import { ConfigError, Host, Mmu, deflateCodec, FaultKind } from '../src/index.js';
+import { Engine } from '../src/engine/engine.js';
 
 /** The ConfigError `f` throws (a failure if it throws anything else or nothing). */
 function configError(f: () => unknown): ConfigError {
@@ -95,12 +96,13 @@ describe('API edges', () => {
     expect(configError(() => m.translateBatch(new BigUint64Array(1), [0] as never, new BigUint64Array(1))).field).toBe('kinds');
   });
 
-  it('a standalone Mmu sizes its engine for the caches it asks for; a given engine that is full says what it lacks', () => {
+  it("a standalone Mmu sizes its engine for the caches it asks for; a host's engine that is full says what it lacks", async () => {
     const m = Mmu.create({ ...small, mode: 'native', tlb: { l2: { entries: 131072, ways: 4 } } });
     expect(m.translate(0x5000).fault).toBeNull();
-    const engine = Engine.create({ machineMemoryMiB: 16, guestMemoryMiB: 64, maxMmus: 1, mmuCacheBytes: 1 << 20 });
-    const e = configError(() => Mmu.create({ engine, mode: 'native', guestMemoryMiB: 16, tlb: { l2: { entries: 131072, ways: 4 } } }));
+    const host = await Host.create({ machineMemoryMiB: 16 });
+    const e = configError(() => host.mmu({ tlb: { l2: { entries: 131072, ways: 4 } } }));
     expect(e.field).toBe('engine');
     expect(e.message).toMatch(/one MMU context of maxMmus and \d+ bytes of mmuCacheBytes/);
+    host.close();
   });
 });

@@ -9,7 +9,9 @@
  * a new invariant without a test fails here.
  */
 import { describe, expect, it } from 'vitest';
-import { AuditError, ConfigError, Engine, Host, PState, type Mmu, type VM } from '../src/index.js';
+import { AuditError, ConfigError, Host, PState, type Mmu, type VM } from '../src/index.js';
+import { Engine, engineOf } from '../src/engine/engine.js';
+import { asGppn } from '../src/engine/addr.js';
 import { mulberry32 } from './prng.js';
 
 const PAGE = 4096;
@@ -72,7 +74,7 @@ async function scene(flavor?: 'release'): Promise<Scene> {
     core.switchTo(p);
     for (let i = 0; i < 6; i++) {
       const t = core.translate(VA0 + BigInt(i) * 4096n, 'write');
-      host.engine.writeMachine(t.hpa!, i < 2 ? common[5] : random()); // pages 0 and 1 will merge
+      host.writeMachine(t.hpa!, i < 2 ? common[5] : random()); // pages 0 and 1 will merge
     }
     pages.set(vm, [guestGppn(core, VA0 + 2n * 4096n), guestGppn(core, VA0)]);
   }
@@ -82,7 +84,7 @@ async function scene(flavor?: 'release'): Promise<Scene> {
   // one compressed page back: its slot is freed in a zpool frame that keeps others (a free slot)
   const bySlotFrame = new Map<number, number[]>();
   for (let g = 0; g < c.pages; g++) {
-    if (c.pageState(g) === PState.Compressed) bySlotFrame.set(host.engine.pmapFrame(c.id, g) >> 2, [...(bySlotFrame.get(host.engine.pmapFrame(c.id, g) >> 2) ?? []), g]);
+    if (c.pageState(g) === PState.Compressed) bySlotFrame.set(engineOf(host).reclaim.pmapFrame(c.id, asGppn(g)) >> 2, [...(bySlotFrame.get(engineOf(host).reclaim.pmapFrame(c.id, asGppn(g)) >> 2) ?? []), g]);
   }
   const crowded = [...bySlotFrame.values()].find((gs) => gs.length > 1)!;
   c.readPhys(crowded[0] * PAGE, PAGE);
@@ -100,9 +102,9 @@ function first(vm: VM, state: PState): number {
   for (let g = 0; g < vm.pages; g++) if (vm.pageState(g) === state) return g;
   throw new Error(`VM ${vm.name} has no page in state ${PState[state]}`);
 }
-const frame = (s: Scene, vm: VM, g: number) => s.host.engine.pmapFrame(vm.id, g);
+const frame = (s: Scene, vm: VM, g: number) => engineOf(s.host).reclaim.pmapFrame(vm.id, asGppn(g));
 /** The engine's per-VM statistics (pages by state, cache bytes). */
-const counts = (s: Scene, vm: VM) => s.host.engine.vmStats(vm.id);
+const counts = (s: Scene, vm: VM) => engineOf(s.host).reclaim.vmStats(vm.id);
 /** Used zpool slots of both classes. */
 const slots = (s: Scene) => s.host.stats().host.zpoolSlots1K + s.host.stats().host.zpoolSlots2K;
 
@@ -187,7 +189,7 @@ describe('audit: every invariant fires on its own corruption, naming where', () 
   });
 
   it('has one case per invariant the module names', () => {
-    const names = [...Engine.create({ machineMemoryMiB: 1 }).auditInvariants().values()];
+    const names = [...Engine.create({ machineMemoryMiB: 1 }).reclaim.invariants.values()];
     expect(names.length).toBeGreaterThanOrEqual(40);
     expect(Object.keys(CASES).sort()).toEqual([...names].sort());
   });
@@ -197,7 +199,7 @@ describe('audit: every invariant fires on its own corruption, naming where', () 
       const s = await scene();
       const t: { vm?: VM; gppn?: number; arg?: number } = c.target?.(s) ?? {};
       const before = c.where(s, t, 0); // counts read before the corruption changes them
-      const touched = s.host.engine.debugCorrupt(invariant, t.vm?.id ?? 0, t.gppn ?? 0, t.arg ?? 0);
+      const touched = engineOf(s.host).reclaim.debugCorrupt(invariant, t.vm?.id ?? 0, t.gppn ?? 0, t.arg ?? 0);
       const want = { ...before, ...c.where(s, t, touched), ...('expected' in before ? { expected: before.expected } : {}), ...('found' in before ? { found: before.found } : {}) };
       let err: unknown;
       try {
@@ -221,27 +223,27 @@ describe('audit: every invariant fires on its own corruption, naming where', () 
 describe('audit: names and the debug-only hook', () => {
   it('every code from 1 up has a name and a text; AuditError reads as the invariant and its place', async () => {
     const e = Engine.create({ machineMemoryMiB: 1 });
-    const inv = e.auditInvariants();
+    const inv = e.reclaim.invariants;
     const codes = [...inv.keys()].sort((x, y) => x - y);
     expect(codes).toEqual(codes.map((_, i) => i + 1));
-    for (const code of codes) expect(e.auditText(code)).toMatch(/^[a-z].{20,}/);
-    expect(e.auditText(codes.length + 1)).toBe('');
+    for (const code of codes) expect(e.reclaim.auditText(code)).toMatch(/^[a-z].{20,}/);
+    expect(e.reclaim.auditText(codes.length + 1)).toBe('');
     const err = new AuditError('ISOLATION', 13, 'a text', { vm: 'a', vmId: 0, gppn: 5, mpn: 17, expected: 2, found: 1 });
     expect(err.message).toBe('audit: invariant ISOLATION broken: a text (at VM "a" (id 0), GPPN 5, MPN 17; expected 2, found 1)');
   });
 
   it('the release build refuses to corrupt, and nothing changes', async () => {
     const s = await scene('release');
-    expect(s.host.engine.flavor).toBe('release');
-    expect(() => s.host.engine.debugCorrupt('FRAMES_CONSERVED')).toThrow(ConfigError);
-    expect(() => s.host.engine.debugCorrupt('FRAMES_CONSERVED')).toThrow(/compiled only into build\/debug\.wasm/);
+    expect(engineOf(s.host).flavor).toBe('release');
+    expect(() => engineOf(s.host).reclaim.debugCorrupt('FRAMES_CONSERVED')).toThrow(ConfigError);
+    expect(() => engineOf(s.host).reclaim.debugCorrupt('FRAMES_CONSERVED')).toThrow(/compiled only into build\/debug\.wasm/);
     s.host.audit(true);
   });
 
   it('an unknown invariant name or a target in the wrong state is a ConfigError, and changes nothing', async () => {
     const s = await scene();
-    expect(() => s.host.engine.debugCorrupt('NO_SUCH_THING')).toThrow(/invariant: got "NO_SUCH_THING", expected one of FRAMES_CONSERVED/);
-    expect(() => s.host.engine.debugCorrupt('ZERO_NOT_ZERO', s.a.id, 0)).toThrow(ConfigError); // page 0 is shared, not zero
+    expect(() => engineOf(s.host).reclaim.debugCorrupt('NO_SUCH_THING')).toThrow(/invariant: got "NO_SUCH_THING", expected one of FRAMES_CONSERVED/);
+    expect(() => engineOf(s.host).reclaim.debugCorrupt('ZERO_NOT_ZERO', s.a.id, 0)).toThrow(ConfigError); // page 0 is shared, not zero
     s.host.audit(true);
   });
 });

@@ -15,7 +15,8 @@
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: lz4js ships no types
 import lz4js from 'lz4js';
-import { Engine, Lz4Status, lz4Compress } from '../src/index.js';
+import { Lz4Status, lz4Compress } from '../src/index.js';
+import { Engine } from '../src/engine/engine.js';
 import { KINDS, Prng, makeInput, type Kind } from './support/lz4data.js';
 
 const ITERATIONS = Number(process.env.MEMVISOR_FUZZ_ITERATIONS ?? 300_000);
@@ -138,7 +139,7 @@ function mutate(rng: Prng, m: Mutation, base: Base, other: Base): Uint8Array {
 /** The memory layout of the cases; `run*` place the data and check every invariant. */
 class Rig {
   readonly e = Engine.create({ stagingBytes: 1 << 20 });
-  readonly dst = this.e.stage(1 << 20) + CANARY;
+  readonly dst = this.e.gateway.stage(1 << 20) + CANARY;
   private readonly pattern: Uint8Array;
 
   constructor(rng: Prng) {
@@ -147,8 +148,8 @@ class Rig {
 
   /** Puts `src` at the very end of linear memory and canaries around [dst, dst+cap); returns src's address. */
   private place(src: Uint8Array, cap: number): number {
-    const u8 = this.e.u8;
-    const at = this.e.memoryBytes - src.length;
+    const u8 = this.e.gateway.u8;
+    const at = this.e.gateway.memoryBytes - src.length;
     if (this.dst + cap + CANARY > at) throw new Error(`case too large: cap ${cap}, src ${src.length}`);
     u8.set(src, at);
     u8.set(this.pattern, this.dst - CANARY);
@@ -158,7 +159,7 @@ class Rig {
 
   /** Asserts that the canaries and src are untouched. */
   private check(src: Uint8Array, at: number, cap: number, what: () => string): void {
-    const u8 = this.e.u8;
+    const u8 = this.e.gateway.u8;
     const p = Buffer.from(this.pattern);
     if (Buffer.compare(p, u8.subarray(this.dst - CANARY, this.dst)) !== 0) throw new Error(`write before dst: ${what()}`);
     if (Buffer.compare(p, u8.subarray(this.dst + cap, this.dst + cap + CANARY)) !== 0) throw new Error(`write past dst+cap: ${what()}`);
@@ -170,7 +171,7 @@ class Rig {
   /** Decodes `block` into `cap` bytes; returns the status after checking the invariants. */
   decode(block: Uint8Array, cap: number, what: () => string): number {
     const at = this.place(block, cap);
-    const r = this.e.lz4Decompress(at, block.length, this.dst, cap);
+    const r = this.e.codec.lz4Decompress(at, block.length, this.dst, cap);
     this.check(block, at, cap, what);
     if (r >= 0 ? r > cap : !DECODE_ERRORS.has(r)) throw new Error(`status ${r} with cap ${cap}: ${what()}`);
     return r;
@@ -179,7 +180,7 @@ class Rig {
   /** Compresses `input` into `cap` bytes; returns the status and leaves the block at `dst`. */
   encode(input: Uint8Array, cap: number, what: () => string): number {
     const at = this.place(input, cap);
-    const r = this.e.lz4Compress(at, input.length, this.dst, cap);
+    const r = this.e.codec.lz4Compress(at, input.length, this.dst, cap);
     this.check(input, at, cap, what);
     if (r >= 0 ? r > cap : r !== Lz4Status.DoesNotFit) throw new Error(`status ${r} with cap ${cap}: ${what()}`);
     return r;
@@ -187,7 +188,7 @@ class Rig {
 
   /** The bytes at dst. */
   out(n: number): Uint8Array {
-    return this.e.u8.subarray(this.dst, this.dst + n);
+    return this.e.gateway.u8.subarray(this.dst, this.dst + n);
   }
 }
 

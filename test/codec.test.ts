@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 // @ts-expect-error: lz4js ships no types
 import lz4js from 'lz4js';
+import { Engine } from '../src/engine/engine.js';
 import {
-  Engine, Lz4Status, lz4Compress, lz4Decompress, lz4Bound, lz4Codec, deflateCodec, codecByName,
+  Lz4Status, lz4Compress, lz4Decompress, lz4Bound, lz4Codec, deflateCodec, codecByName,
   CodecError, ConfigError, lz4CompressInto, lz4DecompressInto, lz4CompressPagesInto, lz4DecompressPagesInto,
 } from '../src/index.js';
 import { KINDS, Prng, makeInput, parseBlock, realData, type Kind } from './support/lz4data.js';
@@ -37,13 +38,14 @@ const eq = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a), Buff
 describe('lz4Bound', () => {
   it('the TypeScript formula equals the module', () => {
     const e = Engine.create({});
-    for (const n of [0, 1, 254, 255, 256, 4096, 65535, 1 << 20, (1 << 30) + 7]) expect(lz4Bound(n)).toBe(e.lz4Bound(n));
+    for (const n of [0, 1, 254, 255, 256, 4096, 65535, 1 << 20, (1 << 30) + 7]) expect(lz4Bound(n)).toBe(e.codec.lz4Bound(n));
   });
 });
 
 describe('lz4 status codes', () => {
   it('mirror the module constants', () => {
-    const codes = Engine.create({}).lz4StatusCodes();
+    const all = Engine.create({}).gateway.constants as unknown as Record<string, number>;
+    const codes = Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith('LZ4_')));
     expect(codes).toEqual({
       LZ4_DOES_NOT_FIT: Lz4Status.DoesNotFit,
       LZ4_TRUNCATED: Lz4Status.Truncated,
@@ -173,33 +175,33 @@ describe('lz4 page batches', () => {
 
   /** Stages the pages, then slots, sizes and the output pages; returns their addresses. */
   function layout(slot: number) {
-    const src = e.stage(n * 4096 + n * slot + n * 4 + n * 4096);
+    const src = e.gateway.stage(n * 4096 + n * slot + n * 4 + n * 4096);
     const dst = src + n * 4096;
     const sizes = dst + n * slot;
     const out = sizes + n * 4;
-    pages.forEach((p, i) => e.u8.set(p, src + i * 4096));
+    pages.forEach((p, i) => e.gateway.u8.set(p, src + i * 4096));
     return { src, dst, sizes, out };
   }
-  const sizeAt = (sizes: number, i: number) => e.view.getInt32(sizes + i * 4, true);
+  const sizeAt = (sizes: number, i: number) => e.gateway.view.getInt32(sizes + i * 4, true);
 
   it('compresses into slots with per-page sizes, as the one-shot call does', () => {
     const slot = lz4Bound(4096);
     const { src, dst, sizes, out } = layout(slot);
-    expect(e.lz4CompressPages(src, n, dst, slot, sizes)).toBe(n);
+    expect(e.codec.lz4CompressPages(src, n, dst, slot, sizes)).toBe(n);
     for (let i = 0; i < n; i++) {
       const one = lz4Compress(pages[i]);
       expect(sizeAt(sizes, i)).toBe(one.length);
-      expect(eq(e.u8.subarray(dst + i * slot, dst + i * slot + one.length), one)).toBe(true);
+      expect(eq(e.gateway.u8.subarray(dst + i * slot, dst + i * slot + one.length), one)).toBe(true);
     }
-    e.u8.fill(0xee, out, out + n * 4096);
-    expect(e.lz4DecompressPages(dst, slot, sizes, n, out)).toBe(n);
-    expect(e.lz4LastError()).toBe(0);
-    for (let i = 0; i < n; i++) expect(eq(e.u8.subarray(out + i * 4096, out + i * 4096 + 4096), pages[i])).toBe(true);
+    e.gateway.u8.fill(0xee, out, out + n * 4096);
+    expect(e.codec.lz4DecompressPages(dst, slot, sizes, n, out)).toBe(n);
+    expect(e.codec.lz4LastError()).toBe(0);
+    for (let i = 0; i < n; i++) expect(eq(e.gateway.u8.subarray(out + i * 4096, out + i * 4096 + 4096), pages[i])).toBe(true);
   });
 
   it('marks pages over a 2048-byte slot as not fitting and skips them when decompressing', () => {
     const { src, dst, sizes, out } = layout(2048);
-    const fit = e.lz4CompressPages(src, n, dst, 2048, sizes);
+    const fit = e.codec.lz4CompressPages(src, n, dst, 2048, sizes);
     let expected = 0;
     for (let i = 0; i < n; i++) {
       const full = lz4Compress(pages[i]).length;
@@ -207,10 +209,10 @@ describe('lz4 page batches', () => {
       if (full <= 2048) expected++;
     }
     expect(fit).toBe(expected);
-    e.u8.fill(0xee, out, out + n * 4096);
-    expect(e.lz4DecompressPages(dst, 2048, sizes, n, out)).toBe(n);
+    e.gateway.u8.fill(0xee, out, out + n * 4096);
+    expect(e.codec.lz4DecompressPages(dst, 2048, sizes, n, out)).toBe(n);
     for (let i = 0; i < n; i++) {
-      const page = e.u8.subarray(out + i * 4096, out + i * 4096 + 4096);
+      const page = e.gateway.u8.subarray(out + i * 4096, out + i * 4096 + 4096);
       if (sizeAt(sizes, i) >= 0) expect(eq(page, pages[i])).toBe(true);
       else expect(page.every((x) => x === 0xee)).toBe(true);
     }
@@ -219,18 +221,18 @@ describe('lz4 page batches', () => {
   it('stops at the first bad page and says why', () => {
     const slot = lz4Bound(4096);
     const { src, dst, sizes, out } = layout(slot);
-    e.lz4CompressPages(src, n, dst, slot, sizes);
-    e.view.setInt32(sizes + 5 * 4, slot + 1, true);
-    expect(e.lz4DecompressPages(dst, slot, sizes, n, out)).toBe(5);
-    expect(e.lz4LastError()).toBe(Lz4Status.BadSize);
-    e.view.setInt32(sizes + 5 * 4, 1, true);
-    e.u8[dst + 5 * slot] = 0x00; // a block of one empty token: decodes to 0 bytes
-    expect(e.lz4DecompressPages(dst, slot, sizes, n, out)).toBe(5);
-    expect(e.lz4LastError()).toBe(Lz4Status.SizeMismatch);
-    e.view.setInt32(sizes + 5 * 4, 3, true);
-    e.u8.set([0x0f, 0x00, 0x00], dst + 5 * slot); // a match with offset 0
-    expect(e.lz4DecompressPages(dst, slot, sizes, n, out)).toBe(5);
-    expect(e.lz4LastError()).toBe(Lz4Status.ZeroOffset);
+    e.codec.lz4CompressPages(src, n, dst, slot, sizes);
+    e.gateway.view.setInt32(sizes + 5 * 4, slot + 1, true);
+    expect(e.codec.lz4DecompressPages(dst, slot, sizes, n, out)).toBe(5);
+    expect(e.codec.lz4LastError()).toBe(Lz4Status.BadSize);
+    e.gateway.view.setInt32(sizes + 5 * 4, 1, true);
+    e.gateway.u8[dst + 5 * slot] = 0x00; // a block of one empty token: decodes to 0 bytes
+    expect(e.codec.lz4DecompressPages(dst, slot, sizes, n, out)).toBe(5);
+    expect(e.codec.lz4LastError()).toBe(Lz4Status.SizeMismatch);
+    e.gateway.view.setInt32(sizes + 5 * 4, 3, true);
+    e.gateway.u8.set([0x0f, 0x00, 0x00], dst + 5 * slot); // a match with offset 0
+    expect(e.codec.lz4DecompressPages(dst, slot, sizes, n, out)).toBe(5);
+    expect(e.codec.lz4LastError()).toBe(Lz4Status.ZeroOffset);
   });
 });
 

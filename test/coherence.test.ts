@@ -1,7 +1,7 @@
 /**
  * Translation and reclamation over one pmap: a Host with overcommitted machine memory, a VM in
  * ept mode and one in shadow mode, two simulated cores (host.mmu) running them. Guest data is
- * written and read through translations (hPA from mmu.translate, then engine.read/writeMachine)
+ * written and read through translations (hPA from mmu.translate, then host.readMachine / writeMachine)
  * and through vm.writePhys/readPhys, interleaved with share scans, page-outs (zip cache and
  * swap), balloon inflate/deflate and the copy-on-write breaks that writes to shared pages cause.
  *
@@ -15,6 +15,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, FaultKind, Host, Mmu, PState, type MmuVm, type VM } from '../src/index.js';
 import { mulberry32 as prng } from './prng.js';
+import { engineOf } from '../src/engine/engine.js';
+import { asGppn } from '../src/engine/addr.js';
 
 const PAGE = 4096;
 const DATA_PAGES = 160; // gVA pages each VM's process touches (guest OS range)
@@ -63,7 +65,9 @@ async function run(seed: number, ops: number) {
   const int = (n: number) => Math.floor(rnd() * n);
   // 2 x 4 MiB of guest memory, ~2.5 MiB of it touched, on 2 MiB of machine memory
   const host = await Host.create({ machineMemoryMiB: 2, seed, sharing: { salting: 'host' }, compression: { cachePercent: 10 } });
-  const e = host.engine;
+  const e = engineOf(host);
+  /** The MPN the pmap holds for (vm, gppn). */
+  const pmapFrame = (vm: number, gppn: number) => e.reclaim.pmapFrame(vm, asGppn(gppn));
   const make = (name: string, mmu: 'ept' | 'shadow', limitMiB?: number): Omit<Guest, 'paging'> => ({
     vm: host.addVM({ name, memoryMiB: 4, mmu, limitMiB }),
     data: Array.from({ length: DATA_PAGES }, () => new Uint8Array(PAGE)),
@@ -90,7 +94,7 @@ async function run(seed: number, ops: number) {
     const gppn = g.gppn[i]!;
     const state = g.vm.pageState(gppn);
     check(RESIDENT.has(state) && (kind === 'read' || state === PState.Mapped), () => `${g.vm.name} page ${i} (GPPN ${gppn}): pmap state ${PState[state]} after a ${kind}`);
-    const frame = e.pmapFrame(g.vm.id, gppn);
+    const frame = pmapFrame(g.vm.id, gppn);
     check(Number(t.hpa! >> 12n) === frame, () => `${g.vm.name} page ${i} (GPPN ${gppn}): translation reaches frame ${t.hpa! >> 12n}, the pmap holds ${frame}`);
     return t.hpa!;
   };
@@ -106,17 +110,17 @@ async function run(seed: number, ops: number) {
         const refaults = () => { const s = core.stats(); return g.vm.mmu === 'ept' ? s.eptViolations : s.shadowFills; };
         const r0 = was === undefined ? 0 : refaults();
         const hpa = translate(core, g, i, 'read');
-        if (was !== undefined && was !== e.pmapFrame(g.vm.id, gppn)) {
+        if (was !== undefined && was !== pmapFrame(g.vm.id, gppn)) {
           // the frame behind the page changed since the snapshot: no cached translation may survive
           check(refaults() > r0, () => `${g.vm.name} page ${i} (GPPN ${gppn}): backing changed from ${was} but the translation did not re-fault`);
           counts.refaultChecks++;
         }
-        if (int(8) === 0) sameBytes(e.readMachine(hpa, PAGE), g.data[i], `${g.vm.name} page ${i}`);
+        if (int(8) === 0) sameBytes(host.readMachine(hpa, PAGE), g.data[i], `${g.vm.name} page ${i}`);
       }
     }
   };
   /** pmap frame (MPN, or slot) of every touched data page, keyed by GPPN. */
-  const snapshot = () => guests.map((g) => new Map(g.gppn.flatMap((gp) => (gp === undefined ? [] : [[gp, e.pmapFrame(g.vm.id, gp)] as [number, number]]))));
+  const snapshot = () => guests.map((g) => new Map(g.gppn.flatMap((gp) => (gp === undefined ? [] : [[gp, pmapFrame(g.vm.id, gp)] as [number, number]]))));
   const reclaimed = (before: Map<number, number>[]) => {
     counts.reclaimSteps++;
     host.audit(false);
@@ -143,14 +147,14 @@ async function run(seed: number, ops: number) {
       const off = whole ? 0 : int(PAGE - 64);
       const bytes = content(whole ? PAGE : 1 + int(64));
       const hpa = translate(core, g, i, 'write');
-      e.writeMachine(hpa + BigInt(off), bytes);
+      host.writeMachine(hpa + BigInt(off), bytes);
       g.data[i].set(bytes, off);
       counts.mmuWrites++;
     } else if (r < 0.5) {
       const i = int(DATA_PAGES);
       const off = int(PAGE - 256);
       const hpa = translate(core, g, i, 'read');
-      sameBytes(e.readMachine(hpa + BigInt(off), 256), g.data[i].subarray(off, off + 256), `${g.vm.name} page ${i} at ${off}`);
+      sameBytes(host.readMachine(hpa + BigInt(off), 256), g.data[i].subarray(off, off + 256), `${g.vm.name} page ${i} at ${off}`);
       counts.mmuReads++;
     } else if (r < 0.55) {
       // a batch of reads in one call; records that meet a pmap fault are retried by the Mmu
@@ -164,8 +168,8 @@ async function run(seed: number, ops: number) {
       for (let k = 0; k < n; k++) {
         const i = idx[k];
         const gp = g.gppn[i];
-        check(gp === undefined || Number(out[k] >> 12n) === e.pmapFrame(g.vm.id, gp), () => `batch record ${k}: ${g.vm.name} page ${i} reaches frame ${out[k] >> 12n}, the pmap holds ${e.pmapFrame(g.vm.id, gp!)}`);
-        sameBytes(e.readMachine(out[k], 8), g.data[i].subarray(8, 16), `batch record ${k}: ${g.vm.name} page ${i}`);
+        check(gp === undefined || Number(out[k] >> 12n) === pmapFrame(g.vm.id, gp), () => `batch record ${k}: ${g.vm.name} page ${i} reaches frame ${out[k] >> 12n}, the pmap holds ${pmapFrame(g.vm.id, gp!)}`);
+        sameBytes(host.readMachine(out[k], 8), g.data[i].subarray(8, 16), `batch record ${k}: ${g.vm.name} page ${i}`);
       }
       counts.batches++;
     } else if (r < 0.65) {
@@ -212,7 +216,7 @@ async function run(seed: number, ops: number) {
   }
   // the end: everything the guests wrote, read back both ways
   for (const g of guests) {
-    for (let i = 0; i < DATA_PAGES; i++) sameBytes(e.readMachine(translate(cores[0], g, i, 'read'), PAGE), g.data[i], `${g.vm.name} page ${i}`);
+    for (let i = 0; i < DATA_PAGES; i++) sameBytes(host.readMachine(translate(cores[0], g, i, 'read'), PAGE), g.data[i], `${g.vm.name} page ${i}`);
     for (let p = 0; p < USER_PAGES; p++) sameBytes(g.vm.readPhys(p * PAGE, PAGE), g.user[p], `${g.vm.name} user GPPN ${p}`);
   }
   host.audit(true);
@@ -331,7 +335,7 @@ describe('Mmu over a Host: set-up and validation', () => {
     const pb = core.attach(b);
     const t = core.translate(VA0, 'write');
     expect(t.fault).toBeNull();
-    host.engine.writeMachine(t.hpa!, new Uint8Array([42]));
+    host.writeMachine(t.hpa!, new Uint8Array([42]));
     // VM a's paging is set up after b's shadow leaf exists; b's reverse map must survive it
     core.attach(a);
     b.pageOut(b.pages);
@@ -341,8 +345,8 @@ describe('Mmu over a Host: set-up and validation', () => {
     expect(again.fault).toBeNull();
     const gppn = guestGppn(core, VA0);
     expect(b.pageState(gppn)).toBe(PState.Mapped); // swapped back in: the stale leaf was dropped
-    expect(Number(again.hpa! >> 12n)).toBe(host.engine.pmapFrame(b.id, gppn));
-    expect(host.engine.readMachine(again.hpa!, 1)[0]).toBe(42);
+    expect(Number(again.hpa! >> 12n)).toBe(engineOf(host).reclaim.pmapFrame(b.id, asGppn(gppn)));
+    expect(host.readMachine(again.hpa!, 1)[0]).toBe(42);
   });
 
   it('a translation that needs a swapped-out page table or data page swaps it in and retries', async () => {
@@ -351,12 +355,12 @@ describe('Mmu over a Host: set-up and validation', () => {
     const mmu = host.mmu();
     mmu.attach(vm);
     const hpa = mmu.translateOrThrow(0x400000n, 'write');
-    host.engine.writeMachine(hpa, Uint8Array.of(42));
+    host.writeMachine(hpa, Uint8Array.of(42));
     vm.pageOut(1024); // every resident page, page tables included, goes to swap
     expect(vm.stats().SWCUR).toBeGreaterThan(4);
     const t = mmu.translate(0x400000n, 'read');
     expect(t.fault).toBeNull();
-    expect(host.engine.readMachine(t.hpa!, 1)).toEqual(Uint8Array.of(42));
+    expect(host.readMachine(t.hpa!, 1)).toEqual(Uint8Array.of(42));
     // the guest PWC still holds the upper tables (gPAs do not change): the PTE page and the data page come back
     expect(vm.stats().SWR).toBeGreaterThanOrEqual(2);
     expect(mmu.stats().eptViolations).toBeGreaterThan(1);
@@ -379,7 +383,7 @@ describe('accessed sampling over a Host: the CLOCK victim choice sees translated
       const hot = gppns.slice(0, 20), cold = gppns.slice(20);
       for (let r = 0; r < 3; r++) for (const va of vas.slice(0, 20)) core.translateOrThrow(va, 'read');
       // the accesses hit in the TLB: the pmap alone cannot tell hot from cold
-      expect(hot.filter((g) => host.engine.pmapSample(vm.id, g, false) & 1)).toEqual([]);
+      expect(hot.filter((g) => engineOf(host).reclaim.pmapSample(vm.id, asGppn(g), false) & 1)).toEqual([]);
       vm.pageOut(20);
       const out = (g: number) => vm.pageState(g) !== PState.Mapped;
       expect(hot.filter(out)).toEqual([]);
@@ -427,7 +431,7 @@ describe('batches over a Host that swap in and reclaim mid-batch', () => {
     const vas = new BigUint64Array(2048);
     for (let i = 0; i < vas.length; i++) {
       vas[i] = 0x10000000n + BigInt(i) * 4096n;
-      host.engine.writeMachine(core.translateOrThrow(vas[i], 'write'), Uint8Array.of(i & 0xff, i >> 8, 0x5a));
+      host.writeMachine(core.translateOrThrow(vas[i], 'write'), Uint8Array.of(i & 0xff, i >> 8, 0x5a));
     }
     return { host, vm, core, vas };
   };
@@ -441,7 +445,7 @@ describe('batches over a Host that swap in and reclaim mid-batch', () => {
       expect(core.translateBatch(vas, new Uint8Array(vas.length), out)).toBe(0);
       // room for every page: no record's frame was taken back after it was translated
       for (let i = 0; i < vas.length; i++) {
-        expect(Array.from(host.engine.readMachine(out[i], 3))).toEqual([i & 0xff, i >> 8, 0x5a]);
+        expect(Array.from(host.readMachine(out[i], 3))).toEqual([i & 0xff, i >> 8, 0x5a]);
       }
       host.close();
     });
@@ -453,11 +457,11 @@ describe('batches over a Host that swap in and reclaim mid-batch', () => {
       expect(core.translateBatch(vas, new Uint8Array(vas.length), out)).toBe(0);
       for (let i = 0; i < vas.length; i++) {
         expect(out[i] >> 63n).toBe(0n);
-        expect(Number(out[i] >> 12n)).toBeLessThan(host.engine.machineFrames);
+        expect(Number(out[i] >> 12n)).toBeLessThan(host.frameCounts().total);
       }
       // the last record's page was swapped in last: its frame is still its own
       const last = vas.length - 1;
-      expect(Array.from(host.engine.readMachine(out[last], 3))).toEqual([last & 0xff, last >> 8, 0x5a]);
+      expect(Array.from(host.readMachine(out[last], 3))).toEqual([last & 0xff, last >> 8, 0x5a]);
       host.close();
     });
   }

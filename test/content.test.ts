@@ -5,21 +5,22 @@
  * loop draws the Zipf distribution (chi-square), also truncated to a smaller active set.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine, lz4Codec, xxh64 } from '../src/index.js';
-import { SimEngine, ContentKind } from '../src/engine/sim.js';
+import { lz4Codec, xxh64 } from '../src/index.js';
+import { Engine } from '../src/engine/engine.js';
+import { ContentKind } from '../src/engine/workload.js';
+import { asGppn } from '../src/engine/addr.js';
 import { nameKey } from '../src/workload/keys.js';
 
 function simEngine(contentPages = 0) {
   const e = Engine.create({ machineMemoryMiB: 1, simTables: true, simContentPages: contentPages, maxVMs: 2, guestMemoryMiB: 64 });
-  const vm = e.vmCreate(8192, 0);
-  const se = new SimEngine(e);
-  expect(se.guestSetup(vm, 0, 0, 0, 8192, 8192, 8192)).toBe(true);
-  return { e, se, vm };
+  const vm = e.reclaim.vmCreate(8192, 0);
+  expect(e.guest.guestSetup(vm, 0, 0, 0, 8192, asGppn(8192), asGppn(8192))).toBe(true);
+  return { e, se: e.guest, content: e.workload, vm };
 }
 
 describe('content generators', () => {
-  const { se } = simEngine();
-  const page = (k: ContentKind, key: bigint, p: number) => se.contentPage(k, 0, key, p);
+  const { content } = simEngine();
+  const page = (k: ContentKind, key: bigint, p: number) => content.contentPage(k, 0, key, p);
   const lz4 = (b: Uint8Array) => lz4Codec.compress(b, 4096)?.length ?? 4096;
 
   it('are deterministic in (kind, key, page) and differ across pages and keys', () => {
@@ -48,7 +49,7 @@ describe('content generators', () => {
 
   it('a generated OS image is the same bytes on every machine for a seed (golden hash), and another seed another image', () => {
     const image = (seed: number) => {
-      const { se: s } = simEngine(64);
+      const { content: s } = simEngine(64);
       expect(s.imageSet(0, 0, 64)).toBe(true);
       s.generateImage(0, nameKey(seed, 'linux'));
       const all = new Uint8Array(64 * 4096);

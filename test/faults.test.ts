@@ -15,6 +15,8 @@
  * MEMVISOR_FAULT_OPS overrides the count. The figures of each seed are printed.
  */
 import { describe, expect, it } from 'vitest';
+import { engineOf } from '../src/engine/engine.js';
+import { asGppn } from '../src/engine/addr.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -198,7 +200,7 @@ async function run(seed: number, ops: number, backing: 'memory' | 'file', dir: s
         const swapped = [...Array(g.vm.pages).keys()].filter((p) => g.vm.pageState(p) === PState.Swapped);
         if (swapped.length === 0) continue;
         const p = swapped[int(swapped.length)];
-        g.vm.swap.corrupt(host.engine.pmapFrame(g.vm.id, p), int(PAGE * 8));
+        g.vm.swap.corrupt(engineOf(host).reclaim.pmapFrame(g.vm.id, asGppn(p)), int(PAGE * 8));
         f.injected[kind]++;
       } else {
         g.vm.swap.inject({ kind, count });
@@ -283,7 +285,7 @@ describe('fault injection: every fault survived or reported on its VM, nothing e
     const want = new Uint8Array(PAGE).fill(9);
     vm.writePhys(0, want);
     // a byte changed behind the VM's back (in its frame) is caught by the oracle comparison
-    host.engine.writeMachine(host.engine.pmapFrame(vm.id, 0) * PAGE + 100, new Uint8Array([8]));
+    host.writeMachine(engineOf(host).reclaim.pmapFrame(vm.id, asGppn(0)) * PAGE + 100, new Uint8Array([8]));
     expect(() => sameAsOracle(vm, 0, vm.readPhys(0, PAGE), want)).toThrow(/VM x lost a byte at gPA 100 \(GPPN 0\): read 8, wrote 9/);
     expect(classify(new OutOfMachineMemoryError('no frame'), vm)).toBe('lock-up');
     expect(classify(new TypeError('x'), vm)).toBe('raw');

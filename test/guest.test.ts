@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Simulation, OOM_DEFLATE_PAGES, type Policy, type ScenarioInput, type Sample } from '../src/index.js';
+import { engineOf } from '../src/engine/engine.js';
 
 /** A policy whose balloon target (MiB) is a function of simulated time. */
 function balloonTo(mib: (t: number) => number): Policy {
@@ -91,7 +92,7 @@ describe('deflate-on-OOM', () => {
   it('gives back 256 pages per guest OOM event; without it the allocations fail and the touches are lost', async () => {
     const sim = await Simulation.create(s(true), { policy: balloonTo(() => 44) });
     sim.advance(3);
-    const balloon = () => sim.engine.get(sim.vm('vm').vm.id, 'balloon');
+    const balloon = () => engineOf(sim.host).guest.get(sim.vm('vm').vm.id, 'balloon');
     const before = balloon();
     expect(before).toBe(44 * 256);
     sim.advance(0.3); // no balloon poll in between: only OOM deflations move it

@@ -3,6 +3,7 @@
  * TraceParseError, never a raw inflater error and never a result that differs from the clean one.
  */
 import { describe, expect, it } from 'vitest';
+import { engineOf } from '../src/engine/engine.js';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'fflate';
 import { Mmu, MemvisorError, type MmuStats } from '../src/index.js';
@@ -138,8 +139,8 @@ describe('gzip trace input', () => {
 
 /** A CRC-32 over JavaScript bytes for the verifier's direct test (the engine's, through staging). */
 const crcHelper = {
-  engine: Mmu.create(small).engine,
+  engine: engineOf(Mmu.create(small)),
   crc(d: Uint8Array, crc: number): number {
-    return this.engine.crc32(this.engine.stageIn(d), d.length, crc);
+    return this.engine.codec.crc32Bytes(d, crc);
   },
 };

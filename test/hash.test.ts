@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import xxhash from 'xxhash-wasm';
 import { xxhash3 } from 'hash-wasm';
-import { ConfigError, Engine, EngineAbortError, xxh3, xxh3Pages, xxh64, xxh64Pages } from '../src/index.js';
+import { ConfigError, EngineAbortError, xxh3, xxh3Pages, xxh64, xxh64Pages } from '../src/index.js';
+import { Engine } from '../src/engine/engine.js';
 import { buildCorpus } from '../src/workload/corpus.js';
 
 const U64 = (1n << 64n) - 1n;
@@ -151,24 +152,24 @@ describe('page hashes', () => {
   /** An engine holding the corpus in machine RAM, and room for n u64 results in staging. */
   function load(flavor: 'debug' | 'release') {
     const e = Engine.create({ machineMemoryMiB: Math.ceil(n / 256), flavor });
-    const ram = e.region('ram').offset;
-    e.u8.set(corpus.pages, ram);
-    const out = e.stage(n * 8);
-    const read = () => Array.from({ length: n }, (_, i) => e.view.getBigUint64(out + 8 * i, true));
+    const ram = e.gateway.region('ram').offset;
+    e.gateway.u8.set(corpus.pages, ram);
+    const out = e.gateway.stage(n * 8);
+    const read = () => Array.from({ length: n }, (_, i) => e.gateway.view.getBigUint64(out + 8 * i, true));
     return { e, ram, out, read };
   }
 
   it('pages of real files hash as the references do, one by one and in a batch', async () => {
     const { e, ram, out, read } = load('debug');
-    e.pagesHash(ram, n, out);
+    e.codec.pagesHash(ram, n, out);
     const batch = read();
-    e.pagesXxh3(ram, n, out);
+    e.codec.pagesXxh3(ram, n, out);
     expect(read()).toEqual(batch);
-    e.pagesXxh64(ram, n, out);
+    e.codec.pagesXxh64(ram, n, out);
     const batch64 = read();
     for (let i = 0; i < n; i++) {
       const page = corpus.pages.subarray(i * 4096, i * 4096 + 4096);
-      expect(e.xxh3(ram + i * 4096, 4096), `page ${i}`).toBe(batch[i]);
+      expect(e.codec.xxh3(ram + i * 4096, 4096), `page ${i}`).toBe(batch[i]);
       expect(batch[i], `page ${i}`).toBe(await refXxh3(page, 0n));
       expect(batch64[i], `page ${i}`).toBe(h64Raw(page));
     }
@@ -178,24 +179,24 @@ describe('page hashes', () => {
   it('release and debug flavours agree', () => {
     const d = load('debug');
     const r = load('release');
-    d.e.pagesHash(d.ram, n, d.out);
-    r.e.pagesHash(r.ram, n, r.out);
+    d.e.codec.pagesHash(d.ram, n, d.out);
+    r.e.codec.pagesHash(r.ram, n, r.out);
     expect(r.read()).toEqual(d.read());
-    d.e.pagesXxh64(d.ram, n, d.out);
-    r.e.pagesXxh64(r.ram, n, r.out);
+    d.e.codec.pagesXxh64(d.ram, n, d.out);
+    r.e.codec.pagesXxh64(r.ram, n, r.out);
     expect(r.read()).toEqual(d.read());
     for (const len of EDGES) {
       const p = r.ram + 1; // unaligned
-      expect(r.e.xxh3(p, len, U64)).toBe(d.e.xxh3(d.ram + 1, len, U64));
-      expect(r.e.xxh64(p, len, U64)).toBe(d.e.xxh64(d.ram + 1, len, U64));
+      expect(r.e.codec.xxh3(p, len, U64)).toBe(d.e.codec.xxh3(d.ram + 1, len, U64));
+      expect(r.e.codec.xxh64(p, len, U64)).toBe(d.e.codec.xxh64(d.ram + 1, len, U64));
     }
   });
 
   it('a batch of zero pages writes nothing', () => {
     const { e, ram, out } = load('debug');
-    e.view.setBigUint64(out, 42n, true);
-    e.pagesHash(ram, 0, out);
-    expect(e.view.getBigUint64(out, true)).toBe(42n);
+    e.gateway.view.setBigUint64(out, 42n, true);
+    e.codec.pagesHash(ram, 0, out);
+    expect(e.gateway.view.getBigUint64(out, true)).toBe(42n);
   });
 });
 
@@ -252,9 +253,9 @@ describe('xxh64Pages and xxh3Pages (pages that start in JavaScript)', () => {
 
   it('the debug flavour aborts on pages or output past the end of linear memory', () => {
     const e = Engine.create({ flavor: 'debug' });
-    expect(() => e.xxh3Pages(e.memoryBytes - 4096, 2, 0n, 0)).toThrow(/xxh3Pages: pages or output past the end/);
+    expect(() => e.codec.xxh3Pages(e.gateway.memoryBytes - 4096, 2, 0n, 0)).toThrow(/xxh3Pages: pages or output past the end/);
     const f = Engine.create({ flavor: 'debug' });
-    expect(() => f.xxh64Pages(0, 1, 0n, f.memoryBytes - 4)).toThrow(/xxh64Pages: pages or output past the end/);
+    expect(() => f.codec.xxh64Pages(0, 1, 0n, f.gateway.memoryBytes - 4)).toThrow(/xxh64Pages: pages or output past the end/);
   });
 });
 
@@ -273,8 +274,8 @@ describe('argument validation', () => {
 
   it('the debug flavour aborts on input past the end of linear memory', () => {
     const e = Engine.create({ flavor: 'debug' });
-    expect(() => e.xxh3(e.memoryBytes - 100, 200)).toThrow(EngineAbortError);
+    expect(() => e.codec.xxh3(e.gateway.memoryBytes - 100, 200)).toThrow(EngineAbortError);
     const f = Engine.create({ flavor: 'debug' });
-    expect(() => f.pagesHash(f.memoryBytes - 4096, 2, 0)).toThrow(/pagesHash: pages or output past the end/);
+    expect(() => f.codec.pagesHash(f.gateway.memoryBytes - 4096, 2, 0)).toThrow(/pagesHash: pages or output past the end/);
   });
 });

@@ -5,6 +5,8 @@
  * translations), usable at once; VM ids and pmap ranges are reused.
  */
 import { describe, expect, it } from 'vitest';
+import { engineOf } from '../src/engine/engine.js';
+import { asGppn } from '../src/engine/addr.js';
 import { existsSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -172,7 +174,7 @@ describe('faults are contained', () => {
     const o = host.addVM({ name: 'o', memoryMiB: 8 });
     fill(f, 1, 2048, noise);
     f.pageOut(16);
-    f.swap.corrupt(host.engine.pmapFrame(f.id, [...Array(2048).keys()].find((g) => f.pageState(g) === PState.Swapped)!), 3);
+    f.swap.corrupt(engineOf(host).reclaim.pmapFrame(f.id, asGppn([...Array(2048).keys()].find((g) => f.pageState(g) === PState.Swapped)!)), 3);
     expect(() => verify(f, 1, 2048, noise)).toThrow(/checksum/);
     expect(f.faulted).not.toBeNull();
     const held = f.stats().resident;
@@ -249,7 +251,7 @@ describe('power-off and removeVM', () => {
       const a = host.addVM({ name: 'a', memoryMiB: 4, mmu });
       const pa = core.attach(a);
       const hpa = core.translateOrThrow(0x400000n, 'write');
-      host.engine.writeMachine(hpa, new Uint8Array([0xaa]));
+      host.writeMachine(hpa, new Uint8Array([0xaa]));
       a.powerOff();
       const b = host.addVM({ name: 'b', memoryMiB: 4, mmu });
       expect(b.id).toBe(a.id); // the id is reused, and with it the default VPID
@@ -257,7 +259,7 @@ describe('power-off and removeVM', () => {
       expect(pb.vpid).toBe(pa.vpid);
       const t = core.translate(0x400000n, 'read');
       expect(t.fault).toBeNull();
-      expect(host.engine.readMachine(t.hpa!, 1)[0]).toBe(0); // b's own fresh page, not a's
+      expect(host.readMachine(t.hpa!, 1)[0]).toBe(0); // b's own fresh page, not a's
       expect(core.stats().walks).toBeGreaterThan(1); // walked again, no stale TLB hit
       host.audit();
       host.close();
@@ -291,7 +293,7 @@ describe('power-off and removeVM', () => {
       if (round % 50 === 0) host.audit();
     }
     expect(serial).toBeGreaterThan(250);
-    expect(host.engine.vmTotal()).toBeLessThanOrEqual(3);
+    expect(engineOf(host).reclaim.vmTotal()).toBeLessThanOrEqual(3);
     host.audit();
     host.close();
   });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -21,20 +21,60 @@ describe('built package', () => {
       writeFileSync(
         join(dir, 'main.js'),
         `import * as m from 'memvisor';
-const e = m.Engine.create({ machineMemoryMiB: 4 });
-const f = e.frameAlloc(m.FrameKind.Guest);
+const host = await m.Host.create({ machineMemoryMiB: 4 });
+const vm = host.addVM({ name: 'a', memoryMiB: 1 });
+vm.writePhys(4096, Uint8Array.of(1, 2, 3));
 let err = '';
-try { m.Engine.create({ machineMemoryMiB: -5 }); } catch (x) { err = x.constructor.name + ': ' + x.message; }
-console.log(JSON.stringify({ flavor: e.flavor, total: e.frameCounts().total, f, exports: Object.keys(m).sort(), err }));`,
+try { await m.Host.create({ machineMemoryMiB: -5 }); } catch (x) { err = x.constructor.name + ': ' + x.message; }
+console.log(JSON.stringify({ total: host.frameCounts().total, read: Array.from(vm.readPhys(4096, 3)), exports: Object.keys(m).sort(), err }));`,
       );
       const env = { ...process.env };
       delete env.MEMVISOR_DEBUG;
       const out = JSON.parse(execFileSync(process.execPath, ['main.js'], { cwd: dir, env, encoding: 'utf8' }));
-      expect(out.flavor).toBe('release');
       expect(out.total).toBe(1024);
-      expect(out.f).toBe(0);
-      expect(out.exports).toContain('Engine');
+      expect(out.read).toEqual([1, 2, 3]);
+      for (const name of ['Host', 'VM', 'Mmu', 'replayBytes', 'TraceParseError', 'xxh64', 'lz4Codec', 'ConfigError']) expect(out.exports).toContain(name);
+      // the engine is internal: nothing of it is exported
+      for (const name of ['Engine', 'FrameKind', 'NO_FRAME', 'utilityEngine']) expect(out.exports).not.toContain(name);
       expect(out.err).toMatch(/^ConfigError: machineMemoryMiB: got -5/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ships typings without @internal members that a strict TypeScript consumer compiles against', () => {
+    const dts = readdirSync(join(root, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
+    expect(dts.length).toBeGreaterThan(5);
+    for (const f of dts) expect(readFileSync(join(root, 'dist', f), 'utf8'), f).not.toMatch(/@internal/);
+    const index = readFileSync(join(root, 'dist/index.d.ts'), 'utf8');
+    expect(index).not.toMatch(/\bEngine\b[^F]/);
+    const dir = mkdtempSync(join(tmpdir(), 'memvisor-typed-'));
+    try {
+      mkdirSync(join(dir, 'node_modules'));
+      symlinkSync(root, join(dir, 'node_modules', 'memvisor'), 'dir');
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: [], typeRoots: [join(root, 'node_modules/@types')] },
+        files: ['main.ts'],
+      }));
+      writeFileSync(join(dir, 'main.ts'), `import { Host, Mmu, type Hpa, type VmStats } from 'memvisor';
+const host = await Host.create({ machineMemoryMiB: 4 });
+const vm = host.addVM({ name: 'a', memoryMiB: 1 });
+const core = host.mmu();
+core.attach(vm);
+const hpa: Hpa = core.translateOrThrow(0x400000n, 'write');
+const asBig: bigint = hpa;
+host.writeMachine(asBig, Uint8Array.of(1));
+const s: VmStats = vm.stats();
+// @ts-expect-error: the engine is not part of the API
+host.engine;
+// @ts-expect-error: a VM is created by host.addVM only
+new (vm.constructor as typeof import('memvisor').VM)();
+console.log(s.MEMSZ, Mmu.name);
+`);
+      execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      throw new Error(`the consumer does not compile: ${(e as { stdout?: string }).stdout ?? e}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Mmu, FaultKind, type MmuOptions, type PageSize, type MmuMode } from '../src/index.js';
 import { mulberry32 } from './prng.js';
+import { engineOf } from '../src/engine/engine.js';
+import { FrameKind } from '../src/engine/ram.js';
+import { asGppn } from '../src/engine/addr.js';
 
 const P = 1n, RW = 2n, US = 4n, A = 32n, D = 64n, PS = 128n, NX = 1n << 63n;
 const ADDR = ((1n << 46n) - 1n) & ~0xfffn;
@@ -420,7 +423,7 @@ describe('shadow paging', () => {
             const t = m.translate(uva + (pte.ea & 0xfffn), 'write');
             expect(t.fault).toBeNull();
             const v = rand() < 0.4 ? 0n : data[Math.floor(rand() * data.length)] | P | US | (rand() < 0.7 ? RW : 0n);
-            m.engine.writeMachine(t.hpa!, le64(v));
+            engineOf(m).ram.writeMachine(t.hpa!, le64(v));
             expect(m.guestRead64(pte.ea)).toBe(v);
             m.invvpid('single'); // the guest flushes its TLB; the shadow tables must already be right
             userWrites++;
@@ -492,7 +495,7 @@ describe('shadow paging', () => {
     map(m, a, uva, pte.ea & ~0xfffn, P | RW | US);
     const vbPte = entries(m, a, vb).find((x) => x.level === 1)!;
     const h = m.translateOrThrow(uva + (vbPte.ea & 0xfffn), 'write');
-    m.engine.writeMachine(h, new Uint8Array(new BigUint64Array([fresh | P | RW | US]).buffer));
+    engineOf(m).ram.writeMachine(h, new Uint8Array(new BigUint64Array([fresh | P | RW | US]).buffer));
     expect(m.pagingStats().unshadows).toBe(1);
     for (const cr3 of [a, b]) {
       m.switchTo(m.vm, cr3);
@@ -527,12 +530,9 @@ describe('shadow paging', () => {
 describe('coherence', () => {
   /** Moves (vm, gppn) to a fresh frame behind the caches' back, as reclamation would, then calls backingChanged. */
   function moveBacking(m: Mmu, gppn: number): number {
-    const e = m.engine;
-    const newMpn = e.frameAlloc(1);
-    const vmTable = e.region('vmTable').offset;
-    const base = e.view.getUint32(vmTable + m.vm.id * 32, true);
-    const at = e.region('pmap').offset + (base + gppn) * 8;
-    e.view.setBigUint64(at, (BigInt(newMpn) << 32n) | 1n, true);
+    const e = engineOf(m);
+    const newMpn = e.ram.frameAlloc(FrameKind.Guest);
+    e.reclaim.setPmapFrame(m.vm.id, asGppn(gppn), newMpn);
     m.backingChanged(gppn);
     return newMpn;
   }
@@ -664,7 +664,7 @@ describe('accessed and dirty harvesting (sampling sees translated accesses)', ()
       m.translateOrThrow(va, 'read');
       m.translateOrThrow(vb, 'read');
       expect(m.stats().l2Misses).toBe(l2b);
-      expect(m.engine.pmapSample(m.vm.id, ga, false)).toBe(0);
+      expect(engineOf(m).reclaim.pmapSample(m.vm.id, asGppn(ga), false)).toBe(0);
       let s = m.sampleAccessed(0, pages);
       expect(s[ga] & 1).toBe(1);
       expect(s[gb] & 1).toBe(1);
@@ -680,7 +680,7 @@ describe('accessed and dirty harvesting (sampling sees translated accesses)', ()
       // clear: false folds into the pmap and leaves the bits there
       m.translateOrThrow(va, 'read');
       expect(m.sampleAccessed(ga, 1, { clear: false })[0] & 1).toBe(1);
-      expect(m.engine.pmapSample(m.vm.id, ga, false) & 1).toBe(1);
+      expect(engineOf(m).reclaim.pmapSample(m.vm.id, asGppn(ga), false) & 1).toBe(1);
     });
   }
 

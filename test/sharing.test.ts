@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Host, PState, type VM } from '../src/index.js';
 import { mulberry32 } from './prng.js';
+import { engineOf } from '../src/engine/engine.js';
+import { asGppn } from '../src/engine/addr.js';
+
+/** The MPN behind (vm, gppn), read from the pmap of the host's engine. */
+const frameOf = (host: Host, vm: VM, gppn: number) => engineOf(host).reclaim.pmapFrame(vm.id, asGppn(gppn));
 
 const PAGE = 4096;
 
@@ -98,7 +103,7 @@ describe('transparent page sharing', () => {
     for (const vm of [x, y, z, w]) for (let g = 0; g < 64; g++) vm.writePhys(g * PAGE, g % 2 ? page : new Uint8Array(PAGE));
     host.shareScan();
     host.audit(); // asserts each shared frame's salt equals every mapper's salt
-    const frames = (vm: VM) => new Set(Array.from({ length: 64 }, (_, g) => host.engine.pmapFrame(vm.id, g)));
+    const frames = (vm: VM) => new Set(Array.from({ length: 64 }, (_, g) => frameOf(host, vm, g)));
     const [fx, fy, fz, fw] = [x, y, z, w].map(frames);
     const meet = (a: Set<number>, b: Set<number>) => [...a].some((m) => b.has(m));
     expect(meet(fx, fy)).toBe(false);
@@ -137,10 +142,10 @@ describe('transparent page sharing', () => {
     expect(b.readPhys(100, 1)[0]).toBe(7);
     expect(a.readPhys(100, 1)[0]).toBe(1);
     expect(host.stats().host.guestFrames).toBe(2);
-    const mpn = host.engine.pmapFrame(b.id, 0);
+    const mpn = frameOf(host, b, 0);
     b.writePhys(5, new Uint8Array([2])); // last user: no copy
     expect(b.pageState(0)).toBe(PState.Mapped);
-    expect(host.engine.pmapFrame(b.id, 0)).toBe(mpn);
+    expect(frameOf(host, b, 0)).toBe(mpn);
     expect(host.stats().host.cow_breaks).toBe(2);
     expect(host.stats().host.pages_shared).toBe(0);
     host.audit();

@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulation, type Policy, type ScenarioInput, type Sample } from '../src/index.js';
+import { engineOf } from '../src/engine/engine.js';
+import { asGppn, asMpn, hpaOf } from '../src/engine/addr.js';
 
 /** A small guest OS, so tests boot fast: 4 + 8 + 4 MiB. */
 const SMALL_OS = { kernelMiB: 4, cacheMiB: 8, anonMiB: 4, swapMiB: 64 };
@@ -135,30 +137,32 @@ describe('the whole-run oracle', () => {
 
   it('fires on a byte changed in a resident page (and holds again once it is changed back)', () => {
     const { vm } = sim.vm('vm-1');
-    const e = sim.host.engine;
+    const e = engineOf(sim.host);
+    const mpn = (g: number) => asMpn(e.reclaim.pmapFrame(vm.id, asGppn(g)));
     let gppn = -1;
-    for (let g = 0; g < vm.pages && gppn < 0; g++) if (vm.pageState(g) === 1 && e.frameRefs(e.pmapFrame(vm.id, g)) === 1) gppn = g;
+    for (let g = 0; g < vm.pages && gppn < 0; g++) if (vm.pageState(g) === 1 && e.ram.frameRefs(mpn(g)) === 1) gppn = g;
     expect(gppn).toBeGreaterThanOrEqual(0);
-    const hpa = e.pmapFrame(vm.id, gppn) * 4096 + 100;
-    const before = e.readMachine(hpa, 1);
-    e.writeMachine(hpa, Uint8Array.of(before[0] ^ 0x40));
+    const hpa = hpaOf(mpn(gppn), 100);
+    const before = sim.host.readMachine(hpa, 1);
+    sim.host.writeMachine(hpa, Uint8Array.of(before[0] ^ 0x40));
     expect(sim.verify().ok).toBe(false);
-    e.writeMachine(hpa, before);
+    sim.host.writeMachine(hpa, before);
     expect(sim.verify().ok).toBe(true);
   });
 
   it('fires on a page corrupted in the host swap store and in the guest swap store', () => {
     const { vm, guest } = sim.vm('vm-2');
     let slot = -1;
-    for (let g = 0; g < vm.pages && slot < 0; g++) if (vm.pageState(g) === 5) slot = sim.host.engine.pmapFrame(vm.id, g);
+    for (let g = 0; g < vm.pages && slot < 0; g++) if (vm.pageState(g) === 5) slot = engineOf(sim.host).reclaim.pmapFrame(vm.id, asGppn(g));
     expect(slot).toBeGreaterThanOrEqual(0);
     vm.swap.corrupt(slot, 77);
     expect(sim.verify().ok).toBe(false);
     vm.swap.corrupt(slot, 77); // the same bit again: as written
     expect(sim.verify().ok).toBe(true);
     expect(guest.swap.stats().used).toBeGreaterThan(0);
-    sim.engine.verifyBegin(vm.id);
-    const gslot = sim.engine.verifyGuestList(vm.id).slots[0];
+    const se = engineOf(sim.host).guest;
+    se.verifyBegin(vm.id);
+    const gslot = se.verifyGuestList(vm.id).slots[0];
     guest.swap.corrupt(gslot, 5);
     expect(sim.verify().ok).toBe(false);
   });
@@ -175,12 +179,13 @@ describe('the guest model audit', () => {
     sim.run();
     sim.audit();
     const id = sim.vm('vm').vm.id;
-    const free = sim.engine.get(id, 'free');
-    sim.engine.set(id, 'free', free + 1);
+    const se = engineOf(sim.host).guest;
+    const free = se.get(id, 'free');
+    se.set(id, 'free', free + 1);
     expect(() => sim.audit()).toThrow(/guest audit of VM "vm": invariant 3 broken/);
-    sim.engine.set(id, 'free', free);
+    se.set(id, 'free', free);
     sim.audit();
-    sim.engine.set(id, 'swapHeld', sim.engine.get(id, 'swapHeld') + 1);
+    se.set(id, 'swapHeld', se.get(id, 'swapHeld') + 1);
     expect(() => sim.audit()).toThrow(/invariant 7 broken/);
     sim.close();
   });

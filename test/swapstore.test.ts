@@ -5,6 +5,11 @@ import { join } from 'node:path';
 import {
   ConfigError, Host, PState, SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError, type VM,
 } from '../src/index.js';
+import { engineOf } from '../src/engine/engine.js';
+import { asGppn } from '../src/engine/addr.js';
+
+/** The swap slot of Swapped (vm, gppn), read from the pmap of the host's engine. */
+const slotOf = (host: Host, vm: VM, gppn: number) => engineOf(host).reclaim.pmapFrame(vm.id, asGppn(gppn));
 
 const PAGE = 4096;
 
@@ -98,7 +103,7 @@ for (const backing of ['memory', 'file'] as const) {
       const vm = host.addVM({ name: 'flip', memoryMiB: 1 });
       fill(vm, 10);
       vm.pageOut(10);
-      const slot = host.engine.pmapFrame(vm.id, 4);
+      const slot = slotOf(host, vm, 4);
       expect(vm.pageState(4)).toBe(PState.Swapped);
       vm.swap.corrupt(slot, 12345);
       for (const g of [0, 1, 2, 3]) vm.readPhys(g * PAGE, 8); // other pages are fine
@@ -129,7 +134,7 @@ for (const backing of ['memory', 'file'] as const) {
       host.audit();
       expect(vm.pageOut(300).swapped).toBe(300);
       const reads = vm.swap.stats().reads;
-      vm.swap.corrupt(host.engine.pmapFrame(vm.id, 150), 7);
+      vm.swap.corrupt(slotOf(host, vm, 150), 7);
       expect(() => vm.readPhys(100 * PAGE, 100 * PAGE)).toThrow(SwapChecksumError);
       expect(vm.swap.stats().reads - reads).toBe(50); // GPPNs 100..149, then the bad one
       for (let g = 100; g < 150; g++) expect(vm.pageState(g)).toBe(PState.Mapped);
@@ -293,7 +298,7 @@ describe('arguments are validated: typed errors, nothing changed', () => {
     expect(() => host.addVM({ name: 'a', memoryMiB: 1 })).toThrow(ConfigError);
     expect(() => host.addVM({ name: 'a', memoryMiB: 1 })).toThrow(/swap.dir: got "\/nonexistent\/memvisor-swap", expected a writable directory/);
     expect(host.vms.length).toBe(0);
-    expect(host.engine.vmTotal()).toBe(0); // the engine holds no VM the host does not know
+    expect(engineOf(host).reclaim.vmTotal()).toBe(0); // the engine holds no VM the host does not know
     host.close();
   });
 

@@ -44,6 +44,7 @@
  */
 
 import { PAGE_SIZE } from "../ram/memmap";
+import { Call, callSetI32 } from "../ram/callctx";
 
 // ---- format --------------------------------------------------------------------------------
 
@@ -120,7 +121,6 @@ const PATTERN_STEPS = memory.data<u8>([0, 16, 16, 15, 16, 15, 12, 14, 16, 9, 10,
 /** Bytes of input and of output the simple-sequence loop of the decompressor keeps from the ends. */
 const QUICK_MARGIN: u32 = 32;
 
-let lastError: i32 = 0;
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -486,20 +486,20 @@ export function lz4CompressPages(src: usize, n: u32, dst: usize, slotBytes: u32,
 /**
  * Decompresses `n` pages: slot i (src + i * slotBytes, sizes[i] bytes) into the 4 KiB
  * page at dst + i * 4096. A negative size (a page that did not fit) is skipped. Returns n, or
- * the index of the first page that failed; its LZ4_* code is then in `lz4LastError`.
+ * the index of the first page that failed; its LZ4_* code is then in callCtx.lz4Error.
  */
 export function lz4DecompressPages(src: usize, slotBytes: u32, sizes: usize, n: u32, dst: usize): u32 {
-  lastError = 0;
+  callSetI32(Call.Lz4Error, 0);
   for (let i: u32 = 0; i < n; i++) {
     const size = load<i32>(sizes + (<usize>i << 2));
     if (size < 0) continue;
     if (<u32>size > slotBytes) {
-      lastError = LZ4_BAD_SIZE;
+      callSetI32(Call.Lz4Error, LZ4_BAD_SIZE);
       return i;
     }
     const r = lz4Decompress(src + <usize>i * slotBytes, <u32>size, dst + (<usize>i << 12), PAGE_SIZE);
     if (r != <i32>PAGE_SIZE) {
-      lastError = r < 0 ? r : LZ4_SIZE_MISMATCH;
+      callSetI32(Call.Lz4Error, r < 0 ? r : LZ4_SIZE_MISMATCH);
       return i;
     }
   }
@@ -529,27 +529,27 @@ export function lz4CompressPacked(src: usize, n: u32, dst: usize, dstCap: u32, b
  * Decodes `n` packed blocks into 4 KiB pages at `dst`: block i spans offsets[i] .. offsets[i+1]
  * (n + 1 u32 at `offsets`, relative to offsets[0], which sits at `src`; `srcLen` bytes there).
  * Returns n, or the index of the first block that failed; its LZ4_* code is then in
- * `lz4LastError` (LZ4_BAD_OFFSETS, LZ4_BAD_SIZE for a block longer than any 4 KiB page's,
+ * callCtx.lz4Error (LZ4_BAD_OFFSETS, LZ4_BAD_SIZE for a block longer than any 4 KiB page's,
  * LZ4_SIZE_MISMATCH, or what the block itself got wrong).
  */
 export function lz4DecompressPacked(src: usize, srcLen: u32, offsets: usize, n: u32, dst: usize): u32 {
-  lastError = 0;
+  callSetI32(Call.Lz4Error, 0);
   const first = load<u32>(offsets);
   const bound = lz4Bound(<u32>PAGE_SIZE);
   let start: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const end = load<u32>(offsets + (<usize>(i + 1) << 2)) - first;
     if (end < start || end > srcLen) {
-      lastError = LZ4_BAD_OFFSETS;
+      callSetI32(Call.Lz4Error, LZ4_BAD_OFFSETS);
       return i;
     }
     if (end - start > bound) {
-      lastError = LZ4_BAD_SIZE;
+      callSetI32(Call.Lz4Error, LZ4_BAD_SIZE);
       return i;
     }
     const r = lz4Decompress(src + <usize>start, end - start, dst + (<usize>i << 12), PAGE_SIZE);
     if (r != <i32>PAGE_SIZE) {
-      lastError = r < 0 ? r : LZ4_SIZE_MISMATCH;
+      callSetI32(Call.Lz4Error, r < 0 ? r : LZ4_SIZE_MISMATCH);
       return i;
     }
     start = end;
@@ -557,5 +557,3 @@ export function lz4DecompressPacked(src: usize, srcLen: u32, offsets: usize, n: 
   return n;
 }
 
-/** The LZ4_* code of the page at which the last `lz4DecompressPages` or `lz4DecompressPacked` stopped (0 if none). */
-export function lz4LastError(): i32 { return lastError; }

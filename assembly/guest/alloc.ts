@@ -29,7 +29,8 @@ import { PAGE_SIZE } from "../ram/memmap";
 import { vpageFill, osPageFill } from "./pages";
 import { imagePage } from "../workload/content";
 import { gosUnmap } from "./paging";
-import { lastFaultCode, lastFaultAddr, lastFaultKind, FK_HOST } from "../translate/fault";
+import { fKind, fCode, fAddr, faultToCtx, FK_HOST } from "../translate/fault";
+import { ctxAddr } from "../translate/cores";
 
 // ---- blocks (free page reporting) ----------------------------------------------------------------
 
@@ -219,10 +220,15 @@ export function guestRelease(vm: u32, from: u32, to: u32, freed: usize, slots: u
   return R_DONE;
 }
 
-/** R_HOST for the translation fault just recorded (a table page the host must bring back or a table frame). */
+/**
+ * R_HOST for the translation fault just recorded on the VM's core (a page the host must bring
+ * back, or a frame for a table): its GPPN and pmap code go to the header, and the fault itself
+ * to the core's results (mmuCtx.fault*), as the MMU's own entry points leave it.
+ */
 export function faultStop(h: usize): u32 {
-  sset(h, S.RGppn, <u64>(<u64>lastFaultAddr() >> 12));
-  sset(h, S.RCode, lastFaultKind() == FK_HOST ? lastFaultCode() : FAULT_NO_FRAME);
+  faultToCtx(ctxAddr(<u32>sget(h, S.Ctx)));
+  sset(h, S.RGppn, fAddr >> 12);
+  sset(h, S.RCode, fKind == FK_HOST ? fCode : FAULT_NO_FRAME);
   return R_HOST;
 }
 

@@ -18,7 +18,7 @@
 
 import {
   S, hdr, sget, sset, sadd, setOwner, ownerAddr, okind, oword, vpAddr, NONE, NIL, LOC_MASK, REF, FILL,
-  SWAPPED, O_INDEX, O_CACHE, O_VPAGE, O_BALLOON, R_DONE, R_HOST, R_GUEST_FREE, R_MORE,
+  SWAPPED, O_INDEX, O_CACHE, O_VPAGE, O_BALLOON, R_DONE, R_HOST, R_GUEST_FREE, R_MORE, VICTIM_ENTRY, Victim,
 } from "./state";
 import { freePop, freePush, faultStop } from "./alloc";
 import { gosUnmap } from "./paging";
@@ -88,16 +88,16 @@ export function guestDeflateSelect(vm: u32, n: u32, out: usize): u32 {
   return k;
 }
 
-/** True if `g` is among the first `k` (gppn, vp) entries at `out`. */
+/** True if `g` is among the first `k` victims listed at `out`. */
 function listed(out: usize, k: u32, g: u32): bool {
-  for (let i: u32 = 0; i < k; i++) if (load<u32>(out + (<usize>i << 3)) == g) return true;
+  for (let i: u32 = 0; i < k; i++) if (load<u32>(out + <usize>i * VICTIM_ENTRY + <usize>Victim.Gppn) == g) return true;
   return false;
 }
 
 /**
  * Chooses up to `n` guest swap victims (clock over GPPNs held by virtual pages, second chance
- * for REF) and copies each one's 4 KiB into `buf` + 4096 i, listing (u32 gppn, u32 vp) at
- * `out`. Reading a victim goes through the host fault path: R_HOST when the host must act first
+ * for REF) and copies each one's 4 KiB into `buf` + 4096 i, listing one VICTIM_ENTRY per page
+ * at `out`. Reading a victim goes through the host fault path: R_HOST when the host must act first
  * (resumable; BatchN holds the pages listed so far). A victim the host holds swapped or
  * compressed is counted as double paging. R_DONE with BatchN victims (fewer: no more candidates).
  * The hand visits each GPPN at most twice per batch (BatchM counts the visits across calls).
@@ -140,8 +140,9 @@ export function guestSwapSelect(vm: u32, n: u32, out: usize, buf: usize): u32 {
       return R_HOST;
     }
     memory.copy(buf + (<usize>k << 12), frameAddr(mpn), PAGE_SIZE);
-    store<u32>(out + (<usize>k << 3), cand);
-    store<u32>(out + (<usize>k << 3), load<u32>(ownerAddr(h, cand)) & O_INDEX, 4);
+    const o = out + <usize>k * VICTIM_ENTRY;
+    store<u32>(o + <usize>Victim.Gppn, cand);
+    store<u32>(o + <usize>Victim.Vp, load<u32>(ownerAddr(h, cand)) & O_INDEX);
     k++;
     cand = NIL;
   }
@@ -166,8 +167,9 @@ export function guestSwapCommit(vm: u32, list: usize, slots: usize, n: u32, toBa
   for (let i = <u32>sget(h, S.Cursor); i < n; i++) {
     const slot = load<u32>(slots + (<usize>i << 2));
     if (slot == NONE) continue;
-    const g = load<u32>(list + (<usize>i << 3));
-    const vp = load<u32>(list + (<usize>i << 3), 4);
+    const e = list + <usize>i * VICTIM_ENTRY;
+    const g = load<u32>(e + <usize>Victim.Gppn);
+    const vp = load<u32>(e + <usize>Victim.Vp);
     if (ctx != NONE && !gosUnmap(ctx, vm, sget(h, S.VaBase) + (<u64>vp << 12))) {
       sset(h, S.Cursor, i);
       sset(h, S.BatchN, k);

@@ -9,7 +9,13 @@
  *   alias     8 B x guestPages       per workload page: the Zipf alias table (workload/sampler.ts)
  *   blocks    8 B x (guestPages/512 + maxVMs)   2 MiB blocks of GPPNs, for free page reporting
  *   scratch   4 KiB x 2              the oracle's expected and decompressed page
- *   content   4 KiB x contentPages   OS images and file images, page by page
+ *
+ * (OS and file images sit in region simContent: workload/content.ts.)
+ *
+ * TypeScript reads and writes the header by name (assembly/layout.ts "simVm.*": the slots of S
+ * it uses, 8 bytes each, u64 or f64 as the slot says) at region sim + vm x SIM_VM, and every
+ * resumable call leaves its results there: why it stopped (RGppn, RVp, RCode), how far it got
+ * (Cursor) and what it listed (BatchN, BatchM).
  *
  * Virtual pages (vp) of a VM: [0, anon) are the OS processes' anonymous memory, [anon, vpages)
  * the workload's memory (its page i is the i-th most popular of any active set).
@@ -108,7 +114,6 @@ let ownersAt: usize = 0;
 let aliasAt: usize = 0;
 let blocksAt: usize = 0;
 let scratchAt: usize = 0;
-let contentStart: usize = 0;
 let nowMs: u32 = 0;
 
 /** Lays out region sim (its size: ram/memmap.ts simRegionBytes); called once by init. */
@@ -119,12 +124,8 @@ export function simInit(maxVMs: u32, guestPages: u32): void {
   aliasAt = (ownersAt + <usize>guestPages * 4 + 7) & ~7;
   blocksAt = aliasAt + <usize>guestPages * 8;
   scratchAt = (blocksAt + (<usize>(guestPages / BLOCK_PAGES) + maxVMs) * SIM_BLOCK_ENTRY + PAGE_SIZE - 1) & ~(<usize>PAGE_SIZE - 1);
-  contentStart = scratchAt + 2 * PAGE_SIZE;
   nowMs = 0;
 }
-
-/** Where the content area starts (workload/content.ts keeps the images there). */
-export function simContentStart(): usize { return contentStart; }
 
 /** Address of VM `vm`'s header. */
 // @ts-ignore: decorator
@@ -182,39 +183,12 @@ export function setOwner(h: usize, gppn: u32, word: u32): void {
 /** Sets the simulated time, milliseconds. */
 export function simSetNow(ms: u32): void { nowMs = ms; }
 
-/** Reads u64 slot `f` of `vm`'s header (as f64; TypeScript reads counters and f64 slots by name). */
-export function simGet(vm: u32, f: u32): f64 { return <f64>sget(hdr(vm), <S>f); }
-/** Reads f64 slot `f` of `vm`'s header. */
-export function simGetF(vm: u32, f: u32): f64 { return fget(hdr(vm), <S>f); }
-/** Writes u64 slot `f`. */
-export function simSet(vm: u32, f: u32, v: f64): void { sset(hdr(vm), <S>f, <u64>v); }
-/** Writes f64 slot `f`. */
-export function simSetF(vm: u32, f: u32, v: f64): void { fset(hdr(vm), <S>f, v); }
-
-// Header slots TypeScript reads, by name (so no slot number is written twice).
-const SLOT_NAMES: StaticArray<string> = [
-  "pages", "vpages", "anon", "freeHead", "free", "kernel", "cache", "resident", "balloon", "reserved",
-  "swapHeld", "active", "asked", "done", "budgetNs", "usedNs", "stallNs", "translateNs", "inherentNs", "workNs",
-  "touches", "writes", "newPages", "hostFaults", "doublePaging", "cacheDropped", "guestSwapOut", "guestSwapIn",
-  "reported", "zeroed", "released", "rGppn", "rVp", "rCode", "batchN", "ctx", "tauNs", "hitNs", "guestPfNs",
-  "exitNs", "firstTouchNs", "cowNs", "unzipNs", "nsPerCycle", "writeThr", "skew", "rng", "dataKey", "vmKey",
-  "imgAt", "imgPages", "vaBase", "verifyBytes", "verifyBad", "verifyFirst", "cursor", "options", "base", "batchM", "newPageNs", "pending",
-];
-const SLOT_AT: StaticArray<i32> = [
-  S.Pages, S.VPages, S.Anon, S.FreeHead, S.Owned + O_FREE, S.Owned + O_KERNEL, S.Owned + O_CACHE, S.Owned + O_VPAGE,
-  S.Owned + O_BALLOON, S.Owned + O_RESERVED, S.SwapHeld, S.Active, S.Asked, S.Done, S.BudgetNs, S.UsedNs, S.StallNs,
-  S.TranslateNs, S.InherentNs, S.WorkNs, S.Touches, S.Writes, S.NewPages, S.HostFaults, S.DoublePaging,
-  S.CacheDropped, S.GuestSwapOut, S.GuestSwapIn, S.Reported, S.Zeroed, S.Released, S.RGppn, S.RVp, S.RCode,
-  S.BatchN, S.Ctx, S.TauNs, S.HitNs, S.GuestPfNs, S.ExitNs, S.FirstTouchNs, S.CowNs, S.UnzipNs, S.NsPerCycle,
-  S.WriteThr, S.Skew, S.Rng, S.DataKey, S.VmKey, S.ImgAt, S.ImgPages, S.VaBase, S.VerifyBytes, S.VerifyBad,
-  S.VerifyFirst, S.Cursor, S.Options, S.Base, S.BatchM, S.NewPageNs, S.Pending,
-];
-/** Number of named header slots. */
-export function simSlotCount(): u32 { return <u32>SLOT_NAMES.length; }
-/** Name of named slot `i` (a static string). */
-export function simSlotName(i: u32): string { return unchecked(SLOT_NAMES[i]); }
-/** Header slot index of named slot `i`. */
-export function simSlotIndex(i: u32): u32 { return <u32>unchecked(SLOT_AT[i]); }
+/** A guest swap victim (guestSwapSelect lists them, guestSwapCommit takes the list): its GPPN and the virtual page it holds. */
+export const VICTIM_ENTRY: u32 = 8;
+export const enum Victim { Gppn = 0, Vp = 4 }
+/** A virtual page in guest swap (simVerifyGuestList lists them, simVerifyVpages takes the list): the page and its guest swap slot. */
+export const GUEST_SLOT_ENTRY: u32 = 8;
+export const enum GuestSlot { Vp = 0, Slot = 4 }
 
 // Why a resumable call stopped (the touch loop and every guest batch return one of these).
 /** finished (the step's touches, or the batch) */
@@ -238,8 +212,10 @@ export function simSetMix(vm: u32, i: u32, threshold: u32, kind: u32, img: u32):
   if (i + 1 > <u32>sget(h, S.MixCount)) sset(h, S.MixCount, i + 1);
 }
 
-/** The loc word of virtual page `vp` of `vm` (GPPN, or guest swap slot with SWAPPED; NO_LOC). */
-export function simVpageLoc(vm: u32, vp: u32): u32 {
+/** The guest swap slot holding virtual page `vp` of `vm`, or NONE when the page is not in guest swap. */
+export function guestSwapSlot(vm: u32, vp: u32): u32 {
   const h = hdr(vm);
-  return vp < <u32>sget(h, S.VPages) ? load<u32>(vpAddr(h, vp)) : NO_LOC;
+  if (vp >= <u32>sget(h, S.VPages)) return NONE;
+  const lo = load<u32>(vpAddr(h, vp));
+  return (lo & SWAPPED) && (lo & LOC_MASK) != NO_LOC ? lo & LOC_MASK : NONE;
 }

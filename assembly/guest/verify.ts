@@ -8,7 +8,7 @@
  *   Unbacked          zeros (a page the host never backed or discarded reads zero)
  *   Mapped / Shared / Zero   the frame
  *   Compressed        decompressed into scratch
- *   Swapped           listed for TypeScript, which reads the host swap store (simVerifyPages)
+ *   Swapped           listed with its slot for TypeScript, which reads the host swap store (simVerifyPages)
  *   Ballooned         wrong: the guest owns the page, the balloon must not
  *
  * Virtual pages in guest swap are listed too (simVerifyGuestList) and compared once TypeScript
@@ -18,8 +18,9 @@
 
 import {
   S, hdr, sget, sset, sadd, ownerAddr, okind, vpAddr, scratch, NONE, NO_LOC, LOC_MASK, FILL, SWAPPED, O_INDEX,
-  O_KERNEL, O_CACHE, O_VPAGE, R_DONE, R_MORE,
+  O_KERNEL, O_CACHE, O_VPAGE, R_DONE, R_MORE, GUEST_SLOT_ENTRY, GuestSlot,
 } from "../guest/state";
+import { SWAPIN_ENTRY, SwapIn } from "../reclaim/fault";
 import { vpageFill, osPageFill } from "./pages";
 import { pmapAddr, pstate, pframe, PState } from "../reclaim/pmap";
 import { frameAddr } from "../ram/frames";
@@ -61,8 +62,8 @@ export function simVerifyBegin(vm: u32): void {
 }
 
 /**
- * Compares every page of `vm` the host does not hold in swap; lists (u32) the GPPNs it does hold
- * in swap at `out` for TypeScript. R_MORE when `cap` were listed (call again), R_DONE at the end;
+ * Compares every page of `vm` the host does not hold in swap; lists those it does hold in swap
+ * at `out` for TypeScript, one SWAPIN_ENTRY each (the GPPN and its host swap slot). R_MORE when `cap` were listed (call again), R_DONE at the end;
  * BatchN: GPPNs listed.
  */
 export function simVerify(vm: u32, out: usize, cap: u32): u32 {
@@ -81,7 +82,9 @@ export function simVerify(vm: u32, out: usize, cap: u32): u32 {
         sset(h, S.BatchN, n);
         return R_MORE;
       }
-      store<u32>(out + (<usize>(n++) << 2), g);
+      const o = out + <usize>(n++) * SWAPIN_ENTRY;
+      store<u32>(o + <usize>SwapIn.Gppn, g);
+      store<u32>(o + <usize>SwapIn.Slot, pframe(e));
       continue;
     }
     let ok: bool;
@@ -98,18 +101,18 @@ export function simVerify(vm: u32, out: usize, cap: u32): u32 {
   return R_DONE;
 }
 
-/** Compares `n` GPPNs listed at `list` with their pages read from the host's swap store at `buf` (4 KiB each). */
+/** Compares the first `n` pages simVerify listed at `list` with their pages read from the host's swap store at `buf` (4 KiB each). */
 export function simVerifyPages(vm: u32, list: usize, n: u32, buf: usize): void {
   const h = hdr(vm);
   const want = scratch(0);
   for (let i: u32 = 0; i < n; i++) {
-    const g = load<u32>(list + (<usize>i << 2));
+    const g = load<u32>(list + <usize>i * SWAPIN_ENTRY + <usize>SwapIn.Gppn);
     if (expected(h, load<u32>(ownerAddr(h, g)), want)) tally(h, pageEqual(want, buf + (<usize>i << 12)), g);
   }
 }
 
 /**
- * Lists (u32 vp, u32 slot) at `out` the virtual pages of `vm` held in guest swap, from the
+ * Lists at `out` the virtual pages of `vm` held in guest swap, one GUEST_SLOT_ENTRY each, from the
  * header's Cursor; R_MORE when `cap` were listed, R_DONE at the end; BatchN: entries listed.
  */
 export function simVerifyGuestList(vm: u32, out: usize, cap: u32): u32 {
@@ -124,8 +127,9 @@ export function simVerifyGuestList(vm: u32, out: usize, cap: u32): u32 {
       sset(h, S.BatchN, k);
       return R_MORE;
     }
-    store<u32>(out + (<usize>k << 3), vp);
-    store<u32>(out + (<usize>k << 3), lo & LOC_MASK, 4);
+    const o = out + <usize>k * GUEST_SLOT_ENTRY;
+    store<u32>(o + <usize>GuestSlot.Vp, vp);
+    store<u32>(o + <usize>GuestSlot.Slot, lo & LOC_MASK);
     k++;
   }
   sset(h, S.Cursor, 0);
@@ -133,12 +137,12 @@ export function simVerifyGuestList(vm: u32, out: usize, cap: u32): u32 {
   return R_DONE;
 }
 
-/** Compares `n` virtual pages listed at `list` (vp, slot) with their pages read from guest swap at `buf`. */
+/** Compares the first `n` virtual pages simVerifyGuestList listed at `list` with their pages read from guest swap at `buf`. */
 export function simVerifyVpages(vm: u32, list: usize, n: u32, buf: usize): void {
   const h = hdr(vm);
   const want = scratch(0);
   for (let i: u32 = 0; i < n; i++) {
-    const vp = load<u32>(list + (<usize>i << 3));
+    const vp = load<u32>(list + <usize>i * GUEST_SLOT_ENTRY + <usize>GuestSlot.Vp);
     vpageFill(h, vp, <u32>(load<u64>(vpAddr(h, vp)) >> 32), want);
     tally(h, pageEqual(want, buf + (<usize>i << 12)), vp | 0x80000000);
   }

@@ -15,8 +15,10 @@
  *   gpTrack      8 B x guestPages         per-GPPN shadow tracking: leaf rmap, shadowed-table link (shadow.ts)
  *   zslots       16 B x 4 x frames        metadata of every possible zpool slot (zpool.ts)
  *   shareTable   16 B x 2^k >= 4 x frames the TPS table: shared frames and hints (sharing.ts)
- *   sim          simBytes                 the simulation's guest OS and workload tables and its
- *                                         content images (guest/state.ts); empty unless asked for
+ *   sim          simBytes                 the simulation's guest OS and workload tables
+ *                                         (guest/state.ts); empty unless asked for
+ *   simContent   4 KiB x simContentPages  the simulation's OS and file images, page by page
+ *                                         (workload/content.ts); empty unless asked for
  *   staging      >= stagingBytes          bulk data exchanged with TypeScript; the only region
  *                                         that can grow, so it is always last
  *
@@ -61,11 +63,11 @@ export const SIM_PAGE_BYTES: u32 = 20;
 export const SIM_BLOCK_ENTRY: u32 = 8;
 export const SIM_BLOCK_PAGES: u32 = 512;
 
-/** Bytes of region sim (guest/state.ts) for the configuration; 0 when the simulation is off. */
-export function simRegionBytes(tables: bool, maxVMs: u64, guestPages: u64, contentPages: u64): u64 {
-  if (!tables && contentPages == 0) return 0;
+/** Bytes of region sim (guest/state.ts) for `maxVMs` VMs of `guestPages` pages in all; 0 when the simulation is off. */
+export function simRegionBytes(tables: bool, maxVMs: u64, guestPages: u64): u64 {
+  if (!tables) return 0;
   return maxVMs * SIM_VM_ENTRY + guestPages * SIM_PAGE_BYTES + (guestPages / SIM_BLOCK_PAGES + maxVMs) * SIM_BLOCK_ENTRY
-    + (2 + contentPages) * PAGE_SIZE + 64 + 2 * PAGE_SIZE;
+    + 64 + 2 * PAGE_SIZE;
 }
 
 /** Sharing-table entries for `frames` machine frames: a power of two >= 4 per frame (at least 1024). */
@@ -91,7 +93,7 @@ export const enum Cfg {
   MaxMmus = 4,
   /** bytes for TLB, page-walk-cache and nested-TLB entries of all MMU contexts together */
   MmuCacheBytes = 5,
-  /** content pages (OS and file images) of the simulation's sim region; 0 with SimTables 0: no region */
+  /** pages of region simContent: the simulation's OS and file images (workload/content.ts) */
   SimContentPages = 6,
   /** 1: the sim region holds the guest OS and workload tables (guest/state.ts) */
   SimTables = 7,
@@ -124,11 +126,12 @@ export const enum Region {
   Zslots = 8,
   ShareTable = 9,
   Sim = 10,
-  Staging = 11,
-  COUNT = 12,
+  SimContent = 11,
+  Staging = 12,
+  COUNT = 13,
 }
 const REGION_NAMES: StaticArray<string> = [
-  "frameTable", "ram", "vmTable", "pmap", "mmuCtx", "mmuCache", "pagingVm", "gpTrack", "zslots", "shareTable", "sim", "staging",
+  "frameTable", "ram", "vmTable", "pmap", "mmuCtx", "mmuCache", "pagingVm", "gpTrack", "zslots", "shareTable", "sim", "simContent", "staging",
 ];
 const REGION_OFFSET = memory.data(<i32>Region.COUNT * 8, 8);
 const REGION_SIZE = memory.data(<i32>Region.COUNT * 8, 8);
@@ -187,7 +190,8 @@ export function layout(): i32 {
   place(Region.GpTrack, cfg(Cfg.GuestPages) * GPTRACK_ENTRY, 64);
   place(Region.Zslots, frames * 4 * ZSLOT_ENTRY, 64);
   place(Region.ShareTable, shareTableEntries(frames) * SHARE_ENTRY, 64);
-  place(Region.Sim, simRegionBytes(cfg(Cfg.SimTables) != 0, cfg(Cfg.MaxVMs), cfg(Cfg.GuestPages), cfg(Cfg.SimContentPages)), PAGE_SIZE);
+  place(Region.Sim, simRegionBytes(cfg(Cfg.SimTables) != 0, cfg(Cfg.MaxVMs), cfg(Cfg.GuestPages)), PAGE_SIZE);
+  place(Region.SimContent, cfg(Cfg.SimContentPages) << PAGE_SHIFT, PAGE_SIZE);
   place(Region.Staging, alignUp(max<u64>(cfg(Cfg.StagingBytes), PAGE_SIZE), PAGE_SIZE), PAGE_SIZE);
   const pages = alignUp(cursor, 65536) >> 16;
   if (pages > WASM_MAX_PAGES) return INIT_TOO_LARGE;

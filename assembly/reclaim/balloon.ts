@@ -16,18 +16,13 @@ import { PState, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, MARK, PENDI
 import { releaseResident } from "./fault";
 import { zipDrop } from "./zipcache";
 import { backingChanged } from "./hook";
+import { Call, callSet } from "../ram/callctx";
 
 /** Result codes (negative) of balloonInflate / balloonDeflate. */
 export const BALLOON_BAD_RANGE: i32 = -1;
 export const BALLOON_DUPLICATE: i32 = -2;
 export const BALLOON_BAD_STATE: i32 = -3;
 
-let badIndex: u32 = 0;
-let slotsOut: u32 = 0;
-/** Index in the list of the entry that failed the last call. */
-export function balloonBadIndex(): u32 { return badIndex; }
-/** Swap slots released by the last balloonInflate (written to its `slots`). */
-export function balloonSlotsFreed(): u32 { return slotsOut; }
 
 /** Clears MARK on the first `n` entries of `list`. */
 function unmark(vm: u32, list: usize, n: u32): void {
@@ -53,7 +48,7 @@ function validate(vm: u32, list: usize, n: u32, inflate: bool): i32 {
       else store<u64>(p, e | MARK);
     }
     if (r != 0) {
-      badIndex = i;
+      callSet(Call.BalloonBadIndex, i);
       unmark(vm, list, i);
       return r;
     }
@@ -63,10 +58,12 @@ function validate(vm: u32, list: usize, n: u32, inflate: bool): i32 {
 
 /**
  * Balloons the `n` GPPNs of `list` (u32 each): frees their frames, zip slots and swap slots (the
- * latter written to `slots` for TypeScript to free). Returns n, or a BALLOON_* code with nothing changed.
+ * latter written to `slots` for TypeScript to free; callCtx.balloonSlotsFreed says how many).
+ * Returns n, or a BALLOON_* code with nothing changed (callCtx.balloonBadIndex names the entry).
  */
 export function balloonInflate(vm: u32, list: usize, n: u32, slots: usize): i32 {
-  slotsOut = 0;
+  let slotsOut: u32 = 0;
+  callSet(Call.BalloonSlotsFreed, 0);
   const r = validate(vm, list, n, true);
   if (r != 0) return r;
   for (let i: u32 = 0; i < n; i++) {
@@ -85,6 +82,7 @@ export function balloonInflate(vm: u32, list: usize, n: u32, slots: usize): i32 
     pmapSet(vm, p, e, pentry(PState.Ballooned, 0));
     if (s != <u32>PState.Unbacked) backingChanged(vm, g);
   }
+  callSet(Call.BalloonSlotsFreed, slotsOut);
   return <i32>n;
 }
 

@@ -23,6 +23,13 @@ import { sharedRelease, sharedTakeBack } from "./sharing";
 import { zipFetch, zipDrop } from "./zipcache";
 import { backingChanged } from "./hook";
 import { GPPN, MPN } from "../ram/addr";
+import { Call, callSet } from "../ram/callctx";
+
+/** A swap-in list entry (swapInList): the page and the swap slot it is read from. */
+export const SWAPIN_ENTRY: u32 = 8;
+export const enum SwapIn { Gppn = 0, Slot = 4 }
+/** A frame address of a swap-in batch (swapInFrames): u32, linear address of the frame. */
+export const SWAPIN_ADDR: u32 = 4;
 
 /** Drops the frame reference of a resident entry `e` of (vm, gppn) (Mapped, Shared or Zero). */
 export function releaseResident(vm: u32, gppn: GPPN, e: u64): void {
@@ -112,24 +119,18 @@ export function pmapFault(vm: u32, gppn: GPPN, write: bool): MPN {
 
 // ---- guest-physical access, batched ---------------------------------------------------------
 
-/** Status of physAccess: done, or a FAULT_* code at page `physGppn` after `physDone` bytes. */
+/** Status of physAccess: done, or a FAULT_* code at page callCtx.physGppn after callCtx.physDone bytes. */
 export const PHYS_OK: u32 = 0;
 /** physAccess flag: write (else read). */
 export const PHYS_WRITE: u32 = 1;
 /** physAccess flag: a whole zero page written over an unbacked page leaves it unbacked. */
 export const PHYS_SKIP_ZERO: u32 = 2;
 
-let physDone: u32 = 0;
-let physGppn: u32 = 0;
-/** Bytes the last physAccess call moved before it returned. */
-export function physAccessDone(): u32 { return physDone; }
-/** GPPN at which the last physAccess call stopped. */
-export function physAccessGppn(): u32 { return physGppn; }
-
 /**
  * Copies `len` bytes between guest-physical address `gpa` of `vm` and `buf`, page by page
  * through pmapFault. Returns PHYS_OK, or the FAULT_* code that stopped it: TypeScript acts and
- * calls again with the remaining range (physAccessDone bytes were moved).
+ * calls again with the remaining range (the call context says how many bytes were moved, and at
+ * which GPPN it stopped).
  */
 export function physAccess(vm: u32, gpa: f64, len: u32, buf: usize, flags: u32): u32 {
   const write = (flags & PHYS_WRITE) != 0;
@@ -147,8 +148,8 @@ export function physAccess(vm: u32, gpa: f64, len: u32, buf: usize, flags: u32):
     }
     const mpn = pmapFault(vm, gppn, write);
     if (mpn >= FAULT_MIN) {
-      physDone = done;
-      physGppn = gppn;
+      callSet(Call.PhysDone, done);
+      callSet(Call.PhysGppn, gppn);
       return mpn;
     }
     if (write) memory.copy(frameAddr(mpn) + off, buf + done, n);
@@ -156,7 +157,7 @@ export function physAccess(vm: u32, gpa: f64, len: u32, buf: usize, flags: u32):
     done += n;
     a += n;
   }
-  physDone = done;
+  callSet(Call.PhysDone, done);
   return PHYS_OK;
 }
 
@@ -180,8 +181,8 @@ export function swapInCommit(vm: u32, gppn: GPPN, src: usize): MPN {
 
 /**
  * Lists for one batched swap-in the run of Swapped pages of `vm` that starts at Swapped `gppn`
- * and ends before `end` or at the first page in another state: (u32 gppn, u32 slot) per entry
- * at `out`, at most `cap`, and no more than can become resident without reclaiming (free frames,
+ * and ends before `end` or at the first page in another state: one SWAPIN_ENTRY per page at
+ * `out`, at most `cap`, and no more than can become resident without reclaiming (free frames,
  * the VM's limit), but at least `gppn` itself. Returns the entries listed (0: `gppn` not Swapped).
  */
 export function swapInList(vm: u32, gppn: GPPN, end: u32, out: usize, cap: u32): u32 {
@@ -196,8 +197,9 @@ export function swapInList(vm: u32, gppn: GPPN, end: u32, out: usize, cap: u32):
   for (let g = gppn; g < end && n < most; g++) {
     const e = load<u64>(pmapAddr(vm, g));
     if (pstate(e) != <u32>PState.Swapped) break;
-    store<u32>(out + (<usize>n << 3), g);
-    store<u32>(out + (<usize>n << 3), pframe(e), 4);
+    const o = out + <usize>n * SWAPIN_ENTRY;
+    store<u32>(o + <usize>SwapIn.Gppn, g);
+    store<u32>(o + <usize>SwapIn.Slot, pframe(e));
     n++;
   }
   return n;
@@ -214,9 +216,9 @@ export function swapInFrames(vm: u32, list: usize, n: u32, addrs: usize): u32 {
   const limit = vmGet(vm, VmF.Limit), resident = vmResident(vm);
   if (n > framesFree() || resident >= limit || n > limit - resident) return 0;
   for (let i: u32 = 0; i < n; i++) {
-    const mpn = guestAlloc(vm, load<u32>(list + (<usize>i << 3)), false, true);
+    const mpn = guestAlloc(vm, load<u32>(list + <usize>i * SWAPIN_ENTRY + <usize>SwapIn.Gppn), false, true);
     if (DEBUG) assert(mpn < FAULT_MIN, "swapInFrames: a free frame vanished");
-    store<u32>(addrs + (<usize>i << 2), <u32>frameAddr(mpn));
+    store<u32>(addrs + <usize>i * SWAPIN_ADDR, <u32>frameAddr(mpn));
   }
   return n;
 }
@@ -229,12 +231,12 @@ export function swapInFrames(vm: u32, list: usize, n: u32, addrs: usize): u32 {
 export function swapInFramesCommit(vm: u32, list: usize, n: u32, done: u32, addrs: usize): void {
   const ram = regionOffset(Region.Ram);
   for (let i: u32 = 0; i < n; i++) {
-    const mpn = <u32>((<usize>load<u32>(addrs + (<usize>i << 2)) - ram) >> PAGE_SHIFT);
+    const mpn = <u32>((<usize>load<u32>(addrs + <usize>i * SWAPIN_ADDR) - ram) >> PAGE_SHIFT);
     if (i >= done) {
       framePut(mpn);
       continue;
     }
-    const g = load<u32>(list + (<usize>i << 3));
+    const g = load<u32>(list + <usize>i * SWAPIN_ENTRY + <usize>SwapIn.Gppn);
     const p = pmapAddr(vm, g);
     const e = load<u64>(p);
     if (DEBUG) assert(pstate(e) == <u32>PState.Swapped && frameLink(mpn) == vm && frameAux(mpn) == g, "swapInFramesCommit: entry and frame do not match");

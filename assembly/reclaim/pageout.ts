@@ -37,32 +37,23 @@ import { frameAddr } from "../ram/frames";
 import { prngSeed, rand64 } from "../ram/prng";
 import { backingChanged } from "./hook";
 import { GPPN } from "../ram/addr";
+import { Call, callSet } from "../ram/callctx";
 
 export const POLICY_RANDOM: u32 = 0;
 export const POLICY_CLOCK: u32 = 1;
+/** A page-out request (reclaimSelect and reclaimEvict list, swapCommit reads): the page, and where its 4 KiB are (then its swap slot). */
 export const REQ_ENTRY: u32 = 8;
+export const enum Req { Gppn = 0, Page = 4, Slot = 4 }
 const NONE: u32 = 0xFFFFFFFF;
 
-let lastZipped: u32 = 0;
-let lastEvicted: u32 = 0;
-let lastVictims: u32 = 0;
 
 /** Seeds the engine's PRNG (ram/prng.ts), which victim selection and the random scan order share. */
 export function reclaimSeed(lo: u32, hi: u32): void { prngSeed(lo, hi); }
 
-/** Why the last reclaimSelect stopped: it reclaimed `count`, found no victim, or ran out of `out` entries (swap). */
+/** Why a reclaimSelect stopped (callCtx.pageoutStop): it reclaimed `count`, found no victim, or ran out of `out` entries (swap). */
 export const STOP_DONE: u32 = 0;
 export const STOP_NO_VICTIM: u32 = 1;
 export const STOP_SWAP_FULL: u32 = 2;
-let lastStop: u32 = STOP_DONE;
-export function reclaimStop(): u32 { return lastStop; }
-
-/** Pages the last reclaimSelect compressed into the zip cache. */
-export function reclaimZipped(): u32 { return lastZipped; }
-/** Compressed pages the last reclaimSelect listed for swap-out (zip cache full). */
-export function reclaimEvicted(): u32 { return lastEvicted; }
-/** Victims the last reclaimSelect chose (zipped + listed for swap). */
-export function reclaimVictims(): u32 { return lastVictims; }
 
 /** True if entry `e` may be chosen as a victim. */
 // @ts-ignore: decorator
@@ -112,14 +103,14 @@ function pickVictim(vm: u32, policy: u32): GPPN {
  * Chooses up to `count` victims of `vm` and reclaims them: into the zip cache when they fit,
  * else listed in `out` (at most `outCap` entries, the swap slots TypeScript has; compressed pages evicted to make room are
  * decompressed into `pages`, 4 KiB each, one per entry). Returns the entries listed; TypeScript
- * must then call swapCommit with them. reclaimZipped/Evicted/Victims tell the rest.
+ * must then call swapCommit with them. The call context tells the rest (callCtx.pageout*).
  */
 export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outCap: u32, pages: usize): u32 {
   let n: u32 = 0;
-  lastZipped = 0;
-  lastEvicted = 0;
-  lastVictims = 0;
-  lastStop = STOP_DONE;
+  let lastZipped: u32 = 0;
+  let lastEvicted: u32 = 0;
+  let lastVictims: u32 = 0;
+  let lastStop = STOP_DONE;
   while (lastVictims < count) {
     const g = pickVictim(vm, policy);
     if (g == NONE) {
@@ -158,10 +149,14 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
     }
     lastVictims++;
     store<u64>(p, e | PENDING);
-    store<u32>(out + (<usize>n << 3), g);
-    store<u32>(out + (<usize>n << 3), <u32>frameAddr(pframe(e)), 4);
+    store<u32>(out + <usize>n * REQ_ENTRY + <usize>Req.Gppn, g);
+    store<u32>(out + <usize>n * REQ_ENTRY + <usize>Req.Page, <u32>frameAddr(pframe(e)));
     n++;
   }
+  callSet(Call.PageoutStop, lastStop);
+  callSet(Call.PageoutZipped, lastZipped);
+  callSet(Call.PageoutEvicted, lastEvicted);
+  callSet(Call.PageoutVictims, lastVictims);
   return n;
 }
 
@@ -175,8 +170,8 @@ function listEviction(vm: u32, s: u32, out: usize, pages: usize, n: u32): void {
   store<u64>(p, load<u64>(p) | PENDING);
   const dst = pages + (<usize>n << 12);
   zipDecompress(s, dst);
-  store<u32>(out + (<usize>n << 3), g);
-  store<u32>(out + (<usize>n << 3), <u32>dst, 4);
+  store<u32>(out + <usize>n * REQ_ENTRY + <usize>Req.Gppn, g);
+  store<u32>(out + <usize>n * REQ_ENTRY + <usize>Req.Page, <u32>dst);
   vmSet(vm, VmF.PendEvict, vmGet(vm, VmF.PendEvict) + zslotBytes(zslotClass(s)));
 }
 
@@ -185,12 +180,11 @@ function listEviction(vm: u32, s: u32, out: usize, pages: usize, n: u32): void {
  * reclaimSelect lists the pages it evicts (decompressed into `pages`, 4 KiB each): the zip cache
  * gives frames back when another VM or a reservation needs them. TypeScript writes the listed
  * pages and calls swapCommit, which frees their slots (a zpool frame is freed with its last
- * slot). Returns the entries listed; reclaimEvicted tells the same.
+ * slot). Returns the entries listed; the call context tells the same (callCtx.pageoutEvicted,
+ * pageoutStop STOP_NO_VICTIM when fewer were left than asked for).
  */
 export function reclaimEvict(vm: u32, count: u32, out: usize, outCap: u32, pages: usize): u32 {
-  lastZipped = 0;
-  lastVictims = 0;
-  lastStop = STOP_DONE;
+  let lastStop = STOP_DONE;
   const most = min<u32>(count, outCap);
   let n: u32 = 0;
   // from the oldest towards the newest, past pages already on their way out
@@ -204,7 +198,10 @@ export function reclaimEvict(vm: u32, count: u32, out: usize, outCap: u32, pages
     s = prev;
   }
   if (n < most) lastStop = STOP_NO_VICTIM;
-  lastEvicted = n;
+  callSet(Call.PageoutStop, lastStop);
+  callSet(Call.PageoutZipped, 0);
+  callSet(Call.PageoutEvicted, n);
+  callSet(Call.PageoutVictims, 0);
   return n;
 }
 
@@ -216,8 +213,8 @@ export function reclaimEvict(vm: u32, count: u32, out: usize, outCap: u32, pages
 export function swapCommit(vm: u32, list: usize, n: u32): u32 {
   let done: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const g = load<u32>(list + (<usize>i << 3));
-    const slot = load<u32>(list + (<usize>i << 3), 4);
+    const g = load<u32>(list + <usize>i * REQ_ENTRY + <usize>Req.Gppn);
+    const slot = load<u32>(list + <usize>i * REQ_ENTRY + <usize>Req.Slot);
     const p = pmapAddr(vm, g);
     const e = load<u64>(p);
     assert(g < vmPages(vm) && (e & PENDING), "swapCommit: entry was not selected");

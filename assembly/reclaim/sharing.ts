@@ -54,6 +54,7 @@ import { pageIsZero, pageEqual } from "../ram/page";
 import { pageHash } from "../codec/hash";
 import { backingChanged, eptLargeBacked } from "./hook";
 import { rand64 } from "../ram/prng";
+import { Call, callSet } from "../ram/callctx";
 
 const EMPTY: u32 = 0;
 const T_SHARED: u32 = 1;
@@ -204,9 +205,6 @@ export function sharingScanned(): f64 { return <f64>scannedPages; }
 export function sharingMerged(): f64 { return <f64>mergedPages; }
 /** Visits that left a page alone because a large EPT leaf maps it (cumulative). */
 export function sharingLargeSkipped(): f64 { return <f64>largeSkipped; }
-/** Pages visited / merged by the last shareScan call. */
-export function sharingLastScanned(): u32 { return lastScanned; }
-export function sharingLastMerged(): u32 { return lastMerged; }
 /** Capacity of the table in entries. */
 export function sharingCapacity(): u32 { return mask + 1; }
 /** Pages a full pass visits (pmap entries at the start of the current pass). */
@@ -416,7 +414,8 @@ function scanBatch(n: u32): void {
 
 /**
  * One scanner step: visits at most `maxPages` pages in `scanOrder` (SCAN_*), continuing the
- * current pass and starting new ones as passes complete. Returns the pages visited.
+ * current pass and starting new ones as passes complete. Returns the pages visited (the pages
+ * merged: callCtx.scanMerged).
  */
 export function shareScan(maxPages: u32, scanOrder: u32): u32 {
   lastScanned = 0;
@@ -445,6 +444,7 @@ export function shareScan(maxPages: u32, scanOrder: u32): u32 {
   // a budget that ends exactly at the end of a pass completes it now, not on the next call
   while (cursor < passLen && permute(cursor) >= passTotal) cursor++;
   if (passLen > 0 && cursor >= passLen) newPass(true);
+  callSet(Call.ScanMerged, lastMerged);
   return lastScanned;
 }
 

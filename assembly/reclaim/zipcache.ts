@@ -43,6 +43,10 @@ export const ZIP_MAX: u32 = 2048;
 const NONE: u32 = 0xFFFFFFFF;
 /** Histogram of compressed sizes: 16 buckets of 256 bytes, then one for pages that did not compress below 4 KiB. */
 export const ZIP_HIST_BUCKETS: u32 = 17;
+/** The result record of zipSurvey: the histogram (u32 per bucket), then the u32 sum of the sizes. */
+export const SURVEY_HISTOGRAM: u32 = 0;
+export const SURVEY_BYTES: u32 = ZIP_HIST_BUCKETS << 2;
+export const SURVEY_RECORD: u32 = SURVEY_BYTES + 4;
 
 /** Compressor output (ZIP_MAX fits; the spare room is for the compressor's own margin). */
 const ZBUF = memory.data(4096 + 512, 16);
@@ -68,14 +72,15 @@ export function zipCompress(src: usize): i32 {
 /**
  * Compression survey: LZ4-compresses every resident private page of GPPNs [first, first + n) of
  * `vm` (Mapped state; shared and zero frames are not compressed by the cache) without changing
- * anything, and writes to `out` ZIP_HIST_BUCKETS u32 counters (the buckets of zipHistogram), then
- * the u32 sum of the compressed sizes (a page that does not compress below 4 KiB counts 4096).
+ * anything, and writes to `out` a survey record: ZIP_HIST_BUCKETS u32 counters (the buckets of
+ * zipHistogram), then the u32 sum of the compressed sizes (a page that does not compress below
+ * 4 KiB counts 4096).
  * Returns the pages surveyed. At most 2^20 pages per call, so the sum fits. What the zip cache
  * would keep, before anything is reclaimed.
  */
 export function zipSurvey(vm: u32, first: u32, n: u32, out: usize): u32 {
   if (DEBUG) assert(n <= 1 << 20, "zipSurvey: at most 2^20 pages per call");
-  memory.fill(out, 0, (<usize>ZIP_HIST_BUCKETS + 1) << 2);
+  memory.fill(out, 0, SURVEY_RECORD);
   let done: u32 = 0;
   let sum: u32 = 0;
   for (let g = first; g < first + n; g++) {
@@ -84,11 +89,12 @@ export function zipSurvey(vm: u32, first: u32, n: u32, out: usize): u32 {
     const c = lz4Compress(frameAddr(pframe(e)), PAGE_SIZE, ZBUF, 4096 + 512);
     const size: u32 = c < 0 || <u32>c >= PAGE_SIZE ? PAGE_SIZE : <u32>c;
     const b: usize = size >= PAGE_SIZE ? 16 : <usize>(size >> 8);
-    store<u32>(out + (b << 2), load<u32>(out + (b << 2)) + 1);
+    const h = out + SURVEY_HISTOGRAM + (b << 2);
+    store<u32>(h, load<u32>(h) + 1);
     sum += size;
     done++;
   }
-  store<u32>(out, sum, ZIP_HIST_BUCKETS << 2);
+  store<u32>(out + SURVEY_BYTES, sum);
   return done;
 }
 

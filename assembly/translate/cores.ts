@@ -8,6 +8,18 @@
  *   512  CDESC x 6       cache descriptors: L1 iTLB, L1 dTLB, L2 TLB, guest PWC, nested PWC,
  *                        nested TLB (tlb.ts); their entries sit in region mmuCache
  *   768  u64 x 8         scratch: hPAs of the guest entries of the walk in progress (A/D bits)
+ *   832  Res             results of the last call on the context, beyond its return value, and
+ *                        the trace replay's carried state (TypeScript reads them by name:
+ *                        assembly/layout.ts "mmuCtx.*"):
+ *          +0  u64 faultAddr     faulting gVA (#PF) or gPA (EPT, host) of the last fault
+ *          +8  u32 faultKind     FK_* of the last fault
+ *          +12 u32 faultCode     #PF error code, EPT qualification or pmap FAULT_* of the last fault
+ *          +16 u32 cycles        cycles of the last single translation (mmuTranslate)
+ *          +20 u32 traceErrorAt  offset, from the chunk start, of the malformed line that stopped lackeyReplay
+ *          +24 u64 traceLines    lines of the current text trace seen so far (traceReset zeroes it)
+ *          +32 u32 traceEmitted  bytes of binary records the last lackeyReplay wrote (emit mode)
+ *          +36 u32 traceSkipping 1 while an overlong line skipped with TRACE_SKIP_BAD goes on
+ *                                into the next chunk (state of the trace, not a result)
  *
  * Per-VM paging state (PVM_ENTRY = 128 bytes, region pagingVm, indexed by VM id):
  *
@@ -58,16 +70,7 @@ export const enum F {
   BadLines = 45, Lines = 46, TraceBytes = 47,
   COUNT = 48,
 }
-const COUNTER_NAMES: StaticArray<string> = [
-  "records", "translations", "l1iAccesses", "l1dAccesses", "l1iMisses", "l1dMisses", "l2Misses",
-  "walks", "walkRefs", "faultWalkRefs", "guestPageFaults", "eptViolations", "eptMisconfigs",
-  "vmExits", "cycles", "pwcHits", "ntlbHits", "ntlbMisses", "shadowFills", "shadowWalkRefs",
-  "ptWriteTraps", "invlpgs", "cr3Switches", "shadowRootMisses", "unhandledFaults", "badLines",
-  "lines", "traceBytes",
-];
-const COST_NAMES: StaticArray<string> = [
-  "tlbL1Hit", "tlbL2Hit", "walkRef", "pwcHit", "vmExit", "guestPageFault", "eptViolation", "shadowFill", "ptWriteEmulation",
-];
+// TypeScript reads the counters and writes the costs by name: assembly/layout.ts "mmuCtx.counters.*", "mmuCtx.costs.*"
 
 /** Context flag bits. */
 export const FL_PWC: u64 = 1;
@@ -84,6 +87,18 @@ export const C_NPWC: u32 = 4;
 export const C_NTLB: u32 = 5;
 const CACHES_AT: usize = 512;
 export const SCRATCH_AT: usize = 768;
+/** Byte offsets (from the context) of the results of the last call on it. */
+export const enum Res {
+  FaultAddr = 832,
+  FaultKind = 840,
+  FaultCode = 844,
+  Cycles = 848,
+  TraceErrorAt = 852,
+  TraceLines = 856,
+  TraceEmitted = 864,
+  TraceSkipping = 868,
+  END = 872,
+}
 
 // per-VM field offsets
 export const P_MODE: usize = 0;
@@ -150,14 +165,7 @@ export function mmuInit(): void {
 /** Next LRU stamp of the shadow-root caches. */
 export function nextRootStamp(): u64 { return ++rootClock; }
 
-/** Counter / cost names and where they sit, for TypeScript. */
-export function mmuCounterCount(): u32 { return <u32>F.COUNT - <u32>F.Records; }
-export function mmuCounterName(i: u32): string { return unchecked(COUNTER_NAMES[i]); }
-export function mmuCounterSlot(i: u32): u32 { return <u32>F.Records + i; }
-export function mmuCostCount(): u32 { return <u32>COST_NAMES.length; }
-export function mmuCostName(i: u32): string { return unchecked(COST_NAMES[i]); }
-export function mmuCostSlot(i: u32): u32 { return <u32>F.CostL1Hit + i; }
-/** Linear address of context `id` (TypeScript reads counters and writes costs there). */
+/** Linear address of context `id` (TypeScript reads counters and results and writes costs there). */
 export function mmuCtxAddr(id: u32): f64 { return <f64>ctxAddr(id); }
 
 /**

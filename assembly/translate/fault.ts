@@ -9,8 +9,11 @@
  *   code   a #PF error code, an EPT exit qualification or a pmap FAULT_* code
  *   addr   the faulting gVA (#PF, non-canonical) or gPA (EPT, host)
  *
- * A translation result word (u64) is the hPA, or FAULT_BIT | kind << 48 | code.
+ * A translation result word (u64) is the hPA, or FAULT_BIT | kind << 48 | code. The exported
+ * entry points copy the record into their context's results (faultToCtx), where TypeScript reads it.
  */
+
+import { Res } from "./cores";
 
 /** Status of the steps of a translation. */
 export const S_OK: u32 = 0;
@@ -36,10 +39,12 @@ export let fAddr: u64 = 0;
 
 /** Records the fault of the operation in progress. */
 export function setFault(kind: u32, code: u32, addr: u64): void { fKind = kind; fCode = code; fAddr = addr; }
-/** Kind, code and address of the last fault. */
-export function lastFaultKind(): u32 { return fKind; }
-export function lastFaultCode(): u32 { return fCode; }
-export function lastFaultAddr(): f64 { return <f64>fAddr; }
+/** Copies the fault into the results of context `c` (cores.ts Res: what TypeScript reads after a call). */
+export function faultToCtx(c: usize): void {
+  store<u64>(c + <usize>Res.FaultAddr, fAddr);
+  store<u32>(c + <usize>Res.FaultKind, fKind);
+  store<u32>(c + <usize>Res.FaultCode, fCode);
+}
 
 /** The current fault as a result word. */
 // @ts-ignore: decorator

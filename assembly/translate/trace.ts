@@ -34,14 +34,12 @@
  */
 
 import { ACC_READ, ACC_WRITE, ACC_FETCH } from "./entries";
-import { F, cadd, ctxAddr } from "./cores";
+import { F, cadd, ctxAddr, Res } from "./cores";
 import { translate } from "./walk";
 import { FAULT_BIT } from "./fault";
 
 /** Flag: count malformed lines and go on instead of stopping. */
 export const TRACE_SKIP_BAD: u32 = 1;
-/** Flag: write binary records at the emit pointer instead of translating. */
-export const TRACE_EMIT: u32 = 2;
 /** Longest line accepted, in bytes without its newline (valgrind's lines are under 100). */
 export const TRACE_MAX_LINE: u32 = 4096;
 /** Errors of lackeyReplay, returned negated: a record that does not parse, a line over TRACE_MAX_LINE, a NUL byte. */
@@ -49,23 +47,19 @@ export const TRACE_ERR_SYNTAX: u32 = 1;
 export const TRACE_ERR_LONG: u32 = 2;
 export const TRACE_ERR_NUL: u32 = 3;
 
-let lineNo: u64 = 0;
-let errAt: u32 = 0;
+/** Where the call in progress writes binary records (emit mode). */
 let emitPtr: usize = 0;
-let emitStart: usize = 0;
-/** Inside an overlong line that TRACE_SKIP_BAD is skipping: bytes up to its newline are dropped. */
-let skipping = false;
 
-/** Resets the line counter (a new trace). */
-export function traceReset(): void { lineNo = 0; errAt = 0; skipping = false; }
-/** Lines seen so far (complete lines, including ignored ones). */
-export function traceLines(): f64 { return <f64>lineNo; }
-/** Offset, from the chunk start, of the line that stopped the last call (of the NUL byte itself for TRACE_ERR_NUL). */
-export function traceErrorOffset(): u32 { return errAt; }
-/** Sets where TRACE_EMIT mode writes binary records. */
-export function traceEmitTo(p: usize): void { emitPtr = p; emitStart = p; }
-/** Bytes written in TRACE_EMIT mode since traceEmitTo. */
-export function traceEmitted(): u32 { return <u32>(emitPtr - emitStart); }
+/**
+ * Starts a new text trace on context `id`: its line count (results traceLines) goes back to 0,
+ * and no overlong line is being skipped.
+ */
+export function traceReset(id: u32): void {
+  const c = ctxAddr(id);
+  store<u64>(c + <usize>Res.TraceLines, 0);
+  store<u32>(c + <usize>Res.TraceErrorAt, 0);
+  store<u32>(c + <usize>Res.TraceSkipping, 0);
+}
 
 /** Replays one record of `kind` (0 I, 1 L, 2 S, 3 M) on context `c`. */
 // @ts-ignore: decorator
@@ -105,14 +99,22 @@ export function traceEmitted(): u32 { return <u32>(emitPtr - emitStart); }
 
 /**
  * Parses and replays the lackey text at [p, p + len) on context `id`. `final`: no more bytes
- * follow, so a last line without a newline counts. Returns the bytes consumed (a prefix of
- * whole lines), or -TRACE_ERR_* at a bad line (traceErrorOffset says where).
+ * follow, so a last line without a newline counts. With `emitAt` != 0 the records are written
+ * there in the binary format instead of being translated (results traceEmitted: how many bytes).
+ * Returns the bytes consumed (a prefix of whole lines), or -TRACE_ERR_* at a bad line (results
+ * traceErrorAt says where: the line, or the NUL byte itself for TRACE_ERR_NUL; traceLines counts
+ * the lines before it across calls). The line count and the skipping of an overlong line carry
+ * over in the context from call to call.
  */
-export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u32): i32 {
+export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u32, emitAt: usize): i32 {
   const c = ctxAddr(id);
   const end = p + len;
+  let lineNo = load<u64>(c + <usize>Res.TraceLines);
+  let errAt: u32 = 0;
+  let skipping = load<u32>(c + <usize>Res.TraceSkipping) != 0;
   const lines0 = lineNo;
   const skipBad = (flags & TRACE_SKIP_BAD) != 0;
+  emitPtr = emitAt;
   let s = p;
   if (skipping) {
     // the tail of an overlong line, counted bad when it began
@@ -172,14 +174,22 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
       else if (!ok) { err = TRACE_ERR_SYNTAX; errAt = <u32>(s - p); }
       if (err == 0) {
         lineNo++;
-        if (flags & TRACE_EMIT) emit(kind, addr, size);
+        if (emitAt != 0) emit(kind, addr, size);
         else replay(c, kind, addr, size);
         s = q + 1;
         continue;
       }
     }
     if (err == 0) { lineNo++; s = q + 1; continue; }
-    if (!skipBad) { cadd(c, F.Lines, lineNo - lines0); cadd(c, F.TraceBytes, <u64>(s - p)); return -<i32>err; }
+    if (!skipBad) {
+      store<u32>(c + <usize>Res.TraceErrorAt, errAt);
+      store<u64>(c + <usize>Res.TraceLines, lineNo);
+      store<u32>(c + <usize>Res.TraceSkipping, 0);
+      store<u32>(c + <usize>Res.TraceEmitted, <u32>(emitPtr - emitAt));
+      cadd(c, F.Lines, lineNo - lines0);
+      cadd(c, F.TraceBytes, <u64>(s - p));
+      return -<i32>err;
+    }
     cadd(c, F.BadLines, 1);
     while (q < end && load<u8>(q) != 10) q++;
     if (q >= end && !final) { skipping = true; s = end; break; }
@@ -187,6 +197,9 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
     s = q + 1;
   }
   const used = <u32>(min<usize>(s, end) - p);
+  store<u64>(c + <usize>Res.TraceLines, lineNo);
+  store<u32>(c + <usize>Res.TraceSkipping, skipping ? 1 : 0);
+  store<u32>(c + <usize>Res.TraceEmitted, <u32>(emitPtr - emitAt));
   cadd(c, F.TraceBytes, used);
   cadd(c, F.Lines, lineNo - lines0);
   return <i32>used;

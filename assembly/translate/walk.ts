@@ -23,7 +23,8 @@
  * permissions: a write to an entry without TF_D walks again (to set D), as on hardware.
  *
  * Result of a translation (u64): the hPA, or FAULT_BIT | kind << 48 | code (a #PF error code,
- * an EPT exit qualification or a pmap FAULT_* code); the faulting address is in lastFaultAddr.
+ * an EPT exit qualification or a pmap FAULT_* code); the exported entry points leave the faulting
+ * address (and the single translation's cycles) in the context's results (cores.ts Res).
  */
 
 import { cacheFind, cacheTouch, cacheFill, cacheOn, cacheLarge } from "./tlb";
@@ -36,7 +37,7 @@ import {
 import {
   F, cget, cset, cadd, cdesc, ctxAddr, pget, P_MODE, P_GLEVELS, P_HLEVELS, P_FLAGS, P_EPTROOT,
   P_VPID, PF_AD, FL_PWC, FL_NTLB, FL_DEMAND, C_L1I, C_L1D, C_L2, C_GPWC, C_NPWC, C_NTLB,
-  SCRATCH_AT, MODE_NATIVE, MODE_EPT, MODE_SHADOW, NONE, flushTlbs,
+  SCRATCH_AT, MODE_NATIVE, MODE_EPT, MODE_SHADOW, NONE, flushTlbs, Res,
 } from "./cores";
 import { ramAt, hostBack, hostCls, eptInstall, eptFindLeaf } from "./ept";
 import { FAULT_IO } from "../reclaim/pmap";
@@ -45,12 +46,19 @@ import { gosFault } from "./gos";
 import { shadowFill, shadowSwitch } from "./shadow";
 import {
   S_OK, S_FAULT, S_SHADOW, S_PRESENT, FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_NONCANONICAL,
-  FK_NO_FRAME, FAULT_BIT, fKind, fCode, fAddr, setFault, faultResult,
+  FK_NO_FRAME, FAULT_BIT, fKind, fCode, fAddr, setFault, faultResult, faultToCtx,
 } from "./fault";
 import { gPA, gppnOf, gVA, hPA, hpaOf, pageOffset } from "../ram/addr";
 
-// the fault record and statuses live in fault.ts; the module's ABI exports them from here
-export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME, lastFaultKind, lastFaultCode, lastFaultAddr } from "./fault";
+// the fault record and statuses live in fault.ts; the module's ABI exports the kinds from here
+export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./fault";
+
+/** Batch records (mmuTranslateBatch): an access in, its result out, 16 bytes each. */
+export const BATCH_RECORD: u32 = 16;
+export const enum BatchIn { Va = 0, Kind = 8 }
+export const enum BatchOut { Result = 0, Cycles = 8, Zero = 12 }
+/** A faulted record's address (mmuTranslateBatch `addrs`, batchUnpack): u64 per record. */
+export const BATCH_ADDR: u32 = 8;
 
 // TLB entry flags
 export const TF_W: u32 = 1;
@@ -78,9 +86,6 @@ let nDirty: bool = false;
 let nPerm: u32 = 7;
 /** Cycles of the last translation. */
 let lastCycles: u32 = 0;
-
-/** Cycles charged to the last translation. */
-export function lastTranslationCycles(): u32 { return lastCycles; }
 
 // ---- nested translation (ept mode) ----------------------------------------------------------------
 
@@ -530,34 +535,43 @@ export function mmuSwitch(id: u32, vm: u32, cr3: f64, pcid: u32): void {
   if (pget(vm, P_MODE) == MODE_SHADOW) shadowSwitch(c, vm, sameVm);
 }
 
-/** Translates one access on context `id` (kind: 0 read, 1 write, 2 fetch; bit 2: supervisor). */
+/**
+ * Translates one access on context `id` (kind: 0 read, 1 write, 2 fetch; bit 2: supervisor).
+ * The context's results get its cycles and, when it faulted, the fault (kind, code, address).
+ */
 export function mmuTranslate(id: u32, va: gVA, kind: u32): u64 {
-  return translate(ctxAddr(id), va, kind & 3, (kind & 4) == 0);
+  const c = ctxAddr(id);
+  const r = translate(c, va, kind & 3, (kind & 4) == 0);
+  store<u32>(c + <usize>Res.Cycles, lastCycles);
+  if (r & FAULT_BIT) faultToCtx(c);
+  return r;
 }
 
 /**
- * Batch translation on context `id`: `n` records of 16 bytes at `inp` (u64 gVA, u32 kind as in
- * mmuTranslate, u32 ignored) produce `n` records of 16 bytes at `out` (u64 hPA or fault result,
- * u32 cycles, u32 0). With `addrs` != 0, a faulted record i also gets its faulting address (gVA
- * for a #PF, gPA for an EPT or host fault: lastFaultAddr) at addrs + 8i; other slots are not
- * written, so the no-fault path costs nothing more. Returns the number of faulted records.
+ * Batch translation on context `id`: `n` BATCH_RECORDs at `inp` (BatchIn: u64 gVA, u32 kind as
+ * in mmuTranslate) produce `n` at `out` (BatchOut: u64 hPA or fault result, u32 cycles, u32 0).
+ * With `addrs` != 0, a faulted record i also gets its faulting address (gVA for a #PF, gPA for
+ * an EPT or host fault) at addrs + BATCH_ADDR * i; other slots are not written, so the no-fault
+ * path costs nothing more. The context's results get the batch's last fault. Returns the number
+ * of faulted records.
  */
 export function mmuTranslateBatch(id: u32, inp: usize, out: usize, n: u32, addrs: usize): u32 {
   const c = ctxAddr(id);
   let faults: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const r = inp + (<usize>i << 4);
-    const kind = load<u32>(r, 8);
-    const res = translate(c, load<u64>(r), kind & 3, (kind & 4) == 0);
-    const o = out + (<usize>i << 4);
-    store<u64>(o, res);
-    store<u32>(o, lastCycles, 8);
-    store<u32>(o, 0, 12);
+    const r = inp + <usize>i * BATCH_RECORD;
+    const kind = load<u32>(r + <usize>BatchIn.Kind);
+    const res = translate(c, load<u64>(r + <usize>BatchIn.Va), kind & 3, (kind & 4) == 0);
+    const o = out + <usize>i * BATCH_RECORD;
+    store<u64>(o + <usize>BatchOut.Result, res);
+    store<u32>(o + <usize>BatchOut.Cycles, lastCycles);
+    store<u32>(o + <usize>BatchOut.Zero, 0);
     if (res & FAULT_BIT) {
       faults++;
-      if (addrs != 0) store<u64>(addrs + (<usize>i << 3), fAddr);
+      if (addrs != 0) store<u64>(addrs + <usize>i * BATCH_ADDR, fAddr);
     }
   }
+  if (faults != 0) faultToCtx(c);
   return faults;
 }
 
@@ -569,7 +583,7 @@ export function mmuTranslateBatch(id: u32, inp: usize, out: usize, n: u32, addrs
 export function batchHostFaults(out: usize, n: u32, list: usize): u32 {
   let k: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const word = load<u64>(out + (<usize>i << 4));
+    const word = load<u64>(out + <usize>i * BATCH_RECORD + <usize>BatchOut.Result);
     if (!(word & FAULT_BIT)) continue;
     const kind = <u32>(word >> 48) & 0x7F;
     if (kind == FK_HOST || kind == FK_NO_FRAME) store<u32>(list + (<usize>(k++) << 2), i);
@@ -584,9 +598,9 @@ export function batchHostFaults(out: usize, n: u32, list: usize): u32 {
  */
 export function batchPack(inp: usize, vas: usize, kinds: usize, kindBytes: u32, n: u32): void {
   for (let i: u32 = 0; i < n; i++) {
-    const r = inp + (<usize>i << 4);
-    store<u64>(r, load<u64>(vas + (<usize>i << 3)));
-    store<u32>(r, kindBytes == 1 ? <u32>load<u8>(kinds + <usize>i) : load<u32>(kinds + (<usize>i << 2)), 8);
+    const r = inp + <usize>i * BATCH_RECORD;
+    store<u64>(r + <usize>BatchIn.Va, load<u64>(vas + (<usize>i << 3)));
+    store<u32>(r + <usize>BatchIn.Kind, kindBytes == 1 ? <u32>load<u8>(kinds + <usize>i) : load<u32>(kinds + (<usize>i << 2)));
   }
 }
 
@@ -597,11 +611,11 @@ export function batchPack(inp: usize, vas: usize, kinds: usize, kindBytes: u32, 
  */
 export function batchUnpack(out: usize, res: usize, cyc: usize, addrs: usize, faOut: usize, n: u32): void {
   for (let i: u32 = 0; i < n; i++) {
-    const o = out + (<usize>i << 4);
-    const word = load<u64>(o);
+    const o = out + <usize>i * BATCH_RECORD;
+    const word = load<u64>(o + <usize>BatchOut.Result);
     store<u64>(res + (<usize>i << 3), word);
-    if (cyc != 0) store<u32>(cyc + (<usize>i << 2), load<u32>(o, 8));
-    if (faOut != 0 && addrs != 0 && (word & FAULT_BIT)) store<u64>(faOut + (<usize>i << 3), load<u64>(addrs + (<usize>i << 3)));
+    if (cyc != 0) store<u32>(cyc + (<usize>i << 2), load<u32>(o + <usize>BatchOut.Cycles));
+    if (faOut != 0 && addrs != 0 && (word & FAULT_BIT)) store<u64>(faOut + (<usize>i << 3), load<u64>(addrs + <usize>i * BATCH_ADDR));
   }
 }
 

@@ -7,7 +7,8 @@
 import { Host } from '../host/host.js';
 import { buildCorpus } from '../workload/corpus.js';
 import { statSync } from 'node:fs';
-import { PAGE, MAX_MACHINE_MIB } from '../engine/engine.js';
+import { PAGE } from '../engine/addr.js';
+import { MAX_MACHINE_MIB } from '../engine/engine.js';
 import { MemvisorError, UsageError } from '../errors.js';
 import type { VmStats } from '../host/vm.js';
 

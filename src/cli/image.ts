@@ -114,7 +114,7 @@ export async function measureImages(files: string[], salting: 'host' | 'per-vm')
     host.shareScan();
     const images = vms.map((vm, i): ImageReport => {
       const s = vm.stats();
-      const z = host.engine.zipSurvey(vm.id, 0, s.MEMSZ);
+      const z = vm.zipSurvey();
       const upTo = (kib: number) => z.histogram.slice(0, kib * 4).reduce((a, b) => a + b, 0);
       const pages = Math.ceil(sizes[i] / 4096);
       return {

@@ -8,29 +8,23 @@
  * keeps only pages that compress to <= 2048 bytes); `decompress(src, size)` returns exactly
  * `size` bytes or throws a CodecError that says what is wrong with the input.
  *
- * The one-shot LZ4 functions run on the utility engine (no machine RAM; engine.ts utilityEngine).
- * Data crosses through its staging region, laid out per call as
- *
- *   staging: [ src | pad to 16 | dst: limit (compress) or decompressedSize (decompress) ]
+ * The one-shot LZ4 functions run on the utility engine (no machine RAM; src/engine/engine.ts
+ * utilityEngine); data crosses through its staging region (src/engine/codec.ts lays it out).
  *
  * The into-buffer forms (`lz4CompressInto`, `lz4DecompressInto`) write into the caller's
  * array and allocate nothing per call. Many 4 KiB pages that start in JavaScript go through the
- * page batch forms, which cross in chunks of PAGES_CHUNK pages (one copy in, one WebAssembly
- * call and one copy out per chunk, not per page):
+ * page batch forms, which cross in chunks of 256 pages (one copy in, one WebAssembly call and one
+ * copy out per chunk, not per page; src/engine/codec.ts):
  *
  *   lz4CompressPagesInto(pages, dst, offsets)    pages -> blocks packed back to back in dst,
  *   lz4DecompressPagesInto(src, offsets, dst)    block i = [offsets[i], offsets[i+1]) -> page i
  *
- *   staging: [ PAGES_CHUNK pages | PAGES_CHUNK blocks (lz4Bound(4096) each) | PAGES_CHUNK + 1 u32 offsets ]
- *
- * 256 pages a chunk, so that pages cross in copies of 1 MiB: memmove copies of less than 512
- * KiB go through `rep movsb`, five times slower on the dev box when source and destination sit
- * at unlucky offsets within a page (src/codec/hash.ts says more).
- *
- * Pages already in machine RAM go through the engine's lz4CompressPages / lz4DecompressPages.
+ * Pages already in machine RAM are compressed by the engine in batches, one call per batch.
  */
 import { deflateSync, inflateSync } from 'fflate';
-import { Lz4Status, PAGE, lz4StatusText, utilityEngine } from '../engine/engine.js';
+import { utilityEngine } from '../engine/engine.js';
+import { Lz4Status, lz4StatusText } from '../engine/codec.js';
+import { PAGE } from '../engine/addr.js';
 import { CodecError, ConfigError, checkBytes, checkInt, checkKeys } from '../errors.js';
 
 /** A page compressor. */
@@ -47,10 +41,6 @@ export interface Codec {
 export const MAX_CODEC_INPUT = 1 << 30;
 
 
-/** Rounds up to 16 so the output starts on a v128 boundary. */
-function align16(n: number): number {
-  return (n + 15) & ~15;
-}
 
 /** Checks an input buffer of a codec call and returns it. */
 function checkInput(field: string, value: unknown): Uint8Array {
@@ -66,14 +56,9 @@ export function lz4Bound(n: number): number {
 
 /** LZ4 with an output limit: the block, or null when it would exceed `limit`. */
 function lz4CompressLimited(src: Uint8Array, limit: number): Uint8Array | null {
-  const e = utilityEngine();
-  const at = align16(src.length);
-  e.stage(at + limit);
-  const s = e.stageIn(src, 0);
-  const r = e.lz4Compress(s, src.length, s + at, limit);
-  if (r === Lz4Status.DoesNotFit) return null;
-  if (r < 0) throw new CodecError('lz4', r, lz4StatusText(r));
-  return e.u8.slice(s + at, s + at + r);
+  const r = utilityEngine().codec.lz4CompressBytes(src, limit);
+  if (typeof r === 'number') throw new CodecError('lz4', r, lz4StatusText(r));
+  return r;
 }
 
 /** Compresses `src` into one LZ4 block (the format liblz4's LZ4_decompress_safe reads). */
@@ -89,18 +74,14 @@ export function lz4Compress(src: Uint8Array): Uint8Array {
 export function lz4Decompress(src: Uint8Array, decompressedSize: number): Uint8Array {
   checkInput('src', src);
   checkInt('decompressedSize', decompressedSize, 0, MAX_CODEC_INPUT);
-  const e = utilityEngine();
-  const at = align16(src.length);
-  e.stage(at + decompressedSize);
-  const s = e.stageIn(src, 0);
-  const r = e.lz4Decompress(s, src.length, s + at, decompressedSize);
-  if (r < 0) {
+  const r = utilityEngine().codec.lz4DecompressBytes(src, decompressedSize);
+  if (typeof r === 'number') {
     throw new CodecError('lz4', r, `${lz4StatusText(r)} (block of ${src.length} bytes, decompressedSize ${decompressedSize})`);
   }
-  if (r !== decompressedSize) {
-    throw new CodecError('lz4', Lz4Status.SizeMismatch, `block decodes to ${r} bytes, expected decompressedSize ${decompressedSize}`);
+  if (r.length !== decompressedSize) {
+    throw new CodecError('lz4', Lz4Status.SizeMismatch, `block decodes to ${r.length} bytes, expected decompressedSize ${decompressedSize}`);
   }
-  return e.u8.slice(s + at, s + at + r);
+  return r;
 }
 
 /**
@@ -112,16 +93,11 @@ export function lz4CompressInto(src: Uint8Array, dst: Uint8Array): number {
   checkBytes('dst', dst);
   // the block never exceeds the bound, so a larger dst needs no more staging than that
   const cap = Math.min(dst.length, lz4Bound(src.length));
-  const e = utilityEngine();
-  const at = align16(src.length);
-  e.stage(at + cap);
-  const s = e.stageIn(src, 0);
-  const r = e.lz4Compress(s, src.length, s + at, cap);
+  const r = utilityEngine().codec.lz4CompressTo(src, dst, cap);
   if (r === Lz4Status.DoesNotFit) {
     throw new CodecError('lz4', r, `${lz4StatusText(r)}: dst holds ${dst.length} bytes (a block of ${src.length} input bytes needs up to ${lz4Bound(src.length)})`);
   }
   if (r < 0) throw new CodecError('lz4', r, lz4StatusText(r));
-  dst.set(e.u8.subarray(s + at, s + at + r));
   return r;
 }
 
@@ -136,27 +112,9 @@ export function lz4DecompressInto(src: Uint8Array, dst: Uint8Array): number {
   // an input byte decodes to at most 255 output bytes (a length byte of 255), so a huge dst
   // needs no more staging than that
   const cap = Math.min(dst.length, MAX_CODEC_INPUT, 255 * src.length + 64);
-  const e = utilityEngine();
-  const at = align16(src.length);
-  e.stage(at + cap);
-  const s = e.stageIn(src, 0);
-  const r = e.lz4Decompress(s, src.length, s + at, cap);
+  const r = utilityEngine().codec.lz4DecompressTo(src, dst, cap);
   if (r < 0) throw new CodecError('lz4', r, `${lz4StatusText(r)} (block of ${src.length} bytes, dst of ${dst.length} bytes)`);
-  dst.set(e.u8.subarray(s + at, s + at + r));
   return r;
-}
-
-/** Pages per chunk of the page batch forms. */
-const PAGES_CHUNK = 256;
-/** Largest LZ4 block of one 4 KiB page. */
-const PAGE_BOUND = lz4Bound(PAGE);
-
-/** Staging of one chunk of the page batch forms: pages, blocks, offsets. */
-function pageChunks() {
-  const e = utilityEngine();
-  const pages = e.stage(PAGES_CHUNK * (PAGE + PAGE_BOUND) + (PAGES_CHUNK + 1) * 4);
-  const blocks = pages + PAGES_CHUNK * PAGE;
-  return { e, pages, blocks, offsets: blocks + PAGES_CHUNK * PAGE_BOUND };
 }
 
 /** Checks a page buffer: a Uint8Array of a whole number of 4 KiB pages; returns the page count. */
@@ -184,23 +142,10 @@ export function lz4CompressPagesInto(pages: Uint8Array, dst: Uint8Array, offsets
   const n = checkPages('pages', pages);
   checkBytes('dst', dst);
   checkOffsets(offsets, n);
-  const c = pageChunks();
-  offsets[0] = 0;
-  let written = 0;
-  for (let first = 0; first < n; first += PAGES_CHUNK) {
-    const k = Math.min(PAGES_CHUNK, n - first);
-    c.e.u8.set(pages.subarray(first * PAGE, (first + k) * PAGE), c.pages);
-    const cap = Math.min(k * PAGE_BOUND, dst.length - written);
-    const done = c.e.lz4CompressPacked(c.pages, k, c.blocks, cap, written, c.offsets);
-    const u8 = c.e.u8;
-    offsets.set(new Uint32Array(u8.buffer, c.offsets, done), first + 1);
-    const end = done > 0 ? offsets[first + done] : written;
-    dst.set(u8.subarray(c.blocks, c.blocks + end - written), written);
-    if (done < k) {
-      throw new CodecError('lz4', Lz4Status.DoesNotFit,
-        `${lz4StatusText(Lz4Status.DoesNotFit)}: page ${first + done} of ${n} does not fit in the ${dst.length - end} bytes left of dst (${dst.length} bytes)`);
-    }
-    written = end;
+  const { written, failed } = utilityEngine().codec.lz4CompressPagesTo(pages, n, dst, offsets);
+  if (failed !== null) {
+    throw new CodecError('lz4', Lz4Status.DoesNotFit,
+      `${lz4StatusText(Lz4Status.DoesNotFit)}: page ${failed} of ${n} does not fit in the ${dst.length - written} bytes left of dst (${dst.length} bytes)`);
   }
   return written;
 }
@@ -217,23 +162,8 @@ export function lz4DecompressPagesInto(src: Uint8Array, offsets: Uint32Array, ds
   const n = offsets.length - 1;
   checkBytes('dst', dst);
   if (dst.length < n * PAGE) throw new ConfigError('dst', dst, `at least ${n * PAGE} bytes (${n} pages of ${PAGE})`);
-  const c = pageChunks();
-  const fail = (i: number, code: number, why = lz4StatusText(code)) =>
-    new CodecError('lz4', code, `block ${i} of ${n} (src[${offsets[i]} .. ${offsets[i + 1]}]): ${why}`);
-  for (let first = 0; first < n; first += PAGES_CHUNK) {
-    const k = Math.min(PAGES_CHUNK, n - first);
-    const from = offsets[first];
-    if (from > src.length) throw fail(first, Lz4Status.BadOffsets);
-    // with offsets that only grow and blocks no longer than PAGE_BOUND, a chunk fits its room;
-    // past it, the module finds the first block that breaks one of the two
-    const len = Math.min(Math.max(offsets[first + k] - from, 0), src.length - from, k * PAGE_BOUND);
-    const u8 = c.e.u8;
-    u8.set(src.subarray(from, from + len), c.blocks);
-    u8.set(new Uint8Array(offsets.buffer, offsets.byteOffset + first * 4, (k + 1) * 4), c.offsets);
-    const done = c.e.lz4DecompressPacked(c.blocks, len, c.offsets, k, c.pages);
-    dst.set(c.e.u8.subarray(c.pages, c.pages + done * PAGE), first * PAGE);
-    if (done < k) throw fail(first + done, c.e.lz4LastError());
-  }
+  const r = utilityEngine().codec.lz4DecompressPagesTo(src, offsets, n, dst);
+  if (r) throw new CodecError('lz4', r.code, `block ${r.failed} of ${n} (src[${offsets[r.failed]} .. ${offsets[r.failed + 1]}]): ${lz4StatusText(r.code)}`);
   return n;
 }
 

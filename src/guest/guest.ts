@@ -18,21 +18,23 @@
 import type { VM } from '../host/vm.js';
 import { MemorySwapStore } from '../host/swapstore.js';
 import { MemvisorError } from '../errors.js';
-import { Reason, ContentKind, type SimEngine, type StagedList } from '../engine/sim.js';
+import { Reason, NO_GUEST_SLOT, type Guest, type GuestCount } from '../engine/guest.js';
+import type { StagedList } from '../engine/reclaim.js';
+import type { HostNeed } from '../engine/fault.js';
+import type { Gppn } from '../engine/addr.js';
 import type { ResolvedCosts } from '../sim/costs.js';
 import { mibPages, type VmScenario } from '../sim/scenario.js';
 
 /** What the guest needs from the simulation around it. */
 export interface GuestHost {
-  /** Resolves the pmap fault of `guest`'s VM at `gppn` (swap-in, reclaim); returns the ns it cost the VM. */
-  resolveHostFault(guest: GuestOs, gppn: number, code: number): number;
+  /** Does what a host stop of `guest`'s VM at `gppn` asks (swap it in, free a frame, page out at the limit); returns the ns it cost the VM. */
+  resolveHostFault(guest: GuestOs, gppn: Gppn, need: HostNeed): number;
 }
 
 /** virtio-balloon: pages given back per guest OOM event (VIRTIO_BALLOON_F_DEFLATE_ON_OOM, OOM_VBALLOON_DEFAULT_PAGES). */
 export const OOM_DEFLATE_PAGES = 256;
 /** Pages the guest reclaims at once when an allocation finds the free list empty (Linux SWAP_CLUSTER_MAX is 32; a batch amortises the calls). */
 const RECLAIM_BATCH = 64;
-const NO_SLOT = 0xffffffff;
 
 /** A guest's memory by use, pages. */
 export interface GuestCounts {
@@ -62,8 +64,9 @@ export class GuestOs {
   private readonly balloonCfg: VmScenario['os']['balloon'];
   private readonly zeroFreed: boolean;
 
+  /** @internal Made by the Simulation for each of its VMs. */
   constructor(
-    private readonly se: SimEngine,
+    private readonly se: Guest,
     private readonly host: GuestHost,
     readonly vm: VM,
     readonly cfg: VmScenario,
@@ -92,7 +95,8 @@ export class GuestOs {
       const r = call();
       if (r !== Reason.Host) return r;
       if (rounds > 1_000_000) throw new MemvisorError(`VM ${JSON.stringify(this.name)}: a guest batch keeps meeting host faults`);
-      this.charge(this.host.resolveHostFault(this, this.se.get(this.id, 'rGppn'), this.se.get(this.id, 'rCode')));
+      const { gppn, need } = this.se.hostStop(this.id);
+      this.charge(this.host.resolveHostFault(this, gppn, need));
     }
   }
 
@@ -107,7 +111,7 @@ export class GuestOs {
 
   /** The guest's memory by use, pages. */
   counts(): GuestCounts {
-    const g = (n: string) => this.se.get(this.id, n);
+    const g = (n: GuestCount) => this.se.get(this.id, n);
     return { free: g('free'), kernel: g('kernel'), cache: g('cache'), anon: g('resident'), balloon: g('balloon'), swap: g('swapHeld'), reserved: g('reserved') };
   }
 
@@ -131,18 +135,18 @@ export class GuestOs {
 
   /** Brings virtual page `vp` back from guest swap (R_GUEST_SWAPIN). False when the guest has no page to put it in (OOM). */
   swapIn(vp: number): boolean {
-    const loc = this.se.vpageLocation(this.id, vp);
-    if (!loc || !('slot' in loc)) throw new MemvisorError(`VM ${JSON.stringify(this.name)}: virtual page ${vp} is not in guest swap`);
+    const slot = this.se.swapSlot(this.id, vp);
+    if (slot === null) throw new MemvisorError(`VM ${JSON.stringify(this.name)}: virtual page ${vp} is not in guest swap`);
     this.se.batchReset(this.id);
     for (;;) {
       // read again after every reclaim: the buffer is the engine's, and reclaim uses it
-      const { error } = this.swap.readPages([loc.slot], [vp], 1, [this.se.swapInBuffer()]);
+      const { error } = this.swap.readPages([slot], [vp], 1, [this.se.swapInBuffer()]);
       if (error) throw error;
       const r = this.until(() => this.se.swapIn(this.id, vp));
       if (r === Reason.Done) break;
       if (r !== Reason.GuestFree || !this.makeFree()) return false;
     }
-    this.swap.release(loc.slot);
+    this.swap.release(slot);
     this.charge(this.costs.guestSwapInNs);
     return true;
   }
@@ -169,7 +173,7 @@ export class GuestOs {
         if (ok[i]) commit[i] = slots[i];
         else {
           this.swap.release(slots[i]);
-          commit[i] = NO_SLOT;
+          commit[i] = NO_GUEST_SLOT;
         }
       }
       this.se.batchReset(this.id);
@@ -208,10 +212,10 @@ export class GuestOs {
     let got = 0;
     const give = (l: StagedList) => {
       if (l.n === 0) return;
-      got += this.vm.balloonInflateStaged(l, this.se.slotsRoom());
+      got += this.vm.balloonInflateStaged(l);
     };
     while (room > 0) {
-      const l = this.se.take(this.id, room, 0);
+      const l = this.se.take(this.id, room, 'free');
       if (l.n === 0) break;
       give(l);
       room -= l.n;
@@ -220,7 +224,7 @@ export class GuestOs {
     // go on only while the poll's total stays under the slower rate
     let slow = Math.min(room, Math.max(0, Math.floor(mibPages(this.balloonCfg.reclaimMiBps) * seconds) - got));
     while (slow > 0) {
-      const l = this.se.take(this.id, slow, 1);
+      const l = this.se.take(this.id, slow, 'cache');
       if (l.n === 0) break;
       give(l);
       slow -= l.n;
@@ -260,7 +264,7 @@ export class GuestOs {
     for (;;) {
       const { reason, list } = this.se.report(this.id, Math.round(this.balloonCfg.reportDelay * 1000));
       if (list.n > 0) {
-        this.vm.releaseSwapSlots(this.se.discard(this.id, list));
+        this.vm.discardStaged(list);
         n += list.n;
       }
       if (reason !== Reason.More) break;
@@ -288,4 +292,3 @@ export class GuestOs {
   }
 }
 
-export { ContentKind };

@@ -3,13 +3,13 @@
  * what happens when machine memory runs out. Policy lives here; every page loop is in
  * WebAssembly (assembly/reclaim/pmap.ts and friends).
  *
- *   Host.create(config) --> Engine (machine RAM, pmaps, zpool, sharing table)
+ *   Host.create(config) --> an engine (src/engine, internal: machine RAM, pmaps, zpool, sharing table)
  *     addVM(config) -----> VM (vm.ts) + its SwapStore (memory or file, swapstore.ts)
  *     shareScan(max) ----> one scanner step (assembly/reclaim/sharing.ts)
  *     mmu(opts) ---------> a simulated core on this engine; mmu.attach(vm) sets up the VM's
  *                          paging (EPT or shadow) over the same pmap (src/translate/mmu.ts)
  *     stats() -----------> { host: HostStats, vms: VmStats[] }
- *     relieve(vm, code) -> under pressure: reclaim from the VMs above their reservation (see
+ *     relieve(vm, need) -> under pressure: reclaim from the VMs above their reservation (see
  *                          below); at its limit: page out from the VM itself
  *     removeVM(name) ----> vm.powerOff(): everything the VM held is freed, usable at once
  *     close() -----------> swap files, descriptors and the swap directory released (swapdir.ts)
@@ -39,13 +39,17 @@
  * the engine's, and the package keeps one runtime dependency less.
  */
 import { tmpdir } from 'node:os';
-import { Engine, FrameKind, MAX_MACHINE_MIB, PAGE, type EngineFlavor } from '../engine/engine.js';
-import { AuditError, ConfigError, MemvisorError, OutOfMachineMemoryError, SwapIoError, checkInt } from '../errors.js';
+import { Engine, MAX_MACHINE_MIB, registerEngine, type EngineFlavor } from '../engine/engine.js';
+import { PAGE, type Hpa } from '../engine/addr.js';
+import type { HostNeed } from '../engine/fault.js';
+import { FrameKind, type FrameCounts } from '../engine/ram.js';
+import { AuditError, ConfigError, MemvisorError, OutOfMachineMemoryError, SwapIoError, checkBytes, checkInt } from '../errors.js';
 import { FileSwapStore, MemorySwapStore, loadChecksum, type SwapStore } from './swapstore.js';
 import { SwapDir, merge, type CleanupProblem, type CloseReport } from './swapdir.js';
-import { BATCH, STAGE_AUX } from '../engine/staging.js';
 import { VM, PState, type HostContext, type PageOutResult, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
 import { Mmu, type CoreOptions, type MmuVm, type PagingHost } from '../translate/mmu.js';
+
+export type { FrameCounts };
 
 /** Host configuration for `Host.create`. */
 export interface HostConfig {
@@ -196,10 +200,13 @@ function checkObject(field: string, v: unknown, keys: string[]): Record<string, 
   return v as Record<string, unknown>;
 }
 
-export class Host implements HostContext, PagingHost {
-  readonly engine: Engine;
-  readonly staging: number;
+export class Host {
+  /** Seed of every random choice of this host. */
   readonly seed: number;
+  private readonly engine: Engine;
+  /** What the host's VMs and cores see of it (not part of the public API). */
+  private readonly context: HostContext;
+  private readonly paging: PagingHost;
   /** Live VMs by engine id (ids of powered-off VMs are reused), and in creation order. */
   private readonly byId: (VM | undefined)[] = [];
   private readonly order: VM[] = [];
@@ -213,7 +220,7 @@ export class Host implements HostContext, PagingHost {
   private readonly cleanupProblems: CleanupProblem[] = [];
   /** VMs added so far: each default salt is new. */
   private serial = 0;
-  private readonly scanOrder: 0 | 1;
+  private readonly scanOrder: 'random' | 'sequential';
   private readonly salting: 'per-vm' | 'host';
   private readonly cachePercent: number;
   private readonly victimPolicy: VictimPolicy;
@@ -235,7 +242,7 @@ export class Host implements HostContext, PagingHost {
     if (swap.dir !== undefined && typeof swap.dir !== 'string') throw new ConfigError('swap.dir', swap.dir, 'a directory path');
     this.swapDir = (swap.dir as string | undefined) ?? tmpdir();
     const sharing = checkObject('sharing', cfg.sharing, ['order', 'salting']);
-    this.scanOrder = checkOneOf('sharing.order', sharing.order, ['random', 'sequential'] as const, 'random') === 'random' ? 1 : 0;
+    this.scanOrder = checkOneOf('sharing.order', sharing.order, ['random', 'sequential'] as const, 'random');
     this.salting = checkOneOf('sharing.salting', sharing.salting, ['per-vm', 'host'] as const, 'per-vm');
     const comp = checkObject('compression', cfg.compression, ['cachePercent']);
     this.cachePercent = checkInt('compression.cachePercent', comp.cachePercent ?? 10, 0, 100);
@@ -249,13 +256,25 @@ export class Host implements HostContext, PagingHost {
       maxVMs: cfg.maxVMs,
       guestMemoryMiB: cfg.guestMemoryMiB,
       flavor: cfg.flavor,
-      stagingBytes: STAGE_AUX + (1 << 16),
       simTables: cfg.sim !== undefined,
       simContentPages: cfg.sim?.contentPages,
       maxMmus: cfg.sim?.maxMmus,
     });
-    this.staging = this.engine.region('staging').offset;
-    this.engine.reclaimSeed(this.seed);
+    this.engine.reclaim.reclaimSeed(this.seed);
+    registerEngine(this, this.engine);
+    const engine = this.engine;
+    this.context = { engine, relieve: (vm, need) => this.relieve(vm, need), powerOff: (vm) => this.powerOff(vm) };
+    this.paging = {
+      engine,
+      owns: (vm) => vm instanceof VM && this.byId[vm.id] === vm,
+      vmById: (id) => this.vmById(id),
+      attached: (p) => this.pagingByVm.get(p.id) === p,
+      pagingOf: (vm) => this.pagingByVm.get(vm.id),
+      setPaging: (vm, p) => {
+        this.pagingByVm.set(vm.id, p);
+        vm.setPaging(p);
+      },
+    };
   }
 
   /** Creates a host (asynchronous once: it loads the swap checksum's WebAssembly). */
@@ -272,7 +291,7 @@ export class Host implements HostContext, PagingHost {
     if (this.byName.has(cfg.name)) throw new ConfigError('vm.name', cfg.name, 'a name not used by another VM');
     const memoryMiB = checkInt('vm.memoryMiB', cfg.memoryMiB, 1, 1 << 20);
     // one u64 pmap entry per guest page of all VMs (guestMemoryMiB at Host.create)
-    const guestLeftMiB = Math.floor((this.engine.region('pmap').size / 8 - this.engine.pmapEntries()) / 256);
+    const guestLeftMiB = Math.floor(this.engine.reclaim.guestPagesLeft() / 256);
     if (memoryMiB > guestLeftMiB) {
       throw new ConfigError('vm.memoryMiB', memoryMiB, `at most ${guestLeftMiB} MiB: the guest memory left of the host's guestMemoryMiB (Host.create; default 4x machineMemoryMiB, at least 64)`);
     }
@@ -290,7 +309,7 @@ export class Host implements HostContext, PagingHost {
     const salt = cfg.salt === undefined ? (this.salting === 'host' ? 0x80000000 : 0x80000001 + this.serial) : checkInt('vm.salt', cfg.salt, 0, 0x7fffffff);
     const cacheCap = Math.floor((pages * PAGE * cachePercent) / 100);
     if (cacheCap > 0xffffffff) throw new ConfigError('vm.cachePercent', cachePercent, 'a zip cache below 4 GiB');
-    const id = this.engine.vmCreate(pages, salt, limitMiB * 256, cacheCap);
+    const id = this.engine.reclaim.vmCreate(pages, salt, limitMiB * 256, cacheCap);
     if (id < 0) {
       throw new ConfigError('vm.memoryMiB', memoryMiB, `room in the host's VM table and guest memory (maxVMs, guestMemoryMiB at Host.create)`);
     }
@@ -298,10 +317,10 @@ export class Host implements HostContext, PagingHost {
     try {
       store = this.createSwapStore(cfg.name, (memoryMiB - reservationMiB) * 256, id);
     } catch (e) {
-      this.engine.vmRelease(id); // the engine must not hold a VM the host does not know
+      this.engine.reclaim.vmRelease(id); // the engine must not hold a VM the host does not know
       throw e;
     }
-    const vm = new VM(this, id, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
+    const vm = VM.create(this.context, id, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
       Math.floor((pages * this.balloonMaxPercent) / 100), store);
     this.serial++;
     this.reservedFrames += reservationMiB * 256;
@@ -352,15 +371,15 @@ export class Host implements HostContext, PagingHost {
   }
 
   /**
-   * @internal HostContext (vm.powerOff): frees everything `vm` holds, page tables and cached
-   * translations first (nothing may reach a freed frame), then its frames and zip slots, then its
-   * swap store (file and descriptor), and forgets it.
+   * vm.powerOff: frees everything `vm` holds, page tables and cached translations first (nothing
+   * may reach a freed frame), then its frames and zip slots, then its swap store (file and
+   * descriptor), and forgets it.
    */
-  powerOff(vm: VM): void {
+  private powerOff(vm: VM): void {
     if (this.byId[vm.id] !== vm) return;
     const e = this.engine;
-    e.pagingVmRelease(vm.id);
-    e.vmRelease(vm.id);
+    e.translate.pagingVmRelease(vm.id);
+    e.reclaim.vmRelease(vm.id);
     const report = vm.swap.close();
     if (vm.swap instanceof FileSwapStore) this.swapDirHandle?.remove(vm.swap);
     this.cleanupProblems.push(...report.problems);
@@ -393,31 +412,14 @@ export class Host implements HostContext, PagingHost {
    */
   mmu(opts: CoreOptions = {}): Mmu {
     if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of core options');
-    return Mmu.overHost(this, opts);
+    return Mmu.overHost(this.paging, opts);
   }
 
-  /** @internal PagingHost: true if `vm` is one of this host's VMs. */
-  owns(vm: VM): boolean {
-    return vm instanceof VM && this.byId[vm.id] === vm;
-  }
-  /** @internal PagingHost: the live VM with engine id `id`. */
-  vmById(id: number): VM {
+  /** The live VM with engine id `id`. */
+  private vmById(id: number): VM {
     const v = this.byId[id];
     if (!v) throw new ConfigError('vm', id, `the id of a live VM of this host (${this.order.map((x) => x.id).join(', ') || 'none'})`);
     return v;
-  }
-  /** @internal PagingHost: true while `paging` is the paging of a live VM (false once it was powered off). */
-  attached(paging: MmuVm): boolean {
-    return this.pagingByVm.get(paging.id) === paging;
-  }
-  /** @internal PagingHost: the paging of `vm`, if an Mmu attached it. */
-  pagingOf(vm: VM): MmuVm | undefined {
-    return this.pagingByVm.get(vm.id);
-  }
-  /** @internal PagingHost: records the paging of `vm` (once). */
-  setPaging(vm: VM, paging: MmuVm): void {
-    this.pagingByVm.set(vm.id, paging);
-    vm.setPaging(paging);
   }
 
   /**
@@ -425,18 +427,18 @@ export class Host implements HostContext, PagingHost {
    * VM's pages), in the configured order. Returns what it did.
    */
   shareScan(maxPages?: number): ShareScanResult {
-    const e = this.engine;
-    const max = maxPages === undefined ? e.sharingCounters().passPages : checkInt('maxPages', maxPages, 0, 0xffffffff);
-    e.shareScan(max, this.scanOrder);
-    const c = e.sharingCounters();
-    return { scanned: c.lastScanned, merged: c.lastMerged, fullScans: c.fullScans };
+    const r = this.engine.reclaim;
+    const max = maxPages === undefined ? r.sharingCounters().passPages : checkInt('maxPages', maxPages, 0, 0xffffffff);
+    const { scanned, merged } = r.shareScan(max, this.scanOrder);
+    return { scanned, merged, fullScans: r.sharingCounters().fullScans };
   }
 
   /** Every counter of the host and its VMs (see HostStats and VmStats for units). */
   stats(): Stats {
     const e = this.engine;
-    const f = e.frameCounts();
-    const sh = e.sharingCounters();
+    const r = e.reclaim;
+    const f = e.ram.frameCounts();
+    const sh = r.sharingCounters();
     const vms = this.order.map((v) => v.stats());
     const sharedMappings = vms.reduce((a, v) => a + v.SHRD, 0);
     return {
@@ -452,15 +454,15 @@ export class Host implements HostContext, PagingHost {
         pages_unshared: sh.hints,
         pages_volatile: sh.volatile,
         full_scans: sh.fullScans,
-        cow_breaks: e.pmapCowBreaks(),
+        cow_breaks: r.pmapCowBreaks(),
         pagesScanned: sh.scanned,
         pagesMerged: sh.merged,
         pagesLargeSkipped: sh.largeSkipped,
-        zpoolSlots1K: e.zpoolSlotsUsed(0),
-        zpoolSlots2K: e.zpoolSlotsUsed(1),
-        zpoolStoredBytes: e.zpoolStoredBytes(),
-        zpoolWastedBytes: e.zpoolWastedBytes(),
-        zipHistogram: e.zipHistogram(),
+        zpoolSlots1K: e.ram.zpoolSlotsUsed(0),
+        zpoolSlots2K: e.ram.zpoolSlotsUsed(1),
+        zpoolStoredBytes: e.ram.zpoolStoredBytes(),
+        zpoolWastedBytes: e.ram.zpoolWastedBytes(),
+        zipHistogram: r.zipHistogram(),
       },
       vms,
     };
@@ -491,8 +493,7 @@ export class Host implements HostContext, PagingHost {
    * GPPN, MPN, ...); changes nothing.
    */
   audit(deep = true): void {
-    this.stage(STAGE_AUX + this.engine.machineFrames * 4);
-    const f = this.engine.audit(this.staging + STAGE_AUX, deep);
+    const f = this.engine.reclaim.audit(deep);
     if (!f) return;
     const vm = f.vm === undefined ? undefined : this.byId[f.vm];
     throw new AuditError(f.invariant, f.code, f.text, {
@@ -517,14 +518,27 @@ export class Host implements HostContext, PagingHost {
     return report;
   }
 
-  /** @internal HostContext: makes the staging region at least `bytes` long. */
-  stage(bytes: number): void {
-    this.engine.stage(bytes);
+  /**
+   * Reads `length` bytes of machine memory at host-physical address `hpa` (an hPA a translation
+   * gave: `mmu.translateOrThrow(va)`), as the hardware would after the walk. A typed error outside
+   * machine RAM.
+   */
+  readMachine(hpa: Hpa | bigint | number, length: number): Uint8Array {
+    return this.engine.ram.readMachine(hpa, length);
   }
 
   /**
-   * @internal HostContext. FAULT_LIMIT: `vm` holds its limit, so it pages out from itself.
-   * FAULT_NO_FRAME: machine RAM is full; reclaims until a frame is free, in this order:
+   * Writes `bytes` into machine memory at host-physical address `hpa`, as a guest store through
+   * a translation would (the translation checked the permissions: a read-only or copy-on-write
+   * page must be translated for 'write' first, which breaks the sharing).
+   */
+  writeMachine(hpa: Hpa | bigint | number, bytes: Uint8Array): void {
+    this.engine.ram.writeMachine(hpa, checkBytes('bytes', bytes));
+  }
+
+  /**
+   * What a VM's fault needs of the host (HostContext). 'limit': `vm` holds its limit, so it pages
+   * out from itself. 'noFrame': machine RAM is full; reclaims until a frame is free, in this order:
    *   1. the page-table pad pool (frames held only for alignment);
    *   2. VMs above their reservation (footprint: resident pages + zip frames), faulted VMs
    *      first, then the furthest above per share, each at most down to its reservation: resident
@@ -534,8 +548,8 @@ export class Host implements HostContext, PagingHost {
    * Throws the first swap write error met when that is what stopped reclaim (ENOSPC, EIO),
    * else OutOfMachineMemoryError.
    */
-  relieve(vm: VM, code: number): void {
-    if (code === this.engine.codes.FAULT_LIMIT) {
+  private relieve(vm: VM, need: Exclude<HostNeed, 'swapIn'>): void {
+    if (need === 'limit') {
       this.relieveLimit(vm);
       return;
     }
@@ -545,7 +559,7 @@ export class Host implements HostContext, PagingHost {
       error ??= r.error;
       return r.compressed + r.swapped + r.evicted > 0;
     };
-    if (e.ptPoolDrain() > 0 && this.freeFrames() > 0) return;
+    if (e.translate.ptPoolDrain() > 0 && this.freeFrames() > 0) return;
     for (let progress = true; progress; ) {
       progress = false;
       for (const row of this.reclaimOrder()) {
@@ -553,10 +567,10 @@ export class Host implements HostContext, PagingHost {
         if (this.freeFrames() > 0) return;
       }
     }
-    const own = e.vmStats(vm.id);
+    const own = e.reclaim.vmStats(vm.id);
     if (this.reclaimFrom(vm, Infinity, own.mapped + own.shared + own.zero, own.zipFrames, note) && this.freeFrames() > 0) return;
     for (const v of this.order) {
-      if (v.mmu === 'shadow' && e.shadowRelease(v.id) > 0 && this.freeFrames() > 0) return;
+      if (v.mmu === 'shadow' && e.translate.shadowRelease(v.id) > 0 && this.freeFrames() > 0) return;
     }
     if (error) throw error;
     throw new OutOfMachineMemoryError(
@@ -564,11 +578,11 @@ export class Host implements HostContext, PagingHost {
     );
   }
 
-  /** FAULT_LIMIT: `vm` pages out from itself (a failed write is tried again, twice). */
+  /** 'limit': `vm` pages out from itself (a failed write is tried again, twice). */
   private relieveLimit(vm: VM): void {
     let error: SwapIoError | null = null;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const r = vm.pageOutInternal(BATCH / 8);
+      const r = vm.pageOutInternal(this.engine.reclaim.batch / 8);
       if (r.compressed + r.swapped > 0) return;
       error ??= r.error;
       if (!r.error) break;
@@ -584,7 +598,7 @@ export class Host implements HostContext, PagingHost {
   private reclaimOrder(): { v: VM; over: number; resident: number; zip: number; floor: number }[] {
     const rows: { v: VM; over: number; resident: number; zip: number; floor: number }[] = [];
     for (const v of this.order) {
-      const st = this.engine.vmStats(v.id);
+      const st = this.engine.reclaim.vmStats(v.id);
       const resident = st.mapped + st.shared + st.zero;
       const floor = v.faulted ? 0 : v.reservationMiB * 256;
       const over = resident + st.zipFrames - floor;
@@ -601,20 +615,21 @@ export class Host implements HostContext, PagingHost {
    */
   private reclaimFrom(v: VM, over: number, spare: number, zip: number, note: (r: PageOutResult) => boolean): boolean {
     let moved = false;
-    const out = Math.min(BATCH / 8, over, spare);
+    const step = this.engine.reclaim.batch / 8;
+    const out = Math.min(step, over, spare);
     if (out > 0 && note(v.pageOutInternal(out))) moved = true;
-    if (this.freeFrames() === 0 && zip > 0 && note(v.zipEvictInternal(Math.min(BATCH / 8, over)))) moved = true;
+    if (this.freeFrames() === 0 && zip > 0 && note(v.zipEvictInternal(Math.min(step, over)))) moved = true;
     return moved;
   }
 
   /** Free machine frames. */
   private freeFrames(): number {
-    return this.engine.frameCounts().free;
+    return this.engine.ram.frameCounts().free;
   }
 
-  /** Frames counted by kind (re-exported for tests and reports). */
-  frameCounts(): ReturnType<Engine['frameCounts']> {
-    return this.engine.frameCounts();
+  /** Machine frames counted by kind (free + the others == total). */
+  frameCounts(): FrameCounts {
+    return this.engine.ram.frameCounts();
   }
 }
 

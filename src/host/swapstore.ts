@@ -40,7 +40,7 @@
  */
 import { closeSync, openSync, readSync, readvSync, writeSync, writevSync, unlinkSync } from 'node:fs';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
-import { PAGE } from '../engine/engine.js';
+import { PAGE } from '../engine/addr.js';
 import { ConfigError, SwapChecksumError, SwapIoError, checkInt } from '../errors.js';
 import { SWAP_FILE_MODE, SWAP_OPEN_FLAGS, problem, type CloseReport } from './swapdir.js';
 

@@ -1,33 +1,32 @@
 /**
  * A VM: its configuration, its guest-physical memory (read, write, load an image), the reclaim
  * mechanisms aimed at it (page-out, balloon) and its stats. The page loops run in WebAssembly;
- * this file validates arguments, moves bulk data through the staging region, and does what the
- * mechanism asks TypeScript to do (swap I/O, finding free frames) between batches:
+ * this file validates arguments and does what the mechanism asks TypeScript to do (swap I/O,
+ * finding free frames) between batches, as the VM's FaultResolver (src/engine/fault.ts):
  *
- *   physAccess(batch) --FAULT_IO------> read + verify the run of swapped pages the window touches
- *                                       straight into frames (swapInFrames, swapInFramesCommit; page by
- *                                       page through staging and swapInCommit when reclaim is needed),
- *                                       call again
- *                     --FAULT_NO_FRAME-> host reclaims frames from some VM, call again
- *                     --FAULT_LIMIT----> page out from this VM, call again
+ *   guest-physical access --swapIn--> read + verify the run of swapped pages the access touches
+ *   (engine reclaim.phys*)            straight into frames (page by page through staging when
+ *                                     reclaim is needed), call again
+ *                         --noFrame-> host reclaims frames from some VM, call again
+ *                         --limit---> page out from this VM, call again
  *
- * Bulk data crosses through the staging region, in the windows of src/engine/staging.ts.
+ * Pages cross as page-sized byte arrays the engine hands over (frames to read a swap-in into,
+ * victims to write to swap); no offset of linear memory is computed here.
  *
  * Faults stay with the VM they hit: a swap read that fails after the store's retries faults this
  * VM (its first cause is kept), and a swap write that fails leaves the page resident. A faulted
  * VM's memory is still reclaimable, and `powerOff()` frees all of it (host.ts).
  */
 import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
-import { PAGE, type Engine } from '../engine/engine.js';
+import type { Engine } from '../engine/engine.js';
+import { PAGE, asGpa, asGppn, gppnOf, type Gppn, type Gpa } from '../engine/addr.js';
+import type { FaultResolver, HostNeed } from '../engine/fault.js';
+import type { PageoutBatch, StagedList, VictimPolicy, ZipSurvey } from '../engine/reclaim.js';
 import {
   ConfigError, MemvisorError, OutOfMachineMemoryError, SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, checkInt,
 } from '../errors.js';
 import type { SwapStore } from './swapstore.js';
-import {
-  BATCH, STAGE_AUX, STAGE_DATA, STAGE_DATA_BYTES, STAGE_EVICT, STAGE_IN, STAGE_IN_ADDRS, STAGE_IN_LIST, STAGE_REQ,
-} from '../engine/staging.js';
 import { pagingStats, type MmuMode, type MmuVm, type PagingStats } from '../translate/mmu.js';
-import type { StagedList } from '../engine/sim.js';
 
 /** pmap states (assembly/reclaim/pmap.ts PState). */
 export enum PState {
@@ -47,7 +46,7 @@ export enum PState {
  */
 export type VmMmuMode = Exclude<MmuMode, 'native'>;
 /** Victim selection for page-out: ESX's random, or an LRU approximation (clock over accessed bits). */
-export type VictimPolicy = 'random' | 'lru';
+export type { VictimPolicy, ZipSurvey };
 
 /** A VM's configuration, as given to `host.addVM`. */
 export interface VmConfig {
@@ -161,14 +160,16 @@ export interface VmStats {
 /** What the host provides to its VMs. */
 export interface HostContext {
   readonly engine: Engine;
-  /** Frees machine frames for `vm` (FAULT_NO_FRAME) or pages out from it (FAULT_LIMIT); throws when nothing can be reclaimed. */
-  relieve(vm: VM, code: number): void;
-  /** Address of the staging region (it never moves; it may grow). */
-  readonly staging: number;
-  /** Makes the staging region at least `bytes` long. */
-  stage(bytes: number): void;
+  /** Frees machine frames for `vm` ('noFrame') or pages out from it ('limit'); throws when nothing can be reclaimed. */
+  relieve(vm: VM, need: Exclude<HostNeed, 'swapIn'>): void;
   /** Frees everything `vm` holds and removes it from the host (vm.powerOff, host.removeVM). */
   powerOff(vm: VM): void;
+}
+
+/** The guest OS model's GPPNs of an attached VM: [first, end). */
+export interface GuestOsRange {
+  readonly first: number;
+  readonly end: number;
 }
 
 /** Pages holding a frame reference (mapped, shared, zero) among a VM's named stats. */
@@ -192,19 +193,25 @@ export class VM {
   private swapTarget = 0;
   /** Paging set up by an Mmu over the host (null until attached); its guest OS range is off limits to user writes. */
   private paging: MmuVm | null = null;
-  /** Slots and GPPNs of the swap-in batch in flight (reused: no allocation per batch). */
-  private readonly inSlots = new Uint32Array(BATCH);
-  private readonly inGppns = new Uint32Array(BATCH);
+  /** This VM's side of the engine's fault driver: what a stop of the fault path asks of the host. */
+  private readonly resolver: FaultResolver;
+  /** The VM's id in the host's engine. */
+  readonly id: number;
+  readonly name: string;
+  /** The VM's swap store (memory or file). */
+  readonly swap: SwapStore;
 
-  /** @internal: created by Host.addVM. */
-  constructor(
+  private constructor(
     private readonly host: HostContext,
-    readonly id: number,
-    readonly name: string,
+    id: number,
+    name: string,
     cfg: Required<Omit<VmConfig, 'name' | 'cachePercent'>>,
     balloonMaxPages: number,
-    readonly swap: SwapStore,
+    swap: SwapStore,
   ) {
+    this.id = id;
+    this.name = name;
+    this.swap = swap;
     this.memoryMiB = cfg.memoryMiB;
     this.pages = cfg.memoryMiB * 256;
     this.reservationMiB = cfg.reservationMiB;
@@ -214,6 +221,17 @@ export class VM {
     this.salt = cfg.salt;
     this.victimPolicy = cfg.victimPolicy;
     this.balloonMaxPages = balloonMaxPages;
+    this.resolver = { name, resolve: (gppn, need, end) => this.resolveFault(gppn, need, end) };
+  }
+
+  /** @internal Created by Host.addVM. */
+  static create(host: HostContext, id: number, name: string, cfg: Required<Omit<VmConfig, 'name' | 'cachePercent'>>, balloonMaxPages: number, swap: SwapStore): VM {
+    return new VM(host, id, name, cfg, balloonMaxPages, swap);
+  }
+
+  /** @internal The VM's fault resolver (an Mmu over the host retries translations through it). */
+  get faultResolver(): FaultResolver {
+    return this.resolver;
   }
 
   private get engine(): Engine {
@@ -250,14 +268,14 @@ export class VM {
   /** Pages held resident (frame references): the quantity limits and reservations apply to. */
   get residentPages(): number {
     if (this.off) throw new VmPoweredOffError(this.name);
-    return residentOf(this.engine.vmStats(this.id));
+    return residentOf(this.engine.reclaim.vmStats(this.id));
   }
 
   /** pmap state of `gppn` (PState). */
   pageState(gppn: number): PState {
     if (this.off) throw new VmPoweredOffError(this.name);
     checkInt('gppn', gppn, 0, this.pages - 1);
-    return this.engine.pmapState(this.id, gppn);
+    return this.engine.reclaim.pmapState(this.id, asGppn(gppn));
   }
 
   // ---- guest-physical access -----------------------------------------------------------------
@@ -268,11 +286,7 @@ export class VM {
     if (!(bytes instanceof Uint8Array)) throw new ConfigError('bytes', bytes, 'a Uint8Array');
     this.checkRange(gpa, bytes.length);
     this.checkUserRange('gpa', gpa, bytes.length);
-    for (let done = 0; done < bytes.length; done += STAGE_DATA_BYTES) {
-      const n = Math.min(STAGE_DATA_BYTES, bytes.length - done);
-      this.engine.u8.set(bytes.subarray(done, done + n), this.host.staging + STAGE_DATA);
-      this.access(gpa + done, n, this.engine.codes.PHYS_WRITE);
-    }
+    this.engine.reclaim.physWrite(this.id, asGpa(gpa), bytes, this.resolver);
   }
 
   /**
@@ -287,12 +301,7 @@ export class VM {
       throw new ConfigError('into', into, `a Uint8Array of at least ${length} bytes`);
     }
     const out = into ?? new Uint8Array(length);
-    for (let done = 0; done < length; done += STAGE_DATA_BYTES) {
-      const n = Math.min(STAGE_DATA_BYTES, length - done);
-      this.access(gpa + done, n, 0);
-      const at = this.host.staging + STAGE_DATA;
-      out.set(this.engine.u8.subarray(at, at + n), done);
-    }
+    this.engine.reclaim.physRead(this.id, asGpa(gpa), length, out, this.resolver);
     return out;
   }
 
@@ -306,11 +315,7 @@ export class VM {
     if (image instanceof Uint8Array) {
       this.checkRange(gpa, image.length);
       this.checkUserRange('gpa', gpa, image.length);
-      for (let done = 0; done < image.length; done += STAGE_DATA_BYTES) {
-        const n = Math.min(STAGE_DATA_BYTES, image.length - done);
-        this.engine.u8.set(image.subarray(done, done + n), this.host.staging + STAGE_DATA);
-        this.access(gpa + done, n, this.engine.codes.PHYS_WRITE | this.engine.codes.PHYS_SKIP_ZERO);
-      }
+      this.engine.reclaim.physWrite(this.id, asGpa(gpa), image, this.resolver, true);
       return image.length;
     }
     if (typeof image !== 'string') throw new ConfigError('image', image, 'a file path or a Uint8Array');
@@ -327,107 +332,69 @@ export class VM {
       const size = st.size;
       this.checkRange(gpa, size);
       this.checkUserRange('gpa', gpa, size);
-      let done = 0;
-      while (done < size) {
-        const want = Math.min(STAGE_DATA_BYTES, size - done);
-        let n = 0;
-        while (n < want) {
+      // each window of the file is read straight into engine memory
+      this.engine.reclaim.physWriteFrom(this.id, asGpa(gpa), size, (dst, done) => {
+        for (let n = 0; n < dst.length; ) {
           let r: number;
           try {
-            r = readSync(fd, this.engine.u8, this.host.staging + STAGE_DATA + n, want - n, done + n);
+            r = readSync(fd, dst, n, dst.length - n, done + n);
           } catch (e) {
             throw new ConfigError('image', image, `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} at byte ${done + n})`);
           }
           if (r === 0) throw new ConfigError('image', image, `${size} readable bytes (it shrank while loading)`);
           n += r;
         }
-        this.access(gpa + done, n, this.engine.codes.PHYS_WRITE | this.engine.codes.PHYS_SKIP_ZERO);
-        done += n;
-      }
+      }, this.resolver, true);
       return size;
     } finally {
       closeSync(fd);
     }
   }
 
-  /** Runs one staged window through physAccess, doing what each FAULT_* asks until it completes. */
-  private access(gpa: number, len: number, flags: number): void {
-    const e = this.engine;
-    let buf = this.host.staging + STAGE_DATA;
-    let relieved = 0;
-    while (true) {
-      const rc = e.physAccess(this.id, gpa, len, buf, flags);
-      if (rc === 0) return;
-      const moved = e.physAccessDone();
-      gpa += moved;
-      len -= moved;
-      buf += moved;
-      const gppn = e.physAccessGppn();
-      if (rc === this.engine.codes.FAULT_RANGE) throw new ConfigError('gpa', gpa, `an address below ${this.pages * PAGE} (VM ${JSON.stringify(this.name)})`);
-      if (rc !== this.engine.codes.FAULT_IO && moved === 0 && ++relieved > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame for GPPN ${gppn} after 64 reclaim rounds`);
-      // a swap-in may bring back the run of swapped pages the rest of this window will touch
-      this.resolveFault(gppn, rc, Math.floor((gpa + len - 1) / PAGE) + 1);
-    }
-  }
-
   /**
-   * @internal Does what a pmap fault on `gppn` asks of TypeScript, so that the caller can retry:
-   * FAULT_IO swaps the page in; FAULT_NO_FRAME and FAULT_LIMIT have the host reclaim frames.
-   * Used by guest-physical access here and by translations through an Mmu (src/translate/mmu.ts).
-   * `end`: the access goes on up to this GPPN (exclusive), so a swap-in may read the run of
-   * Swapped pages from `gppn` up to it in one batch.
+   * Does what a stop of the fault path on `gppn` asks of TypeScript, so that the caller can
+   * retry: 'swapIn' reads the page back (with the run of swapped pages up to `end`); 'noFrame'
+   * and 'limit' have the host reclaim frames. Used by guest-physical access here and by
+   * translations through an Mmu (src/translate/mmu.ts), through `faultResolver`.
    */
-  resolveFault(gppn: number, code: number, end = gppn + 1): void {
-    if (code === this.engine.codes.FAULT_IO) this.swapIn(gppn, end);
-    else if (code === this.engine.codes.FAULT_NO_FRAME || code === this.engine.codes.FAULT_LIMIT) this.host.relieve(this, code);
-    else throw new MemvisorError(`pmap fault on GPPN ${gppn} of VM ${JSON.stringify(this.name)}: unexpected status 0x${code.toString(16)}`);
+  private resolveFault(gppn: Gppn, need: HostNeed, end: Gppn): void {
+    if (need === 'swapIn') this.swapIn(gppn, end);
+    else this.host.relieve(this, need);
   }
 
   /**
    * Reads Swapped `gppn` back from the swap store, with the run of Swapped pages after it up to
-   * `end` (at most BATCH, and only as many as fit without reclaiming: swapInList), straight into
-   * frames given by one WebAssembly call, verifies each, and makes them resident with another.
-   * Slots are read in clusters. A page that fails to read or verify faults the VM after the pages
-   * before it are committed, as one by one. With no frame free, it goes page by page, reclaiming.
+   * `end` (at most one batch, and only as many as fit without reclaiming), straight into frames
+   * the engine gives, verifies each, and makes them resident. Slots are read in clusters. A page
+   * that fails to read or verify faults the VM after the pages before it are committed, as one by
+   * one. With no frame free, it goes page by page through staging, reclaiming.
    */
-  private swapIn(gppn: number, end: number): void {
-    const e = this.engine;
-    const list = this.host.staging + STAGE_IN_LIST;
-    const addrs = this.host.staging + STAGE_IN_ADDRS;
-    const n = e.swapInList(this.id, gppn, end, list, BATCH);
+  private swapIn(gppn: Gppn, end: Gppn): void {
+    const r = this.engine.reclaim;
+    const run = r.swapInList(this.id, gppn, end);
+    const n = run.n;
     if (n === 0) throw new MemvisorError(`swap-in of GPPN ${gppn} of VM ${JSON.stringify(this.name)}: the page is not swapped`);
-    const dv = e.view;
-    for (let i = 0; i < n; i++) {
-      this.inGppns[i] = dv.getUint32(list + i * 8, true);
-      this.inSlots[i] = dv.getUint32(list + i * 8 + 4, true);
-    }
     let done = 0;
     let error: SwapIoError | SwapChecksumError | null = null;
-    if (e.swapInFrames(this.id, list, n, addrs) === n) {
+    const frames = r.swapInFrames(this.id, n);
+    if (frames) {
       try {
-        const dsts: Uint8Array[] = [];
-        for (let i = 0; i < n; i++) {
-          const a = dv.getUint32(addrs + i * 4, true);
-          dsts.push(e.u8.subarray(a, a + PAGE));
-        }
-        ({ done, error } = this.swap.readPages(this.inSlots, this.inGppns, n, dsts));
+        ({ done, error } = this.swap.readPages(run.slots, run.gppns, n, frames));
       } finally {
-        e.swapInFramesCommit(this.id, list, n, done, addrs); // frees the frames of pages not read
+        r.swapInFramesCommit(this.id, n, done); // frees the frames of pages not read
       }
-      for (let i = 0; i < done; i++) this.swap.release(this.inSlots[i]);
+      for (let i = 0; i < done; i++) this.swap.release(run.slots[i]);
     } else {
-      const at = this.host.staging + STAGE_IN;
-      const dsts: Uint8Array[] = [];
-      for (let i = 0; i < n; i++) dsts.push(e.u8.subarray(at + i * PAGE, at + (i + 1) * PAGE));
-      ({ done, error } = this.swap.readPages(this.inSlots, this.inGppns, n, dsts));
+      ({ done, error } = this.swap.readPages(run.slots, run.gppns, n, r.swapInStaging(n)));
       for (let c = 0; c < done; c++) {
+        const g = asGppn(run.gppns[c]);
         for (let round = 0; ; round++) {
-          const rc = e.swapInCommit(this.id, this.inGppns[c], at + c * PAGE);
-          if (rc < this.engine.codes.FAULT_LIMIT) break;
-          if (round > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame to swap in GPPN ${this.inGppns[c]}`);
-          this.host.relieve(this, rc);
+          const need = r.swapInCommit(this.id, g, c);
+          if (need === null) break;
+          if (round > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame to swap in GPPN ${g}`);
+          this.host.relieve(this, need === 'swapIn' ? 'noFrame' : need);
         }
-        this.swap.release(this.inSlots[c]);
+        this.swap.release(run.slots[c]);
       }
     }
     if (error) {
@@ -452,34 +419,28 @@ export class VM {
 
   /** @internal: pageOut without the faulted check (host pressure relief calls it). */
   pageOutInternal(count: number): PageOutResult {
-    const e = this.engine;
+    const r = this.engine.reclaim;
     const res: PageOutResult = {
       requested: count, compressed: 0, swapped: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
     };
-    const policy = this.victimPolicy === 'lru' ? 1 : 0;
     // the clock reads pmap accessed bits; accesses that hit in the TLB are known only to the EPT
     // or shadow leaves, so harvest those first (one pass, with batched TLB invalidations)
-    if (policy === 1 && this.paging) e.pagingHarvest(this.id, 0, this.pages);
-    const req = this.host.staging + STAGE_REQ;
-    const evict = this.host.staging + STAGE_EVICT;
+    if (this.victimPolicy === 'lru' && this.paging) this.engine.translate.harvest(this.id, 0, this.pages);
     let done = 0;
     while (done < count) {
-      const batch = Math.min(count - done, BATCH);
-      const outCap = Math.min(BATCH, this.swap.free);
-      const n = e.reclaimSelect(this.id, batch, policy, req, outCap, evict);
-      const last = e.reclaimLast();
-      res.compressed += last.zipped;
-      done += last.victims;
-      if (n > 0 && this.swapOutListed(n, res)) break;
-      if (last.stop === this.engine.codes.STOP_NO_VICTIM) {
+      const sel = r.pageoutSelect(this.id, count - done, this.victimPolicy, this.swap.free);
+      res.compressed += sel.zipped;
+      done += sel.victims;
+      if (sel.gppns.length > 0 && this.swapOutListed(sel, res)) break;
+      if (sel.stop === 'noVictim') {
         res.noVictim = true;
         break;
       }
-      if (last.stop === this.engine.codes.STOP_SWAP_FULL) {
+      if (sel.stop === 'swapFull') {
         res.swapFull = true;
         break;
       }
-      if (last.victims === 0) break;
+      if (sel.victims === 0) break;
     }
     this.swapTarget = res.swapFull ? count - done : 0;
     return res;
@@ -490,65 +451,51 @@ export class VM {
    * cache giving frames back to another VM or a reservation). Returns what it did (`evicted`).
    */
   zipEvictInternal(count: number): PageOutResult {
-    const e = this.engine;
+    const r = this.engine.reclaim;
     const res: PageOutResult = {
       requested: count, compressed: 0, swapped: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
     };
-    const req = this.host.staging + STAGE_REQ;
-    const evict = this.host.staging + STAGE_EVICT;
     let done = 0;
     while (done < count) {
-      const outCap = Math.min(BATCH, this.swap.free);
-      if (outCap === 0) {
+      if (this.swap.free === 0) {
         res.swapFull = true;
         break;
       }
-      const n = e.reclaimEvict(this.id, Math.min(count - done, BATCH), req, outCap, evict);
+      const sel = r.pageoutEvict(this.id, count - done, this.swap.free);
+      const n = sel.gppns.length;
       if (n === 0) {
         res.noVictim = true;
         break;
       }
       done += n;
-      if (this.swapOutListed(n, res)) break;
+      if (this.swapOutListed(sel, res)) break;
     }
     return res;
   }
 
   /**
-   * Writes the `n` pages listed at STAGE_REQ by reclaimSelect or reclaimEvict to the swap store
-   * and commits them (a page whose write failed stays where it was). Counts into `res`; returns
-   * true when a write failed (res.error says why).
+   * Writes the pages a page-out or eviction batch listed to the swap store and commits them (a
+   * page whose write failed stays where it was). Counts into `res`; returns true when a write
+   * failed (res.error says why).
    */
-  private swapOutListed(n: number, res: PageOutResult): boolean {
-    const e = this.engine;
-    const req = this.host.staging + STAGE_REQ;
-    const evict = this.host.staging + STAGE_EVICT;
-    const dv = e.view;
-    const gppns: number[] = [];
-    const pages: Uint8Array[] = [];
-    const evicted: boolean[] = [];
-    for (let i = 0; i < n; i++) {
-      const g = dv.getUint32(req + i * 8, true);
-      const addr = dv.getUint32(req + i * 8 + 4, true);
-      gppns.push(g);
-      pages.push(e.u8.subarray(addr, addr + PAGE));
-      // a page evicted from the zip cache was decompressed into `evict`; a victim is in its frame
-      evicted.push(addr >= evict && addr < evict + BATCH * PAGE);
-    }
+  private swapOutListed(sel: PageoutBatch, res: PageOutResult): boolean {
+    const r = this.engine.reclaim;
+    const n = sel.gppns.length;
     const slots = this.swap.alloc(n);
-    const { ok, error } = this.swap.writePages(slots, gppns, pages);
+    const { ok, error } = this.swap.writePages(slots, sel.gppns, sel.pages);
+    const commit: number[] = [];
     for (let i = 0; i < n; i++) {
       if (ok[i]) {
-        dv.setUint32(req + i * 8 + 4, slots[i], true);
-        if (evicted[i]) res.evicted++;
+        commit.push(slots[i]);
+        if (sel.fromZipCache[i]) res.evicted++;
         else res.swapped++;
       } else {
         this.swap.release(slots[i]);
-        dv.setUint32(req + i * 8 + 4, this.engine.codes.NO_SLOT, true);
-        if (!evicted[i]) res.writeFailed++;
+        commit.push(r.NO_SLOT);
+        if (!sel.fromZipCache[i]) res.writeFailed++;
       }
     }
-    e.swapCommit(this.id, req, n);
+    r.swapCommit(this.id, commit, n);
     if (error) res.error ??= error;
     return error !== null;
   }
@@ -559,62 +506,63 @@ export class VM {
    */
   balloonInflate(gppns: readonly number[]): number {
     this.usable();
-    const list = this.stageList('gppns', gppns);
-    const have = this.engine.vmStateCount(this.id, PState.Ballooned);
+    this.checkList('gppns', gppns);
+    const have = this.engine.reclaim.vmStateCount(this.id, PState.Ballooned);
     if (have + gppns.length > this.balloonMaxPages) {
       throw new ConfigError('gppns', gppns, `at most ${this.balloonMaxPages - have} more pages (balloon cap ${this.balloonMaxPages} pages, ${have} ballooned)`);
     }
-    const slots = list + gppns.length * 4;
-    const r = this.engine.balloonInflate(this.id, list, gppns.length, slots);
-    if (r < 0) this.balloonError(gppns, r, 'not already ballooned');
-    const freed = this.engine.balloonSlotsFreed();
-    const dv = this.engine.view;
-    for (let i = 0; i < freed; i++) this.swap.release(dv.getUint32(slots + i * 4, true));
-    return r;
+    const r = this.engine.reclaim.balloonInflate(this.id, gppns);
+    if ('bad' in r) this.balloonError(gppns, r.bad, r.index, 'not already ballooned');
+    for (const slot of r.freedSlots) this.swap.release(slot);
+    return r.done;
   }
 
   /** The balloon driver releases `gppns` (all Ballooned) back to the guest: they become unbacked. Returns how many. */
   balloonDeflate(gppns: readonly number[]): number {
     this.usable();
-    const list = this.stageList('gppns', gppns);
-    const r = this.engine.balloonDeflate(this.id, list, gppns.length);
-    if (r < 0) this.balloonError(gppns, r, 'ballooned');
-    return r;
+    this.checkList('gppns', gppns);
+    const r = this.engine.reclaim.balloonDeflate(this.id, gppns);
+    if ('bad' in r) this.balloonError(gppns, r.bad, r.index, 'ballooned');
+    return r.done;
   }
 
   /**
-   * @internal balloonInflate for a list the guest model already wrote into staging (src/engine/sim.ts):
-   * no copy, no per-page JavaScript; the module validates it whole. `slotsAt`: room for `list.n`
-   * u32 swap slots. Returns the pages ballooned.
+   * @internal balloonInflate for a list the guest OS model already wrote into staging
+   * (src/engine/guest.ts): no copy, no per-page JavaScript; the module validates it whole.
+   * Returns the pages ballooned.
    */
-  balloonInflateStaged(list: StagedList, slotsAt: number): number {
+  balloonInflateStaged(list: StagedList): number {
     this.usable();
-    const have = this.engine.vmStateCount(this.id, PState.Ballooned);
+    const have = this.engine.reclaim.vmStateCount(this.id, PState.Ballooned);
     if (have + list.n > this.balloonMaxPages) {
       throw new ConfigError('gppns', `${list.n} pages`, `at most ${this.balloonMaxPages - have} more pages (balloon cap ${this.balloonMaxPages} pages, ${have} ballooned)`);
     }
-    const r = this.engine.balloonInflate(this.id, list.at, list.n, slotsAt);
-    if (r < 0) throw new MemvisorError(`balloon inflate of VM ${JSON.stringify(this.name)}: entry ${this.engine.balloonBadIndex()} of the guest's list refused (code ${r})`);
-    const freed = this.engine.balloonSlotsFreed();
-    if (freed > 0) this.releaseSwapSlots(new Uint32Array(this.engine.u8.buffer, slotsAt, freed).slice());
-    return r;
+    const r = this.engine.reclaim.balloonInflateStaged(this.id, list);
+    if ('bad' in r) throw new MemvisorError(`balloon inflate of VM ${JSON.stringify(this.name)}: entry ${r.index} of the guest's list refused (${r.bad})`);
+    for (const slot of r.freedSlots) this.swap.release(slot);
+    return r.done;
   }
 
-  /** @internal balloonDeflate for a list the guest model wrote into staging. Returns the pages deflated. */
+  /** @internal balloonDeflate for a list the guest OS model wrote into staging. Returns the pages deflated. */
   balloonDeflateStaged(list: StagedList): number {
     this.usable();
-    const r = this.engine.balloonDeflate(this.id, list.at, list.n);
-    if (r < 0) throw new MemvisorError(`balloon deflate of VM ${JSON.stringify(this.name)}: entry ${this.engine.balloonBadIndex()} of the guest's list refused (code ${r})`);
-    return r;
+    const r = this.engine.reclaim.balloonDeflateStaged(this.id, list);
+    if ('bad' in r) throw new MemvisorError(`balloon deflate of VM ${JSON.stringify(this.name)}: entry ${r.index} of the guest's list refused (${r.bad})`);
+    return r.done;
   }
 
-  /** @internal Frees swap store slots whose pages the host dropped (free page reporting). */
-  releaseSwapSlots(slots: Uint32Array): void {
-    for (const s of slots) this.swap.release(s);
+  /**
+   * @internal Free page reporting, the host's side: what backs the pages of `list` (reported free
+   * by the guest, written into staging by its model) is discarded and they become unbacked; the
+   * swap slots they held are freed.
+   */
+  discardStaged(list: StagedList): void {
+    this.usable();
+    for (const slot of this.engine.reclaim.pagesDiscard(this.id, list)) this.swap.release(slot);
   }
 
-  /** Checks that `gppns` is an array of integers and copies it into staging as u32; returns its address. */
-  private stageList(field: string, gppns: readonly number[]): number {
+  /** Checks that `gppns` is an array of GPPNs of this VM outside the guest OS model's range. */
+  private checkList(field: string, gppns: readonly number[]): void {
     if (!Array.isArray(gppns)) throw new ConfigError(field, gppns, 'an array of GPPNs');
     const os = this.paging?.guestOs;
     for (let i = 0; i < gppns.length; i++) {
@@ -627,19 +575,24 @@ export class VM {
         throw new ConfigError(`${field}[${i}]`, g, `a GPPN outside the guest OS model's range [${os.first}, ${os.end}) (VM ${JSON.stringify(this.name)})`);
       }
     }
-    this.host.stage(STAGE_AUX + gppns.length * 8);
-    const at = this.host.staging + STAGE_AUX;
-    new Uint32Array(this.engine.u8.buffer, at, gppns.length).set(gppns);
-    return at;
   }
 
-  /** Turns a BALLOON_* code into a typed error naming the entry. */
-  private balloonError(gppns: readonly number[], code: number, wanted: string): never {
-    const i = this.engine.balloonBadIndex();
-    const { BALLOON_DUPLICATE, BALLOON_BAD_STATE } = this.engine.codes;
-    const c = code >>> 0; // the codes are negative i32, read as u32
-    const why = c === BALLOON_DUPLICATE ? `a GPPN listed once (it is also at an earlier index)` : c === BALLOON_BAD_STATE ? `a page that is ${wanted}` : `a GPPN below ${this.pages}`;
+  /** Turns a refused balloon list into a typed error naming the entry. */
+  private balloonError(gppns: readonly number[], bad: 'range' | 'duplicate' | 'state', i: number, wanted: string): never {
+    const why = bad === 'duplicate' ? `a GPPN listed once (it is also at an earlier index)` : bad === 'state' ? `a page that is ${wanted}` : `a GPPN below ${this.pages}`;
     throw new ConfigError(`gppns[${i}]`, gppns[i], why);
+  }
+
+  /**
+   * What the zip cache would make of this VM's private pages among GPPNs [first, first + pages),
+   * changing nothing: each resident private page LZ4-compressed in WebAssembly, its size counted
+   * in buckets of 256 bytes (the last: did not compress below 4 KiB), the sizes summed.
+   */
+  zipSurvey(first = 0, pages = this.pages - first): ZipSurvey {
+    this.usable();
+    checkInt('first', first, 0, this.pages);
+    checkInt('pages', pages, 0, this.pages - first);
+    return this.engine.reclaim.zipSurvey(this.id, asGppn(first), pages);
   }
 
   // ---- stats ---------------------------------------------------------------------------------
@@ -649,7 +602,7 @@ export class VM {
     if (this.off) throw new VmPoweredOffError(this.name);
     const e = this.engine;
     const id = this.id;
-    const v = e.vmStats(id);
+    const v = e.reclaim.vmStats(id);
     const sw = this.swap.stats();
     return {
       name: this.name,
@@ -658,7 +611,7 @@ export class VM {
       mapped: v.mapped,
       SHRD: v.shared + v.zero,
       ZERO: v.zero,
-      SHRDSVD: e.vmSharedSaved(id),
+      SHRDSVD: e.reclaim.vmSharedSaved(id),
       resident: residentOf(v),
       compressed: v.compressed,
       SWCUR: v.swapped,
@@ -694,7 +647,7 @@ export class VM {
   }
 
   /** GPPNs [first, end) owned by the guest OS model of an attached Mmu, or null. */
-  get guestOsRange(): { readonly first: number; readonly end: number } | null {
+  get guestOsRange(): GuestOsRange | null {
     return this.paging?.guestOs ?? null;
   }
 
@@ -709,7 +662,7 @@ export class VM {
   private checkUserRange(field: string, gpa: number, length: number): void {
     const os = this.paging?.guestOs;
     if (!os || length === 0) return;
-    const lo = Math.floor(gpa / PAGE), hi = Math.floor((gpa + length - 1) / PAGE);
+    const lo = gppnOf(asGpa(gpa)), hi = gppnOf(asGpa(gpa + length - 1));
     if (hi >= os.first && lo < os.end) {
       throw new ConfigError(field, gpa, `a range of ${length} bytes outside the guest OS model's GPPNs [${os.first}, ${os.end}), i.e. below gPA 0x${(os.first * PAGE).toString(16)}${os.end < this.pages ? ` or from 0x${(os.end * PAGE).toString(16)}` : ''} (VM ${JSON.stringify(this.name)}; translate through the Mmu to reach that memory)`);
     }

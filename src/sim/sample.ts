@@ -4,7 +4,7 @@
  * pressure cost each VM (stall, slowdown, touches asked and completed). Every field is
  * documented in the README (Simulation: the JSON).
  */
-import { PAGE } from '../engine/engine.js';
+import { PAGE } from '../engine/addr.js';
 import { Host, type Stats } from '../host/host.js';
 
 const MIB = (1 << 20) / PAGE;

@@ -18,7 +18,11 @@ import { Host, type Stats } from '../host/host.js';
 import type { VM } from '../host/vm.js';
 import type { Mmu } from '../translate/mmu.js';
 import { MemvisorError } from '../errors.js';
-import { SimEngine, Reason, ContentKind } from '../engine/sim.js';
+import { engineOf, type Engine } from '../engine/engine.js';
+import { Reason, type Guest } from '../engine/guest.js';
+import { asGppn, type Gppn } from '../engine/addr.js';
+import { ContentKind } from '../engine/workload.js';
+import type { HostNeed } from '../engine/fault.js';
 import { GuestOs, type GuestHost } from '../guest/guest.js';
 import { planContent, loadContent, type ContentPlan } from '../workload/images.js';
 import { nameKey } from '../workload/keys.js';
@@ -112,7 +116,9 @@ export class Simulation implements GuestHost {
   readonly config: Scenario;
   readonly host: Host;
   readonly costs: ResolvedCosts;
-  private readonly se: SimEngine;
+  /** The host's engine: its guest OS models, contents and pmap counters. */
+  private readonly engine: Engine;
+  private readonly se: Guest;
   private readonly vms: SimVm[] = [];
   private readonly byId = new Map<number, SimVm>();
   private readonly clock = new Clock();
@@ -133,10 +139,11 @@ export class Simulation implements GuestHost {
   private constructor(config: Scenario, host: Host, plan: ContentPlan, opts: SimulationOptions) {
     this.config = config;
     this.host = host;
-    this.auditEachSample = opts.audit ?? host.engine.flavor === 'debug';
+    this.engine = engineOf(host);
+    this.se = this.engine.guest;
+    this.auditEachSample = opts.audit ?? this.engine.flavor === 'debug';
     this.costs = resolveCosts(config.costs, config.host.swap.tier, config.host.cpu.ghz);
-    this.se = new SimEngine(host.engine);
-    config.content.source = loadContent(this.se, plan, config.content.source, config.content.roots, config.seed);
+    config.content.source = loadContent(this.engine.workload, plan, config.content.source, config.content.roots, config.seed);
     this.policyRng = (config.seed ^ 0x5bd1e995) >>> 0 || 1;
     this.policy = opts.policy ?? createPolicy(config.policy);
     config.policy.kind = this.policy.kind;
@@ -198,13 +205,13 @@ export class Simulation implements GuestHost {
       core = this.host.mmu({ demandPaging: traced, costs: this.costs.mmu });
       core.attach(vm, { guestOs: { firstGppn: resLo, pages: reserve } });
     }
-    if (!se.guestSetup(id, kernel, cache, anon, vpages, resLo, vm.pages)) {
+    if (!se.guestSetup(id, kernel, cache, anon, vpages, asGppn(resLo), asGppn(vm.pages))) {
       throw new MemvisorError(`VM ${JSON.stringify(name)}: its guest OS (${kernel + cache + anon} pages) and workload (${vpages} pages) do not fit in ${vm.pages} pages`);
     }
     const key53 = (k: bigint) => Number(k & ((1n << 53n) - 1n));
-    se.setKey(id, 'dataKey', key53(nameKey(this.config.seed, `data:${cfg.workload.dataset}`)));
-    se.setKey(id, 'vmKey', key53(nameKey(this.config.seed, `vm:${name}`)));
-    se.setKey(id, 'rng', key53(nameKey(this.config.seed, `rng:${name}`)));
+    se.set(id, 'dataKey', key53(nameKey(this.config.seed, `data:${cfg.workload.dataset}`)));
+    se.set(id, 'vmKey', key53(nameKey(this.config.seed, `vm:${name}`)));
+    se.set(id, 'rng', key53(nameKey(this.config.seed, `rng:${name}`)));
     se.set(id, 'imgAt', plan.os.get(cfg.os.image)!.index);
     // content mix: cumulative weights as 32-bit thresholds (the last one takes the rest)
     const total = cfg.workload.content.reduce((a, c) => a + c.weight, 0);
@@ -249,7 +256,7 @@ export class Simulation implements GuestHost {
       host: this.host,
       vms: Object.freeze(this.vms.map((v) => policyView(v))),
       config: this.config.policy,
-      machinePages: this.host.engine.machineFrames,
+      machinePages: this.engine.machineFrames,
       freePages: () => this.host.frameCounts().free,
       hostStats: () => this.host.stats().host,
       every: (periodS, hook) => this.clock.every('policy', periodS, () => hook()),
@@ -397,8 +404,10 @@ export class Simulation implements GuestHost {
       for (;;) {
         const r = se.touch(id);
         if (r === Reason.Done) break;
-        if (r === Reason.Host) v.guest.charge(this.resolveHostFault(v.guest, se.get(id, 'rGppn'), se.get(id, 'rCode')));
-        else if (r === Reason.GuestFree) {
+        if (r === Reason.Host) {
+          const { gppn, need } = se.hostStop(id);
+          v.guest.charge(this.resolveHostFault(v.guest, gppn, need));
+        } else if (r === Reason.GuestFree) {
           if (!v.guest.makeFree()) se.abandonTouch(id);
         } else if (r === Reason.GuestSwapIn) {
           if (!v.guest.swapIn(se.get(id, 'rVp'))) se.abandonTouch(id);
@@ -438,7 +447,8 @@ export class Simulation implements GuestHost {
         const chunk = t.records.subarray(t.pos, Math.min(t.records.length, t.pos + se.traceChunkBytes));
         let r = se.traceRun(id, chunk, true);
         while (r === Reason.Host) {
-          v.guest.charge(this.resolveHostFault(v.guest, se.get(id, 'rGppn'), se.get(id, 'rCode')));
+          const { gppn, need } = se.hostStop(id);
+          v.guest.charge(this.resolveHostFault(v.guest, gppn, need));
           r = se.traceRun(id, chunk, false);
         }
         const used = se.get(id, 'cursor');
@@ -457,22 +467,24 @@ export class Simulation implements GuestHost {
   }
 
   /**
-   * GuestHost: resolves a pmap fault of `guest`'s VM at `gppn` (swap-in; no frame or the VM's
-   * limit: the policy's relief or the host's) and returns what it cost the VM in ns: the swap-in
-   * by tier, and the compression and swap writes the reclaim did on its fault path.
+   * GuestHost: does what a host stop of `guest`'s VM at `gppn` asks (swap-in; no frame or the
+   * VM's limit: the policy's relief or the host's) and returns what it cost the VM in ns: the
+   * swap-in by tier, and the compression and swap writes the reclaim did on its fault path.
    */
-  resolveHostFault(guest: GuestOs, gppn: number, code: number): number {
-    const e = this.host.engine;
+  resolveHostFault(guest: GuestOs, gppn: Gppn, need: HostNeed): number {
+    const r = this.engine.reclaim;
     const v = this.byId.get(guest.id)!;
     const exit = v.cfg.mmu === 'none' ? this.costs.vmExitNs : 0;
-    if (code === e.codes.FAULT_IO) {
-      const before = e.vmStats(guest.id).swapIn;
-      guest.vm.resolveFault(gppn, code);
-      return (e.vmStats(guest.id).swapIn - before) * this.costs.swapInNs + exit;
+    // one page: a touch stops at the page it needs, not at a run of them
+    const end = asGppn(gppn + 1);
+    if (need === 'swapIn') {
+      const before = r.vmStats(guest.id).swapIn;
+      guest.vm.faultResolver.resolve(gppn, need, end);
+      return (r.vmStats(guest.id).swapIn - before) * this.costs.swapInNs + exit;
     }
     const before = this.reclaimTotals();
-    const handled = this.ctx ? this.policy.relieve?.(this.ctx, policyView(v), code === e.codes.FAULT_LIMIT ? 'limit' : 'noFrame') ?? false : false;
-    if (!handled) guest.vm.resolveFault(gppn, code);
+    const handled = this.ctx ? this.policy.relieve?.(this.ctx, policyView(v), need) ?? false : false;
+    if (!handled) guest.vm.faultResolver.resolve(gppn, need, end);
     const after = this.reclaimTotals();
     return (after.zip - before.zip) * this.costs.compressNs + (after.swapOut - before.swapOut) * this.costs.swapOutNs;
   }
@@ -481,7 +493,7 @@ export class Simulation implements GuestHost {
   private reclaimTotals(): { zip: number; swapOut: number } {
     let zip = 0, swapOut = 0;
     for (const v of this.vms) {
-      const s = this.host.engine.vmStats(v.vm.id);
+      const s = this.engine.reclaim.vmStats(v.vm.id);
       zip += s.zip;
       swapOut += s.swapOut;
     }
@@ -531,18 +543,17 @@ export class Simulation implements GuestHost {
    * them. Changes nothing.
    */
   verify(): Verified {
-    const se = this.se, e = this.host.engine;
+    const se = this.se;
     let ok = true, bytes = 0;
     for (const v of this.vms) {
       const id = v.vm.id;
       se.verifyBegin(id);
       for (;;) {
-        const { reason, swapped } = se.verify(id);
-        if (swapped.length) {
-          const slots = Array.from(swapped, (g) => e.pmapFrame(id, g));
-          const { done, error } = v.vm.swap.readPages(slots, swapped, swapped.length, se.pageBuffer(swapped.length));
+        const { reason, gppns, slots } = se.verify(id);
+        if (gppns.length) {
+          const { done, error } = v.vm.swap.readPages(slots, gppns, gppns.length, se.pageBuffer(gppns.length));
           if (error) ok = false;
-          se.verifyPages(id, swapped.subarray(0, done));
+          se.verifyPages(id, done);
         }
         if (reason !== Reason.More) break;
       }
@@ -578,11 +589,6 @@ export class Simulation implements GuestHost {
     const v = this.vms.find((x) => x.name === name);
     if (!v) throw new MemvisorError(`simulation: no VM named ${JSON.stringify(name)}`);
     return { vm: v.vm, guest: v.guest, policy: policyView(v) };
-  }
-
-  /** The engine binding of the simulation (tests). */
-  get engine(): SimEngine {
-    return this.se;
   }
 
   /** Releases swap stores (and files). */

@@ -4,21 +4,25 @@
  * one or more VMs, each with its guest page tables, its EPT or shadow tables, and a minimal guest
  * OS that maps pages on first touch. Batches cross into WebAssembly in one call.
  *
- *   Mmu.create(opts) ---------> its own Engine and VMs (standalone: native, ept or shadow)
+ *   Mmu.create(opts) ---------> its own engine and VMs (standalone: native, ept or shadow)
  *   host.mmu(opts) -----------> a core on the Host's engine, no VM yet
  *     attach(vm) -------------> paging for a Host VM in its `mmu` mode; the guest OS model owns
  *                               the GPPN range `guestOs` of it, the user the rest (vm.writePhys)
- *     translate / batch ------> a pmap fault (swap-in, no frame, VM limit) goes to the Host's
- *                               policy (vm.ts resolveFault), then the translation is retried
+ *     translate / batch ------> a pmap fault (swap-in, no frame, VM limit) goes to the VM's
+ *                               fault resolver (the Host's policy), then the translation is retried
  *
  * The pmap stays the source of truth: EPT, shadow tables and TLBs are caches of it, which
  * assembly/translate/coherence.ts drops whenever reclamation changes the frame behind a page.
  */
 
-import { Engine, NO_FRAME, utilityEngine, type EngineFlavor } from '../engine/engine.js';
+import { Engine, registerEngine, utilityEngine, type EngineFlavor } from '../engine/engine.js';
+import { asGppn, asGva, gppnOfBig, type Gva, type Hpa, type Mpn } from '../engine/addr.js';
+import { FAULT_BIT, FaultKind, type BatchRetry, type TranslationBatch } from '../engine/translate.js';
+import { MAX_HOST_ROUNDS } from '../engine/fault.js';
 import { ConfigError, MemvisorError, OutOfMachineMemoryError, VmPoweredOffError, checkInt, checkKeys } from '../errors.js';
-import { MMU_RETRY_MAX, STAGE_MMU, STAGE_MMU_RETRY } from '../engine/staging.js';
 import type { VM } from '../host/vm.js';
+
+export { FaultKind, type TranslationBatch };
 
 export type MmuMode = 'native' | 'ept' | 'shadow';
 export type PageSize = '4k' | '2m' | '1g';
@@ -133,22 +137,10 @@ export interface CoreOptions {
 export interface MmuOptions extends VmOptions, CoreOptions {
   /** VMs this Mmu can hold (sizes the engine). Default 2. */
   maxVms?: number;
-  /** Machine RAM in MiB when the Mmu creates its engine. Default 512 (2048 with 1 GiB host pages). */
+  /** Machine RAM in MiB of the Mmu's engine. Default 512 (2048 with 1 GiB host pages). */
   machineMemoryMiB?: number;
-  /** An engine to use instead of creating one (it must have room for the VMs and a context). */
-  engine?: Engine;
+  /** Module flavour (default: debug when MEMVISOR_DEBUG=1, else release). */
   flavor?: EngineFlavor;
-}
-
-/** Kinds of translation fault (assembly/translate/walk.ts FK_*). */
-export enum FaultKind {
-  GuestPageFault = 1,
-  EptViolation = 2,
-  EptMisconfig = 3,
-  Host = 4,
-  GuestOutOfMemory = 5,
-  NonCanonical = 6,
-  NoFrame = 7,
 }
 
 export interface Fault {
@@ -161,7 +153,7 @@ export interface Fault {
 
 export interface Translation {
   /** Host-physical address (native mode: the physical address), or null on a fault. */
-  hpa: bigint | null;
+  hpa: Hpa | null;
   fault: Fault | null;
   cycles: number;
 }
@@ -202,21 +194,19 @@ export class TranslationFaultError extends MemvisorError {
 const MODES: Record<MmuMode, number> = { native: 0, ept: 1, shadow: 2 };
 const SIZES: Record<PageSize, number> = { '4k': 0, '2m': 1, '1g': 2 };
 const KINDS: Record<AccessKind, number> = { read: 0, write: 1, fetch: 2 };
-const FAULT_BIT = 1n << 63n;
-/** Most host-fault rounds one translation may take before the Host is considered out of memory. */
-const MAX_HOST_ROUNDS = 64;
+const KIND_NAMES: readonly AccessKind[] = ['read', 'write', 'fetch', 'read'];
 
 // The option names each call accepts: anything else is refused, as Host.create does (a misspelt
 // option must not fall back to its default silently).
 const PAGING_KEYS = ['levels', 'hostLevels', 'pageSize', 'hostPageSize', 'eptAccessDirty', 'vpid'];
 const VM_KEYS = ['mode', 'guestMemoryMiB', ...PAGING_KEYS];
 const CORE_KEYS = ['tlb', 'pwc', 'ntlb', 'guestPwc', 'nestedPwc', 'nestedTlb', 'demandPaging', 'costs'];
-const MMU_KEYS = [...VM_KEYS, ...CORE_KEYS, 'maxVms', 'machineMemoryMiB', 'engine', 'flavor'];
+const MMU_KEYS = [...VM_KEYS, ...CORE_KEYS, 'maxVms', 'machineMemoryMiB', 'flavor'];
 
 /** `v` as an unsigned 64-bit address: a bigint in [0, 2^64) or a non-negative safe integer (never wrapped). */
-function checkAddress(field: string, v: unknown): bigint {
-  if (typeof v === 'bigint' && v >= 0n && v < 1n << 64n) return v;
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+function checkAddress(field: string, v: unknown): Gva {
+  if (typeof v === 'bigint' && v >= 0n && v < 1n << 64n) return v as Gva;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return asGva(v);
   throw new ConfigError(field, v, 'an address: a bigint in [0, 2^64) or a non-negative integer below 2^53');
 }
 
@@ -288,7 +278,7 @@ export interface MmuVm {
   readonly guestOs: { readonly first: number; readonly end: number };
 }
 
-/** What an Mmu over a Host needs from it (src/host/host.ts implements it). */
+/** What an Mmu over a Host needs from it (src/host/host.ts gives it; not part of the public API). */
 export interface PagingHost {
   readonly engine: Engine;
   /** True if `vm` is one of the host's VMs. */
@@ -304,10 +294,11 @@ export interface PagingHost {
 }
 
 export class Mmu {
-  readonly engine: Engine;
-  /** Context id of this core in the engine. */
+  /** @internal Context id of this core in its engine. */
   readonly ctx: number;
+  /** The VMs this core runs (added or attached). */
   readonly vms: MmuVm[] = [];
+  private readonly engine: Engine;
   private current: MmuVm | null = null;
   /** The Host this core belongs to (host.mmu), or null for a standalone Mmu. */
   private readonly host: PagingHost | null;
@@ -330,17 +321,18 @@ export class Mmu {
     ];
     const flags = (checkBool('pwc', opts.pwc, true) ? 1 : 0) | (checkBool('ntlb', opts.ntlb, true) ? 2 : 0) | (checkBool('demandPaging', opts.demandPaging, true) ? 4 : 0);
     const costs: Record<string, number> = { ...DEFAULT_COSTS, ...opts.costs };
-    const names = engine.mmuCostNames();
+    const names = engine.translate.costNames();
     // a misspelt cost must not be ignored silently (as Host.create rejects unknown fields)
     for (const name of Object.keys(costs)) if (!names.includes(name)) throw new ConfigError(`costs.${name}`, costs[name], `no such cost (known: ${names.join(', ')})`);
     for (const name of names) checkInt(`costs.${name}`, costs[name], 0, 2 ** 31);
-    const ctx = engine.mmuCreate(geo, flags);
+    const ctx = engine.translate.createCore(geo, flags);
     if (ctx < 0) {
-      const bytes = cacheEntries(opts) * engine.codes.MMU_CACHE_ENTRY_BYTES;
-      throw new ConfigError('engine', 'full', `room for one more core: one MMU context of maxMmus and ${bytes} bytes of mmuCacheBytes for its TLBs and walk caches (Engine.create options; a standalone Mmu.create sizes its engine itself)`);
+      const bytes = cacheEntries(opts) * engine.translate.cacheEntryBytes;
+      throw new ConfigError('engine', 'full', `room for one more core: one MMU context of maxMmus and ${bytes} bytes of mmuCacheBytes for its TLBs and walk caches (a standalone Mmu.create sizes its engine itself; a Host's engine holds 16 cores of the default geometry)`);
     }
     this.ctx = ctx;
-    engine.mmuSetCosts(ctx, costs);
+    engine.translate.setCosts(ctx, costs);
+    registerEngine(this, engine);
   }
 
   /** Creates an Mmu (one core) with one VM, switched to the VM's first address space. */
@@ -351,10 +343,9 @@ export class Mmu {
     const pageSize = oneOf('pageSize', opts.pageSize ?? '4k', ['4k', '2m', '1g'] as const);
     const maxVms = checkInt('maxVms', opts.maxVms ?? 2, 1, 64);
     const guestMiB = checkInt('guestMemoryMiB', opts.guestMemoryMiB ?? (pageSize === '1g' ? 8192 : 4096), 4, 1 << 20);
-    if (opts.engine !== undefined && !(opts.engine instanceof Engine)) throw new ConfigError('engine', opts.engine, 'an Engine (Engine.create)');
     // the engine's MMU cache holds this core's TLBs and walk caches, whatever geometry was asked for
-    const cacheBytes = cacheEntries(opts) * utilityEngine().codes.MMU_CACHE_ENTRY_BYTES;
-    const engine = opts.engine ?? Engine.create({
+    const cacheBytes = cacheEntries(opts) * utilityEngine().translate.cacheEntryBytes;
+    const engine = Engine.create({
       machineMemoryMiB: opts.machineMemoryMiB ?? (hostPageSize === '1g' ? 2048 : 512),
       guestMemoryMiB: guestMiB * maxVms,
       maxVMs: maxVms,
@@ -392,7 +383,7 @@ export class Mmu {
     const shape = pagingShape(opts);
     const guestMiB = checkInt('guestMemoryMiB', opts.guestMemoryMiB ?? (shape.pageSize === '1g' ? 8192 : 4096), 4, 1 << 20);
     const vpid = checkInt('vpid', opts.vpid ?? this.vms.length + 1, 0, 65535);
-    const id = e.vmCreate(guestMiB * 256, 0, guestMiB * 256, 0);
+    const id = e.reclaim.vmCreate(guestMiB * 256, 0, guestMiB * 256, 0);
     if (id < 0) throw new ConfigError('guestMemoryMiB', guestMiB, 'room in the engine for the VM (maxVms, guest memory)');
     const vm = this.setUp(id, mode, shape, vpid, { first: 1, end: guestMiB * 256 }, 'guestMemoryMiB', guestMiB);
     this.vms.push(vm);
@@ -453,19 +444,20 @@ export class Mmu {
   private setUp(id: number, mode: MmuMode, shape: ReturnType<typeof pagingShape>, vpid: number, range: { first: number; end: number }, sizeField: string, size: number): MmuVm {
     const e = this.engine;
     // checked before anything is set up, so a refused attach leaves the VM as it was
-    const bad = this.host ? e.gosRangeBusy(id, range.first, range.end) : NO_FRAME;
-    if (bad !== NO_FRAME) {
+    const t = e.translate;
+    const bad = this.host ? t.gosRangeBusy(id, range.first, range.end) : e.ram.NO_FRAME;
+    if (bad !== e.ram.NO_FRAME) {
       throw new ConfigError('guestOs.firstGppn', range.first, `a range [${range.first}, ${range.end}) of pages that read zero: GPPN ${bad} holds data (written through writePhys or loadImage, or ballooned)`);
     }
-    e.pagingVmSetup(id, MODES[mode], shape.levels, shape.hostLevels, SIZES[shape.pageSize], SIZES[shape.hostPageSize], vpid, shape.eptAccessDirty);
-    if (this.host) e.gosAttach(id, range.first, range.end);
+    t.pagingVmSetup(id, MODES[mode], shape.levels, shape.hostLevels, SIZES[shape.pageSize], SIZES[shape.hostPageSize], vpid, shape.eptAccessDirty);
+    if (this.host) t.gosAttach(id, range.first, range.end);
     if (mode === 'ept') {
-      for (let round = 0; !e.eptSetup(id); round++) {
+      for (let round = 0; !t.eptSetup(id); round++) {
         if (!this.host || round >= MAX_HOST_ROUNDS) throw new ConfigError('machineMemoryMiB', 'full', 'a free frame for the EPT root');
-        this.host.vmById(id).resolveFault(0, this.engine.codes.FAULT_NO_FRAME);
+        this.host.vmById(id).faultResolver.resolve(asGppn(0), 'noFrame', asGppn(1));
       }
     }
-    const root = e.gosNewRoot(id);
+    const root = t.gosNewRoot(id);
     if (root < 0) throw new ConfigError(sizeField, size, 'room for a page-table root');
     return Object.freeze({ id, mode, ...shape, vpid, cr3: BigInt(root), guestOs: Object.freeze(range) });
   }
@@ -489,7 +481,7 @@ export class Mmu {
 
   /** Allocates a new, empty guest address space in the current VM; returns its CR3 (a gPA). */
   newAddressSpace(): bigint {
-    const root = this.engine.gosNewRoot(this.vm.id);
+    const root = this.engine.translate.gosNewRoot(this.vm.id);
     if (root < 0) throw new ConfigError('guestMemoryMiB', 'full', 'room for a page-table root');
     return BigInt(root);
   }
@@ -501,7 +493,7 @@ export class Mmu {
     this.checkAttached(vm);
     const root = checkGpa('cr3', cr3);
     this.current = vm;
-    this.engine.mmuSwitch(this.ctx, vm.id, root, pcid);
+    this.engine.translate.switchTo(this.ctx, vm.id, root, pcid);
   }
 
   /**
@@ -517,12 +509,12 @@ export class Mmu {
     // a value outside [0, 2^64) is refused, not wrapped onto another address
     const v = checkAddress('va', va);
     if (typeof supervisor !== 'boolean') throw new ConfigError('supervisor', supervisor, 'true or false');
-    const e = this.engine;
+    const t = this.engine.translate;
     let cycles = 0;
     for (let round = 0; ; round++) {
-      const res = e.mmuTranslate(this.ctx, v, k | (supervisor ? 4 : 0));
-      cycles += e.lastTranslationCycles();
-      if (!(res & FAULT_BIT)) return { hpa: res, fault: null, cycles };
+      const res = t.translate(this.ctx, v, k | (supervisor ? 4 : 0));
+      cycles += t.cycles;
+      if (!(res & FAULT_BIT)) return { hpa: res as Hpa, fault: null, cycles };
       const fault = this.decodeFault(res);
       if (!this.resolveHostFault(vm, fault, round)) return { hpa: null, fault, cycles };
     }
@@ -531,21 +523,20 @@ export class Mmu {
   /** Hands a pmap fault of `vm` to the Host's policy; false when there is no Host or the fault is not its to resolve. */
   private resolveHostFault(vm: MmuVm, fault: Fault, round: number): boolean {
     if (!this.host) return false;
-    const { FAULT_NO_FRAME, FAULT_IO, FAULT_LIMIT } = this.engine.codes;
-    let code: number;
-    if (fault.kind === FaultKind.NoFrame) code = FAULT_NO_FRAME; // a page-table frame: the same relief
-    else if (fault.kind === FaultKind.Host && (fault.code === FAULT_IO || fault.code === FAULT_NO_FRAME || fault.code === FAULT_LIMIT)) code = fault.code;
-    else return false;
-    const hostVm = this.host.vmById(vm.id);
+    // a page-table frame (NoFrame) asks for the same relief as a guest frame
+    const need = fault.kind === FaultKind.NoFrame ? 'noFrame' : fault.kind === FaultKind.Host ? this.engine.reclaim.needOf(fault.code) : null;
+    if (need === null) return false;
+    const r = this.host.vmById(vm.id).faultResolver;
     if (round >= MAX_HOST_ROUNDS) {
-      throw new OutOfMachineMemoryError(`VM ${JSON.stringify(hostVm.name)}: translation still faults at gPA 0x${fault.address.toString(16)} after ${MAX_HOST_ROUNDS} reclaim rounds`);
+      throw new OutOfMachineMemoryError(`VM ${JSON.stringify(r.name)}: translation still faults at gPA 0x${fault.address.toString(16)} after ${MAX_HOST_ROUNDS} reclaim rounds`);
     }
-    hostVm.resolveFault(Number(fault.address >> 12n), code);
+    const gppn = gppnOfBig(fault.address);
+    r.resolve(gppn, need, asGppn(gppn + 1));
     return true;
   }
 
   /** Translates one access, throwing TranslationFaultError on a fault; returns the hPA. */
-  translateOrThrow(va: bigint | number, kind: AccessKind = 'read', supervisor = false): bigint {
+  translateOrThrow(va: bigint | number, kind: AccessKind = 'read', supervisor = false): Hpa {
     const t = this.translate(va, kind, supervisor);
     if (t.fault) throw new TranslationFaultError(t.fault);
     return t.hpa!;
@@ -571,30 +562,8 @@ export class Mmu {
     if (results.length < n) throw new ConfigError('results.length', results.length, `at least ${n}`);
     if (faultAddresses && faultAddresses.length < n) throw new ConfigError('faultAddresses.length', faultAddresses.length, `at least ${n}`);
     if (cycles && cycles.length < n) throw new ConfigError('cycles.length', cycles.length, `at least ${n}`);
-    // one chunk of staging: records in and out, fault addresses, then the caller's arrays as they
-    // are (copied in and out in bulk; the interleaving runs in WebAssembly)
-    const CHUNK = 1 << 16;
-    const base = this.stageBatch(CHUNK * 72);
-    const inp = base, out = base + CHUNK * 16, addrs = base + CHUNK * 32, vasAt = base + CHUNK * 40;
-    const kindsAt = base + CHUNK * 48, resAt = base + CHUNK * 52, cycAt = base + CHUNK * 60, faAt = base + CHUNK * 64;
-    const kindBytes = kinds instanceof Uint8Array ? 1 : 4;
-    let faults = 0;
-    for (let at = 0; at < n; at += CHUNK) {
-      const m = Math.min(CHUNK, n - at);
-      const buf = this.engine.u8.buffer;
-      new BigUint64Array(buf, vasAt, m).set(vas.subarray(at, at + m));
-      if (kinds instanceof Uint8Array) new Uint8Array(buf, kindsAt, m).set(kinds.subarray(at, at + m));
-      else new Uint32Array(buf, kindsAt, m).set(kinds.subarray(at, at + m));
-      if (faultAddresses) new BigUint64Array(buf, faAt, m).set(faultAddresses.subarray(at, at + m));
-      this.engine.batchPack(inp, vasAt, kindsAt, kindBytes, m);
-      faults += this.runBatch(inp, out, m, faultAddresses ? addrs : 0);
-      this.engine.batchUnpack(out, resAt, cycles ? cycAt : 0, faultAddresses ? addrs : 0, faultAddresses ? faAt : 0, m);
-      const after = this.engine.u8.buffer; // a swap-in midway may have grown linear memory
-      results.set(new BigUint64Array(after, resAt, m), at);
-      if (cycles) cycles.set(new Uint32Array(after, cycAt, m), at);
-      if (faultAddresses) faultAddresses.set(new BigUint64Array(after, faAt, m), at);
-    }
-    return faults;
+    void this.vm; // a typed error before the engine runs a core with no VM
+    return this.engine.translate.translateBatch(this.ctx, this.host !== null, vas, kinds, results, cycles, faultAddresses, this.host ? this.retry : undefined);
   }
 
   /**
@@ -605,57 +574,25 @@ export class Mmu {
    */
   batch(capacity: number): TranslationBatch {
     checkInt('capacity', capacity, 1, 1 << 24);
-    const base = this.stageBatch(capacity * 40);
-    const buf = this.engine.u8.buffer;
-    const out = base + capacity * 16;
-    const addrs = base + capacity * 32;
+    const b = this.engine.translate.batch(this.ctx, this.host !== null, capacity, this.host ? this.retry : undefined);
+    const run = b.run;
     return {
-      capacity,
-      input64: new BigUint64Array(buf, base, capacity * 2),
-      input32: new Uint32Array(buf, base, capacity * 4),
-      output64: new BigUint64Array(buf, out, capacity * 2),
-      output32: new Uint32Array(buf, out, capacity * 4),
-      faultAddress64: new BigUint64Array(buf, addrs, capacity),
-      run: (n: number) => this.runBatch(base, out, n, addrs),
+      ...b,
+      run: (n: number) => {
+        void this.vm; // a typed error before the engine runs a core with no VM
+        return run(n);
+      },
     };
   }
 
   /**
-   * Translates `n` staged records in one call; over a Host, retries the records that met a pmap
-   * fault one by one (rare: swap-ins and reclaim) and writes their final result. The number of faults.
+   * Over a Host: a batch record that met a pmap fault, translated again as a single translation
+   * (which has the host resolve the fault); its final result word, cycles and fault address.
    */
-  private runBatch(inp: number, out: number, n: number, addrs = 0): number {
-    void this.vm; // a typed error before the engine runs a core with no VM
-    let faults = this.engine.mmuTranslateBatch(this.ctx, inp, out, n, addrs);
-    if (faults === 0 || !this.host) return faults;
-    const listAt = this.engine.stage(STAGE_MMU_RETRY + MMU_RETRY_MAX * 4) + STAGE_MMU_RETRY;
-    for (let from = 0; from < n; from += MMU_RETRY_MAX) {
-      const k = this.engine.batchHostFaults(out + from * 16, Math.min(MMU_RETRY_MAX, n - from), listAt);
-      // copied out before the host acts: its swap-ins and page-outs use staging too
-      const waiting = Array.from(new Uint32Array(this.engine.u8.buffer, listAt, k));
-      for (const j of waiting) {
-        const i = from + j;
-        const dv = this.engine.view; // a swap-in may have grown linear memory
-        const kind = dv.getUint32(inp + i * 16 + 8, true);
-        const t = this.translate(dv.getBigUint64(inp + i * 16, true), (['read', 'write', 'fetch'] as const)[kind & 3], (kind & 4) !== 0);
-        const v = this.engine.view;
-        v.setBigUint64(out + i * 16, t.hpa ?? this.encodeFault(t.fault!), true);
-        v.setUint32(out + i * 16 + 8, t.cycles, true);
-        if (t.fault && addrs) v.setBigUint64(addrs + i * 8, t.fault.address, true);
-        if (t.hpa !== null) faults--;
-      }
-    }
-    return faults;
-  }
-
-  /**
-   * Address of `bytes` of staging for batch records: over a Host, in the STAGE_MMU window, past
-   * the windows the host uses when a record's fault makes it swap in or reclaim midway.
-   */
-  private stageBatch(bytes: number): number {
-    const at = this.host ? STAGE_MMU : 0;
-    return this.engine.stage(at + bytes) + at;
-  }
+  private readonly retry: BatchRetry = (va, kind) => {
+    const t = this.translate(va, KIND_NAMES[kind & 3], (kind & 4) !== 0);
+    return { word: t.hpa ?? this.encodeFault(t.fault!), cycles: t.cycles, address: t.fault ? t.fault.address : null };
+  };
 
   /** The result word of `fault` (inverse of decodeFault, without the address). */
   private encodeFault(f: Fault): bigint {
@@ -670,18 +607,18 @@ export class Mmu {
     return {
       kind: Number((word >> 48n) & 0x7fn) as FaultKind,
       code: Number(word & 0xffffffffn),
-      address: this.engine.lastFault().address,
+      address: this.engine.translate.lastFault(this.ctx).address,
     };
   }
 
   /** The counters of this core. */
   stats(): MmuStats {
-    return this.engine.mmuCounters(this.ctx) as unknown as MmuStats;
+    return this.engine.translate.counters(this.ctx) as unknown as MmuStats;
   }
 
   /** Zeroes the counters of this core. */
   resetStats(): void {
-    this.engine.mmuResetCounters(this.ctx);
+    this.engine.translate.resetCounters(this.ctx);
   }
 
   /** Hypervisor-side statistics of `vm` (default: current). */
@@ -692,7 +629,7 @@ export class Mmu {
   /** Guest INVLPG of `va` (a VM exit in shadow mode). */
   invlpg(va: bigint | number): void {
     void this.vm;
-    this.engine.mmuInvlpg(this.ctx, checkAddress('va', va));
+    this.engine.translate.invlpg(this.ctx, checkAddress('va', va));
   }
   /** INVVPID: 'address' (vpid, va), 'single' (vpid), 'all'. */
   invvpid(type: 'address' | 'single' | 'all', vpid = this.vm.vpid, va: bigint | number = 0): void {
@@ -700,12 +637,12 @@ export class Mmu {
     if (!Object.hasOwn(types, type)) throw new ConfigError('type', type, 'address, single or all');
     const t = types[type];
     checkInt('vpid', vpid, 0, 65535);
-    this.engine.invvpid(this.ctx, t, vpid, Number(checkAddress('va', va)));
+    this.engine.translate.invvpid(this.ctx, t, vpid, Number(checkAddress('va', va)));
   }
   /** INVEPT: 'single' (the VM's EPT) or 'all'. */
   invept(type: 'single' | 'all', vm: MmuVm = this.vm): void {
     if (type !== 'single' && type !== 'all') throw new ConfigError('type', type, 'single or all');
-    this.engine.invept(this.ctx, type === 'all' ? 2 : 1, vm.id);
+    this.engine.translate.invept(this.ctx, type === 'all' ? 2 : 1, vm.id);
   }
 
   /** The guest kernel writes a u64 into guest-physical memory (traps in shadow mode if it is a shadowed table). */
@@ -713,34 +650,34 @@ export class Mmu {
     void this.vm;
     const at = checkGpa('gpa', gpa);
     if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) throw new ConfigError('value', value, 'a bigint in [0, 2^64)');
-    if (!this.engine.guestWrite64(this.ctx, at, value)) {
+    if (!this.engine.translate.guestWrite64(this.ctx, at, value)) {
       throw new ConfigError('gpa', gpa, 'a guest-physical address the VM can back');
     }
   }
   /** The guest kernel reads a u64 from guest-physical memory. */
   guestRead64(gpa: bigint | number): bigint {
     void this.vm;
-    return this.engine.guestRead64(this.ctx, checkGpa('gpa', gpa));
+    return this.engine.translate.guestRead64(this.ctx, checkGpa('gpa', gpa));
   }
   /** The EPTP of the current VM (0 outside ept mode). */
   eptPointer(vm: MmuVm = this.vm): bigint {
-    return this.engine.eptPointer(vm.id);
+    return this.engine.translate.eptPointer(vm.id);
   }
   /** Raw EPT entry at `level` for `gpa` (0n if the path is missing). */
   eptEntry(gpa: bigint | number, level: number, vm: MmuVm = this.vm): bigint {
     checkInt('level', level, 1, 5);
-    return this.engine.eptPeek(vm.id, checkGpa('gpa', gpa), level);
+    return this.engine.translate.eptPeek(vm.id, checkGpa('gpa', gpa), level);
   }
   /** Overwrites the EPT entry at `level` for `gpa` (for experiments with EPT formats); false if the path is missing. */
   setEptEntry(gpa: bigint | number, level: number, value: bigint, vm: MmuVm = this.vm): boolean {
     checkInt('level', level, 1, 5);
     if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) throw new ConfigError('value', value, 'a bigint in [0, 2^64)');
-    return this.engine.eptPoke(vm.id, checkGpa('gpa', gpa), level, value);
+    return this.engine.translate.eptPoke(vm.id, checkGpa('gpa', gpa), level, value);
   }
   /** MPN backing guest page `gppn` of `vm` in the pmap. */
-  pmapFrame(gppn: number, vm: MmuVm = this.vm): number {
+  pmapFrame(gppn: number, vm: MmuVm = this.vm): Mpn {
     checkInt('gppn', gppn, 0, this.pagesOf(vm) - 1);
-    return this.engine.pmapFrame(vm.id, gppn);
+    return this.engine.reclaim.pmapFrame(vm.id, asGppn(gppn)) as Mpn;
   }
   /**
    * Accessed / dirty sampling of GPPNs [first, first + n) of `vm` (default: current) that sees
@@ -760,44 +697,28 @@ export class Mmu {
     const pages = this.pagesOf(vm);
     checkInt('first', first, 0, pages);
     checkInt('n', n, 0, pages - first);
-    return this.engine.pagingSample(vm.id, first, n, checkBool('clear', opts.clear, true));
+    return this.engine.translate.pagingSample(vm.id, first, n, checkBool('clear', opts.clear, true));
   }
   /** Tells the caches that the backing of (vm, gppn) changed (what the pmap does on reclamation). */
   backingChanged(gppn: number, vm: MmuVm = this.vm): void {
     checkInt('gppn', gppn, 0, this.pagesOf(vm) - 1);
-    this.engine.backingChanged(vm.id, gppn);
+    this.engine.translate.backingChanged(vm.id, gppn);
   }
 
   /** Guest pages of `vm`, a VM of this core (a typed error for any other). */
   private pagesOf(vm: MmuVm): number {
     if (!this.vms.includes(vm)) throw new ConfigError('vm', vm?.id, 'a VM added to or attached on this Mmu');
     // every page is in exactly one pmap state, so the states add up to the VM's size
-    const st = this.engine.vmStats(vm.id);
+    const st = this.engine.reclaim.vmStats(vm.id);
     return st.unbacked + st.mapped + st.shared + st.zero + st.compressed + st.swapped + st.ballooned;
   }
 }
 
 /** Hypervisor-side paging statistics of VM `id` of `engine`. */
 export function pagingStats(engine: Engine, id: number): PagingStats {
-  const s = engine.pagingStats(id);
+  const s = engine.translate.pagingStats(id);
   return {
     largePageSplinters: s.largePageSplinters, shadowTables: s.shadowTables, eptTables: s.eptTables,
     shadowZaps: s.shadowZaps, coherenceDrops: s.coherenceDrops, unshadows: s.unshadows,
   };
-}
-
-export interface TranslationBatch {
-  readonly capacity: number;
-  /** input64[2i] = gVA */
-  readonly input64: BigUint64Array;
-  /** input32[4i+2] = kind */
-  readonly input32: Uint32Array;
-  /** output64[2i] = hPA or fault word */
-  readonly output64: BigUint64Array;
-  /** output32[4i+2] = cycles */
-  readonly output32: Uint32Array;
-  /** faultAddress64[i] = faulting gVA (#PF) or gPA (EPT, host) of record i, written only when it faulted */
-  readonly faultAddress64: BigUint64Array;
-  /** Translates records 0..n-1; returns the number of faults. */
-  run(n: number): number;
 }

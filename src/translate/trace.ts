@@ -35,9 +35,10 @@ import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkS
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { Mmu, MmuStats } from './mmu.js';
+import type { TraceLineError } from '../engine/translate.js';
 import { VerifiedGunzip } from './gunzip.js';
 import { TraceParseError, ConfigError, checkKeys } from '../errors.js';
-import type { Engine } from '../engine/engine.js';
+import { engineOf, type Engine } from '../engine/engine.js';
 
 /** The magic of binary traces, "MVTR". */
 export const BINARY_MAGIC = Uint8Array.from([0x4d, 0x56, 0x54, 0x52]);
@@ -186,7 +187,7 @@ function checkOptions(opts: ReplayOptions): void {
 
 function replaySource(mmu: Mmu, src: Source, name: string, opts: ReplayOptions): ReplayResult {
   const t0 = performance.now();
-  const e = mmu.engine;
+  const e = engineOf(mmu);
   const before = mmu.stats();
   // a small input gets a small buffer (a zeroed 4 MiB per call would cost more than the replay)
   const buf = new Uint8Array(src.size ? Math.min(CHUNK, Math.max(src.size, BINARY_HEADER_BYTES)) : CHUNK);
@@ -217,13 +218,13 @@ function replaySource(mmu: Mmu, src: Source, name: string, opts: ReplayOptions):
       stream((chunk) => reader.push(chunk.subarray(Math.max(0, BINARY_HEADER_BYTES - (pos - chunk.length)))));
       reader.finish();
     } else {
-      const text = new TextFeeder(mmu, opts.skipBadLines ? e.codes.TRACE_SKIP_BAD : 0, name, writer);
+      const text = new TextFeeder(mmu, opts.skipBadLines === true, name, writer);
       if (format === 'lackey') {
         stream((chunk) => text.push(chunk, false));
       } else {
         // inflated text reaches the parser in pieces of at most GZ_PIECE bytes; fflate keeps
         // references to the chunks pushed, so each gets its own copy
-        const gz = new VerifiedGunzip(name, (d, crc) => e.crc32(e.stageIn(d), d.length, crc), (d) => {
+        const gz = new VerifiedGunzip(name, (d, crc) => e.codec.crc32Bytes(d, crc), (d) => {
           for (let at = 0; at < d.length; at += CHUNK) text.push(d.subarray(at, at + CHUNK), false);
         });
         stream((chunk) => {
@@ -256,66 +257,47 @@ class TextFeeder {
 
   constructor(
     private readonly mmu: Mmu,
-    private readonly flags: number,
+    private readonly skipBad: boolean,
     private readonly name: string,
     private readonly writer: BinaryWriter | null,
   ) {
-    mmu.engine.traceReset();
+    engineOf(mmu).translate.traceReset(mmu.ctx);
   }
 
   /** Parses `chunk` (after the carried bytes); `final` when no bytes follow. */
   push(chunk: Uint8Array, final: boolean): void {
-    const e = this.mmu.engine;
-    const len = this.carry.length + chunk.length;
-    // layout: [carry + chunk][emitted binary: at most 16 bytes per 7-byte line]
-    const emitAt = (len + 4096) & ~4095;
-    const base = e.stage(emitAt + Math.ceil(len / 7) * 16 + 64);
-    const u8 = e.u8;
-    u8.set(this.carry, base);
-    u8.set(chunk, base + this.carry.length);
-    let flags = this.flags;
-    if (this.writer) {
-      e.traceEmitTo(base + emitAt);
-      flags |= e.codes.TRACE_EMIT;
-    }
-    const used = e.lackeyReplay(this.mmu.ctx, base, len, final, flags);
-    if (used < 0) throw this.error(-used, base, len);
-    this.consumed += used;
-    this.carry = e.u8.slice(base + used, base + len);
-    if (this.writer) {
-      const n = e.traceEmitted();
-      this.writer.write(base + emitAt, n);
-      const bin = e.u8.slice(base + emitAt, base + emitAt + n);
-      let done = 0;
-      while (done < n) done += e.binaryReplay(this.mmu.ctx, e.stageIn(bin.subarray(done), 0), n - done);
+    const t = engineOf(this.mmu).translate;
+    const r = t.feedText(this.mmu.ctx, this.carry, chunk, final, this.skipBad, this.writer !== null);
+    if ('error' in r) throw this.error(r, t.traceMaxLine);
+    this.consumed += r.used;
+    this.carry = r.carry;
+    if (this.writer && r.emitted) {
+      // emit mode parses only: the records are written, then replayed from their binary form
+      this.writer.write(r.emitted);
+      t.feedBinary(this.mmu.ctx, EMPTY, r.emitted);
     }
   }
 
-  /** The TraceParseError of lackeyReplay's error `code` in the text at [base, base + len). */
-  private error(code: number, base: number, len: number): TraceParseError {
-    const e = this.mmu.engine;
-    const off = e.traceErrorOffset();
-    const line = e.traceLines() + 1;
-    const { TRACE_ERR_LONG, TRACE_ERR_NUL, TRACE_MAX_LINE } = e.codes;
-    if (code === TRACE_ERR_NUL) {
-      return new TraceParseError(this.name, line, '', {
-        offset: this.consumed + off,
-        reason: `byte ${this.consumed + off} of the text is NUL: binary data, not a lackey text trace (with skipBadLines / --skip-bad-lines such lines are counted and skipped)`,
+  /** The TraceParseError of the line that stopped the replay. */
+  private error(r: { error: TraceLineError; line: number; offset: number; text: string }, maxLine: number): TraceParseError {
+    const offset = this.consumed + r.offset;
+    if (r.error === 'nul') {
+      return new TraceParseError(this.name, r.line, '', {
+        offset,
+        reason: `byte ${offset} of the text is NUL: binary data, not a lackey text trace (with skipBadLines / --skip-bad-lines such lines are counted and skipped)`,
       });
     }
-    const all = e.u8.subarray(base, base + len);
-    let end = all.indexOf(10, off);
-    if (end < 0) end = len;
-    const text = new TextDecoder().decode(all.subarray(off, Math.min(end, off + 200))).replace(/\r$/, '');
-    if (code === TRACE_ERR_LONG) {
-      return new TraceParseError(this.name, line, text, {
-        offset: this.consumed + off,
-        reason: `line longer than ${TRACE_MAX_LINE} bytes (from byte ${this.consumed + off} of the text): not a lackey record (with skipBadLines / --skip-bad-lines such lines are counted and skipped)`,
+    if (r.error === 'long') {
+      return new TraceParseError(this.name, r.line, r.text, {
+        offset,
+        reason: `line longer than ${maxLine} bytes (from byte ${offset} of the text): not a lackey record (with skipBadLines / --skip-bad-lines such lines are counted and skipped)`,
       });
     }
-    return new TraceParseError(this.name, line, text, { offset: this.consumed + off });
+    return new TraceParseError(this.name, r.line, r.text, { offset });
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 // ---- binary traces ------------------------------------------------------------------------------
 
@@ -324,7 +306,7 @@ const u64le = (b: Uint8Array, at: number) => Number(new DataView(b.buffer, b.byt
 
 /** Checks a binary trace's header, then replays its records while checking length, count and checksum. */
 class BinaryReader {
-  private carry = new Uint8Array(0);
+  private carry: Uint8Array = new Uint8Array(0);
   private crc = 0;
   private got = 0;
   private readonly records0: number;
@@ -338,14 +320,14 @@ class BinaryReader {
     head: Uint8Array,
   ) {
     this.records0 = mmu.stats().records;
-    const e = mmu.engine;
+    const e = engineOf(mmu);
     const version = head.length >= 8 ? u32le(head, 4) : BINARY_VERSION;
     if (version === 1) throw TraceParseError.at(name, 4, 'binary trace version 1 carries no record count or checksum and is no longer read: write it again from the text trace (--write-binary)');
     if (version !== BINARY_VERSION) throw TraceParseError.at(name, 4, `binary trace version ${version}: this memvisor reads version ${BINARY_VERSION}`);
     if (head.length < BINARY_HEADER_BYTES) {
       throw TraceParseError.at(name, head.length, `the binary trace ends after ${head.length} bytes, inside its ${BINARY_HEADER_BYTES}-byte header: truncated`);
     }
-    const hcrc = e.crc32(e.stageIn(head.subarray(0, 28)), 28);
+    const hcrc = e.codec.crc32Bytes(head.subarray(0, 28));
     if (hcrc !== u32le(head, 28)) throw TraceParseError.at(name, 28, 'the binary trace header fails its CRC-32: the header is damaged');
     this.records = u64le(head, 8);
     this.bytes = u64le(head, 16);
@@ -361,15 +343,10 @@ class BinaryReader {
     if (this.got + chunk.length > this.bytes) {
       throw TraceParseError.at(this.name, BINARY_HEADER_BYTES + this.bytes, `the binary trace continues past the ${this.bytes} payload bytes its header declares`);
     }
-    const e = this.mmu.engine;
-    const len = this.carry.length + chunk.length;
-    const base = e.stage(len);
-    e.u8.set(this.carry, base);
-    e.u8.set(chunk, base + this.carry.length);
-    this.crc = e.crc32(base + this.carry.length, chunk.length, this.crc);
+    const r = engineOf(this.mmu).translate.feedBinary(this.mmu.ctx, this.carry, chunk, this.crc);
+    this.crc = r.crc;
     this.got += chunk.length;
-    const used = e.binaryReplay(this.mmu.ctx, base, len);
-    this.carry = e.u8.slice(base + used, base + len);
+    this.carry = r.carry;
   }
 
   /** Checks that the payload was whole: its length, checksum, last record and record count. */
@@ -427,12 +404,12 @@ class BinaryWriter {
     return w;
   }
 
-  /** Appends the `n` bytes of records at `addr` in linear memory. */
-  write(addr: number, n: number): void {
+  /** Appends the binary records `data`. */
+  write(data: Uint8Array): void {
+    const n = data.length;
     if (n === 0) return;
-    this.crc = this.engine.crc32(addr, n, this.crc);
+    this.crc = this.engine.codec.crc32Bytes(data, this.crc);
     this.bytes += n;
-    const data = this.engine.u8.subarray(addr, addr + n);
     try {
       for (let done = 0; done < n;) done += writeSync(this.fd!, data, done, n - done);
     } catch (e) {
@@ -449,7 +426,7 @@ class BinaryWriter {
     dv.setBigUint64(8, BigInt(records), true);
     dv.setBigUint64(16, BigInt(this.bytes), true);
     dv.setUint32(24, this.crc, true);
-    dv.setUint32(28, this.engine.crc32(this.engine.stageIn(h.subarray(0, 28)), 28), true);
+    dv.setUint32(28, this.engine.codec.crc32Bytes(h.subarray(0, 28)), true);
     try {
       writeSync(this.fd!, h, 0, BINARY_HEADER_BYTES, 0);
       closeSync(this.fd!);

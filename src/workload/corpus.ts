@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { PAGE } from '../engine/engine.js';
+import { PAGE } from '../engine/addr.js';
 import { ConfigError } from '../errors.js';
 
 export interface CorpusSource {

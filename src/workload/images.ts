@@ -1,7 +1,7 @@
 /**
  * Images: the pages guests boot from (OS images: kernel, then page cache) and the files a
  * workload's `{ image: path }` content reads, laid out one after another in the engine's content
- * area (region sim):
+ * area (region simContent):
  *
  *   content page 0 ...................................................... contentPages
  *   | OS image "linux" (max kernel + cache of its VMs) | OS image "win" | file a | file b |
@@ -13,9 +13,9 @@
  */
 import { readdirSync, lstatSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { PAGE } from '../engine/engine.js';
+import { PAGE } from '../engine/addr.js';
 import { ConfigError } from '../errors.js';
-import type { SimEngine } from '../engine/sim.js';
+import type { Workload } from '../engine/workload.js';
 import { mibPages, type Scenario } from '../sim/scenario.js';
 import { nameKey } from './keys.js';
 
@@ -135,7 +135,7 @@ function filePages(roots: readonly string[], pages: number): Uint8Array | null {
  * Writes every image of `plan` into the engine's content area; returns the OS image source used
  * ('files' or 'generated').
  */
-export function loadContent(se: SimEngine, plan: ContentPlan, source: 'auto' | 'files' | 'generated', roots: readonly string[], seed: number): 'files' | 'generated' {
+export function loadContent(se: Workload, plan: ContentPlan, source: 'auto' | 'files' | 'generated', roots: readonly string[], seed: number): 'files' | 'generated' {
   for (const im of plan.images) if (!se.imageSet(im.index, im.first, im.pages)) throw new ConfigError('content', im.name, 'room in the content area');
   const osImages = plan.images.filter((im) => im.kind === 'os');
   const osPages = osImages.reduce((a, im) => a + im.pages, 0);

@@ -1,0 +1,389 @@
+/**
+ * The gateway: the one place that touches the module's exports and its linear memory. The
+ * per-concept modules of src/engine/ (ram.ts, codec.ts, reclaim.ts, translate.ts) sit on it;
+ * nothing above src/engine/ sees an export, a view of linear memory or an offset.
+ *
+ *   build/<flavor>.wasm ──instantiate──► raw exports ──wrap once, by arity──► bound functions
+ *                                           │                                  (live check, result
+ *                                           │                                   adapted to its AS type)
+ *                                           ├─ constants (FAULT_*, LZ4_*, ...), read once
+ *                                           ├─ config block, by field name (configName)
+ *                                           ├─ memory map, by region name (mapName)
+ *                                           └─ layouts of records, by name (layoutName)
+ *
+ * Signatures are written once, in assembly/: asc types every export (`--bindings raw` writes
+ * build/<flavor>.d.ts) and scripts/abi.mjs turns those typings into abi.generated.ts, the
+ * `Exports` interface and the table of arities and result types the wrapping below uses.
+ *
+ * Why wrap once by arity: the loader's demangled exports wrap every call in a rest-argument
+ * closure; here each export is wrapped once, when the engine loads, in a closure of its own arity
+ * that checks that no earlier call aborted and adapts the result (u32 results arrive as signed
+ * i32, bool as 0/1, u64 as signed i64), so a module could not be called past an abort by a
+ * wrapper that forgot to check. bench/gateway.bench.ts measures what the wrapping costs per call.
+ *
+ * Why every export must be bound: a per-concept module names the exports it uses (`bind`), and
+ * test/gateway.test.ts fails when an export has no binding or a binding names no export, and the
+ * same for layout entries (`record`, `group`): nothing crosses the boundary unnamed or unused.
+ *
+ * Why views are re-created: growing linear memory detaches the old ArrayBuffer, so every view
+ * made before a grow would read zeros. A detached buffer's views have length 0, which `u8`,
+ * `u32` and `view` check (cheaper than asking the memory for its buffer on every access) before
+ * rebuilding them.
+ */
+
+import { instantiateSync, type ASUtil } from '@assemblyscript/loader';
+import { CONSTANTS, FUNCTIONS, type Constants, type Exports, type ResultKind } from './abi.generated.js';
+import { ConfigError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError } from '../errors.js';
+
+/** Flavours of the module: debug has assertions compiled in, release is optimized. */
+export type EngineFlavor = 'release' | 'debug';
+
+/** One region of the memory map. Offsets and sizes are bytes in linear memory. */
+export interface RegionInfo {
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** The bound exports `N` (a per-concept module's list of the exports it uses). */
+export type Bound<N extends readonly (keyof Exports)[]> = Pick<Exports, N[number]>;
+
+/** A record laid out in assembly/layout.ts: its size (stride) and the offset of each field asked for. */
+export type Record_<F extends string> = { readonly size: number } & { readonly [K in F]: number };
+
+
+/** What the wrappers share: the abort that poisoned the engine, if any. */
+interface LiveState {
+  poison: EngineAbortError | null;
+}
+
+type AnyFn = (...args: never[]) => unknown;
+
+/** Throws the poisoned-engine error (kept out of the wrappers so they stay small). */
+function poisoned(s: LiveState): never {
+  throw new EnginePoisonedError(s.poison!);
+}
+
+/**
+ * Wraps raw export `f` of `arity` parameters: the live check, then its result adapted by `kind`.
+ * Closures by arity, none with rest arguments, except the one export with more than eight
+ * parameters (mmuCreate, once per core).
+ */
+function wrap(f: AnyFn, arity: number, kind: ResultKind, t: LiveState, lift: (p: number) => string): AnyFn {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const g = f as any;
+  if (kind === 'u32') {
+    switch (arity) {
+      case 0: return () => { if (t.poison) poisoned(t); return g() >>> 0; };
+      case 1: return (a: unknown) => { if (t.poison) poisoned(t); return g(a) >>> 0; };
+      case 2: return (a: unknown, b: unknown) => { if (t.poison) poisoned(t); return g(a, b) >>> 0; };
+      case 3: return (a: unknown, b: unknown, c: unknown) => { if (t.poison) poisoned(t); return g(a, b, c) >>> 0; };
+      case 4: return (a: unknown, b: unknown, c: unknown, d: unknown) => { if (t.poison) poisoned(t); return g(a, b, c, d) >>> 0; };
+      case 5: return (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown) => { if (t.poison) poisoned(t); return g(a, b, c, d, e) >>> 0; };
+      case 6: return (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, h: unknown) => { if (t.poison) poisoned(t); return g(a, b, c, d, e, h) >>> 0; };
+    }
+  } else if (kind === 'i32' || kind === 'f64' || kind === 'void') {
+    switch (arity) {
+      case 0: return () => { if (t.poison) poisoned(t); return g(); };
+      case 1: return (a: unknown) => { if (t.poison) poisoned(t); return g(a); };
+      case 2: return (a: unknown, b: unknown) => { if (t.poison) poisoned(t); return g(a, b); };
+      case 3: return (a: unknown, b: unknown, c: unknown) => { if (t.poison) poisoned(t); return g(a, b, c); };
+      case 4: return (a: unknown, b: unknown, c: unknown, d: unknown) => { if (t.poison) poisoned(t); return g(a, b, c, d); };
+      case 5: return (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown) => { if (t.poison) poisoned(t); return g(a, b, c, d, e); };
+      case 6: return (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, h: unknown) => { if (t.poison) poisoned(t); return g(a, b, c, d, e, h); };
+    }
+  } else if (kind === 'u64') {
+    switch (arity) {
+      case 1: return (a: unknown) => { if (t.poison) poisoned(t); return BigInt.asUintN(64, g(a)); };
+      case 2: return (a: unknown, b: unknown) => { if (t.poison) poisoned(t); return BigInt.asUintN(64, g(a, b)); };
+      case 3: return (a: unknown, b: unknown, c: unknown) => { if (t.poison) poisoned(t); return BigInt.asUintN(64, g(a, b, c)); };
+    }
+  } else if (kind === 'bool') {
+    switch (arity) {
+      case 1: return (a: unknown) => { if (t.poison) poisoned(t); return g(a) !== 0; };
+      case 2: return (a: unknown, b: unknown) => { if (t.poison) poisoned(t); return g(a, b) !== 0; };
+      case 3: return (a: unknown, b: unknown, c: unknown) => { if (t.poison) poisoned(t); return g(a, b, c) !== 0; };
+      case 4: return (a: unknown, b: unknown, c: unknown, d: unknown) => { if (t.poison) poisoned(t); return g(a, b, c, d) !== 0; };
+    }
+  }
+  // the rest (strings, rare arities) through one adapter call
+  const post = adapter(kind, lift);
+  switch (arity) {
+    case 0: return () => { if (t.poison) poisoned(t); return post(g()); };
+    case 1: return (a: unknown) => { if (t.poison) poisoned(t); return post(g(a)); };
+    case 2: return (a: unknown, b: unknown) => { if (t.poison) poisoned(t); return post(g(a, b)); };
+    case 3: return (a: unknown, b: unknown, c: unknown) => { if (t.poison) poisoned(t); return post(g(a, b, c)); };
+    case 4: return (a: unknown, b: unknown, c: unknown, d: unknown) => { if (t.poison) poisoned(t); return post(g(a, b, c, d)); };
+    case 5: return (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown) => { if (t.poison) poisoned(t); return post(g(a, b, c, d, e)); };
+    case 6: return (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, h: unknown) => { if (t.poison) poisoned(t); return post(g(a, b, c, d, e, h)); };
+    case 7: return (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, h: unknown, i: unknown) => { if (t.poison) poisoned(t); return post(g(a, b, c, d, e, h, i)); };
+    case 8: return (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, h: unknown, i: unknown, j: unknown) => { if (t.poison) poisoned(t); return post(g(a, b, c, d, e, h, i, j)); };
+    default: return (...args: unknown[]) => { if (t.poison) poisoned(t); return post(g(...args)); };
+  }
+}
+
+/** The conversion of a raw result of `kind` to what `Exports` promises. */
+function adapter(kind: ResultKind, lift: (p: number) => string): (r: unknown) => unknown {
+  switch (kind) {
+    case 'u32': return (r) => (r as number) >>> 0;
+    case 'bool': return (r) => (r as number) !== 0;
+    case 'u64': return (r) => BigInt.asUintN(64, r as bigint);
+    case 'string': return (r) => lift(r as number);
+    default: return (r) => r;
+  }
+}
+
+/** Options of `Gateway.load`, validated by the engine. */
+export interface LoadOptions {
+  module: WebAssembly.Module;
+  flavor: EngineFlavor;
+  /** Configuration fields by name (assembly/ram/memmap.ts Cfg); a field not given is 0. */
+  config: Readonly<Record<string, number>>;
+}
+
+export class Gateway {
+  readonly flavor: EngineFlavor;
+  /** The memory map: every region by name. */
+  readonly map: Readonly<Record<string, RegionInfo>>;
+  /** The module's exported constants, adapted to their AssemblyScript types. */
+  readonly constants: Readonly<Constants>;
+
+  private readonly state: LiveState = { poison: null };
+  private readonly memory: WebAssembly.Memory;
+  private readonly raw: Record<string, unknown>;
+  private readonly util: ASUtil;
+  private readonly module: WebAssembly.Module;
+  private readonly wrapped = new Map<string, AnyFn>();
+  private readonly bound = new Set<string>();
+  private readonly layouts = new Map<string, RegionInfo>();
+  private readonly claimed = new Set<string>();
+  private readonly stagingAt: number;
+  private readonly stagingIdx: number;
+  private u8v: Uint8Array = new Uint8Array(0);
+  private u32v: Uint32Array = new Uint32Array(0);
+  private dv!: DataView;
+
+  constructor(opts: LoadOptions) {
+    this.flavor = opts.flavor;
+    this.module = opts.module;
+    let util: ASUtil | null = null;
+    const imports = {
+      env: {
+        abort: (msg: number, file: number, line: number, col: number) => {
+          const s = (p: number) => (util && p ? util.__getString(p >>> 0) : '?');
+          this.state.poison = new EngineAbortError(s(msg), s(file), line, col);
+          throw this.state.poison;
+        },
+      },
+    };
+    // WebAssembly memory is little-endian; the u32 view reads it in the host's order
+    if (new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1) throw new ConfigError('platform', 'big-endian', 'a little-endian host');
+    const inst = instantiateSync(opts.module, imports);
+    util = inst.exports as unknown as ASUtil;
+    this.util = util;
+    this.raw = inst.instance.exports as unknown as Record<string, unknown>;
+    this.memory = this.raw.memory as WebAssembly.Memory;
+    const consts: Record<string, unknown> = {};
+    for (const [name, kind] of Object.entries(CONSTANTS)) {
+      const g = this.raw[name];
+      if (!(g instanceof WebAssembly.Global)) throw new ConfigError('module', name, 'an exported constant (rebuild the module: npm run asbuild)');
+      consts[name] = adapter(kind, (p) => this.lift(p))(g.value);
+    }
+    this.constants = Object.freeze(consts) as unknown as Constants;
+    const x = this.bind(['configCount', 'configName', 'configPtr', 'init', 'mapCount', 'mapName', 'mapOffset', 'mapSize',
+      'stagingReserve', 'layoutCount', 'layoutName', 'layoutOffset', 'layoutSize']);
+    this.constantsOf(['INIT_OK', 'INIT_TOO_LARGE', 'INIT_TWICE', 'PAGE_SIZE']);
+
+    // the configuration block, by field name, then init lays out memory from it
+    const cfgPtr = x.configPtr();
+    const cfgView = new DataView(this.memory.buffer);
+    const known = new Set<string>();
+    for (let i = 0; i < x.configCount(); i++) {
+      const name = x.configName(i);
+      known.add(name);
+      cfgView.setBigUint64(cfgPtr + i * 8, BigInt(opts.config[name] ?? 0), true);
+    }
+    for (const name of Object.keys(opts.config)) if (!known.has(name)) throw new ConfigError('config', name, `a configuration field of the module (${[...known].join(', ')})`);
+    const rc = x.init();
+    if (rc !== this.constants.INIT_OK) {
+      const why = rc === this.constants.INIT_TOO_LARGE ? 'do not fit in 4 GiB of WebAssembly memory' : `were refused (init code ${rc})`;
+      throw new OutOfLinearMemoryError(`machineMemoryMiB: ${(opts.config.machineFrames ?? 0) / 256} MiB of machine RAM and its metadata ${why}`);
+    }
+    const map: Record<string, RegionInfo> = {};
+    for (let i = 0; i < x.mapCount(); i++) map[x.mapName(i)] = Object.freeze({ offset: x.mapOffset(i), size: x.mapSize(i) });
+    this.map = Object.freeze(map);
+    this.stagingIdx = Object.keys(map).indexOf('staging');
+    this.stagingAt = this.region('staging').offset;
+    this.mapSize = x.mapSize;
+    this.stagingReserve = x.stagingReserve;
+    for (let i = 0; i < x.layoutCount(); i++) {
+      this.layouts.set(x.layoutName(i), Object.freeze({ offset: x.layoutOffset(i), size: x.layoutSize(i) }));
+    }
+  }
+
+  private readonly mapSize: Exports['mapSize'];
+  private readonly stagingReserve: Exports['stagingReserve'];
+
+  // ---- exports ----------------------------------------------------------------------------
+
+  /**
+   * The exports `names`, each wrapped once: a call after an abort throws EnginePoisonedError, and
+   * results come adapted (see `Exports`). A name the module does not export is a ConfigError
+   * (a module built from other sources than this gateway's).
+   */
+  bind<K extends keyof Exports>(names: readonly K[]): Pick<Exports, K> {
+    const out = {} as Record<string, AnyFn>;
+    for (const name of names) {
+      let w = this.wrapped.get(name);
+      if (!w) {
+        const f = this.raw[name];
+        const spec = FUNCTIONS[name];
+        if (typeof f !== 'function' || !spec) throw new ConfigError('module', name, 'an exported function (rebuild the module: npm run asbuild)');
+        w = wrap(f as AnyFn, spec[0], spec[1], this.state, (p) => this.lift(p));
+        this.wrapped.set(name, w);
+      }
+      out[name] = w;
+      this.bound.add(name);
+    }
+    return out as unknown as Pick<Exports, K>;
+  }
+
+  /** The constants `names` (marked bound for the coverage check). */
+  constantsOf<K extends keyof Constants>(names: readonly K[]): Pick<Constants, K> {
+    const out = {} as Record<string, unknown>;
+    for (const name of names) {
+      if (!(name in this.constants)) throw new ConfigError('module', name, 'an exported constant (rebuild the module: npm run asbuild)');
+      out[name] = this.constants[name];
+      this.bound.add(name);
+    }
+    return out as Pick<Constants, K>;
+  }
+
+  /** Exports of the module that no per-concept module bound (a test keeps this empty). */
+  unbound(): string[] {
+    return WebAssembly.Module.exports(this.module).map((e) => e.name).filter((n) => n !== 'memory' && !this.bound.has(n));
+  }
+
+  // ---- layouts ----------------------------------------------------------------------------
+
+  /**
+   * Record `name` of assembly/layout.ts with the fields `fields`, each of the size in bytes given
+   * (a mismatch with the module is a ConfigError: the two sides disagree on the layout).
+   */
+  record<F extends string>(name: string, fields: Readonly<Record<F, number>>): Record_<F> {
+    const rec = this.entry(name);
+    const out: Record<string, number> = { size: rec.size };
+    for (const [f, size] of Object.entries(fields) as [string, number][]) {
+      const e = this.entry(`${name}.${f}`);
+      if (e.size !== size) throw new ConfigError('module', `${name}.${f}`, `a field of ${size} bytes (the module says ${e.size}: rebuild it)`);
+      out[f] = e.offset;
+    }
+    return Object.freeze(out) as Record_<F>;
+  }
+
+  /** Windows `names` of record `name` (offset and size each, as the module lays them out; the staging windows). */
+  windows<W extends string>(name: string, names: readonly W[]): { readonly [K in W]: RegionInfo } {
+    this.entry(name);
+    const out = {} as Record<W, RegionInfo>;
+    for (const w of names) out[w] = this.entry(`${name}.${w}`);
+    return Object.freeze(out);
+  }
+
+  /** The members of group `prefix` (e.g. "mmuCtx.counters"), in the module's order: [name, offset], each of `size` bytes. */
+  group(prefix: string, size: number): ReadonlyArray<readonly [string, number]> {
+    const out: (readonly [string, number])[] = [];
+    for (const [name, e] of this.layouts) {
+      if (!name.startsWith(prefix + '.')) continue;
+      if (e.size !== size) throw new ConfigError('module', name, `a field of ${size} bytes (the module says ${e.size}: rebuild it)`);
+      this.claimed.add(name);
+      out.push([name.slice(prefix.length + 1), e.offset] as const);
+    }
+    return out;
+  }
+
+  /** Layout entries no per-concept module asked for (a test keeps this empty). */
+  unclaimed(): string[] {
+    return [...this.layouts.keys()].filter((n) => !this.claimed.has(n));
+  }
+
+  private entry(name: string): RegionInfo {
+    const e = this.layouts.get(name);
+    if (!e) throw new ConfigError('module', name, 'a layout entry of assembly/layout.ts (rebuild the module: npm run asbuild)');
+    this.claimed.add(name);
+    return e;
+  }
+
+  // ---- memory -----------------------------------------------------------------------------
+
+  /** A region of the memory map by name; a typed error for an unknown name. */
+  region(name: string): RegionInfo {
+    const r = this.map[name];
+    if (!r) throw new ConfigError('region', name, `one of ${Object.keys(this.map).join(', ')}`);
+    return r;
+  }
+
+  /** Bytes of linear memory (the whole of it), re-created after any grow. */
+  get u8(): Uint8Array {
+    if (this.u8v.length === 0) this.views();
+    return this.u8v;
+  }
+
+  /** The u32 words of linear memory (index = address / 4), re-created after any grow. */
+  get u32(): Uint32Array {
+    if (this.u32v.length === 0) this.views();
+    return this.u32v;
+  }
+
+  /** A DataView over linear memory, re-created after any grow. */
+  get view(): DataView {
+    if (this.u8v.length === 0) this.views();
+    return this.dv;
+  }
+
+  /** Linear memory in bytes. */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /** Address of the staging region (it never moves; it may grow at its end). */
+  get staging(): number {
+    return this.stagingAt;
+  }
+
+  /** Current size of the staging region in bytes. */
+  get stagingSize(): number {
+    return this.mapSize(this.stagingIdx);
+  }
+
+  /** Makes the staging region at least `bytes` long and returns its address. */
+  stage(bytes: number): number {
+    this.live();
+    if (bytes > this.mapSize(this.stagingIdx) && this.stagingReserve(bytes) === 0) {
+      throw new OutOfLinearMemoryError(`staging: ${bytes} bytes do not fit in what is left of 4 GiB of WebAssembly memory`);
+    }
+    return this.stagingAt;
+  }
+
+  /** Copies `data` into staging at `at` (bytes from its start) and returns its address. */
+  stageIn(data: Uint8Array, at = 0): number {
+    const base = this.stage(at + data.length);
+    this.u8.set(data, base + at);
+    return base + at;
+  }
+
+  /** Throws if an earlier call aborted. */
+  live(): void {
+    if (this.state.poison) poisoned(this.state);
+  }
+
+  /** (Re)creates the views over the current buffer; a grow detached the old one (its views read as length 0). */
+  private views(): void {
+    const b = this.memory.buffer;
+    this.u8v = new Uint8Array(b);
+    this.u32v = new Uint32Array(b);
+    this.dv = new DataView(b);
+  }
+
+  private lift(p: number): string {
+    return this.util.__getString(p >>> 0);
+  }
+}

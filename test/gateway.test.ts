@@ -1,0 +1,120 @@
+/**
+ * The gateway (src/engine/gateway.ts): every export of the module is bound by a per-concept
+ * module and every binding names an export; every record the module lays out is read by some
+ * module, with the sizes it expects; every call after an abort is refused; results come adapted
+ * to their AssemblyScript types.
+ */
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { Engine } from '../src/engine/engine.js';
+import { Gateway } from '../src/engine/gateway.js';
+import { CONSTANTS, FUNCTIONS, type Exports } from '../src/engine/abi.generated.js';
+import { FrameKind } from '../src/engine/ram.js';
+import { asGppn } from '../src/engine/addr.js';
+import { ConfigError, EngineAbortError, EnginePoisonedError } from '../src/index.js';
+
+const FLAVORS = ['debug', 'release'] as const;
+const moduleOf = (flavor: string) => new WebAssembly.Module(readFileSync(new URL(`../build/${flavor}.wasm`, import.meta.url)));
+const config = { machineFrames: 256, stagingBytes: 1 << 20, maxVMs: 4, guestPages: 1024, maxMmus: 2, mmuCacheBytes: 1 << 16 };
+
+describe('bindings', () => {
+  for (const flavor of FLAVORS) {
+    it(`every export of the ${flavor} module has a binding, and the generated ABI lists exactly its exports`, () => {
+      const e = Engine.create({ machineMemoryMiB: 1, flavor });
+      expect(e.gateway.unbound()).toEqual([]);
+      const exported = WebAssembly.Module.exports(moduleOf(flavor)).map((x) => x.name).filter((n) => n !== 'memory').sort();
+      expect([...Object.keys(FUNCTIONS), ...Object.keys(CONSTANTS)].sort()).toEqual(exported);
+    });
+  }
+
+  it('the coverage check fires: a gateway whose modules bound nothing lists every export but its own', () => {
+    const g = new Gateway({ module: moduleOf('debug'), flavor: 'debug', config });
+    const unbound = g.unbound();
+    expect(unbound).toContain('physAccess');
+    expect(unbound).toContain('FAULT_IO');
+    expect(unbound).not.toContain('init'); // the gateway binds its own (config, map, layout)
+    g.bind(['physAccess']);
+    expect(g.unbound()).not.toContain('physAccess');
+  });
+
+  it('a binding that names no export is a ConfigError when the engine loads', () => {
+    const g = new Gateway({ module: moduleOf('debug'), flavor: 'debug', config });
+    expect(() => g.bind(['noSuchExport' as keyof Exports])).toThrow(ConfigError);
+    expect(() => g.bind(['noSuchExport' as keyof Exports])).toThrow(/module: got "noSuchExport", expected an exported function/);
+    expect(() => g.constantsOf(['NO_SUCH_CONSTANT' as 'FAULT_IO'])).toThrow(/expected an exported constant/);
+  });
+
+  it('an unknown configuration field is refused, not ignored', () => {
+    expect(() => new Gateway({ module: moduleOf('debug'), flavor: 'debug', config: { ...config, machineFrame: 1 } })).toThrow(/config: got "machineFrame"/);
+  });
+});
+
+describe('layouts', () => {
+  it('every record and staging window of assembly/layout.ts is read by some module', () => {
+    expect(Engine.create({ machineMemoryMiB: 1 }).gateway.unclaimed()).toEqual([]);
+  });
+
+  it('the check fires, and a field of the wrong size is a ConfigError', () => {
+    const g = new Gateway({ module: moduleOf('debug'), flavor: 'debug', config });
+    expect(g.unclaimed()).toContain('pageoutReq.slot');
+    expect(g.record('pageoutReq', { gppn: 4, page: 4, slot: 4 })).toEqual({ size: 8, gppn: 0, page: 4, slot: 4 });
+    expect(g.unclaimed()).not.toContain('pageoutReq.slot');
+    expect(() => g.record('batchIn', { va: 4 })).toThrow(/module: got "batchIn.va", expected a field of 4 bytes \(the module says 8/);
+    expect(() => g.record('noSuchRecord', {})).toThrow(ConfigError);
+  });
+
+  it('staging windows chain without overlap below aux, and mmuRetry and mmu sit past every window a host fault uses', () => {
+    const g = new Gateway({ module: moduleOf('debug'), flavor: 'debug', config });
+    const w = g.windows('staging', ['data', 'inList', 'inAddrs', 'req', 'evict', 'in', 'aux', 'mmuRetry', 'mmu']);
+    const fixed = [w.data, w.inList, w.inAddrs, w.req, w.evict, w.in].sort((a, b) => a.offset - b.offset);
+    for (let i = 1; i < fixed.length; i++) expect(fixed[i].offset).toBeGreaterThanOrEqual(fixed[i - 1].offset + fixed[i - 1].size);
+    expect(w.aux.offset).toBeGreaterThanOrEqual(fixed.at(-1)!.offset + fixed.at(-1)!.size);
+    expect(w.mmuRetry.offset).toBeGreaterThanOrEqual(w.aux.offset);
+    expect(w.mmu.offset).toBe(w.mmuRetry.offset + w.mmuRetry.size);
+  });
+
+  it('MMU counters and costs are named by the module, in the order of the public types', () => {
+    const e = Engine.create({ machineMemoryMiB: 1 });
+    expect(e.translate.costNames()).toEqual(['tlbL1Hit', 'tlbL2Hit', 'walkRef', 'pwcHit', 'vmExit', 'guestPageFault', 'eptViolation', 'shadowFill', 'ptWriteEmulation']);
+    expect(e.translate.counterNames()).toContain('traceBytes');
+  });
+});
+
+describe('the live check', () => {
+  it('after an abort every bound export refuses the call', () => {
+    const e = Engine.create({ machineMemoryMiB: 1, flavor: 'debug' });
+    const m = e.ram.frameAlloc(FrameKind.Guest);
+    e.ram.framePut(m);
+    expect(() => e.ram.framePut(m)).toThrow(EngineAbortError);
+    const all = e.gateway.bind(Object.keys(FUNCTIONS) as (keyof Exports)[]) as unknown as Record<string, () => unknown>;
+    const refused: string[] = [];
+    const answered: string[] = [];
+    for (const [name, f] of Object.entries(all)) {
+      try {
+        f();
+        answered.push(name);
+      } catch (err) {
+        if (err instanceof EnginePoisonedError) refused.push(name);
+        else throw err;
+      }
+    }
+    expect(answered).toEqual([]);
+    expect(refused.length).toBe(Object.keys(FUNCTIONS).length);
+    expect(() => e.gateway.stage(16)).toThrow(EnginePoisonedError);
+    expect(() => e.ram.readMachine(0n, 1)).toThrow(EnginePoisonedError);
+  });
+});
+
+describe('results adapted to their AssemblyScript types', () => {
+  it('u32 unsigned, bool boolean, u64 unsigned bigint, i32 signed', () => {
+    const e = Engine.create({ machineMemoryMiB: 1, guestMemoryMiB: 1 });
+    const x = e.gateway.bind(['pmapFault', 'pageIsZero', 'xxh64', 'vmCreate']);
+    const vm = x.vmCreate(4, 0, 4, 0);
+    expect(x.pmapFault(vm, 99, false)).toBe(0xfffffffe); // FAULT_RANGE as u32, not -2
+    expect(x.pageIsZero(e.ram.frameAddr(e.ram.frameAlloc(FrameKind.Guest)))).toBe(true);
+    const h = x.xxh64(0, 0, 0n); // XXH64 of no bytes: 0xef46db3751d8e999, above 2^63
+    expect(h).toBe(0xef46db3751d8e999n);
+    expect(x.vmCreate(1 << 20, 0, 1, 0)).toBe(-1); // i32: the pmap is full
+    expect(e.reclaim.pmapState(vm, asGppn(99))).toBe(0xff);
+  });
+});
