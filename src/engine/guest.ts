@@ -22,7 +22,7 @@
 import type { Bound, Gateway, Record_, RegionInfo } from './gateway.js';
 import type { Reclaim, StagedList } from './reclaim.js';
 import type { HostNeed } from './fault.js';
-import { PAGE, asGppn, type Gppn } from './addr.js';
+import { PAGE, asGppn, type Gppn, type Gva } from './addr.js';
 import type { ContentKind } from './workload.js';
 import { ConfigError, MemvisorError } from '../errors.js';
 
@@ -45,9 +45,9 @@ export enum Reason {
   More = 5,
 }
 
-/** Header slots of u64: page counts by owner, keys, the core, the step's touches, the last stop, batch state, the oracle. */
+/** Header slots of u64: page counts by owner, keys, the step's touches, the last stop, batch state, the oracle. */
 const COUNTS = [
-  'free', 'kernel', 'cache', 'resident', 'balloon', 'reserved', 'swapHeld', 'ctx', 'vaBase', 'dataKey', 'vmKey', 'rng', 'imgAt',
+  'free', 'kernel', 'cache', 'resident', 'balloon', 'reserved', 'swapHeld', 'dataKey', 'vmKey', 'rng', 'imgAt',
   'asked', 'done', 'pending', 'touches', 'doublePaging', 'rGppn', 'rVp', 'rCode', 'cursor', 'batchN', 'batchM',
   'verifyBytes', 'verifyBad', 'verifyFirst',
 ] as const;
@@ -56,6 +56,8 @@ const TIMES = [
   'tauNs', 'hitNs', 'guestPfNs', 'exitNs', 'firstTouchNs', 'cowNs', 'unzipNs', 'nsPerCycle', 'newPageNs',
   'usedNs', 'stallNs', 'translateNs', 'inherentNs', 'workNs',
 ] as const;
+/** Header slots of the VM's core: written only by attachCore, which takes the address typed. */
+const CORE = ['ctx', 'vaBase'] as const;
 /** A u64 slot of a guest's header. */
 export type GuestCount = (typeof COUNTS)[number];
 /** An f64 (simulated ns) slot of a guest's header. */
@@ -71,7 +73,7 @@ const TWO32 = 2 ** 32;
 export class Guest {
   private readonly x: Bound<typeof EXPORTS>;
   private readonly c: { readonly [K in (typeof CONSTANTS)[number]]: number };
-  private readonly hdr: Record_<GuestCount | GuestTime>;
+  private readonly hdr: Record_<GuestCount | GuestTime | (typeof CORE)[number]>;
   private readonly victim: Record_<'gppn' | 'vp'>;
   private readonly slotRec: Record_<'vp' | 'slot'>;
   private readonly hostSlot: Record_<'gppn' | 'slot'>;
@@ -89,8 +91,8 @@ export class Guest {
     const mirror: [number, Reason][] = [[this.c.R_DONE, Reason.Done], [this.c.R_HOST, Reason.Host], [this.c.R_GUEST_FREE, Reason.GuestFree],
       [this.c.R_GUEST_SWAPIN, Reason.GuestSwapIn], [this.c.R_ERROR, Reason.Error], [this.c.R_MORE, Reason.More]];
     for (const [m, t] of mirror) if (m !== t) throw new ConfigError('module', `Reason ${Reason[t]}`, `${t} (the module says ${m}: rebuild it)`);
-    const fields = {} as Record<GuestCount | GuestTime, number>;
-    for (const f of [...COUNTS, ...TIMES]) fields[f] = 8;
+    const fields = {} as Record<GuestCount | GuestTime | (typeof CORE)[number], number>;
+    for (const f of [...COUNTS, ...TIMES, ...CORE]) fields[f] = 8;
     this.hdr = g.record('simVm', fields);
     this.victim = g.record('guestVictim', { gppn: 4, vp: 4 });
     this.slotRec = g.record('guestSlot', { vp: 4, slot: 4 });
@@ -120,7 +122,7 @@ export class Guest {
   // ---- the header ------------------------------------------------------------------------------
 
   /** Address of `vm`'s header slot `f`. */
-  private at(vm: number, f: GuestCount | GuestTime): number {
+  private at(vm: number, f: GuestCount | GuestTime | (typeof CORE)[number]): number {
     return this.headers + vm * this.hdr.size + this.hdr[f];
   }
   /** u64 slot `f` of `vm`'s header (counts, keys, GPPNs; exact to 2^53). */
@@ -132,11 +134,22 @@ export class Guest {
   }
   /** Writes u64 slot `f` (an integer in [0, 2^53)). */
   set(vm: number, f: GuestCount, value: number): void {
+    this.setU64(this.at(vm, f), value);
+  }
+  private setU64(a: number, value: number): void {
     this.g.live();
-    const a = this.at(vm, f);
     const v = this.g.view;
     v.setUint32(a, value >>> 0, true);
     v.setUint32(a + 4, Math.floor(value / TWO32), true);
+  }
+  /**
+   * The guest of `vm` runs through MMU core `ctx`: its touches translate there, and its workload's
+   * virtual page 0 is at `vaBase` (the guest's page tables map it).
+   */
+  attachCore(vm: number, ctx: number, vaBase: Gva): void {
+    this.setU64(this.at(vm, 'ctx'), ctx);
+    this.g.live();
+    this.g.view.setBigUint64(this.at(vm, 'vaBase'), vaBase, true);
   }
   /** f64 slot `f` (simulated ns). */
   getF(vm: number, f: GuestTime): number {

@@ -20,7 +20,7 @@ import type { Mmu } from '../translate/mmu.js';
 import { MemvisorError } from '../errors.js';
 import { engineOf, type Engine } from '../engine/engine.js';
 import { Reason, type Guest } from '../engine/guest.js';
-import { asGppn, type Gppn } from '../engine/addr.js';
+import { asGppn, asGva, type Gppn } from '../engine/addr.js';
 import { ContentKind } from '../engine/workload.js';
 import type { HostNeed } from '../engine/fault.js';
 import { GuestOs, type GuestHost } from '../guest/guest.js';
@@ -55,7 +55,7 @@ export interface Verified {
 export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 /** Base of the workload's guest-virtual addresses (through an MMU). */
-const VA_BASE = 2 ** 40;
+const VA_BASE = asGva(1n << 40n);
 const K_OF: Record<string, ContentKind> = { zero: ContentKind.Zero, text: ContentKind.Text, binary: ContentKind.Binary, random: ContentKind.Random, unique: ContentKind.Unique };
 
 /** A VM of the run: the host's VM, its guest, its workload state and accounting. */
@@ -233,10 +233,7 @@ export class Simulation implements GuestHost {
     se.setF(id, 'unzipNs', c.decompressNs);
     se.setF(id, 'nsPerCycle', c.nsPerCycle);
     se.setF(id, 'newPageNs', newPageNs(c, cfg.mmu));
-    if (core) {
-      se.set(id, 'ctx', core.ctx);
-      se.set(id, 'vaBase', VA_BASE);
-    }
+    if (core) se.attachCore(id, core.ctx, VA_BASE);
     const guest = new GuestOs(se, this, vm, cfg, c);
     const v = new SimVm(vm, guest, cfg, anon, vpages);
     v.core = core;
