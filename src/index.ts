@@ -1,7 +1,8 @@
 /**
  * memvisor: the public API. Everything a user imports from 'memvisor' is exported here: the
  * Host and its VMs, the Mmu (simulated cores), trace replay, codecs and hashes, the typed errors,
- * and the types of their options and results. The engine (src/engine/) is internal.
+ * the Simulation (scenarios, guests, workloads, policies), reports, and the types of their
+ * options and results. The engine (src/engine/) is internal.
  */
 export {
   Host, pageTableOverhead, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult, type FrameCounts,
