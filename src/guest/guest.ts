@@ -90,7 +90,7 @@ export class GuestOs {
   }
 
   /** Runs a resumable engine call until it stops for something other than a host fault. */
-  until(call: () => Reason): Reason {
+  private until(call: () => Reason): Reason {
     for (let rounds = 0; ; rounds++) {
       const r = call();
       if (r !== Reason.Host) return r;
