@@ -1,7 +1,8 @@
 /**
  * memvisor: the public API. Everything a user imports from 'memvisor' is exported here: the
  * Host and its VMs, the Mmu (simulated cores), trace replay, codecs and hashes, the typed errors,
- * and the types of their options and results. The engine (src/engine/) is internal.
+ * the Simulation (scenarios, guests, workloads, policies), reports, and the types of their
+ * options and results. The engine (src/engine/) is internal.
  */
 export {
   Host, pageTableOverhead, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult, type FrameCounts,
@@ -37,4 +38,17 @@ export {
 } from './errors.js';
 export { MAX_MACHINE_MIB, type EngineFlavor } from './engine/engine.js';
 export { PAGE as PAGE_SIZE, type Gva, type Gpa, type Gppn, type Hpa, type Mpn } from './engine/addr.js';
+export {
+  Simulation, VERSION, type RunResult, type Verified, type SimulationOptions,
+} from './sim/simulation.js';
+export {
+  parseScenario, scenarioJsonSchema, ScenarioSchema, ScenarioError, type Scenario, type ScenarioInput, type ScenarioProblem,
+  type VmScenario, type PhaseScenario, type CostsScenario,
+} from './sim/scenario.js';
+export { type Sample, type VmSample, type HostSample } from './sim/sample.js';
+export { resolveCosts, type ResolvedCosts, type SwapTier } from './sim/costs.js';
+export {
+  registerPolicy, createPolicy, policyKinds, BasicPolicy, type Policy, type PolicyContext, type PolicyVm, type PolicyFactory,
+} from './policy/index.js';
+export { GuestOs, OOM_DEFLATE_PAGES, type GuestCounts } from './guest/guest.js';
 export * from './report/index.js';

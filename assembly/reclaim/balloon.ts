@@ -100,3 +100,29 @@ export function balloonDeflate(vm: u32, list: usize, n: u32): i32 {
   }
   return <i32>n;
 }
+
+/**
+ * Free page reporting (virtio-balloon VIRTIO_BALLOON_F_REPORTING): the guest reports `n` GPPNs
+ * listed at `list` (u32) as free, and the host discards what backs them (frames, zip slots; swap
+ * slots listed at `slots` for TypeScript to free), leaving them Unbacked: unlike a balloon, the
+ * guest keeps the pages and its next touch gets a zeroed frame. Ballooned and pending pages are
+ * left alone. Returns the swap slots listed.
+ */
+export function pagesDiscard(vm: u32, list: usize, n: u32, slots: usize): u32 {
+  const pages = vmPages(vm);
+  let k: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const g = load<u32>(list + (<usize>i << 2));
+    if (g >= pages) continue;
+    const p = pmapAddr(vm, g);
+    const e = load<u64>(p);
+    const s = pstate(e);
+    if (s == <u32>PState.Unbacked || s == <u32>PState.Ballooned || (e & PENDING)) continue;
+    if (s == <u32>PState.Mapped || s == <u32>PState.Shared || s == <u32>PState.Zero) releaseResident(vm, g, e);
+    else if (s == <u32>PState.Compressed) zipDrop(vm, pframe(e));
+    else if (s == <u32>PState.Swapped) store<u32>(slots + (<usize>(k++) << 2), pframe(e));
+    pmapSet(vm, p, e, pentry(PState.Unbacked, 0));
+    backingChanged(vm, g);
+  }
+  return k;
+}

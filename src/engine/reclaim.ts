@@ -25,7 +25,8 @@ const EXPORTS = [
   'vmStatCount', 'vmStatName', 'vmStat', 'vmSharedSaved', 'pmapCowBreaks', 'physAccess', 'swapInCommit', 'swapInList',
   'swapInFrames', 'swapInFramesCommit', 'audit', 'auditDetailCount', 'auditDetailName', 'auditDetail', 'auditText',
   'debugCorrupt', 'zipHistogram', 'zipSurvey',
-  'reclaimSeed', 'reclaimSelect', 'reclaimEvict', 'swapCommit', 'vmRelease', 'balloonInflate', 'balloonDeflate', 'shareScan', 'sharedCount',
+  'reclaimSeed', 'reclaimSelect', 'reclaimEvict', 'swapCommit', 'vmRelease', 'balloonInflate', 'balloonDeflate', 'pagesDiscard',
+  'shareScan', 'sharedCount',
   'sharingHints', 'sharingFullScans', 'sharingVolatile', 'sharingScanned', 'sharingMerged', 'sharingLargeSkipped',
   'sharingCapacity', 'sharingPassPages', 'sharingCursor',
   // the host policies' options and mechanisms (assembly/reclaim/large.ts; caps of sharing and of the zip pool; limits)
@@ -50,6 +51,19 @@ export type VictimPolicy = 'random' | 'lru';
 export type PageoutStop = 'done' | 'noVictim' | 'swapFull';
 /** Why a balloon call refused its list: an entry outside the VM, listed twice, or in the wrong state. */
 export type BalloonBad = 'range' | 'duplicate' | 'state';
+
+/**
+ * `n` GPPNs (u32) listed in staging, handed in place from one engine call to another (the
+ * guest OS model's balloon and free-page lists, src/engine/guest.ts), with room for `n` u32
+ * results after the call (the swap slots it frees). Only src/engine reads the addresses.
+ */
+export interface StagedList {
+  readonly n: number;
+  /** linear address of the list */
+  readonly at: number;
+  /** linear address of room for `n` u32 results */
+  readonly out: number;
+}
 
 /** The run of Swapped pages a swap-in brings back: the first `n` entries of each array. */
 export interface SwapInRun {
@@ -473,28 +487,45 @@ export class Reclaim {
    * frames and zip slots are freed; the swap slots they held are returned for the host to free.
    */
   balloonInflate(vm: number, gppns: readonly number[]): { done: number; freedSlots: Uint32Array } | { bad: BalloonBad; index: number } {
-    const list = this.stageList(gppns, 2);
-    const slots = list + gppns.length * 4;
-    const r = this.x.balloonInflate(vm, list, gppns.length, slots);
-    if (r < 0) return this.balloonBad(r);
-    const freed = this.g.view.getUint32(this.callAt + this.call.balloonSlotsFreed, true);
-    return { done: r, freedSlots: new Uint32Array(this.g.u8.buffer, slots, freed).slice() };
+    return this.balloonInflateStaged(vm, this.stageList(gppns));
   }
 
   /** Deflates `gppns` of `vm` (all Ballooned): they become unbacked. */
   balloonDeflate(vm: number, gppns: readonly number[]): { done: number } | { bad: BalloonBad; index: number } {
-    const list = this.stageList(gppns, 1);
-    const r = this.x.balloonDeflate(vm, list, gppns.length);
+    return this.balloonDeflateStaged(vm, this.stageList(gppns));
+  }
+
+  /** balloonInflate of a list already in staging. */
+  balloonInflateStaged(vm: number, list: StagedList): { done: number; freedSlots: Uint32Array } | { bad: BalloonBad; index: number } {
+    const r = this.x.balloonInflate(vm, list.at, list.n, list.out);
+    if (r < 0) return this.balloonBad(r);
+    const freed = this.g.view.getUint32(this.callAt + this.call.balloonSlotsFreed, true);
+    return { done: r, freedSlots: new Uint32Array(this.g.u8.buffer, list.out, freed).slice() };
+  }
+
+  /** balloonDeflate of a list already in staging. */
+  balloonDeflateStaged(vm: number, list: StagedList): { done: number } | { bad: BalloonBad; index: number } {
+    const r = this.x.balloonDeflate(vm, list.at, list.n);
     if (r < 0) return this.balloonBad(r);
     return { done: r };
   }
 
-  /** Copies `gppns` into the aux window as u32, with room for `words` u32 per entry; its address. */
-  private stageList(gppns: readonly number[], words: number): number {
+  /**
+   * Free page reporting, the host's side: discards what backs the GPPNs of `list` (reported free
+   * by the guest), which become unbacked (ballooned and pending pages are left alone). Returns
+   * the swap slots they held, for the host to free.
+   */
+  pagesDiscard(vm: number, list: StagedList): Uint32Array {
+    const k = this.x.pagesDiscard(vm, list.at, list.n, list.out);
+    return new Uint32Array(this.g.u8.buffer, list.out, k).slice();
+  }
+
+  /** Copies `gppns` into the aux window as u32, followed by room for as many u32 results. */
+  private stageList(gppns: readonly number[]): StagedList {
     const aux = this.win.aux.offset;
-    const at = this.g.stage(aux + gppns.length * 4 * words) + aux;
+    const at = this.g.stage(aux + gppns.length * 8) + aux;
     new Uint32Array(this.g.u8.buffer, at, gppns.length).set(gppns);
-    return at;
+    return { n: gppns.length, at, out: at + gppns.length * 4 };
   }
 
   private balloonBad(code: number): { bad: BalloonBad; index: number } {

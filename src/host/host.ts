@@ -93,6 +93,8 @@ export interface HostConfig {
   victimPolicy?: VictimPolicy;
   /** most of a VM's memory its balloon may hold, percent (default 65, ESX Mem.CtlMaxPercent) */
   balloonMaxPercent?: number;
+  /** @internal room for a Simulation (src/sim): its guest tables, its content pages, MMU cores */
+  sim?: { contentPages: number; maxMmus: number };
 }
 
 /** Host-wide counters. Units: frames and pages are 4 KiB; cumulative counts never decrease. */
@@ -189,7 +191,7 @@ export function pageTableOverhead(pages: number): number {
   return n;
 }
 
-const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'largePages'];
+const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'largePages', 'sim'];
 const VM_KEYS = ['name', 'memoryMiB', 'salt', 'reservationMiB', 'limitMiB', 'shares', 'mmu', 'victimPolicy', 'cachePercent', 'largePages'];
 
 /** Rejects keys of `obj` not in `keys` (a typo must not be ignored silently). */
@@ -287,6 +289,9 @@ export class Host {
       maxVMs: cfg.maxVMs,
       guestMemoryMiB: cfg.guestMemoryMiB,
       flavor: cfg.flavor,
+      simTables: cfg.sim !== undefined,
+      simContentPages: cfg.sim?.contentPages,
+      maxMmus: cfg.sim?.maxMmus,
     });
     this.engine.reclaim.reclaimSeed(this.seed);
     this.engine.reclaim.sharingSetMaxSharing(maxPageSharing);

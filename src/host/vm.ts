@@ -21,7 +21,7 @@ import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
 import type { Engine } from '../engine/engine.js';
 import { PAGE, asGpa, asGppn, gppnOf, type Gppn, type Gpa } from '../engine/addr.js';
 import type { FaultResolver, HostNeed } from '../engine/fault.js';
-import type { PageoutBatch, VictimPolicy, ZipSurvey } from '../engine/reclaim.js';
+import type { PageoutBatch, StagedList, VictimPolicy, ZipSurvey } from '../engine/reclaim.js';
 import {
   ConfigError, MemvisorError, OutOfMachineMemoryError, SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, checkInt,
 } from '../errors.js';
@@ -531,6 +531,41 @@ export class VM {
     const r = this.engine.reclaim.balloonDeflate(this.id, gppns);
     if ('bad' in r) this.balloonError(gppns, r.bad, r.index, 'ballooned');
     return r.done;
+  }
+
+  /**
+   * @internal balloonInflate for a list the guest OS model already wrote into staging
+   * (src/engine/guest.ts): no copy, no per-page JavaScript; the module validates it whole.
+   * Returns the pages ballooned.
+   */
+  balloonInflateStaged(list: StagedList): number {
+    this.usable();
+    const have = this.engine.reclaim.vmStateCount(this.id, PState.Ballooned);
+    if (have + list.n > this.balloonMaxPages) {
+      throw new ConfigError('gppns', `${list.n} pages`, `at most ${this.balloonMaxPages - have} more pages (balloon cap ${this.balloonMaxPages} pages, ${have} ballooned)`);
+    }
+    const r = this.engine.reclaim.balloonInflateStaged(this.id, list);
+    if ('bad' in r) throw new MemvisorError(`balloon inflate of VM ${JSON.stringify(this.name)}: entry ${r.index} of the guest's list refused (${r.bad})`);
+    for (const slot of r.freedSlots) this.swap.release(slot);
+    return r.done;
+  }
+
+  /** @internal balloonDeflate for a list the guest OS model wrote into staging. Returns the pages deflated. */
+  balloonDeflateStaged(list: StagedList): number {
+    this.usable();
+    const r = this.engine.reclaim.balloonDeflateStaged(this.id, list);
+    if ('bad' in r) throw new MemvisorError(`balloon deflate of VM ${JSON.stringify(this.name)}: entry ${r.index} of the guest's list refused (${r.bad})`);
+    return r.done;
+  }
+
+  /**
+   * @internal Free page reporting, the host's side: what backs the pages of `list` (reported free
+   * by the guest, written into staging by its model) is discarded and they become unbacked; the
+   * swap slots they held are freed.
+   */
+  discardStaged(list: StagedList): void {
+    this.usable();
+    for (const slot of this.engine.reclaim.pagesDiscard(this.id, list)) this.swap.release(slot);
   }
 
   /** Checks that `gppns` is an array of GPPNs of this VM outside the guest OS model's range. */
