@@ -15,7 +15,8 @@
 import { bench, describe } from 'vitest';
 import { Host, PState, type VM } from '../src/index.js';
 import { engineOf } from '../src/engine/engine.js';
-import type { PolicyCtx, PolicyVmView } from '../src/policy/context.js';
+import type { PolicyContext, PolicyVm } from '../src/policy/policy.js';
+import { resolvePolicyConfig } from '../src/policy/config.js';
 import { EsxPolicy } from '../src/policy/esx/policy.js';
 import { KvmPolicy } from '../src/policy/kvm/policy.js';
 import { mulberry32 } from '../test/prng.js';
@@ -28,7 +29,7 @@ const VM_MIB = 64;
 const flavor = 'release' as const;
 
 interface Setup {
-  ctx: PolicyCtx;
+  ctx: PolicyContext;
   /** runs the hooks due in the next `s` simulated seconds */
   advance(s: number): void;
 }
@@ -45,16 +46,17 @@ async function setup(n: number, freeMiB: number): Promise<Setup> {
     vm.writePhys(0, data);
     vms.push(vm);
   }
-  const views: PolicyVmView[] = vms.map((vm) => ({
+  const views: PolicyVm[] = vms.map((vm) => ({
     name: vm.name, vm, memoryPages: vm.pages, reservationPages: 0, limitPages: vm.pages, shares: vm.shares,
     balloonTarget: 0, sizeTarget: 0, activeEstimate: 0, trueActive: 0,
     get resident() { return vm.residentPages; },
     get ballooned() { return engineOf(host).reclaim.vmStateCount(vm.id, PState.Ballooned); },
+    guest: () => ({ free: 0, kernel: 0, cache: 0, anon: 0, balloon: 0, swap: 0, reserved: 0 }),
   }));
   const hooks: { period: number; next: number; run: () => void }[] = [];
   let now = 0;
   const rnd = mulberry32(3);
-  const ctx: PolicyCtx = {
+  const ctx: PolicyContext = {
     get now() { return now; },
     host, vms: views, machinePages: engineOf(host).machineFrames,
     freePages: () => host.frameCounts().free,
@@ -63,6 +65,8 @@ async function setup(n: number, freeMiB: number): Promise<Setup> {
     setScanRate: () => {},
     random: rnd,
     scanRuleRate: () => 1000,
+    config: resolvePolicyConfig() as unknown as PolicyContext['config'],
+    hostStats: () => host.stats().host,
   };
   return {
     ctx,

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { Host, type VM, type PageOutResult } from '../src/index.js';
 import { engineOf } from '../src/engine/engine.js';
-import type { PolicyCtx, PolicyVmView } from '../src/policy/context.js';
+import type { PolicyContext, PolicyVm } from '../src/policy/policy.js';
+import { resolvePolicyConfig } from '../src/policy/config.js';
 import { EsxPolicy } from '../src/policy/esx/policy.js';
 import { KvmPolicy } from '../src/policy/kvm/policy.js';
 import type { MemState } from '../src/policy/esx/states.js';
@@ -18,8 +19,8 @@ const MiB = 256;
 
 interface Harness {
   host: Host;
-  ctx: PolicyCtx;
-  views: PolicyVmView[];
+  ctx: PolicyContext;
+  views: PolicyVm[];
   hog: VM;
   /** page-outs the policy asked for: VM, pages, and the policy state at the time */
   pageOuts: { vm: string; pages: number; state: string }[];
@@ -29,7 +30,7 @@ interface Harness {
   freeTo(mib: number): void;
 }
 
-function view(vm: VM): PolicyVmView {
+function view(vm: VM): PolicyVm {
   const v = {
     name: vm.name,
     vm,
@@ -47,6 +48,7 @@ function view(vm: VM): PolicyVmView {
       return vm.stats().MCTLSZ;
     },
     trueActive: 0,
+    guest: () => ({ free: 0, kernel: 0, cache: 0, anon: 0, balloon: vm.stats().MCTLSZ, swap: 0, reserved: 0 }),
   };
   return v;
 }
@@ -61,7 +63,7 @@ async function harness(vmMiB: number[], opts: { machineMiB?: number; state?: () 
   let now = 0;
   let hogPages = 0;
   const pageOuts: Harness['pageOuts'] = [];
-  const ctx: PolicyCtx = {
+  const ctx: PolicyContext = {
     get now() {
       return now;
     },
@@ -77,6 +79,8 @@ async function harness(vmMiB: number[], opts: { machineMiB?: number; state?: () 
     setScanRate: () => {},
     random: rnd,
     scanRuleRate: () => 100,
+    config: resolvePolicyConfig() as unknown as PolicyContext['config'],
+    hostStats: () => host.stats().host,
   };
   return {
     host, ctx, views, hog, pageOuts,
@@ -166,7 +170,7 @@ describe('esx policy over a constructed free-memory curve', () => {
     h.freeTo(1);
     h.advance(1);
     expect(policy.state).toBe<MemState>('low');
-    expect(policy.vmFields(h.ctx, h.views[0]).blocked).toBe(1);
+    expect(policy.vmFields(h.ctx, h.views[0]).blockMiB).toBeGreaterThan(0);
     const held = h.views[0].resident;
     // a write to one of its paged-out pages must page one of its own out first (FAULT_LIMIT -> the VM itself)
     const g = [...Array(4096).keys()].find((x) => h.views[0].vm.pageState(x) === 5 || h.views[0].vm.pageState(x) === 4)!;
@@ -183,7 +187,7 @@ describe('esx policy over a constructed free-memory curve', () => {
     h.freeTo(40);
     h.advance(1);
     expect(policy.state).toBe<MemState>('high');
-    expect(policy.vmFields(h.ctx, h.views[0]).blocked).toBe(0);
+    expect(policy.vmFields(h.ctx, h.views[0]).blockMiB).toBe(0);
     h.host.audit();
     h.host.close();
   });

@@ -115,6 +115,8 @@ export function pagesDiscard(vm: u32, list: usize, n: u32, slots: usize): u32 {
     const g = load<u32>(list + (<usize>i << 2));
     if (g >= pages) continue;
     const p = pmapAddr(vm, g);
+    // a page of a large page leaves alone only once its group is broken (large.ts)
+    if (load<u64>(p) & LARGE) largeBreak(vm, g, false);
     const e = load<u64>(p);
     const s = pstate(e);
     if (s == <u32>PState.Unbacked || s == <u32>PState.Ballooned || (e & PENDING)) continue;

@@ -62,6 +62,8 @@ export interface PolicyContext {
   pageOut(vm: PolicyVm, pages: number): PageOutResult;
   /** Sets the sharing scanner's rate in pages per simulated second (null: the scenario's rule). */
   setScanRate(pagesPerSecond: number | null): void;
+  /** The sharing scanner's rate under the scenario's rule, pages per simulated second (whatever setScanRate set). */
+  scanRuleRate(): number;
   /** The policy's own seeded random stream, uniform in [0, 1). */
   random(): number;
 }

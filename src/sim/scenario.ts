@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import { existsSync, statSync } from 'node:fs';
 import { MemvisorError, describe } from '../errors.js';
+import { POLICY_DEFAULTS, KVM_DEFAULTS } from '../policy/config.js';
 
 const MAX_MACHINE_MIB = 3584;
 
@@ -62,8 +63,8 @@ export const BalloonSchema = z.strictObject({
   inflateMiBps: num('inflate rate while the guest has free pages, MiB/s (vmw_balloon: 16384 pages/s, non-sleeping allocations)').gt(0).default(64),
   reclaimMiBps: num('inflate rate once the guest must drop cache or swap, MiB/s (vmw_balloon: at most 2048 pages/s, sleeping allocations)').gt(0).default(8),
   deflateMiBps: num('deflate rate, MiB/s (vmw_balloon: up to 16384 pages/s)').gt(0).default(64),
-  deflateOnOom: z.boolean().describe('give back 256 pages per guest OOM event (virtio VIRTIO_BALLOON_F_DEFLATE_ON_OOM)').default(false),
-  freePageReporting: z.boolean().describe('report free 2 MiB blocks to the host, which drops their backing (virtio VIRTIO_BALLOON_F_REPORTING)').default(false),
+  deflateOnOom: z.boolean().describe('give back 256 pages per guest OOM event (virtio VIRTIO_BALLOON_F_DEFLATE_ON_OOM; default: on under policy kind kvm, else off)').optional(),
+  freePageReporting: z.boolean().describe('report free 2 MiB blocks to the host, which drops their backing (virtio VIRTIO_BALLOON_F_REPORTING; default: on under policy kind kvm, else off)').optional(),
   reportDelay: num('seconds a block must stay free before it is reported (Linux PAGE_REPORTING_DELAY, 2 s)').min(0).default(2),
 });
 
@@ -114,18 +115,27 @@ export const HostSchema = z.strictObject({
   compression: z.strictObject({
     cachePercent: int('zip cache per VM, percent of its memory (ESX Mem.MemZipMaxPct); 0: no compression').min(0).max(100).default(10),
   }).prefault({}),
-  victimPolicy: z.enum(['random', 'lru']).default('random'),
+  victimPolicy: z.enum(['random', 'lru']).describe("page-out victims: 'random' (ESX) or 'lru' (a clock over accessed bits; default under policy kind kvm, as Linux's LRU)").optional(),
 });
 
+// defaults and their sources: src/policy/config.ts
+const PD = POLICY_DEFAULTS, KD = KVM_DEFAULTS;
 export const PolicySchema = z.strictObject({
-  kind: z.string().min(1).describe("the host policy module (src/policy): 'basic' (this build's default), 'esx', 'kvm', or one an embedding program registered (registerPolicy)").default('basic'),
-  period: num("seconds between the policy's decisions").gt(0).default(1),
-  idleTax: num('idle memory tax, percent').min(0).max(99).default(75),
-  samplePeriod: num('working-set sampling period, s (ESX Mem.SamplePeriod)').gt(0).default(60),
-  samplePages: int('pages sampled per VM and period').min(1).max(1 << 20).default(100),
-  balancePeriod: num('seconds between allocation target updates (ESX Mem.BalancePeriod)').gt(0).default(15),
-  minFreeMiB: num('free memory the host keeps, MiB (absent: the policy decides)').min(0).optional(),
-  balloonMaxPercent: int('most of a VM the balloon may hold, percent (ESX Mem.CtlMaxPercent)').min(0).max(100).default(65),
+  kind: z.string().min(1).describe("the host policy module (src/policy): 'esx' (ESXi, the default), 'kvm' (a Linux/KVM host), 'basic' (a minimal one), or one an embedding program registered (registerPolicy)").default(PD.kind),
+  period: num("seconds between the policy's decisions").gt(0).default(PD.period),
+  idleTax: num('idle memory tax, percent (ESX Mem.IdleTax; Waldspurger OSDI 2002 §5.3)').min(0).max(99).default(PD.idleTax),
+  samplePeriod: num('working-set sampling period, s (ESX Mem.SamplePeriod)').gt(0).default(PD.samplePeriod),
+  samplePages: int('pages sampled per VM and period (Waldspurger 2002 §5.3)').min(1).max(1 << 20).default(PD.samplePages),
+  balancePeriod: num('seconds between allocation target updates (ESX Mem.BalancePeriod)').gt(0).default(PD.balancePeriod),
+  minFreeMiB: num('free memory the host keeps, MiB (absent: the ESXi sliding scale, 6% of the first 4 GiB, 4% of the next 8, 2% of the next 16, 1% of the rest)').min(0).optional(),
+  balloonMaxPercent: int('most of a VM the balloon may hold, percent (ESX Mem.CtlMaxPercent)').min(0).max(100).default(PD.balloonMaxPercent),
+  largePages: z.boolean().describe('back guest memory with 2 MiB large pages while memory is plentiful (ESX Mem.AllocGuestLargePage; kvm: transparent huge pages)').default(PD.largePages),
+  kvm: z.strictObject({
+    watermark_scale_factor: int('kswapd watermark distance, 1/10000 of memory (Linux vm.watermark_scale_factor; 0: low = 5/4 min, high = 3/2 min)').min(0).max(3000).default(KD.watermark_scale_factor),
+    min_free_kbytes: int('free memory below which allocations reclaim directly, KiB (Linux vm.min_free_kbytes; absent: 4 sqrt(memory KiB))').min(128).max(1 << 22).optional(),
+    max_page_sharing: int('most guest pages one KSM page backs (Linux KSM max_page_sharing)').min(2).max(1 << 20).default(KD.max_page_sharing),
+    max_pool_percent: int('most machine memory the zswap pool holds, percent (Linux zswap max_pool_percent)').min(0).max(100).default(KD.max_pool_percent),
+  }).prefault({}),
 });
 
 const us = (d: string, v: number) => num(`${d}, microseconds`).min(0).max(1e7).default(v);
@@ -378,7 +388,13 @@ export function parseScenario(input: unknown, opts: { files?: boolean; policies?
   // defaults that depend on other fields
   s.host.sharing.scanner ??= s.policy.kind === 'kvm' ? 'ksm' : 'esx';
   s.host.sharing.order ??= s.host.sharing.scanner === 'ksm' ? 'sequential' : 'random';
+  // a KVM host: Linux's LRU picks victims; the guest's virtio balloon gives memory back only by
+  // free page reporting and deflate-on-OOM (the host never sets a balloon target)
+  const kvm = s.policy.kind === 'kvm';
+  s.host.victimPolicy ??= kvm ? 'lru' : 'random';
   for (const vm of s.vms) {
+    vm.os.balloon.deflateOnOom ??= kvm;
+    vm.os.balloon.freePageReporting ??= kvm;
     vm.limitMiB ??= vm.memoryMiB;
     vm.shares ??= Math.max(1, Math.round((vm.memoryMiB / 1024) * 1000));
     vm.workload.dataset ??= vm.name;

@@ -154,6 +154,12 @@ export class Simulation implements GuestHost {
     }
     this.ctx = this.policyContext();
     this.schedule();
+    // from now on every fault that finds no frame (or a VM at its limit) asks the policy first,
+    // whichever path met it: a touch, a swap-in, a guest's own page-out
+    host.setRelief((vm, need) => {
+      const v = this.byId.get(vm.id);
+      return v !== undefined && this.ctx !== undefined && (this.policy.relieve?.(this.ctx, policyView(v), need) ?? false);
+    });
     this.prevStats = host.stats();
     this.clock.fire();
   }
@@ -175,6 +181,8 @@ export class Simulation implements GuestHost {
       compression: { cachePercent: config.host.compression.cachePercent },
       victimPolicy: config.host.victimPolicy,
       balloonMaxPercent: config.policy.balloonMaxPercent,
+      // VMs may take 2 MiB large pages; the esx and kvm policies say when (the basic one never breaks them)
+      largePages: config.policy.largePages && config.policy.kind !== 'basic',
       sim: { contentPages: plan.pages, maxMmus: mmuVms + 1 },
     });
     try {
@@ -261,6 +269,7 @@ export class Simulation implements GuestHost {
       setScanRate: (pps) => {
         this.scanRate = pps;
       },
+      scanRuleRate: () => this.ruleScanPagesPerSecond(),
       random: () => {
         // xorshift32: the policy's own stream, apart from the workloads'
         let x = this.policyRng;
@@ -300,7 +309,11 @@ export class Simulation implements GuestHost {
 
   /** Pages the sharing scanner visits per simulated second under the scenario's rule (or the policy's). */
   scanPagesPerSecond(): number {
-    if (this.scanRate !== null) return this.scanRate;
+    return this.scanRate ?? this.ruleScanPagesPerSecond();
+  }
+
+  /** Pages the sharing scanner visits per simulated second under the scenario's rule alone. */
+  private ruleScanPagesPerSecond(): number {
     const sh = this.config.host.sharing;
     if (sh.scanner === 'ksm') return sh.pages_to_scan / (sh.sleep_millisecs / 1000);
     // ESX: every VM within Mem.ShareScanTime, at most Mem.ShareScanGHz MiB/s per GHz of the host
@@ -480,8 +493,7 @@ export class Simulation implements GuestHost {
       return (r.vmStats(guest.id).swapIn - before) * this.costs.swapInNs + exit;
     }
     const before = this.reclaimTotals();
-    const handled = this.ctx ? this.policy.relieve?.(this.ctx, policyView(v), need) ?? false : false;
-    if (!handled) guest.vm.faultResolver.resolve(gppn, need, end);
+    guest.vm.faultResolver.resolve(gppn, need, end); // the host's relief asks the policy first (installed in the constructor)
     const after = this.reclaimTotals();
     return (after.zip - before.zip) * this.costs.compressNs + (after.swapOut - before.swapOut) * this.costs.swapOutNs;
   }

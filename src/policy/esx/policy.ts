@@ -23,7 +23,7 @@
  * (assembly/reclaim/pageout.ts). Victims are random unless the scenario asks for LRU.
  */
 import type { PageOutResult } from '../../host/vm.js';
-import type { PolicyCtx, PolicyVmView } from '../context.js';
+import type { Policy, PolicyContext, PolicyVm } from '../policy.js';
 import { resolvePolicyConfig, type PolicyConfig } from '../config.js';
 import { ActiveEstimator } from '../sampling.js';
 import { minFreePages } from './minfree.js';
@@ -49,14 +49,14 @@ interface VmState {
   capped: boolean;
 }
 
-export class EsxPolicy {
+export class EsxPolicy implements Policy {
   readonly kind = 'esx';
   readonly config: PolicyConfig;
   /** the memory state now */
   state: MemState = 'high';
   /** minFree, pages */
   minFree = 0;
-  private readonly per = new Map<PolicyVmView, VmState>();
+  private readonly per = new Map<PolicyVm, VmState>();
   private lastBalance = -Infinity;
   private freeAtBalance = 0;
   /** pages taken by each technique so far: compressed or swapped by this policy, merged before swap */
@@ -66,7 +66,7 @@ export class EsxPolicy {
     this.config = resolvePolicyConfig(config);
   }
 
-  start(ctx: PolicyCtx): void {
+  start(ctx: PolicyContext): void {
     this.minFree = minFreePages(ctx.machinePages, this.config.minFreeMiB);
     this.state = levelOf(ctx.freePages(), this.minFree);
     ctx.host.setShareBeforeSwap(true);
@@ -80,18 +80,17 @@ export class EsxPolicy {
   }
 
   /** The state, the targets and the plan, once per policy period. */
-  tick(ctx: PolicyCtx): void {
+  tick(ctx: PolicyContext): void {
     const prev = this.state;
     this.state = nextState(prev, ctx.freePages(), this.minFree);
     this.apply(ctx, this.state !== prev);
   }
 
-  private apply(ctx: PolicyCtx, changed: boolean): void {
+  private apply(ctx: PolicyContext, changed: boolean): void {
     const a = stateActions(this.state);
     ctx.host.allowLargePages(this.config.largePages && a.largePagesAllowed);
     if (a.breakLargePages) ctx.host.breakLargePages({ merge: true });
-    const rule = ctx.scanRuleRate?.();
-    ctx.setScanRate(a.activeSharing && rule !== undefined ? rule * ACTIVE_SCAN_BOOST : null);
+    ctx.setScanRate(a.activeSharing ? ctx.scanRuleRate() * ACTIVE_SCAN_BOOST : null);
     const free = ctx.freePages();
     const moved = Math.abs(free - this.freeAtBalance) >= this.minFree * REBALANCE_FRACTION;
     if (changed || moved || ctx.now - this.lastBalance >= this.config.balancePeriod) this.balance(ctx, free);
@@ -118,7 +117,7 @@ export class EsxPolicy {
   }
 
   /** New allocation targets (SZTGT) from the VMs' shares, bounds and active estimates. */
-  private balance(ctx: PolicyCtx, free: number): void {
+  private balance(ctx: PolicyContext, free: number): void {
     const input: TargetInput[] = ctx.vms.map((v) => ({
       shares: v.shares, reservation: v.reservationPages, limit: v.limitPages, current: v.resident, active: v.activeEstimate,
     }));
@@ -129,7 +128,7 @@ export class EsxPolicy {
   }
 
   /** One sample period: every VM's sampled pages counted and re-armed, estimates updated. */
-  sample(ctx: PolicyCtx): void {
+  sample(ctx: PolicyContext): void {
     for (const v of ctx.vms) {
       const s = this.state_(v);
       const seed = Math.floor(ctx.random() * 2 ** 32);
@@ -146,7 +145,7 @@ export class EsxPolicy {
    * then, if none gave, any VM above its reservation in the same order. A blocked VM at its block ('limit'): it pages
    * out from itself. Returns false to leave the rest to the host's own relief.
    */
-  relieve(ctx: PolicyCtx, vm: PolicyVmView, why: 'noFrame' | 'limit'): boolean {
+  relieve(ctx: PolicyContext, vm: PolicyVm, why: 'noFrame' | 'limit'): boolean {
     if (why === 'limit') {
       if (!this.state_(vm).capped) return false;
       return this.progress(this.note(ctx.pageOut(vm, RELIEF_BATCH)));
@@ -154,10 +153,10 @@ export class EsxPolicy {
     // a fault found no frame: free memory is below every threshold now, whatever the last period said
     this.state = nextState(this.state, ctx.freePages(), this.minFree);
     const k = idleCost(this.config.idleTax);
-    const rho = (v: PolicyVmView) => sharesPerPage(v.shares, v.resident, v.activeEstimate, k);
-    const byRho = (vs: PolicyVmView[]) => vs.sort((a, b) => rho(a) - rho(b) || a.name.localeCompare(b.name));
+    const rho = (v: PolicyVm) => sharesPerPage(v.shares, v.resident, v.activeEstimate, k);
+    const byRho = (vs: PolicyVm[]) => vs.sort((a, b) => rho(a) - rho(b) || a.name.localeCompare(b.name));
     // first the VMs above their targets, then any above its reservation (the targets lag the load)
-    for (const floor of [(v: PolicyVmView) => Math.max(v.sizeTarget, v.reservationPages), (v: PolicyVmView) => v.reservationPages]) {
+    for (const floor of [(v: PolicyVm) => Math.max(v.sizeTarget, v.reservationPages), (v: PolicyVm) => v.reservationPages]) {
       for (const v of byRho(ctx.vms.filter((x) => x.resident > floor(x)))) {
         if (this.progress(this.note(ctx.pageOut(v, Math.min(RELIEF_BATCH, v.resident - floor(v)))))) return true;
       }
@@ -170,7 +169,7 @@ export class EsxPolicy {
    * back now (balloon, sharing, compression net of its pool, swap), and the victims share before
    * swap merged so far.
    */
-  hostFields(ctx: PolicyCtx): Record<string, number | string> {
+  hostFields(ctx: PolicyContext): Record<string, number | string> {
     const t = thresholdPages(this.minFree);
     const mib = (p: number) => p / 256;
     const held = ctx.host.heldBack();
@@ -186,17 +185,16 @@ export class EsxPolicy {
       reclaimedCompressedMiB: mib(held.compression),
       reclaimedSwappedMiB: mib(held.swap),
       reclaimedSharedBeforeSwapMiB: mib(this.reclaimed.sharedBeforeSwap),
-      largePagesAllowed: ctx.host.largePagesAllowed ? 1 : 0,
     };
   }
 
-  /** Per-VM fields: SWTGT (swapped, plus what the plan still wants compressed or swapped) and whether it is blocked. */
-  vmFields(_ctx: PolicyCtx, vm: PolicyVmView): Record<string, number | string> {
+  /** Per-VM fields: SWTGT (swapped, plus what the plan still wants compressed or swapped) and, while it is blocked, the most it may hold (blockMiB; 0 otherwise). */
+  vmFields(_ctx: PolicyContext, vm: PolicyVm): Record<string, number | string> {
     const s = this.state_(vm);
-    return { SWTGT: (vm.vm.stats().SWCUR + s.swapPlan) / 256, blocked: s.blocked ? 1 : 0 };
+    return { SWTGT: (vm.vm.stats().SWCUR + s.swapPlan) / 256, blockMiB: s.blocked ? Math.max(vm.sizeTarget, vm.reservationPages) / 256 : 0 };
   }
 
-  private state_(v: PolicyVmView): VmState {
+  private state_(v: PolicyVm): VmState {
     let s = this.per.get(v);
     if (!s) {
       s = { est: new ActiveEstimator(), armed: null, swapPlan: 0, blocked: false, capped: false };

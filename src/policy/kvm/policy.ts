@@ -21,7 +21,7 @@
  * the true working set so a comparison shows both policies' numbers, but nothing decides by it.
  */
 import type { PageOutResult } from '../../host/vm.js';
-import type { PolicyCtx, PolicyVmView } from '../context.js';
+import type { Policy, PolicyContext, PolicyVm } from '../policy.js';
 import { resolvePolicyConfig, type PolicyConfig } from '../config.js';
 import { ActiveEstimator } from '../sampling.js';
 import { watermarks, type Watermarks } from './watermarks.js';
@@ -30,13 +30,13 @@ import { kswapdAwake, kswapdGoal, spreadByResident, SWAP_CLUSTER_MAX } from './k
 /** Reclaim rounds kswapd runs in one policy period before it looks again (ours: a bound, not a Linux constant). */
 export const KSWAPD_ROUNDS = 8;
 
-export class KvmPolicy {
+export class KvmPolicy implements Policy {
   readonly kind = 'kvm';
   readonly config: PolicyConfig;
   wm: Watermarks = { min: 0, low: 0, high: 0, minFreeKbytes: 0 };
   /** kswapd is reclaiming */
   awake = false;
-  private readonly est = new Map<PolicyVmView, { e: ActiveEstimator; armed: Uint32Array | null }>();
+  private readonly est = new Map<PolicyVm, { e: ActiveEstimator; armed: Uint32Array | null }>();
   /** pages reclaimed so far: by kswapd and by direct reclaim, each compressed (zswap) or swapped */
   readonly reclaimed = { kswapd: 0, direct: 0, compressed: 0, swapped: 0 };
 
@@ -44,7 +44,7 @@ export class KvmPolicy {
     this.config = resolvePolicyConfig(config);
   }
 
-  start(ctx: PolicyCtx): void {
+  start(ctx: PolicyContext): void {
     const k = this.config.kvm;
     this.wm = watermarks(ctx.machinePages, k.watermark_scale_factor, k.min_free_kbytes);
     ctx.host.setShareBeforeSwap(false);
@@ -67,7 +67,7 @@ export class KvmPolicy {
    * kswapd: wakes below low and reclaims toward high while awake, round after round as Linux's
    * balance_pgdat does (compressed pages take pool frames, so one round frees less than it takes).
    */
-  tick(ctx: PolicyCtx): void {
+  tick(ctx: PolicyContext): void {
     this.awake = kswapdAwake(this.awake, ctx.freePages(), this.wm);
     for (let round = 0; round < KSWAPD_ROUNDS; round++) {
       const goal = kswapdGoal(this.awake, ctx.freePages(), this.wm);
@@ -83,7 +83,7 @@ export class KvmPolicy {
   }
 
   /** Reclaims `pages` from every VM in proportion to what it holds; returns the pages taken. */
-  private reclaim(ctx: PolicyCtx, pages: number): number {
+  private reclaim(ctx: PolicyContext, pages: number): number {
     const share = spreadByResident(ctx.vms.map((v) => v.resident), pages);
     let got = 0;
     ctx.vms.forEach((v, i) => {
@@ -93,7 +93,7 @@ export class KvmPolicy {
   }
 
   /** Direct reclaim when a fault finds no frame: SWAP_CLUSTER_MAX pages from the global LRU. A VM at its own limit is left to the host (it pages out from itself). */
-  relieve(ctx: PolicyCtx, _vm: PolicyVmView, why: 'noFrame' | 'limit'): boolean {
+  relieve(ctx: PolicyContext, _vm: PolicyVm, why: 'noFrame' | 'limit'): boolean {
     if (why === 'limit') return false;
     const got = this.reclaim(ctx, SWAP_CLUSTER_MAX);
     this.reclaimed.direct += got;
@@ -101,7 +101,7 @@ export class KvmPolicy {
   }
 
   /** The probe: the same sampler as the esx policy, reported, not used. */
-  sample(ctx: PolicyCtx): void {
+  sample(ctx: PolicyContext): void {
     for (const v of ctx.vms) {
       const s = this.est.get(v) ?? { e: new ActiveEstimator(), armed: null };
       this.est.set(v, s);
@@ -116,7 +116,7 @@ export class KvmPolicy {
    * Host fields of a sample: kswapd, the watermarks, the pages each reclaim path took so far
    * (kswapd, direct), and what each technique holds back now (sharing, zswap net of its pool, swap).
    */
-  hostFields(ctx: PolicyCtx): Record<string, number | string> {
+  hostFields(ctx: PolicyContext): Record<string, number | string> {
     const mib = (p: number) => p / 256;
     const held = ctx.host.heldBack();
     return {
@@ -124,7 +124,6 @@ export class KvmPolicy {
       minMiB: mib(this.wm.min),
       lowMiB: mib(this.wm.low),
       highMiB: mib(this.wm.high),
-      min_free_kbytes: this.wm.minFreeKbytes,
       reclaimedKswapdMiB: mib(this.reclaimed.kswapd),
       reclaimedDirectMiB: mib(this.reclaimed.direct),
       reclaimedSharingMiB: mib(held.sharing),
