@@ -33,9 +33,12 @@ commands:
                                    see memvisor trace --help
   image <file>... [options]        sharing and compression potential of raw guest memory
                                    images (.vmem, QEMU dumps); see memvisor image --help
-  run <scenario.json> [--json F]   run a scenario on simulated time: VMs with guests and
-                                   workloads, balloon, sharing, swap; samples and a JSON
-                                   report; see memvisor run --help
+  run [scenario.json] [--json F] [--html F] [--quiet]
+                                   run a scenario on simulated time (no file: the default
+                                   scenario, six VMs 2x overcommitted): VMs with guests and
+                                   workloads, balloon, sharing, compression, swap; a live
+                                   esxtop screen, a JSON run and an HTML report; see
+                                   memvisor run --help
   clean [--dir DIR] [--dry-run]    remove the swap files of memvisor processes that crashed
   compare <a.json> <b.json> [--html FILE]
                                    two runs side by side: text, and an HTML page

@@ -1,109 +1,141 @@
 /**
- * `memvisor run <scenario.json> [--json out.json] [--quiet]`: runs a scenario on simulated time
- * and prints one line per sample and a summary per VM; `--json` writes the run's JSON (the
- * RunResult: config, seed, version, verified, samples) to a file, or to stdout with `-`.
+ * `memvisor run [scenario.json] [--json out.json] [--html report.html] [--quiet] [--policy KIND]`:
+ * runs a scenario on simulated time (without a file: the built-in default scenario,
+ * scenarios/default.json) and shows it as it runs:
+ *
+ *   stdout is      while it runs                                      at the end
+ *   a terminal     progress bar (simulated time, ETA) over the         the esxtop table of the last
+ *                  esxtop screen, redrawn each sample (live view)      sample, the run's summary
+ *   not one        one plain line per sample, no escape codes          the same
+ *   --quiet        nothing                                             the table and the verdict
+ *   --json -       nothing (stdout holds the JSON alone)               -
+ *
+ * `--json` writes the run's JSON (the RunResult: config, seed, version, verified, samples) to a
+ * file, or to stdout with `-`; `--html` writes the self-contained HTML report of the run.
  *
  * An invalid scenario prints one line per problem, each naming the field path, the value and what
  * was expected, and exits 2 (as a bad option does). A run whose oracle finds a page that differs
  * from what its guest wrote exits 1.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
 import { ScenarioError } from '../sim/scenario.js';
-import { Simulation, type RunResult } from '../sim/simulation.js';
-import type { Sample } from '../sim/sample.js';
+import { Simulation } from '../sim/simulation.js';
+import { DEFAULT_SCENARIO_FILE } from '../sim/default.js';
+import { createLiveView, type LiveOutput } from '../report/live.js';
+import { parseRun } from '../report/runfile.js';
+import { summarizeRun, summaryLines } from '../report/summary.js';
+import { writeReportHtml } from '../report/files.js';
 
-export const RUN_HELP = `usage: memvisor run <scenario.json> [--json out.json] [--quiet]
+export const RUN_HELP = `usage: memvisor run [scenario.json] [--json out.json] [--html report.html] [--quiet] [--policy KIND]
 
 Runs a scenario (JSON; its JSON Schema ships as memvisor/scenario.schema.json) on simulated
 time: a host, its VMs, a guest OS with a balloon driver in each, their workloads, the policy.
-Prints one line per sample and a summary; the run ends by checking every VM's memory against
-what its guest wrote.
+Without a file it runs the built-in default scenario (scenarios/default.json: six VMs, 2x
+overcommitted, through every ESXi memory state and back). On a terminal it shows a progress
+bar and the esxtop memory screen, redrawn each simulated second; otherwise one line per
+sample. At the end: the esxtop table of the last sample, a summary, and the verdict of the
+oracle that checks every VM's memory against what its guest wrote.
 
   --json FILE    write the run as JSON (config, seed, version, verified, samples); - for stdout
-  --quiet        no line per sample
+  --html FILE    write the run's report: one self-contained HTML page with charts
+  --quiet        print only the final table (and the verdict)
+  --policy KIND  run under this host policy instead of the scenario's (esx, kvm, basic)
 Exit codes: 0 done and verified, 1 the oracle found a difference or the run failed, 2 an invalid
 scenario or option (one line per problem, naming the field path).
 `;
 
-/** Parses the options of `run`. */
-function parseArgs(args: string[]): { file: string; json: string | null; quiet: boolean } {
-  let file: string | null = null, json: string | null = null, quiet = false;
+export interface RunArgs {
+  /** the scenario file; null: the default scenario */
+  file: string | null;
+  json: string | null;
+  html: string | null;
+  quiet: boolean;
+  policy: string | null;
+}
+
+/** Parses the options of `run`; `--opt=value` works too. */
+export function parseRunArgs(args: string[]): RunArgs {
+  const a: RunArgs = { file: null, json: null, html: null, quiet: false, policy: null };
+  const FLAGS = 'one of --json FILE, --html FILE, --quiet, --policy KIND, --help';
   for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--json') {
-      json = args[++i] ?? null;
-      if (json === null) throw new UsageError('--json', undefined, 'a file name, or - for stdout');
-    } else if (a === '--quiet') quiet = true;
-    else if (a.startsWith('-') && a !== '-') throw new UsageError(a, a, 'one of --json FILE, --quiet');
-    else if (file === null) file = a;
-    else throw new UsageError('scenario', a, 'one scenario file');
+    const arg = args[i];
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (what: string): string => {
+      const v = eq > 0 ? arg.slice(eq + 1) : args[++i];
+      if (v === undefined || v === '') throw new UsageError(flag, v ?? '(missing)', what);
+      return v;
+    };
+    if (flag === '--json') a.json = value('a file name, or - for stdout');
+    else if (flag === '--html') a.html = value('a file to write the HTML report to');
+    else if (flag === '--policy') a.policy = value('a policy kind (esx, kvm, basic)');
+    else if (flag === '--quiet' && eq < 0) a.quiet = true;
+    else if (arg.startsWith('-') && arg !== '-') throw new UsageError('option', arg, FLAGS);
+    else if (a.file === null) a.file = arg;
+    else throw new UsageError('scenario', arg, 'one scenario file');
   }
-  if (file === null) throw new UsageError('scenario', undefined, 'a scenario file (memvisor run <scenario.json>)');
-  return { file, json, quiet };
+  if (a.html === '-') throw new UsageError('--html', '-', 'a file name (the report is a page, not a stream)');
+  return a;
 }
 
-/** One line per sample: time, host free memory, and per VM granted, ballooned, swapped, stall. */
-function sampleLine(s: Sample): string {
-  const vms = Object.entries(s.vms).map(([n, v]) => `${n} ${v.GRANT.toFixed(0)}/${v.MCTLSZ.toFixed(0)}/${v.SWCUR.toFixed(0)} ${v.stall.toFixed(3)}`);
-  const state = typeof s.host.state === 'string' ? ` ${s.host.state}` : '';
-  return `t=${s.t}s free ${s.host.freeMiB.toFixed(0)} MiB${state} | ${vms.join(' | ')}`;
+/** The scenario of `file` as parsed JSON (null: the default scenario). A file that cannot be read or parsed is a usage error. */
+function loadScenario(file: string | null): unknown {
+  const path = file ?? DEFAULT_SCENARIO_FILE;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError('scenario', path, `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError('scenario', path, `a JSON file (${(e as Error).message})`);
+  }
 }
 
-function summary(r: RunResult): string {
-  const names = Object.keys(r.samples[0]?.vms ?? {});
-  const rows = names.map((n) => {
-    const ss = r.samples.map((s) => s.vms[n]);
-    const asked = ss.reduce((a, v) => a + v.touchesAsked, 0), done = ss.reduce((a, v) => a + v.touchesCompleted, 0);
-    const last = ss[ss.length - 1];
-    const stall = ss.reduce((a, v) => a + v.stall, 0) / ss.length;
-    return `${n.padEnd(14)} ${last.GRANT.toFixed(1).padStart(8)} ${last.SHRD.toFixed(1).padStart(7)} ${last.MCTLSZ.toFixed(1).padStart(7)} ${last.SWCUR.toFixed(1).padStart(7)} ${stall.toFixed(4).padStart(8)} ${Math.max(...ss.map((v) => v.slowdown)).toFixed(3).padStart(8)} ${(asked ? done / asked : 1).toFixed(3).padStart(9)}`;
-  });
-  return [
-    `${'VM'.padEnd(14)} ${'GRANT'.padStart(8)} ${'SHRD'.padStart(7)} ${'MCTLSZ'.padStart(7)} ${'SWCUR'.padStart(7)} ${'stall'.padStart(8)} ${'slowdn'.padStart(8)} ${'done/ask'.padStart(9)}`,
-    ...rows,
-    `(MiB at the end; stall: mean simulated s lost per s; slowdown: the worst interval)`,
-    `verified: ${r.verified.ok ? 'ok' : 'FAILED'}, ${(r.verified.bytes / (1 << 20)).toFixed(1)} MiB compared`,
-  ].join('\n');
-}
-
-/** Runs `memvisor run`; returns the exit code. */
-export async function runRun(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+/** Runs `memvisor run`; returns the exit code. `out` is a terminal when it has isTTY (process.stdout). */
+export async function runRun(args: string[], out: NodeJS.WritableStream & LiveOutput, err: NodeJS.WritableStream): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
     out.write(RUN_HELP);
     return 0;
   }
-  const { file, json, quiet } = parseArgs(args);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError('scenario', file, `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  let input: unknown;
-  try {
-    input = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError('scenario', file, `a JSON file (${(e as Error).message})`);
+  const opts = parseRunArgs(args);
+  const input = loadScenario(opts.file);
+  const name = opts.file ?? 'default scenario';
+  if (opts.policy !== null && input !== null && typeof input === 'object') {
+    const s = input as { policy?: unknown };
+    s.policy = { ...(typeof s.policy === 'object' && s.policy !== null ? s.policy : {}), kind: opts.policy };
   }
   let sim: Simulation;
   try {
     sim = await Simulation.create(input);
   } catch (e) {
     if (e instanceof ScenarioError) {
-      for (const p of e.message.split('\n')) err.write(`memvisor run: ${file}: ${p}\n`);
+      for (const p of e.message.split('\n')) err.write(`memvisor run: ${name}: ${p}\n`);
       return 2;
     }
     throw e;
   }
   try {
-    const toStdout = json === '-';
-    const result = sim.run(quiet || toStdout ? undefined : (s) => out.write(sampleLine(s) + '\n'));
-    const body = JSON.stringify(result, null, 1) + '\n';
-    if (toStdout) out.write(body);
-    else {
-      if (json !== null) writeFileSync(json, body);
-      out.write(summary(result) + '\n');
+    const toStdout = opts.json === '-';
+    // with the JSON on stdout nothing else may go there
+    const view = toStdout ? null : createLiveView({ out, duration: sim.config.duration, quiet: opts.quiet, label: opts.file ? basename(opts.file) : 'default scenario' });
+    const result = sim.run(view ? (s) => view.sample(s) : undefined);
+    view?.end();
+    if (toStdout) out.write(JSON.stringify(result, null, 1) + '\n');
+    else if (opts.json !== null) writeFileSync(opts.json, JSON.stringify(result, null, 1) + '\n');
+    if (opts.html !== null || (!toStdout && !opts.quiet)) {
+      const run = parseRun(result, name);
+      if (opts.html !== null) writeReportHtml(opts.html, run, opts.file ? basename(opts.file) : 'default scenario');
+      if (!toStdout && !opts.quiet) out.write('\n' + summaryLines(summarizeRun(run)).join('\n') + '\n');
+    }
+    if (!toStdout && opts.quiet) out.write(`verified: ${result.verified.ok ? 'ok' : 'FAILED'}, ${(result.verified.bytes / (1 << 20)).toFixed(1)} MiB compared\n`);
+    if (!toStdout) {
+      if (opts.json !== null) out.write(`wrote ${opts.json}\n`);
+      if (opts.html !== null) out.write(`wrote ${opts.html}\n`);
     }
     if (!result.verified.ok) {
       err.write(`memvisor run: the oracle found guest memory that differs from what its guest wrote\n`);

@@ -36,7 +36,7 @@ export interface PolicyVm {
   readonly resident: number;
   /** pages ballooned now (esxtop MCTLSZ) */
   readonly ballooned: number;
-  /** distinct pages the workload touched in the last sample interval (the simulator's truth) */
+  /** distinct pages the workload touched over the last policy.samplePeriod, the window TCHD samples (the simulator's truth) */
   readonly trueActive: number;
   /** the guest's memory by use */
   guest(): GuestCounts;

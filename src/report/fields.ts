@@ -45,7 +45,7 @@ export const VM_FIELDS: readonly FieldDoc[] = [
   { key: 'UNZIP/s', unit: 'MiB/s', meaning: 'pages decompressed out of the zip cache per second (uncompressed size)' },
   { key: 'ZIP/MB', unit: 'MiB', meaning: 'guest memory held compressed in the zip cache (uncompressed size)' },
   { key: 'ZSAVE/MB', unit: 'MiB', meaning: 'machine memory saved by compression: ZIP/MB less CACHEUSD' },
-  { key: 'trueActiveMiB', unit: 'MiB', meaning: 'the true working set: distinct pages the workload touched in the last interval (the simulator knows it; a hypervisor does not)' },
+  { key: 'trueActiveMiB', unit: 'MiB', meaning: 'the true working set: distinct pages the workload touched over the window the estimate TCHD samples (the last policy.samplePeriod; before the first has passed, since the start): the simulator knows it, a hypervisor does not' },
   { key: 'stall', unit: 's/s', meaning: 'simulated seconds the VM lost to memory faults per simulated second' },
   { key: 'slowdown', unit: 'x', meaning: 'time the VM took for its work against the same work unconstrained (>= 1)' },
   { key: 'translation', unit: 's/s', meaning: 'simulated seconds spent in address translation (TLB misses, page walks) per simulated second' },

@@ -161,6 +161,7 @@ export const CostsSchema = z.strictObject({
 
 export const ScenarioSchema = z.strictObject({
   $schema: z.string().optional(),
+  description: z.string().max(4000).optional().describe('what the scenario shows and why its constants are set as they are (free text, carried into the run\'s config)'),
   seed: int('seed of every random choice').min(0).max(Number.MAX_SAFE_INTEGER).default(1),
   duration: num('simulated seconds').gt(0).max(1e6),
   sampleInterval: num('simulated seconds between samples').gt(0).default(1),

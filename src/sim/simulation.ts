@@ -128,6 +128,9 @@ export class Simulation implements GuestHost {
   private readonly listeners: ((s: Sample) => void)[] = [];
   private prevStats: Stats;
   private prevSampleUs = 0;
+  /** start of the window the true working set is counted over, and whether one has closed yet */
+  private windowStartUs = 0;
+  private windowClosed = false;
   private readonly prevClocks = new Map<string, VmClock>();
   private scanRate: number | null = null;
   private scanFrac = 0;
@@ -516,7 +519,15 @@ export class Simulation implements GuestHost {
     const se = this.se;
     const seconds = (this.clock.nowUs - this.prevSampleUs) / 1e6;
     if (seconds <= 0) return;
-    for (const v of this.vms) v.trueActive = se.seen(v.vm.id, true);
+    // the true working set over the window the estimate (TCHD) samples, policy.samplePeriod:
+    // counted when a window closes (at the first sample at or after its end) and held until the
+    // next closes; before the first closes, the pages touched since t = 0
+    const closes = this.clock.nowUs - this.windowStartUs >= toUs(this.config.policy.samplePeriod);
+    if (closes || !this.windowClosed) for (const v of this.vms) v.trueActive = se.seen(v.vm.id, closes);
+    if (closes) {
+      this.windowStartUs = this.clock.nowUs;
+      this.windowClosed = true;
+    }
     const now = this.host.stats();
     const s = buildSample(this.clock.now, seconds, now, this.prevStats, this.vms.map((v) => {
       const id = v.vm.id;
