@@ -87,7 +87,24 @@ console.log(s.MEMSZ, Mmu.name);
   });
 });
 
-describe('demo (npm start)', () => {
+describe('npm start: the default scenario from the built package', () => {
+  it('npm start builds and runs `memvisor run`, which finds scenarios/default.json beside dist/ (shipped in files)', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    expect(pkg.scripts.start).toBe('npm run build && node dist/cli/main.js run');
+    expect(pkg.files).toContain('scenarios');
+    // checked before it runs: a bad policy kind names the default scenario's field
+    let err: { status?: number; stderr?: string } = {};
+    try {
+      execFileSync(process.execPath, [join(root, 'dist/cli/main.js'), 'run', '--policy', 'nope'], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err.status).toBe(2);
+    expect(err.stderr).toBe(`memvisor run: default scenario: policy.kind: got "nope", expected one of 'esx', 'kvm', 'basic'\n`);
+  });
+});
+
+describe('demo', () => {
   it('boots VMs on an overcommitted host, reclaims, shares and reads everything back', () => {
     const out = execFileSync(process.execPath, [join(root, 'dist/cli/main.js'), 'demo', '--mib', '8', '--vms', '3'], { encoding: 'utf8' });
     expect(out).toMatch(/3 VMs x 9 MiB/);
