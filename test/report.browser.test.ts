@@ -3,11 +3,13 @@
  * the page loads with no console error and fetches nothing; every canvas holds a Chart whose
  * datasets have points and whose plot area has ink (pixels read back; a chart with no data is
  * shown to read as blank); the VM picker redraws; 1, 5 and 32 VMs, runs without policy fields,
- * and compare. Screenshots are kept in test-output/ (report.png is the README's).
+ * and compare; then real runs: the default scenario (shortened) under esx, its report, and its
+ * compare page against kvm. Screenshots are kept in test-output/ (docs/report.png, the README's,
+ * comes from scripts/screenshot.ts).
  * Skipped, with a note, where Chromium is absent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
@@ -15,6 +17,7 @@ import { parseRun } from '../src/report/runfile.js';
 import { renderReportHtml, renderCompareHtml } from '../src/report/html.js';
 import { loadChartJs } from '../src/report/files.js';
 import { makeRunJson, type FixtureOptions } from './support/runfixture.js';
+import { esxVsKvm, type EsxKvmResult } from '../examples/esx-vs-kvm.js';
 import { chromiumMissing, launchChromium, type Browser } from './support/chromium.js';
 
 const OUT = resolve(import.meta.dirname, '..', 'test-output');
@@ -244,5 +247,53 @@ describe.skipIf(missing !== null)('HTML report in Chromium', () => {
     } finally {
       await page.close();
     }
+  });
+
+  describe('real runs: the default scenario (60 simulated s) under esx and kvm', () => {
+    let real: EsxKvmResult;
+    beforeAll(async () => {
+      real = await esxVsKvm({ outDir: join(OUT, 'real'), duration: 60, flavor: 'release' });
+    }, 300_000);
+
+    it('its report loads clean, every chart drawn; the states and every technique show; screenshot kept', async () => {
+      const run = real.runs.esx;
+      // the run reached the states and techniques the charts are there to show
+      expect(real.summaries.esx.host.walk).toEqual(expect.arrayContaining(['high', 'clear', 'soft', 'hard']));
+      const { page, errors, requests } = await open(renderReportHtml(run, { chartJs, label: 'default scenario (esx, 60 s)' }), 'real-report');
+      try {
+        expect(errors).toEqual([]);
+        expect(requests).toEqual([]);
+        // host free, host use, reclaimed by technique; 6 VMs; rates, stall, slowdown, working set, guest view
+        const d = await expectAllDrawn(page, 3 + 6 + 5);
+        const charts = await page.evaluate(() => {
+          const cs = (window as unknown as { memvisorCharts: Record<string, { data: { datasets: { label: string; data: unknown[] }[] } }> }).memvisorCharts;
+          return Object.fromEntries(Object.entries(cs).map(([id, c]) => [id, c.data.datasets.map((x) => x.label)]));
+        });
+        expect(d.map((c) => c.id)).toEqual(expect.arrayContaining(['host-free-0', 'ws-0', 'stall-0']));
+        // each reclaim technique has its dataset on the reclaimed-by-technique chart
+        const reclaimed = Object.entries(charts).find(([id]) => id.startsWith('reclaimed-'))?.[1] ?? [];
+        for (const t of ['balloon', 'sharing', 'compress', 'swap']) expect(reclaimed.join(' ').toLowerCase(), t).toContain(t);
+        expect(await page.textContent('header')).toMatch(/memory states: high -> clear -> soft -> hard/);
+        await page.screenshot({ path: join(OUT, 'real-report.png'), fullPage: true });
+      } finally {
+        await page.close();
+      }
+    });
+
+    it('the compare page of esx against kvm loads clean, every chart drawn; screenshot kept', async () => {
+      const html = readFileSync(real.files.html, 'utf8');
+      const { page, errors, requests } = await open(html, 'real-compare');
+      try {
+        expect(errors).toEqual([]);
+        expect(requests).toEqual([]);
+        // per side: host free, host use (+ reclaimed by technique where the policy reports it), 6 VMs, 5 picker charts
+        const d = await drawn(page);
+        expect(d.length).toBeGreaterThanOrEqual(2 * (2 + 6 + 5));
+        await expectAllDrawn(page, d.length);
+        await page.screenshot({ path: join(OUT, 'real-compare.png'), fullPage: true });
+      } finally {
+        await page.close();
+      }
+    });
   });
 });
