@@ -3,10 +3,10 @@
  * code now: a field added to the code without `npx tsx scripts/readme.ts` fails here. The
  * checker is shown to fire on a README whose block was edited by hand.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { readmeBlocks, regenerateReadme, sampleFieldsMarkdown } from '../src/report/docs.js';
-import { README_BLOCKS, cliReferenceMarkdown, scenarioReferenceMarkdown } from '../src/cli/readme.js';
+import { README_BLOCKS, cliReferenceMarkdown, libraryExampleMarkdown, scenarioReferenceMarkdown } from '../src/cli/readme.js';
 import { COMMAND_HELP } from '../src/cli/main.js';
 import { VM_FIELDS, HOST_FIELDS, GUEST_FIELDS } from '../src/report/fields.js';
 
@@ -56,4 +56,18 @@ describe('README generated blocks', () => {
     expect(readmeBlocks(edited).get('scenario-reference')).not.toBe(scenarioReferenceMarkdown());
     expect(regenerateReadme(edited, README_BLOCKS)).toBe(readme);
   });
+
+  it('the library example is examples/quickstart.ts importing memvisor, and it runs: samples printed, the run verified', async () => {
+    expect(libraryExampleMarkdown()).toContain("import { Simulation } from 'memvisor';");
+    expect(libraryExampleMarkdown()).not.toContain('../src/');
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+    try {
+      await import('../examples/quickstart.js');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines.filter((l) => /^t=\d+s (high|clear|soft|hard|low) free \d+ MiB, web-1 holds \d+ MiB$/.test(l))).toHaveLength(10);
+    expect(lines.at(-1)).toMatch(/^verified: true, [1-9]\d+ bytes compared$/);
+  }, 120_000);
 });

@@ -1,9 +1,11 @@
 /**
  * Every generated block of the README, by name: the sample fields (src/report/fields.ts), the
- * CLI reference (each command's --help text) and the scenario reference (the JSON Schema made
+ * CLI reference (each command's --help text), the library example (examples/quickstart.ts) and
+ * the scenario reference (the JSON Schema made
  * from the zod definition). `npx tsx scripts/readme.ts` rewrites them; test/readme.test.ts fails
  * when one differs from what the code makes now, so none can drift.
  */
+import { readFileSync } from 'node:fs';
 import { sampleFieldsMarkdown } from '../report/docs.js';
 import { scenarioJsonSchema } from '../sim/scenario.js';
 import { COMMAND_HELP, HELP } from './main.js';
@@ -82,9 +84,16 @@ export function scenarioReferenceMarkdown(): string {
   return ['| field | type | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
+/** The library in a few lines: examples/quickstart.ts as a user writes it (importing 'memvisor'); test/readme.test.ts runs the file. */
+export function libraryExampleMarkdown(): string {
+  const text = readFileSync(new URL('../../examples/quickstart.ts', import.meta.url), 'utf8');
+  return '```ts\n' + text.replace(/'\.\.\/src\/index\.js'; \/\/ in your project: from 'memvisor'/, "'memvisor';").replace(/\n+$/, '') + '\n```';
+}
+
 /** Every generated block by name. */
 export const README_BLOCKS: Record<string, () => string> = {
   'sample-fields': sampleFieldsMarkdown,
+  'library': libraryExampleMarkdown,
   'cli-reference': cliReferenceMarkdown,
   'scenario-reference': scenarioReferenceMarkdown,
 };
