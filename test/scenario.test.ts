@@ -168,7 +168,7 @@ describe('scenario JSON Schema', () => {
   const schema = scenarioJsonSchema() as { properties: Record<string, { properties?: Record<string, unknown> }>; required: string[]; additionalProperties: boolean };
 
   it('describes the fields the validator knows, requires what it requires, and allows $schema', () => {
-    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'content', 'costs', 'duration', 'host', 'policy', 'sampleInterval', 'seed', 'step', 'vms'].sort());
+    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'content', 'costs', 'description', 'duration', 'host', 'policy', 'sampleInterval', 'seed', 'step', 'vms'].sort());
     expect(schema.required.sort()).toEqual(['duration', 'host', 'vms']);
     expect(schema.additionalProperties).toBe(false);
     expect(Object.keys(schema.properties.host.properties!)).toContain('machineMemoryMiB');
