@@ -57,7 +57,8 @@ export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolDrain } from "./translate
 export { shadowRelease } from "./translate/shadow";
 export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
 export {
-  TRACE_SKIP_BAD, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset,
+  TRACE_SKIP_BAD, TRACE_HOST_STOP, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay,
+  traceReset, traceResume,
 } from "./translate/trace";
 export { backingChanged } from "./reclaim/hook";
 export { pagingVmRelease } from "./translate/coherence";

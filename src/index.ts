@@ -32,7 +32,7 @@ export { Lz4Status, lz4StatusText } from './engine/codec.js';
 export { xxh64, xxh3, xxh64Pages, xxh3Pages } from './codec/hash.js';
 export {
   MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
-  SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, TraceParseError,
+  SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, GaveUpError, TraceParseError,
   AuditError, type AuditWhere,
 } from './errors.js';
 export { MAX_MACHINE_MIB, type EngineFlavor } from './engine/engine.js';

@@ -113,7 +113,7 @@ export class Engine {
     this.ram = new Ram(this.gateway);
     this.codec = new Codec(this.gateway, callCtx);
     this.reclaim = new Reclaim(this.gateway, this.ram, callCtx);
-    this.translate = new Translate(this.gateway);
+    this.translate = new Translate(this.gateway, (code) => this.reclaim.needOf(code));
   }
 
   /** Creates an engine with its own linear memory (synchronous: compiles once per process). */

@@ -21,9 +21,10 @@ import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
 import type { Engine } from '../engine/engine.js';
 import { PAGE, asGpa, asGppn, gppnOf, type Gppn, type Gpa } from '../engine/addr.js';
 import type { FaultResolver, HostNeed } from '../engine/fault.js';
+import { drive } from '../engine/driver.js';
 import type { PageoutBatch, VictimPolicy, ZipSurvey } from '../engine/reclaim.js';
 import {
-  ConfigError, MemvisorError, OutOfMachineMemoryError, SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, checkInt,
+  ConfigError, MemvisorError, SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, checkInt,
 } from '../errors.js';
 import type { SwapStore } from './swapstore.js';
 import { pagingStats, type MmuMode, type MmuVm, type PagingStats } from '../translate/mmu.js';
@@ -388,12 +389,8 @@ export class VM {
       ({ done, error } = this.swap.readPages(run.slots, run.gppns, n, r.swapInStaging(n)));
       for (let c = 0; c < done; c++) {
         const g = asGppn(run.gppns[c]);
-        for (let round = 0; ; round++) {
-          const need = r.swapInCommit(this.id, g, c);
-          if (need === null) break;
-          if (round > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame to swap in GPPN ${g}`);
-          this.host.relieve(this, need === 'swapIn' ? 'noFrame' : need);
-        }
+        const step = () => r.swapInCommit(this.id, g, c);
+        drive(this.resolver, () => `the swap-in of GPPN ${g}`, step(), step);
         this.swap.release(run.slots[c]);
       }
     }

@@ -8,18 +8,20 @@
  *   host.mmu(opts) -----------> a core on the Host's engine, no VM yet
  *     attach(vm) -------------> paging for a Host VM in its `mmu` mode; the guest OS model owns
  *                               the GPPN range `guestOs` of it, the user the rest (vm.writePhys)
- *     translate / batch ------> a pmap fault (swap-in, no frame, VM limit) goes to the VM's
- *                               fault resolver (the Host's policy), then the translation is retried
+ *     translate / batch ------> a pmap fault (swap-in, no frame, VM limit) goes through the fault
+ *                               driver (src/engine/driver.ts) to the VM's fault resolver (the
+ *                               Host's policy), then the translation is retried
+ *     replayBytes / replayFile  trace replay stops at such a fault and resumes after it (trace.ts)
  *
  * The pmap stays the source of truth: EPT, shadow tables and TLBs are caches of it, which
  * assembly/translate/coherence.ts drops whenever reclamation changes the frame behind a page.
  */
 
 import { Engine, registerEngine, utilityEngine, type EngineFlavor } from '../engine/engine.js';
-import { asGppn, asGva, gppnOfBig, type Gva, type Hpa, type Mpn } from '../engine/addr.js';
-import { FAULT_BIT, FaultKind, type BatchRetry, type TranslationBatch } from '../engine/translate.js';
-import { MAX_HOST_ROUNDS } from '../engine/fault.js';
-import { ConfigError, MemvisorError, OutOfMachineMemoryError, VmPoweredOffError, checkInt, checkKeys } from '../errors.js';
+import { asGpa, asGppn, asGva, type Gva, type Hpa, type Mpn } from '../engine/addr.js';
+import { FAULT_BIT, FaultKind, type BatchRetry, type TraceHost, type TranslationBatch } from '../engine/translate.js';
+import { drive, type HostStop } from '../engine/driver.js';
+import { ConfigError, MemvisorError, VmPoweredOffError, checkInt, checkKeys } from '../errors.js';
 import type { VM } from '../host/vm.js';
 
 export { FaultKind, type TranslationBatch };
@@ -166,6 +168,12 @@ export interface MmuStats {
   pwcHits: number; ntlbHits: number; ntlbMisses: number; shadowFills: number; shadowWalkRefs: number;
   ptWriteTraps: number; invlpgs: number; cr3Switches: number; shadowRootMisses: number; unhandledFaults: number;
   badLines: number; lines: number; traceBytes: number;
+  /**
+   * translations that stopped because the host had to act first (a page to swap in, a frame to
+   * free, the VM at its limit, a frame for a table): over a Host each was resolved and the access
+   * translated again (counted again in translations), on a standalone Mmu each is unhandled
+   */
+  hostFaults: number;
 }
 
 /** Hypervisor-side paging statistics of one VM, cumulative counts or tables held. */
@@ -451,11 +459,11 @@ export class Mmu {
     }
     t.pagingVmSetup(id, MODES[mode], shape.levels, shape.hostLevels, SIZES[shape.pageSize], SIZES[shape.hostPageSize], vpid, shape.eptAccessDirty);
     if (this.host) t.gosAttach(id, range.first, range.end);
-    if (mode === 'ept') {
-      for (let round = 0; !t.eptSetup(id); round++) {
-        if (!this.host || round >= MAX_HOST_ROUNDS) throw new ConfigError('machineMemoryMiB', 'full', 'a free frame for the EPT root');
-        this.host.vmById(id).faultResolver.resolve(asGppn(0), 'noFrame', asGppn(1));
-      }
+    if (mode === 'ept' && !t.eptSetup(id)) {
+      if (!this.host) throw new ConfigError('machineMemoryMiB', 'full', 'a free frame for the EPT root');
+      // the root is no guest page: the stop names the VM's first for the resolver
+      const stop: HostStop = { need: 'noFrame', gppn: asGppn(0), end: asGppn(1), gpa: asGpa(0), progress: false };
+      drive(this.host.vmById(id).faultResolver, () => 'the allocation of its EPT root', stop, () => (t.eptSetup(id) ? null : stop));
     }
     const root = t.gosNewRoot(id);
     if (root < 0) throw new ConfigError(sizeField, size, 'room for a page-table root');
@@ -510,29 +518,40 @@ export class Mmu {
     const v = checkAddress('va', va);
     if (typeof supervisor !== 'boolean') throw new ConfigError('supervisor', supervisor, 'true or false');
     const t = this.engine.translate;
-    let cycles = 0;
-    for (let round = 0; ; round++) {
-      const res = t.translate(this.ctx, v, k | (supervisor ? 4 : 0));
-      cycles += t.cycles;
-      if (!(res & FAULT_BIT)) return { hpa: res as Hpa, fault: null, cycles };
-      const fault = this.decodeFault(res);
-      if (!this.resolveHostFault(vm, fault, round)) return { hpa: null, fault, cycles };
-    }
+    const kk = k | (supervisor ? 4 : 0);
+    const word = t.translate(this.ctx, v, kk);
+    if (!(word & FAULT_BIT)) return { hpa: word as Hpa, fault: null, cycles: t.cycles };
+    return this.afterFault(vm, v, kk, word, t.cycles);
   }
 
-  /** Hands a pmap fault of `vm` to the Host's policy; false when there is no Host or the fault is not its to resolve. */
-  private resolveHostFault(vm: MmuVm, fault: Fault, round: number): boolean {
-    if (!this.host) return false;
-    // a page-table frame (NoFrame) asks for the same relief as a guest frame
-    const need = fault.kind === FaultKind.NoFrame ? 'noFrame' : fault.kind === FaultKind.Host ? this.engine.reclaim.needOf(fault.code) : null;
-    if (need === null) return false;
-    const r = this.host.vmById(vm.id).faultResolver;
-    if (round >= MAX_HOST_ROUNDS) {
-      throw new OutOfMachineMemoryError(`VM ${JSON.stringify(r.name)}: translation still faults at gPA 0x${fault.address.toString(16)} after ${MAX_HOST_ROUNDS} reclaim rounds`);
+  /**
+   * The rest of a translation that faulted with `word`: over a Host, a fault the host resolves
+   * (a page to swap in, a frame to free, the VM at its limit, a frame for a table) goes through
+   * the fault driver, which has the VM's resolver act and translates again; `cycles` adds up
+   * every attempt.
+   */
+  private afterFault(vm: MmuVm, va: Gva, kind: number, word: bigint, cycles: number): Translation {
+    const t = this.engine.translate;
+    const stop = this.host ? t.hostStop(this.ctx, word) : null;
+    if (stop) {
+      const what = () => `a translation of gVA 0x${va.toString(16)} (${KIND_NAMES[kind & 3]}${kind & 4 ? ', supervisor' : ''})`;
+      drive(this.host!.vmById(vm.id).faultResolver, what, stop, () => {
+        word = t.translate(this.ctx, va, kind);
+        cycles += t.cycles;
+        return word & FAULT_BIT ? t.hostStop(this.ctx, word) : null;
+      });
     }
-    const gppn = gppnOfBig(fault.address);
-    r.resolve(gppn, need, asGppn(gppn + 1));
-    return true;
+    if (!(word & FAULT_BIT)) return { hpa: word as Hpa, fault: null, cycles };
+    return { hpa: null, fault: this.decodeFault(word), cycles };
+  }
+
+  /**
+   * @internal The fault driver's side of trace replay on this core: over a Host, the resolver of
+   * the VM it runs; null on a standalone Mmu (whose host faults stay unhandled).
+   */
+  traceHost(operation: () => string): TraceHost | null {
+    if (!this.host) return null;
+    return { resolver: this.host.vmById(this.vm.id).faultResolver, operation };
   }
 
   /** Translates one access, throwing TranslationFaultError on a fault; returns the hPA. */

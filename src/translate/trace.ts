@@ -35,7 +35,7 @@ import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkS
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { Mmu, MmuStats } from './mmu.js';
-import type { TraceLineError } from '../engine/translate.js';
+import type { TraceHost, TraceLineError } from '../engine/translate.js';
 import { VerifiedGunzip } from './gunzip.js';
 import { TraceParseError, ConfigError, checkKeys } from '../errors.js';
 import { engineOf, type Engine } from '../engine/engine.js';
@@ -254,6 +254,8 @@ class TextFeeder {
   private carry: Uint8Array = new Uint8Array(0);
   /** Bytes of text consumed so far (the offset of the carried bytes). */
   private consumed = 0;
+  /** Over a Host: the fault driver's resolver for the core's VM. */
+  private readonly host: TraceHost | null;
 
   constructor(
     private readonly mmu: Mmu,
@@ -262,19 +264,20 @@ class TextFeeder {
     private readonly writer: BinaryWriter | null,
   ) {
     engineOf(mmu).translate.traceReset(mmu.ctx);
+    this.host = mmu.traceHost(() => `the replay of ${name} near line ${mmu.stats().lines}`);
   }
 
   /** Parses `chunk` (after the carried bytes); `final` when no bytes follow. */
   push(chunk: Uint8Array, final: boolean): void {
     const t = engineOf(this.mmu).translate;
-    const r = t.feedText(this.mmu.ctx, this.carry, chunk, final, this.skipBad, this.writer !== null);
+    const r = t.feedText(this.mmu.ctx, this.carry, chunk, final, this.skipBad, this.writer !== null, this.host);
     if ('error' in r) throw this.error(r, t.traceMaxLine);
     this.consumed += r.used;
     this.carry = r.carry;
     if (this.writer && r.emitted) {
       // emit mode parses only: the records are written, then replayed from their binary form
       this.writer.write(r.emitted);
-      t.feedBinary(this.mmu.ctx, EMPTY, r.emitted);
+      t.feedBinary(this.mmu.ctx, EMPTY, r.emitted, null, this.host);
     }
   }
 
@@ -313,6 +316,8 @@ class BinaryReader {
   private readonly records: number;
   private readonly bytes: number;
   private readonly crcWant: number;
+  /** Over a Host: the fault driver's resolver for the core's VM. */
+  private readonly host: TraceHost | null;
 
   constructor(
     private readonly mmu: Mmu,
@@ -320,6 +325,7 @@ class BinaryReader {
     head: Uint8Array,
   ) {
     this.records0 = mmu.stats().records;
+    this.host = mmu.traceHost(() => `the replay of ${name} near record ${mmu.stats().records - this.records0}`);
     const e = engineOf(mmu);
     const version = head.length >= 8 ? u32le(head, 4) : BINARY_VERSION;
     if (version === 1) throw TraceParseError.at(name, 4, 'binary trace version 1 carries no record count or checksum and is no longer read: write it again from the text trace (--write-binary)');
@@ -343,7 +349,7 @@ class BinaryReader {
     if (this.got + chunk.length > this.bytes) {
       throw TraceParseError.at(this.name, BINARY_HEADER_BYTES + this.bytes, `the binary trace continues past the ${this.bytes} payload bytes its header declares`);
     }
-    const r = engineOf(this.mmu).translate.feedBinary(this.mmu.ctx, this.carry, chunk, this.crc);
+    const r = engineOf(this.mmu).translate.feedBinary(this.mmu.ctx, this.carry, chunk, this.crc, this.host);
     this.crc = r.crc;
     this.got += chunk.length;
     this.carry = r.carry;
