@@ -182,18 +182,18 @@ describe('the fault driver gives up', () => {
     const r: FaultResolver = { name: 'v', resolve: () => { calls++; } };
     let n = 0;
     // 500 stops, each after progress: never gives up
-    drive(r, () => 'work', stop(true), () => (++n < 500 ? stop(true) : null));
+    drive(r, { operation: () => 'work', step: () => (++n < 500 ? stop(true) : null) }, stop(true));
     expect(calls).toBe(500);
     // MAX_HOST_ROUNDS stops without progress after one with: still resolved
     n = 0;
     calls = 0;
-    drive(r, () => 'work', stop(true), () => (++n < MAX_HOST_ROUNDS ? stop(false) : null));
+    drive(r, { operation: () => 'work', step: () => (++n < MAX_HOST_ROUNDS ? stop(false) : null) }, stop(true));
     expect(calls).toBe(MAX_HOST_ROUNDS);
     // one more and it gives up, naming what it was doing
     calls = 0;
     let err: unknown;
     try {
-      drive(r, () => 'the work of the test', stop(true), () => stop(false));
+      drive(r, { operation: () => 'the work of the test', step: () => stop(false) }, stop(true));
     } catch (e) {
       err = e;
     }

@@ -8,7 +8,7 @@
  *                      ▼
  *                  resolver.resolve(gppn, need, end)    swap the page in, free a frame, page out
  *                      ▼
- *                  step() ──► null: done, or the next HostStop ...
+ *                  call.step() ──► null: done, or the next HostStop ...
  *
  * Entry points driven here (each resumes where its stop left it):
  *   reclaim.ts    guest-physical access, window by window (physAccess: the bytes moved are progress)
@@ -42,15 +42,25 @@ export interface HostStop {
 }
 
 /**
- * Resolves `stop` (the first call's, when not null) through `resolver`, then runs `step` (the
- * entry point called again, resuming) until it returns null, resolving every stop in between.
- * Gives up with a GaveUpError naming the VM, `operation()` (built only then), the last stop's
- * page and need, after MAX_HOST_ROUNDS stops in a row without progress.
+ * An entry point as the driver runs it: `step` calls it again, resuming where its last stop left
+ * it, and returns the next stop or null when it is done; `operation` names it for a GaveUpError.
+ * Hot callers implement it as a small class (no closure per call on their fast path).
  */
-export function drive(resolver: FaultResolver, operation: () => string, stop: HostStop | null, step: () => HostStop | null): void {
-  for (let rounds = 0; stop !== null; stop = step()) {
+export interface Resumable {
+  step(): HostStop | null;
+  operation(): string;
+}
+
+/**
+ * Resolves `stop` (the first call's; nothing to do when null) through `resolver`, then runs
+ * `call.step()` until it returns null, resolving every stop in between. Gives up with a
+ * GaveUpError naming the VM, `call.operation()`, the last stop's page and need, after
+ * MAX_HOST_ROUNDS stops in a row without progress.
+ */
+export function drive(resolver: FaultResolver, call: Resumable, stop: HostStop | null): void {
+  for (let rounds = 0; stop !== null; stop = call.step()) {
     rounds = stop.progress ? 1 : rounds + 1;
-    if (rounds > MAX_HOST_ROUNDS) throw new GaveUpError(resolver.name, operation(), stop.gppn, stop.gpa, stop.need, MAX_HOST_ROUNDS);
+    if (rounds > MAX_HOST_ROUNDS) throw new GaveUpError(resolver.name, call.operation(), stop.gppn, stop.gpa, stop.need, MAX_HOST_ROUNDS);
     resolver.resolve(stop.gppn, stop.need, stop.end);
   }
 }

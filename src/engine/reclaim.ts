@@ -277,11 +277,16 @@ export class Reclaim {
 
   /** Runs one staged window through physAccess until it completes, the fault driver resolving each stop through `r`. */
   private access(vm: number, gpa: Gpa, len: number, flags: number, r: FaultResolver): void {
-    let buf = this.w.data;
+    const buf = this.w.data;
+    const rc = this.x.physAccess(vm, gpa, len, buf, flags);
+    // the driver's closures only once the window stopped: the call that completes stays plain
+    if (rc !== this.c.PHYS_OK) this.accessStopped(vm, gpa, len, buf, flags, r, rc);
+  }
+
+  /** The rest of a window whose physAccess stopped with `rc`: the fault driver resolves each stop and calls again from where it stopped. */
+  private accessStopped(vm: number, gpa: Gpa, len: number, buf: number, flags: number, r: FaultResolver, rc: number): void {
     const start = gpa, bytes = len;
-    const step = (): HostStop | null => {
-      const rc = this.x.physAccess(vm, gpa, len, buf, flags);
-      if (rc === this.c.PHYS_OK) return null;
+    const stopOf = (rc: number): HostStop => {
       const dv = this.g.view;
       const moved = dv.getUint32(this.callAt + this.call.physDone, true);
       const gppn = dv.getUint32(this.callAt + this.call.physGppn, true) as Gppn;
@@ -293,8 +298,13 @@ export class Reclaim {
       // a swap-in may bring back the run of swapped pages the rest of this window will touch
       return { need, gppn, end: gppnEnd(gpa, len), gpa, progress: moved > 0 };
     };
-    const what = () => `guest-physical ${flags & this.c.PHYS_WRITE ? 'write' : 'read'} of ${bytes} bytes at gPA 0x${start.toString(16)}`;
-    drive(r, what, step(), step);
+    drive(r, {
+      step: () => {
+        const rc = this.x.physAccess(vm, gpa, len, buf, flags);
+        return rc === this.c.PHYS_OK ? null : stopOf(rc);
+      },
+      operation: () => `guest-physical ${flags & this.c.PHYS_WRITE ? 'write' : 'read'} of ${bytes} bytes at gPA 0x${start.toString(16)}`,
+    }, stopOf(rc));
   }
 
   // ---- swap-in -------------------------------------------------------------------------------

@@ -468,7 +468,7 @@ export class Translate {
   private driveTrace(ctx: number, host: TraceHost | null, feed: () => HostStop | null): void {
     const first = feed();
     if (first === null) return;
-    drive(host!.resolver, host!.operation, first, () => (this.x.traceResume(ctx) ? feed() : this.traceStopped(ctx, false)));
+    drive(host!.resolver, { step: () => (this.x.traceResume(ctx) ? feed() : this.traceStopped(ctx, false)), operation: host!.operation }, first);
   }
 
   /**

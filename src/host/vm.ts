@@ -389,8 +389,8 @@ export class VM {
       ({ done, error } = this.swap.readPages(run.slots, run.gppns, n, r.swapInStaging(n)));
       for (let c = 0; c < done; c++) {
         const g = asGppn(run.gppns[c]);
-        const step = () => r.swapInCommit(this.id, g, c);
-        drive(this.resolver, () => `the swap-in of GPPN ${g}`, step(), step);
+        const commit = { step: () => r.swapInCommit(this.id, g, c), operation: () => `the swap-in of GPPN ${g}` };
+        drive(this.resolver, commit, commit.step());
         this.swap.release(run.slots[c]);
       }
     }

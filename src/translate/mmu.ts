@@ -20,7 +20,7 @@
 import { Engine, registerEngine, utilityEngine, type EngineFlavor } from '../engine/engine.js';
 import { asGpa, asGppn, asGva, type Gva, type Hpa, type Mpn } from '../engine/addr.js';
 import { FAULT_BIT, FaultKind, type BatchRetry, type TraceHost, type TranslationBatch } from '../engine/translate.js';
-import { drive, type HostStop } from '../engine/driver.js';
+import { drive, type HostStop, type Resumable } from '../engine/driver.js';
 import { ConfigError, MemvisorError, VmPoweredOffError, checkInt, checkKeys } from '../errors.js';
 import type { VM } from '../host/vm.js';
 
@@ -463,7 +463,7 @@ export class Mmu {
       if (!this.host) throw new ConfigError('machineMemoryMiB', 'full', 'a free frame for the EPT root');
       // the root is no guest page: the stop names the VM's first for the resolver
       const stop: HostStop = { need: 'noFrame', gppn: asGppn(0), end: asGppn(1), gpa: asGpa(0), progress: false };
-      drive(this.host.vmById(id).faultResolver, () => 'the allocation of its EPT root', stop, () => (t.eptSetup(id) ? null : stop));
+      drive(this.host.vmById(id).faultResolver, { step: () => (t.eptSetup(id) ? null : stop), operation: () => 'the allocation of its EPT root' }, stop);
     }
     const root = t.gosNewRoot(id);
     if (root < 0) throw new ConfigError(sizeField, size, 'room for a page-table root');
@@ -534,12 +534,10 @@ export class Mmu {
     const t = this.engine.translate;
     const stop = this.host ? t.hostStop(this.ctx, word) : null;
     if (stop) {
-      const what = () => `a translation of gVA 0x${va.toString(16)} (${KIND_NAMES[kind & 3]}${kind & 4 ? ', supervisor' : ''})`;
-      drive(this.host!.vmById(vm.id).faultResolver, what, stop, () => {
-        word = t.translate(this.ctx, va, kind);
-        cycles += t.cycles;
-        return word & FAULT_BIT ? t.hostStop(this.ctx, word) : null;
-      });
+      const call = new Retranslation(t, this.ctx, va, kind, word, cycles);
+      drive(this.host!.vmById(vm.id).faultResolver, call, stop);
+      word = call.word;
+      cycles = call.cycles;
     }
     if (!(word & FAULT_BIT)) return { hpa: word as Hpa, fault: null, cycles };
     return { hpa: null, fault: this.decodeFault(word), cycles };
@@ -730,6 +728,28 @@ export class Mmu {
     // every page is in exactly one pmap state, so the states add up to the VM's size
     const st = this.engine.reclaim.vmStats(vm.id);
     return st.unbacked + st.mapped + st.shared + st.zero + st.compressed + st.swapped + st.ballooned;
+  }
+}
+
+/** A translation the fault driver retries on core `ctx` after each stop the host resolved: its last result word and the cycles of every attempt. */
+class Retranslation implements Resumable {
+  constructor(
+    private readonly t: Engine['translate'],
+    private readonly ctx: number,
+    private readonly va: Gva,
+    private readonly kind: number,
+    public word: bigint,
+    public cycles: number,
+  ) {}
+
+  step(): HostStop | null {
+    this.word = this.t.translate(this.ctx, this.va, this.kind);
+    this.cycles += this.t.cycles;
+    return this.word & FAULT_BIT ? this.t.hostStop(this.ctx, this.word) : null;
+  }
+
+  operation(): string {
+    return `a translation of gVA 0x${this.va.toString(16)} (${KIND_NAMES[this.kind & 3]}${this.kind & 4 ? ', supervisor' : ''})`;
   }
 }
 
