@@ -12,7 +12,7 @@ export {
   type ZipSurvey,
 } from './host/vm.js';
 export {
-  SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, SWAP_FAULT_KINDS, type SwapFault, type SwapFaultKind, type SwapStoreStats,
+  SwapStore, MemorySwapStore, FileSwapStore, SWAP_FAULT_KINDS, type SwapFault, type SwapFaultKind, type SwapStoreStats, type SwapStoreOptions,
 } from './host/swapstore.js';
 export {
   Mmu, FaultKind, TranslationFaultError, DEFAULT_COSTS, DEFAULT_TLB, DEFAULT_PWC, DEFAULT_NTLB,

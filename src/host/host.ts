@@ -44,7 +44,7 @@ import { PAGE, type Hpa } from '../engine/addr.js';
 import type { HostNeed } from '../engine/fault.js';
 import { FrameKind, type FrameCounts } from '../engine/ram.js';
 import { AuditError, ConfigError, MemvisorError, OutOfMachineMemoryError, SwapIoError, checkBytes, checkInt } from '../errors.js';
-import { FileSwapStore, MemorySwapStore, loadChecksum, type SwapStore } from './swapstore.js';
+import { FileSwapStore, MemorySwapStore, engineChecksum, type SwapStore } from './swapstore.js';
 import { SwapDir, merge, type CleanupProblem, type CloseReport } from './swapdir.js';
 import { VM, PState, type HostContext, type PageOutResult, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
 import { Mmu, type CoreOptions, type MmuVm, type PagingHost } from '../translate/mmu.js';
@@ -272,9 +272,11 @@ export class Host {
     };
   }
 
-  /** Creates a host (asynchronous once: it loads the swap checksum's WebAssembly). */
+  /**
+   * Creates a host. Nothing is awaited (the swap checksums run in the host's own engine); the
+   * Promise keeps `await Host.create(...)` and `.then` working as they always have.
+   */
   static async create(cfg: HostConfig): Promise<Host> {
-    await loadChecksum();
     return new Host(cfg);
   }
 
@@ -345,7 +347,7 @@ export class Host {
 
   /** The swap store of a new VM; a file that cannot be created is a ConfigError naming swap.dir. */
   private createSwapStore(name: string, pages: number, id: number): SwapStore {
-    const opts = { readRetries: this.readRetries };
+    const opts = { readRetries: this.readRetries, checksum: engineChecksum(this.engine) };
     if (this.swapBacking === 'memory') return new MemorySwapStore(name, pages, opts);
     let path = this.swapDir;
     try {
