@@ -11,7 +11,7 @@
  *
  * Data starts in engine memory for the translation rows and in JavaScript for the others (writePhys).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 if (!process.argv[2]) throw new Error('usage: npx tsx bench/ab.ts <before-checkout> [after-checkout]');
 const roots = { before: resolve(process.argv[2]), after: resolve(process.argv[3] ?? new URL('..', import.meta.url).pathname) };
@@ -20,7 +20,8 @@ const flavor = 'release' as const;
 const REPS = Number(process.env.REPS ?? 21);
 type Work = { setup: () => void; run: () => void; per: number };
 async function workloads(root: string): Promise<Record<string, Work>> {
-  const { Host, Mmu } = await import(root + '/src/index.ts');
+  // the Node entry where there is one (file swap needs it), else the checkout's only entry
+  const { Host, Mmu } = await import(root + (existsSync(root + '/src/node.ts') ? '/src/node.ts' : '/src/index.ts'));
   const { replayBytes } = await import(root + '/src/translate/trace.ts');
   let seed = 1;
   const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);

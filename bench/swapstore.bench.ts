@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import xxhash from 'xxhash-wasm';
 import { Engine } from '../src/engine/engine.js';
-import { FileSwapStore, MemorySwapStore, engineChecksum, type PageChecksum, type SwapStore } from '../src/host/swapstore.js';
+import { MemorySwapStore, engineChecksum, type PageChecksum, type SwapStore } from '../src/host/swapstore.js';
+import { FileSwapStore } from '../src/host/fileswap.js';
 import { corpus, recordUnits, task } from './lib.js';
 
 recordUnits(import.meta.url);

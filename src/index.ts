@@ -1,18 +1,24 @@
 /**
  * memvisor: the public API. Everything a user imports from 'memvisor' is exported here: the
- * Host and its VMs, the Mmu (simulated cores), trace replay, codecs and hashes, the typed errors,
- * and the types of their options and results. The engine (src/engine/) is internal.
+ * Host and its VMs, the Mmu (simulated cores), trace replay over bytes, codecs and hashes, the
+ * report renderers, the typed errors, and the types of their options and results. The engine
+ * (src/engine/) is internal.
+ *
+ * No module reachable from here imports Node, so this entry bundles for a browser (a test
+ * bundles it with esbuild and runs it in Chromium; another fails on any `node:` import in it).
+ * What needs files (file swap, image files, trace files, report files, the live terminal view)
+ * is in the Node entry, src/node.ts ('memvisor/node'), which exports all of this too.
  */
 export {
   Host, pageTableOverhead, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult, type FrameCounts,
 } from './host/host.js';
-export { cleanSwapDirs, type CleanReport, type CloseReport, type CleanupProblem } from './host/swapdir.js';
+export type { CloseReport, CleanupProblem } from './host/cleanup.js';
 export {
   VM, PState, type VmConfig, type VmStats, type PageOutResult, type VictimPolicy, type VmMmuMode, type GuestOsRange,
   type ZipSurvey,
 } from './host/vm.js';
 export {
-  SwapStore, MemorySwapStore, FileSwapStore, SWAP_FAULT_KINDS, type SwapFault, type SwapFaultKind, type SwapStoreStats, type SwapStoreOptions,
+  SwapStore, MemorySwapStore, SWAP_FAULT_KINDS, type SwapFault, type SwapFaultKind, type SwapStoreStats, type SwapStoreOptions,
 } from './host/swapstore.js';
 export {
   Mmu, FaultKind, TranslationFaultError, DEFAULT_COSTS, DEFAULT_TLB, DEFAULT_PWC, DEFAULT_NTLB,
@@ -21,7 +27,7 @@ export {
   type PagingOptions, type AttachOptions, type CoreOptions, type PagingStats,
 } from './translate/mmu.js';
 export {
-  replayBytes, replayFile, type ReplayOptions, type ReplayResult, type TraceFormat,
+  replayBytes, type ReplayOptions, type ReplayResult, type TraceFormat,
 } from './translate/trace.js';
 export {
   lz4Compress, lz4Decompress, lz4Bound, lz4Codec, deflateCodec, codecByName, MAX_CODEC_INPUT,
@@ -35,6 +41,6 @@ export {
   SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, GaveUpError, TraceParseError,
   AuditError, type AuditWhere,
 } from './errors.js';
-export { MAX_MACHINE_MIB, type EngineFlavor } from './engine/engine.js';
+export { MAX_MACHINE_MIB, useModule, type EngineFlavor } from './engine/engine.js';
 export { PAGE as PAGE_SIZE, type Gva, type Gpa, type Gppn, type Hpa, type Mpn } from './engine/addr.js';
 export * from './report/index.js';

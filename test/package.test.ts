@@ -42,6 +42,45 @@ console.log(JSON.stringify({ total: host.frameCounts().total, read: Array.from(v
     }
   });
 
+  it("has a Node entry, 'memvisor/node': the main entry's names and the file ones; the main entry alone refuses file swap, naming it", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'memvisor-consumer-'));
+    try {
+      mkdirSync(join(dir, 'node_modules'));
+      symlinkSync(root, join(dir, 'node_modules', 'memvisor'), 'dir');
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
+      // the main entry first, alone: no file operations are registered yet
+      writeFileSync(
+        join(dir, 'main.js'),
+        `import * as m from 'memvisor';
+let refused = '';
+try { await m.Host.create({ machineMemoryMiB: 2, swap: { backing: 'file' } }); } catch (x) { refused = x.constructor.name + ': ' + x.message; }
+const n = await import('memvisor/node');
+const host = await n.Host.create({ machineMemoryMiB: 2, swap: { backing: 'file' } });
+const vm = host.addVM({ name: 'f', memoryMiB: 1 });
+vm.writePhys(0, new Uint8Array(8192).fill(9));
+vm.pageOut(2);
+const back = vm.readPhys(0, 8192).every((b) => b === 9);
+const file = host.vms[0].swap.path;
+host.close();
+console.log(JSON.stringify({ refused, back, file, sameHost: n.Host === m.Host, main: Object.keys(m).sort(), node: Object.keys(n).sort() }));`,
+      );
+      const env = { ...process.env };
+      delete env.MEMVISOR_DEBUG;
+      const out = JSON.parse(execFileSync(process.execPath, ['main.js'], { cwd: dir, env, encoding: 'utf8' }));
+      expect(out.refused).toMatch(/^ConfigError: swap\.backing: got "file", expected 'memory' in this build: files need Node, and the 'memvisor\/node' entry/);
+      expect(out.back).toBe(true);
+      expect(out.file).toMatch(/\.vswp$/);
+      expect(out.sameHost).toBe(true);
+      for (const name of out.main) expect(out.node).toContain(name);
+      for (const name of ['replayFile', 'FileSwapStore', 'cleanSwapDirs', 'writeReportHtml', 'readRunFile', 'createLiveView']) {
+        expect(out.node).toContain(name);
+        expect(out.main).not.toContain(name);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('ships typings without @internal members that a strict TypeScript consumer compiles against', () => {
     const dts = readdirSync(join(root, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
     expect(dts.length).toBeGreaterThan(5);

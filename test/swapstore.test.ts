@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import xxhash from 'xxhash-wasm';
 import {
   ConfigError, FileSwapStore, Host, MemorySwapStore, PState, SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError, type VM,
-} from '../src/index.js';
+} from '../src/node.js';
 import { Engine, engineOf } from '../src/engine/engine.js';
 import { asGppn } from '../src/engine/addr.js';
 import { engineChecksum } from '../src/host/swapstore.js';

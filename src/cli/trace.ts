@@ -7,10 +7,11 @@
  */
 
 import { Mmu, DEFAULT_TLB, DEFAULT_COSTS, type MmuOptions, type CacheGeometry, type CostModel, type PageSize } from '../translate/mmu.js';
-import { replayFile } from '../translate/trace.js';
+import { replayFile } from '../translate/tracefile.js';
 import { Host } from '../host/host.js';
 import type { VM, VictimPolicy } from '../host/vm.js';
 import { ConfigError, UsageError } from '../errors.js';
+import '../node.js'; // file swap, image and trace files: the Node entry registers them
 import { MAX_MACHINE_MIB } from '../engine/engine.js';
 import { statSync } from 'node:fs';
 

@@ -4,8 +4,9 @@
  *
  *   SwapStore (slots, checksums, clusters, fault injection)
  *     ├── MemorySwapStore   pages in JS memory, in 1 MiB chunks allocated on first use
- *     └── FileSwapStore     a real file: slot s at byte offset s * 4096 (node:fs, synchronous;
- *                           a cluster is one gathering write or scattering read, writev/readv)
+ *     └── FileSwapStore     a real file: slot s at byte offset s * 4096 (fileswap.ts, Node only:
+ *                           node:fs, synchronous; a cluster is one gathering write or
+ *                           scattering read, writev/readv)
  *
  * Slots: a bump pointer over never-used slots, then a LIFO free list. `alloc(n)` hands out runs
  * of consecutive slots when it can, and `writePages` writes each run of consecutive slots with
@@ -39,15 +40,14 @@
  * `corrupt(slot, bit)` flips one stored bit (persistent: every retry fails); a small `capacity`
  * models a full store.
  *
- * Files (FileSwapStore): created O_CREAT | O_EXCL | O_NOFOLLOW with mode 0600 in the host's own
- * directory (swapdir.ts); `close()` closes the descriptor and removes the file, and reports what
- * it could not do instead of throwing.
+ * Files (FileSwapStore, fileswap.ts): created O_CREAT | O_EXCL | O_NOFOLLOW with mode 0600 in the
+ * host's own directory (swapdir.ts); `close()` closes the descriptor and removes the file, and
+ * reports what it could not do instead of throwing. This file imports nothing of Node.
  */
-import { closeSync, openSync, readSync, readvSync, writeSync, writevSync, unlinkSync } from 'node:fs';
 import { PAGE } from '../engine/addr.js';
 import { utilityEngine, type Engine } from '../engine/engine.js';
 import { ConfigError, SwapChecksumError, SwapIoError, checkInt } from '../errors.js';
-import { SWAP_FILE_MODE, SWAP_OPEN_FLAGS, problem, type CloseReport } from './swapdir.js';
+import type { CloseReport } from './cleanup.js';
 
 /**
  * Seeded XXH64 of pages: XXH64(pages[k], 4096, seeds[k]) for k in [from, to) into out[2k] (low
@@ -83,10 +83,14 @@ export interface SwapFault {
   count?: number;
 }
 
-/** An error as node:fs throws it, with an errno code. */
-function errnoError(code: 'EIO' | 'ENOSPC' | 'EBADF', syscall: string): NodeJS.ErrnoException {
+/** An error with an errno code, as node:fs throws them (declared here: this file is free of Node's types too). */
+type ErrnoError = Error & { code: string; errno: number; syscall: string };
+
+/** An error as node:fs throws it, with an errno code (the stores' own, and the injected faults'). */
+/** @internal */
+export function errnoError(code: 'EIO' | 'ENOSPC' | 'EBADF', syscall: string): ErrnoError {
   const text = { EIO: 'i/o error', ENOSPC: 'no space left on device', EBADF: 'bad file descriptor' }[code];
-  const e = new Error(`${code}: ${text}, ${syscall}`) as NodeJS.ErrnoException;
+  const e = new Error(`${code}: ${text}, ${syscall}`) as ErrnoError;
   e.code = code;
   e.errno = { EIO: -5, ENOSPC: -28, EBADF: -9 }[code];
   e.syscall = syscall;
@@ -427,82 +431,5 @@ export class MemorySwapStore extends SwapStore {
     this.chunks.length = 0;
     this.closed = true;
     return { descriptorsClosed: 0, removed: 0, problems: [] };
-  }
-}
-
-/**
- * Swap pages in a real file at `path`, created here: exclusively (an existing file or a symbolic
- * link there is an error, never followed or truncated), mode 0600. Removed on close.
- */
-export class FileSwapStore extends SwapStore {
-  private fd: number;
-
-  constructor(
-    vm: string,
-    capacity: number,
-    readonly path: string,
-    opts: SwapStoreOptions = {},
-  ) {
-    super(vm, capacity, opts);
-    this.fd = openSync(path, SWAP_OPEN_FLAGS, SWAP_FILE_MODE);
-  }
-  /** The descriptor, or the error a closed store's I/O gets. */
-  private get open(): number {
-    if (this.fd < 0) throw errnoError('EBADF', 'swap I/O after close');
-    return this.fd;
-  }
-  protected writeRun(first: number, pages: readonly Uint8Array[], from: number, to: number): void {
-    const fd = this.open;
-    // one gathering write for the cluster (no joined copy); a short write finishes page by page
-    let done = to - from === 1 ? 0 : writevSync(fd, pages.slice(from, to), first * PAGE);
-    while (done < (to - from) * PAGE) {
-      const k = from + Math.floor(done / PAGE), o = done % PAGE;
-      done += writeSync(fd, pages[k], o, PAGE - o, first * PAGE + done);
-    }
-  }
-  protected readSlot(slot: number, dst: Uint8Array): void {
-    this.readRun(slot, [dst], 0, 1);
-  }
-  protected readRun(first: number, dsts: readonly Uint8Array[], from: number, to: number): void {
-    const fd = this.open;
-    // one scattering read for the cluster; a short read finishes page by page
-    let done = to - from === 1 ? 0 : readvSync(fd, dsts.slice(from, to), first * PAGE);
-    while (done < (to - from) * PAGE) {
-      const k = from + Math.floor(done / PAGE), o = done % PAGE;
-      const n = readSync(fd, dsts[k], o, PAGE - o, first * PAGE + done);
-      if (n === 0) throw new Error(`short read: the swap file ends inside slot ${first + Math.floor(done / PAGE)}`);
-      done += n;
-    }
-  }
-  protected patch(slot: number, offset: number, bytes: Uint8Array): void {
-    writeSync(this.open, bytes, 0, bytes.length, slot * PAGE + offset);
-  }
-  protected override removeBacking(): void {
-    try {
-      unlinkSync(this.path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-  }
-  /** Closes the descriptor and removes the file (already gone is fine); reports what failed. Idempotent. */
-  close(): CloseReport {
-    const report: CloseReport = { descriptorsClosed: 0, removed: 0, problems: [] };
-    if (this.fd < 0) return report;
-    const fd = this.fd;
-    this.fd = -1;
-    try {
-      closeSync(fd);
-      report.descriptorsClosed++;
-    } catch (e) {
-      report.problems.push(problem(this.path, 'close', e));
-    }
-    try {
-      unlinkSync(this.path);
-      report.removed++;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') report.removed++;
-      else report.problems.push(problem(this.path, 'unlink', e));
-    }
-    return report;
   }
 }

@@ -17,7 +17,7 @@
  * assembly/translate/coherence.ts drops whenever reclamation changes the frame behind a page.
  */
 
-import { Engine, registerEngine, utilityEngine, type EngineFlavor } from '../engine/engine.js';
+import { Engine, offerModule, registerEngine, utilityEngine, type EngineFlavor } from '../engine/engine.js';
 import { asGpa, asGppn, asGva, type Gva, type Hpa, type Mpn } from '../engine/addr.js';
 import { FAULT_BIT, FaultKind, type BatchRetry, type TraceHost, type TranslationBatch } from '../engine/translate.js';
 import { drive, type HostStop, type Resumable } from '../engine/driver.js';
@@ -143,6 +143,8 @@ export interface MmuOptions extends VmOptions, CoreOptions {
   machineMemoryMiB?: number;
   /** Module flavour (default: debug when MEMVISOR_DEBUG=1, else release). */
   flavor?: EngineFlavor;
+  /** The compiled engine, for a program that loads it itself (a browser); as HostConfig.module. */
+  module?: WebAssembly.Module;
 }
 
 export interface Fault {
@@ -209,7 +211,7 @@ const KIND_NAMES: readonly AccessKind[] = ['read', 'write', 'fetch', 'read'];
 const PAGING_KEYS = ['levels', 'hostLevels', 'pageSize', 'hostPageSize', 'eptAccessDirty', 'vpid'];
 const VM_KEYS = ['mode', 'guestMemoryMiB', ...PAGING_KEYS];
 const CORE_KEYS = ['tlb', 'pwc', 'ntlb', 'guestPwc', 'nestedPwc', 'nestedTlb', 'demandPaging', 'costs'];
-const MMU_KEYS = [...VM_KEYS, ...CORE_KEYS, 'maxVms', 'machineMemoryMiB', 'flavor'];
+const MMU_KEYS = [...VM_KEYS, ...CORE_KEYS, 'maxVms', 'machineMemoryMiB', 'flavor', 'module'];
 
 /** `v` as an unsigned 64-bit address: a bigint in [0, 2^64) or a non-negative safe integer (never wrapped). */
 function checkAddress(field: string, v: unknown): Gva {
@@ -351,6 +353,8 @@ export class Mmu {
     const pageSize = oneOf('pageSize', opts.pageSize ?? '4k', ['4k', '2m', '1g'] as const);
     const maxVms = checkInt('maxVms', opts.maxVms ?? 2, 1, 64);
     const guestMiB = checkInt('guestMemoryMiB', opts.guestMemoryMiB ?? (pageSize === '1g' ? 8192 : 4096), 4, 1 << 20);
+    // a module given serves the utility engine too (sizing the cache below reads it)
+    if (opts.module !== undefined) offerModule(opts.module, opts.flavor);
     // the engine's MMU cache holds this core's TLBs and walk caches, whatever geometry was asked for
     const cacheBytes = cacheEntries(opts) * utilityEngine().translate.cacheEntryBytes;
     const engine = Engine.create({
@@ -359,6 +363,7 @@ export class Mmu {
       maxVMs: maxVms,
       mmuCacheBytes: Math.max(4 << 20, cacheBytes),
       flavor: opts.flavor,
+      module: opts.module,
     });
     const m = new Mmu(engine, opts, null);
     const vmOpts: Record<string, unknown> = { hostPageSize, pageSize, guestMemoryMiB: guestMiB };
