@@ -244,9 +244,9 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
       else if (!ok) { err = TRACE_ERR_SYNTAX; errAt = <u32>(s - p); }
       if (err == 0) {
         lineNo++;
-        s = q + 1;
         if (emitAt != 0) emit(kind, addr, size);
-        else if (!replay(c, kind, addr, size, stop)) break;
+        else if (!replay(c, kind, addr, size, stop)) { s = q + 1; break; }
+        s = q + 1;
         continue;
       }
     }
