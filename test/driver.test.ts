@@ -174,6 +174,27 @@ describe('trace replay through a VM on an overcommitted host', () => {
   });
 });
 
+describe('guest-kernel accesses over a host', () => {
+  it('read and write guest page tables whose pages were swapped out: the host swaps them in first', async () => {
+    const s = await setup(2);
+    s.core.translateOrThrow(DATA, 'write');
+    const cr3 = s.core.vm.cr3;
+    const top = cr3 + BigInt((DATA / 2 ** 39) & 511) * 8n;
+    const entry = s.core.guestRead64(top);
+    expect(entry & 1n).toBe(1n); // present: it points at the next table
+    const before = s.vm.stats().SWR;
+    s.vm.pageOut(s.vm.pages);
+    expect(s.vm.pageState(Number(cr3 >> 12n))).toBe(PState.Swapped);
+    expect(s.core.guestRead64(top)).toBe(entry);
+    expect(s.vm.stats().SWR).toBeGreaterThan(before);
+    s.vm.pageOut(s.vm.pages);
+    s.core.guestWrite64(top + 8n, 0n); // a not-present entry next to it, on a page swapped out again
+    expect(s.core.guestRead64(top)).toBe(entry);
+    expect(() => s.core.guestRead64(BigInt(s.vm.pages) * 4096n)).toThrow(/gpa: got \d+, expected a guest-physical address the VM can back/);
+    s.host.audit();
+  });
+});
+
 describe('the fault driver gives up', () => {
   const stop = (progress: boolean): HostStop => ({ need: 'noFrame', gppn: asGppn(5), end: asGppn(6), gpa: asGpa(5 * PAGE + 12), progress });
 
@@ -264,6 +285,23 @@ describe('the fault driver gives up', () => {
     expect(g.gppn).toBe(Math.floor(g.gpa / PAGE));
     expect(g.gppn).toBeGreaterThanOrEqual(s.vm.guestOsRange!.first);
     s.host.audit();
+  });
+
+  it('a guest-kernel write: a page nobody finds a frame for', async () => {
+    const s = await starved();
+    const os = s.vm.guestOsRange!;
+    let err: unknown;
+    for (let g = os.end - 1; g > os.first && err === undefined; g--) {
+      try {
+        s.core.guestWrite64(g * PAGE, 1n);
+      } catch (x) {
+        err = x;
+      }
+    }
+    expect(err).toBeInstanceOf(GaveUpError);
+    const g = err as GaveUpError;
+    expect([g.vm, g.need, g.rounds, s.calls()]).toEqual(['b', 'noFrame', MAX_HOST_ROUNDS, MAX_HOST_ROUNDS]);
+    expect(g.operation).toBe(`a guest-kernel write at gPA 0x${g.gpa.toString(16)}`);
   });
 
   it('trace replay: a record nobody finds a frame for', async () => {

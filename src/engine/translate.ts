@@ -207,10 +207,19 @@ export class Translate {
   gosAttach(vm: number, lo: number, hi: number): void { this.x.gosAttach(vm, lo, hi); }
   /** A zeroed root table for a new guest address space of `vm`: its gPA, or -1 when the guest OS range is full. */
   gosNewRoot(vm: number): number { return this.x.gosNewRoot(vm); }
-  /** Guest-kernel write of the u64 `value` at `gpa` of the VM on core `ctx`; false when the page cannot be backed. */
+  /** Guest-kernel write of the u64 `value` at `gpa` of the VM on core `ctx`; false when the page cannot be backed (kernelStop says whether the host can help). */
   guestWrite64(ctx: number, gpa: number, value: bigint): boolean { return this.x.guestWrite64(ctx, gpa, value); }
-  /** Guest-kernel read of the u64 at `gpa` of the VM on core `ctx` (0n on failure). */
-  guestRead64(ctx: number, gpa: number): bigint { return this.x.guestRead64(ctx, gpa); }
+  /** Guest-kernel read of the u64 at `gpa` of the VM on core `ctx`; null on failure (kernelStop says whether the host can help). */
+  guestRead64(ctx: number, gpa: number): bigint | null {
+    const v = this.x.guestRead64(ctx, gpa);
+    return v === 0n && this.g.view.getUint32(this.at(ctx) + this.ctx.faultKind, true) !== 0 ? null : v;
+  }
+  /** The fault driver's stop for the guest-kernel access that just failed on core `ctx`, or null when the host cannot resolve it. */
+  kernelStop(ctx: number): HostStop | null {
+    const f = this.lastFault(ctx);
+    const need = f.kind === FaultKind.NoFrame ? 'noFrame' : f.kind === FaultKind.Host ? this.needOf(f.code) : null;
+    return need === null ? null : this.stopAt(f.address, need, false);
+  }
   /**
    * Powers off the paging of `vm`: frees its EPT or shadow tables, drops every cached translation
    * naming it on every core, detaches the cores running it, clears its paging state; the tables freed.

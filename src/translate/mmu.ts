@@ -667,19 +667,51 @@ export class Mmu {
     this.engine.translate.invept(this.ctx, type === 'all' ? 2 : 1, vm.id);
   }
 
-  /** The guest kernel writes a u64 into guest-physical memory (traps in shadow mode if it is a shadowed table). */
+  /**
+   * The guest kernel writes a u64 into guest-physical memory (traps in shadow mode if it is a
+   * shadowed table). Over a Host, a page swapped out or no free frame is resolved by the host
+   * first (the fault driver).
+   */
   guestWrite64(gpa: bigint | number, value: bigint): void {
-    void this.vm;
+    const vm = this.vm;
     const at = checkGpa('gpa', gpa);
     if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) throw new ConfigError('value', value, 'a bigint in [0, 2^64)');
-    if (!this.engine.translate.guestWrite64(this.ctx, at, value)) {
-      throw new ConfigError('gpa', gpa, 'a guest-physical address the VM can back');
-    }
+    const t = this.engine.translate;
+    if (t.guestWrite64(this.ctx, at, value)) return;
+    this.driveKernel(vm, at, 'write', () => (t.guestWrite64(this.ctx, at, value) ? true : null));
   }
-  /** The guest kernel reads a u64 from guest-physical memory. */
+  /** The guest kernel reads a u64 from guest-physical memory (over a Host, as guestWrite64 does). */
   guestRead64(gpa: bigint | number): bigint {
-    void this.vm;
-    return this.engine.translate.guestRead64(this.ctx, checkGpa('gpa', gpa));
+    const vm = this.vm;
+    const at = checkGpa('gpa', gpa);
+    const t = this.engine.translate;
+    const v = t.guestRead64(this.ctx, at);
+    if (v !== null) return v;
+    return this.driveKernel(vm, at, 'read', () => t.guestRead64(this.ctx, at));
+  }
+
+  /**
+   * A guest-kernel access at `gpa` that failed: over a Host, through the fault driver until
+   * `access` (the access again) returns a value; a ConfigError for a failure the host cannot
+   * resolve (an address the VM cannot back).
+   */
+  private driveKernel<T>(vm: MmuVm, gpa: number, kind: 'read' | 'write', access: () => T | null): T {
+    const t = this.engine.translate;
+    const refuse = () => new ConfigError('gpa', gpa, 'a guest-physical address the VM can back');
+    const stop = this.host ? t.kernelStop(this.ctx) : null;
+    if (!stop) throw refuse();
+    let result: T | null = null;
+    drive(this.host!.vmById(vm.id).faultResolver, {
+      step: () => {
+        result = access();
+        if (result !== null) return null;
+        const s = t.kernelStop(this.ctx);
+        if (!s) throw refuse();
+        return s;
+      },
+      operation: () => `a guest-kernel ${kind} at gPA 0x${gpa.toString(16)}`,
+    }, stop);
+    return result!;
   }
   /** The EPTP of the current VM (0 outside ept mode). */
   eptPointer(vm: MmuVm = this.vm): bigint {
