@@ -17,6 +17,9 @@
  *             hint no counter knows of; a page made shared with no entry
  *   paging    an EPT table pointer, leaf target or permission rewritten; a shadow leaf's target
  *             or permission rewritten; a table count skewed; orphan page-table and hypervisor frames
+ *   policy    a block's free count skewed; a large page's LARGE bit cleared on one entry, one of its
+ *             pages given back (freed, Unbacked, counts kept right), two of its frames swapped
+ *             (owners kept right); the cap on users per shared frame lowered under a frame
  *
  * The target is (vm, gppn) in the state the corruption needs (Mapped, Shared, Zero, Compressed,
  * with an EPT or shadow leaf), and `arg` a second frame where one is needed. Returns the MPN or
@@ -27,7 +30,7 @@
 import { Region, regionOffset, regionSize } from "./ram/memmap";
 import {
   frameAlloc, frameGet, framePut, frameAux, frameSetAux, frameSetLink, frameLink, frameKind, frameAddr, framesTotal, FrameKind,
-  framesDebugSkew, framesDebugTakeFree, framesDebugSetRefs,
+  framesDebugSkew, framesDebugTakeFree, framesDebugSetRefs, framesDebugSkewBlock,
 } from "./ram/frames";
 import {
   zslotAlloc, zslotSetPrev, zpoolDebugFreeHead, zpoolDebugSetLen, zpoolDebugSetVm, zpoolDebugUnlinkFree, zpoolDebugSkewVmFrames,
@@ -36,9 +39,10 @@ import {
 import { gpaOf, mpnOf } from "./ram/addr";
 import * as A from "./ram/invariants";
 import {
-  PState, VmF, vmTotal, vmEntry, vmGet, vmSet, vmPages, vmSalt, pmapAddr, pmapSet, pstate, pframe, STATE_MASK, MARK, PENDING,
-  SHARED_OWNER,
+  PState, VmF, vmTotal, vmEntry, vmGet, vmSet, vmPages, vmSalt, pmapAddr, pmapSet, pstate, pframe, pentry, STATE_MASK, MARK, PENDING,
+  SHARED_OWNER, LARGE,
 } from "./reclaim/pmap";
+import { sharingSetMaxSharing } from "./reclaim/sharing";
 import { zipDebugUnlink } from "./reclaim/zipcache";
 import { ADDR_MASK, EPT_W, PTE_RW, levelIndex, eptLeaf } from "./translate/entries";
 import { pget, pset, P_EPTROOT, P_HLEVELS, P_MODE, P_EPTTABLES, P_SHADOWTABLES, MODE_SHADOW, NONE } from "./translate/cores";
@@ -125,6 +129,10 @@ function corrupt(code: u32, vm: u32, gppn: u32, arg: u32): u32 {
   if (code == A.AUDIT_ZPOOL_FRAMES) return frameAlloc(<u32>FrameKind.Zpool);
   if (code == A.AUDIT_PT_FRAMES) return frameAlloc(<u32>FrameKind.PageTable);
   if (code == A.AUDIT_HV_FRAMES) return frameAlloc(<u32>FrameKind.Hypervisor);
+  // a block's free count one too high: the block of frame 0 (the watermark's region counts too)
+  if (code == A.AUDIT_FRAME_BLOCKS) { framesDebugSkewBlock(0, -1); return 0; }
+  // a cap of 2 users under frames the scanner gave more (a domain's zero frame)
+  if (code == A.AUDIT_SHARE_CAP) { sharingSetMaxSharing(2); return 0; }
   // a slot allocated for no page, owned by an id no VM has (so no VM's zip-cache counts change)
   if (code == A.AUDIT_ZPOOL_SLOT_OWNERS) return zslotAlloc(0, 1, NO_VM, 0);
   if (code == A.AUDIT_ZPOOL_FREE_LIST || code == A.AUDIT_ZPOOL_COUNTS) {
@@ -175,6 +183,28 @@ function corrupt(code: u32, vm: u32, gppn: u32, arg: u32): u32 {
   const p = pmapAddr(vm, gppn);
   const e = load<u64>(p);
   if (code == A.AUDIT_PMAP_BAD_STATE) { store<u64>(p, (e & ~STATE_MASK) | 9); return 0; }
+  if (e & LARGE) {
+    const m = pframe(e);
+    if (code == A.AUDIT_LARGE_PARTIAL) { store<u64>(p, e & ~LARGE); return m; }
+    if (code == A.AUDIT_LARGE_NOT_MAPPED) {
+      // the page given back as if ballooned out of a broken group: frame freed, counts right, LARGE kept
+      framePut(m);
+      pmapSet(vm, p, e, pentry(PState.Unbacked, 0) | LARGE);
+      return m;
+    }
+    if (code == A.AUDIT_LARGE_FRAMES) {
+      // this page and the next trade frames; each frame's owner follows, so only the order is wrong
+      const g2 = gppn ^ 1;
+      const p2 = pmapAddr(vm, g2);
+      const e2 = load<u64>(p2);
+      const m2 = pframe(e2);
+      store<u64>(p, (e & 0xFFFFFFFF) | (<u64>m2 << 32));
+      store<u64>(p2, (e2 & 0xFFFFFFFF) | (<u64>m << 32));
+      frameSetAux(m, g2);
+      frameSetAux(m2, gppn);
+      return m2;
+    }
+  }
   if (code == A.AUDIT_PMAP_MARK_LEFT) { store<u64>(p, e | MARK); return 0; }
   if (code == A.AUDIT_PMAP_PENDING) { store<u64>(p, e | PENDING); return 0; }
   const m = pframe(e);

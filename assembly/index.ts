@@ -3,7 +3,7 @@
  * file only re-exports them and sets them up in `init`, in memory-map order.
  */
 
-import { layout, INIT_OK } from "./ram/memmap";
+import { layout, INIT_OK, cfg, Cfg } from "./ram/memmap";
 import { framesInit, FrameKind } from "./ram/frames";
 import { pmapInit } from "./reclaim/pmap";
 import { mmuInit } from "./translate/cores";
@@ -12,6 +12,8 @@ import { zpoolInit } from "./ram/zpool";
 import { sharingInit } from "./reclaim/sharing";
 import { coherenceInit } from "./translate/coherence";
 import { CENTRY } from "./translate/tlb";
+import { simInit } from "./guest/state";
+import { contentInit } from "./workload/content";
 
 export {
   PAGE_SIZE, configCount, configName, configPtr, mapCount, mapName, mapOffset, mapSize,
@@ -20,9 +22,10 @@ export {
 export { layoutCount, layoutName, layoutOffset, layoutSize, callCtxPtr } from "./layout";
 export {
   NO_FRAME, frameAlloc, frameGet, framePut, frameRefs, frameKind, framesTotal, framesFree, framesUsed,
+  frameAllocBlock, frameBlockFree,
 } from "./ram/frames";
 export {
-  vmCreate, vmTotal, pmapEntries, pmapState, pmapFrame, pmapSample,
+  vmCreate, vmSetLimit, vmSetCacheCap, vmTotal, pmapEntries, pmapState, pmapFrame, pmapSample,
   vmStateCount, vmStatCount, vmStatName, vmStat, vmSharedSaved, FAULT_NO_FRAME, FAULT_RANGE, FAULT_IO, FAULT_LIMIT,
 } from "./reclaim/pmap";
 export {
@@ -38,14 +41,21 @@ export {
   zslotAlloc, zslotFree, zslotLen, zslotClass, zpoolSlotsUsed, zpoolFrames, zpoolStoredBytes, zpoolWastedBytes,
   zpoolAudit, NO_SLOT,
 } from "./ram/zpool";
-export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS } from "./reclaim/zipcache";
+export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS, zipSetPoolCap, zipPoolCap, zipPoolRejects } from "./reclaim/zipcache";
 export {
   reclaimSeed, reclaimSelect, reclaimEvict, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
+  reclaimShareFirst,
 } from "./reclaim/pageout";
-export { balloonInflate, balloonDeflate, BALLOON_BAD_RANGE, BALLOON_DUPLICATE, BALLOON_BAD_STATE } from "./reclaim/balloon";
+// the host policies' mechanisms: large pages, working-set sampling (src/policy)
+export {
+  largeAllow, largeAllowed, vmSetLarge, pmapLarge, largeBreak, largeBreakAll, largeGroups, largeAllocs, largeBreaks, largeFailed,
+} from "./reclaim/large";
+export { wsSample } from "./translate/wsample";
+export { balloonInflate, balloonDeflate, BALLOON_BAD_RANGE, BALLOON_DUPLICATE, BALLOON_BAD_STATE, pagesDiscard } from "./reclaim/balloon";
 export {
   shareScan, sharedCount, sharingHints, sharingFullScans, sharingVolatile, sharingScanned, sharingMerged, sharingLargeSkipped,
   sharingCapacity, sharingPassPages, sharingCursor, SCAN_SEQUENTIAL, SCAN_RANDOM,
+  sharingSetMaxSharing, sharingMaxSharing, sharingMaxUsers, sharingLargeHashed, sharingBrokenMerged,
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
 export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64, xxh64Pages, xxh3Pages, xxh64PageList } from "./codec/hash";
@@ -69,6 +79,20 @@ export {
   LZ4_TRAILING, LZ4_SIZE_MISMATCH, LZ4_BAD_SIZE, LZ4_BAD_OFFSETS, lz4CompressPacked, lz4DecompressPacked,
 } from "./codec/lz4";
 
+// the simulation: guest OS model (guest/), workloads and content (workload/); TypeScript reads the
+// guests' headers by name (layout.ts "simVm.*") and the images' region by name (memory map "simContent")
+export {
+  simSetNow, simSetMix, guestSwapSlot, R_DONE, R_HOST, R_GUEST_FREE, R_GUEST_SWAPIN, R_ERROR, R_MORE,
+} from "./guest/state";
+export { guestSetup, guestBoot, guestFreeBalloon, guestRelease, guestZero, guestReport, guestAudit } from "./guest/alloc";
+export {
+  guestTake, guestDropCache, guestDeflateSelect, guestSwapSelect, guestSwapCommit, guestSwapIn, guestBatchReset,
+  TAKE_FREE, TAKE_CACHE,
+} from "./guest/reclaim";
+export { contentImageSet, contentGenerate, contentFillPage, K_ZERO, K_IMAGE, K_TEXT, K_BINARY, K_RANDOM, K_UNIQUE } from "./workload/content";
+export { simWorkload, simStepBegin, simTouch, simSeen, simTraceRun, samplerZipfCounts } from "./guest/touch";
+export { simVerifyBegin, simVerify, simVerifyPages, simVerifyGuestList, simVerifyVpages } from "./guest/verify";
+
 // The values of enums TypeScript mirrors (src/engine/ram.ts FrameKind, src/engine/translate.ts FaultKind), exported
 // so that the gateway checks the two sides agree when it loads the module (PState is kept by the order of vmStatName).
 export { FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_GUEST_OOM, FK_NONCANONICAL, FK_NO_FRAME } from "./translate/walk";
@@ -91,5 +115,7 @@ export function init(): i32 {
   zpoolInit();
   sharingInit();
   coherenceInit();
+  simInit(<u32>cfg(Cfg.MaxVMs), <u32>cfg(Cfg.GuestPages));
+  contentInit();
   return INIT_OK;
 }

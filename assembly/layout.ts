@@ -19,6 +19,10 @@
  *   pageSum      a page to checksum for swap, its seed and its XXH64 (codec/hash.ts)
  *   batchIn, batchOut, batchAddr   translation batch records (translate/walk.ts)
  *   zipSurvey    the result of zipSurvey (reclaim/zipcache.ts)
+ *   simVm        a simulated guest's header, the slots TypeScript reads or writes, 8 bytes each
+ *                (u64 counts and keys, f64 simulated ns; guest/state.ts S), at region sim + vm x size
+ *   guestVictim  a guest swap victim: GPPN and virtual page (guest/reclaim.ts)
+ *   guestSlot    a virtual page in guest swap and its slot (guest/verify.ts)
  *   staging      the windows of the staging region, offsets from its start (below)
  *
  * Staging windows (the staging region's use by a Host, its VMs and its MMU cores):
@@ -33,12 +37,19 @@
  *                  aux       (grows)    balloon lists, audit scratch (never used during a translation)
  *                  mmuRetry  256 KiB    indices (u32) of a batch's records that wait for the host
  *                  mmu       (grows)    an MMU core's batch records over a Host
+ *     (at mmu)     simList   256 KiB    the simulation's GPPN lists (u32): balloon, release, report, zero
+ *                  simSlots  256 KiB    a second u32 list: swap slots freed or given
+ *                  simPairs  512 KiB    guestVictim, guestSlot or swapInEntry records
+ *                  simPages  1 MiB      pages: guest swap batches, the oracle's swap reads, generated pages
  *
  * Why the MMU's windows start at aux: a translation batch over a Host may meet a swapped-out page
  * or a full machine memory midway, and the host resolves it (swap-in, page-out) through the
  * windows below aux while the batch's records wait in staging. aux users (balloon lists, audits)
  * never run inside a batch, so they may share the space above. A window of size 0 runs to the
- * end of the staging region, which grows on demand. An engine with no Host (the utility engine,
+ * end of the staging region, which grows on demand. The simulation's windows share the MMU's
+ * space: a simulation never runs inside an MMU batch (its touches translate inside WebAssembly)
+ * nor a batch inside a simulation call, and a host fault met by either uses only the windows
+ * below aux. An engine with no Host (the utility engine,
  * a standalone Mmu) uses the whole region from its start for one call at a time.
  */
 
@@ -51,6 +62,7 @@ import { REQ_ENTRY, Req } from "./reclaim/pageout";
 import { BATCH_RECORD, BatchIn, BatchOut, BATCH_ADDR } from "./translate/walk";
 import { SURVEY_RECORD, SURVEY_HISTOGRAM, SURVEY_BYTES, ZIP_HIST_BUCKETS } from "./reclaim/zipcache";
 import { PAGE_SUM, PageSum } from "./codec/hash";
+import { S, SIM_VM, O_FREE, O_KERNEL, O_CACHE, O_VPAGE, O_BALLOON, O_RESERVED, VICTIM_ENTRY, Victim, GUEST_SLOT_ENTRY, GuestSlot } from "./guest/state";
 
 export { callCtxPtr };
 
@@ -69,6 +81,20 @@ const W_AUX: u32 = W_SUMS + STAGE_BATCH * PAGE_SUM;
 const W_MMU_RETRY: u32 = W_AUX;
 const W_MMU_RETRY_SIZE: u32 = (1 << 16) * 4;
 const W_MMU: u32 = W_MMU_RETRY + W_MMU_RETRY_SIZE;
+/** Entries of one simulation list, and pages of one simulation page batch. */
+const SIM_LIST_MAX: u32 = 1 << 16;
+const SIM_PAGES: u32 = 256;
+const W_SIM_LIST: u32 = W_MMU;
+const W_SIM_SLOTS: u32 = W_SIM_LIST + SIM_LIST_MAX * 4;
+const W_SIM_PAIRS: u32 = W_SIM_SLOTS + SIM_LIST_MAX * 4;
+const W_SIM_PAGES: u32 = W_SIM_PAIRS + SIM_LIST_MAX * VICTIM_ENTRY;
+
+/** Offset of header slot `f` of a simVm record. */
+// @ts-ignore: decorator
+@inline function slot(f: S): u32 { return <u32>f << 3; }
+/** Offset of the header slot counting the pages of owner kind `k`. */
+// @ts-ignore: decorator
+@inline function owned(k: u32): u32 { return (<u32>S.Owned + k) << 3; }
 
 const NAMES: StaticArray<string> = [
   "callCtx",
@@ -82,6 +108,7 @@ const NAMES: StaticArray<string> = [
   "callCtx.balloonSlotsFreed",
   "callCtx.scanMerged",
   "callCtx.lz4Error",
+  "callCtx.pageoutShared",
 
   "mmuCtx",
   "mmuCtx.faultAddr",
@@ -161,6 +188,55 @@ const NAMES: StaticArray<string> = [
   "zipSurvey.histogram",
   "zipSurvey.bytes",
 
+  "simVm",
+  "simVm.free",
+  "simVm.kernel",
+  "simVm.cache",
+  "simVm.resident",
+  "simVm.balloon",
+  "simVm.reserved",
+  "simVm.swapHeld",
+  "simVm.ctx",
+  "simVm.vaBase",
+  "simVm.dataKey",
+  "simVm.vmKey",
+  "simVm.rng",
+  "simVm.imgAt",
+  "simVm.tauNs",
+  "simVm.hitNs",
+  "simVm.guestPfNs",
+  "simVm.exitNs",
+  "simVm.firstTouchNs",
+  "simVm.cowNs",
+  "simVm.unzipNs",
+  "simVm.nsPerCycle",
+  "simVm.newPageNs",
+  "simVm.asked",
+  "simVm.done",
+  "simVm.usedNs",
+  "simVm.pending",
+  "simVm.stallNs",
+  "simVm.translateNs",
+  "simVm.inherentNs",
+  "simVm.workNs",
+  "simVm.touches",
+  "simVm.doublePaging",
+  "simVm.rGppn",
+  "simVm.rVp",
+  "simVm.rCode",
+  "simVm.cursor",
+  "simVm.batchN",
+  "simVm.batchM",
+  "simVm.verifyBytes",
+  "simVm.verifyBad",
+  "simVm.verifyFirst",
+  "guestVictim",
+  "guestVictim.gppn",
+  "guestVictim.vp",
+  "guestSlot",
+  "guestSlot.vp",
+  "guestSlot.slot",
+
   "staging",
   "staging.data",
   "staging.inList",
@@ -172,6 +248,10 @@ const NAMES: StaticArray<string> = [
   "staging.aux",
   "staging.mmuRetry",
   "staging.mmu",
+  "staging.simList",
+  "staging.simSlots",
+  "staging.simPairs",
+  "staging.simPages",
 ];
 
 /** Offset and size of entry i, at 2i and 2i + 1 (same order as NAMES). */
@@ -187,6 +267,7 @@ const GEOMETRY: StaticArray<u32> = [
   <u32>Call.BalloonSlotsFreed, 4,
   <u32>Call.ScanMerged, 4,
   <u32>Call.Lz4Error, 4,
+  <u32>Call.PageoutShared, 4,
 
   0, MMU_CTX,
   <u32>Res.FaultAddr, 8,
@@ -266,6 +347,55 @@ const GEOMETRY: StaticArray<u32> = [
   SURVEY_HISTOGRAM, ZIP_HIST_BUCKETS * 4,
   SURVEY_BYTES, 4,
 
+  0, SIM_VM,
+  owned(O_FREE), 8,
+  owned(O_KERNEL), 8,
+  owned(O_CACHE), 8,
+  owned(O_VPAGE), 8,
+  owned(O_BALLOON), 8,
+  owned(O_RESERVED), 8,
+  slot(S.SwapHeld), 8,
+  slot(S.Ctx), 8,
+  slot(S.VaBase), 8,
+  slot(S.DataKey), 8,
+  slot(S.VmKey), 8,
+  slot(S.Rng), 8,
+  slot(S.ImgAt), 8,
+  slot(S.TauNs), 8,
+  slot(S.HitNs), 8,
+  slot(S.GuestPfNs), 8,
+  slot(S.ExitNs), 8,
+  slot(S.FirstTouchNs), 8,
+  slot(S.CowNs), 8,
+  slot(S.UnzipNs), 8,
+  slot(S.NsPerCycle), 8,
+  slot(S.NewPageNs), 8,
+  slot(S.Asked), 8,
+  slot(S.Done), 8,
+  slot(S.UsedNs), 8,
+  slot(S.Pending), 8,
+  slot(S.StallNs), 8,
+  slot(S.TranslateNs), 8,
+  slot(S.InherentNs), 8,
+  slot(S.WorkNs), 8,
+  slot(S.Touches), 8,
+  slot(S.DoublePaging), 8,
+  slot(S.RGppn), 8,
+  slot(S.RVp), 8,
+  slot(S.RCode), 8,
+  slot(S.Cursor), 8,
+  slot(S.BatchN), 8,
+  slot(S.BatchM), 8,
+  slot(S.VerifyBytes), 8,
+  slot(S.VerifyBad), 8,
+  slot(S.VerifyFirst), 8,
+  0, VICTIM_ENTRY,
+  <u32>Victim.Gppn, 4,
+  <u32>Victim.Vp, 4,
+  0, GUEST_SLOT_ENTRY,
+  <u32>GuestSlot.Vp, 4,
+  <u32>GuestSlot.Slot, 4,
+
   0, W_MMU,
   W_DATA, W_DATA_SIZE,
   W_IN_LIST, STAGE_BATCH * SWAPIN_ENTRY,
@@ -277,6 +407,10 @@ const GEOMETRY: StaticArray<u32> = [
   W_AUX, 0,
   W_MMU_RETRY, W_MMU_RETRY_SIZE,
   W_MMU, 0,
+  W_SIM_LIST, SIM_LIST_MAX * 4,
+  W_SIM_SLOTS, SIM_LIST_MAX * 4,
+  W_SIM_PAIRS, SIM_LIST_MAX * VICTIM_ENTRY,
+  W_SIM_PAGES, SIM_PAGES * PAGE,
 ];
 
 /** Number of layout entries. */

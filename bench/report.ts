@@ -31,7 +31,9 @@ function rate(b: Bench, u: Unit): { value: number; text: string } {
   if (u.unit === 'B') {
     return perSec >= 1e9 ? { value: perSec, text: `${(perSec / 1e9).toFixed(2)} GB/s` } : { value: perSec, text: `${(perSec / 1e6).toFixed(0)} MB/s` };
   }
-  return perSec >= 1e6 ? { value: perSec, text: `${(perSec / 1e6).toFixed(2)} M/s` } : { value: perSec, text: `${(perSec / 1e3).toFixed(1)} k/s` };
+  if (perSec >= 1e6) return { value: perSec, text: `${(perSec / 1e6).toFixed(2)} M/s` };
+  // below a thousand per second (simulated seconds per wall second): two decimals, not 0.0 k/s
+  return perSec >= 1e3 ? { value: perSec, text: `${(perSec / 1e3).toFixed(1)} k/s` } : { value: perSec, text: `${perSec.toFixed(2)} /s` };
 }
 
 const rows: { group: string; task: string; where: string; rate: string; ratio: string; rme: string; value: number }[] = [];

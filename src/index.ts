@@ -1,13 +1,13 @@
 /**
  * memvisor: the public API. Everything a user imports from 'memvisor' is exported here: the
  * Host and its VMs, the Mmu (simulated cores), trace replay over bytes, codecs and hashes, the
- * report renderers, the typed errors, and the types of their options and results. The engine
- * (src/engine/) is internal.
+ * typed errors, the Simulation (scenarios, guests, workloads, policies), the report renderers,
+ * and the types of their options and results. The engine (src/engine/) is internal.
  *
  * No module reachable from here imports Node, so this entry bundles for a browser (a test
  * bundles it with esbuild and runs it in Chromium; another fails on any `node:` import in it).
- * What needs files (file swap, image files, trace files, report files, the live terminal view)
- * is in the Node entry, src/node.ts ('memvisor/node'), which exports all of this too.
+ * What needs files (file swap, image files, trace files, scenario files, report files, the live
+ * terminal view) is in the Node entry, src/node.ts ('memvisor/node'), which exports all of this too.
  */
 export {
   Host, pageTableOverhead, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult, type FrameCounts,
@@ -43,4 +43,17 @@ export {
 } from './errors.js';
 export { MAX_MACHINE_MIB, useModule, type EngineFlavor } from './engine/engine.js';
 export { PAGE as PAGE_SIZE, type Gva, type Gpa, type Gppn, type Hpa, type Mpn } from './engine/addr.js';
+export {
+  Simulation, VERSION, type RunResult, type Verified, type SimulationOptions,
+} from './sim/simulation.js';
+export {
+  parseScenario, scenarioJsonSchema, ScenarioSchema, ScenarioError, type Scenario, type ScenarioInput, type ScenarioProblem,
+  type VmScenario, type PhaseScenario, type CostsScenario,
+} from './sim/scenario.js';
+export { type Sample, type VmSample, type HostSample } from './sim/sample.js';
+export { resolveCosts, type ResolvedCosts, type SwapTier } from './sim/costs.js';
+export {
+  registerPolicy, createPolicy, policyKinds, BasicPolicy, type Policy, type PolicyContext, type PolicyVm, type PolicyFactory,
+} from './policy/index.js';
+export { GuestOs, OOM_DEFLATE_PAGES, type GuestCounts } from './guest/guest.js';
 export * from './report/index.js';

@@ -29,6 +29,8 @@ function guestGppn(core: Mmu, va: bigint): number {
 
 interface Scene {
   host: Host;
+  /** a VM holding one 2 MiB large page (GPPNs 0 .. 511) */
+  big: VM;
   a: VM;
   b: VM;
   c: VM;
@@ -53,6 +55,11 @@ async function scene(flavor?: 'release'): Promise<Scene> {
   const gone = host.addVM({ name: 'gone', memoryMiB: 1, salt: 1 }); // powered off below: a retired entry between live VMs
   const ept = host.addVM({ name: 'ept', memoryMiB: 2, mmu: 'ept', salt: 3 });
   const shadow = host.addVM({ name: 'shadow', memoryMiB: 2, mmu: 'shadow', salt: 4 });
+  // a large page first, while every block is whole: GPPNs 0 .. 511 of `big` in one aligned block
+  const big = host.addVM({ name: 'big', memoryMiB: 2, salt: 5, largePages: true });
+  host.allowLargePages(true);
+  big.writePhys(3 * PAGE, random());
+  host.allowLargePages(false);
   const common = Array.from({ length: 30 }, random);
   for (let g = 0; g < 60; g++) a.writePhys(g * PAGE, g < 30 ? common[g] : random());
   for (let g = 60; g < 70; g++) {
@@ -94,7 +101,7 @@ async function scene(flavor?: 'release'): Promise<Scene> {
   }
   const [eptPrivate, eptShared] = pages.get(ept)!;
   const [shadowPrivate, shadowShared] = pages.get(shadow)!;
-  return { host, a, b, c, ept, shadow, eptPrivate, eptShared, shadowPrivate, shadowShared };
+  return { host, big, a, b, c, ept, shadow, eptPrivate, eptShared, shadowPrivate, shadowShared };
 }
 
 /** The first GPPN of `vm` in `state`. */
@@ -169,6 +176,14 @@ const CASES: Record<string, Case> = {
   SHADOW_LEAF_WRITABLE: { target: (s) => ({ vm: s.shadow, gppn: s.shadowShared }), where: (s, t, m) => ({ vm: 'shadow', mpn: m }) },
   PT_FRAMES: { where: (s) => ({ expected: s.host.stats().host.pageTableFrames, found: s.host.stats().host.pageTableFrames + 1 }) },
   HV_FRAMES: { where: () => ({ expected: 0, found: 1 }) },
+  FRAME_BLOCKS: { where: () => ({ mpn: 0, expected: 0, found: 65535 }) },
+  LARGE_PARTIAL: { target: (s) => ({ vm: s.big, gppn: 7 }), where: () => ({ vm: 'big', gppn: 7 }) },
+  LARGE_NOT_MAPPED: { target: (s) => ({ vm: s.big, gppn: 8 }), where: () => ({ vm: 'big', gppn: 8, state: 'Unbacked' }) },
+  LARGE_FRAMES: {
+    target: (s) => ({ vm: s.big, gppn: 10 }),
+    where: (s, t, m) => ({ vm: 'big', gppn: 10, mpn: m, expected: frame(s, s.big, 0) + 10, found: frame(s, s.big, 0) + 11 }),
+  },
+  SHARE_CAP: { where: (s) => ({ mpn: frame(s, s.a, first(s.a, PState.Zero)), expected: 2, found: counts(s, s.a).zero }) },
 };
 
 describe('audit: every invariant fires on its own corruption, naming where', () => {
@@ -186,6 +201,8 @@ describe('audit: every invariant fires on its own corruption, naming where', () 
     expect(s.ept.pageState(s.eptShared)).toBe(PState.Shared);
     expect(s.shadow.pageState(s.shadowShared)).toBe(PState.Shared);
     expect(s.ept.pageState(s.eptPrivate)).toBe(PState.Mapped);
+    expect(s.big.stats().largePages).toBe(1);
+    expect(frame(s, s.big, 0) % 512).toBe(0);
   });
 
   it('has one case per invariant the module names', () => {

@@ -299,6 +299,34 @@ describe('Mmu over a Host: set-up and validation', () => {
     other.close();
   });
 
+  it('two shadow VMs building page tables at the same GPPNs each find their own shadow tracking', async () => {
+    const host = await Host.create({ machineMemoryMiB: 64 });
+    const vms = [host.addVM({ name: 'a', memoryMiB: 8, mmu: 'shadow' }), host.addVM({ name: 'b', memoryMiB: 8, mmu: 'shadow' })];
+    const cores = vms.map((vm) => {
+      const c = host.mmu();
+      c.attach(vm);
+      return c;
+    });
+    const rnd = prng(5);
+    const seen = vms.map(() => new Map<bigint, bigint>());
+    // both guests build page tables at the same GPPNs of their own VM; PTE writes into shadowed
+    // tables must find each VM's own tracking
+    for (let round = 0; round < 6; round++) {
+      for (let v = 0; v < 2; v++) {
+        for (let i = 0; i < 64; i++) {
+          const va = 0x400000n + BigInt(Math.floor(rnd() * 512)) * 0x200000n + BigInt(Math.floor(rnd() * 4)) * 0x1000n;
+          const hpa = cores[v].translateOrThrow(va, 'write');
+          const was = seen[v].get(va);
+          if (was !== undefined) expect(hpa).toBe(was);
+          seen[v].set(va, hpa);
+        }
+      }
+    }
+    host.audit();
+    expect(host.stats().vms.map((s) => s.paging!.shadowTables > 0)).toEqual([true, true]);
+    host.close();
+  });
+
   it('two shadow VMs keep their own shadow tracking: setting up one does not blind coherence for the other', async () => {
     const host = await Host.create({ machineMemoryMiB: 8 });
     const a = host.addVM({ name: 'a', memoryMiB: 2, mmu: 'shadow' });

@@ -73,6 +73,34 @@ describe('layouts', () => {
     expect(w.mmu.offset).toBe(w.mmuRetry.offset + w.mmuRetry.size);
   });
 
+  it("the simulation's windows share the MMU's space and chain without overlap; its header slots are distinct and inside the header", () => {
+    const g = new Gateway({ module: moduleOf('debug'), flavor: 'debug', config });
+    const w = g.windows('staging', ['mmu', 'simList', 'simSlots', 'simPairs', 'simPages']);
+    expect(w.simList.offset).toBe(w.mmu.offset);
+    const sim = [w.simList, w.simSlots, w.simPairs, w.simPages];
+    for (let i = 1; i < sim.length; i++) expect(sim[i].offset).toBe(sim[i - 1].offset + sim[i - 1].size);
+    const size = g.record('simVm', {}).size;
+    const slots = g.group('simVm', 8); // every slot is 8 bytes (u64 or f64), else a ConfigError
+    expect(slots.length).toBeGreaterThan(30);
+    expect(new Set(slots.map(([, at]) => at)).size).toBe(slots.length);
+    for (const [name, at] of slots) expect(at + 8, name).toBeLessThanOrEqual(size);
+    expect(() => g.record('guestVictim', { gppn: 8 })).toThrow(/guestVictim.gppn", expected a field of 8 bytes \(the module says 4/);
+  });
+
+  it('regions sim and simContent are empty unless the engine is asked for them', () => {
+    expect(Engine.create({ machineMemoryMiB: 1 }).map.sim.size).toBe(0);
+    expect(Engine.create({ machineMemoryMiB: 1 }).map.simContent.size).toBe(0);
+    const e = Engine.create({ machineMemoryMiB: 1, simTables: true, simContentPages: 3 });
+    expect(e.map.sim.size).toBeGreaterThan(0);
+    expect(e.map.simContent.size).toBe(3 * 4096);
+    expect(e.workload.contentPages).toBe(3);
+    // the header read by name says what the guest model set up: page counts by owner
+    const vm = e.reclaim.vmCreate(1024, 0);
+    expect(e.guest.guestSetup(vm, 2, 3, 4, 10, asGppn(1000), asGppn(1024))).toBe(true);
+    const counts = (['kernel', 'cache', 'resident', 'reserved', 'free', 'balloon'] as const).map((f) => e.guest.get(vm, f));
+    expect(counts).toEqual([2, 3, 4, 24, 1024 - 2 - 3 - 4 - 24, 0]);
+  });
+
   it('MMU counters and costs are named by the module, in the order of the public types', () => {
     const e = Engine.create({ machineMemoryMiB: 1 });
     expect(e.translate.costNames()).toEqual(['tlbL1Hit', 'tlbL2Hit', 'walkRef', 'pwcHit', 'vmExit', 'guestPageFault', 'eptViolation', 'shadowFill', 'ptWriteEmulation']);

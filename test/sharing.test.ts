@@ -5,7 +5,7 @@ import { engineOf } from '../src/engine/engine.js';
 import { asGppn } from '../src/engine/addr.js';
 
 /** The MPN behind (vm, gppn), read from the pmap of the host's engine. */
-const frameOf = (host: Host, vm: VM, gppn: number) => engineOf(host).reclaim.pmapFrame(vm.id, asGppn(gppn));
+const frameOf = (host: Host, vm: VM, gppn: number) => engineOf(host).reclaim.pmapFrame(vm.id, asGppn(asGppn(gppn)));
 
 const PAGE = 4096;
 
@@ -170,6 +170,47 @@ describe('transparent page sharing', () => {
     host.shareScan();
     expect(host.stats().host.pages_volatile).toBeGreaterThan(0);
     host.audit();
+    host.close();
+  });
+});
+
+describe('max_page_sharing: a cap on the users of one shared frame (KSM)', () => {
+  it('600 equal pages with a cap of 256 take 3 frames (256 + 256 + 88 users); zero pages likewise; nothing lost', async () => {
+    const host = await Host.create({ machineMemoryMiB: 32, sharing: { salting: 'host', maxPageSharing: 256, order: 'sequential' } });
+    const a = host.addVM({ name: 'a', memoryMiB: 4 });
+    const page = Uint8Array.from({ length: PAGE }, (_, i) => (i * 7) & 0xff);
+    for (let g = 0; g < 600; g++) a.writePhys(g * PAGE, page);
+    a.writePhys(700 * PAGE, new Uint8Array(PAGE)); // one written zero page among 1024 - 601 untouched (unbacked) ones
+    for (let g = 701; g < 1000; g++) a.writePhys(g * PAGE, new Uint8Array(PAGE).fill(0));
+    host.shareScan();
+    host.shareScan(); // a second pass merges pages the first left as hints
+    host.audit();
+    const s = host.stats();
+    // 600 equal pages: frames of 256, 256 and 88 users; 300 written zero pages: 256 + 44
+    expect(s.host.pages_shared).toBe(3 + 2);
+    expect(s.host.guestFrames).toBe(5);
+    expect(s.vms[0].SHRD).toBe(900);
+    for (let g = 0; g < 600; g += 97) expect(Buffer.from(a.readPhys(g * PAGE, PAGE)).equals(Buffer.from(page))).toBe(true);
+    // the cap moves at run time; 0 lifts it
+    host.setMaxPageSharing(0);
+    const b = host.addVM({ name: 'b', memoryMiB: 1 });
+    for (let g = 0; g < 256; g++) b.writePhys(g * PAGE, page);
+    host.shareScan();
+    host.audit();
+    expect(() => host.setMaxPageSharing(1)).toThrow(/maxPageSharing: got 1, expected 0 \(no cap\) or at least 2/);
+    host.close();
+  });
+
+  it('the cap cannot be set below a frame\'s users; past that check the audit catches it (SHARE_CAP)', async () => {
+    const host = await Host.create({ machineMemoryMiB: 16, sharing: { salting: 'host' } });
+    const a = host.addVM({ name: 'a', memoryMiB: 1 });
+    const page = new Uint8Array(PAGE).fill(9);
+    for (let g = 0; g < 10; g++) a.writePhys(g * PAGE, page);
+    host.shareScan();
+    host.audit();
+    expect(() => host.setMaxPageSharing(4)).toThrow(/maxPageSharing: got 4, expected 0 or at least 10, the most users a shared frame has now/);
+    engineOf(host).reclaim.sharingSetMaxSharing(4); // past the host's check: the frame has 10 users
+    expect(() => host.audit()).toThrow(/invariant SHARE_CAP broken/);
     host.close();
   });
 });

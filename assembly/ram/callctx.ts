@@ -13,6 +13,7 @@
  *   +28  u32 balloonSlotsFreed swap slots the last balloonInflate released
  *   +32  u32 scanMerged       pages the last shareScan merged
  *   +36  i32 lz4Error         LZ4_* code of the page at which the last lz4DecompressPages stopped
+ *   +40  u32 pageoutShared    victims the last reclaimSelect merged by sharing instead (share before swap)
  *
  * One context serves every call: the module is single-threaded and each call writes its fields
  * before it returns, so they stay valid until the next call of the same mechanism.
@@ -30,6 +31,7 @@ export const enum Call {
   BalloonSlotsFreed = 28,
   ScanMerged = 32,
   Lz4Error = 36,
+  PageoutShared = 40,
   SIZE = 64,
 }
 

@@ -9,6 +9,8 @@
  *  22 .. 26   zpool       ram/zpool.ts         slots, their free lists and frames
  *  27 .. 32   sharing     reclaim/sharing.ts   the sharing table and the frames marked shared
  *  33 .. 40   paging      translate/audit.ts   page-table frames, EPT and shadow leaves; hypervisor frames
+ *  41 .. 45   policy mechanisms: the free frames of 2 MiB blocks (ram/frames.ts), large pages
+ *             (reclaim/large.ts), the cap on users per shared frame (reclaim/sharing.ts)
  *
  * Add a code at the end of its group's range only by renumbering after it: codes are contiguous
  * from 1, and AUDIT_TEXT holds one line per code in the same order (a test keeps them in step).
@@ -62,6 +64,12 @@ export const AUDIT_SHADOW_LEAF_WRITABLE: u32 = 38;
 export const AUDIT_PT_FRAMES: u32 = 39;
 export const AUDIT_HV_FRAMES: u32 = 40;
 
+export const AUDIT_FRAME_BLOCKS: u32 = 41;
+export const AUDIT_LARGE_PARTIAL: u32 = 42;
+export const AUDIT_LARGE_NOT_MAPPED: u32 = 43;
+export const AUDIT_LARGE_FRAMES: u32 = 44;
+export const AUDIT_SHARE_CAP: u32 = 45;
+
 const AUDIT_TEXT: StaticArray<string> = [
   "every invariant holds",
   // frames
@@ -110,6 +118,12 @@ const AUDIT_TEXT: StaticArray<string> = [
   "a writable shadow leaf reaches a shared frame, or a guest page-table page that a shadow table mirrors",
   "page-table frames differ from the EPT and shadow tables of all VMs plus the pad pool",
   "hypervisor frames are allocated, but nothing in the engine holds one",
+  // policy mechanisms
+  "a 2 MiB block's count of free frames (or the count of wholly free blocks) differs from the frame table",
+  "a large page is partial: some entries of its 2 MiB group lack the LARGE bit, or the group runs past the VM",
+  "a page of a large page is not Mapped",
+  "a large page's frames are not one aligned block in GPPN order",
+  "a shared frame has more users than the cap on users per frame (max_page_sharing)",
 ];
 
 /** What invariant `code` means, in words (a static string; "" for an unknown code). */

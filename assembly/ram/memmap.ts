@@ -15,6 +15,10 @@
  *   gpTrack      8 B x guestPages         per-GPPN shadow tracking: leaf rmap, shadowed-table link (shadow.ts)
  *   zslots       16 B x 4 x frames        metadata of every possible zpool slot (zpool.ts)
  *   shareTable   16 B x 2^k >= 4 x frames the TPS table: shared frames and hints (sharing.ts)
+ *   sim          simBytes                 the simulation's guest OS and workload tables
+ *                                         (guest/state.ts); empty unless asked for
+ *   simContent   4 KiB x simContentPages  the simulation's OS and file images, page by page
+ *                                         (workload/content.ts); empty unless asked for
  *   staging      >= stagingBytes          bulk data exchanged with TypeScript; the only region
  *                                         that can grow, so it is always last
  *
@@ -51,6 +55,21 @@ export const ZSLOT_ENTRY: u32 = 16;
 /** sharing.ts: one sharing-table entry. */
 export const SHARE_ENTRY: u32 = 16;
 
+/** guest/state.ts: one simulation header per VM. */
+export const SIM_VM_ENTRY: u32 = 1024;
+/** guest/state.ts: per guest page, a virtual-page word (8), an owner word (4) and a Zipf alias entry (8). */
+export const SIM_PAGE_BYTES: u32 = 20;
+/** guest/state.ts: one free-page-reporting block word per 2 MiB of guest memory (and one spare per VM). */
+export const SIM_BLOCK_ENTRY: u32 = 8;
+export const SIM_BLOCK_PAGES: u32 = 512;
+
+/** Bytes of region sim (guest/state.ts) for `maxVMs` VMs of `guestPages` pages in all; 0 when the simulation is off. */
+export function simRegionBytes(tables: bool, maxVMs: u64, guestPages: u64): u64 {
+  if (!tables) return 0;
+  return maxVMs * SIM_VM_ENTRY + guestPages * SIM_PAGE_BYTES + (guestPages / SIM_BLOCK_PAGES + maxVMs) * SIM_BLOCK_ENTRY
+    + 64 + 2 * PAGE_SIZE;
+}
+
 /** Sharing-table entries for `frames` machine frames: a power of two >= 4 per frame (at least 1024). */
 export function shareTableEntries(frames: u64): u64 {
   let n: u64 = 1024;
@@ -74,9 +93,13 @@ export const enum Cfg {
   MaxMmus = 4,
   /** bytes for TLB, page-walk-cache and nested-TLB entries of all MMU contexts together */
   MmuCacheBytes = 5,
-  COUNT = 6,
+  /** pages of region simContent: the simulation's OS and file images (workload/content.ts) */
+  SimContentPages = 6,
+  /** 1: the sim region holds the guest OS and workload tables (guest/state.ts) */
+  SimTables = 7,
+  COUNT = 8,
 }
-const CFG_NAMES: StaticArray<string> = ["machineFrames", "stagingBytes", "maxVMs", "guestPages", "maxMmus", "mmuCacheBytes"];
+const CFG_NAMES: StaticArray<string> = ["machineFrames", "stagingBytes", "maxVMs", "guestPages", "maxMmus", "mmuCacheBytes", "simContentPages", "simTables"];
 const CONFIG: usize = memory.data(<i32>Cfg.COUNT * 8, 8);
 
 /** Number of configuration fields. */
@@ -102,11 +125,13 @@ export const enum Region {
   GpTrack = 7,
   Zslots = 8,
   ShareTable = 9,
-  Staging = 10,
-  COUNT = 11,
+  Sim = 10,
+  SimContent = 11,
+  Staging = 12,
+  COUNT = 13,
 }
 const REGION_NAMES: StaticArray<string> = [
-  "frameTable", "ram", "vmTable", "pmap", "mmuCtx", "mmuCache", "pagingVm", "gpTrack", "zslots", "shareTable", "staging",
+  "frameTable", "ram", "vmTable", "pmap", "mmuCtx", "mmuCache", "pagingVm", "gpTrack", "zslots", "shareTable", "sim", "simContent", "staging",
 ];
 const REGION_OFFSET = memory.data(<i32>Region.COUNT * 8, 8);
 const REGION_SIZE = memory.data(<i32>Region.COUNT * 8, 8);
@@ -165,6 +190,8 @@ export function layout(): i32 {
   place(Region.GpTrack, cfg(Cfg.GuestPages) * GPTRACK_ENTRY, 64);
   place(Region.Zslots, frames * 4 * ZSLOT_ENTRY, 64);
   place(Region.ShareTable, shareTableEntries(frames) * SHARE_ENTRY, 64);
+  place(Region.Sim, simRegionBytes(cfg(Cfg.SimTables) != 0, cfg(Cfg.MaxVMs), cfg(Cfg.GuestPages)), PAGE_SIZE);
+  place(Region.SimContent, cfg(Cfg.SimContentPages) << PAGE_SHIFT, PAGE_SIZE);
   place(Region.Staging, alignUp(max<u64>(cfg(Cfg.StagingBytes), PAGE_SIZE), PAGE_SIZE), PAGE_SIZE);
   const pages = alignUp(cursor, 65536) >> 16;
   if (pages > WASM_MAX_PAGES) return INIT_TOO_LARGE;

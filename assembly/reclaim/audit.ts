@@ -9,8 +9,9 @@
  *   frames          each guest frame's references == the pmap entries naming it (scratch counts)
  *   zip cache       per VM (zipcache.ts zipAudit)
  *   zpool           free lists, frames, counts (zpool.ts zpoolAudit); used slots == Compressed pages
- *   sharing table   entries, counts, contents (sharing.ts sharingAudit); frames marked shared ==
- *                   shared entries
+ *   large pages     whole, Mapped, one aligned block in order (large.ts largeAudit)
+ *   sharing table   entries, counts, contents, the cap on users (sharing.ts sharingAudit); frames
+ *                   marked shared == shared entries
  *
  * `scratch` holds 4 bytes per machine frame. Returns AUDIT_OK or the first broken code.
  */
@@ -22,13 +23,14 @@ import {
   AUDIT_OK, AUDIT_VM_RANGES, AUDIT_VM_PAGES_CONSERVED, AUDIT_PMAP_BAD_STATE, AUDIT_PMAP_MARK_LEFT, AUDIT_PMAP_PENDING,
   AUDIT_PMAP_FRAME_NOT_GUEST, AUDIT_PRIVATE_FRAME_OWNER, AUDIT_SHARED_NOT_SHARED, AUDIT_ISOLATION, AUDIT_ZERO_NOT_ZERO,
   AUDIT_VM_STATE_COUNT, AUDIT_FRAME_REFS, AUDIT_ZPOOL_SLOT_OWNERS, AUDIT_SHARE_BAD_ENTRY, AUDIT_SHARE_ENTRY_FRAME,
-  AUDIT_SHARE_CONTENT_CHANGED, AUDIT_SHARE_UNREACHABLE, AUDIT_SHARE_COUNTS, AUDIT_SHARE_UNTABLED,
+  AUDIT_SHARE_CONTENT_CHANGED, AUDIT_SHARE_UNREACHABLE, AUDIT_SHARE_COUNTS, AUDIT_SHARE_UNTABLED, AUDIT_SHARE_CAP,
 } from "../ram/invariants";
+import { largeAudit } from "./large";
 import { fail, withCounts, withKind, withState } from "../ram/failure";
 import {
   PState, VmF, vmTotal, vmGet, vmPages, vmSalt, vmCount_, pmapAddr, pmapEntries, pstate, pframe, MARK, PENDING, SHARED_OWNER,
 } from "./pmap";
-import { sharingAudit, sharingAuditMpn, sharedCount } from "./sharing";
+import { sharingAudit, sharingAuditMpn, sharedCount, sharingMaxSharing } from "./sharing";
 import { zipAudit } from "./zipcache";
 
 const NONE: u32 = 0xFFFFFFFF;
@@ -37,6 +39,7 @@ const counts = memory.data(<i32>PState.COUNT * 4, 4);
 /** sharingAudit's result (1 .. 5) as an invariant. */
 const SHARE_CODES: StaticArray<u32> = [
   AUDIT_OK, AUDIT_SHARE_BAD_ENTRY, AUDIT_SHARE_ENTRY_FRAME, AUDIT_SHARE_CONTENT_CHANGED, AUDIT_SHARE_UNREACHABLE, AUDIT_SHARE_COUNTS,
+  AUDIT_SHARE_CAP,
 ];
 
 /**
@@ -105,6 +108,8 @@ export function reclaimAudit(scratch: usize, deep: bool): u32 {
   for (let vm: u32 = 0; vm < vmTotal(); vm++) {
     r = vmAudit(vm, scratch);
     if (r != AUDIT_OK) return r;
+    r = largeAudit(vm);
+    if (r != AUDIT_OK) return r;
     compressed += vmCount_(vm, <u32>PState.Compressed);
   }
   let sharedFrames: u32 = 0;
@@ -122,6 +127,7 @@ export function reclaimAudit(scratch: usize, deep: bool): u32 {
   const sh = sharingAudit(deep);
   if (sh != 0) {
     r = sh < <u32>SHARE_CODES.length ? unchecked(SHARE_CODES[sh]) : AUDIT_SHARE_BAD_ENTRY;
+    if (r == AUDIT_SHARE_CAP) return withCounts(fail(r, NONE, NONE, sharingAuditMpn), sharingMaxSharing(), frameRefs(sharingAuditMpn));
     return fail(r, NONE, NONE, r == AUDIT_SHARE_COUNTS ? NONE : sharingAuditMpn);
   }
   // every frame marked shared has its one entry in the table (sharingAudit: each entry one frame)

@@ -9,11 +9,13 @@
  *
  * Every call validates the whole list before it changes anything: a GPPN outside the VM, a GPPN
  * listed twice (detected with the MARK bit), or one in the wrong state fails the call with the
- * index of the first bad entry, and the pmap is as before.
+ * index of the first bad entry, and the pmap is as before. A page of a large group breaks its
+ * group first (large.ts), without merging, so no other entry of the list changes state.
  */
 
-import { PState, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, MARK, PENDING } from "./pmap";
+import { PState, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, MARK, PENDING, LARGE } from "./pmap";
 import { releaseResident } from "./fault";
+import { largeBreak } from "./large";
 import { zipDrop } from "./zipcache";
 import { backingChanged } from "./hook";
 import { Call, callSet } from "../ram/callctx";
@@ -69,6 +71,8 @@ export function balloonInflate(vm: u32, list: usize, n: u32, slots: usize): i32 
   for (let i: u32 = 0; i < n; i++) {
     const g = load<u32>(list + (<usize>i << 2));
     const p = pmapAddr(vm, g);
+    // a page of a large group leaves alone only once the group is broken (large.ts); MARKs stay
+    if (load<u64>(p) & LARGE) largeBreak(vm, g, false);
     const e = load<u64>(p) & ~MARK;
     const s = pstate(e);
     if (s == <u32>PState.Mapped || s == <u32>PState.Shared || s == <u32>PState.Zero) {
@@ -95,4 +99,32 @@ export function balloonDeflate(vm: u32, list: usize, n: u32): i32 {
     pmapSet(vm, p, load<u64>(p), pentry(PState.Unbacked, 0));
   }
   return <i32>n;
+}
+
+/**
+ * Free page reporting (virtio-balloon VIRTIO_BALLOON_F_REPORTING): the guest reports `n` GPPNs
+ * listed at `list` (u32) as free, and the host discards what backs them (frames, zip slots; swap
+ * slots listed at `slots` for TypeScript to free), leaving them Unbacked: unlike a balloon, the
+ * guest keeps the pages and its next touch gets a zeroed frame. Ballooned and pending pages are
+ * left alone. Returns the swap slots listed.
+ */
+export function pagesDiscard(vm: u32, list: usize, n: u32, slots: usize): u32 {
+  const pages = vmPages(vm);
+  let k: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const g = load<u32>(list + (<usize>i << 2));
+    if (g >= pages) continue;
+    const p = pmapAddr(vm, g);
+    // a page of a large page leaves alone only once its group is broken (large.ts)
+    if (load<u64>(p) & LARGE) largeBreak(vm, g, false);
+    const e = load<u64>(p);
+    const s = pstate(e);
+    if (s == <u32>PState.Unbacked || s == <u32>PState.Ballooned || (e & PENDING)) continue;
+    if (s == <u32>PState.Mapped || s == <u32>PState.Shared || s == <u32>PState.Zero) releaseResident(vm, g, e);
+    else if (s == <u32>PState.Compressed) zipDrop(vm, pframe(e));
+    else if (s == <u32>PState.Swapped) store<u32>(slots + (<usize>(k++) << 2), pframe(e));
+    pmapSet(vm, p, e, pentry(PState.Unbacked, 0));
+    backingChanged(vm, g);
+  }
+  return k;
 }

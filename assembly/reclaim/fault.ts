@@ -17,8 +17,9 @@ import { framePut, frameAddr, frameRefs, frameLink, frameAux, frameSetLink, fram
 import { pageCopy, pageIsZero } from "../ram/page";
 import {
   PState, VmF, VmCounter, vmGet, vmBump, vmPages, vmResident, vmAlive, vmRetire, pmapAddr, pmapSet, pentry, pstate, pframe,
-  guestAlloc, ACCESSED, DIRTY, PENDING, MARK, FAULT_RANGE, FAULT_IO, FAULT_MIN,
+  guestAlloc, ACCESSED, DIRTY, PENDING, MARK, LARGE, SEEN, VM_LARGE_OK, FAULT_RANGE, FAULT_IO, FAULT_MIN,
 } from "./pmap";
+import { largeBack } from "./large";
 import { sharedRelease, sharedTakeBack } from "./sharing";
 import { zipFetch, zipDrop } from "./zipcache";
 import { backingChanged } from "./hook";
@@ -37,6 +38,7 @@ export function releaseResident(vm: u32, gppn: GPPN, e: u64): void {
   const mpn = pframe(e);
   if (s == <u32>PState.Mapped) {
     if (DEBUG) assert(frameRefs(mpn) == 1 && frameLink(mpn) == vm && frameAux(mpn) == gppn, "releaseResident: private frame not owned");
+    if (DEBUG) assert(!(e & LARGE), "releaseResident: page of a large group (break the group first)");
     framePut(mpn);
   } else {
     if (DEBUG) assert(s == <u32>PState.Shared || s == <u32>PState.Zero, "releaseResident: not resident");
@@ -61,7 +63,7 @@ function breakCow(vm: u32, gppn: GPPN, p: usize, e: u64): MPN {
     if (shared) pageCopy(frameAddr(mpn), frameAddr(old)); // a zero frame: the new one is zeroed already
     sharedRelease(old);
   }
-  pmapSet(vm, p, e, pentry(PState.Mapped, mpn) | (e & (ACCESSED | DIRTY)));
+  pmapSet(vm, p, e, pentry(PState.Mapped, mpn) | (e & (ACCESSED | DIRTY | SEEN)));
   backingChanged(vm, gppn);
   vmBump(vm, VmCounter.CowBreaks);
   cowBreaks++;
@@ -93,6 +95,11 @@ export function pmapFault(vm: u32, gppn: GPPN, write: bool): MPN {
       if (mpn >= FAULT_MIN) return mpn;
       e = load<u64>(p);
     }
+  } else if (state == <u32>PState.Unbacked && (vmGet(vm, VmF.Flags) & VM_LARGE_OK) && largeBack(vm, gppn)) {
+    // the whole 2 MiB group is backed by one block now (large.ts)
+    e = load<u64>(p);
+    mpn = pframe(e);
+    vmBump(vm, VmCounter.FirstTouch);
   } else if (state == <u32>PState.Unbacked || state == <u32>PState.Ballooned) {
     mpn = guestAlloc(vm, gppn, true);
     if (mpn >= FAULT_MIN) return mpn;
@@ -263,7 +270,8 @@ export function vmRelease(vm: u32): u32 {
     const e = load<u64>(p);
     if (DEBUG) assert(!(e & (PENDING | MARK)), "vmRelease: a batch is in flight");
     const s = pstate(e);
-    if (s == <u32>PState.Mapped || s == <u32>PState.Shared || s == <u32>PState.Zero) releaseResident(vm, g, e);
+    // the whole VM goes: its large groups need no breaking, only the bit gone
+    if (s == <u32>PState.Mapped || s == <u32>PState.Shared || s == <u32>PState.Zero) releaseResident(vm, g, e & ~LARGE);
     else if (s == <u32>PState.Compressed) zipDrop(vm, pframe(e));
   }
   vmRetire(vm);

@@ -23,14 +23,21 @@
  * start) and CLOCK (an LRU approximation: a hand sweeps the VM, clearing ACCESSED bits, and
  * takes the first page found not accessed since the hand last passed).
  *
+ * Before a victim is compressed or swapped: its large group, if any, is broken (large.ts: a page
+ * of a 2 MiB host page cannot leave alone), and with share-first on (reclaimShareFirst, the ESX
+ * policy's "share before swap") the sharing scanner visits it out of order: a victim equal to a
+ * page of its domain is merged, which frees its frame without any I/O (callCtx.pageoutShared).
+ *
  * Invariants: only Mapped and Shared pages are victims (a Zero page costs no frame of its own);
  * a PENDING page is not chosen again, and every PENDING bit is cleared by swapCommit.
  */
 
 import {
-  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, ACCESSED, PENDING,
+  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, ACCESSED, PENDING, LARGE, SEEN,
 } from "./pmap";
 import { releaseResident } from "./fault";
+import { largeBreak } from "./large";
+import { sharePage } from "./sharing";
 import { zipCompress, zipCanPlace, zipStore, zipOldest, zipDecompress, zipDrop } from "./zipcache";
 import { zclassFor, zslotBytes, zslotClass, zslotGppn, zslotPrev, NO_SLOT } from "../ram/zpool";
 import { frameAddr } from "../ram/frames";
@@ -45,6 +52,10 @@ export const POLICY_CLOCK: u32 = 1;
 export const REQ_ENTRY: u32 = 8;
 export const enum Req { Gppn = 0, Page = 4, Slot = 4 }
 const NONE: u32 = 0xFFFFFFFF;
+let shareFirst = false;
+
+/** Makes reclaim visit each private victim with the sharing scanner first (share before swap). */
+export function reclaimShareFirst(on: bool): void { shareFirst = on; }
 
 
 /** Seeds the engine's PRNG (ram/prng.ts), which victim selection and the random scan order share. */
@@ -76,7 +87,7 @@ function pickVictim(vm: u32, policy: u32): GPPN {
       const e = load<u64>(p);
       if (!eligible(e)) continue;
       if (e & ACCESSED) {
-        store<u64>(p, e & ~ACCESSED);
+        store<u64>(p, (e & ~ACCESSED) | SEEN); // the working-set sampler still learns of the access
         continue;
       }
       vmSet(vm, VmF.Hand, hand);
@@ -110,6 +121,7 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
   let lastZipped: u32 = 0;
   let lastEvicted: u32 = 0;
   let lastVictims: u32 = 0;
+  let lastShared: u32 = 0;
   let lastStop = STOP_DONE;
   while (lastVictims < count) {
     const g = pickVictim(vm, policy);
@@ -118,6 +130,12 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
       break;
     }
     const p = pmapAddr(vm, g);
+    if (load<u64>(p) & LARGE) largeBreak(vm, g, true);
+    if (shareFirst && pstate(load<u64>(p)) == <u32>PState.Mapped && sharePage(vm, g)) {
+      lastShared++;
+      lastVictims++;
+      continue;
+    }
     const e = load<u64>(p);
     const cap = vmGet(vm, VmF.CacheCap);
     if (cap > 0) {
@@ -157,6 +175,7 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
   callSet(Call.PageoutZipped, lastZipped);
   callSet(Call.PageoutEvicted, lastEvicted);
   callSet(Call.PageoutVictims, lastVictims);
+  callSet(Call.PageoutShared, lastShared);
   return n;
 }
 
@@ -202,6 +221,7 @@ export function reclaimEvict(vm: u32, count: u32, out: usize, outCap: u32, pages
   callSet(Call.PageoutZipped, 0);
   callSet(Call.PageoutEvicted, n);
   callSet(Call.PageoutVictims, 0);
+  callSet(Call.PageoutShared, 0);
   return n;
 }
 

@@ -10,7 +10,7 @@
  *   +0   u32 base       index of the VM's first pmap entry
  *   +4   u32 pages      guest pages (GPPN 0 .. pages-1)
  *   +8   u32 salt       sharing domain
- *   +12  u32 flags      bit 0 ALIVE
+ *   +12  u32 flags      bit 0 ALIVE, bit 1 LARGE_OK (first touches may back 2 MiB groups, large.ts)
  *   +16  u32 limit      most resident pages (Mapped + Shared + Zero) the VM may hold
  *   +20  u32 cacheCap   zip cache capacity, bytes of slots (0: no compression)
  *   +24  u32 lruHead    newest compressed page's slot (zipcache.ts)
@@ -26,17 +26,24 @@
  *
  * pmap entry (u64, region pmap, VM at base + gppn):
  *
- *   63                     32 31        8   7     6      5     4    3    0
- *  +-------------------------+-----------+------+-------+-----+-----+------+
- *  | MPN (Mapped/Shared/Zero)|  unused   | MARK |PENDING|DIRTY| ACC |state |
- *  | slot (Compressed/Swapped)|          |      |       |     |     |      |
- *  +-------------------------+-----------+------+-------+-----+-----+------+
+ *   63                     32 31       10   9     8     7     6      5     4    3    0
+ *  +-------------------------+-----------+-----+-----+------+-------+-----+-----+------+
+ *  | MPN (Mapped/Shared/Zero)| share home| SEEN|LARGE| MARK |PENDING|DIRTY| ACC |state |
+ *  | slot (Compressed/Swapped)|          |     |     |      |       |     |     |      |
+ *  +-------------------------+-----------+-----+-----+------+-------+-----+-----+------+
  *
  *   ACCESSED / DIRTY   set by every fault through pmapFault; cleared by the sampler and the
  *                      LRU-approximation victim policy (ACCESSED) and by the sharing scanner
  *                      (DIRTY, to count volatile pages)
  *   PENDING            chosen as a swap victim; the swap write is in flight in TypeScript
  *   MARK               scratch bit of a batch call (duplicate detection); never left set
+ *   LARGE              the page is one of a 2 MiB group backed by one aligned block of frames
+ *                      (large.ts): all 512 entries of the group have it, Mapped, in frame order
+ *   SEEN               ACCESSED was cleared by someone other than the working-set sampler (the
+ *                      LRU clock, pmapSample) since the sampler armed the page (wsample.ts)
+ *   share home         on a LARGE page: the sharing table slot where the scanner's hash of it
+ *                      starts its probe (0: not hashed), so that breaking the group merges the
+ *                      page without hashing it again (sharing.ts)
  *
  * Invariants:
  *   - every GPPN of a live VM is in exactly one state; per-state counts sum to the VM's pages;
@@ -116,7 +123,13 @@ export const ACCESSED: u64 = 1 << 4;
 export const DIRTY: u64 = 1 << 5;
 export const PENDING: u64 = 1 << 6;
 export const MARK: u64 = 1 << 7;
+export const LARGE: u64 = 1 << 8;
+export const SEEN: u64 = 1 << 9;
+/** Bits of the share home slot of a LARGE page (22 bits: the sharing table has at most 2^22 slots). */
+export const HOME_SHIFT: u64 = 10;
+export const HOME_MASK: u64 = 0x3FFFFF << 10;
 const VM_ALIVE: u32 = 1;
+export const VM_LARGE_OK: u32 = 2;
 
 /** Fault results above any valid MPN: TypeScript must act, then retry. */
 export const FAULT_NO_FRAME: u32 = NO_FRAME; // machine RAM exhausted: reclaim, then retry
@@ -260,7 +273,8 @@ export function pmapSample(vm: u32, gppn: GPPN, clear: bool): u32 {
   if (gppn >= vmPages(vm)) return 0;
   const p = pmapAddr(vm, gppn);
   const e = load<u64>(p);
-  if (clear) store<u64>(p, e & ~(ACCESSED | DIRTY));
+  // the working-set sampler still learns of the access (SEEN)
+  if (clear) store<u64>(p, (e & ~(ACCESSED | DIRTY)) | (e & ACCESSED ? SEEN : 0));
   return <u32>((e >> 4) & 3);
 }
 

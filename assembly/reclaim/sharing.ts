@@ -15,7 +15,7 @@
  *     nothing                  -> insert a hint for P: "seen once, not yet shared"
  *
  * Hints are not kept up to date when their page changes or goes away (a guest write does not
- * fault): they are re-validated on use and all dropped at the end of each pass, as KSM rebuilds
+ * fault): they are re-validated on use and dropped at the end of each pass (but large pages', below), as KSM rebuilds
  * its unstable tree per full scan. Shared frames cannot change (they are mapped read-only), so
  * their entries stay exact and are removed when the frame's last user leaves.
  *
@@ -30,6 +30,17 @@
  * A shared frame's table entry holds no reference: its reference count is the number of pmap
  * entries (Shared or Zero) naming it. Its frame link is SHARED_OWNER and its aux is its salt.
  *
+ * Large pages (large.ts) are not merged: the scanner hashes each page of a LARGE group, leaves
+ * a hint for it (one per page: a pass's end keeps it, a later visit replaces it if the page
+ * changed) and records the hash's home slot in its pmap entry, so that when the group is
+ * broken (largeBreak with merge) each page is merged at once with an equal page of its domain
+ * (mergeBrokenPage), probing from the recorded slot and comparing in full, without hashing it
+ * again, as ESX computes the small pages' hashes while it scans large pages.
+ *
+ * Most users per frame (KSM max_page_sharing): with a cap, a shared frame with that many users
+ * takes no more; an equal page then starts a new shared frame (through a hint, or at once for a
+ * zero page), as KSM chains stable nodes. 0: no cap (ESX).
+ *
  * Scan order: sequential (KSM) or random (ESX). A random pass walks a bijection of
  * [0, 2^k) (multiply by an odd number, xor-shift, multiply again, all mod 2^k) and skips the
  * indices past the last pmap entry, so every page is still visited exactly once per pass.
@@ -38,7 +49,8 @@
  *   - only pages of the same salt share a frame (every mapper's salt == the frame's aux);
  *   - each shared frame has exactly one shared entry, found from its key's home slot;
  *   - live entries <= half the table: shared entries <= frames <= table / 4, and hints are
- *     inserted only while the table is less than half full.
+ *     inserted only while the table is less than half full;
+ *   - with a cap, no shared frame has more users than the cap.
  */
 
 import { Region, regionOffset, regionSize, SHARE_ENTRY } from "../ram/memmap";
@@ -48,7 +60,7 @@ import {
 } from "../ram/frames";
 import {
   PState, vmTotal, vmPages, vmSalt, vmEntry, pmapEntries, pmapAddr, pmapSet, pentry, pstate, pframe,
-  ACCESSED, DIRTY, PENDING, SHARED_OWNER,
+  ACCESSED, DIRTY, PENDING, SHARED_OWNER, LARGE, SEEN, HOME_MASK, HOME_SHIFT,
 } from "./pmap";
 import { pageIsZero, pageEqual } from "../ram/page";
 import { pageHash } from "../codec/hash";
@@ -85,6 +97,27 @@ let mergedPages: u64 = 0;
 let largeSkipped: u64 = 0;
 let lastScanned: u32 = 0;
 let lastMerged: u32 = 0;
+let maxSharing: u32 = 0;
+let largeHashed: u64 = 0;
+let brokenMerged: u64 = 0;
+
+/** Sets the most users a shared frame may have (KSM max_page_sharing, at least 2; 0: no cap). */
+export function sharingSetMaxSharing(n: u32): void { maxSharing = n == 1 ? 2 : n; }
+/** The cap on users per shared frame (0: none). */
+export function sharingMaxSharing(): u32 { return maxSharing; }
+/** The most users any shared frame has now (a cap below it would be broken at once). */
+export function sharingMaxUsers(): u32 {
+  let most: u32 = 0;
+  for (let i: u32 = 0; i <= mask; i++) if (ttype(i) == T_SHARED) most = max<u32>(most, frameRefs(tmpn(i)));
+  return most;
+}
+/** Pages of large groups hashed by the scanner (cumulative). */
+export function sharingLargeHashed(): f64 { return <f64>largeHashed; }
+/** Pages merged when their large group was broken (cumulative). */
+export function sharingBrokenMerged(): f64 { return <f64>brokenMerged; }
+/** True if shared frame `m` may take another user. */
+// @ts-ignore: decorator
+@inline function hasRoom(m: u32): bool { return maxSharing == 0 || frameRefs(m) < maxSharing; }
 
 /** Visits gathered before any of them is made (see scanBatch). */
 const BATCH: u32 = 16;
@@ -212,17 +245,36 @@ export function sharingPassPages(): u32 { return passStarted ? passTotal : pmapE
 /** Position of the scanner in its pass (visits done, or permutation index in a random pass). */
 export function sharingCursor(): u32 { return cursor; }
 
-/** Drops every hint (end of a pass); re-checks a slot after a removal shifted an entry into it. */
+/**
+ * Drops every hint (end of a pass) but those of pages of large groups, which the scanner keeps
+ * one each (hashLarge) so that breaking a group can still find them; re-checks a slot after a
+ * removal shifted an entry into it.
+ */
 function dropHints(): void {
   for (let i: u32 = 0; i <= mask; ) {
-    if (ttype(i) == T_HINT) {
+    if (ttype(i) == T_HINT && !largeHint(tmpn(i))) {
       removeAt(i);
       hints--;
     } else {
       i++;
     }
   }
-  if (DEBUG) assert(hints == 0, "dropHints: hint count drifted");
+  if (DEBUG) {
+    // recounted after the sweep: a removal near the end of the table may shift a wrapped entry
+    // from its start to the slot being swept, so counting during the sweep could count it twice
+    let kept: u32 = 0;
+    for (let i: u32 = 0; i <= mask; i++) if (ttype(i) == T_HINT) kept++;
+    assert(hints == kept, "dropHints: hint count drifted");
+  }
+}
+
+/** True if `m` is the private frame of a page of a large group (its hint outlives a pass). */
+function largeHint(m: u32): bool {
+  if (m >= framesTotal() || frameKind(m) != <u32>FrameKind.Guest || frameRefs(m) != 1) return false;
+  const vm = frameLink(m), g = frameAux(m);
+  if (vm >= vmTotal() || g >= vmPages(vm)) return false;
+  const e = load<u64>(pmapAddr(vm, g));
+  return (e & LARGE) != 0 && pframe(e) == m;
 }
 
 /** Ends the current pass (counting it when `complete`) and starts the next one. */
@@ -271,7 +323,7 @@ function hintValid(m: u32, salt: u32, own: u32): bool {
   const vm = frameLink(m), g = frameAux(m);
   if (vm >= vmTotal() || g >= vmPages(vm) || vmSalt(vm) != salt) return false;
   const e = load<u64>(pmapAddr(vm, g));
-  return pstate(e) == <u32>PState.Mapped && pframe(e) == m && !(e & PENDING);
+  return pstate(e) == <u32>PState.Mapped && pframe(e) == m && !(e & (PENDING | LARGE));
 }
 
 /** Maps Mapped (vm, g) at `p` to shared frame `m`, freeing its own frame. */
@@ -279,7 +331,7 @@ function mergeInto(vm: u32, g: u32, p: usize, e: u64, m: u32, zero: bool): void 
   frameGet(m);
   const r = framePut(pframe(e));
   if (DEBUG) assert(r == 0, "mergeInto: private frame had other references");
-  pmapSet(vm, p, e, pentry(zero ? PState.Zero : PState.Shared, m) | (e & ACCESSED));
+  pmapSet(vm, p, e, pentry(zero ? PState.Zero : PState.Shared, m) | (e & (ACCESSED | SEEN)));
   backingChanged(vm, g);
   mergedPages++;
   lastMerged++;
@@ -291,7 +343,7 @@ function promote(vm: u32, g: u32, m: u32, salt: u32, zero: bool): void {
   const e = load<u64>(p);
   frameSetLink(m, SHARED_OWNER);
   frameSetAux(m, salt);
-  pmapSet(vm, p, e, pentry(zero ? PState.Zero : PState.Shared, m) | (e & ACCESSED));
+  pmapSet(vm, p, e, pentry(zero ? PState.Zero : PState.Shared, m) | (e & (ACCESSED | SEEN)));
   backingChanged(vm, g); // it loses write permission
   shared++;
 }
@@ -305,7 +357,7 @@ function scanPage(vm: u32, g: u32, known: u32, hash: u64, knownZero: bool): void
   const p = pmapAddr(vm, g);
   let e = load<u64>(p);
   if (pstate(e) != <u32>PState.Mapped || (e & PENDING)) return;
-  if (eptLargeBacked(vm, g)) { largeSkipped++; return; }
+  if (!(e & LARGE) && eptLargeBacked(vm, g)) { largeSkipped++; return; }
   if (e & DIRTY) {
     volatilePages++;
     e &= ~DIRTY;
@@ -319,13 +371,14 @@ function scanPage(vm: u32, g: u32, known: u32, hash: u64, knownZero: bool): void
     zero = pageIsZero(addr);
     hash = hashOf(addr, zero);
   }
+  if (e & LARGE) { hashLarge(vm, p, e, keyOf(hash, salt)); return; }
   const key = keyOf(hash, salt);
   let i = home(key);
   while (ttype(i) != EMPTY) {
     if (tkey(i) == key) {
       const m = tmpn(i);
       if (ttype(i) == T_SHARED) {
-        if (frameAux(m) == salt && pageEqual(frameAddr(m), addr)) {
+        if (frameAux(m) == salt && hasRoom(m) && pageEqual(frameAddr(m), addr)) {
           mergeInto(vm, g, p, e, m, zero);
           return;
         }
@@ -352,6 +405,94 @@ function scanPage(vm: u32, g: u32, known: u32, hash: u64, knownZero: bool): void
     insert(key, mpn, T_HINT);
     hints++;
   }
+}
+
+/**
+ * Visits a page of a large group: hashes it, leaves a hint (if the table has room and the page
+ * has none) and records the hash's home slot in its entry, without merging it (large pages are
+ * not shared). Home slot 0 is not recorded (0 means "not hashed"): that page waits for the scanner.
+ */
+function hashLarge(vm: u32, p: usize, e: u64, key: u64): void {
+  const mpn = pframe(e);
+  const h = home(key);
+  largeHashed++;
+  // its hint from an earlier visit: still right, or replaced (the page was written since)
+  const was = <u32>((e & HOME_MASK) >> HOME_SHIFT);
+  if (was != 0) {
+    for (let i = was & mask; ttype(i) != EMPTY; i = (i + 1) & mask) {
+      if (ttype(i) != T_HINT || tmpn(i) != mpn) continue;
+      if (tkey(i) == key) return;
+      removeAt(i);
+      hints--;
+      break;
+    }
+  }
+  store<u64>(p, (e & ~HOME_MASK) | (<u64>h << HOME_SHIFT));
+  if ((shared + hints) < ((mask + 1) >> 1)) {
+    insert(key, mpn, T_HINT);
+    hints++;
+  }
+}
+
+/**
+ * Merges (vm, g), a page of a large group just broken, with an equal page of its domain, found
+ * by probing from `h`, the home slot its hash had when the scanner visited it (entries of other
+ * homes are skipped; contents are compared in full, so a page written since finds nothing).
+ * A shared frame with room takes it; else a valid hint of another small page is promoted and
+ * takes it (the one page hashed here: the hinted page, to check its hint is not stale, since a
+ * shared entry must sit under its contents' true key). Returns true if it merged.
+ */
+export function mergeBrokenPage(vm: u32, g: u32, h: u32): bool {
+  const p = pmapAddr(vm, g);
+  const e = load<u64>(p);
+  if (pstate(e) != <u32>PState.Mapped || (e & (PENDING | LARGE))) return false;
+  const mpn = pframe(e);
+  const addr = frameAddr(mpn);
+  const salt = vmSalt(vm);
+  const zeroKey = zeroHashKnown ? keyOf(zeroHash, salt) : 0;
+  const at = h & mask;
+  let i = at;
+  while (ttype(i) != EMPTY) {
+    const key = tkey(i);
+    if (home(key) != at) { i = (i + 1) & mask; continue; }
+    const m = tmpn(i);
+    if (ttype(i) == T_SHARED) {
+      // a shared frame never changes: its key is exact
+      if (frameAux(m) == salt && hasRoom(m) && pageEqual(frameAddr(m), addr)) {
+        mergeInto(vm, g, p, e, m, zeroHashKnown && key == zeroKey);
+        brokenMerged++;
+        return true;
+      }
+    } else if (m != mpn && hintValid(m, salt, mpn) && pageEqual(frameAddr(m), addr)) {
+      // a hint's page may have changed since: it becomes a shared entry only under its true key
+      const ma = frameAddr(m);
+      const mz = pageIsZero(ma);
+      if (keyOf(hashOf(ma, mz), salt) != key) {
+        removeAt(i); // stale: the next entry of the cluster may now sit at i
+        hints--;
+        continue;
+      }
+      store<u32>(slot(i), T_SHARED, 12);
+      hints--;
+      promote(frameLink(m), frameAux(m), m, salt, mz);
+      mergeInto(vm, g, p, e, m, mz);
+      brokenMerged++;
+      return true;
+    }
+    i = (i + 1) & mask;
+  }
+  return false;
+}
+
+/**
+ * Visits (vm, g) now, out of the scanner's order, as reclaim does before it compresses or swaps
+ * a page (share before swap). Returns true if the page was merged (its private frame is free).
+ */
+export function sharePage(vm: u32, g: u32): bool {
+  if (g >= vmPages(vm)) return false;
+  const before = mergedPages;
+  scanPage(vm, g, NONE, 0, false);
+  return mergedPages != before;
 }
 
 /**
@@ -470,6 +611,7 @@ export function sharingAudit(deep: bool): u32 {
     // the frame still holds the contents it was entered with, and this is its only entry
     if (deep && keyOf(hashOf(addr, pageIsZero(addr)), frameAux(m)) != tkey(i)) return 3;
     if (findShared(tkey(i), m) != i) return 4;
+    if (maxSharing != 0 && frameRefs(m) > maxSharing) return 6;
   }
   if (s != shared || h != hints) return 5;
   return 0;

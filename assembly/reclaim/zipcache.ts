@@ -16,6 +16,12 @@
  * The cache is a cap, not a reservation: its frames are taken back when another VM or a
  * reservation needs them, by evicting the oldest compressed pages to swap (pageout.ts reclaimEvict).
  *
+ * Host-wide pool cap (zswap max_pool_percent, for the kvm policy): with a cap of N frames, a page
+ * that needs a new zpool frame while the pool holds N goes to swap instead, and the pool takes
+ * no page at all until it has shrunk to ZSWAP_ACCEPT_PERCENT of the cap
+ * (Linux zswap: pool_reached_full, accept_threshold_percent 90). 0: no cap (ESX: only the
+ * per-VM cap).
+ *
  * Invariants:
  *   - a VM's list holds exactly its Compressed pages' slots, each slot's owner is (vm, gppn);
  *   - cacheSz == sum of slot bytes, cacheUsd == sum of compressed lengths over the list;
@@ -29,7 +35,7 @@ import {
 import { zslotAlloc, zslotFree, zslotAddr, zslotLen, zslotClass, zslotBytes, zslotVm, zslotGppn,
   zslotPrev, zslotNext, zslotSetPrev, zslotSetNext, zclassFor, zpoolHasFree, zpoolVmFrames, zpoolVmFramesRecount,
   NO_SLOT } from "../ram/zpool";
-import { frameAddr, frameRefs, frameAux, framesFree } from "../ram/frames";
+import { frameAddr, frameRefs, frameAux, framesFree, framesUsed, FrameKind } from "../ram/frames";
 import { pageCopy } from "../ram/page";
 import { lz4Compress, lz4Decompress } from "../codec/lz4";
 import { backingChanged } from "./hook";
@@ -121,11 +127,42 @@ export function zipOldest(vm: u32): ZSlot {
   return s;
 }
 
+/** Percent of the pool cap below which a full pool takes pages again (Linux zswap accept_threshold_percent). */
+export const ZSWAP_ACCEPT_PERCENT: u32 = 90;
+let poolCap: u32 = 0;
+let poolFull = false;
+let poolRejects: u64 = 0;
+
+/** Sets the host-wide cap on zpool frames (0: none). */
+export function zipSetPoolCap(frames: u32): void {
+  poolCap = frames;
+  poolFull = false;
+}
+/** The host-wide cap on zpool frames (0: none). */
+export function zipPoolCap(): u32 { return poolCap; }
+/** Pages refused by the full pool and sent to swap instead (cumulative). */
+export function zipPoolRejects(): f64 { return <f64>poolRejects; }
+
+/**
+ * True if the host-wide cap lets a slot of class `c` be placed: the pool becomes full when a page
+ * needs a new frame at the cap, and then takes nothing (not even into a free slot) until it has
+ * shrunk to ZSWAP_ACCEPT_PERCENT of the cap.
+ */
+function poolRoom(c: u32): bool {
+  if (poolCap == 0) return true;
+  const used = framesUsed(<u32>FrameKind.Zpool);
+  if (poolFull && <u64>used * 100 <= <u64>poolCap * ZSWAP_ACCEPT_PERCENT) poolFull = false;
+  if (!poolFull && used >= poolCap && !zpoolHasFree(c)) poolFull = true;
+  if (poolFull) poolRejects++;
+  return !poolFull;
+}
+
 /**
  * True if a slot of class `c` can be had once resident entry `e` releases its frame (a free
- * slot, a free frame, or the victim's own frame coming free).
+ * slot, a free frame, or the victim's own frame coming free), within the host-wide pool cap.
  */
 export function zipCanPlace(c: u32, e: u64): bool {
+  if (!poolRoom(c)) return false;
   if (zpoolHasFree(c) || framesFree() > 0) return true;
   return pstate(e) == <u32>PState.Mapped || frameRefs(pframe(e)) == 1;
 }

@@ -13,6 +13,11 @@
  * possible, it first draws frames until the allocator's next frame is aligned, and keeps those
  * pad frames in a pool from which every later page table (EPT or shadow) is taken.
  *
+ * A VM whose pmap backs large groups itself (reclaim/large.ts, VM flag LARGE_OK) is mapped as the
+ * pmap says instead, whatever its host page size: a large leaf for a LARGE group, 4 KiB leaves
+ * for everything else, and only the touched page faulted in (the pmap decides the backing; the
+ * EPT mirrors it). A broken group is never mapped large again.
+ *
  * Invariants: non-leaf entries are RWX with memory type 0; leaves have memory type WB and are
  * RWX when the pmap holds the page Mapped (private), else R-X with EPT_COW (Shared and Zero
  * frames are copy-on-write: a write must fault so the pmap breaks the sharing first); a large
@@ -23,8 +28,9 @@
 
 import { frameAlloc, framePut, frameSetLink, frameLink, frameKind, NO_FRAME, FrameKind } from "../ram/frames";
 import { Region, regionOffset } from "../ram/memmap";
-import { pmapState, pmapFrame, pmapWritable, vmPages, PState, FAULT_IO } from "../reclaim/pmap";
+import { pmapState, pmapFrame, pmapWritable, vmPages, vmGet, VmF, PState, FAULT_MIN, VM_LARGE_OK } from "../reclaim/pmap";
 import { pmapFault } from "../reclaim/fault";
+import { pmapLarge } from "../reclaim/large";
 import {
   ADDR_MASK, EPT_RWX, EPT_R, EPT_X, EPT_COW, EPT_LARGE, EPT_MT_SHIFT, EPT_MT_WB, levelIndex, eptLeaf, clsMask,
 } from "./entries";
@@ -102,6 +108,11 @@ export let hostCls: u32 = 0;
 export function hostBack(vm: u32, gppn: GPPN, write: bool): MPN {
   const hs = pget(vm, P_HSIZE);
   hostCls = 0;
+  if (vmGet(vm, VmF.Flags) & VM_LARGE_OK) {
+    const m = pmapFault(vm, gppn, write);
+    if (m < FAULT_MIN && pmapLarge(vm, gppn)) hostCls = 1;
+    return m;
+  }
   if (hs == 0) return pmapFault(vm, gppn, write);
   const n: u32 = 1 << (9 * hs);
   const base = gppn & ~(n - 1);
@@ -115,7 +126,7 @@ export function hostBack(vm: u32, gppn: GPPN, write: bool): MPN {
     if (g == gppn) m = pmapFault(vm, g, write);
     else if (pmapState(vm, g) == <u32>PState.Mapped) m = pmapFrame(vm, g);
     else m = pmapFault(vm, g, false);
-    if (m >= FAULT_IO) {
+    if (m >= FAULT_MIN) {
       if (g == gppn) return m;
       contiguous = false;
       continue;

@@ -7,7 +7,7 @@
  * model (gos.ts) and shadow paging (shadow.ts) stand on this module.
  */
 
-import { pmapState, PState, FAULT_IO } from "../reclaim/pmap";
+import { pmapState, PState, FAULT_MIN } from "../reclaim/pmap";
 import { pmapFault } from "../reclaim/fault";
 import { ADDR_MASK, EPT_W, clsMask } from "./entries";
 import { ramAt, eptFindLeaf, foundLevel, hostBack, hostCls, eptInstall } from "./ept";
@@ -33,7 +33,7 @@ export function kernelAccess(c: usize, vm: u32, gpa: gPA, write: bool): usize {
     cadd(c, F.EptViolations, 1);
     cadd(c, F.Cycles, cget(c, F.CostVmExit) + cget(c, F.CostEptViolation));
     const mpn = hostBack(vm, gppn, write);
-    if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, gpa); return 0; }
+    if (mpn >= FAULT_MIN) { setFault(FK_HOST, mpn, gpa); return 0; }
     if (!eptInstall(vm, gppn, mpn, hostCls)) { setFault(FK_NO_FRAME, 0, gpa); return 0; }
     return ramAt(hpaOf(mpn) | pageOffset(gpa));
   }
@@ -49,7 +49,7 @@ export function kernelAccess(c: usize, vm: u32, gpa: gPA, write: bool): usize {
   } else {
     mpn = pmapFault(vm, gppn, write);
   }
-  if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, gpa); return 0; }
+  if (mpn >= FAULT_MIN) { setFault(FK_HOST, mpn, gpa); return 0; }
   return ramAt(hpaOf(mpn) | pageOffset(gpa));
 }
 

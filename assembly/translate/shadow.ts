@@ -37,7 +37,7 @@
 
 import { frameKind, frameLink, frameSetLink, frameSetAux, frameAux, NO_FRAME, FrameKind } from "../ram/frames";
 import { Region, regionOffset } from "../ram/memmap";
-import { vmPages, pmapWritable, pmapState, pmapFrame, PState, FAULT_IO } from "../reclaim/pmap";
+import { vmPages, pmapWritable, pmapState, pmapFrame, PState, FAULT_MIN } from "../reclaim/pmap";
 import {
   ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_NX, PTE_A, PTE_D, PTE_PS, PF_P, PF_W, PF_U, PF_RSVD, PF_I,
   ACC_WRITE, ACC_FETCH, levelIndex, clsMask, pteLeaf, pteReserved,
@@ -433,7 +433,7 @@ export function shadowFill(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u3
   const dataGpa = (ge & ADDR_MASK & ~clsMask(gcls)) + (va & clsMask(gcls));
   const gppn = gppnOf(dataGpa);
   const mpn = hostBack(vm, gppn, acc == ACC_WRITE);
-  if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, dataGpa); return S_FAULT; }
+  if (mpn >= FAULT_MIN) { setFault(FK_HOST, mpn, dataGpa); return S_FAULT; }
   const scls = min<u32>(gcls, hostCls);
   for (let l = leafLevel; l > scls + 1; l--) {
     // synthetic tables: the guest maps a large page the host cannot map as one

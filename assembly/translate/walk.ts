@@ -40,7 +40,7 @@ import {
   SCRATCH_AT, MODE_NATIVE, MODE_EPT, MODE_SHADOW, NONE, flushTlbs, Res,
 } from "./cores";
 import { ramAt, hostBack, hostCls, eptInstall, eptFindLeaf } from "./ept";
-import { FAULT_IO } from "../reclaim/pmap";
+import { FAULT_MIN } from "../reclaim/pmap";
 import { pmapFault } from "../reclaim/fault";
 import { gosFault } from "./gos";
 import { shadowFill, shadowSwitch } from "./shadow";
@@ -243,7 +243,7 @@ function walkStart(pwc: usize, pwcOn: bool, va: gVA, g: u32, asid: u32, root: u6
 /** Host address of guest-physical `gpa` for a native walk: the pmap backs it silently (no hypervisor exists). */
 function nativeHost(vm: u32, gpa: gPA): u64 {
   const m = pmapFault(vm, gppnOf(gpa), false);
-  if (m >= FAULT_IO) { setFault(FK_HOST, m, gpa); return NFAULT; }
+  if (m >= FAULT_MIN) { setFault(FK_HOST, m, gpa); return NFAULT; }
   return hpaOf(m) | pageOffset(gpa);
 }
 
@@ -495,7 +495,7 @@ function walkAndFill(c: usize, va: gVA, acc: u32, user: bool, asid: u32, l1: usi
         if (leaf == 0 || (load<u64>(leaf) & EPT_COW) == 0) return faultResult();
       }
       const mpn = hostBack(vm, gppn, (fCode & EQ_WRITE) != 0);
-      if (mpn >= FAULT_IO) { setFault(FK_HOST, mpn, fAddr); return faultResult(); }
+      if (mpn >= FAULT_MIN) { setFault(FK_HOST, mpn, fAddr); return faultResult(); }
       if (!eptInstall(vm, gppn, mpn, hostCls)) { setFault(FK_NO_FRAME, 0, fAddr); return faultResult(); }
       continue;
     }

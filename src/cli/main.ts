@@ -13,9 +13,10 @@ import { runDemo, DEMO_HELP } from './demo.js';
 import { runTrace, TRACE_HELP } from './trace.js';
 import { runImage, IMAGE_HELP } from './image.js';
 import { runClean, CLEAN_HELP } from './clean.js';
+import { runRun, RUN_HELP } from './run.js';
 import { runCompare, COMPARE_HELP } from './compare.js';
 
-const COMMAND_HELP: Record<string, string> = { demo: DEMO_HELP, trace: TRACE_HELP, image: IMAGE_HELP, clean: CLEAN_HELP, compare: COMPARE_HELP };
+const COMMAND_HELP: Record<string, string> = { demo: DEMO_HELP, trace: TRACE_HELP, image: IMAGE_HELP, clean: CLEAN_HELP, run: RUN_HELP, compare: COMPARE_HELP };
 
 const HELP = `memvisor — simulate how a hypervisor virtualizes and overcommits memory
 
@@ -33,6 +34,9 @@ commands:
                                    see memvisor trace --help
   image <file>... [options]        sharing and compression potential of raw guest memory
                                    images (.vmem, QEMU dumps); see memvisor image --help
+  run <scenario.json> [--json F]   run a scenario on simulated time: VMs with guests and
+                                   workloads, balloon, sharing, swap; samples and a JSON
+                                   report; see memvisor run --help
   clean [--dir DIR] [--dry-run]    remove the swap files of memvisor processes that crashed
   compare <a.json> <b.json> [--html FILE]
                                    two runs side by side: text, and an HTML page
@@ -68,10 +72,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'clean':
         return runClean(rest, process.stdout);
+      case 'run':
+        return await runRun(rest, process.stdout, process.stderr);
       case 'compare':
         return runCompare(rest, process.stdout);
       default:
-        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, image, clean, compare, help\n`);
+        process.stderr.write(`memvisor: unknown command ${JSON.stringify(cmd)}; expected one of demo, trace, image, clean, run, compare, help\n`);
         return 2;
     }
   } catch (e) {

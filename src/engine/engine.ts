@@ -7,7 +7,9 @@
  *        ├── ram        ram.ts        frames, machine memory by hPA, pages, zpool
  *        ├── codec      codec.ts      XXH64, XXH3, LZ4
  *        ├── reclaim    reclaim.ts    VMs, pmap, guest-physical access, swap-in, page-out, balloon, sharing
- *        └── translate  translate.ts  cores, paging, translation, batches, trace replay
+ *        ├── translate  translate.ts  cores, paging, translation, batches, trace replay
+ *        ├── guest      guest.ts      the simulation's guest OS models: headers, touches, guest reclaim, the oracle
+ *        └── workload   workload.ts   the simulation's page contents: OS and file images, generators
  *
  * One Engine per Host (or per standalone Mmu), and one utility engine (no machine RAM) shared by
  * the one-shot hash and codec functions. `engineOf(owner)` gives tests the engine behind a Host
@@ -18,6 +20,8 @@ import { Ram } from './ram.js';
 import { Codec } from './codec.js';
 import { Reclaim } from './reclaim.js';
 import { Translate } from './translate.js';
+import { Guest } from './guest.js';
+import { Workload } from './workload.js';
 import { ConfigError, checkInt, checkKeys } from '../errors.js';
 
 export type { EngineFlavor, RegionInfo } from './gateway.js';
@@ -37,6 +41,10 @@ export interface EngineOptions {
   mmuCacheBytes?: number;
   /** Module flavour. Default: 'debug' when MEMVISOR_DEBUG=1 in the environment, else 'release'. */
   flavor?: EngineFlavor;
+  /** The simulation's guest OS and workload tables (region sim, guest.ts). Default false. */
+  simTables?: boolean;
+  /** Pages of OS and file images the simulation keeps (region simContent, workload.ts). Default 0. */
+  simContentPages?: number;
   /**
    * The compiled module to instantiate, for hosts that load it themselves (a browser fetching
    * build/release.wasm, a simulator that embeds memvisor). Default: build/<flavor>.wasm, read once.
@@ -101,10 +109,12 @@ export class Engine {
   readonly codec: Codec;
   readonly reclaim: Reclaim;
   readonly translate: Translate;
+  readonly guest: Guest;
+  readonly workload: Workload;
 
   private constructor(opts: EngineOptions) {
     if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of engine options');
-    checkKeys('', opts, ['machineMemoryMiB', 'stagingBytes', 'maxVMs', 'guestMemoryMiB', 'maxMmus', 'mmuCacheBytes', 'flavor', 'module']);
+    checkKeys('', opts, ['machineMemoryMiB', 'stagingBytes', 'maxVMs', 'guestMemoryMiB', 'maxMmus', 'mmuCacheBytes', 'flavor', 'module', 'simTables', 'simContentPages']);
     const mib = checkInt('machineMemoryMiB', opts.machineMemoryMiB ?? 0, 0, MAX_MACHINE_MIB);
     const staging = checkInt('stagingBytes', opts.stagingBytes ?? 1 << 20, 4096, 1 << 30);
     this.flavor = opts.flavor ?? defaultFlavor();
@@ -126,6 +136,8 @@ export class Engine {
         guestPages: guestMiB * 256,
         maxMmus: checkInt('maxMmus', opts.maxMmus ?? 16, 0, 4096),
         mmuCacheBytes: checkInt('mmuCacheBytes', opts.mmuCacheBytes ?? 4 << 20, 0, 1 << 30),
+        simTables: opts.simTables ? 1 : 0,
+        simContentPages: checkInt('simContentPages', opts.simContentPages ?? 0, 0, 1 << 20),
       },
     });
     const callCtx = this.gateway.bind(['callCtxPtr']).callCtxPtr();
@@ -133,6 +145,8 @@ export class Engine {
     this.codec = new Codec(this.gateway, callCtx);
     this.reclaim = new Reclaim(this.gateway, this.ram, callCtx);
     this.translate = new Translate(this.gateway, (code) => this.reclaim.needOf(code));
+    this.guest = new Guest(this.gateway, this.reclaim);
+    this.workload = new Workload(this.gateway);
   }
 
   /** Creates an engine with its own linear memory (synchronous: compiles once per process). */

@@ -31,7 +31,7 @@ const EXPORTS = [
   'frameAlloc', 'frameGet', 'framePut', 'frameRefs', 'frameKind', 'framesTotal', 'framesFree', 'framesUsed',
   'pageIsZero', 'pageEqual', 'pagesCountZero', 'pagesCountEqual', 'pagesCopy',
   'zslotAlloc', 'zslotFree', 'zslotLen', 'zslotClass', 'zpoolSlotsUsed', 'zpoolFrames', 'zpoolStoredBytes',
-  'zpoolWastedBytes', 'zpoolAudit',
+  'zpoolWastedBytes', 'zpoolAudit', 'frameAllocBlock', 'frameBlockFree',
 ] as const;
 
 export class Ram {
@@ -71,6 +71,10 @@ export class Ram {
   frameKind(mpn: Mpn): FrameKind { return this.x.frameKind(mpn); }
   /** Linear address of frame `mpn`. */
   frameAddr(mpn: Mpn): number { return this.ramAt + mpn * PAGE; }
+  /** A whole aligned block of 512 zeroed frames of `kind` (a 2 MiB large page): its first MPN, or NO_FRAME when no block is wholly free. */
+  frameAllocBlock(kind: FrameKind): Mpn { return this.x.frameAllocBlock(kind) as Mpn; }
+  /** Free frames of 2 MiB block `b` (the allocator's count). */
+  frameBlockFree(b: number): number { return this.x.frameBlockFree(b); }
   /** Frames counted by kind. */
   frameCounts(): FrameCounts {
     const u = (k: FrameKind) => this.x.framesUsed(k);

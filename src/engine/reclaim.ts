@@ -26,9 +26,14 @@ const EXPORTS = [
   'vmStatCount', 'vmStatName', 'vmStat', 'vmSharedSaved', 'pmapCowBreaks', 'physAccess', 'swapInCommit', 'swapInList',
   'swapInFrames', 'swapInFramesCommit', 'audit', 'auditDetailCount', 'auditDetailName', 'auditDetail', 'auditText',
   'debugCorrupt', 'zipHistogram', 'zipSurvey',
-  'reclaimSeed', 'reclaimSelect', 'reclaimEvict', 'swapCommit', 'vmRelease', 'balloonInflate', 'balloonDeflate', 'shareScan', 'sharedCount',
+  'reclaimSeed', 'reclaimSelect', 'reclaimEvict', 'swapCommit', 'vmRelease', 'balloonInflate', 'balloonDeflate', 'pagesDiscard',
+  'shareScan', 'sharedCount',
   'sharingHints', 'sharingFullScans', 'sharingVolatile', 'sharingScanned', 'sharingMerged', 'sharingLargeSkipped',
   'sharingCapacity', 'sharingPassPages', 'sharingCursor',
+  // the host policies' options and mechanisms (assembly/reclaim/large.ts; caps of sharing and of the zip pool; limits)
+  'vmSetLimit', 'vmSetCacheCap', 'largeAllow', 'largeAllowed', 'vmSetLarge', 'pmapLarge', 'largeBreak', 'largeBreakAll', 'largeGroups',
+  'largeAllocs', 'largeBreaks', 'largeFailed', 'sharingSetMaxSharing', 'sharingMaxSharing', 'sharingMaxUsers', 'sharingLargeHashed',
+  'sharingBrokenMerged', 'zipSetPoolCap', 'zipPoolCap', 'zipPoolRejects', 'reclaimShareFirst',
 ] as const;
 
 /** The staging windows this module uses (assembly/layout.ts). */
@@ -48,6 +53,19 @@ export type PageoutStop = 'done' | 'noVictim' | 'swapFull';
 /** Why a balloon call refused its list: an entry outside the VM, listed twice, or in the wrong state. */
 export type BalloonBad = 'range' | 'duplicate' | 'state';
 
+/**
+ * `n` GPPNs (u32) listed in staging, handed in place from one engine call to another (the
+ * guest OS model's balloon and free-page lists, src/engine/guest.ts), with room for `n` u32
+ * results after the call (the swap slots it frees). Only src/engine reads the addresses.
+ */
+export interface StagedList {
+  readonly n: number;
+  /** linear address of the list */
+  readonly at: number;
+  /** linear address of room for `n` u32 results */
+  readonly out: number;
+}
+
 /** The run of Swapped pages a swap-in brings back: the first `n` entries of each array. */
 export interface SwapInRun {
   n: number;
@@ -62,8 +80,10 @@ export interface PageoutBatch {
   zipped: number;
   /** compressed pages listed for swap-out because the zip cache is full */
   evicted: number;
-  /** victims chosen (zipped + listed) */
+  /** victims chosen (zipped + listed + merged) */
   victims: number;
+  /** victims merged with an equal page instead (share before swap) */
+  shared: number;
   /** the listed pages: GPPN, its 4 KiB (a frame, or the page decompressed from the zip cache), and which of the two */
   gppns: number[];
   pages: Uint8Array[];
@@ -110,7 +130,7 @@ export interface ZipSurvey {
 export class Reclaim {
   private readonly x: Bound<typeof EXPORTS>;
   private readonly c: { readonly [K in (typeof CONSTANTS)[number]]: number };
-  private readonly call: Record_<'physDone' | 'physGppn' | 'pageoutStop' | 'pageoutZipped' | 'pageoutEvicted' | 'pageoutVictims' | 'balloonBadIndex' | 'balloonSlotsFreed' | 'scanMerged'>;
+  private readonly call: Record_<'physDone' | 'physGppn' | 'pageoutStop' | 'pageoutZipped' | 'pageoutEvicted' | 'pageoutVictims' | 'balloonBadIndex' | 'balloonSlotsFreed' | 'scanMerged' | 'pageoutShared'>;
   private readonly win: { readonly [K in Window]: RegionInfo };
   private readonly swapIn: Record_<'gppn' | 'slot'>;
   private readonly swapInAddr: Record_<'page'>;
@@ -132,7 +152,7 @@ export class Reclaim {
     this.callAt = callCtx;
     this.call = g.record('callCtx', {
       physDone: 4, physGppn: 4, pageoutStop: 4, pageoutZipped: 4, pageoutEvicted: 4, pageoutVictims: 4,
-      balloonBadIndex: 4, balloonSlotsFreed: 4, scanMerged: 4,
+      balloonBadIndex: 4, balloonSlotsFreed: 4, scanMerged: 4, pageoutShared: 4,
     });
     this.win = g.windows('staging', WINDOWS);
     this.addr = Object.freeze(Object.fromEntries(WINDOWS.map((w) => [w, g.staging + this.win[w].offset]))) as { readonly [K in Window]: number };
@@ -408,6 +428,7 @@ export class Reclaim {
       zipped: dv.getUint32(c + this.call.pageoutZipped, true),
       evicted: dv.getUint32(c + this.call.pageoutEvicted, true),
       victims: dv.getUint32(c + this.call.pageoutVictims, true),
+      shared: dv.getUint32(c + this.call.pageoutShared, true),
       gppns: [], pages: [], fromZipCache: [],
     };
     for (let i = 0; i < n; i++) {
@@ -420,6 +441,45 @@ export class Reclaim {
     }
     return out;
   }
+
+  // ---- the host policies' options and mechanisms ----------------------------------------------------
+
+  /** Changes the most resident pages `vm` may hold (a limit, or a policy's block). */
+  vmSetLimit(vm: number, pages: number): void { this.x.vmSetLimit(vm, pages); }
+  /** Changes `vm`'s zip cache capacity, bytes (an over-full cache shrinks on the next page-out). */
+  vmSetCacheCap(vm: number, bytes: number): void { this.x.vmSetCacheCap(vm, bytes); }
+  /** Allows (or stops) new 2 MiB large pages host-wide (assembly/reclaim/large.ts). */
+  largeAllow(on: boolean): void { this.x.largeAllow(on); }
+  largeAllowed(): boolean { return this.x.largeAllowed(); }
+  /** Lets `vm`'s first touches back whole 2 MiB groups while large pages are allowed. */
+  vmSetLarge(vm: number, on: boolean): void { this.x.vmSetLarge(vm, on); }
+  /** True if (vm, gppn) is a page of a large page. */
+  pmapLarge(vm: number, gppn: Gppn): boolean { return this.x.pmapLarge(vm, gppn); }
+  /** Breaks the large page holding (vm, gppn); `merge`: merge its hashed pages at once. False if it was not large. */
+  largeBreak(vm: number, gppn: Gppn, merge: boolean): boolean { return this.x.largeBreak(vm, gppn, merge); }
+  /** Breaks up to `maxGroups` large pages of `vm`; how many. */
+  largeBreakAll(vm: number, maxGroups: number, merge: boolean): number { return this.x.largeBreakAll(vm, maxGroups >>> 0, merge); }
+  /** Large pages `vm` holds. */
+  largeGroups(vm: number): number { return this.x.largeGroups(vm); }
+  /** Host-wide large-page counters (cumulative): backed, broken, first touches with no whole block, pages hashed while large, pages merged at a break. */
+  largeCounters(): { allocs: number; breaks: number; failed: number; hashed: number; brokenMerged: number } {
+    return {
+      allocs: this.x.largeAllocs(), breaks: this.x.largeBreaks(), failed: this.x.largeFailed(),
+      hashed: this.x.sharingLargeHashed(), brokenMerged: this.x.sharingBrokenMerged(),
+    };
+  }
+  /** Most users one shared frame may have (KSM max_page_sharing; 0: none). */
+  sharingSetMaxSharing(n: number): void { this.x.sharingSetMaxSharing(n >>> 0); }
+  sharingMaxSharing(): number { return this.x.sharingMaxSharing(); }
+  /** The most users any shared frame has now. */
+  sharingMaxUsers(): number { return this.x.sharingMaxUsers(); }
+  /** Host-wide cap on the compressed pool's frames (zswap max_pool_percent; 0: none). */
+  zipSetPoolCap(frames: number): void { this.x.zipSetPoolCap(frames >>> 0); }
+  zipPoolCap(): number { return this.x.zipPoolCap(); }
+  /** Pages the full pool refused (sent to swap), cumulative. */
+  zipPoolRejects(): number { return this.x.zipPoolRejects(); }
+  /** Share before swap: page-out visits each private victim with the sharing scanner first. */
+  reclaimShareFirst(on: boolean): void { this.x.reclaimShareFirst(on); }
 
   /** The swap slot to give swapCommit for a page whose write failed (it stays where it was). */
   get NO_SLOT(): number {
@@ -441,28 +501,45 @@ export class Reclaim {
    * frames and zip slots are freed; the swap slots they held are returned for the host to free.
    */
   balloonInflate(vm: number, gppns: readonly number[]): { done: number; freedSlots: Uint32Array } | { bad: BalloonBad; index: number } {
-    const list = this.stageList(gppns, 2);
-    const slots = list + gppns.length * 4;
-    const r = this.x.balloonInflate(vm, list, gppns.length, slots);
-    if (r < 0) return this.balloonBad(r);
-    const freed = this.g.view.getUint32(this.callAt + this.call.balloonSlotsFreed, true);
-    return { done: r, freedSlots: new Uint32Array(this.g.u8.buffer, slots, freed).slice() };
+    return this.balloonInflateStaged(vm, this.stageList(gppns));
   }
 
   /** Deflates `gppns` of `vm` (all Ballooned): they become unbacked. */
   balloonDeflate(vm: number, gppns: readonly number[]): { done: number } | { bad: BalloonBad; index: number } {
-    const list = this.stageList(gppns, 1);
-    const r = this.x.balloonDeflate(vm, list, gppns.length);
+    return this.balloonDeflateStaged(vm, this.stageList(gppns));
+  }
+
+  /** balloonInflate of a list already in staging. */
+  balloonInflateStaged(vm: number, list: StagedList): { done: number; freedSlots: Uint32Array } | { bad: BalloonBad; index: number } {
+    const r = this.x.balloonInflate(vm, list.at, list.n, list.out);
+    if (r < 0) return this.balloonBad(r);
+    const freed = this.g.view.getUint32(this.callAt + this.call.balloonSlotsFreed, true);
+    return { done: r, freedSlots: new Uint32Array(this.g.u8.buffer, list.out, freed).slice() };
+  }
+
+  /** balloonDeflate of a list already in staging. */
+  balloonDeflateStaged(vm: number, list: StagedList): { done: number } | { bad: BalloonBad; index: number } {
+    const r = this.x.balloonDeflate(vm, list.at, list.n);
     if (r < 0) return this.balloonBad(r);
     return { done: r };
   }
 
-  /** Copies `gppns` into the aux window as u32, with room for `words` u32 per entry; its address. */
-  private stageList(gppns: readonly number[], words: number): number {
+  /**
+   * Free page reporting, the host's side: discards what backs the GPPNs of `list` (reported free
+   * by the guest), which become unbacked (ballooned and pending pages are left alone). Returns
+   * the swap slots they held, for the host to free.
+   */
+  pagesDiscard(vm: number, list: StagedList): Uint32Array {
+    const k = this.x.pagesDiscard(vm, list.at, list.n, list.out);
+    return new Uint32Array(this.g.u8.buffer, list.out, k).slice();
+  }
+
+  /** Copies `gppns` into the aux window as u32, followed by room for as many u32 results. */
+  private stageList(gppns: readonly number[]): StagedList {
     const aux = this.win.aux.offset;
-    const at = this.g.stage(aux + gppns.length * 4 * words) + aux;
+    const at = this.g.stage(aux + gppns.length * 8) + aux;
     new Uint32Array(this.g.u8.buffer, at, gppns.length).set(gppns);
-    return at;
+    return { n: gppns.length, at, out: at + gppns.length * 4 };
   }
 
   private balloonBad(code: number): { bad: BalloonBad; index: number } {

@@ -80,6 +80,7 @@ const EXPORTS = [
   'pagingStat', 'mmuSwitch', 'mmuTranslate', 'mmuTranslateBatch', 'batchPack', 'batchUnpack', 'batchHostFaults', 'mmuInvlpg',
   'eptSetup', 'eptPointer', 'eptPoke', 'eptPeek', 'gosNewRoot', 'gosRangeBusy', 'gosAttach', 'guestWrite64', 'guestRead64',
   'lackeyReplay', 'binaryReplay', 'traceReset', 'traceResume', 'backingChanged', 'pagingSample', 'pagingVmRelease', 'shadowRelease', 'ptPoolDrain',
+  'wsSample',
   'crc32',
 ] as const;
 
@@ -246,6 +247,19 @@ export class Translate {
   /** Moves the leaves' accessed / dirty bits of GPPNs [first, first + n) of `vm` into the pmap (pagingSample without a result). */
   harvest(vm: number, first: number, n: number): void {
     this.x.pagingSample(vm, first, n, false, 0);
+  }
+
+  /**
+   * One period of the working-set sampler (assembly/translate/wsample.ts): counts the pages of
+   * `armed` touched since they were armed, then arms `n` random pages of `vm` (seeded by `seed`)
+   * and returns them with the count. The list crosses through the start of staging, for the call.
+   */
+  wsSample(vm: number, armed: Uint32Array | null, n: number, seed: number): { touched: number; armed: Uint32Array } {
+    const old = armed?.length ?? 0;
+    const at = this.g.stage(Math.max(old, n, 1) * 4);
+    if (armed) this.g.u8.set(new Uint8Array(armed.buffer, armed.byteOffset, old * 4), at);
+    const touched = this.x.wsSample(vm, at, old, n, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0);
+    return { touched, armed: new Uint32Array(this.g.u8.slice(at, at + n * 4).buffer) };
   }
 
   // ---- translation -----------------------------------------------------------------------------

@@ -76,11 +76,19 @@ export interface HostConfig {
     order?: 'random' | 'sequential';
     /** default salt of a VM: 'per-vm' (its own, ESXi 6+ default) or 'host' (all VMs one sharing domain) */
     salting?: 'per-vm' | 'host';
+    /** most guest pages one shared frame may back (KSM max_page_sharing, >= 2; default 0: no cap, as ESX) */
+    maxPageSharing?: number;
+    /** page-out first tries to merge each private victim with an equal page (ESX: share before swap; default false) */
+    beforeSwap?: boolean;
   };
   compression?: {
     /** zip cache per VM, percent of its memory (default 10, ESX Mem.MemZipMaxPct; 0 disables compression) */
     cachePercent?: number;
+    /** host-wide cap on the compressed pool, percent of machine memory (zswap max_pool_percent; default 0: none) */
+    poolPercent?: number;
   };
+  /** VMs' first touches may back 2 MiB groups with one large page (default false; Host.allowLargePages switches it at run time) */
+  largePages?: boolean;
   /** default victim policy of page-out: 'random' (ESX default) or 'lru' (clock over accessed bits) */
   victimPolicy?: VictimPolicy;
   /** most of a VM's memory its balloon may hold, percent (default 65, ESX Mem.CtlMaxPercent) */
@@ -92,6 +100,8 @@ export interface HostConfig {
    * one-shot codecs of its flavour (useModule).
    */
   module?: WebAssembly.Module;
+  /** @internal room for a Simulation (src/sim): its guest tables, its content pages, MMU cores */
+  sim?: { contentPages: number; maxMmus: number };
 }
 
 /** Host-wide counters. Units: frames and pages are 4 KiB; cumulative counts never decrease. */
@@ -134,6 +144,19 @@ export interface HostStats {
   zpoolWastedBytes: number;
   /** compressed sizes of every page the zip cache tried, bucket b = [256 b, 256 b + 256) bytes; the last bucket did not compress below 4 KiB */
   zipHistogram: number[];
+  /** pages the host-wide compressed pool refused because it was full (sent to swap instead), cumulative */
+  zpoolRejects: number;
+  /** 2 MiB large pages the VMs hold now */
+  largePages: number;
+  /** large pages backed, and broken into small pages, cumulative */
+  largeAllocs: number;
+  largeBreaks: number;
+  /** first touches that found no wholly free aligned block and were backed by a small page, cumulative */
+  largeFailed: number;
+  /** scanner visits that hashed a page of a large page (it is not merged while large), cumulative */
+  pagesLargeHashed: number;
+  /** pages merged at once when their large page was broken (hashed while large), cumulative */
+  pagesBrokenMerged: number;
 }
 
 export interface Stats {
@@ -175,8 +198,8 @@ export function pageTableOverhead(pages: number): number {
   return n;
 }
 
-const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'module'];
-const VM_KEYS = ['name', 'memoryMiB', 'salt', 'reservationMiB', 'limitMiB', 'shares', 'mmu', 'victimPolicy', 'cachePercent'];
+const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'largePages', 'sim', 'module'];
+const VM_KEYS = ['name', 'memoryMiB', 'salt', 'reservationMiB', 'limitMiB', 'shares', 'mmu', 'victimPolicy', 'cachePercent', 'largePages'];
 
 /** Rejects keys of `obj` not in `keys` (a typo must not be ignored silently). */
 function checkKeys(what: string, obj: object, keys: string[]): void {
@@ -197,6 +220,11 @@ function checkStats(field: string, v: unknown): void {
       if (typeof s[k] !== 'number' || !Number.isFinite(s[k])) throw new ConfigError(`${field}.vms[${i}].${k}`, s[k], 'a number of pages');
     }
   });
+}
+function checkBool(field: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new ConfigError(field, v, 'true or false');
+  return v;
 }
 function checkObject(field: string, v: unknown, keys: string[]): Record<string, unknown> {
   if (v === undefined) return {};
@@ -233,6 +261,8 @@ export class Host {
   /** Reservations of the live VMs, and the page tables admitted for them (frames). */
   private reservedFrames = 0;
   private overheadFrames = 0;
+  private readonly largePages: boolean;
+  private reliefHook: ((vm: VM, need: 'noFrame' | 'limit') => boolean) | null = null;
   /** Paging set up by Mmus over this host, by VM id (one per VM, shared by every core). */
   private readonly pagingByVm = new Map<number, MmuVm>();
 
@@ -248,11 +278,16 @@ export class Host {
     // file swap needs Node's file system: the Node entry registers it (platform.ts)
     const files = this.swapBacking === 'file' ? nodeFiles('swap.backing', 'file', "'memory' in this build") : null;
     this.swapDir = (swap.dir as string | undefined) ?? files?.tmpdir() ?? '';
-    const sharing = checkObject('sharing', cfg.sharing, ['order', 'salting']);
+    const sharing = checkObject('sharing', cfg.sharing, ['order', 'salting', 'maxPageSharing', 'beforeSwap']);
     this.scanOrder = checkOneOf('sharing.order', sharing.order, ['random', 'sequential'] as const, 'random');
     this.salting = checkOneOf('sharing.salting', sharing.salting, ['per-vm', 'host'] as const, 'per-vm');
-    const comp = checkObject('compression', cfg.compression, ['cachePercent']);
+    const maxPageSharing = checkInt('sharing.maxPageSharing', sharing.maxPageSharing ?? 0, 0, 0x7fffffff);
+    if (maxPageSharing === 1) throw new ConfigError('sharing.maxPageSharing', 1, '0 (no cap) or at least 2 (a frame shared by one page saves nothing)');
+    const beforeSwap = checkBool('sharing.beforeSwap', sharing.beforeSwap, false);
+    const comp = checkObject('compression', cfg.compression, ['cachePercent', 'poolPercent']);
     this.cachePercent = checkInt('compression.cachePercent', comp.cachePercent ?? 10, 0, 100);
+    const poolPercent = checkInt('compression.poolPercent', comp.poolPercent ?? 0, 0, 100);
+    this.largePages = checkBool('largePages', cfg.largePages, false);
     this.victimPolicy = checkOneOf('victimPolicy', cfg.victimPolicy, ['random', 'lru'] as const, 'random');
     this.balloonMaxPercent = checkInt('balloonMaxPercent', cfg.balloonMaxPercent ?? 65, 0, 100);
     // at least one MiB: with none, every addVM would fail
@@ -264,8 +299,15 @@ export class Host {
       guestMemoryMiB: cfg.guestMemoryMiB,
       flavor: cfg.flavor,
       module: cfg.module,
+      simTables: cfg.sim !== undefined,
+      simContentPages: cfg.sim?.contentPages,
+      maxMmus: cfg.sim?.maxMmus,
     });
     this.engine.reclaim.reclaimSeed(this.seed);
+    this.engine.reclaim.sharingSetMaxSharing(maxPageSharing);
+    this.engine.reclaim.reclaimShareFirst(beforeSwap);
+    this.setPoolPercent(poolPercent);
+    this.engine.reclaim.largeAllow(this.largePages);
     registerEngine(this, this.engine);
     const engine = this.engine;
     this.context = { engine, relieve: (vm, need) => this.relieve(vm, need), powerOff: (vm) => this.powerOff(vm) };
@@ -312,6 +354,7 @@ export class Host {
     const mmu = checkOneOf<VmMmuMode>('vm.mmu', cfg.mmu, ['ept', 'shadow'], 'ept');
     const victimPolicy = checkOneOf<VictimPolicy>('vm.victimPolicy', cfg.victimPolicy, ['random', 'lru'], this.victimPolicy);
     const cachePercent = checkInt('vm.cachePercent', cfg.cachePercent ?? this.cachePercent, 0, 100);
+    const largePages = checkBool('vm.largePages', cfg.largePages, this.largePages);
     // default salts live above 2^31, explicit ones below, so a default never joins a user's domain by accident
     const salt = cfg.salt === undefined ? (this.salting === 'host' ? 0x80000000 : 0x80000001 + this.serial) : checkInt('vm.salt', cfg.salt, 0, 0x7fffffff);
     const cacheCap = Math.floor((pages * PAGE * cachePercent) / 100);
@@ -327,6 +370,7 @@ export class Host {
       this.engine.reclaim.vmRelease(id); // the engine must not hold a VM the host does not know
       throw e;
     }
+    this.engine.reclaim.vmSetLarge(id, largePages);
     const vm = VM.create(this.context, id, cfg.name, { memoryMiB, reservationMiB, limitMiB, shares, mmu, salt, victimPolicy },
       Math.floor((pages * this.balloonMaxPercent) / 100), store);
     this.serial++;
@@ -443,6 +487,7 @@ export class Host {
     const r = e.reclaim;
     const f = e.ram.frameCounts();
     const sh = r.sharingCounters();
+    const lg = r.largeCounters();
     const vms = this.order.map((v) => v.stats());
     const sharedMappings = vms.reduce((a, v) => a + v.SHRD, 0);
     return {
@@ -467,9 +512,141 @@ export class Host {
         zpoolStoredBytes: e.ram.zpoolStoredBytes(),
         zpoolWastedBytes: e.ram.zpoolWastedBytes(),
         zipHistogram: r.zipHistogram(),
+        zpoolRejects: r.zipPoolRejects(),
+        largePages: vms.reduce((a, v) => a + v.largePages, 0),
+        largeAllocs: lg.allocs,
+        largeBreaks: lg.breaks,
+        largeFailed: lg.failed,
+        pagesLargeHashed: lg.hashed,
+        pagesBrokenMerged: lg.brokenMerged,
       },
       vms,
     };
+  }
+
+  // ---- the policy's switches -------------------------------------------------------------------
+
+  /**
+   * Allows (or stops) new 2 MiB large pages host-wide: while allowed, the first touch of a page
+   * in a wholly unbacked, aligned 2 MiB group of a VM with large pages on backs the whole group
+   * with one aligned block of frames (assembly/reclaim/large.ts). Existing ones stay until broken.
+   */
+  allowLargePages(on: boolean): void {
+    if (typeof on !== 'boolean') throw new ConfigError('on', on, 'true or false');
+    this.engine.reclaim.largeAllow(on);
+  }
+
+  /** True if `vm` is a live VM of this host. */
+  private isOwn(vm: VM): boolean {
+    return vm instanceof VM && this.byId[vm.id] === vm;
+  }
+
+  /**
+   * What each reclamation technique holds back from the VMs now, in pages: ballooned pages,
+   * pages sharing saves (mappings of shared frames beyond each frame), pages compression saves
+   * (compressed pages less the pool frames they sit in), swapped pages. Cheap: the engine's counts.
+   */
+  heldBack(): { balloon: number; sharing: number; compression: number; swap: number } {
+    const r = this.engine.reclaim;
+    let balloon = 0, shared = 0, compressed = 0, swap = 0;
+    for (const v of this.order) {
+      balloon += r.vmStateCount(v.id, PState.Ballooned);
+      shared += r.vmStateCount(v.id, PState.Shared) + r.vmStateCount(v.id, PState.Zero);
+      compressed += r.vmStateCount(v.id, PState.Compressed);
+      swap += r.vmStateCount(v.id, PState.Swapped);
+    }
+    return { balloon, sharing: shared - r.sharingCounters().shared, compression: compressed - this.engine.ram.frameCounts().zpool, swap };
+  }
+
+  /** True while new large pages are allowed. */
+  get largePagesAllowed(): boolean {
+    return this.engine.reclaim.largeAllowed();
+  }
+
+  /**
+   * Breaks large pages into 4 KiB pages: of `vm` (default: every VM), at most `maxGroups` (default
+   * all). With `merge` (default true) each page the sharing scanner hashed while it was large is
+   * merged at once with an equal page of its domain. Returns the large pages broken.
+   */
+  breakLargePages(opts: { vm?: VM; maxGroups?: number; merge?: boolean } = {}): number {
+    if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object');
+    const max = checkInt('maxGroups', opts.maxGroups ?? 0xffffffff, 0, 0xffffffff);
+    const merge = checkBool('merge', opts.merge, true);
+    if (opts.vm !== undefined && !this.isOwn(opts.vm)) throw new ConfigError('vm', opts.vm?.name, 'a live VM of this host');
+    let n = 0;
+    for (const v of opts.vm ? [opts.vm] : this.order) {
+      if (n >= max) break;
+      n += this.engine.reclaim.largeBreakAll(v.id, max - n, merge);
+    }
+    return n;
+  }
+
+  /**
+   * Sets the most guest pages one shared frame may back (KSM max_page_sharing, >= 2; 0: no cap).
+   * Not below the users a shared frame has now (KSM refuses to change it while pages are shared).
+   */
+  setMaxPageSharing(n: number): void {
+    const v = checkInt('maxPageSharing', n, 0, 0x7fffffff);
+    if (v === 1) throw new ConfigError('maxPageSharing', 1, '0 (no cap) or at least 2');
+    const most = this.engine.reclaim.sharingMaxUsers();
+    if (v !== 0 && v < most) throw new ConfigError('maxPageSharing', v, `0 or at least ${most}, the most users a shared frame has now`);
+    this.engine.reclaim.sharingSetMaxSharing(v);
+  }
+
+  /** The cap on users per shared frame (0: none). */
+  get maxPageSharing(): number {
+    return this.engine.reclaim.sharingMaxSharing();
+  }
+
+  /** The most users any shared frame has now. */
+  get mostPageSharing(): number {
+    return this.engine.reclaim.sharingMaxUsers();
+  }
+
+  /** Turns share-before-swap on or off: page-out first tries to merge each private victim. */
+  setShareBeforeSwap(on: boolean): void {
+    if (typeof on !== 'boolean') throw new ConfigError('on', on, 'true or false');
+    this.engine.reclaim.reclaimShareFirst(on);
+  }
+
+  /** Caps the compressed pool host-wide at `percent` of machine memory (zswap max_pool_percent; 0: no cap). */
+  setPoolPercent(percent: number): void {
+    const p = checkInt('poolPercent', percent, 0, 100);
+    this.engine.reclaim.zipSetPoolCap(Math.floor((this.engine.machineFrames * p) / 100));
+  }
+
+  /** The host-wide cap on the compressed pool, frames (0: none). */
+  get poolCapFrames(): number {
+    return this.engine.reclaim.zipPoolCap();
+  }
+
+  /**
+   * Blocks `vm` from taking more frames: its resident pages may not grow past `pages` (below its
+   * configured limit), so a first touch or swap-in beyond it must page out from the VM itself
+   * (the 'limit' relief). null lifts the block (the configured limit again). ESX does this to VMs
+   * above their target in the low memory state.
+   */
+  blockAbove(vm: VM, pages: number | null): void {
+    if (!this.isOwn(vm)) throw new ConfigError('vm', vm?.name, 'a live VM of this host');
+    const limit = vm.limitMiB * 256;
+    this.engine.reclaim.vmSetLimit(vm.id, pages === null ? limit : Math.min(limit, checkInt('pages', pages, 0, vm.pages)));
+  }
+
+  /** Sets the zip cache capacity of `vm` to `percent` of its memory (0: no compression for it). */
+  setCachePercent(vm: VM, percent: number): void {
+    if (!this.isOwn(vm)) throw new ConfigError('vm', vm?.name, 'a live VM of this host');
+    const p = checkInt('cachePercent', percent, 0, 100);
+    this.engine.reclaim.vmSetCacheCap(vm.id, Math.min(0xffffffff, Math.floor((vm.pages * PAGE * p) / 100)));
+  }
+
+  /**
+   * Installs a relief to try before the host's own whenever a fault finds no frame ('noFrame')
+   * or a VM at its limit ('limit'), on every path (touches, swap-ins, guest-physical access): a
+   * host policy's (a Simulation installs its policy's relieve). It returns true if it freed what
+   * the fault needs; null removes it.
+   */
+  setRelief(relief: ((vm: VM, need: 'noFrame' | 'limit') => boolean) | null): void {
+    this.reliefHook = relief;
   }
 
   /**
@@ -553,6 +730,7 @@ export class Host {
    * else OutOfMachineMemoryError.
    */
   private relieve(vm: VM, need: Exclude<HostNeed, 'swapIn'>): void {
+    if (this.reliefHook?.(vm, need)) return;
     if (need === 'limit') {
       this.relieveLimit(vm);
       return;
@@ -561,7 +739,7 @@ export class Host {
     let error: SwapIoError | null = null;
     const note = (r: PageOutResult): boolean => {
       error ??= r.error;
-      return r.compressed + r.swapped + r.evicted > 0;
+      return r.compressed + r.swapped + r.shared + r.evicted > 0;
     };
     if (e.translate.ptPoolDrain() > 0 && this.freeFrames() > 0) return;
     for (let progress = true; progress; ) {
@@ -587,7 +765,7 @@ export class Host {
     let error: SwapIoError | null = null;
     for (let attempt = 0; attempt < 3; attempt++) {
       const r = vm.pageOutInternal(this.engine.reclaim.batch / 8);
-      if (r.compressed + r.swapped > 0) return;
+      if (r.compressed + r.swapped + r.shared > 0) return;
       error ??= r.error;
       if (!r.error) break;
     }

@@ -21,7 +21,7 @@ import type { Engine } from '../engine/engine.js';
 import { PAGE, asGpa, asGppn, gppnOf, type Gppn, type Gpa } from '../engine/addr.js';
 import type { FaultResolver, HostNeed } from '../engine/fault.js';
 import { drive } from '../engine/driver.js';
-import type { PageoutBatch, VictimPolicy, ZipSurvey } from '../engine/reclaim.js';
+import type { PageoutBatch, StagedList, VictimPolicy, ZipSurvey } from '../engine/reclaim.js';
 import {
   ConfigError, MemvisorError, SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, checkInt,
 } from '../errors.js';
@@ -69,6 +69,8 @@ export interface VmConfig {
   victimPolicy?: VictimPolicy;
   /** zip cache capacity as a percentage of memoryMiB (default: the host's, 10; 0 disables compression) */
   cachePercent?: number;
+  /** first touches may back 2 MiB groups with one large page while the host allows it (default: the host's, HostConfig.largePages) */
+  largePages?: boolean;
 }
 
 /** What `vm.pageOut(count)` did. Units: pages. */
@@ -79,6 +81,8 @@ export interface PageOutResult {
   compressed: number;
   /** victims written to the swap store */
   swapped: number;
+  /** victims merged with an equal page by sharing instead (share before swap: HostConfig.sharing.beforeSwap) */
+  shared: number;
   /** older compressed pages moved from the full zip cache to the swap store */
   evicted: number;
   /** victims that stayed resident because their swap write failed */
@@ -152,6 +156,8 @@ export interface VmStats {
   swapReadRetries: number;
   /** 1 once the VM lost data (a swap read or checksum failure that its retries did not cure), else 0 */
   faulted: number;
+  /** 2 MiB large pages (groups of 512 pages backed by one aligned block) the VM holds now */
+  largePages: number;
   /** MMU virtualization mode */
   mmu: VmMmuMode;
   /** hypervisor-side paging counters once an Mmu attached the VM (host.mmu().attach), else null */
@@ -206,7 +212,7 @@ export class VM {
     private readonly host: HostContext,
     id: number,
     name: string,
-    cfg: Required<Omit<VmConfig, 'name' | 'cachePercent'>>,
+    cfg: Required<Omit<VmConfig, 'name' | 'cachePercent' | 'largePages'>>,
     balloonMaxPages: number,
     swap: SwapStore,
   ) {
@@ -226,7 +232,7 @@ export class VM {
   }
 
   /** @internal Created by Host.addVM. */
-  static create(host: HostContext, id: number, name: string, cfg: Required<Omit<VmConfig, 'name' | 'cachePercent'>>, balloonMaxPages: number, swap: SwapStore): VM {
+  static create(host: HostContext, id: number, name: string, cfg: Required<Omit<VmConfig, 'name' | 'cachePercent' | 'largePages'>>, balloonMaxPages: number, swap: SwapStore): VM {
     return new VM(host, id, name, cfg, balloonMaxPages, swap);
   }
 
@@ -399,7 +405,7 @@ export class VM {
   pageOutInternal(count: number): PageOutResult {
     const r = this.engine.reclaim;
     const res: PageOutResult = {
-      requested: count, compressed: 0, swapped: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
+      requested: count, compressed: 0, swapped: 0, shared: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
     };
     // the clock reads pmap accessed bits; accesses that hit in the TLB are known only to the EPT
     // or shadow leaves, so harvest those first (one pass, with batched TLB invalidations)
@@ -408,6 +414,7 @@ export class VM {
     while (done < count) {
       const sel = r.pageoutSelect(this.id, count - done, this.victimPolicy, this.swap.free);
       res.compressed += sel.zipped;
+      res.shared += sel.shared;
       done += sel.victims;
       if (sel.gppns.length > 0 && this.swapOutListed(sel, res)) break;
       if (sel.stop === 'noVictim') {
@@ -431,7 +438,7 @@ export class VM {
   zipEvictInternal(count: number): PageOutResult {
     const r = this.engine.reclaim;
     const res: PageOutResult = {
-      requested: count, compressed: 0, swapped: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
+      requested: count, compressed: 0, swapped: 0, shared: 0, evicted: 0, writeFailed: 0, swapFull: false, noVictim: false, error: null,
     };
     let done = 0;
     while (done < count) {
@@ -504,6 +511,41 @@ export class VM {
     return r.done;
   }
 
+  /**
+   * @internal balloonInflate for a list the guest OS model already wrote into staging
+   * (src/engine/guest.ts): no copy, no per-page JavaScript; the module validates it whole.
+   * Returns the pages ballooned.
+   */
+  balloonInflateStaged(list: StagedList): number {
+    this.usable();
+    const have = this.engine.reclaim.vmStateCount(this.id, PState.Ballooned);
+    if (have + list.n > this.balloonMaxPages) {
+      throw new ConfigError('gppns', `${list.n} pages`, `at most ${this.balloonMaxPages - have} more pages (balloon cap ${this.balloonMaxPages} pages, ${have} ballooned)`);
+    }
+    const r = this.engine.reclaim.balloonInflateStaged(this.id, list);
+    if ('bad' in r) throw new MemvisorError(`balloon inflate of VM ${JSON.stringify(this.name)}: entry ${r.index} of the guest's list refused (${r.bad})`);
+    for (const slot of r.freedSlots) this.swap.release(slot);
+    return r.done;
+  }
+
+  /** @internal balloonDeflate for a list the guest OS model wrote into staging. Returns the pages deflated. */
+  balloonDeflateStaged(list: StagedList): number {
+    this.usable();
+    const r = this.engine.reclaim.balloonDeflateStaged(this.id, list);
+    if ('bad' in r) throw new MemvisorError(`balloon deflate of VM ${JSON.stringify(this.name)}: entry ${r.index} of the guest's list refused (${r.bad})`);
+    return r.done;
+  }
+
+  /**
+   * @internal Free page reporting, the host's side: what backs the pages of `list` (reported free
+   * by the guest, written into staging by its model) is discarded and they become unbacked; the
+   * swap slots they held are freed.
+   */
+  discardStaged(list: StagedList): void {
+    this.usable();
+    for (const slot of this.engine.reclaim.pagesDiscard(this.id, list)) this.swap.release(slot);
+  }
+
   /** Checks that `gppns` is an array of GPPNs of this VM outside the guest OS model's range. */
   private checkList(field: string, gppns: readonly number[]): void {
     if (!Array.isArray(gppns)) throw new ConfigError(field, gppns, 'an array of GPPNs');
@@ -536,6 +578,23 @@ export class VM {
     checkInt('first', first, 0, this.pages);
     checkInt('pages', pages, 0, this.pages - first);
     return this.engine.reclaim.zipSurvey(this.id, asGppn(first), pages);
+  }
+
+  // ---- working-set sampling --------------------------------------------------------------------
+
+  /**
+   * One sample period of the working-set sampler (assembly/translate/wsample.ts): counts how many
+   * of the pages `armed` last period (null: none yet) were touched since, then arms `n` pages
+   * drawn at random (seeded by `seed`; same seed, same pages) so that their next touch is seen.
+   * Returns the count and the new armed pages, to pass back next period.
+   */
+  sampleWorkingSet(armed: Uint32Array | null, n: number, seed: number): { touched: number; sampled: number; armed: Uint32Array } {
+    if (this.off) throw new VmPoweredOffError(this.name);
+    checkInt('n', n, 0, 1 << 20);
+    checkInt('seed', seed, 0, Number.MAX_SAFE_INTEGER);
+    if (armed !== null && !(armed instanceof Uint32Array)) throw new ConfigError('armed', armed, 'null or the Uint32Array the last sample returned');
+    const r = this.engine.translate.wsSample(this.id, armed, n, seed);
+    return { touched: r.touched, sampled: armed?.length ?? 0, armed: r.armed };
   }
 
   // ---- stats ---------------------------------------------------------------------------------
@@ -579,6 +638,7 @@ export class VM {
       swapChecksumErrors: sw.checksumErrors,
       swapReadRetries: sw.readRetries,
       faulted: this.faultedBy ? 1 : 0,
+      largePages: e.reclaim.largeGroups(id),
       mmu: this.mmu,
       paging: this.paging ? pagingStats(e, id) : null,
     };

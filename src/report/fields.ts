@@ -35,7 +35,8 @@ export const VM_FIELDS: readonly FieldDoc[] = [
   { key: 'MCTLSZ', unit: 'MiB', meaning: 'guest memory held by the balloon driver now' },
   { key: 'MCTLTGT', unit: 'MiB', meaning: "the balloon target the guest's driver moves toward" },
   { key: 'SWCUR', unit: 'MiB', meaning: 'guest memory in the host swap store now' },
-  { key: 'SWTGT', unit: 'MiB', meaning: 'the swap target: SWCUR plus what the last page-out could not swap' },
+  { key: 'SWTGT', unit: 'MiB', meaning: 'the swap target: SWCUR plus what the last page-out could not swap, or what the policy still wants compressed or swapped' },
+  { key: 'blockMiB', unit: 'MiB', meaning: 'while the VM is blocked from taking machine memory (ESXi low state, at or above its target): the most it may hold; 0 when not blocked' },
   { key: 'SWR/s', unit: 'MiB/s', meaning: 'host swap-in rate over the last interval' },
   { key: 'SWW/s', unit: 'MiB/s', meaning: 'host swap-out rate over the last interval' },
   { key: 'CACHESZ', unit: 'MiB', meaning: 'zip cache size: machine memory its frames hold' },
@@ -75,6 +76,7 @@ export const HOST_FIELDS: readonly FieldDoc[] = [
   { key: 'balloonMiB', unit: 'MiB', meaning: 'guest memory held by balloon drivers, all VMs' },
   { key: 'state', unit: 'state', meaning: "the policy's memory state (ESXi: high, clear, soft, hard, low); absent when the policy has none" },
   { key: 'minFreeMiB', unit: 'MiB', meaning: 'the free memory the policy keeps (ESXi minFree); the state thresholds are percentages of it' },
+  { key: 'kswapd', unit: 'state', meaning: "the KVM policy's kswapd: awake (reclaiming toward the high watermark) or asleep" },
 ];
 
 /** ESXi memory states, most free memory first. */

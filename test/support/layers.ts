@@ -16,7 +16,11 @@ export type ImportGraph = Map<string, string[]>;
 
 /** The folders each folder may import from ('.' is the top level of assembly/). */
 export const ASSEMBLY_LAYERS: Readonly<Record<string, readonly string[]>> = {
-  '.': ['.', 'ram', 'codec', 'reclaim', 'translate'],
+  '.': ['.', 'ram', 'codec', 'reclaim', 'translate', 'workload', 'guest'],
+  // the simulation's guest OS model runs workloads over the whole stack; workloads (content,
+  // samplers) are pure mechanism beside ram and codec
+  guest: ['ram', 'codec', 'reclaim', 'translate', 'workload', 'guest'],
+  workload: ['ram', 'codec', 'workload'],
   translate: ['ram', 'codec', 'reclaim', 'translate'],
   reclaim: ['ram', 'codec', 'reclaim'],
   codec: ['ram', 'codec'],

@@ -1,0 +1,122 @@
+/**
+ * `memvisor run`: a scenario file in, lines per sample and a summary out, the JSON the issue
+ * names with --json; an invalid scenario exits 2 with one line per problem naming the field
+ * path; and the built package ships the scenario JSON Schema through its `exports`.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { runRun } from '../src/cli/run.js';
+import { main } from '../src/cli/main.js';
+import { VERSION, readRunFile } from '../src/node.js';
+import { HOST_FIELDS, VM_FIELDS, GUEST_FIELDS } from '../src/report/fields.js';
+import { thresholdName, reclaimedName } from '../src/report/runfile.js';
+
+const root = resolve(import.meta.dirname, '..');
+
+/** A stream that keeps what is written. */
+function sink(): NodeJS.WritableStream & { text: string } {
+  const s = { text: '', write(chunk: string) { s.text += chunk; return true; } };
+  return s as unknown as NodeJS.WritableStream & { text: string };
+}
+
+const scenario = {
+  $schema: '../node_modules/memvisor/dist/scenario.schema.json',
+  duration: 2, seed: 11, content: { source: 'generated' },
+  host: { machineMemoryMiB: 64 },
+  vms: [{ name: 'web', count: 2, memoryMiB: 48, os: { kernelMiB: 2, cacheMiB: 4, anonMiB: 2 }, workload: { phases: [{ at: 0, activeMiB: 24, touchesPerSecond: 20000 }] } }],
+};
+
+describe('memvisor run', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'memvisor-run-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs a scenario: a line per sample, a summary, and with --json the run as JSON', async () => {
+    const file = join(dir, 's.json');
+    writeFileSync(file, JSON.stringify(scenario));
+    const out = sink(), err = sink();
+    const code = await runRun([file, '--json', join(dir, 'out.json')], out, err);
+    expect(err.text).toBe('');
+    expect(code).toBe(0);
+    expect(out.text).toMatch(/^t=1s free [\d.]+ MiB \w+ \| web-1 /m);
+    expect(out.text).toMatch(/verified: ok, [\d.]+ MiB compared/);
+    const r = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
+    expect(Object.keys(r)).toEqual(['config', 'seed', 'version', 'verified', 'samples']);
+    expect(r.version).toBe(VERSION);
+    expect(r.seed).toBe(11);
+    expect(r.config.content.source).toBe('generated');
+    expect(r.config.vms[0].os.balloon.inflateMiBps).toBe(64);
+    expect(r.samples.map((s: { t: number }) => s.t)).toEqual([1, 2]);
+    const v = r.samples[1].vms['web-2'];
+    for (const k of ['MEMSZ', 'GRANT', 'SZTGT', 'TCHD', 'SHRD', 'ZERO', 'SHRDSVD', 'MCTLSZ', 'MCTLTGT', 'SWCUR', 'SWTGT', 'SWR/s', 'SWW/s', 'CACHESZ', 'CACHEUSD', 'ZIP/s', 'UNZIP/s', 'trueActiveMiB', 'stall', 'slowdown']) {
+      expect(typeof v[k], k).toBe('number');
+    }
+    expect(Object.keys(v.guest)).toEqual(['freeMiB', 'cacheMiB', 'anonMiB', 'swapMiB', 'oomEvents']);
+    expect(typeof r.samples[0].host.freeMiB).toBe('number');
+    expect(r.verified).toEqual({ ok: true, bytes: expect.any(Number) });
+    // the reports read it as a run, and every field a sample holds is one the reports know
+    const read = readRunFile(join(dir, 'out.json'));
+    expect(read.samples.length).toBe(2);
+    // every field the reports know is there (those of other policies aside), and nothing they do not know
+    const vmKeys = Object.keys(v).filter((k) => k !== 'guest');
+    expect(vmKeys.every((k) => VM_FIELDS.some((f) => f.key === k))).toBe(true);
+    expect(VM_FIELDS.filter((f) => !vmKeys.includes(f.key)).map((f) => f.key)).toEqual([]);
+    expect(Object.keys(v.guest).sort()).toEqual(GUEST_FIELDS.map((f) => f.key).sort());
+    // the host: the fields the reports know, and the policy's levels and reclaim figures, which they read by pattern
+    const hostKeys = Object.keys(r.samples[0].host);
+    expect(hostKeys.filter((k) => !HOST_FIELDS.some((f) => f.key === k) && thresholdName(k) === null && reclaimedName(k) === null)).toEqual([]);
+    expect(HOST_FIELDS.filter((f) => f.key !== 'kswapd' && !hostKeys.includes(f.key)).map((f) => f.key)).toEqual([]);
+    // --json - writes the same JSON to stdout, nothing else
+    const out2 = sink();
+    expect(await runRun([file, '--json', '-'], out2, sink())).toBe(0);
+    expect(JSON.parse(out2.text)).toEqual(r);
+  });
+
+  it('an invalid scenario exits 2 with one line per problem naming the field path', async () => {
+    const file = join(dir, 'bad.json');
+    const bad = structuredClone(scenario) as Record<string, unknown> & typeof scenario;
+    (bad.vms[0].workload.phases[0] as Record<string, unknown>).activeMiB = 5000;
+    (bad.host as Record<string, unknown>).machineMemoryMiB = -4;
+    writeFileSync(file, JSON.stringify(bad));
+    const err = sink();
+    expect(await runRun([file], sink(), err)).toBe(2);
+    expect(err.text.trim().split('\n')).toEqual([
+      `memvisor run: ${file}: host.machineMemoryMiB: got -4, expected at least 1`,
+    ]);
+    // once fields pass, the checks across fields report
+    bad.host.machineMemoryMiB = 64;
+    writeFileSync(file, JSON.stringify(bad));
+    const err2 = sink();
+    expect(await runRun([file], sink(), err2)).toBe(2);
+    expect(err2.text).toBe(`memvisor run: ${file}: vms[0].workload.phases[0].activeMiB: got 5000, expected at most 46 (memoryMiB 48 less os.anonMiB 2)\n`);
+  });
+
+  it('a missing file, a file that is not JSON and a bad option are usage errors (exit 2)', async () => {
+    writeFileSync(join(dir, 'nojson.json'), '{ nope');
+    expect(await main(['run', join(dir, 'missing.json')])).toBe(2);
+    expect(await main(['run', join(dir, 'nojson.json')])).toBe(2);
+    expect(await main(['run', join(dir, 'nojson.json'), '--speed'])).toBe(2);
+    expect(await main(['run'])).toBe(2);
+  });
+
+  it('the built package ships the scenario JSON Schema (exports: memvisor/scenario.schema.json)', () => {
+    expect(existsSync(join(root, 'dist/scenario.schema.json')), 'run `npm run build` first').toBe(true);
+    const consumer = mkdtempSync(join(tmpdir(), 'memvisor-schema-'));
+    try {
+      mkdirSync(join(consumer, 'node_modules'));
+      symlinkSync(root, join(consumer, 'node_modules', 'memvisor'), 'dir');
+      writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'c', type: 'module', private: true }));
+      writeFileSync(join(consumer, 'main.js'), `import { createRequire } from 'node:module';
+const s = createRequire(import.meta.url)('memvisor/scenario.schema.json');
+console.log(JSON.stringify({ title: s.title, required: s.required, vm: Object.keys(s.properties.vms.items.properties) }));`);
+      const got = JSON.parse(execFileSync(process.execPath, ['main.js'], { cwd: consumer, encoding: 'utf8' }));
+      expect(got.title).toBe('memvisor scenario');
+      expect(got.required).toEqual(['duration', 'host', 'vms']);
+      expect(got.vm).toEqual(expect.arrayContaining(['name', 'count', 'memoryMiB', 'mmu', 'os', 'workload']));
+    } finally {
+      rmSync(consumer, { recursive: true, force: true });
+    }
+  });
+});
