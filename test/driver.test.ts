@@ -4,13 +4,13 @@
  * same guest page as a replay without pressure; text and binary replays over the same host agree;
  * the driver counts rounds without progress and gives up with a GaveUpError naming the VM, the
  * operation, the page and the need, from every kind of entry point (forced with a resolver that
- * resolves nothing).
+ * resolves nothing), the simulation's touches, trace chunks and guest batches included.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GaveUpError, Host, Mmu, OutOfMachineMemoryError, PState, replayBytes, type VM } from '../src/index.js';
+import { GaveUpError, Host, Mmu, OutOfMachineMemoryError, PState, Simulation, replayBytes, type ScenarioInput, type VM } from '../src/index.js';
 import { Engine, engineOf } from '../src/engine/engine.js';
 import { drive, type HostStop } from '../src/engine/driver.js';
 import { MAX_HOST_ROUNDS, type FaultResolver } from '../src/engine/fault.js';
@@ -318,5 +318,135 @@ describe('the fault driver gives up', () => {
     expect(g.operation).toMatch(/^the replay of starved\.lackey near line \d+$/);
     expect(s.core.stats().unhandledFaults).toBe(0);
     s.host.audit();
+  });
+});
+
+/**
+ * The simulation's loops (a VM's step of touches, a trace VM's chunk of records, the guest's
+ * batches) run through the same driver: a host stop goes to the guest's resolver, which has
+ * Simulation.resolveHostFault act. Forced here by replacing resolveHostFault: one that does
+ * nothing makes the driver give up after MAX_HOST_ROUNDS, naming the VM and what it was doing;
+ * one that acts only on every MAX_HOST_ROUNDS-th call still completes (each page's progress
+ * starts the count again), on every (MAX_HOST_ROUNDS + 1)-th it gives up.
+ */
+describe('the simulation runs its loops through the fault driver', () => {
+  const os = { kernelMiB: 2, cacheMiB: 2, anonMiB: 2 };
+  type Resolve = Simulation['resolveHostFault'];
+  /** A resolveHostFault that counts its calls and passes only every `every`-th to `real` (0: none). */
+  const sparse = (real: Resolve, every: number) => {
+    const s = { calls: 0, fn: null as unknown as Resolve };
+    s.fn = function (this: Simulation, ...a: Parameters<Resolve>) {
+      s.calls++;
+      return every > 0 && s.calls % every === 0 ? real.apply(this, a) : 0;
+    };
+    return s;
+  };
+  const caught = (f: () => unknown): unknown => {
+    try {
+      f();
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  };
+
+  // two guests whose OS (10 MiB each) does not fit in 16 MiB: the second boot needs the host to free frames
+  const booting: ScenarioInput = {
+    duration: 2, seed: 5, content: { source: 'generated' }, host: { machineMemoryMiB: 16 },
+    vms: [{ name: 'vm', count: 2, memoryMiB: 32, os: { kernelMiB: 4, cacheMiB: 4, anonMiB: 2 }, workload: { phases: [{ at: 0, activeMiB: 4, touchesPerSecond: 20_000 }] } }],
+  };
+  /** Simulation.create(booting) with resolveHostFault replaced by `sparse(real, every)` during the boot. */
+  async function boot(every: number): Promise<{ calls: number; sim?: Simulation; err?: unknown }> {
+    const real = Simulation.prototype.resolveHostFault;
+    const s = sparse(real, every);
+    Simulation.prototype.resolveHostFault = s.fn;
+    try {
+      const sim = await Simulation.create(booting, { flavor: 'release' });
+      return { calls: s.calls, sim };
+    } catch (err) {
+      return { calls: s.calls, err };
+    } finally {
+      Simulation.prototype.resolveHostFault = real;
+    }
+  }
+
+  it('a guest batch (the boot): gives up when nothing is resolved, completes when each page waits at most the limit', async () => {
+    const none = await boot(0);
+    expect(none.err).toBeInstanceOf(GaveUpError);
+    const g = none.err as GaveUpError;
+    expect([g.vm, g.operation, g.need, g.rounds, none.calls]).toEqual(['vm-2', 'the guest OS boot', 'noFrame', MAX_HOST_ROUNDS, MAX_HOST_ROUNDS]);
+    expect(g.gpa).toBe(g.gppn * PAGE);
+    const late = await boot(MAX_HOST_ROUNDS + 1);
+    expect(late.err).toBeInstanceOf(GaveUpError);
+    expect(late.calls).toBe(MAX_HOST_ROUNDS);
+    const slow = await boot(MAX_HOST_ROUNDS);
+    expect(slow.err).toBeUndefined();
+    // several pages each waited the whole limit: the count started again after each
+    expect(slow.calls).toBeGreaterThan(2 * MAX_HOST_ROUNDS);
+    expect(slow.calls % MAX_HOST_ROUNDS).toBe(0);
+    const r = slow.sim!.run();
+    slow.sim!.close();
+    expect(r.verified.ok).toBe(true);
+  });
+
+  // one VM whose 50 MiB active set does not fit in 48 MiB of machine memory: touches keep meeting swapped pages
+  const touching: ScenarioInput = {
+    duration: 6, seed: 9, content: { source: 'generated' }, host: { machineMemoryMiB: 48 },
+    vms: [{ name: 'w', memoryMiB: 64, os, workload: { phases: [{ at: 0, activeMiB: 50, touchesPerSecond: 50_000 }] } }],
+  };
+
+  it("a VM's step of touches: gives up when nothing is resolved, completes when each touch waits at most the limit", async () => {
+    for (const every of [0, MAX_HOST_ROUNDS + 1, MAX_HOST_ROUNDS]) {
+      const sim = await Simulation.create(touching, { flavor: 'release' });
+      try {
+        sim.advance(2);
+        const s = sparse(sim.resolveHostFault, every);
+        sim.resolveHostFault = s.fn;
+        const err = caught(() => sim.advance(2));
+        if (every === MAX_HOST_ROUNDS) {
+          expect(err).toBeUndefined();
+          expect(s.calls).toBeGreaterThan(10 * MAX_HOST_ROUNDS);
+          expect(sim.run().verified.ok).toBe(true);
+          continue;
+        }
+        expect(err).toBeInstanceOf(GaveUpError);
+        const g = err as GaveUpError;
+        expect([g.vm, g.rounds, s.calls]).toEqual(['w', MAX_HOST_ROUNDS, MAX_HOST_ROUNDS]);
+        expect(g.operation).toMatch(/^workload touch \d+ of the \d+ of its step$/);
+        expect(['swapIn', 'noFrame']).toContain(g.need);
+      } finally {
+        sim.close();
+      }
+    }
+  });
+
+  it("a trace VM's chunk of records: gives up when nothing is resolved, naming the record", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'memvisor-driver-'));
+    try {
+      const trace = join(dir, 'synthetic.lackey');
+      writeFileSync(trace, syntheticTrace(3, 2048, 20000));
+      for (const mmu of ['shadow', 'ept'] as const) {
+        // two 8 MiB traces and two 6 MiB guest OSes on 16 MiB
+        const sim = await Simulation.create({
+          duration: 6, seed: 5, content: { source: 'generated' }, host: { machineMemoryMiB: 16 },
+          vms: [{ name: 't', count: 2, memoryMiB: 32, mmu, os, workload: { trace, traceRecordsPerSecond: 20_000 } }],
+        }, { flavor: 'release' });
+        try {
+          sim.advance(2);
+          const s = sparse(sim.resolveHostFault, 0);
+          sim.resolveHostFault = s.fn;
+          const err = caught(() => sim.advance(2));
+          expect(err, mmu).toBeInstanceOf(GaveUpError);
+          const g = err as GaveUpError;
+          expect([g.rounds, s.calls]).toEqual([MAX_HOST_ROUNDS, MAX_HOST_ROUNDS]);
+          expect(['t-1', 't-2']).toContain(g.vm);
+          expect(g.operation).toMatch(/^the trace record at byte \d+ of a \d+-byte chunk$/);
+        } finally {
+          sim.close();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

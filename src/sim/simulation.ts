@@ -10,8 +10,9 @@
  *                         scanner (its rate), policy hooks (their periods), sampler ───────┘
  *   run(onSample) ── advance to `duration` ── verify every VM's memory ── RunResult (the JSON)
  *
- * The run loop that resolves reason codes lives in one place (runVm) and stays small: it hands
- * host faults to resolveHostFault, guest requests to the guest.
+ * A VM's step (runVm, runTrace) runs through the fault driver (src/engine/driver.ts; the step's
+ * side in step.ts): host stops go to the guest's resolver, which has resolveHostFault act and
+ * charges the VM what it cost; guest requests go to the guest.
  */
 import { createRequire } from 'node:module';
 import { Host, type Stats } from '../host/host.js';
@@ -20,6 +21,7 @@ import type { Mmu } from '../translate/mmu.js';
 import { MemvisorError } from '../errors.js';
 import { engineOf, type Engine } from '../engine/engine.js';
 import { Reason, type Guest } from '../engine/guest.js';
+import { drive } from '../engine/driver.js';
 import { asGppn, asGva, type Gppn } from '../engine/addr.js';
 import { ContentKind } from '../engine/workload.js';
 import type { HostNeed } from '../engine/fault.js';
@@ -33,6 +35,7 @@ import { parseScenario, mibPages, ptReserveMiB, type Scenario, type VmScenario }
 import { resolveCosts, newPageNs, type ResolvedCosts } from './costs.js';
 import { Clock, toUs } from './clock.js';
 import { buildSample, type Sample, type VmClock } from './sample.js';
+import { TouchStep, TraceChunk } from './step.js';
 
 /** What a run reports: the JSON `memvisor run --json` writes. */
 export interface RunResult {
@@ -387,7 +390,7 @@ export class Simulation implements GuestHost {
     for (let k = 0; k < n; k++) this.runVm(this.vms[(first + k) % n], dt);
   }
 
-  /** The VM's touches for `dt` simulated seconds: one WebAssembly loop, resumed after each reason code. */
+  /** The VM's touches for `dt` simulated seconds: one WebAssembly loop, resumed through the fault driver after each reason code. */
   private runVm(v: SimVm, dt: number): void {
     if (v.trace) return this.runTrace(v, dt);
     const se = this.se, id = v.vm.id;
@@ -411,20 +414,8 @@ export class Simulation implements GuestHost {
     se.stepBegin(id, asked, budget);
     v.guest.inStep = true;
     try {
-      for (;;) {
-        const r = se.touch(id);
-        if (r === Reason.Done) break;
-        if (r === Reason.Host) {
-          const { gppn, need } = se.hostStop(id);
-          v.guest.charge(this.resolveHostFault(v.guest, gppn, need));
-        } else if (r === Reason.GuestFree) {
-          if (!v.guest.makeFree()) se.abandonTouch(id);
-        } else if (r === Reason.GuestSwapIn) {
-          if (!v.guest.swapIn(se.get(id, 'rVp'))) se.abandonTouch(id);
-        } else {
-          throw new MemvisorError(`VM ${JSON.stringify(v.name)}: the touch loop stopped (${Reason[r]}) at virtual page ${se.get(id, 'rVp')}`);
-        }
-      }
+      const step = new TouchStep(se, v.guest);
+      drive(v.guest.resolver, step, step.step());
     } finally {
       v.guest.inStep = false;
     }
@@ -455,12 +446,8 @@ export class Simulation implements GuestHost {
           t.pos = 0;
         }
         const chunk = t.records.subarray(t.pos, Math.min(t.records.length, t.pos + se.traceChunkBytes));
-        let r = se.traceRun(id, chunk, true);
-        while (r === Reason.Host) {
-          const { gppn, need } = se.hostStop(id);
-          v.guest.charge(this.resolveHostFault(v.guest, gppn, need));
-          r = se.traceRun(id, chunk, false);
-        }
+        const run = new TraceChunk(se, v.guest, chunk);
+        drive(v.guest.resolver, run, run.step());
         const used = se.get(id, 'cursor');
         if (used === 0) {
           if (t.pos + chunk.length >= t.records.length && chunk.length > 0 && se.get(id, 'done') < asked) {
