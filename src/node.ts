@@ -5,6 +5,8 @@
  *   file swap      Host.create({ swap: { backing: 'file', dir } }), FileSwapStore, cleanSwapDirs
  *   image files    vm.loadImage(path)
  *   trace files    replayFile(mmu, path | '-'), and replay's writeBinary
+ *   scenario files OS images from files (content.source), file images and trace workloads of a
+ *                  Simulation, and the scenario validator's checks of their paths
  *   report files   readRunFile, loadChartJs, writeReportHtml, writeCompareHtml
  *   live view      createLiveView (esxtop-like, in a terminal)
  *
@@ -16,8 +18,10 @@ import { registerNodeFiles } from './platform.js';
 import { SwapDir } from './host/swapdir.js';
 import { openImage } from './host/imagefile.js';
 import { openTraceWriter } from './translate/tracefile.js';
+import { pathInfo, rootPages, filePages } from './workload/contentfiles.js';
+import { loadTrace } from './workload/trace.js';
 
-registerNodeFiles({ tmpdir, openSwapDir: (parent) => new SwapDir(parent), openImage, openTraceWriter });
+registerNodeFiles({ tmpdir, openSwapDir: (parent) => new SwapDir(parent), openImage, openTraceWriter, pathInfo, rootPages, filePages, loadTrace });
 
 export * from './index.js';
 export { FileSwapStore } from './host/fileswap.js';

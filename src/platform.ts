@@ -8,6 +8,9 @@
  *   memvisor/node     the same, and registers NodeFiles:   file swap and its directory
  *                                                          image files (vm.loadImage(path))
  *                                                          binary trace files (writeBinary), replayFile
+ *                                                          a scenario's files: OS images from files
+ *                                                          (content.source), file images, trace
+ *                                                          workloads, and the validator's checks
  */
 import type { Engine } from './engine/engine.js';
 import type { SwapStore, SwapStoreOptions } from './host/swapstore.js';
@@ -46,6 +49,12 @@ export interface FileIdentity {
   ino: bigint;
 }
 
+/** What a path names, for the scenario validator: a regular file (and its size), a directory, something else; null when it does not exist or cannot be read. */
+export interface PathInfo {
+  kind: 'file' | 'dir' | 'other';
+  size: number;
+}
+
 /** The file operations of the Node entry. */
 export interface NodeFiles {
   /** The OS temporary directory: where a host makes its swap directory unless swap.dir says otherwise. */
@@ -56,6 +65,14 @@ export interface NodeFiles {
   openImage(path: string): ImageFile;
   /** Opens a binary trace writer for `target` (`input`: the trace being read, never overwritten). */
   openTraceWriter(engine: Engine, target: string, input: FileIdentity | null): TraceWriter;
+  /** What `path` names (symlinks followed unless `follow` is false), or null. */
+  pathInfo(path: string, follow?: boolean): PathInfo | null;
+  /** `pages` whole pages of the regular files under `roots`, walked in sorted order; null when they hold fewer (src/workload/contentfiles.ts). */
+  rootPages(roots: readonly string[], pages: number): Uint8Array | null;
+  /** The first `pages` whole pages of file `path` (a workload's file image); a ConfigError naming `field` when it cannot be read. */
+  filePages(field: string, path: string, pages: number): Uint8Array;
+  /** The binary records of the trace at `path`, checked by the trace reader (a trace workload; src/workload/trace.ts). */
+  loadTrace(path: string): Uint8Array;
 }
 
 let files: NodeFiles | null = null;

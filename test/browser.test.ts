@@ -5,7 +5,10 @@
  * /usr/bin/chromium via playwright-core): a small overcommitted host on the compiled release
  * module loads pages, shares, pages out to the zip cache and memory swap, and reads every byte
  * back as written; a trace replays over a core of the host; file swap is refused naming the
- * Node entry; the page reports no console error and fetches nothing but its own three files.
+ * Node entry; a Simulation (two VMs, the esx policy, an overcommitted host) runs to its end with
+ * every page verified, and gives the JSON the same scenario gives in Node; a scenario naming a
+ * trace file is refused naming the field and the Node entry; the page reports no console error
+ * and fetches nothing but its own files.
  * The browser part is skipped, with a note, where Chromium is absent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +17,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { chromiumMissing, launchChromium, type Browser } from './support/chromium.js';
+import { Simulation } from '../src/index.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT = join(ROOT, 'test-output', 'browser');
@@ -55,6 +59,9 @@ describe('the main entry bundles for a browser', () => {
     const found = nodeImports(node.metafile);
     for (const m of ['node:fs', 'node:os', 'node:path', 'node:crypto']) expect(found.some((f) => f.endsWith(`-> ${m}`)), m).toBe(true);
     expect(found.some((f) => f.startsWith('src/host/fileswap.ts'))).toBe(true);
+    // the simulation's files (OS and file images, trace workloads) are on the Node side
+    for (const f of ['src/workload/contentfiles.ts', 'src/workload/trace.ts']) expect(found.some((x) => x.startsWith(f)), f).toBe(true);
+    expect(Object.keys(main.metafile.inputs)).toContain('src/sim/simulation.ts');
   });
 });
 
@@ -115,13 +122,38 @@ try {
   let refused = '';
   try { await m.Host.create({ machineMemoryMiB: 2, swap: { backing: 'file' } }); } catch (e) { refused = e.constructor.name + ': ' + e.message; }
   check('file swap refused', /^ConfigError: swap\.backing: got "file", expected 'memory' in this build: files need Node, and the 'memvisor\/node' entry/.test(refused), refused);
-  check('no Node entry names in the bundle', !('replayFile' in m) && !('FileSwapStore' in m) && !('cleanSwapDirs' in m));
+  check('no Node entry names in the bundle', !('replayFile' in m) && !('FileSwapStore' in m) && !('readRunFile' in m) && !('createLiveView' in m));
   host.close();
+  // a Simulation (guests, workloads, the esx policy) on an overcommitted host, to its end
+  const sim = await m.Simulation.create(SCENARIO, { module });
+  const run = sim.run();
+  sim.close();
+  check('simulation ran to its end', run.samples.length === SCENARIO.duration && run.samples.at(-1).t === SCENARIO.duration, run.samples.map((x) => x.t));
+  check('simulation verified', run.verified.ok === true && run.verified.bytes > 0, JSON.stringify(run.verified));
+  const last = run.samples.at(-1);
+  check('simulation reclaimed under the esx policy', run.config.policy.kind === 'esx' && last.host.zipMiB > 0 && last.host.swapMiB > 0, JSON.stringify(last.host));
+  window.__run = JSON.stringify(run);
+  // a scenario that names files cannot run without the Node entry: the validator says which field
+  let noFiles = '';
+  try { m.parseScenario({ ...SCENARIO, vms: [{ ...SCENARIO.vms[0], mmu: 'ept', workload: { trace: 'app.lackey' } }] }); } catch (e) { noFiles = e.constructor.name + ': ' + e.message; }
+  check('trace workload refused', /^ScenarioError: [^]*vms\[0\]\.workload\.trace[^]*files need Node: import from 'memvisor\/node'/.test(noFiles), noFiles);
+  let noRoots = '';
+  try { await m.Simulation.create({ ...SCENARIO, content: { source: 'files' } }, { module }); } catch (e) { noRoots = e.constructor.name + ': ' + e.message; }
+  check('OS images from files refused', /^ConfigError: content\.source: got "files", expected 'generated' or 'auto' [^]*'memvisor\/node'/.test(noRoots), noRoots);
 } catch (e) {
   check('ran without throwing', false, e && e.stack || e);
 }
 window.__result = log;
 `;
+
+/**
+ * The scenario the page runs: two VMs of 48 MiB (36 MiB active each, OS 8 MiB) on 64 MiB, for a
+ * few simulated seconds under the esx policy; the same scenario runs in Node for comparison.
+ */
+const SCENARIO = {
+  duration: 4, seed: 3, content: { source: 'generated' }, host: { machineMemoryMiB: 64 }, policy: { kind: 'esx' },
+  vms: [{ name: 'web', count: 2, memoryMiB: 48, os: { kernelMiB: 2, cacheMiB: 4, anonMiB: 2 }, workload: { phases: [{ at: 0, activeMiB: 36, touchesPerSecond: 20_000 }] } }],
+};
 
 describe.skipIf(missing !== null)('the browser bundle in headless Chromium', () => {
   let browser: Browser;
@@ -132,12 +164,12 @@ describe.skipIf(missing !== null)('the browser bundle in headless Chromium', () 
     await browser?.close();
   });
 
-  it('loads pages on an overcommitted host, shares, pages out (zip cache, memory swap), reads every byte back; no console error', async () => {
+  it('loads pages on an overcommitted host, shares, pages out (zip cache, memory swap), reads every byte back; runs a Simulation to its end as Node does; no console error', async () => {
     const { code } = await bundle('src/index.ts');
     mkdirSync(OUT, { recursive: true });
     const files: Record<string, { body: Buffer | string; type: string }> = {
       'index.html': { body: '<!doctype html><meta charset="utf-8"><title>memvisor</title><script type="module" src="./main.js"></script>', type: 'text/html' },
-      'main.js': { body: PAGE_SCRIPT, type: 'text/javascript' },
+      'main.js': { body: `const SCENARIO = ${JSON.stringify(SCENARIO)};\n${PAGE_SCRIPT}`, type: 'text/javascript' },
       'memvisor.js': { body: code, type: 'text/javascript' },
       'release.wasm': { body: readFileSync(join(ROOT, 'build/release.wasm')), type: 'application/wasm' },
     };
@@ -159,6 +191,7 @@ describe.skipIf(missing !== null)('the browser bundle in headless Chromium', () 
     await page.goto('http://memvisor.test/index.html');
     await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout: 90_000 });
     const result = (await page.evaluate(() => (window as unknown as { __result: { name: string; ok: boolean; detail: string }[] }).__result));
+    const browserRun = await page.evaluate(() => (window as unknown as { __run?: string }).__run);
     await page.close();
     expect(errors).toEqual([]);
     expect(fetched.sort()).toEqual(['index.html', 'main.js', 'memvisor.js', 'release.wasm'].map((f) => `http://memvisor.test/${f}`));
@@ -167,6 +200,12 @@ describe.skipIf(missing !== null)('the browser bundle in headless Chromium', () 
       'sharing merged pages', 'every byte read back as written', 'swapped out to memory swap', 'swapped back in',
       'compressed into the zip cache', 'overcommitted', 'audit holds', 'trace replayed over the host', 'lz4 round trip', 'xxh64',
       'file swap refused', 'no Node entry names in the bundle',
+      'simulation ran to its end', 'simulation verified', 'simulation reclaimed under the esx policy', 'trace workload refused', 'OS images from files refused',
     ]);
-  }, 120_000);
+    // the same scenario and seed in Node (the same release module) give the same run, byte for byte
+    const sim = await Simulation.create(SCENARIO, { flavor: 'release' });
+    const nodeRun = JSON.stringify(sim.run());
+    sim.close();
+    expect(browserRun).toBe(nodeRun);
+  }, 180_000);
 });

@@ -26,7 +26,7 @@ const vm = host.addVM({ name: 'a', memoryMiB: 1 });
 vm.writePhys(4096, Uint8Array.of(1, 2, 3));
 let err = '';
 try { await m.Host.create({ machineMemoryMiB: -5 }); } catch (x) { err = x.constructor.name + ': ' + x.message; }
-console.log(JSON.stringify({ total: host.frameCounts().total, read: Array.from(vm.readPhys(4096, 3)), exports: Object.keys(m).sort(), err }));`,
+console.log(JSON.stringify({ total: host.frameCounts().total, read: Array.from(vm.readPhys(4096, 3)), exports: Object.keys(m).sort(), err, version: m.VERSION }));`,
       );
       const env = { ...process.env };
       delete env.MEMVISOR_DEBUG;
@@ -37,6 +37,8 @@ console.log(JSON.stringify({ total: host.frameCounts().total, read: Array.from(v
       // the engine is internal: nothing of it is exported
       for (const name of ['Engine', 'FrameKind', 'NO_FRAME', 'utilityEngine']) expect(out.exports).not.toContain(name);
       expect(out.err).toMatch(/^ConfigError: machineMemoryMiB: got -5/);
+      // the version a run reports is the package's (a constant in src/version.ts: no file read in a browser)
+      expect(out.version).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -14,11 +14,12 @@
  * side in step.ts): host stops go to the guest's resolver, which has resolveHostFault act and
  * charges the VM what it cost; guest requests go to the guest.
  */
-import { createRequire } from 'node:module';
 import { Host, type Stats } from '../host/host.js';
 import type { VM } from '../host/vm.js';
 import type { Mmu } from '../translate/mmu.js';
 import { MemvisorError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { nodeFiles } from '../platform.js';
 import { engineOf, type Engine } from '../engine/engine.js';
 import { Reason, type Guest } from '../engine/guest.js';
 import { drive } from '../engine/driver.js';
@@ -29,7 +30,6 @@ import { GuestOs, type GuestHost } from '../guest/guest.js';
 import { planContent, loadContent, type ContentPlan } from '../workload/images.js';
 import { nameKey } from '../workload/keys.js';
 import { workloadAt, workloadPages, type WorkloadNow } from '../workload/phases.js';
-import { loadTrace } from '../workload/trace.js';
 import { createPolicy, policyKinds, type Policy, type PolicyContext, type PolicyVm } from '../policy/index.js';
 import { parseScenario, mibPages, ptReserveMiB, type Scenario, type VmScenario } from './scenario.js';
 import { resolveCosts, newPageNs, type ResolvedCosts } from './costs.js';
@@ -55,7 +55,7 @@ export interface Verified {
   bytes: number;
 }
 
-export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+export { VERSION };
 
 /** Base of the workload's guest-virtual addresses (through an MMU). */
 const VA_BASE = asGva(1n << 40n);
@@ -113,6 +113,8 @@ export interface SimulationOptions {
   policy?: Policy;
   /** check every invariant of host and guests at each sample (default: with the debug module, as tests run) */
   audit?: boolean;
+  /** the compiled engine, for a program that loads it itself (a browser); as HostConfig.module */
+  module?: WebAssembly.Module;
 }
 
 export class Simulation implements GuestHost {
@@ -177,6 +179,7 @@ export class Simulation implements GuestHost {
       machineMemoryMiB: config.host.machineMemoryMiB,
       seed: config.seed,
       flavor: opts.flavor,
+      module: opts.module,
       maxVMs: vmCount,
       guestMemoryMiB: Math.max(64, config.vms.reduce((a, v) => a + v.memoryMiB * v.count, 0)),
       swap: { backing: config.host.swap.backing, dir: config.host.swap.dir },
@@ -248,7 +251,7 @@ export class Simulation implements GuestHost {
     const guest = new GuestOs(se, this, vm, cfg, c);
     const v = new SimVm(vm, guest, cfg, anon, vpages);
     v.core = core;
-    if (traced) v.trace = { records: loadTrace(cfg.workload.trace!), pos: 0 };
+    if (traced) v.trace = { records: nodeFiles('workload.trace', cfg.workload.trace, 'a trace workload').loadTrace(cfg.workload.trace!), pos: 0 };
     this.vms.push(v);
     this.byId.set(id, v);
     guest.boot();
