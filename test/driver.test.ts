@@ -420,6 +420,36 @@ describe('the simulation runs its loops through the fault driver', () => {
     }
   });
 
+  it('a guest swap-out (its victims listed across stops): gives up when nothing is resolved, completes when each victim waits at most the limit', async () => {
+    for (const every of [0, MAX_HOST_ROUNDS + 1, MAX_HOST_ROUNDS]) {
+      const sim = await Simulation.create(touching, { flavor: 'release' });
+      try {
+        // the host has swapped out much of the guest's memory; the guest's page cache goes first
+        sim.advance(2);
+        const guest = sim.vm('w').guest;
+        while (guest.counts().cache > 0) guest.makeFree();
+        const s = sparse(sim.resolveHostFault, every);
+        sim.resolveHostFault = s.fn;
+        const before = guest.counts().swap;
+        const err = caught(() => guest.makeFree());
+        if (every === MAX_HOST_ROUNDS) {
+          expect(err).toBeUndefined();
+          // several victims each waited the whole limit: the pages listed started the count again
+          expect(s.calls).toBeGreaterThan(2 * MAX_HOST_ROUNDS);
+          expect(s.calls % MAX_HOST_ROUNDS).toBe(0);
+          expect(guest.counts().swap).toBe(before + 64);
+          expect(sim.run().verified.ok).toBe(true);
+          continue;
+        }
+        expect(err).toBeInstanceOf(GaveUpError);
+        const g = err as GaveUpError;
+        expect([g.vm, g.operation, g.need, g.rounds, s.calls]).toEqual(['w', 'the guest swap-out choice of 64 victims', 'swapIn', MAX_HOST_ROUNDS, MAX_HOST_ROUNDS]);
+      } finally {
+        sim.close();
+      }
+    }
+  });
+
   it("a trace VM's chunk of records: gives up when nothing is resolved, naming the record", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'memvisor-driver-'));
     try {
