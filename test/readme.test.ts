@@ -1,11 +1,13 @@
 /**
- * The README's generated blocks (src/report/docs.ts) are what their generators make from the
+ * The README's generated blocks (src/cli/readme.ts) are what their generators make from the
  * code now: a field added to the code without `npx tsx scripts/readme.ts` fails here. The
  * checker is shown to fire on a README whose block was edited by hand.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { README_BLOCKS, readmeBlocks, regenerateReadme, sampleFieldsMarkdown } from '../src/report/docs.js';
+import { readmeBlocks, regenerateReadme, sampleFieldsMarkdown } from '../src/report/docs.js';
+import { README_BLOCKS, cliReferenceMarkdown, libraryExampleMarkdown, scenarioReferenceMarkdown } from '../src/cli/readme.js';
+import { COMMAND_HELP } from '../src/cli/main.js';
 import { VM_FIELDS, HOST_FIELDS, GUEST_FIELDS } from '../src/report/fields.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -15,7 +17,7 @@ describe('README generated blocks', () => {
     const blocks = readmeBlocks(readme);
     expect([...blocks.keys()].sort()).toEqual(Object.keys(README_BLOCKS).sort());
     for (const [name, gen] of Object.entries(README_BLOCKS)) expect(blocks.get(name), name).toBe(gen());
-    expect(regenerateReadme(readme)).toBe(readme);
+    expect(regenerateReadme(readme, README_BLOCKS)).toBe(readme);
   });
 
   it('the sample fields table names every field the reader knows', () => {
@@ -28,6 +30,44 @@ describe('README generated blocks', () => {
     const edited = readme.replace('| VM | `GRANT` |', '| VM | `GRANTED` |');
     expect(edited).not.toBe(readme);
     expect(readmeBlocks(edited).get('sample-fields')).not.toBe(sampleFieldsMarkdown());
-    expect(regenerateReadme(edited)).toBe(readme);
+    expect(regenerateReadme(edited, README_BLOCKS)).toBe(readme);
   });
+
+  it('the scenario reference has a row for every field path, with its default and range, down to the phases', () => {
+    const table = scenarioReferenceMarkdown();
+    for (const path of ['seed', 'duration', 'host.machineMemoryMiB', 'host.swap.tier', 'vms[].memoryMiB', 'vms[].workload.phases[].activeMiB', 'vms[].os.balloon.inflateMiBps', 'policy.kind', 'policy.idleTax', 'costs.hit'])
+      expect(table, path).toContain(`| \`${path}\` |`);
+    expect(table).toMatch(/\| `duration` \| number \(0 < x ≤ 1000000\) \| required \| simulated seconds \|/);
+    expect(table).toMatch(/\| `host\.swap\.tier` \| `"hostcache"` \\\| `"ssd"` \\\| `"hdd"` \| `"ssd"` \|/);
+    expect(table).not.toContain('$schema');
+  });
+
+  it('the CLI reference holds every command\'s help text as it is', () => {
+    const text = cliReferenceMarkdown();
+    for (const [name, help] of Object.entries(COMMAND_HELP)) {
+      expect(text).toContain(`#### \`memvisor ${name}\``);
+      expect(text).toContain(help.replace(/\n+$/, ''));
+    }
+  });
+
+  it('the check fires on a scenario reference edited by hand', () => {
+    const edited = readme.replace('| `policy.idleTax` |', '| `policy.idleTaxPercent` |');
+    expect(edited).not.toBe(readme);
+    expect(readmeBlocks(edited).get('scenario-reference')).not.toBe(scenarioReferenceMarkdown());
+    expect(regenerateReadme(edited, README_BLOCKS)).toBe(readme);
+  });
+
+  it('the library example is examples/quickstart.ts importing memvisor, and it runs: samples printed, the run verified', async () => {
+    expect(libraryExampleMarkdown()).toContain("import { Simulation } from 'memvisor';");
+    expect(libraryExampleMarkdown()).not.toContain('../src/');
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+    try {
+      await import('../examples/quickstart.js');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines.filter((l) => /^t=\d+s (high|clear|soft|hard|low) free \d+ MiB, web-1 holds \d+ MiB$/.test(l))).toHaveLength(10);
+    expect(lines.at(-1)).toMatch(/^verified: true, [1-9]\d+ bytes compared$/);
+  }, 120_000);
 });

@@ -16,9 +16,9 @@ import { runClean, CLEAN_HELP } from './clean.js';
 import { runRun, RUN_HELP } from './run.js';
 import { runCompare, COMPARE_HELP } from './compare.js';
 
-const COMMAND_HELP: Record<string, string> = { demo: DEMO_HELP, trace: TRACE_HELP, image: IMAGE_HELP, clean: CLEAN_HELP, run: RUN_HELP, compare: COMPARE_HELP };
+export const COMMAND_HELP: Record<string, string> = { demo: DEMO_HELP, trace: TRACE_HELP, image: IMAGE_HELP, clean: CLEAN_HELP, run: RUN_HELP, compare: COMPARE_HELP };
 
-const HELP = `memvisor — simulate how a hypervisor virtualizes and overcommits memory
+export const HELP = `memvisor — simulate how a hypervisor virtualizes and overcommits memory
 
 usage: memvisor <command> [options]
 

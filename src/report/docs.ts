@@ -40,10 +40,6 @@ export function sampleFieldsMarkdown(): string {
   ].join('\n');
 }
 
-/** Every generated block by name. */
-export const README_BLOCKS: Record<string, () => string> = {
-  'sample-fields': sampleFieldsMarkdown,
-};
 
 const BLOCK = /<!-- generated:([\w-]+) \(npx tsx scripts\/readme\.ts\) -->\n([\s\S]*?)<!-- end:\1 -->/g;
 
@@ -54,10 +50,10 @@ export function readmeBlocks(readme: string): Map<string, string> {
   return out;
 }
 
-/** `readme` with every generated block made afresh (unknown names left as they are). */
-export function regenerateReadme(readme: string): string {
+/** `readme` with every block `blocks` names made afresh (other names left as they are). */
+export function regenerateReadme(readme: string, blocks: Record<string, () => string>): string {
   return readme.replace(BLOCK, (all, name: string) => {
-    const gen = README_BLOCKS[name];
+    const gen = Object.hasOwn(blocks, name) ? blocks[name] : undefined;
     return gen ? `<!-- generated:${name} (npx tsx scripts/readme.ts) -->\n${gen()}\n<!-- end:${name} -->` : all;
   });
 }

@@ -51,15 +51,15 @@ export const DEFAULT_CONTENT = [
 
 export const WorkloadSchema = z.strictObject({
   dataset: z.string().min(1).optional().describe('pages of text, binary and random kinds are identical across VMs of the same data set (default: the VM entry name, so the VMs of one `count` share it)'),
-  content: z.array(ContentEntrySchema).min(1).max(8).default(DEFAULT_CONTENT),
-  phases: z.array(PhaseSchema).max(1000).default([]),
+  content: z.array(ContentEntrySchema).min(1).max(8).describe('the kinds of content the workload\'s pages hold, by weight').default(DEFAULT_CONTENT),
+  phases: z.array(PhaseSchema).max(1000).describe('what the workload touches from each phase\'s start on (none: the VM stays idle)').default([]),
   trace: z.string().min(1).optional().describe('a valgrind lackey trace (plain or gzip) replayed through the VM\'s MMU instead of phases'),
   traceRecordsPerSecond: num('trace records replayed per simulated second').gt(0).max(1e9).default(1e6),
   loop: z.boolean().describe('replay the trace again when it ends').default(true),
 });
 
 export const BalloonSchema = z.strictObject({
-  enabled: z.boolean().default(true),
+  enabled: z.boolean().describe('the guest runs a balloon driver').default(true),
   inflateMiBps: num('inflate rate while the guest has free pages, MiB/s (vmw_balloon: 16384 pages/s, non-sleeping allocations)').gt(0).default(64),
   reclaimMiBps: num('inflate rate once the guest must drop cache or swap, MiB/s (vmw_balloon: at most 2048 pages/s, sleeping allocations)').gt(0).default(8),
   deflateMiBps: num('deflate rate, MiB/s (vmw_balloon: up to 16384 pages/s)').gt(0).default(64),
@@ -79,7 +79,7 @@ export const OsSchema = z.strictObject({
 });
 
 export const VmSchema = z.strictObject({
-  name: z.string().min(1).max(64),
+  name: z.string().min(1).max(64).describe('the VM\'s name in samples and reports (with count > 1: the prefix of name-1 .. name-n)'),
   count: int('identical VMs made of this entry, named name-1 .. name-n').min(1).max(1024).default(1),
   memoryMiB: int('guest memory, MiB').min(1).max(1 << 20),
   reservationMiB: int('machine memory guaranteed, MiB').min(0).default(0),
@@ -98,14 +98,14 @@ export const HostSchema = z.strictObject({
     ghz: num('clock, GHz: MMU cycles become time at this rate; ESX ties the sharing scan rate to cores x GHz').gt(0).max(10).default(2.5),
   }).prefault({}),
   swap: z.strictObject({
-    backing: z.enum(['memory', 'file']).default('memory'),
+    backing: z.enum(['memory', 'file']).describe('where swapped pages are kept: in memory, or in one file per VM (a .vswp)').default('memory'),
     dir: z.string().optional().describe('directory of swap files (backing file)'),
     tier: z.enum(['hostcache', 'ssd', 'hdd']).describe("what host swap (and the guests' virtual disks) sit on: swap-in latency by tier (costs.swapIn)").default('ssd'),
   }).prefault({}),
   sharing: z.strictObject({
-    enabled: z.boolean().default(true),
+    enabled: z.boolean().describe('transparent page sharing on').default(true),
     order: z.enum(['random', 'sequential']).optional().describe("scan order (default: 'random' for the esx scanner, 'sequential' for ksm)"),
-    salting: z.enum(['per-vm', 'host']).default('per-vm'),
+    salting: z.enum(['per-vm', 'host']).describe("default salt: 'per-vm' (no sharing between VMs, the ESXi default since 6.0) or 'host' (one salt for all)").default('per-vm'),
     scanner: z.enum(['esx', 'ksm']).optional().describe("scan rate rule (default: 'ksm' under policy kind kvm, else 'esx')"),
     shareScanGHz: num('ESX Mem.ShareScanGHz: most MiB scanned per second per GHz of host CPU').min(0).default(4),
     shareScanTime: num('ESX Mem.ShareScanTime: minutes within which every VM is scanned once').gt(0).default(60),
@@ -167,7 +167,7 @@ export const ScenarioSchema = z.strictObject({
   step: num('longest simulated interval of touches between periodic components, s').gt(0).max(10).default(0.1),
   content: z.strictObject({
     source: z.enum(['auto', 'files', 'generated']).describe("OS images from real files on this machine ('files'), generated from the seed ('generated'), or files when enough exist ('auto'); the resolved config says which ran").default('auto'),
-    roots: z.array(z.string().min(1)).min(1).default(['/usr/lib', '/usr/bin', '/usr/share']),
+    roots: z.array(z.string().min(1)).min(1).describe("directories whose regular files (sorted, whole pages) make the OS images when source is 'files' or 'auto'").default(['/usr/lib', '/usr/bin', '/usr/share']),
   }).prefault({}),
   host: HostSchema,
   vms: z.array(VmSchema).min(1).max(4096),
