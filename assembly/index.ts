@@ -58,7 +58,7 @@ export {
   sharingSetMaxSharing, sharingMaxSharing, sharingMaxUsers, sharingLargeHashed, sharingBrokenMerged,
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
-export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64, xxh64Pages, xxh3Pages } from "./codec/hash";
+export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64, xxh64Pages, xxh3Pages, xxh64PageList } from "./codec/hash";
 export { crc32 } from "./codec/crc32";
 export { mmuCreate, mmuCtxAddr, mmuResetCounters, pagingVmSetup, invvpid, invept, pagingStatCount, pagingStatName, pagingStat } from "./translate/cores";
 export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults } from "./translate/walk";
@@ -67,7 +67,8 @@ export { eptSetup, eptPointer, eptPoke, eptPeek, ptPoolDrain } from "./translate
 export { shadowRelease } from "./translate/shadow";
 export { gosNewRoot, gosRangeBusy, gosAttach, guestWrite64, guestRead64 } from "./translate/gos";
 export {
-  TRACE_SKIP_BAD, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay, traceReset,
+  TRACE_SKIP_BAD, TRACE_HOST_STOP, TRACE_MAX_LINE, TRACE_ERR_SYNTAX, TRACE_ERR_LONG, TRACE_ERR_NUL, lackeyReplay, binaryReplay,
+  traceReset, traceResume,
 } from "./translate/trace";
 export { backingChanged } from "./reclaim/hook";
 export { pagingVmRelease } from "./translate/coherence";

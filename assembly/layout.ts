@@ -16,6 +16,7 @@
  *   pmapEntry    a pmap entry, the fields TypeScript reads (reclaim/pmap.ts)
  *   swapInEntry  an entry of a swap-in list, swapInAddr a frame address of a swap-in batch (reclaim/fault.ts)
  *   pageoutReq   a page-out request (reclaim/pageout.ts)
+ *   pageSum      a page to checksum for swap, its seed and its XXH64 (codec/hash.ts)
  *   batchIn, batchOut, batchAddr   translation batch records (translate/walk.ts)
  *   zipSurvey    the result of zipSurvey (reclaim/zipcache.ts)
  *   simVm        a simulated guest's header, the slots TypeScript reads or writes, 8 bytes each
@@ -32,6 +33,7 @@
  *   1 MiB + 4 KiB  req       2 KiB      page-out requests: STAGE_BATCH pageoutReq
  *   1 MiB + 8 KiB  evict     1 MiB      pages evicted from the zip cache on their way to swap
  *                  in        1 MiB      pages of a page-by-page swap-in, verified before the pmap takes them
+ *                  sums      4 KiB      swap checksums of one batch: STAGE_BATCH pageSum
  *                  aux       (grows)    balloon lists, audit scratch (never used during a translation)
  *                  mmuRetry  256 KiB    indices (u32) of a batch's records that wait for the host
  *                  mmu       (grows)    an MMU core's batch records over a Host
@@ -59,6 +61,7 @@ import { SWAPIN_ENTRY, SwapIn, SWAPIN_ADDR } from "./reclaim/fault";
 import { REQ_ENTRY, Req } from "./reclaim/pageout";
 import { BATCH_RECORD, BatchIn, BatchOut, BATCH_ADDR } from "./translate/walk";
 import { SURVEY_RECORD, SURVEY_HISTOGRAM, SURVEY_BYTES, ZIP_HIST_BUCKETS } from "./reclaim/zipcache";
+import { PAGE_SUM, PageSum } from "./codec/hash";
 import { S, SIM_VM, O_FREE, O_KERNEL, O_CACHE, O_VPAGE, O_BALLOON, O_RESERVED, VICTIM_ENTRY, Victim, GUEST_SLOT_ENTRY, GuestSlot } from "./guest/state";
 
 export { callCtxPtr };
@@ -73,7 +76,8 @@ const W_IN_ADDRS: u32 = W_IN_LIST + STAGE_BATCH * SWAPIN_ENTRY;
 const W_REQ: u32 = W_IN_LIST + PAGE;
 const W_EVICT: u32 = W_REQ + PAGE;
 const W_IN: u32 = W_EVICT + STAGE_BATCH * PAGE;
-const W_AUX: u32 = W_IN + STAGE_BATCH * PAGE;
+const W_SUMS: u32 = W_IN + STAGE_BATCH * PAGE;
+const W_AUX: u32 = W_SUMS + STAGE_BATCH * PAGE_SUM;
 const W_MMU_RETRY: u32 = W_AUX;
 const W_MMU_RETRY_SIZE: u32 = (1 << 16) * 4;
 const W_MMU: u32 = W_MMU_RETRY + W_MMU_RETRY_SIZE;
@@ -114,6 +118,7 @@ const NAMES: StaticArray<string> = [
   "mmuCtx.traceErrorAt",
   "mmuCtx.traceLines",
   "mmuCtx.traceEmitted",
+  "mmuCtx.traceStop",
   "mmuCtx.counters.records",
   "mmuCtx.counters.translations",
   "mmuCtx.counters.l1iAccesses",
@@ -142,6 +147,7 @@ const NAMES: StaticArray<string> = [
   "mmuCtx.counters.badLines",
   "mmuCtx.counters.lines",
   "mmuCtx.counters.traceBytes",
+  "mmuCtx.counters.hostFaults",
   "mmuCtx.costs.tlbL1Hit",
   "mmuCtx.costs.tlbL2Hit",
   "mmuCtx.costs.walkRef",
@@ -166,6 +172,10 @@ const NAMES: StaticArray<string> = [
   "pageoutReq.gppn",
   "pageoutReq.page",
   "pageoutReq.slot",
+  "pageSum",
+  "pageSum.page",
+  "pageSum.seed",
+  "pageSum.sum",
   "batchIn",
   "batchIn.va",
   "batchIn.kind",
@@ -234,6 +244,7 @@ const NAMES: StaticArray<string> = [
   "staging.req",
   "staging.evict",
   "staging.in",
+  "staging.sums",
   "staging.aux",
   "staging.mmuRetry",
   "staging.mmu",
@@ -266,6 +277,7 @@ const GEOMETRY: StaticArray<u32> = [
   <u32>Res.TraceErrorAt, 4,
   <u32>Res.TraceLines, 8,
   <u32>Res.TraceEmitted, 4,
+  <u32>Res.TraceStop, 4,
   <u32>F.Records << 3, 8,
   <u32>F.Translations << 3, 8,
   <u32>F.L1iAccesses << 3, 8,
@@ -294,6 +306,7 @@ const GEOMETRY: StaticArray<u32> = [
   <u32>F.BadLines << 3, 8,
   <u32>F.Lines << 3, 8,
   <u32>F.TraceBytes << 3, 8,
+  <u32>F.HostFaults << 3, 8,
   <u32>F.CostL1Hit << 3, 8,
   <u32>F.CostL2Hit << 3, 8,
   <u32>F.CostWalkRef << 3, 8,
@@ -318,6 +331,10 @@ const GEOMETRY: StaticArray<u32> = [
   <u32>Req.Gppn, 4,
   <u32>Req.Page, 4,
   <u32>Req.Slot, 4,
+  0, PAGE_SUM,
+  <u32>PageSum.Page, 4,
+  <u32>PageSum.Seed, 4,
+  <u32>PageSum.Sum, 8,
   0, BATCH_RECORD,
   <u32>BatchIn.Va, 8,
   <u32>BatchIn.Kind, 4,
@@ -386,6 +403,7 @@ const GEOMETRY: StaticArray<u32> = [
   W_REQ, STAGE_BATCH * REQ_ENTRY,
   W_EVICT, STAGE_BATCH * PAGE,
   W_IN, STAGE_BATCH * PAGE,
+  W_SUMS, STAGE_BATCH * PAGE_SUM,
   W_AUX, 0,
   W_MMU_RETRY, W_MMU_RETRY_SIZE,
   W_MMU, 0,

@@ -6,10 +6,12 @@
  *
  *   npx tsx bench/ab.ts <before-checkout> [after-checkout (default: this one)]
  *   REPS=31 npx tsx bench/ab.ts /tmp/main-copy      (git archive main | tar -x -C /tmp/main-copy, npm run asbuild there)
+ *   ROWS='replay|single' npx tsx bench/ab.ts ...    (only the rows whose name matches)
+ *   MEMVISOR_BENCH_CLOCK=cpu npx tsx bench/ab.ts ...  (CPU time of this process instead of wall time)
  *
  * Data starts in engine memory for the translation rows and in JavaScript for the others (writePhys).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 if (!process.argv[2]) throw new Error('usage: npx tsx bench/ab.ts <before-checkout> [after-checkout]');
 const roots = { before: resolve(process.argv[2]), after: resolve(process.argv[3] ?? new URL('..', import.meta.url).pathname) };
@@ -18,7 +20,8 @@ const flavor = 'release' as const;
 const REPS = Number(process.env.REPS ?? 21);
 type Work = { setup: () => void; run: () => void; per: number };
 async function workloads(root: string): Promise<Record<string, Work>> {
-  const { Host, Mmu } = await import(root + '/src/index.ts');
+  // the Node entry where there is one (file swap needs it), else the checkout's only entry
+  const { Host, Mmu } = await import(root + (existsSync(root + '/src/node.ts') ? '/src/node.ts' : '/src/index.ts'));
   const { replayBytes } = await import(root + '/src/translate/trace.ts');
   let seed = 1;
   const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
@@ -66,7 +69,43 @@ async function workloads(root: string): Promise<Record<string, Work>> {
     const out = new Uint8Array(N * PAGE);
     w['swap out + in, memory store (ns/page)'] = { setup: () => {}, run: () => { vm.pageOut(N); vm.readPhys(0, N * PAGE, out); }, per: N };
   }
+  {
+    const N = 2048;
+    const h = await Host.create({ machineMemoryMiB: 64, flavor, compression: { cachePercent: 0 }, swap: { backing: 'file' } });
+    const vm = h.addVM({ name: 'f', memoryMiB: N / 256 });
+    vm.writePhys(0, distinct(N));
+    const out = new Uint8Array(N * PAGE);
+    w['swap out + in, file store (ns/page)'] = { setup: () => {}, run: () => { vm.pageOut(N); vm.readPhys(0, N * PAGE, out); }, per: N };
+  }
+  {
+    // small guest-physical accesses to resident pages: the per-call path of physAccess and its driver
+    const N = 4096;
+    const h = await Host.create({ machineMemoryMiB: 64, flavor });
+    const vm = h.addVM({ name: 'p', memoryMiB: 16 });
+    vm.writePhys(0, distinct(N));
+    const buf = new Uint8Array(64);
+    w['guest-physical 64 B read + write (ns/pair)'] = {
+      setup: () => {},
+      run: () => { for (let i = 0; i < N; i++) { vm.readPhys(((i * 7) % N) * PAGE + 128, 64, buf); vm.writePhys(((i * 7) % N) * PAGE + 256, buf); } },
+      per: N,
+    };
+  }
   const base = { flavor, guestMemoryMiB: 1024, machineMemoryMiB: 256 };
+  {
+    // single translations, one engine call each: TLB hits on a standalone core and on a core over a Host
+    const N = 1 << 15;
+    const m = Mmu.create({ ...base, mode: 'ept' });
+    for (let i = 0; i < 32; i++) m.translate(0x400000n + BigInt(i) * 4096n, 'write');
+    w['single translation, TLB hit (ns/item)'] = { setup: () => {}, run: () => { for (let i = 0; i < N; i++) m.translate(0x400000n + BigInt(i & 31) * 4096n + 8n, 'read'); }, per: N };
+    const h = await Host.create({ machineMemoryMiB: 64, flavor });
+    const core = h.mmu();
+    core.attach(h.addVM({ name: 't', memoryMiB: 16 }));
+    for (let i = 0; i < 32; i++) core.translate(0x400000n + BigInt(i) * 4096n, 'write');
+    w['single translation over a Host, TLB hit (ns/item)'] = { setup: () => {}, run: () => { for (let i = 0; i < N; i++) core.translate(0x400000n + BigInt(i & 31) * 4096n + 8n, 'read'); }, per: N };
+    const vas = new BigUint64Array(N), kinds = new Uint8Array(N), res = new BigUint64Array(N);
+    for (let i = 0; i < N; i++) vas[i] = 0x400000n + BigInt(i & 31) * 4096n + BigInt(i & 0xff);
+    w['translateBatch over a Host, TLB hit (ns/item)'] = { setup: () => {}, run: () => core.translateBatch(vas, kinds, res), per: N };
+  }
   for (const mode of ['ept', 'shadow'] as const) {
     const HIT = 1 << 16;
     const m = Mmu.create({ ...base, mode });
@@ -90,6 +129,12 @@ async function workloads(root: string): Promise<Record<string, Work>> {
     const m = Mmu.create({ ...base, mode: 'shadow' });
     replayBytes(m, text);
     w['lackey replay shadow (ns/KB)'] = { setup: () => {}, run: () => replayBytes(m, text), per: text.length / 1024 };
+    // over a Host with room for the trace: the replay stops for nothing after the first run
+    const h = await Host.create({ machineMemoryMiB: 64, flavor });
+    const core = h.mmu();
+    core.attach(h.addVM({ name: 'r', memoryMiB: 64 }));
+    replayBytes(core, text);
+    w['lackey replay ept over a Host (ns/KB)'] = { setup: () => {}, run: () => replayBytes(core, text), per: text.length / 1024 };
   }
   {
     const h = await Host.create({ machineMemoryMiB: 64, flavor, compression: { cachePercent: 0 } });
@@ -104,14 +149,18 @@ async function workloads(root: string): Promise<Record<string, Work>> {
 }
 const A = await workloads(roots.before), B = await workloads(roots.after);
 console.log('row'.padEnd(42), 'before'.padStart(9), 'after'.padStart(9), ' after/before (best of', REPS, 'interleaved)');
-for (const row of Object.keys(A)) {
+// MEMVISOR_BENCH_CLOCK=cpu: this process's CPU time (ms), steadier than wall time on a shared machine
+const now = process.env.MEMVISOR_BENCH_CLOCK === 'cpu' ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; } : () => performance.now();
+// ROWS=regex runs only the rows whose name matches
+const only = process.env.ROWS ? new RegExp(process.env.ROWS) : null;
+for (const row of Object.keys(A).filter((r) => !only || only.test(r))) {
   let a = Infinity, b = Infinity;
   for (let r = 0; r < REPS; r++) {
     for (const [w, set] of [[A[row], (t: number) => (a = Math.min(a, t))], [B[row], (t: number) => (b = Math.min(b, t))]] as const) {
       w.setup();
-      const t = performance.now();
+      const t = now();
       w.run();
-      set(((performance.now() - t) * 1e6) / w.per);
+      set(((now() - t) * 1e6) / w.per);
     }
   }
   console.log(row.padEnd(42), a.toFixed(1).padStart(9), b.toFixed(1).padStart(9), (b / a).toFixed(3).padStart(9));

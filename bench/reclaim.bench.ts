@@ -21,7 +21,7 @@ import { afterAll, bench, describe } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Host, lz4Codec } from '../src/index.js';
+import { Host, lz4Codec } from '../src/node.js'; // file swap: the Node entry
 import { buildCorpus } from '../src/workload/corpus.js';
 import { corpus, pausableClock, recordUnits, target, task } from './lib.js';
 import { engineOf } from '../src/engine/engine.js';

@@ -2,6 +2,7 @@
  * Typed errors. Every message names the field (or line), the value and what was expected, so
  * a user can fix the input without reading the source.
  */
+import type { HostNeed } from './engine/fault.js';
 
 /** Base class of every error memvisor throws on purpose. */
 export class MemvisorError extends Error {
@@ -196,6 +197,32 @@ export class VmFaultedError extends MemvisorError {
 
 /** Machine memory is exhausted and nothing is left to reclaim (every VM at its reservation, swap full). */
 export class OutOfMachineMemoryError extends MemvisorError {}
+
+/** What each need of the fault driver asks of the host, for messages. */
+const NEED_TEXT: Readonly<Record<HostNeed, string>> = {
+  swapIn: 'the page swapped in',
+  noFrame: 'a free machine frame',
+  limit: 'a page-out from the VM, which holds its limit',
+};
+
+/**
+ * The fault driver gave up (src/engine/driver.ts): an operation stopped for the host `rounds`
+ * times in a row, each resolved, without any progress in between. Names the VM, the operation,
+ * the page it stopped at last (GPPN and gPA) and what it needed from the host.
+ */
+export class GaveUpError extends OutOfMachineMemoryError {
+  constructor(
+    readonly vm: string,
+    /** what was running: "guest-physical read of 4096 bytes at gPA 0x2000", "translation of gVA 0x400000 (write)", ... */
+    readonly operation: string,
+    readonly gppn: number,
+    readonly gpa: number,
+    readonly need: HostNeed,
+    readonly rounds: number,
+  ) {
+    super(`VM ${JSON.stringify(vm)}: gave up on ${operation} after ${rounds} rounds without progress: it still stops at GPPN ${gppn} (gPA 0x${gpa.toString(16)}) for ${NEED_TEXT[need]} (need '${need}')`);
+  }
+}
 
 /** A VM was used after `vm.powerOff()` / `host.removeVM()` freed everything it held. */
 export class VmPoweredOffError extends MemvisorError {

@@ -1,19 +1,24 @@
 /**
  * memvisor: the public API. Everything a user imports from 'memvisor' is exported here: the
- * Host and its VMs, the Mmu (simulated cores), trace replay, codecs and hashes, the typed errors,
- * the Simulation (scenarios, guests, workloads, policies), reports, and the types of their
- * options and results. The engine (src/engine/) is internal.
+ * Host and its VMs, the Mmu (simulated cores), trace replay over bytes, codecs and hashes, the
+ * typed errors, the Simulation (scenarios, guests, workloads, policies), the report renderers,
+ * and the types of their options and results. The engine (src/engine/) is internal.
+ *
+ * No module reachable from here imports Node, so this entry bundles for a browser (a test
+ * bundles it with esbuild and runs it in Chromium; another fails on any `node:` import in it).
+ * What needs files (file swap, image files, trace files, scenario files, report files, the live
+ * terminal view) is in the Node entry, src/node.ts ('memvisor/node'), which exports all of this too.
  */
 export {
   Host, pageTableOverhead, type HostConfig, type HostStats, type Stats, type VmRates, type ShareScanResult, type FrameCounts,
 } from './host/host.js';
-export { cleanSwapDirs, type CleanReport, type CloseReport, type CleanupProblem } from './host/swapdir.js';
+export type { CloseReport, CleanupProblem } from './host/cleanup.js';
 export {
   VM, PState, type VmConfig, type VmStats, type PageOutResult, type VictimPolicy, type VmMmuMode, type GuestOsRange,
   type ZipSurvey,
 } from './host/vm.js';
 export {
-  SwapStore, MemorySwapStore, FileSwapStore, loadChecksum, SWAP_FAULT_KINDS, type SwapFault, type SwapFaultKind, type SwapStoreStats,
+  SwapStore, MemorySwapStore, SWAP_FAULT_KINDS, type SwapFault, type SwapFaultKind, type SwapStoreStats, type SwapStoreOptions,
 } from './host/swapstore.js';
 export {
   Mmu, FaultKind, TranslationFaultError, DEFAULT_COSTS, DEFAULT_TLB, DEFAULT_PWC, DEFAULT_NTLB,
@@ -22,7 +27,7 @@ export {
   type PagingOptions, type AttachOptions, type CoreOptions, type PagingStats,
 } from './translate/mmu.js';
 export {
-  replayBytes, replayFile, type ReplayOptions, type ReplayResult, type TraceFormat,
+  replayBytes, type ReplayOptions, type ReplayResult, type TraceFormat,
 } from './translate/trace.js';
 export {
   lz4Compress, lz4Decompress, lz4Bound, lz4Codec, deflateCodec, codecByName, MAX_CODEC_INPUT,
@@ -33,10 +38,10 @@ export { Lz4Status, lz4StatusText } from './engine/codec.js';
 export { xxh64, xxh3, xxh64Pages, xxh3Pages } from './codec/hash.js';
 export {
   MemvisorError, ConfigError, CodecError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryError,
-  SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, TraceParseError,
+  SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, OutOfMachineMemoryError, GaveUpError, TraceParseError,
   AuditError, type AuditWhere,
 } from './errors.js';
-export { MAX_MACHINE_MIB, type EngineFlavor } from './engine/engine.js';
+export { MAX_MACHINE_MIB, useModule, type EngineFlavor } from './engine/engine.js';
 export { PAGE as PAGE_SIZE, type Gva, type Gpa, type Gppn, type Hpa, type Mpn } from './engine/addr.js';
 export {
   Simulation, VERSION, type RunResult, type Verified, type SimulationOptions,

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ConfigError, Host, PState, SwapIoError, VmFaultedError, VmPoweredOffError, FileSwapStore, pageTableOverhead, type VM,
-} from '../src/index.js';
+} from '../src/node.js';
 
 const PAGE = 4096;
 const MIB = 1 << 20;

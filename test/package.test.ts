@@ -26,7 +26,7 @@ const vm = host.addVM({ name: 'a', memoryMiB: 1 });
 vm.writePhys(4096, Uint8Array.of(1, 2, 3));
 let err = '';
 try { await m.Host.create({ machineMemoryMiB: -5 }); } catch (x) { err = x.constructor.name + ': ' + x.message; }
-console.log(JSON.stringify({ total: host.frameCounts().total, read: Array.from(vm.readPhys(4096, 3)), exports: Object.keys(m).sort(), err }));`,
+console.log(JSON.stringify({ total: host.frameCounts().total, read: Array.from(vm.readPhys(4096, 3)), exports: Object.keys(m).sort(), err, version: m.VERSION }));`,
       );
       const env = { ...process.env };
       delete env.MEMVISOR_DEBUG;
@@ -37,6 +37,47 @@ console.log(JSON.stringify({ total: host.frameCounts().total, read: Array.from(v
       // the engine is internal: nothing of it is exported
       for (const name of ['Engine', 'FrameKind', 'NO_FRAME', 'utilityEngine']) expect(out.exports).not.toContain(name);
       expect(out.err).toMatch(/^ConfigError: machineMemoryMiB: got -5/);
+      // the version a run reports is the package's (a constant in src/version.ts: no file read in a browser)
+      expect(out.version).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("has a Node entry, 'memvisor/node': the main entry's names and the file ones; the main entry alone refuses file swap, naming it", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'memvisor-consumer-'));
+    try {
+      mkdirSync(join(dir, 'node_modules'));
+      symlinkSync(root, join(dir, 'node_modules', 'memvisor'), 'dir');
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
+      // the main entry first, alone: no file operations are registered yet
+      writeFileSync(
+        join(dir, 'main.js'),
+        `import * as m from 'memvisor';
+let refused = '';
+try { await m.Host.create({ machineMemoryMiB: 2, swap: { backing: 'file' } }); } catch (x) { refused = x.constructor.name + ': ' + x.message; }
+const n = await import('memvisor/node');
+const host = await n.Host.create({ machineMemoryMiB: 2, swap: { backing: 'file' } });
+const vm = host.addVM({ name: 'f', memoryMiB: 1 });
+vm.writePhys(0, new Uint8Array(8192).fill(9));
+vm.pageOut(2);
+const back = vm.readPhys(0, 8192).every((b) => b === 9);
+const file = host.vms[0].swap.path;
+host.close();
+console.log(JSON.stringify({ refused, back, file, sameHost: n.Host === m.Host, main: Object.keys(m).sort(), node: Object.keys(n).sort() }));`,
+      );
+      const env = { ...process.env };
+      delete env.MEMVISOR_DEBUG;
+      const out = JSON.parse(execFileSync(process.execPath, ['main.js'], { cwd: dir, env, encoding: 'utf8' }));
+      expect(out.refused).toMatch(/^ConfigError: swap\.backing: got "file", expected 'memory' in this build: files need Node, and the 'memvisor\/node' entry/);
+      expect(out.back).toBe(true);
+      expect(out.file).toMatch(/\.vswp$/);
+      expect(out.sameHost).toBe(true);
+      for (const name of out.main) expect(out.node).toContain(name);
+      for (const name of ['replayFile', 'FileSwapStore', 'cleanSwapDirs', 'writeReportHtml', 'readRunFile', 'createLiveView']) {
+        expect(out.node).toContain(name);
+        expect(out.main).not.toContain(name);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

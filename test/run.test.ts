@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runRun } from '../src/cli/run.js';
 import { main } from '../src/cli/main.js';
-import { VERSION, readRunFile } from '../src/index.js';
+import { VERSION, readRunFile } from '../src/node.js';
 import { HOST_FIELDS, VM_FIELDS, GUEST_FIELDS } from '../src/report/fields.js';
 import { thresholdName, reclaimedName } from '../src/report/runfile.js';
 

@@ -12,11 +12,11 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, FileSwapStore, Host, cleanSwapDirs, loadChecksum } from '../src/index.js';
+import { ConfigError, FileSwapStore, Host, cleanSwapDirs } from '../src/node.js';
 import { main } from '../src/cli/main.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SRC = join(ROOT, 'src', 'index.ts');
+const SRC = join(ROOT, 'src', 'node.ts');
 
 function parent(): string {
   return mkdtempSync(join(tmpdir(), 'memvisor-swapdir-test-'));
@@ -69,7 +69,6 @@ describe('swap files', () => {
   });
 
   it('are created exclusively: a planted file or symbolic link is neither followed nor truncated', async () => {
-    await loadChecksum();
     const p = parent();
     const victim = join(p, 'precious');
     writeFileSync(victim, 'keep me');

@@ -2,11 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import xxhash from 'xxhash-wasm';
 import {
-  ConfigError, Host, PState, SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError, type VM,
-} from '../src/index.js';
-import { engineOf } from '../src/engine/engine.js';
+  ConfigError, FileSwapStore, Host, MemorySwapStore, PState, SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError, type VM,
+} from '../src/node.js';
+import { Engine, engineOf } from '../src/engine/engine.js';
 import { asGppn } from '../src/engine/addr.js';
+import { engineChecksum } from '../src/host/swapstore.js';
+import { mulberry32 } from './prng.js';
 
 /** The swap slot of Swapped (vm, gppn), read from the pmap of the host's engine. */
 const slotOf = (host: Host, vm: VM, gppn: number) => engineOf(host).reclaim.pmapFrame(vm.id, asGppn(gppn));
@@ -96,6 +99,33 @@ for (const backing of ['memory', 'file'] as const) {
       expect(Buffer.from(other.readPhys(0, PAGE)).equals(Buffer.from(noise(1, 1)))).toBe(true);
       host.audit();
       host.close();
+    });
+
+    it('the checksum catches a torn write and a page read from the wrong slot, on the store alone', () => {
+      const store = backing === 'memory' ? new MemorySwapStore('alone', 8) : new FileSwapStore('alone', 8, join(dir, `alone-${Date.now()}.vswp`));
+      try {
+        const pages = [noise(1), noise(2), noise(3)];
+        const slots = store.alloc(3);
+        expect(store.writePages(slots, [10, 11, 12], pages).ok).toEqual([true, true, true]);
+        const dst = new Uint8Array(PAGE);
+        store.readPage(slots[1], 11, dst);
+        expect(dst).toEqual(pages[1]);
+        // the device hands back another slot's bytes for slot 1 (a misdirected write): the GPPN's seed and the sum both differ
+        (store as unknown as { patch(slot: number, offset: number, bytes: Uint8Array): void }).patch(slots[1], 0, pages[2]);
+        expect(() => store.readPage(slots[1], 11, dst)).toThrow(SwapChecksumError);
+        expect(dst.every((b) => b === 0)).toBe(true); // the wrong bytes are not handed over
+        // a torn write: the cluster reports success, the second half of its first page keeps what the slot held
+        const more = store.alloc(2);
+        store.inject({ kind: 'torn-write' });
+        expect(store.writePages(more, [20, 21], [noise(4), noise(5)]).ok).toEqual([true, true]);
+        expect(() => store.readPage(more[0], 20, dst)).toThrow(SwapChecksumError);
+        store.readPage(more[1], 21, dst);
+        expect(dst).toEqual(noise(5));
+        const st = store.stats();
+        expect(st.checksumErrors).toBe(2 * (1 + store.readRetries));
+      } finally {
+        store.close();
+      }
     });
 
     it('a flipped bit is caught by the checksum, naming VM, GPPN and slot', async () => {
@@ -320,5 +350,39 @@ describe('arguments are validated: typed errors, nothing changed', () => {
     expect(() => vm.loadImage(tmpdir())).toThrow(/image: got .*, expected a regular file/);
     host.audit();
     host.close();
+  });
+});
+
+describe('swap checksums', () => {
+  it('are the reference XXH64 (xxhash-wasm) seeded with the GPPN: pages in the engine hashed in place, others copied, any mix', async () => {
+    const ref = await xxhash();
+    const rnd = mulberry32(17);
+    const n = 300; // more than one batch of the engine's list
+    const js = Array.from({ length: n }, (_, i) => {
+      const p = new Uint8Array(PAGE);
+      // some pages all zero, some with one byte set, the rest noise
+      if (i % 7 === 1) p[Math.floor(rnd() * PAGE)] = 1 + Math.floor(rnd() * 255);
+      else if (i % 7 !== 0) for (let k = 0; k < PAGE; k++) p[k] = Math.floor(rnd() * 256);
+      return p;
+    });
+    const seeds = Array.from({ length: n }, (_, i) => (i * 2654435761) >>> 0);
+    const want = js.map((p, i) => ref.h64Raw(p, BigInt(seeds[i])));
+    const got = (out: Uint32Array) => Array.from({ length: n }, (_, i) => BigInt(out[2 * i]) | (BigInt(out[2 * i + 1]) << 32n));
+    const e = Engine.create({ machineMemoryMiB: 0, stagingBytes: 8 << 20 });
+    const at = e.gateway.stage(n * PAGE);
+    const inEngine = js.map((p, i) => {
+      e.gateway.u8.set(p, at + i * PAGE);
+      return e.gateway.u8.subarray(at + i * PAGE, at + (i + 1) * PAGE);
+    });
+    for (const [pages, engine] of [[inEngine, e], [js, e], [js, null], [[...inEngine.slice(0, 100), ...js.slice(100)], e]] as const) {
+      const out = new Uint32Array(2 * n);
+      engineChecksum(engine)(pages, seeds, 0, n, out);
+      expect(got(out)).toEqual(want);
+    }
+    // a range of the list: only its words are written
+    const part = new Uint32Array(2 * n);
+    engineChecksum(e)(inEngine, seeds, 5, 9, part);
+    expect(got(part).slice(5, 9)).toEqual(want.slice(5, 9));
+    expect(part.every((w, i) => (i >= 10 && i < 18) || w === 0)).toBe(true);
   });
 });

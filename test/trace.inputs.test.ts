@@ -9,7 +9,8 @@ import { existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, statSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Mmu, ConfigError, type MmuStats } from '../src/index.js';
-import { BINARY_HEADER_BYTES, replayBytes, replayFile } from '../src/translate/trace.js';
+import { BINARY_HEADER_BYTES, replayBytes } from '../src/translate/trace.js';
+import { replayFile } from '../src/translate/tracefile.js';
 import { TraceParseError } from '../src/errors.js';
 import { mulberry32 } from './prng.js';
 

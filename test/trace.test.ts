@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'fflate';
 import { Mmu, type MmuMode } from '../src/index.js';
-import { replayBytes, replayFile } from '../src/translate/trace.js';
+import { replayBytes } from '../src/translate/trace.js';
+import { replayFile } from '../src/translate/tracefile.js';
 import { TraceParseError, UsageError } from '../src/errors.js';
 import { parseTraceArgs, parseTlbSpec } from '../src/cli/trace.js';
 import { main } from '../src/cli/main.js';
@@ -193,5 +194,79 @@ describe('memvisor trace command', () => {
   it('--help explains every option', () => {
     const out = execFileSync('npx', ['tsx', 'src/cli/main.ts', 'trace', '--help'], { encoding: 'utf8' });
     for (const o of ['--mmu', '--levels', '--host-levels', '--page-size', '--tlb', '--no-pwc', '--no-ntlb', '--json', '--skip-bad-lines']) expect(out).toContain(o);
+    for (const o of ['--host-mib', '--vm-mib', '--zip-percent', '--swap', '--share-pages', '--victim', '--seed']) expect(out).toContain(o);
+  });
+});
+
+/** Runs `memvisor` in this process: exit code, what it printed on stdout and stderr. */
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = process.stdout.write, err = process.stderr.write;
+  let stdout = '', stderr = '';
+  process.stdout.write = ((t: string) => { stdout += t; return true; }) as typeof process.stdout.write;
+  process.stderr.write = ((t: string) => { stderr += t; return true; }) as typeof process.stderr.write;
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+}
+
+describe('memvisor trace over an overcommitted host (--host-mib)', () => {
+  // the fixture's records spread over 32 more data pages each pass, 6 passes: a footprint of
+  // about 200 pages plus page tables, on a host of 1 MiB (256 frames, some held by the hypervisor)
+  const dir = mkdtempSync(join(tmpdir(), 'memvisor-trace-host-'));
+  const file = join(dir, 'spread.lackey');
+  const fixture = readFileSync(FIXTURE, 'utf8');
+  const lines: string[] = [];
+  for (let pass = 0; pass < 6; pass++) {
+    for (const l of fixture.split('\n')) {
+      const m = /^ ([LSM]) ([0-9a-f]+),(\d+)$/.exec(l);
+      lines.push(m ? ` ${m[1]} ${(parseInt(m[2], 16) + ((lines.length * 7) % 32) * 4096 + pass * 128 * 4096).toString(16)},${m[3]}` : l);
+    }
+  }
+  writeFileSync(file, lines.join('\n'));
+
+  it('replays through a VM of the host: the MMU counters, the host faults, and the host side (swap-ins, swap-outs) in the JSON', async () => {
+    const alone = await run(['trace', file, '--vm-mib', '16', '--json']);
+    const over = await run(['trace', file, '--host-mib', '1', '--vm-mib', '16', '--zip-percent', '0', '--json']);
+    expect([alone.code, over.code, over.stderr]).toEqual([0, 0, '']);
+    const a = JSON.parse(alone.stdout), o = JSON.parse(over.stdout);
+    expect(a.host).toBeUndefined();
+    expect(o.host.machineMemoryMiB).toBe(1);
+    expect(o.host.vm.MEMSZ).toBe(16 * 256);
+    expect(o.host.vm.SWW).toBeGreaterThan(0);
+    expect(o.host.vm.SWR).toBeGreaterThan(0);
+    expect(o.host.vm.ZIP).toBe(0);
+    expect(o.host.stats.machineFrames).toBe(256);
+    expect(o.hostFaults).toBeGreaterThan(0);
+    expect(a.hostFaults).toBe(0);
+    for (const k of ['records', 'lines', 'traceBytes']) expect(o[k], k).toBe(a[k]);
+    expect([o.unhandledFaults, a.unhandledFaults]).toEqual([0, 0]);
+    expect(o.translations - o.hostFaults).toBe(a.translations);
+  });
+
+  it('prints the host side below the MMU table; sharing passes between chunks, file swap, lru victims', async () => {
+    const r = await run(['trace', file, '--host-mib', '1', '--vm-mib', '16', '--share-pages', 'all', '--swap', 'file', '--victim', 'lru', '--seed', '9']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toMatch(/^ {2}host faults +\d+ +stopped for the host, resolved and retried$/m);
+    expect(r.stdout).toMatch(/^host: 1 MiB of machine memory, VM "trace" of 16 MiB; zip cache 10%, file swap, lru victims, sharing a full pass per chunk$/m);
+    for (const row of ['swap-outs (SWW)', 'swap-ins (SWR)', 'compressions / decompressions', 'copy-on-write breaks', 'pages merged']) expect(r.stdout).toContain(row);
+    const merged = Number(/^ {2}pages merged +(\d+)/m.exec(r.stdout)![1]);
+    expect(merged).toBeGreaterThan(0);
+  });
+
+  it('refuses host options without --host-mib, native paging over a host, and a host too small for the VM (exit 2, naming the option)', async () => {
+    const lone = await run(['trace', file, '--zip-percent', '5']);
+    expect(lone.code).toBe(2);
+    expect(lone.stderr).toMatch(/--zip-percent: got "\(without --host-mib\)", expected --host-mib N as well/);
+    const native = await run(['trace', file, '--host-mib', '64', '--mmu', 'native']);
+    expect(native.code).toBe(2);
+    expect(native.stderr).toMatch(/--mmu: got "native", expected ept or shadow with --host-mib/);
+    const tiny = await run(['trace', file, '--host-mib', '1', '--vm-mib', '4096']);
+    expect(tiny.code).toBe(2);
+    expect(tiny.stderr).toMatch(/--host-mib: got 1, expected room for the page tables of a 4096 MiB VM/);
+    const bad = await run(['trace', file, '--host-mib', '0']);
+    expect(bad.stderr).toMatch(/--host-mib: got "0", expected a whole number in \[1, 3584\]/);
   });
 });

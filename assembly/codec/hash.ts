@@ -50,7 +50,14 @@
  *   - every result equals the reference xxHash for every length and seed (test/hash.test.ts);
  *   - input is only read, at any alignment, never past p + len;
  *   - pagesHash(p, n, out) writes exactly pageHash of each page, n u64 at out, nothing else;
- *     xxh64Pages / xxh3Pages(p, n, seed, out) likewise write xxh64 / xxh3(page, 4096, seed).
+ *     xxh64Pages / xxh3Pages(p, n, seed, out) likewise write xxh64 / xxh3(page, 4096, seed);
+ *     xxh64PageList(list, n) writes only the sum field of its n PAGE_SUM records.
+ *
+ * Swap checksums: xxh64PageList hashes the pages a swap batch lists wherever they are (frames,
+ * staging), each with its own seed (the page's GPPN), in one call: a list of PAGE_SUM records,
+ *
+ *   +0 u32 page   linear address of the 4 KiB page     +4 u32 seed
+ *   +8 u64 sum    XXH64(page, 4096, seed), written here
  */
 
 import { PAGE_SIZE } from "../ram/memmap";
@@ -389,4 +396,19 @@ export function xxh3Pages(p: usize, n: u32, seed: u64, out: usize): void {
   }
   const secret = deriveSecret(seed);
   for (let i: u32 = 0; i < n; i++) store<u64>(out + (<usize>i << 3), hashLong(p + (<usize>i << 12), PAGE_SIZE, secret));
+}
+
+/** Bytes of a swap checksum record (see the overview); the fields by offset. */
+export const PAGE_SUM: u32 = 16;
+export const enum PageSum { Page = 0, Seed = 4, Sum = 8 }
+
+/** Writes into each of the `n` PAGE_SUM records at `list` the XXH64 of its 4 KiB page with its seed. */
+export function xxh64PageList(list: usize, n: u32): void {
+  if (DEBUG) assert(inMemory(list, <u64>n * PAGE_SUM), "xxh64PageList: list past the end of linear memory");
+  for (let i: u32 = 0; i < n; i++) {
+    const r = list + <usize>i * PAGE_SUM;
+    const page = <usize>load<u32>(r + <usize>PageSum.Page);
+    if (DEBUG) assert(inMemory(page, PAGE_SIZE), "xxh64PageList: a page past the end of linear memory");
+    store<u64>(r + <usize>PageSum.Sum, xxh64At(page, PAGE_SIZE, <u64>load<u32>(r + <usize>PageSum.Seed)));
+  }
 }

@@ -20,6 +20,10 @@
  *          +32 u32 traceEmitted  bytes of binary records the last lackeyReplay wrote (emit mode)
  *          +36 u32 traceSkipping 1 while an overlong line skipped with TRACE_SKIP_BAD goes on
  *                                into the next chunk (state of the trace, not a result)
+ *          +40 u32 traceStop     1 when the last replay call stopped for the host (TRACE_HOST_STOP)
+ *                                with a record pending; the fault fields say what it needs
+ *          +44 u32 pending kind  access kind | part << 8 of the pending record (trace.ts PEND_*)
+ *          +48 u64 pending addr  its first byte's gVA        +56 u64 its last byte's gVA
  *
  * Per-VM paging state (PVM_ENTRY = 128 bytes, region pagingVm, indexed by VM id):
  *
@@ -67,8 +71,8 @@ export const enum F {
   GuestPageFaults = 30, EptViolations = 31, EptMisconfigs = 32, VmExits = 33, Cycles = 34,
   PwcHits = 35, NtlbHits = 36, NtlbMisses = 37, ShadowFills = 38, ShadowWalkRefs = 39,
   PtWriteTraps = 40, Invlpgs = 41, Cr3Switches = 42, ShadowRootMisses = 43, UnhandledFaults = 44,
-  BadLines = 45, Lines = 46, TraceBytes = 47,
-  COUNT = 48,
+  BadLines = 45, Lines = 46, TraceBytes = 47, HostFaults = 48,
+  COUNT = 49,
 }
 // TypeScript reads the counters and writes the costs by name: assembly/layout.ts "mmuCtx.counters.*", "mmuCtx.costs.*"
 
@@ -97,7 +101,11 @@ export const enum Res {
   TraceLines = 856,
   TraceEmitted = 864,
   TraceSkipping = 868,
-  END = 872,
+  TraceStop = 872,
+  TracePendKind = 876,
+  TracePendAddr = 880,
+  TracePendLast = 888,
+  END = 896,
 }
 
 // per-VM field offsets

@@ -24,8 +24,8 @@ import { pmapState, pmapFrame, vmPages, PState } from "../reclaim/pmap";
 import { frameAddr } from "../ram/frames";
 import { pageIsZero } from "../ram/page";
 import { ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_PS, levelIndex, pteLeaf } from "./entries";
-import { F, cget, pget, pset, ctxAddr, P_MODE, P_GLEVELS, P_GSIZE, P_SMALL, P_LARGE, MODE_SHADOW, NONE } from "./cores";
-import { setFault, FK_GUEST_OOM, S_OK, S_FAULT, S_PRESENT } from "./fault";
+import { F, Res, cget, pget, pset, ctxAddr, P_MODE, P_GLEVELS, P_GSIZE, P_SMALL, P_LARGE, MODE_SHADOW, NONE } from "./cores";
+import { setFault, faultToCtx, FK_GUEST_OOM, S_OK, S_FAULT, S_PRESENT } from "./fault";
 import { kernelAccess } from "./kernel";
 import { shadowGuestWrote } from "./shadow";
 import { gPA, GPPN, gVA } from "../ram/addr";
@@ -96,17 +96,31 @@ export function gosNewRoot(vm: u32): f64 {
   return t == NONE ? -1 : <f64>(<u64>t << 12);
 }
 
-/** Guest kernel write of `value` at `gpa` through context `id` (tests build tables with it). False on failure. */
+/**
+ * Guest kernel write of `value` at `gpa` through context `id` (tests build tables with it).
+ * False on failure; the context's results then hold the fault (a host fault: the caller may
+ * have the host resolve it and call again).
+ */
 export function guestWrite64(id: u32, gpa: f64, value: u64): bool {
   const c = ctxAddr(id);
-  return guestWrite(c, <u32>cget(c, F.Vm), <u64>gpa, value);
+  if (guestWrite(c, <u32>cget(c, F.Vm), <u64>gpa, value)) return true;
+  faultToCtx(c);
+  return false;
 }
 
-/** Guest kernel read of the u64 at `gpa` through context `id` (0 on failure). */
+/**
+ * Guest kernel read of the u64 at `gpa` through context `id`: 0 on failure, when the context's
+ * results hold the fault (their fault kind is 0 after a read that succeeded).
+ */
 export function guestRead64(id: u32, gpa: f64): u64 {
   const c = ctxAddr(id);
   const a = kernelAccess(c, <u32>cget(c, F.Vm), <u64>gpa, false);
-  return a == 0 ? 0 : load<u64>(a);
+  if (a != 0) {
+    store<u32>(c + <usize>Res.FaultKind, 0);
+    return load<u64>(a);
+  }
+  faultToCtx(c);
+  return 0;
 }
 
 /**

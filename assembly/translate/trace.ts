@@ -28,18 +28,36 @@
  * time stays linear in the input, whatever it holds. A NUL byte never occurs in a valgrind log:
  * its line is an error (the input is binary, not a trace) or a bad line.
  *
+ * Over a Host (TRACE_HOST_STOP), a record whose translation needs the host first (a page to swap
+ * in, a frame to free, the VM at its limit: FK_HOST, FK_NO_FRAME) stops the call right after its
+ * line, as the hardware would stop the guest at the faulting access:
+ *
+ *   lackeyReplay / binaryReplay ──► bytes consumed, through the stopped record's line
+ *                                   traceStop = 1, the fault in the results, the record pending
+ *   TypeScript resolves the fault (the fault driver, src/engine/driver.ts)
+ *   traceResume ──► translates what is left of the pending record (it may stop again)
+ *   lackeyReplay / binaryReplay from the next byte ...
+ *
+ * A record is counted once however often it stops; each retried translation counts again (a
+ * re-executed access), and hostFaults counts the stops.
+ *
  * Invariants: a call consumes whole lines (records) only, except the head of an overlong line
  * being skipped; lines are counted across calls, so an error names the line number of the whole
- * trace.
+ * trace; at most one record is pending, and only while traceStop is 1.
  */
 
 import { ACC_READ, ACC_WRITE, ACC_FETCH } from "./entries";
 import { F, cadd, ctxAddr, Res } from "./cores";
 import { translate } from "./walk";
-import { FAULT_BIT } from "./fault";
+import { FAULT_BIT, FK_HOST, FK_NO_FRAME, faultToCtx } from "./fault";
 
 /** Flag: count malformed lines and go on instead of stopping. */
 export const TRACE_SKIP_BAD: u32 = 1;
+/** Flag: stop at a record whose translation the host must help (over a Host; see the overview). */
+export const TRACE_HOST_STOP: u32 = 2;
+/** Parts of a pending record still to translate: its first page (then its last, when it crosses a page), or its last only. */
+const PEND_FIRST: u32 = 1;
+const PEND_LAST: u32 = 2;
 /** Longest line accepted, in bytes without its newline (valgrind's lines are under 100). */
 export const TRACE_MAX_LINE: u32 = 4096;
 /** Errors of lackeyReplay, returned negated: a record that does not parse, a line over TRACE_MAX_LINE, a NUL byte. */
@@ -61,18 +79,66 @@ export function traceReset(id: u32): void {
   store<u32>(c + <usize>Res.TraceSkipping, 0);
 }
 
-/** Replays one record of `kind` (0 I, 1 L, 2 S, 3 M) on context `c`. */
+/** True when fault result `r` is one the host resolves (FK_HOST: swap-in, no frame, limit; FK_NO_FRAME: no frame for a table). */
 // @ts-ignore: decorator
-@inline function replay(c: usize, kind: u32, addr: u64, size: u64): void {
+@inline function hostFault(r: u64): bool {
+  const kind = <u32>(r >> 48) & 0x7F;
+  return kind == FK_HOST || kind == FK_NO_FRAME;
+}
+
+/** Records the record [addr, last] of access `acc` as pending from `part` on, and the stop, in the results of context `c`. */
+function pend(c: usize, acc: u32, addr: u64, last: u64, part: u32): void {
+  store<u32>(c + <usize>Res.TraceStop, 1);
+  store<u32>(c + <usize>Res.TracePendKind, acc | (part << 8));
+  store<u64>(c + <usize>Res.TracePendAddr, addr);
+  store<u64>(c + <usize>Res.TracePendLast, last);
+  faultToCtx(c);
+}
+
+/**
+ * Translates record [addr, last] of access `acc` from `part` on: its first byte's page, and its
+ * last byte's when the record crosses a 4 KiB boundary. With `stop`, a fault the host must
+ * resolve leaves the rest pending (pend) and returns false; other faults are counted unhandled.
+ */
+// @ts-ignore: decorator
+@inline function replayFrom(c: usize, acc: u32, addr: u64, last: u64, part: u32, stop: bool): bool {
+  if (part == PEND_FIRST) {
+    const r = translate(c, addr, acc, true);
+    if (r & FAULT_BIT) {
+      if (stop && hostFault(r)) { pend(c, acc, addr, last, PEND_FIRST); return false; }
+      cadd(c, F.UnhandledFaults, 1);
+    }
+  }
+  if ((last ^ addr) >> 12) {
+    const r = translate(c, last, acc, true);
+    if (r & FAULT_BIT) {
+      if (stop && hostFault(r)) { pend(c, acc, addr, last, PEND_LAST); return false; }
+      cadd(c, F.UnhandledFaults, 1);
+    }
+  }
+  return true;
+}
+
+/** Replays one record of `kind` (0 I, 1 L, 2 S, 3 M) on context `c`; false when it stopped for the host (`stop`). */
+// @ts-ignore: decorator
+@inline function replay(c: usize, kind: u32, addr: u64, size: u64, stop: bool): bool {
   cadd(c, F.Records, 1);
   const acc = kind == 0 ? ACC_FETCH : kind == 1 ? ACC_READ : ACC_WRITE;
-  let r = translate(c, addr, acc, true);
-  if (r & FAULT_BIT) cadd(c, F.UnhandledFaults, 1);
-  const last = addr + size - 1;
-  if ((last ^ addr) >> 12) {
-    r = translate(c, last, acc, true);
-    if (r & FAULT_BIT) cadd(c, F.UnhandledFaults, 1);
-  }
+  return replayFrom(c, acc, addr, addr + size - 1, PEND_FIRST, stop);
+}
+
+/**
+ * Translates what is left of the record a replay call stopped at (traceStop), after the host
+ * resolved the fault. Returns true when the record is done (or none was pending), false when it
+ * stopped for the host again (results: the new fault).
+ */
+export function traceResume(id: u32): bool {
+  const c = ctxAddr(id);
+  store<u32>(c + <usize>Res.TraceStop, 0);
+  const k = load<u32>(c + <usize>Res.TracePendKind);
+  if (k == 0) return true;
+  store<u32>(c + <usize>Res.TracePendKind, 0);
+  return replayFrom(c, k & 0xFF, load<u64>(c + <usize>Res.TracePendAddr), load<u64>(c + <usize>Res.TracePendLast), k >> 8, true);
 }
 
 /** Writes one binary record. */
@@ -101,7 +167,8 @@ export function traceReset(id: u32): void {
  * Parses and replays the lackey text at [p, p + len) on context `id`. `final`: no more bytes
  * follow, so a last line without a newline counts. With `emitAt` != 0 the records are written
  * there in the binary format instead of being translated (results traceEmitted: how many bytes).
- * Returns the bytes consumed (a prefix of whole lines), or -TRACE_ERR_* at a bad line (results
+ * Returns the bytes consumed (a prefix of whole lines; with TRACE_HOST_STOP, through the line of
+ * a record that stopped for the host: traceStop), or -TRACE_ERR_* at a bad line (results
  * traceErrorAt says where: the line, or the NUL byte itself for TRACE_ERR_NUL; traceLines counts
  * the lines before it across calls). The line count and the skipping of an overlong line carry
  * over in the context from call to call.
@@ -109,6 +176,9 @@ export function traceReset(id: u32): void {
 export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u32, emitAt: usize): i32 {
   const c = ctxAddr(id);
   const end = p + len;
+  const stop = (flags & TRACE_HOST_STOP) != 0;
+  if (DEBUG) assert(load<u32>(c + <usize>Res.TracePendKind) == 0, "lackeyReplay: a record is pending (traceResume first)");
+  store<u32>(c + <usize>Res.TraceStop, 0);
   let lineNo = load<u64>(c + <usize>Res.TraceLines);
   let errAt: u32 = 0;
   let skipping = load<u32>(c + <usize>Res.TraceSkipping) != 0;
@@ -175,7 +245,7 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
       if (err == 0) {
         lineNo++;
         if (emitAt != 0) emit(kind, addr, size);
-        else replay(c, kind, addr, size);
+        else if (!replay(c, kind, addr, size, stop)) { s = q + 1; break; }
         s = q + 1;
         continue;
       }
@@ -205,10 +275,16 @@ export function lackeyReplay(id: u32, p: usize, len: u32, final: bool, flags: u3
   return <i32>used;
 }
 
-/** Replays binary records at [p, p + len) on context `id`; returns the bytes consumed (whole records). */
-export function binaryReplay(id: u32, p: usize, len: u32): i32 {
+/**
+ * Replays binary records at [p, p + len) on context `id`; returns the bytes consumed (whole
+ * records; with TRACE_HOST_STOP, through a record that stopped for the host: traceStop).
+ */
+export function binaryReplay(id: u32, p: usize, len: u32, flags: u32): i32 {
   const c = ctxAddr(id);
   const end = p + len;
+  const stop = (flags & TRACE_HOST_STOP) != 0;
+  if (DEBUG) assert(load<u32>(c + <usize>Res.TracePendKind) == 0, "binaryReplay: a record is pending (traceResume first)");
+  store<u32>(c + <usize>Res.TraceStop, 0);
   let s = p;
   while (s + 8 <= end) {
     const w = load<u64>(s);
@@ -219,8 +295,8 @@ export function binaryReplay(id: u32, p: usize, len: u32): i32 {
       size = load<u64>(next);
       next += 8;
     }
-    replay(c, <u32>(w >> 56) & 3, w & 0x00FFFFFFFFFFFFFF, size);
     s = next;
+    if (!replay(c, <u32>(w >> 56) & 3, w & 0x00FFFFFFFFFFFFFF, size, stop)) break;
   }
   const used = <u32>(s - p);
   cadd(c, F.TraceBytes, used);

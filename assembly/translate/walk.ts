@@ -424,6 +424,8 @@ export function translate(c: usize, va: gVA, acc: u32, user: bool): u64 {
   }
   cadd(c, F.L2Misses, 1);
   const r = walkAndFill(c, va, acc, user, asid, l1, l2);
+  // a stop the host side must resolve before the access can be retried (over a Host it is)
+  if ((r & FAULT_BIT) && (fKind == FK_HOST || fKind == FK_NO_FRAME)) cadd(c, F.HostFaults, 1);
   cyc += walkCycles;
   lastCycles = <u32>min<u64>(cyc, 0xFFFFFFFF);
   cadd(c, F.Cycles, cyc);

@@ -10,6 +10,7 @@ import { statSync } from 'node:fs';
 import { PAGE } from '../engine/addr.js';
 import { MAX_MACHINE_MIB } from '../engine/engine.js';
 import { MemvisorError, UsageError } from '../errors.js';
+import '../node.js'; // file swap, image and trace files: the Node entry registers them
 import type { VmStats } from '../host/vm.js';
 
 export const DEMO_HELP = `usage: memvisor demo [options]

@@ -10,6 +10,7 @@ import { basename } from 'node:path';
 import { Host } from '../host/host.js';
 import { MAX_MACHINE_MIB } from '../engine/engine.js';
 import { ConfigError, UsageError } from '../errors.js';
+import '../node.js'; // file swap, image and trace files: the Node entry registers them
 
 export const IMAGE_HELP = `usage: memvisor image <file> [<file>...] [options]
 

@@ -8,6 +8,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MemvisorError, UsageError } from '../errors.js';
+import '../node.js'; // file swap, image and trace files: the Node entry registers them
 import { runDemo, DEMO_HELP } from './demo.js';
 import { runTrace, TRACE_HELP } from './trace.js';
 import { runImage, IMAGE_HELP } from './image.js';

@@ -8,7 +8,7 @@
  * LZ4 results are sizes or negative Lz4Status codes; the module's own LZ4_* constants must equal
  * Lz4Status (checked when the engine loads).
  */
-import type { Bound, Gateway, Record_ } from './gateway.js';
+import type { Bound, Gateway, Record_, RegionInfo } from './gateway.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -58,7 +58,7 @@ const LZ4_NAMES = {
 } as const;
 
 const EXPORTS = [
-  'xxh64', 'xxh3', 'pagesHash', 'pagesXxh3', 'pagesXxh64', 'xxh64Pages', 'xxh3Pages', 'crc32',
+  'xxh64', 'xxh3', 'pagesHash', 'pagesXxh3', 'pagesXxh64', 'xxh64Pages', 'xxh3Pages', 'xxh64PageList', 'crc32',
   'lz4Compress', 'lz4Decompress', 'lz4Bound', 'lz4CompressPages', 'lz4DecompressPages', 'lz4CompressPacked', 'lz4DecompressPacked',
 ] as const;
 
@@ -82,6 +82,9 @@ export class Codec {
   private readonly x: Bound<typeof EXPORTS>;
   private readonly call: Record_<'lz4Error'>;
   private readonly callAt: number;
+  private readonly sum: Record_<'page' | 'seed' | 'sum'>;
+  private readonly sums: RegionInfo;
+  private sumsReady = false;
 
   constructor(private readonly g: Gateway, callCtx: number) {
     this.x = g.bind(EXPORTS);
@@ -92,6 +95,68 @@ export class Codec {
     }
     this.call = g.record('callCtx', { lz4Error: 4 });
     this.callAt = callCtx;
+    this.sum = g.record('pageSum', { page: 4, seed: 4, sum: 8 });
+    this.sums = g.windows('staging', ['sums']).sums;
+  }
+
+  // ---- swap checksums ----------------------------------------------------------------------
+
+  /**
+   * Swap checksums of pages in this engine's memory: XXH64(pages[k], 4096, seeds[k]) for k in
+   * [from, to) into out[2k] (low u32) and out[2k + 1] (high u32), without a copy and without a
+   * BigInt per page: the pages' addresses and seeds go into a list of pageSum records in the
+   * staging window 'sums' (free while a Host's swap I/O runs), one engine call hashes a batch.
+   * Returns false, computing nothing, when a page is not a live 4 KiB view of this engine's
+   * memory (a JavaScript array: pageSumsCopied takes those).
+   */
+  pageSums(pages: readonly Uint8Array[], seeds: ArrayLike<number>, from: number, to: number, out: Uint32Array): boolean {
+    // the window first: making it may grow linear memory, after which older views read length 0
+    if (!this.sumsReady) {
+      this.g.stage(this.sums.offset + this.sums.size);
+      this.sumsReady = true;
+    }
+    const buf = this.g.u8.buffer;
+    for (let k = from; k < to; k++) if (pages[k].buffer !== buf || pages[k].length !== PAGE) return false;
+    const list = this.g.staging + this.sums.offset;
+    this.listSums(list, this.sums.size / this.sum.size, (k) => pages[k].byteOffset, seeds, from, to, out);
+    return true;
+  }
+
+  /**
+   * pageSums for 4 KiB pages anywhere (JavaScript arrays): each batch is copied into staging
+   * first, the list after it. For an engine whose staging holds nothing else between calls
+   * (the utility engine).
+   */
+  pageSumsCopied(pages: readonly Uint8Array[], seeds: ArrayLike<number>, from: number, to: number, out: Uint32Array): void {
+    const base = this.g.stage(PAGES_CHUNK * (PAGE + this.sum.size));
+    const list = base + PAGES_CHUNK * PAGE;
+    this.listSums(list, PAGES_CHUNK, (k, i) => {
+      const p = pages[k];
+      if (p.length !== PAGE) throw new ConfigError(`pages[${k}]`, p, 'a 4 KiB page (a view of engine memory made before linear memory grew reads as 0 bytes)');
+      this.g.u8.set(p, base + i * PAGE);
+      return base + i * PAGE;
+    }, seeds, from, to, out);
+  }
+
+  /** Lists pages [from, to) at `list` (at most `cap` per call; `addr(k, i)` places page k as entry i), hashes them, copies the sums out. */
+  private listSums(list: number, cap: number, addr: (k: number, i: number) => number, seeds: ArrayLike<number>, from: number, to: number, out: Uint32Array): void {
+    const { size, page, seed, sum } = this.sum;
+    for (let first = from; first < to; first += cap) {
+      const m = Math.min(cap, to - first);
+      for (let i = 0; i < m; i++) {
+        const a = addr(first + i, i);
+        const w = this.g.u32;
+        w[(list + i * size + page) >>> 2] = a;
+        w[(list + i * size + seed) >>> 2] = seeds[first + i];
+      }
+      this.x.xxh64PageList(list, m);
+      const w = this.g.u32;
+      for (let i = 0; i < m; i++) {
+        const at = (list + i * size + sum) >>> 2;
+        out[2 * (first + i)] = w[at];
+        out[2 * (first + i) + 1] = w[at + 1];
+      }
+    }
   }
 
   // ---- hashes ------------------------------------------------------------------------------

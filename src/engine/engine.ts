@@ -78,6 +78,24 @@ function compiled(flavor: EngineFlavor): WebAssembly.Module {
   return m;
 }
 
+/**
+ * Makes `module` (compiled from build/release.wasm or build/debug.wasm) the one every engine of
+ * `flavor` instantiates unless told otherwise: the Hosts and Mmus created without a module, and
+ * the engine of the one-shot hash and codec functions. Where there is no file system to read
+ * build/ from (a browser), call it once before those (Host.create({ module }) and
+ * Mmu.create({ module }) do it for their flavour when none is set yet).
+ */
+export function useModule(module: WebAssembly.Module, flavor: EngineFlavor = defaultFlavor()): void {
+  if (!(module instanceof WebAssembly.Module)) throw new ConfigError('module', module, 'a WebAssembly.Module compiled from build/release.wasm or build/debug.wasm');
+  if (flavor !== 'release' && flavor !== 'debug') throw new ConfigError('flavor', flavor, "'release' or 'debug'");
+  modules.set(flavor, module);
+}
+
+/** Makes `module` the default of `flavor` unless one is set: the first module given serves the engines created without one (a browser has no build/ to read). */
+export function offerModule(module: WebAssembly.Module, flavor: EngineFlavor = defaultFlavor()): void {
+  if (!modules.has(flavor)) useModule(module, flavor);
+}
+
 function defaultFlavor(): EngineFlavor {
   return typeof process !== 'undefined' && process.env?.MEMVISOR_DEBUG === '1' ? 'debug' : 'release';
 }
@@ -104,6 +122,7 @@ export class Engine {
     if (opts.module !== undefined && !(opts.module instanceof WebAssembly.Module)) {
       throw new ConfigError('module', opts.module, 'a WebAssembly.Module compiled from build/release.wasm or build/debug.wasm');
     }
+    if (opts.module !== undefined) offerModule(opts.module, this.flavor);
     this.machineFrames = mib * 256;
     const maxVMs = checkInt('maxVMs', opts.maxVMs ?? 64, 1, 4096);
     const guestMiB = checkInt('guestMemoryMiB', opts.guestMemoryMiB ?? Math.max(64, 4 * mib), 0, 1 << 22);
@@ -125,7 +144,7 @@ export class Engine {
     this.ram = new Ram(this.gateway);
     this.codec = new Codec(this.gateway, callCtx);
     this.reclaim = new Reclaim(this.gateway, this.ram, callCtx);
-    this.translate = new Translate(this.gateway);
+    this.translate = new Translate(this.gateway, (code) => this.reclaim.needOf(code));
     this.guest = new Guest(this.gateway, this.reclaim);
     this.workload = new Workload(this.gateway);
   }

@@ -7,8 +7,9 @@
  *                                     (swap the page in, free frames, page out from the VM)
  *
  * The engine turns the module's status codes (pmap FAULT_*) into a `HostNeed`; the host (src/host)
- * implements `FaultResolver` for each of its VMs. Every loop gives up after MAX_HOST_ROUNDS stops
- * that made no progress, with an OutOfMachineMemoryError naming the VM.
+ * implements `FaultResolver` for each of its VMs; the one loop between them is the fault driver
+ * (driver.ts), which gives up after MAX_HOST_ROUNDS stops in a row that made no progress, with a
+ * GaveUpError naming the VM, the operation, the page and the need.
  */
 import type { Gppn } from './addr.js';
 

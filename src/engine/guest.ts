@@ -13,8 +13,12 @@
  *                simPairs         guestVictim / guestSlot / swapInEntry records
  *                simPages         4 KiB pages: guest swap batches, the oracle's swap reads
  *
- *   touch / traceRun / a guest batch ──Reason.Host──► hostStop(vm): { gppn, need } ─► resolve ─► call again
+ *   touch / traceRun / a guest batch ──Reason.Host──► driverStop(vm): the fault driver's stop ─► resolve ─► call again
  *                                    ──Reason.GuestFree / GuestSwapIn──► the guest (src/guest) acts ─► call again
+ *
+ * The callers run every such call through the fault driver (src/engine/driver.ts): a step's
+ * progress is its touches or records done (`done`), a guest batch's its cursor and the pages it
+ * listed (src/guest/guest.ts GuestBatch).
  *
  * Header slots hold u64 (counts, keys, GPPNs: exact to 2^53 here) or f64 (simulated ns); the
  * two kinds have their own names (GuestCount, GuestTime), so a slot cannot be read as the other.
@@ -22,7 +26,8 @@
 import type { Bound, Gateway, Record_, RegionInfo } from './gateway.js';
 import type { Reclaim, StagedList } from './reclaim.js';
 import type { HostNeed } from './fault.js';
-import { PAGE, asGppn, type Gppn, type Gva } from './addr.js';
+import type { HostStop } from './driver.js';
+import { PAGE, asGppn, gpaOf, type Gppn, type Gva } from './addr.js';
 import type { ContentKind } from './workload.js';
 import { ConfigError, MemvisorError } from '../errors.js';
 
@@ -195,6 +200,16 @@ export class Guest {
     const need = this.reclaim.needOf(code);
     if (need === null) throw new MemvisorError(`guest of VM ${vm}: a host stop with pmap code ${code}, not a fault the host resolves`);
     return { gppn: asGppn(this.get(vm, 'rGppn')), need };
+  }
+
+  /**
+   * The fault driver's stop for the last Reason.Host of `vm`: hostStop's page (one page: a touch
+   * or a batch stops at the page it needs, not at a run) and need; `progress` as the caller
+   * measured it since the stop before.
+   */
+  driverStop(vm: number, progress: boolean): HostStop {
+    const { gppn, need } = this.hostStop(vm);
+    return { need, gppn, end: asGppn(gppn + 1), gpa: gpaOf(gppn), progress };
   }
 
   // ---- set-up ------------------------------------------------------------------------------------

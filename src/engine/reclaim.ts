@@ -5,9 +5,9 @@
  * answers back; every list crosses through a window of the staging region (assembly/layout.ts
  * "staging.*"), laid out as the module says ("swapInEntry", "pageoutReq", ...).
  *
- *   physAccess ──FAULT_IO──────► resolver.resolve(gppn, 'swapIn')  ─┐
- *              ──FAULT_NO_FRAME► resolver.resolve(gppn, 'noFrame') ─┼─► call again
- *              ──FAULT_LIMIT───► resolver.resolve(gppn, 'limit')   ─┘
+ *   physAccess ──FAULT_IO──────► stop 'swapIn'  ─┐
+ *              ──FAULT_NO_FRAME► stop 'noFrame' ─┼─► the fault driver (driver.ts): resolver.resolve, call again
+ *              ──FAULT_LIMIT───► stop 'limit'   ─┘
  *
  * A window is one call's: swap-in lists and page-out requests sit below staging.aux, so a
  * translation batch waiting above it (translate.ts) survives the swap-ins and page-outs its
@@ -15,10 +15,11 @@
  */
 import type { Bound, Gateway, Record_, RegionInfo } from './gateway.js';
 import type { Ram } from './ram.js';
-import { MAX_HOST_ROUNDS, type FaultResolver, type HostNeed } from './fault.js';
-import { PAGE, gpaAdd, gppnEnd, type Gpa, type Gppn, type Mpn } from './addr.js';
+import type { FaultResolver, HostNeed } from './fault.js';
+import { drive, type HostStop } from './driver.js';
+import { PAGE, gpaAdd, gpaOf, gppnEnd, type Gpa, type Gppn, type Mpn } from './addr.js';
 import { CONSTANTS as ALL_CONSTANTS, type Constants } from './abi.generated.js';
-import { ConfigError, OutOfMachineMemoryError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 
 const EXPORTS = [
   'vmCreate', 'vmTotal', 'pmapEntries', 'pmapState', 'pmapFrame', 'pmapSample', 'pmapFault', 'vmStateCount',
@@ -294,13 +295,18 @@ export class Reclaim {
     }
   }
 
-  /** Runs one staged window through physAccess, having `r` resolve each stop, until it completes. */
+  /** Runs one staged window through physAccess until it completes, the fault driver resolving each stop through `r`. */
   private access(vm: number, gpa: Gpa, len: number, flags: number, r: FaultResolver): void {
-    let buf = this.w.data;
-    let relieved = 0;
-    for (;;) {
-      const rc = this.x.physAccess(vm, gpa, len, buf, flags);
-      if (rc === this.c.PHYS_OK) return;
+    const buf = this.w.data;
+    const rc = this.x.physAccess(vm, gpa, len, buf, flags);
+    // the driver's closures only once the window stopped: the call that completes stays plain
+    if (rc !== this.c.PHYS_OK) this.accessStopped(vm, gpa, len, buf, flags, r, rc);
+  }
+
+  /** The rest of a window whose physAccess stopped with `rc`: the fault driver resolves each stop and calls again from where it stopped. */
+  private accessStopped(vm: number, gpa: Gpa, len: number, buf: number, flags: number, r: FaultResolver, rc: number): void {
+    const start = gpa, bytes = len;
+    const stopOf = (rc: number): HostStop => {
       const dv = this.g.view;
       const moved = dv.getUint32(this.callAt + this.call.physDone, true);
       const gppn = dv.getUint32(this.callAt + this.call.physGppn, true) as Gppn;
@@ -309,12 +315,16 @@ export class Reclaim {
       buf += moved;
       const need = this.needOf(rc);
       if (need === null) throw new ConfigError('gpa', gpa, `an address below ${this.vmPages(vm) * PAGE} (VM ${JSON.stringify(r.name)})`);
-      if (need !== 'swapIn' && moved === 0 && ++relieved > MAX_HOST_ROUNDS) {
-        throw new OutOfMachineMemoryError(`VM ${JSON.stringify(r.name)}: no frame for GPPN ${gppn} after ${MAX_HOST_ROUNDS} reclaim rounds`);
-      }
       // a swap-in may bring back the run of swapped pages the rest of this window will touch
-      r.resolve(gppn, need, gppnEnd(gpa, len));
-    }
+      return { need, gppn, end: gppnEnd(gpa, len), gpa, progress: moved > 0 };
+    };
+    drive(r, {
+      step: () => {
+        const rc = this.x.physAccess(vm, gpa, len, buf, flags);
+        return rc === this.c.PHYS_OK ? null : stopOf(rc);
+      },
+      operation: () => `guest-physical ${flags & this.c.PHYS_WRITE ? 'write' : 'read'} of ${bytes} bytes at gPA 0x${start.toString(16)}`,
+    }, stopOf(rc));
   }
 
   // ---- swap-in -------------------------------------------------------------------------------
@@ -367,13 +377,17 @@ export class Reclaim {
     return Array.from({ length: n }, (_, i) => u8.subarray(at + i * PAGE, at + (i + 1) * PAGE));
   }
 
-  /** Makes Swapped (vm, gppn) resident with page `i` of swapInStaging: null when done, else what the host must do first. */
-  swapInCommit(vm: number, gppn: Gppn, i: number): HostNeed | null {
+  /**
+   * Makes Swapped (vm, gppn) resident with page `i` of swapInStaging: null when done, else the
+   * stop for the fault driver (a frame to free, or a page-out at the VM's limit).
+   */
+  swapInCommit(vm: number, gppn: Gppn, i: number): HostStop | null {
     const rc = this.x.swapInCommit(vm, gppn, this.w.in + i * PAGE);
     if (rc < this.c.FAULT_LIMIT) return null;
     const need = this.needOf(rc);
     if (need === null) throw new ConfigError('gppn', gppn, `a page of VM ${vm}`);
-    return need;
+    // the page is read already: what it waits for is a frame, never another swap-in
+    return { need: need === 'swapIn' ? 'noFrame' : need, gppn, end: (gppn + 1) as Gppn, gpa: gpaOf(gppn), progress: false };
   }
 
   // ---- page-out -------------------------------------------------------------------------------

@@ -14,9 +14,14 @@
  * A batch over a Host may meet pages the host must bring back (swap-in) or frames it must free:
  * the records waiting for it are listed in WebAssembly (batchHostFaults, into staging.mmuRetry)
  * and retried one by one through `retry`, which resolves the fault as a single translation does.
+ * Trace replay over a Host stops at such a record instead (TRACE_HOST_STOP) and resumes it
+ * (traceResume) once the fault driver (driver.ts) had the host resolve it; its text then sits in
+ * staging.mmu, past the windows the host uses meanwhile.
  */
 import type { Bound, Gateway, Record_, RegionInfo } from './gateway.js';
-import type { Gva } from './addr.js';
+import { gppnOfBig, type Gpa, type Gppn, type Gva } from './addr.js';
+import type { FaultResolver, HostNeed } from './fault.js';
+import { drive, type HostStop } from './driver.js';
 import { ConfigError } from '../errors.js';
 
 /** Kinds of translation fault (assembly/translate/walk.ts FK_*; the engine checks they agree). */
@@ -74,7 +79,7 @@ const EXPORTS = [
   'mmuCreate', 'mmuCtxAddr', 'mmuResetCounters', 'pagingVmSetup', 'invvpid', 'invept', 'pagingStatCount', 'pagingStatName',
   'pagingStat', 'mmuSwitch', 'mmuTranslate', 'mmuTranslateBatch', 'batchPack', 'batchUnpack', 'batchHostFaults', 'mmuInvlpg',
   'eptSetup', 'eptPointer', 'eptPoke', 'eptPeek', 'gosNewRoot', 'gosRangeBusy', 'gosAttach', 'guestWrite64', 'guestRead64',
-  'lackeyReplay', 'binaryReplay', 'traceReset', 'backingChanged', 'pagingSample', 'pagingVmRelease', 'shadowRelease', 'ptPoolDrain',
+  'lackeyReplay', 'binaryReplay', 'traceReset', 'traceResume', 'backingChanged', 'pagingSample', 'pagingVmRelease', 'shadowRelease', 'ptPoolDrain',
   'wsSample',
   'crc32',
 ] as const;
@@ -85,9 +90,15 @@ export type TraceLineError = 'syntax' | 'long' | 'nul';
 /** Records of one translateBatch chunk. */
 const CHUNK = 1 << 16;
 
+/** The host side of a trace replay over a Host: who resolves the core's stops, and what to call the replay if the driver gives up. */
+export interface TraceHost {
+  readonly resolver: FaultResolver;
+  readonly operation: () => string;
+}
+
 export class Translate {
   private readonly x: Bound<typeof EXPORTS>;
-  private readonly ctx: Record_<'faultAddr' | 'faultKind' | 'faultCode' | 'cycles' | 'traceErrorAt' | 'traceLines' | 'traceEmitted'>;
+  private readonly ctx: Record_<'faultAddr' | 'faultKind' | 'faultCode' | 'cycles' | 'traceErrorAt' | 'traceLines' | 'traceEmitted' | 'traceStop'>;
   private readonly counterSlots: ReadonlyArray<readonly [string, number]>;
   private readonly costSlots: ReadonlyArray<readonly [string, number]>;
   private readonly bIn: Record_<'va' | 'kind'>;
@@ -95,7 +106,10 @@ export class Translate {
   private readonly bAddr: Record_<'address'>;
   private readonly win: { readonly mmuRetry: RegionInfo; readonly mmu: RegionInfo };
   private readonly statNames: readonly string[];
-  private readonly trace: { readonly TRACE_SKIP_BAD: number; readonly TRACE_MAX_LINE: number; readonly TRACE_ERR_SYNTAX: number; readonly TRACE_ERR_LONG: number; readonly TRACE_ERR_NUL: number };
+  private readonly trace: {
+    readonly TRACE_SKIP_BAD: number; readonly TRACE_HOST_STOP: number; readonly TRACE_MAX_LINE: number; readonly TRACE_ERR_SYNTAX: number;
+    readonly TRACE_ERR_LONG: number; readonly TRACE_ERR_NUL: number;
+  };
   /** Bytes of one TLB / walk-cache entry: an engine's mmuCacheBytes must hold every core's entries. */
   readonly cacheEntryBytes: number;
   /** Linear address of each core's context, by id (asked for once, when the core is created). */
@@ -103,16 +117,17 @@ export class Translate {
   /** Word index (address / 4) of each core's last-translation cycles, by id. */
   private readonly cyclesWord: number[] = [];
 
-  constructor(private readonly g: Gateway) {
+  /** `needOf`: what a pmap FAULT_* code asks of the host (reclaim.ts needOf). */
+  constructor(private readonly g: Gateway, private readonly needOf: (code: number) => HostNeed | null) {
     this.x = g.bind(EXPORTS);
     const fk = g.constantsOf(Object.keys(FK_NAMES) as (keyof typeof FK_NAMES)[]);
     for (const [name, v] of Object.entries(FK_NAMES)) {
       const m = fk[name as keyof typeof FK_NAMES];
       if (m !== v) throw new ConfigError('module', name, `${v}, as FaultKind says (the module says ${m}: rebuild it)`);
     }
-    this.trace = g.constantsOf(['TRACE_SKIP_BAD', 'TRACE_MAX_LINE', 'TRACE_ERR_SYNTAX', 'TRACE_ERR_LONG', 'TRACE_ERR_NUL']);
+    this.trace = g.constantsOf(['TRACE_SKIP_BAD', 'TRACE_HOST_STOP', 'TRACE_MAX_LINE', 'TRACE_ERR_SYNTAX', 'TRACE_ERR_LONG', 'TRACE_ERR_NUL']);
     this.cacheEntryBytes = g.constantsOf(['MMU_CACHE_ENTRY_BYTES']).MMU_CACHE_ENTRY_BYTES;
-    this.ctx = g.record('mmuCtx', { faultAddr: 8, faultKind: 4, faultCode: 4, cycles: 4, traceErrorAt: 4, traceLines: 8, traceEmitted: 4 });
+    this.ctx = g.record('mmuCtx', { faultAddr: 8, faultKind: 4, faultCode: 4, cycles: 4, traceErrorAt: 4, traceLines: 8, traceEmitted: 4, traceStop: 4 });
     this.counterSlots = g.group('mmuCtx.counters', 8);
     this.costSlots = g.group('mmuCtx.costs', 8);
     this.bIn = g.record('batchIn', { va: 8, kind: 4 });
@@ -193,10 +208,19 @@ export class Translate {
   gosAttach(vm: number, lo: number, hi: number): void { this.x.gosAttach(vm, lo, hi); }
   /** A zeroed root table for a new guest address space of `vm`: its gPA, or -1 when the guest OS range is full. */
   gosNewRoot(vm: number): number { return this.x.gosNewRoot(vm); }
-  /** Guest-kernel write of the u64 `value` at `gpa` of the VM on core `ctx`; false when the page cannot be backed. */
+  /** Guest-kernel write of the u64 `value` at `gpa` of the VM on core `ctx`; false when the page cannot be backed (kernelStop says whether the host can help). */
   guestWrite64(ctx: number, gpa: number, value: bigint): boolean { return this.x.guestWrite64(ctx, gpa, value); }
-  /** Guest-kernel read of the u64 at `gpa` of the VM on core `ctx` (0n on failure). */
-  guestRead64(ctx: number, gpa: number): bigint { return this.x.guestRead64(ctx, gpa); }
+  /** Guest-kernel read of the u64 at `gpa` of the VM on core `ctx`; null on failure (kernelStop says whether the host can help). */
+  guestRead64(ctx: number, gpa: number): bigint | null {
+    const v = this.x.guestRead64(ctx, gpa);
+    return v === 0n && this.g.view.getUint32(this.at(ctx) + this.ctx.faultKind, true) !== 0 ? null : v;
+  }
+  /** The fault driver's stop for the guest-kernel access that just failed on core `ctx`, or null when the host cannot resolve it. */
+  kernelStop(ctx: number): HostStop | null {
+    const f = this.lastFault(ctx);
+    const need = f.kind === FaultKind.NoFrame ? 'noFrame' : f.kind === FaultKind.Host ? this.needOf(f.code) : null;
+    return need === null ? null : this.stopAt(f.address, need, false);
+  }
   /**
    * Powers off the paging of `vm`: frees its EPT or shadow tables, drops every cached translation
    * naming it on every core, detaches the cores running it, clears its paging state; the tables freed.
@@ -264,6 +288,24 @@ export class Translate {
       address: dv.getBigUint64(at + this.ctx.faultAddr, true),
     };
   }
+  /**
+   * The fault driver's stop for fault word `word` (bit 63 set) of core `ctx`, whose last fault it
+   * is: a host fault (a page to swap in, no frame, the VM at its limit) or no frame for a table;
+   * null for a fault the host does not resolve (a guest #PF, an EPT misconfiguration, ...).
+   */
+  hostStop(ctx: number, word: bigint): HostStop | null {
+    const kind = Number((word >> 48n) & 0x7fn);
+    const need = kind === FaultKind.NoFrame ? 'noFrame' : kind === FaultKind.Host ? this.needOf(Number(word & 0xffffffffn)) : null;
+    if (need === null) return null;
+    return this.stopAt(this.lastFault(ctx).address, need, false);
+  }
+
+  /** A stop at gPA `address` for `need`: its page, the page after, `progress`. */
+  private stopAt(address: bigint, need: HostNeed, progress: boolean): HostStop {
+    const gppn = gppnOfBig(address);
+    return { need, gppn, end: (gppn + 1) as Gppn, gpa: Number(address) as Gpa, progress };
+  }
+
   /** Guest INVLPG of `va` on core `ctx`. */
   invlpg(ctx: number, va: Gva): void { this.x.mmuInvlpg(ctx, va); }
   /** INVVPID on core `ctx`: type 0 address, 1 single, 2 all. */
@@ -281,7 +323,7 @@ export class Translate {
     cycles?: Uint32Array, faultAddresses?: BigUint64Array, retry?: BatchRetry): number {
     const n = vas.length;
     const rin = this.bIn.size, rout = this.bOut.size, raddr = this.bAddr.size;
-    const base = this.stageBatch(hosted, CHUNK * (rin + rout + raddr + 32));
+    const base = this.stageCore(hosted, CHUNK * (rin + rout + raddr + 32));
     const inp = base, out = inp + CHUNK * rin, addrs = out + CHUNK * rout, vasAt = addrs + CHUNK * raddr;
     const kindsAt = vasAt + CHUNK * 8, resAt = kindsAt + CHUNK * 4, cycAt = resAt + CHUNK * 8, faAt = cycAt + CHUNK * 4;
     const kindBytes = kinds instanceof Uint8Array ? 1 : 4;
@@ -313,7 +355,7 @@ export class Translate {
     if (this.bIn.size !== 16 || this.bIn.va !== 0 || this.bIn.kind !== 8 || this.bOut.size !== 16 || this.bOut.result !== 0 || this.bOut.cycles !== 8 || this.bAddr.size !== 8) {
       throw new ConfigError('module', 'batchIn/batchOut', 'records of 16 bytes (u64 at 0, u32 at 8), as TranslationBatch documents');
     }
-    const base = this.stageBatch(hosted, capacity * (this.bIn.size + this.bOut.size + this.bAddr.size));
+    const base = this.stageCore(hosted, capacity * (this.bIn.size + this.bOut.size + this.bAddr.size));
     const buf = this.g.u8.buffer;
     const out = base + capacity * this.bIn.size;
     const addrs = out + capacity * this.bOut.size;
@@ -355,8 +397,8 @@ export class Translate {
     return faults;
   }
 
-  /** Address of `bytes` of staging for batch records: over a Host, in the mmu window, past the windows the host uses midway. */
-  private stageBatch(hosted: boolean, bytes: number): number {
+  /** Address of `bytes` of staging for a core's batch records or trace input: over a Host, in the mmu window, past the windows the host uses midway. */
+  private stageCore(hosted: boolean, bytes: number): number {
     const at = hosted ? this.win.mmu.offset : 0;
     return this.g.stage(at + bytes) + at;
   }
@@ -379,22 +421,30 @@ export class Translate {
    * in the whole trace, where it starts (or where its NUL byte is) from the start of `carry`, and
    * its text (at most 200 characters).
    */
-  feedText(ctx: number, carry: Uint8Array, chunk: Uint8Array, final: boolean, skipBad: boolean, emit: boolean):
+  feedText(ctx: number, carry: Uint8Array, chunk: Uint8Array, final: boolean, skipBad: boolean, emit: boolean, host: TraceHost | null = null):
     { used: number; carry: Uint8Array; emitted: Uint8Array | null } | { error: TraceLineError; line: number; offset: number; text: string } {
     const len = carry.length + chunk.length;
     // at most 16 bytes of binary per line of at least 7 bytes of text
     const emitAt = (len + 4096) & ~4095;
-    const base = this.g.stage(emitAt + Math.ceil(len / 7) * 16 + 64);
+    const base = this.stageCore(host !== null, emitAt + Math.ceil(len / 7) * 16 + 64);
     const u8 = this.g.u8;
     u8.set(carry, base);
     u8.set(chunk, base + carry.length);
-    const used = this.x.lackeyReplay(ctx, base, len, final, skipBad ? this.trace.TRACE_SKIP_BAD : 0, emit ? base + emitAt : 0);
+    const flags = (skipBad ? this.trace.TRACE_SKIP_BAD : 0) | (host && !emit ? this.trace.TRACE_HOST_STOP : 0);
+    let used = 0;
+    let rc = 0;
+    const feed = () => {
+      rc = this.x.lackeyReplay(ctx, base + used, len - used, final, flags, emit ? base + emitAt : 0);
+      if (rc >= 0) used += rc;
+      return rc >= 0 ? this.traceStopped(ctx) : null;
+    };
+    this.driveTrace(ctx, host, feed);
     const dv = this.g.view;
     const at = this.at(ctx);
-    if (used < 0) {
+    if (rc < 0) {
       const t = this.trace;
-      const error: TraceLineError = -used === t.TRACE_ERR_NUL ? 'nul' : -used === t.TRACE_ERR_LONG ? 'long' : 'syntax';
-      const off = dv.getUint32(at + this.ctx.traceErrorAt, true);
+      const error: TraceLineError = -rc === t.TRACE_ERR_NUL ? 'nul' : -rc === t.TRACE_ERR_LONG ? 'long' : 'syntax';
+      const off = used + dv.getUint32(at + this.ctx.traceErrorAt, true);
       const line = Number(dv.getBigUint64(at + this.ctx.traceLines, true)) + 1;
       if (error === 'nul') return { error, line, offset: off, text: '' };
       const all = this.g.u8.subarray(base, base + len);
@@ -417,14 +467,45 @@ export class Translate {
    * partial last record to carry, and with `crc` (not null) the CRC-32 of `chunk` continuing from
    * it, computed on the same staged bytes.
    */
-  feedBinary(ctx: number, carry: Uint8Array, chunk: Uint8Array, crc: number | null = null): { carry: Uint8Array; crc: number } {
+  feedBinary(ctx: number, carry: Uint8Array, chunk: Uint8Array, crc: number | null = null, host: TraceHost | null = null): { carry: Uint8Array; crc: number } {
     const len = carry.length + chunk.length;
-    const base = this.g.stage(len);
+    const base = this.stageCore(host !== null, len);
     const u8 = this.g.u8;
     u8.set(carry, base);
     u8.set(chunk, base + carry.length);
     const sum = crc === null ? 0 : this.x.crc32(base + carry.length, chunk.length, crc);
-    const used = this.x.binaryReplay(ctx, base, len);
+    const flags = host ? this.trace.TRACE_HOST_STOP : 0;
+    let used = 0;
+    this.driveTrace(ctx, host, () => {
+      used += this.x.binaryReplay(ctx, base + used, len - used, flags);
+      return this.traceStopped(ctx);
+    });
     return { carry: this.g.u8.slice(base + used, base + len), crc: sum };
+  }
+
+  /**
+   * Runs `feed` (one replay call from where the last stopped: the stop, or null when it got to
+   * the end of its bytes or an error); over a Host, through the fault driver: each stop resolved,
+   * the pending record resumed (traceResume), then `feed` again.
+   */
+  private driveTrace(ctx: number, host: TraceHost | null, feed: () => HostStop | null): void {
+    const first = feed();
+    if (first === null) return;
+    drive(host!.resolver, { step: () => (this.x.traceResume(ctx) ? feed() : this.traceStopped(ctx, false)), operation: host!.operation }, first);
+  }
+
+  /**
+   * The stop a replay call (or traceResume) left in core `ctx`'s results, or null when it did not
+   * stop; `progress`: records were completed since the last stop (a feed after a resume that got
+   * its record done, or the first feed).
+   */
+  private traceStopped(ctx: number, progress = true): HostStop | null {
+    const dv = this.g.view;
+    const at = this.at(ctx);
+    if (dv.getUint32(at + this.ctx.traceStop, true) === 0) return null;
+    const kind = dv.getUint32(at + this.ctx.faultKind, true);
+    const need = kind === FaultKind.NoFrame ? 'noFrame' : this.needOf(dv.getUint32(at + this.ctx.faultCode, true));
+    if (need === null) throw new ConfigError('module', kind, 'a host fault where trace replay stopped for the host (rebuild the module)');
+    return this.stopAt(dv.getBigUint64(at + this.ctx.faultAddr, true), need, progress);
   }
 }

@@ -11,16 +11,19 @@
  *                     reporting; all at the driver's bounded rates
  *   release ......... the workload frees pages (a phase with `release`)
  *
- * Host faults met on the way (a page the host swapped out, no free frame) go to the simulation
- * (GuestHost.resolveHostFault), which resolves them and says what they cost. Costs land on the
- * VM's current step, or, outside a step (the balloon driver), on the next one as debt.
+ * Host faults met on the way (a page the host swapped out, no free frame) stop the batch; the
+ * fault driver (src/engine/driver.ts) hands each to the guest's `resolver`, which has the
+ * simulation (GuestHost.resolveHostFault) resolve it and charges what it cost, and calls the
+ * batch again. Costs land on the VM's current step, or, outside a step (the balloon driver), on
+ * the next one as debt.
  */
 import type { VM } from '../host/vm.js';
 import { MemorySwapStore } from '../host/swapstore.js';
 import { MemvisorError } from '../errors.js';
 import { Reason, NO_GUEST_SLOT, type Guest, type GuestCount } from '../engine/guest.js';
 import type { StagedList } from '../engine/reclaim.js';
-import type { HostNeed } from '../engine/fault.js';
+import type { FaultResolver, HostNeed } from '../engine/fault.js';
+import { drive, type HostStop, type Resumable } from '../engine/driver.js';
 import type { Gppn } from '../engine/addr.js';
 import type { ResolvedCosts } from '../sim/costs.js';
 import { mibPages, type VmScenario } from '../sim/scenario.js';
@@ -61,6 +64,11 @@ export class GuestOs {
   debtNs = 0;
   /** true while the VM's step runs: costs go to the step */
   inStep = false;
+  /**
+   * @internal The fault driver's resolver for this VM's guest batches and touches: the
+   * simulation resolves the stop (GuestHost.resolveHostFault), the guest charges what it cost.
+   */
+  readonly resolver: FaultResolver;
   private readonly balloonCfg: VmScenario['os']['balloon'];
   private readonly zeroFreed: boolean;
 
@@ -77,6 +85,7 @@ export class GuestOs {
     this.swap = new MemorySwapStore(`${vm.name} (guest swap)`, mibPages(cfg.os.swapMiB));
     this.balloonCfg = cfg.os.balloon;
     this.zeroFreed = cfg.os.zeroFreedPages;
+    this.resolver = { name: vm.name, resolve: (gppn, need) => this.charge(this.host.resolveHostFault(this, gppn, need)) };
   }
 
   /** Charges `ns` of fault time to the VM: its step in progress, or the next one. */
@@ -89,15 +98,14 @@ export class GuestOs {
     }
   }
 
-  /** Runs a resumable engine call until it stops for something other than a host fault. */
-  private until(call: () => Reason): Reason {
-    for (let rounds = 0; ; rounds++) {
-      const r = call();
-      if (r !== Reason.Host) return r;
-      if (rounds > 1_000_000) throw new MemvisorError(`VM ${JSON.stringify(this.name)}: a guest batch keeps meeting host faults`);
-      const { gppn, need } = this.se.hostStop(this.id);
-      this.charge(this.host.resolveHostFault(this, gppn, need));
-    }
+  /**
+   * Runs a resumable guest batch (`call`, named by `operation` for a GaveUpError) through the
+   * fault driver until it stops for something other than the host; returns that reason.
+   */
+  private until(call: () => Reason, operation: () => string): Reason {
+    const batch = new GuestBatch(this.se, this.id, call, operation);
+    drive(this.resolver, batch, batch.step());
+    return batch.reason;
   }
 
   // ---- boot ----------------------------------------------------------------------------------
@@ -105,7 +113,7 @@ export class GuestOs {
   /** Writes the OS into guest memory (kernel, page cache, OS anonymous pages). Not charged: it happens before t = 0. */
   boot(): void {
     this.se.batchReset(this.id);
-    const r = this.until(() => this.se.guestBoot(this.id));
+    const r = this.until(() => this.se.guestBoot(this.id), () => 'the guest OS boot');
     if (r !== Reason.Done) throw new MemvisorError(`VM ${JSON.stringify(this.name)}: boot stopped (${Reason[r]})`);
   }
 
@@ -142,7 +150,7 @@ export class GuestOs {
       // read again after every reclaim: the buffer is the engine's, and reclaim uses it
       const { error } = this.swap.readPages([slot], [vp], 1, [this.se.swapInBuffer()]);
       if (error) throw error;
-      const r = this.until(() => this.se.swapIn(this.id, vp));
+      const r = this.until(() => this.se.swapIn(this.id, vp), () => `the guest swap-in of virtual page ${vp}`);
       if (r === Reason.Done) break;
       if (r !== Reason.GuestFree || !this.makeFree()) return false;
     }
@@ -162,7 +170,7 @@ export class GuestOs {
     while (left > 0 && this.swap.free > 0) {
       this.se.batchReset(this.id);
       const want = Math.min(left, this.se.pagesMax, this.swap.free);
-      this.until(() => this.se.swapSelect(this.id, want));
+      this.until(() => this.se.swapSelect(this.id, want), () => `the guest swap-out choice of ${want} victims`);
       const { vps, pages } = this.se.swapVictims(this.id);
       const k = vps.length;
       if (k === 0) break;
@@ -177,7 +185,7 @@ export class GuestOs {
         }
       }
       this.se.batchReset(this.id);
-      this.until(() => this.se.swapCommit(this.id, commit, toBalloon));
+      this.until(() => this.se.swapCommit(this.id, commit, toBalloon), () => `the guest swap-out commit of ${k} pages`);
       const written = ok.filter(Boolean).length;
       this.charge(written * this.costs.guestSwapOutNs);
       done.push(written);
@@ -252,7 +260,7 @@ export class GuestOs {
   /** The guest zeroes the freed GPPNs of `list` (which stays in place through the batch). */
   private zero(list: StagedList): void {
     this.se.batchReset(this.id);
-    this.until(() => this.se.zero(this.id, list));
+    this.until(() => this.se.zero(this.id, list), () => `the guest zeroing ${list.n} freed pages`);
     this.charge(list.n * this.costs.guestZeroNs);
   }
 
@@ -278,7 +286,7 @@ export class GuestOs {
   release(from: number, to: number): void {
     this.se.batchReset(this.id);
     for (;;) {
-      const r = this.until(() => this.se.release(this.id, from, to));
+      const r = this.until(() => this.se.release(this.id, from, to), () => `the release of virtual pages [${from}, ${to})`);
       const { freed, slots } = this.se.released(this.id);
       for (const s of slots) this.swap.release(s);
       if (this.zeroFreed && freed.n > 0) {
@@ -292,3 +300,38 @@ export class GuestOs {
   }
 }
 
+
+/**
+ * A guest batch as the fault driver runs it: each step calls it again from where it stopped. Its
+ * progress between two host stops: its cursor moved on, or at the same cursor it listed or
+ * visited more pages (batchN, batchM: swap victims chosen, pages a commit gave the balloon).
+ * Within one batch the cursor never goes back, and at the same cursor the lists only grow (a
+ * release's lists start again at each call, but then its cursor is what moves).
+ */
+class GuestBatch implements Resumable {
+  /** the reason the batch ended with (anything but Reason.Host) */
+  reason = Reason.Done;
+  private cursor = -1;
+  private listed = -1;
+
+  constructor(
+    private readonly se: Guest,
+    private readonly vm: number,
+    private readonly call: () => Reason,
+    readonly operation: () => string,
+  ) {}
+
+  step(): HostStop | null {
+    const r = this.call();
+    if (r !== Reason.Host) {
+      this.reason = r;
+      return null;
+    }
+    const cursor = this.se.get(this.vm, 'cursor');
+    const listed = this.se.get(this.vm, 'batchN') + this.se.get(this.vm, 'batchM');
+    const progress = cursor > this.cursor || (cursor === this.cursor && listed > this.listed);
+    this.cursor = cursor;
+    this.listed = listed;
+    return this.se.driverStop(this.vm, progress);
+  }
+}

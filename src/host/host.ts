@@ -38,14 +38,14 @@
  * not with a schema library: the fields are few and flat, the messages stay in one format with
  * the engine's, and the package keeps one runtime dependency less.
  */
-import { tmpdir } from 'node:os';
 import { Engine, MAX_MACHINE_MIB, registerEngine, type EngineFlavor } from '../engine/engine.js';
 import { PAGE, type Hpa } from '../engine/addr.js';
 import type { HostNeed } from '../engine/fault.js';
 import { FrameKind, type FrameCounts } from '../engine/ram.js';
 import { AuditError, ConfigError, MemvisorError, OutOfMachineMemoryError, SwapIoError, checkBytes, checkInt } from '../errors.js';
-import { FileSwapStore, MemorySwapStore, loadChecksum, type SwapStore } from './swapstore.js';
-import { SwapDir, merge, type CleanupProblem, type CloseReport } from './swapdir.js';
+import { MemorySwapStore, engineChecksum, type SwapStore } from './swapstore.js';
+import { merge, type CleanupProblem, type CloseReport } from './cleanup.js';
+import { nodeFiles, type SwapDirHandle } from '../platform.js';
 import { VM, PState, type HostContext, type PageOutResult, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
 import { Mmu, type CoreOptions, type MmuVm, type PagingHost } from '../translate/mmu.js';
 
@@ -93,6 +93,13 @@ export interface HostConfig {
   victimPolicy?: VictimPolicy;
   /** most of a VM's memory its balloon may hold, percent (default 65, ESX Mem.CtlMaxPercent) */
   balloonMaxPercent?: number;
+  /**
+   * the compiled engine (WebAssembly.compile of build/release.wasm, or debug.wasm with flavor
+   * 'debug'), for a host that loads it itself: a browser, a bundle; default: build/<flavor>.wasm
+   * read from disk once per process. The first one given also serves later hosts, cores and the
+   * one-shot codecs of its flavour (useModule).
+   */
+  module?: WebAssembly.Module;
   /** @internal room for a Simulation (src/sim): its guest tables, its content pages, MMU cores */
   sim?: { contentPages: number; maxMmus: number };
 }
@@ -191,7 +198,7 @@ export function pageTableOverhead(pages: number): number {
   return n;
 }
 
-const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'largePages', 'sim'];
+const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'largePages', 'sim', 'module'];
 const VM_KEYS = ['name', 'memoryMiB', 'salt', 'reservationMiB', 'limitMiB', 'shares', 'mmu', 'victimPolicy', 'cachePercent', 'largePages'];
 
 /** Rejects keys of `obj` not in `keys` (a typo must not be ignored silently). */
@@ -241,7 +248,7 @@ export class Host {
   private readonly swapDir: string;
   private readonly readRetries: number;
   /** The host's own swap directory, made with the first file swap store. */
-  private swapDirHandle: SwapDir | null = null;
+  private swapDirHandle: SwapDirHandle | null = null;
   /** Cleanup problems of VMs powered off before close(), reported by close(). */
   private readonly cleanupProblems: CleanupProblem[] = [];
   /** VMs added so far: each default salt is new. */
@@ -268,7 +275,9 @@ export class Host {
     this.readRetries = checkInt('swap.readRetries', swap.readRetries ?? 3, 0, 100);
     this.swapBacking = checkOneOf('swap.backing', swap.backing, ['memory', 'file'] as const, 'memory');
     if (swap.dir !== undefined && typeof swap.dir !== 'string') throw new ConfigError('swap.dir', swap.dir, 'a directory path');
-    this.swapDir = (swap.dir as string | undefined) ?? tmpdir();
+    // file swap needs Node's file system: the Node entry registers it (platform.ts)
+    const files = this.swapBacking === 'file' ? nodeFiles('swap.backing', 'file', "'memory' in this build") : null;
+    this.swapDir = (swap.dir as string | undefined) ?? files?.tmpdir() ?? '';
     const sharing = checkObject('sharing', cfg.sharing, ['order', 'salting', 'maxPageSharing', 'beforeSwap']);
     this.scanOrder = checkOneOf('sharing.order', sharing.order, ['random', 'sequential'] as const, 'random');
     this.salting = checkOneOf('sharing.salting', sharing.salting, ['per-vm', 'host'] as const, 'per-vm');
@@ -289,6 +298,7 @@ export class Host {
       maxVMs: cfg.maxVMs,
       guestMemoryMiB: cfg.guestMemoryMiB,
       flavor: cfg.flavor,
+      module: cfg.module,
       simTables: cfg.sim !== undefined,
       simContentPages: cfg.sim?.contentPages,
       maxMmus: cfg.sim?.maxMmus,
@@ -314,9 +324,11 @@ export class Host {
     };
   }
 
-  /** Creates a host (asynchronous once: it loads the swap checksum's WebAssembly). */
+  /**
+   * Creates a host. Nothing is awaited (the swap checksums run in the host's own engine); the
+   * Promise keeps `await Host.create(...)` and `.then` working as they always have.
+   */
   static async create(cfg: HostConfig): Promise<Host> {
-    await loadChecksum();
     return new Host(cfg);
   }
 
@@ -389,17 +401,14 @@ export class Host {
 
   /** The swap store of a new VM; a file that cannot be created is a ConfigError naming swap.dir. */
   private createSwapStore(name: string, pages: number, id: number): SwapStore {
-    const opts = { readRetries: this.readRetries };
+    const opts = { readRetries: this.readRetries, checksum: engineChecksum(this.engine) };
     if (this.swapBacking === 'memory') return new MemorySwapStore(name, pages, opts);
-    let path = this.swapDir;
     try {
-      this.swapDirHandle ??= new SwapDir(this.swapDir);
-      path = this.swapDirHandle.nextFile(id);
-      const store = new FileSwapStore(name, pages, path, opts);
-      this.swapDirHandle.add(store);
-      return store;
+      this.swapDirHandle ??= nodeFiles('swap.backing', 'file', "'memory' in this build").openSwapDir(this.swapDir);
+      return this.swapDirHandle.createStore(name, pages, id, opts);
     } catch (e) {
-      throw new ConfigError('swap.dir', this.swapDir, `a writable directory for swap files (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} creating ${path})`);
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError('swap.dir', this.swapDir, `a writable directory for swap files (${(e as { code?: string }).code ?? (e as Error).message} creating a swap file for VM ${JSON.stringify(name)})`);
     }
   }
 
@@ -420,7 +429,7 @@ export class Host {
     e.translate.pagingVmRelease(vm.id);
     e.reclaim.vmRelease(vm.id);
     const report = vm.swap.close();
-    if (vm.swap instanceof FileSwapStore) this.swapDirHandle?.remove(vm.swap);
+    this.swapDirHandle?.remove(vm.swap);
     this.cleanupProblems.push(...report.problems);
     this.byId[vm.id] = undefined;
     this.order.splice(this.order.indexOf(vm), 1);

@@ -13,32 +13,17 @@
  * - a crash: the pid in the name tells whose it was; `cleanSwapDirs(parent)` (and the CLI's
  *   `memvisor clean`) removes the directories whose process is gone, with the swap files in
  *   them, and leaves anything it did not create.
+ *
+ * Node only: the Node entry (src/node.ts) hands SwapDir to a Host through platform.ts.
  */
-import { constants, lstatSync, mkdtempSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
-
-/** Something `close()` or `cleanSwapDirs` could not release. */
-export interface CleanupProblem {
-  /** the file or directory */
-  path: string;
-  /** what failed on it */
-  op: 'close' | 'unlink' | 'rmdir';
-  /** errno code ('EACCES', 'ENOTEMPTY', ...), null if none */
-  code: string | null;
-  message: string;
-}
-
-/** What `host.close()` released, and what it could not. */
-export interface CloseReport {
-  /** swap file descriptors closed */
-  descriptorsClosed: number;
-  /** swap files and directories removed (or found already gone) */
-  removed: number;
-  /** what could not be released; empty when everything was */
-  problems: CleanupProblem[];
-}
+import { merge, problem, type CleanupProblem, type CloseReport } from './cleanup.js';
+import { FileSwapStore } from './fileswap.js';
+import type { SwapStore, SwapStoreOptions } from './swapstore.js';
+import type { SwapDirHandle } from '../platform.js';
 
 /** Name of a host's swap directory: memvisor-<pid>-<mkdtemp's 6 characters>. */
 const DIR_RE = /^memvisor-(\d+)-[A-Za-z0-9]{6}$/;
@@ -47,15 +32,6 @@ const FILE_RE = /^vm\d+-\d+\.vswp$/;
 /** Swap files of memvisor 0.1, written straight into the parent directory. */
 const OLD_FILE_RE = /^memvisor-(\d+)-[0-9a-z]+-\d+\.vswp$/;
 
-/** Flags of a new swap file: created here or not at all, never through a symbolic link. */
-export const SWAP_OPEN_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-export const SWAP_FILE_MODE = 0o600;
-
-/** A cleanup problem from a failed fs call. */
-export function problem(path: string, op: CleanupProblem['op'], e: unknown): CleanupProblem {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  return { path, op, code: typeof code === 'string' ? code : null, message: e instanceof Error ? e.message : String(e) };
-}
 
 /** Runs `fn`; an error other than ENOENT (already gone) becomes a problem. Returns whether the thing is gone. */
 function removeQuietly(path: string, op: 'unlink' | 'rmdir', fn: () => void, problems: CleanupProblem[]): boolean {
@@ -69,10 +45,6 @@ function removeQuietly(path: string, op: 'unlink' | 'rmdir', fn: () => void, pro
   }
 }
 
-/** Something the directory closes before it removes itself (a file swap store). */
-export interface DirMember {
-  close(): CloseReport;
-}
 
 const open = new Set<SwapDir>();
 let hooked = false;
@@ -82,9 +54,9 @@ function onExit(): void {
   for (const d of [...open]) d.close();
 }
 
-/** A host's swap directory. */
-export class SwapDir {
-  private readonly members = new Set<DirMember>();
+/** A host's swap directory (the Node side of platform.ts SwapDirHandle). */
+export class SwapDir implements SwapDirHandle {
+  private readonly members = new Set<SwapStore>();
   private seq = 0;
   private closed = false;
   /** The directory's path. */
@@ -105,12 +77,14 @@ export class SwapDir {
     return join(this.path, `vm${id}-${this.seq++}.vswp`);
   }
 
-  /** Closes `m` with the directory unless it was closed before. */
-  add(m: DirMember): void {
-    this.members.add(m);
+  /** A new swap file in the directory for VM `name` (engine id `id`), closed with the directory unless its VM closes it first. */
+  createStore(name: string, pages: number, id: number, opts: SwapStoreOptions): SwapStore {
+    const store = new FileSwapStore(name, pages, this.nextFile(id), opts);
+    this.members.add(store);
+    return store;
   }
   /** `m` was closed on its own (a VM powered off). */
-  remove(m: DirMember): void {
+  remove(m: SwapStore): void {
     this.members.delete(m);
   }
 
@@ -132,13 +106,6 @@ export class SwapDir {
   }
 }
 
-/** Adds `b` into `a`. */
-export function merge(a: CloseReport, b: CloseReport): CloseReport {
-  a.descriptorsClosed += b.descriptorsClosed;
-  a.removed += b.removed;
-  a.problems.push(...b.problems);
-  return a;
-}
 
 /** True if process `pid` exists (EPERM: it does, but is not ours). */
 function alive(pid: number): boolean {

@@ -4,16 +4,22 @@
  *
  *   SwapStore (slots, checksums, clusters, fault injection)
  *     ├── MemorySwapStore   pages in JS memory, in 1 MiB chunks allocated on first use
- *     └── FileSwapStore     a real file: slot s at byte offset s * 4096 (node:fs, synchronous;
- *                           a cluster is one gathering write or scattering read, writev/readv)
+ *     └── FileSwapStore     a real file: slot s at byte offset s * 4096 (fileswap.ts, Node only:
+ *                           node:fs, synchronous; a cluster is one gathering write or
+ *                           scattering read, writev/readv)
  *
  * Slots: a bump pointer over never-used slots, then a LIFO free list. `alloc(n)` hands out runs
  * of consecutive slots when it can, and `writePages` writes each run of consecutive slots with
  * one write (a cluster), as ESX writes victims in clusters.
  *
- * Checksums: every stored page carries an XXH64 (xxhash-wasm) seeded with its GPPN, checked on
- * every read: a flipped bit, a torn write, or a page read from the wrong slot is a typed
- * SwapChecksumError, and the wrong bytes never reach the guest.
+ * Checksums: every stored page carries an XXH64 seeded with its GPPN, checked on every read: a
+ * flipped bit, a torn write, or a page read from the wrong slot is a typed SwapChecksumError, and
+ * the wrong bytes never reach the guest. The engine computes them, a whole batch per call
+ * (assembly/codec/hash.ts xxh64PageList): the pages a Host's store writes and reads are views of
+ * its engine's memory (frames, staging), hashed where they are; other pages (a store used on its
+ * own) are copied into the utility engine. Bit-identical to the reference XXH64 (xxhash-wasm in
+ * test/hash.test.ts), so sums are comparable with any xxHash; kept as two u32 words per slot, so
+ * no BigInt is made per page. bench/swapstore.bench.ts measures this against xxhash-wasm.
  *
  * Reads are retried: a page that fails to read or to verify is read again, up to `readRetries`
  * more times (transient errors, a bit flipped in transit), before the error goes to the VM.
@@ -34,20 +40,34 @@
  * `corrupt(slot, bit)` flips one stored bit (persistent: every retry fails); a small `capacity`
  * models a full store.
  *
- * Files (FileSwapStore): created O_CREAT | O_EXCL | O_NOFOLLOW with mode 0600 in the host's own
- * directory (swapdir.ts); `close()` closes the descriptor and removes the file, and reports what
- * it could not do instead of throwing.
+ * Files (FileSwapStore, fileswap.ts): created O_CREAT | O_EXCL | O_NOFOLLOW with mode 0600 in the
+ * host's own directory (swapdir.ts); `close()` closes the descriptor and removes the file, and
+ * reports what it could not do instead of throwing. This file imports nothing of Node.
  */
-import { closeSync, openSync, readSync, readvSync, writeSync, writevSync, unlinkSync } from 'node:fs';
-import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { PAGE } from '../engine/addr.js';
+import { utilityEngine, type Engine } from '../engine/engine.js';
 import { ConfigError, SwapChecksumError, SwapIoError, checkInt } from '../errors.js';
-import { SWAP_FILE_MODE, SWAP_OPEN_FLAGS, problem, type CloseReport } from './swapdir.js';
+import type { CloseReport } from './cleanup.js';
 
-let hasher: XXHashAPI | null = null;
-/** Loads xxhash-wasm once per process (asynchronous: WebAssembly instantiation). */
-export async function loadChecksum(): Promise<void> {
-  if (!hasher) hasher = await xxhash();
+/**
+ * Seeded XXH64 of pages: XXH64(pages[k], 4096, seeds[k]) for k in [from, to) into out[2k] (low
+ * u32) and out[2k + 1] (high u32).
+ */
+export type PageChecksum = (pages: readonly Uint8Array[], seeds: ArrayLike<number>, from: number, to: number, out: Uint32Array) => void;
+
+/** The engine's checksum: pages in `engine`'s memory hashed there, any others copied into the utility engine. */
+export function engineChecksum(engine: Engine | null): PageChecksum {
+  return (pages, seeds, from, to, out) => {
+    if (!engine?.codec.pageSums(pages, seeds, from, to, out)) utilityEngine().codec.pageSumsCopied(pages, seeds, from, to, out);
+  };
+}
+
+/** Options of a swap store. */
+export interface SwapStoreOptions {
+  /** times a failed page read is tried again before the error goes to the VM (default 3, 0 .. 100) */
+  readRetries?: number;
+  /** @internal the checksum (default: the engine's, on the utility engine; a Host gives its own engine's) */
+  checksum?: PageChecksum;
 }
 
 /** Kinds of injected fault (see the module overview). */
@@ -63,10 +83,14 @@ export interface SwapFault {
   count?: number;
 }
 
-/** An error as node:fs throws it, with an errno code. */
-function errnoError(code: 'EIO' | 'ENOSPC' | 'EBADF', syscall: string): NodeJS.ErrnoException {
+/** An error with an errno code, as node:fs throws them (declared here: this file is free of Node's types too). */
+type ErrnoError = Error & { code: string; errno: number; syscall: string };
+
+/** An error as node:fs throws it, with an errno code (the stores' own, and the injected faults'). */
+/** @internal */
+export function errnoError(code: 'EIO' | 'ENOSPC' | 'EBADF', syscall: string): ErrnoError {
   const text = { EIO: 'i/o error', ENOSPC: 'no space left on device', EBADF: 'bad file descriptor' }[code];
-  const e = new Error(`${code}: ${text}, ${syscall}`) as NodeJS.ErrnoException;
+  const e = new Error(`${code}: ${text}, ${syscall}`) as ErrnoError;
   e.code = code;
   e.errno = { EIO: -5, ENOSPC: -28, EBADF: -9 }[code];
   e.syscall = syscall;
@@ -101,8 +125,13 @@ export abstract class SwapStore {
   private freeTop = 0;
   private bump = 0;
   private used = 0;
-  private readonly sums: BigUint64Array;
+  /** the checksum of each slot's page: two u32 words (low, high) per slot */
+  private readonly sums: Uint32Array;
   private readonly gppns: Uint32Array;
+  private readonly checksum: PageChecksum;
+  /** scratch for the sums of one read or write batch, and of one page */
+  private batchSums = new Uint32Array(2 * 256);
+  private readonly oneSum = new Uint32Array(2);
   private readonly faults: Record<WriteFault | ReadFault, number> = {
     'write-error': 0, enospc: 0, 'torn-write': 0, 'read-error': 0, 'short-read': 0, 'bit-flip': 0,
   };
@@ -114,14 +143,20 @@ export abstract class SwapStore {
   constructor(
     readonly vm: string,
     capacity: number,
-    opts: { readRetries?: number } = {},
+    opts: SwapStoreOptions = {},
   ) {
     this.capacity = checkInt('swap capacity (pages)', capacity, 0, 2 ** 32 - 2);
     this.readRetries = checkInt('swap.readRetries', opts.readRetries ?? 3, 0, 100);
-    if (!hasher) throw new ConfigError('swap store', 'created before loadChecksum()', 'await loadChecksum() first (Host.create does)');
+    this.checksum = opts.checksum ?? engineChecksum(null);
     this.freeList = new Uint32Array(Math.max(1, capacity));
-    this.sums = new BigUint64Array(capacity);
+    this.sums = new Uint32Array(2 * capacity);
     this.gppns = new Uint32Array(capacity);
+  }
+
+  /** Scratch for the sums of `n` pages (grown when a batch is larger than any before). */
+  private scratch(n: number): Uint32Array {
+    if (this.batchSums.length < 2 * n) this.batchSums = new Uint32Array(2 * n);
+    return this.batchSums;
   }
 
   /** Backing-specific: writes `pages[from..to)` (4 KiB each) at slots first, first + 1, ... */
@@ -157,7 +192,8 @@ export abstract class SwapStore {
   /** Returns `slot` to the free list (its page was read back, or the write failed, or it was ballooned). */
   release(slot: number): void {
     this.gppns[slot] = 0;
-    this.sums[slot] = 0n;
+    this.sums[2 * slot] = 0;
+    this.sums[2 * slot + 1] = 0;
     this.freeList[this.freeTop++] = slot;
     this.used--;
   }
@@ -170,6 +206,9 @@ export abstract class SwapStore {
   writePages(slots: number[], gppns: number[], pages: Uint8Array[]): { ok: boolean[]; error: SwapIoError | null } {
     const ok = new Array<boolean>(slots.length).fill(false);
     let error: SwapIoError | null = null;
+    // the sums of the whole batch in one engine call, of the pages as the guest left them
+    const sums = this.scratch(slots.length);
+    this.checksum(pages, gppns, 0, slots.length, sums);
     let i = 0;
     while (i < slots.length) {
       let j = i + 1;
@@ -191,7 +230,8 @@ export abstract class SwapStore {
         if (old) this.patch(slots[i], PAGE / 2, old.subarray(PAGE / 2));
         this.counters.clusters++;
         for (let k = i; k < j; k++) {
-          this.sums[slots[k]] = hasher!.h64Raw(pages[k], BigInt(gppns[k]));
+          this.sums[2 * slots[k]] = sums[2 * k];
+          this.sums[2 * slots[k] + 1] = sums[2 * k + 1];
           this.gppns[slots[k]] = gppns[k];
           ok[k] = true;
         }
@@ -241,7 +281,8 @@ export abstract class SwapStore {
       throw e;
     }
     if (fault === 'bit-flip') dst[(Math.imul(slot + 1, 0x9e3779b1) >>> 0) % PAGE] ^= 0x10; // in transit: the stored page is intact
-    this.verify(slot, gppn, dst);
+    this.checksum([dst], [gppn], 0, 1, this.oneSum);
+    this.verify(slot, gppn, dst, this.oneSum, 0);
   }
 
   /**
@@ -263,13 +304,16 @@ export abstract class SwapStore {
           // read page by page below, which names the page that fails
         }
       }
+      // the sums of the whole cluster in one engine call
+      const sums = this.scratch(j);
+      if (read) this.checksum(dsts, gppns, i, j, sums);
       for (let k = i; k < j; k++) {
         const page = dsts[k];
         try {
           let verified = false;
           if (read) {
             try {
-              this.verify(slots[k], gppns[k], page);
+              this.verify(slots[k], gppns[k], page, sums, k);
               verified = true;
             } catch (e) {
               if (!(e instanceof Mismatch)) throw e;
@@ -289,9 +333,9 @@ export abstract class SwapStore {
     return { done: n, error: null };
   }
 
-  /** Checks the page read from `slot` into `dst` against its GPPN and checksum; counts the read. */
-  private verify(slot: number, gppn: number, dst: Uint8Array): void {
-    if (this.gppns[slot] !== gppn || hasher!.h64Raw(dst, BigInt(gppn)) !== this.sums[slot]) {
+  /** Checks the page read from `slot` into `dst` against its GPPN and the checksum the slot holds (`sums[2k]`, `sums[2k + 1]`: the page's as read); counts the read. */
+  private verify(slot: number, gppn: number, dst: Uint8Array, sums: Uint32Array, k: number): void {
+    if (this.gppns[slot] !== gppn || sums[2 * k] !== this.sums[2 * slot] || sums[2 * k + 1] !== this.sums[2 * slot + 1]) {
       this.counters.checksumErrors++;
       dst.fill(0);
       throw new Mismatch();
@@ -387,82 +431,5 @@ export class MemorySwapStore extends SwapStore {
     this.chunks.length = 0;
     this.closed = true;
     return { descriptorsClosed: 0, removed: 0, problems: [] };
-  }
-}
-
-/**
- * Swap pages in a real file at `path`, created here: exclusively (an existing file or a symbolic
- * link there is an error, never followed or truncated), mode 0600. Removed on close.
- */
-export class FileSwapStore extends SwapStore {
-  private fd: number;
-
-  constructor(
-    vm: string,
-    capacity: number,
-    readonly path: string,
-    opts: { readRetries?: number } = {},
-  ) {
-    super(vm, capacity, opts);
-    this.fd = openSync(path, SWAP_OPEN_FLAGS, SWAP_FILE_MODE);
-  }
-  /** The descriptor, or the error a closed store's I/O gets. */
-  private get open(): number {
-    if (this.fd < 0) throw errnoError('EBADF', 'swap I/O after close');
-    return this.fd;
-  }
-  protected writeRun(first: number, pages: readonly Uint8Array[], from: number, to: number): void {
-    const fd = this.open;
-    // one gathering write for the cluster (no joined copy); a short write finishes page by page
-    let done = to - from === 1 ? 0 : writevSync(fd, pages.slice(from, to), first * PAGE);
-    while (done < (to - from) * PAGE) {
-      const k = from + Math.floor(done / PAGE), o = done % PAGE;
-      done += writeSync(fd, pages[k], o, PAGE - o, first * PAGE + done);
-    }
-  }
-  protected readSlot(slot: number, dst: Uint8Array): void {
-    this.readRun(slot, [dst], 0, 1);
-  }
-  protected readRun(first: number, dsts: readonly Uint8Array[], from: number, to: number): void {
-    const fd = this.open;
-    // one scattering read for the cluster; a short read finishes page by page
-    let done = to - from === 1 ? 0 : readvSync(fd, dsts.slice(from, to), first * PAGE);
-    while (done < (to - from) * PAGE) {
-      const k = from + Math.floor(done / PAGE), o = done % PAGE;
-      const n = readSync(fd, dsts[k], o, PAGE - o, first * PAGE + done);
-      if (n === 0) throw new Error(`short read: the swap file ends inside slot ${first + Math.floor(done / PAGE)}`);
-      done += n;
-    }
-  }
-  protected patch(slot: number, offset: number, bytes: Uint8Array): void {
-    writeSync(this.open, bytes, 0, bytes.length, slot * PAGE + offset);
-  }
-  protected override removeBacking(): void {
-    try {
-      unlinkSync(this.path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-  }
-  /** Closes the descriptor and removes the file (already gone is fine); reports what failed. Idempotent. */
-  close(): CloseReport {
-    const report: CloseReport = { descriptorsClosed: 0, removed: 0, problems: [] };
-    if (this.fd < 0) return report;
-    const fd = this.fd;
-    this.fd = -1;
-    try {
-      closeSync(fd);
-      report.descriptorsClosed++;
-    } catch (e) {
-      report.problems.push(problem(this.path, 'close', e));
-    }
-    try {
-      unlinkSync(this.path);
-      report.removed++;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') report.removed++;
-      else report.problems.push(problem(this.path, 'unlink', e));
-    }
-    return report;
   }
 }

@@ -17,15 +17,16 @@
  * VM (its first cause is kept), and a swap write that fails leaves the page resident. A faulted
  * VM's memory is still reclaimable, and `powerOff()` frees all of it (host.ts).
  */
-import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
 import type { Engine } from '../engine/engine.js';
 import { PAGE, asGpa, asGppn, gppnOf, type Gppn, type Gpa } from '../engine/addr.js';
 import type { FaultResolver, HostNeed } from '../engine/fault.js';
+import { drive } from '../engine/driver.js';
 import type { PageoutBatch, StagedList, VictimPolicy, ZipSurvey } from '../engine/reclaim.js';
 import {
-  ConfigError, MemvisorError, OutOfMachineMemoryError, SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, checkInt,
+  ConfigError, MemvisorError, SwapChecksumError, SwapIoError, VmFaultedError, VmPoweredOffError, checkInt,
 } from '../errors.js';
 import type { SwapStore } from './swapstore.js';
+import { nodeFiles } from '../platform.js';
 import { pagingStats, type MmuMode, type MmuVm, type PagingStats } from '../translate/mmu.js';
 
 /** pmap states (assembly/reclaim/pmap.ts PState). */
@@ -314,7 +315,7 @@ export class VM {
   /**
    * Copies a raw memory image (a file path, streamed in 1 MiB chunks, or bytes) into guest
    * memory at `gpa`. All-zero pages over unbacked memory stay unbacked (they read zero anyway).
-   * Returns the bytes loaded.
+   * Returns the bytes loaded. A path needs the Node entry ('memvisor/node').
    */
   loadImage(image: string | Uint8Array, gpa = 0): number {
     this.usable();
@@ -325,35 +326,16 @@ export class VM {
       return image.length;
     }
     if (typeof image !== 'string') throw new ConfigError('image', image, 'a file path or a Uint8Array');
-    let fd: number;
+    const file = nodeFiles('image', image, 'the image as bytes (a Uint8Array) in this build').openImage(image);
     try {
-      fd = openSync(image, 'r');
-    } catch (e) {
-      throw new ConfigError('image', image, `a readable file (${(e as Error).message})`);
-    }
-    try {
-      const st = fstatSync(fd);
-      // a directory opens for reading on Linux; its first read would fail with a raw EISDIR
-      if (!st.isFile()) throw new ConfigError('image', image, 'a regular file of guest memory');
-      const size = st.size;
+      const size = file.size;
       this.checkRange(gpa, size);
       this.checkUserRange('gpa', gpa, size);
       // each window of the file is read straight into engine memory
-      this.engine.reclaim.physWriteFrom(this.id, asGpa(gpa), size, (dst, done) => {
-        for (let n = 0; n < dst.length; ) {
-          let r: number;
-          try {
-            r = readSync(fd, dst, n, dst.length - n, done + n);
-          } catch (e) {
-            throw new ConfigError('image', image, `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} at byte ${done + n})`);
-          }
-          if (r === 0) throw new ConfigError('image', image, `${size} readable bytes (it shrank while loading)`);
-          n += r;
-        }
-      }, this.resolver, true);
+      this.engine.reclaim.physWriteFrom(this.id, asGpa(gpa), size, (dst, done) => file.read(dst, done), this.resolver, true);
       return size;
     } finally {
-      closeSync(fd);
+      file.close();
     }
   }
 
@@ -394,12 +376,8 @@ export class VM {
       ({ done, error } = this.swap.readPages(run.slots, run.gppns, n, r.swapInStaging(n)));
       for (let c = 0; c < done; c++) {
         const g = asGppn(run.gppns[c]);
-        for (let round = 0; ; round++) {
-          const need = r.swapInCommit(this.id, g, c);
-          if (need === null) break;
-          if (round > 64) throw new OutOfMachineMemoryError(`VM ${JSON.stringify(this.name)}: no frame to swap in GPPN ${g}`);
-          this.host.relieve(this, need === 'swapIn' ? 'noFrame' : need);
-        }
+        const commit = { step: () => r.swapInCommit(this.id, g, c), operation: () => `the swap-in of GPPN ${g}` };
+        drive(this.resolver, commit, commit.step());
         this.swap.release(run.slots[c]);
       }
     }

@@ -1,7 +1,7 @@
 /**
  * Reports of runs: what a user of the library may call. The run-file reader, the esxtop table,
- * the summary, the HTML pages and compare are pure (they run in a browser); files.ts and the
- * live view need Node (files, a terminal).
+ * the summary, the HTML pages and compare are pure (they run in a browser) and are exported
+ * here; files.ts and the live view need Node (files, a terminal): the Node entry exports them.
  *
  *   run JSON ──parseRun──▶ Run ──esxtopLines(sample)──▶ lines        (table.ts)
  *                              ──summarizeRun──▶ RunSummary            (summary.ts)
@@ -14,5 +14,4 @@ export { esxtopLines, type TableOptions } from './table.js';
 export { summarizeRun, summaryLines, type RunSummary, type VmSummary, type HostSummary } from './summary.js';
 export { compareLines, compareRows, type CompareRow } from './compare.js';
 export { renderReportHtml, renderCompareHtml, type HtmlOptions, type CompareOptions } from './html.js';
-export { createLiveView, type LiveView, type LiveViewOptions, type LiveOutput, type LiveMode } from './live.js';
-export { readRunFile, loadChartJs, writeReportHtml, writeCompareHtml } from './files.js';
+// the live view (a terminal) and files.ts need Node: src/node.ts exports them

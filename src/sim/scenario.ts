@@ -13,9 +13,9 @@
  * names or the descriptions: MiB, simulated seconds, microseconds (costs), cycles (mmu costs).
  */
 import { z } from 'zod';
-import { existsSync, statSync } from 'node:fs';
 import { MemvisorError, describe } from '../errors.js';
 import { POLICY_DEFAULTS, KVM_DEFAULTS } from '../policy/config.js';
+import { nodeFilesOrNull } from '../platform.js';
 
 const MAX_MACHINE_MIB = 3584;
 
@@ -326,7 +326,8 @@ function crossChecks(s: Scenario, files: boolean): ScenarioProblem[] {
     if (wl.trace !== undefined) {
       if (wl.phases.length > 0) out.push({ path: `${at}.workload.phases`, value: wl.phases, expected: 'no phases with a trace workload (the trace sets the pace)' });
       if (vm.mmu === 'none') out.push({ path: `${at}.mmu`, value: vm.mmu, expected: "'ept' or 'shadow' (a trace replays through the VM's MMU)" });
-      if (files && !readable(wl.trace)) out.push({ path: `${at}.workload.trace`, value: wl.trace, expected: 'a readable trace file' });
+      const why = files ? readable(wl.trace) : null;
+      if (why !== null) out.push({ path: `${at}.workload.trace`, value: wl.trace, expected: `a readable trace file${why}` });
     }
     const workRoom = room - os.anonMiB;
     wl.phases.forEach((ph, j) => {
@@ -336,9 +337,8 @@ function crossChecks(s: Scenario, files: boolean): ScenarioProblem[] {
       if (j === 0 && ph.ramp > 0) out.push({ path: `${p}.ramp`, value: ph.ramp, expected: '0 for the first phase (nothing to ramp from)' });
     });
     wl.content.forEach((c, j) => {
-      if (files && typeof c.kind === 'object' && !readable(c.kind.image)) {
-        out.push({ path: `${at}.workload.content[${j}].kind.image`, value: c.kind.image, expected: 'a readable file of at least 4096 bytes' });
-      }
+      const why = files && typeof c.kind === 'object' ? readable(c.kind.image) : null;
+      if (why !== null) out.push({ path: `${at}.workload.content[${j}].kind.image`, value: (c.kind as { image: string }).image, expected: `a readable file of at least 4096 bytes${why}` });
     });
   });
   if (vmCount > 4096) out.push({ path: 'vms', value: `${vmCount} VMs`, expected: 'at most 4096 VMs once count expands' });
@@ -357,19 +357,20 @@ export function ptReserveMiB(vm: { mmu: string; memoryMiB: number }): number {
   return Math.ceil(pages / 256);
 }
 
-function readable(path: string): boolean {
-  try {
-    return existsSync(path) && statSync(path).isFile() && statSync(path).size >= 4096;
-  } catch {
-    return false;
-  }
+/** Without Node's files (a browser, the main entry alone) a scenario file's path cannot be checked or read. */
+const NEEDS_NODE = " (files need Node: import from 'memvisor/node')";
+
+/** null when `path` is a regular file of at least one page; else what to add to the expectation ('', or that files need Node). */
+function readable(path: string): string | null {
+  const files = nodeFilesOrNull();
+  if (!files) return NEEDS_NODE;
+  const info = files.pathInfo(path);
+  return info !== null && info.kind === 'file' && info.size >= 4096 ? null : '';
 }
+/** True when `path` is a directory, or cannot be checked here (without Node's files the Host refuses file swap itself, naming swap.backing). */
 function isDir(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
+  const files = nodeFilesOrNull();
+  return files === null || files.pathInfo(path)?.kind === 'dir';
 }
 
 /**

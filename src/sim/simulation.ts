@@ -10,16 +10,19 @@
  *                         scanner (its rate), policy hooks (their periods), sampler ───────┘
  *   run(onSample) ── advance to `duration` ── verify every VM's memory ── RunResult (the JSON)
  *
- * The run loop that resolves reason codes lives in one place (runVm) and stays small: it hands
- * host faults to resolveHostFault, guest requests to the guest.
+ * A VM's step (runVm, runTrace) runs through the fault driver (src/engine/driver.ts; the step's
+ * side in step.ts): host stops go to the guest's resolver, which has resolveHostFault act and
+ * charges the VM what it cost; guest requests go to the guest.
  */
-import { createRequire } from 'node:module';
 import { Host, type Stats } from '../host/host.js';
 import type { VM } from '../host/vm.js';
 import type { Mmu } from '../translate/mmu.js';
 import { MemvisorError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { nodeFiles } from '../platform.js';
 import { engineOf, type Engine } from '../engine/engine.js';
 import { Reason, type Guest } from '../engine/guest.js';
+import { drive } from '../engine/driver.js';
 import { asGppn, asGva, type Gppn } from '../engine/addr.js';
 import { ContentKind } from '../engine/workload.js';
 import type { HostNeed } from '../engine/fault.js';
@@ -27,12 +30,12 @@ import { GuestOs, type GuestHost } from '../guest/guest.js';
 import { planContent, loadContent, type ContentPlan } from '../workload/images.js';
 import { nameKey } from '../workload/keys.js';
 import { workloadAt, workloadPages, type WorkloadNow } from '../workload/phases.js';
-import { loadTrace } from '../workload/trace.js';
 import { createPolicy, policyKinds, type Policy, type PolicyContext, type PolicyVm } from '../policy/index.js';
 import { parseScenario, mibPages, ptReserveMiB, type Scenario, type VmScenario } from './scenario.js';
 import { resolveCosts, newPageNs, type ResolvedCosts } from './costs.js';
 import { Clock, toUs } from './clock.js';
 import { buildSample, type Sample, type VmClock } from './sample.js';
+import { TouchStep, TraceChunk } from './step.js';
 
 /** What a run reports: the JSON `memvisor run --json` writes. */
 export interface RunResult {
@@ -52,7 +55,7 @@ export interface Verified {
   bytes: number;
 }
 
-export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+export { VERSION };
 
 /** Base of the workload's guest-virtual addresses (through an MMU). */
 const VA_BASE = asGva(1n << 40n);
@@ -110,6 +113,8 @@ export interface SimulationOptions {
   policy?: Policy;
   /** check every invariant of host and guests at each sample (default: with the debug module, as tests run) */
   audit?: boolean;
+  /** the compiled engine, for a program that loads it itself (a browser); as HostConfig.module */
+  module?: WebAssembly.Module;
 }
 
 export class Simulation implements GuestHost {
@@ -177,6 +182,7 @@ export class Simulation implements GuestHost {
       machineMemoryMiB: config.host.machineMemoryMiB,
       seed: config.seed,
       flavor: opts.flavor,
+      module: opts.module,
       maxVMs: vmCount,
       guestMemoryMiB: Math.max(64, config.vms.reduce((a, v) => a + v.memoryMiB * v.count, 0)),
       swap: { backing: config.host.swap.backing, dir: config.host.swap.dir },
@@ -248,7 +254,7 @@ export class Simulation implements GuestHost {
     const guest = new GuestOs(se, this, vm, cfg, c);
     const v = new SimVm(vm, guest, cfg, anon, vpages);
     v.core = core;
-    if (traced) v.trace = { records: loadTrace(cfg.workload.trace!), pos: 0 };
+    if (traced) v.trace = { records: nodeFiles('workload.trace', cfg.workload.trace, 'a trace workload').loadTrace(cfg.workload.trace!), pos: 0 };
     this.vms.push(v);
     this.byId.set(id, v);
     guest.boot();
@@ -390,7 +396,7 @@ export class Simulation implements GuestHost {
     for (let k = 0; k < n; k++) this.runVm(this.vms[(first + k) % n], dt);
   }
 
-  /** The VM's touches for `dt` simulated seconds: one WebAssembly loop, resumed after each reason code. */
+  /** The VM's touches for `dt` simulated seconds: one WebAssembly loop, resumed through the fault driver after each reason code. */
   private runVm(v: SimVm, dt: number): void {
     if (v.trace) return this.runTrace(v, dt);
     const se = this.se, id = v.vm.id;
@@ -414,20 +420,8 @@ export class Simulation implements GuestHost {
     se.stepBegin(id, asked, budget);
     v.guest.inStep = true;
     try {
-      for (;;) {
-        const r = se.touch(id);
-        if (r === Reason.Done) break;
-        if (r === Reason.Host) {
-          const { gppn, need } = se.hostStop(id);
-          v.guest.charge(this.resolveHostFault(v.guest, gppn, need));
-        } else if (r === Reason.GuestFree) {
-          if (!v.guest.makeFree()) se.abandonTouch(id);
-        } else if (r === Reason.GuestSwapIn) {
-          if (!v.guest.swapIn(se.get(id, 'rVp'))) se.abandonTouch(id);
-        } else {
-          throw new MemvisorError(`VM ${JSON.stringify(v.name)}: the touch loop stopped (${Reason[r]}) at virtual page ${se.get(id, 'rVp')}`);
-        }
-      }
+      const step = new TouchStep(se, v.guest);
+      drive(v.guest.resolver, step, step.step());
     } finally {
       v.guest.inStep = false;
     }
@@ -458,12 +452,8 @@ export class Simulation implements GuestHost {
           t.pos = 0;
         }
         const chunk = t.records.subarray(t.pos, Math.min(t.records.length, t.pos + se.traceChunkBytes));
-        let r = se.traceRun(id, chunk, true);
-        while (r === Reason.Host) {
-          const { gppn, need } = se.hostStop(id);
-          v.guest.charge(this.resolveHostFault(v.guest, gppn, need));
-          r = se.traceRun(id, chunk, false);
-        }
+        const run = new TraceChunk(se, v.guest, chunk);
+        drive(v.guest.resolver, run, run.step());
         const used = se.get(id, 'cursor');
         if (used === 0) {
           if (t.pos + chunk.length >= t.records.length && chunk.length > 0 && se.get(id, 'done') < asked) {

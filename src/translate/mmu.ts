@@ -8,18 +8,20 @@
  *   host.mmu(opts) -----------> a core on the Host's engine, no VM yet
  *     attach(vm) -------------> paging for a Host VM in its `mmu` mode; the guest OS model owns
  *                               the GPPN range `guestOs` of it, the user the rest (vm.writePhys)
- *     translate / batch ------> a pmap fault (swap-in, no frame, VM limit) goes to the VM's
- *                               fault resolver (the Host's policy), then the translation is retried
+ *     translate / batch ------> a pmap fault (swap-in, no frame, VM limit) goes through the fault
+ *                               driver (src/engine/driver.ts) to the VM's fault resolver (the
+ *                               Host's policy), then the translation is retried
+ *     replayBytes / replayFile  trace replay stops at such a fault and resumes after it (trace.ts)
  *
  * The pmap stays the source of truth: EPT, shadow tables and TLBs are caches of it, which
  * assembly/translate/coherence.ts drops whenever reclamation changes the frame behind a page.
  */
 
-import { Engine, registerEngine, utilityEngine, type EngineFlavor } from '../engine/engine.js';
-import { asGppn, asGva, gppnOfBig, type Gva, type Hpa, type Mpn } from '../engine/addr.js';
-import { FAULT_BIT, FaultKind, type BatchRetry, type TranslationBatch } from '../engine/translate.js';
-import { MAX_HOST_ROUNDS } from '../engine/fault.js';
-import { ConfigError, MemvisorError, OutOfMachineMemoryError, VmPoweredOffError, checkInt, checkKeys } from '../errors.js';
+import { Engine, offerModule, registerEngine, utilityEngine, type EngineFlavor } from '../engine/engine.js';
+import { asGpa, asGppn, asGva, type Gva, type Hpa, type Mpn } from '../engine/addr.js';
+import { FAULT_BIT, FaultKind, type BatchRetry, type TraceHost, type TranslationBatch } from '../engine/translate.js';
+import { drive, type HostStop, type Resumable } from '../engine/driver.js';
+import { ConfigError, MemvisorError, VmPoweredOffError, checkInt, checkKeys } from '../errors.js';
 import type { VM } from '../host/vm.js';
 
 export { FaultKind, type TranslationBatch };
@@ -141,6 +143,8 @@ export interface MmuOptions extends VmOptions, CoreOptions {
   machineMemoryMiB?: number;
   /** Module flavour (default: debug when MEMVISOR_DEBUG=1, else release). */
   flavor?: EngineFlavor;
+  /** The compiled engine, for a program that loads it itself (a browser); as HostConfig.module. */
+  module?: WebAssembly.Module;
 }
 
 export interface Fault {
@@ -166,6 +170,12 @@ export interface MmuStats {
   pwcHits: number; ntlbHits: number; ntlbMisses: number; shadowFills: number; shadowWalkRefs: number;
   ptWriteTraps: number; invlpgs: number; cr3Switches: number; shadowRootMisses: number; unhandledFaults: number;
   badLines: number; lines: number; traceBytes: number;
+  /**
+   * translations that stopped because the host had to act first (a page to swap in, a frame to
+   * free, the VM at its limit, a frame for a table): over a Host each was resolved and the access
+   * translated again (counted again in translations), on a standalone Mmu each is unhandled
+   */
+  hostFaults: number;
 }
 
 /** Hypervisor-side paging statistics of one VM, cumulative counts or tables held. */
@@ -201,7 +211,7 @@ const KIND_NAMES: readonly AccessKind[] = ['read', 'write', 'fetch', 'read'];
 const PAGING_KEYS = ['levels', 'hostLevels', 'pageSize', 'hostPageSize', 'eptAccessDirty', 'vpid'];
 const VM_KEYS = ['mode', 'guestMemoryMiB', ...PAGING_KEYS];
 const CORE_KEYS = ['tlb', 'pwc', 'ntlb', 'guestPwc', 'nestedPwc', 'nestedTlb', 'demandPaging', 'costs'];
-const MMU_KEYS = [...VM_KEYS, ...CORE_KEYS, 'maxVms', 'machineMemoryMiB', 'flavor'];
+const MMU_KEYS = [...VM_KEYS, ...CORE_KEYS, 'maxVms', 'machineMemoryMiB', 'flavor', 'module'];
 
 /** `v` as an unsigned 64-bit address: a bigint in [0, 2^64) or a non-negative safe integer (never wrapped). */
 function checkAddress(field: string, v: unknown): Gva {
@@ -343,6 +353,8 @@ export class Mmu {
     const pageSize = oneOf('pageSize', opts.pageSize ?? '4k', ['4k', '2m', '1g'] as const);
     const maxVms = checkInt('maxVms', opts.maxVms ?? 2, 1, 64);
     const guestMiB = checkInt('guestMemoryMiB', opts.guestMemoryMiB ?? (pageSize === '1g' ? 8192 : 4096), 4, 1 << 20);
+    // a module given serves the utility engine too (sizing the cache below reads it)
+    if (opts.module !== undefined) offerModule(opts.module, opts.flavor);
     // the engine's MMU cache holds this core's TLBs and walk caches, whatever geometry was asked for
     const cacheBytes = cacheEntries(opts) * utilityEngine().translate.cacheEntryBytes;
     const engine = Engine.create({
@@ -351,6 +363,7 @@ export class Mmu {
       maxVMs: maxVms,
       mmuCacheBytes: Math.max(4 << 20, cacheBytes),
       flavor: opts.flavor,
+      module: opts.module,
     });
     const m = new Mmu(engine, opts, null);
     const vmOpts: Record<string, unknown> = { hostPageSize, pageSize, guestMemoryMiB: guestMiB };
@@ -451,11 +464,11 @@ export class Mmu {
     }
     t.pagingVmSetup(id, MODES[mode], shape.levels, shape.hostLevels, SIZES[shape.pageSize], SIZES[shape.hostPageSize], vpid, shape.eptAccessDirty);
     if (this.host) t.gosAttach(id, range.first, range.end);
-    if (mode === 'ept') {
-      for (let round = 0; !t.eptSetup(id); round++) {
-        if (!this.host || round >= MAX_HOST_ROUNDS) throw new ConfigError('machineMemoryMiB', 'full', 'a free frame for the EPT root');
-        this.host.vmById(id).faultResolver.resolve(asGppn(0), 'noFrame', asGppn(1));
-      }
+    if (mode === 'ept' && !t.eptSetup(id)) {
+      if (!this.host) throw new ConfigError('machineMemoryMiB', 'full', 'a free frame for the EPT root');
+      // the root is no guest page: the stop names the VM's first for the resolver
+      const stop: HostStop = { need: 'noFrame', gppn: asGppn(0), end: asGppn(1), gpa: asGpa(0), progress: false };
+      drive(this.host.vmById(id).faultResolver, { step: () => (t.eptSetup(id) ? null : stop), operation: () => 'the allocation of its EPT root' }, stop);
     }
     const root = t.gosNewRoot(id);
     if (root < 0) throw new ConfigError(sizeField, size, 'room for a page-table root');
@@ -510,29 +523,38 @@ export class Mmu {
     const v = checkAddress('va', va);
     if (typeof supervisor !== 'boolean') throw new ConfigError('supervisor', supervisor, 'true or false');
     const t = this.engine.translate;
-    let cycles = 0;
-    for (let round = 0; ; round++) {
-      const res = t.translate(this.ctx, v, k | (supervisor ? 4 : 0));
-      cycles += t.cycles;
-      if (!(res & FAULT_BIT)) return { hpa: res as Hpa, fault: null, cycles };
-      const fault = this.decodeFault(res);
-      if (!this.resolveHostFault(vm, fault, round)) return { hpa: null, fault, cycles };
-    }
+    const kk = k | (supervisor ? 4 : 0);
+    const word = t.translate(this.ctx, v, kk);
+    if (!(word & FAULT_BIT)) return { hpa: word as Hpa, fault: null, cycles: t.cycles };
+    return this.afterFault(vm, v, kk, word, t.cycles);
   }
 
-  /** Hands a pmap fault of `vm` to the Host's policy; false when there is no Host or the fault is not its to resolve. */
-  private resolveHostFault(vm: MmuVm, fault: Fault, round: number): boolean {
-    if (!this.host) return false;
-    // a page-table frame (NoFrame) asks for the same relief as a guest frame
-    const need = fault.kind === FaultKind.NoFrame ? 'noFrame' : fault.kind === FaultKind.Host ? this.engine.reclaim.needOf(fault.code) : null;
-    if (need === null) return false;
-    const r = this.host.vmById(vm.id).faultResolver;
-    if (round >= MAX_HOST_ROUNDS) {
-      throw new OutOfMachineMemoryError(`VM ${JSON.stringify(r.name)}: translation still faults at gPA 0x${fault.address.toString(16)} after ${MAX_HOST_ROUNDS} reclaim rounds`);
+  /**
+   * The rest of a translation that faulted with `word`: over a Host, a fault the host resolves
+   * (a page to swap in, a frame to free, the VM at its limit, a frame for a table) goes through
+   * the fault driver, which has the VM's resolver act and translates again; `cycles` adds up
+   * every attempt.
+   */
+  private afterFault(vm: MmuVm, va: Gva, kind: number, word: bigint, cycles: number): Translation {
+    const t = this.engine.translate;
+    const stop = this.host ? t.hostStop(this.ctx, word) : null;
+    if (stop) {
+      const call = new Retranslation(t, this.ctx, va, kind, word, cycles);
+      drive(this.host!.vmById(vm.id).faultResolver, call, stop);
+      word = call.word;
+      cycles = call.cycles;
     }
-    const gppn = gppnOfBig(fault.address);
-    r.resolve(gppn, need, asGppn(gppn + 1));
-    return true;
+    if (!(word & FAULT_BIT)) return { hpa: word as Hpa, fault: null, cycles };
+    return { hpa: null, fault: this.decodeFault(word), cycles };
+  }
+
+  /**
+   * @internal The fault driver's side of trace replay on this core: over a Host, the resolver of
+   * the VM it runs; null on a standalone Mmu (whose host faults stay unhandled).
+   */
+  traceHost(operation: () => string): TraceHost | null {
+    if (!this.host) return null;
+    return { resolver: this.host.vmById(this.vm.id).faultResolver, operation };
   }
 
   /** Translates one access, throwing TranslationFaultError on a fault; returns the hPA. */
@@ -645,19 +667,51 @@ export class Mmu {
     this.engine.translate.invept(this.ctx, type === 'all' ? 2 : 1, vm.id);
   }
 
-  /** The guest kernel writes a u64 into guest-physical memory (traps in shadow mode if it is a shadowed table). */
+  /**
+   * The guest kernel writes a u64 into guest-physical memory (traps in shadow mode if it is a
+   * shadowed table). Over a Host, a page swapped out or no free frame is resolved by the host
+   * first (the fault driver).
+   */
   guestWrite64(gpa: bigint | number, value: bigint): void {
-    void this.vm;
+    const vm = this.vm;
     const at = checkGpa('gpa', gpa);
     if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) throw new ConfigError('value', value, 'a bigint in [0, 2^64)');
-    if (!this.engine.translate.guestWrite64(this.ctx, at, value)) {
-      throw new ConfigError('gpa', gpa, 'a guest-physical address the VM can back');
-    }
+    const t = this.engine.translate;
+    if (t.guestWrite64(this.ctx, at, value)) return;
+    this.driveKernel(vm, at, 'write', () => (t.guestWrite64(this.ctx, at, value) ? true : null));
   }
-  /** The guest kernel reads a u64 from guest-physical memory. */
+  /** The guest kernel reads a u64 from guest-physical memory (over a Host, as guestWrite64 does). */
   guestRead64(gpa: bigint | number): bigint {
-    void this.vm;
-    return this.engine.translate.guestRead64(this.ctx, checkGpa('gpa', gpa));
+    const vm = this.vm;
+    const at = checkGpa('gpa', gpa);
+    const t = this.engine.translate;
+    const v = t.guestRead64(this.ctx, at);
+    if (v !== null) return v;
+    return this.driveKernel(vm, at, 'read', () => t.guestRead64(this.ctx, at));
+  }
+
+  /**
+   * A guest-kernel access at `gpa` that failed: over a Host, through the fault driver until
+   * `access` (the access again) returns a value; a ConfigError for a failure the host cannot
+   * resolve (an address the VM cannot back).
+   */
+  private driveKernel<T>(vm: MmuVm, gpa: number, kind: 'read' | 'write', access: () => T | null): T {
+    const t = this.engine.translate;
+    const refuse = () => new ConfigError('gpa', gpa, 'a guest-physical address the VM can back');
+    const stop = this.host ? t.kernelStop(this.ctx) : null;
+    if (!stop) throw refuse();
+    let result: T | null = null;
+    drive(this.host!.vmById(vm.id).faultResolver, {
+      step: () => {
+        result = access();
+        if (result !== null) return null;
+        const s = t.kernelStop(this.ctx);
+        if (!s) throw refuse();
+        return s;
+      },
+      operation: () => `a guest-kernel ${kind} at gPA 0x${gpa.toString(16)}`,
+    }, stop);
+    return result!;
   }
   /** The EPTP of the current VM (0 outside ept mode). */
   eptPointer(vm: MmuVm = this.vm): bigint {
@@ -711,6 +765,28 @@ export class Mmu {
     // every page is in exactly one pmap state, so the states add up to the VM's size
     const st = this.engine.reclaim.vmStats(vm.id);
     return st.unbacked + st.mapped + st.shared + st.zero + st.compressed + st.swapped + st.ballooned;
+  }
+}
+
+/** A translation the fault driver retries on core `ctx` after each stop the host resolved: its last result word and the cycles of every attempt. */
+class Retranslation implements Resumable {
+  constructor(
+    private readonly t: Engine['translate'],
+    private readonly ctx: number,
+    private readonly va: Gva,
+    private readonly kind: number,
+    public word: bigint,
+    public cycles: number,
+  ) {}
+
+  step(): HostStop | null {
+    this.word = this.t.translate(this.ctx, this.va, this.kind);
+    this.cycles += this.t.cycles;
+    return this.word & FAULT_BIT ? this.t.hostStop(this.ctx, this.word) : null;
+  }
+
+  operation(): string {
+    return `a translation of gVA 0x${this.va.toString(16)} (${KIND_NAMES[this.kind & 3]}${this.kind & 4 ? ', supervisor' : ''})`;
   }
 }
 

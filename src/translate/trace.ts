@@ -5,7 +5,10 @@
  * input is read (and inflated) chunk by chunk, and a partial last line is carried into the next
  * chunk (at most TRACE_MAX_LINE bytes: longer lines are errors, so time is linear in the input).
  *
- * Input: a file, a FIFO, or standard input ('-'); the format is told by the first bytes, never by
+ * Input: bytes (replayBytes, here, with no Node import: it runs in a browser), or a file, a FIFO
+ * or standard input ('-': replayFile, tracefile.ts, Node only); over a Host's core, the replay
+ * stops at each translation the host must help and resumes after it (the fault driver,
+ * src/engine/driver.ts). The format is told by the first bytes, never by
  * the name or by seeking: gzip (1f 8b), binary ("MVTR"), else lackey text. Every damaged input
  * ends in a TraceParseError naming the line or byte: a malformed, overlong or NUL-holding line;
  * gzip data that fflate rejects or whose member trailer (CRC-32, length) does not match
@@ -23,22 +26,17 @@
  *   28  u32  CRC-32 of bytes 0..28    (a damaged header is told from damaged data)
  *   32  payload: the records described in assembly/translate/trace.ts (8 or 16 bytes each)
  *
- * `writeBinary` writes it while replaying a text trace: into a temporary file in the target's
- * directory (".<name>.<pid>-<random>.tmp", created exclusively, mode 0600, header zeroed), whose
- * header is written last and which is renamed onto the target only when the whole input replayed
- * cleanly, so a partial file never carries a valid header. The target may not be the input itself
- * (same device and inode, whatever the names). Version 1 files (8-byte header, no count or
+ * `writeBinary` writes it while replaying a text trace (tracefile.ts: a file, so the Node entry
+ * only). Version 1 files (8-byte header, no count or
  * checksum) are refused: write them again from the text trace.
  */
 
-import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
 import type { Mmu, MmuStats } from './mmu.js';
-import type { TraceLineError } from '../engine/translate.js';
+import type { TraceHost, TraceLineError } from '../engine/translate.js';
 import { VerifiedGunzip } from './gunzip.js';
 import { TraceParseError, ConfigError, checkKeys } from '../errors.js';
-import { engineOf, type Engine } from '../engine/engine.js';
+import { engineOf } from '../engine/engine.js';
+import { nodeFiles, type FileIdentity, type TraceWriter } from '../platform.js';
 
 /** The magic of binary traces, "MVTR". */
 export const BINARY_MAGIC = Uint8Array.from([0x4d, 0x56, 0x54, 0x52]);
@@ -85,59 +83,15 @@ export function detectFormat(head: Uint8Array): TraceFormat {
 
 // ---- input sources ------------------------------------------------------------------------------
 
-/** A byte stream read in chunks: a file, a FIFO, standard input, or bytes in memory. */
-interface Source {
+/** A byte stream read in chunks: a file, a FIFO, standard input (tracefile.ts), or bytes in memory. */
+export interface Source {
   /** Bytes in all when known (a regular file, bytes in memory), else 0. */
   readonly size: number;
   /** Device and inode of the input, when it is a file system object. */
-  readonly identity: { dev: bigint; ino: bigint } | null;
+  readonly identity: FileIdentity | null;
   /** Reads into `into`; 0 at the end. */
   read(into: Uint8Array): number;
   close(): void;
-}
-
-/** Blocks the thread for `ms` milliseconds (a non-blocking descriptor with nothing to read yet). */
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** Opens `path` ('-': standard input) for reading; a typed error when it cannot be. */
-function fileSource(path: string): Source {
-  if (typeof path !== 'string' || path === '') throw new ConfigError('trace file', path, "a file path, or '-' for standard input");
-  const stdin = path === '-';
-  let fd: number;
-  try {
-    fd = stdin ? 0 : openSync(path, 'r');
-  } catch (e) {
-    throw new ConfigError('trace file', path, `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  const st = fstatSync(fd, { bigint: true });
-  if (st.isDirectory()) {
-    if (!stdin) closeSync(fd);
-    throw new ConfigError('trace file', path, 'a file, not a directory');
-  }
-  let at = 0;
-  return {
-    size: st.isFile() ? Number(st.size) : 0,
-    identity: { dev: st.dev, ino: st.ino },
-    read(into) {
-      for (;;) {
-        try {
-          const n = readSync(fd, into, 0, into.length, null);
-          at += n;
-          return n;
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          // standard input may be a non-blocking pipe (set so by a parent): wait for data
-          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') { sleep(2); continue; }
-          throw new ConfigError('trace file', path, `a readable file (${code ?? (e as Error).message} at byte ${at})`);
-        }
-      }
-    },
-    close() {
-      if (!stdin) closeSync(fd);
-    },
-  };
 }
 
 /** Bytes in memory as a source, handed out at most BYTES_PIECE at a time (as a pipe would). */
@@ -158,17 +112,6 @@ function bytesSource(data: Uint8Array): Source {
 
 // ---- replay -------------------------------------------------------------------------------------
 
-/** Replays the trace at `path` ('-': standard input; a FIFO works too) on `mmu`. */
-export function replayFile(mmu: Mmu, path: string, opts: ReplayOptions = {}): ReplayResult {
-  checkOptions(opts);
-  const src = fileSource(path);
-  try {
-    return replaySource(mmu, src, opts.name ?? (path === '-' ? '<stdin>' : path), opts);
-  } finally {
-    src.close();
-  }
-}
-
 /** Replays an in-memory trace (text, gzip or binary) on `mmu`. */
 export function replayBytes(mmu: Mmu, data: Uint8Array, opts: ReplayOptions = {}): ReplayResult {
   checkOptions(opts);
@@ -176,7 +119,8 @@ export function replayBytes(mmu: Mmu, data: Uint8Array, opts: ReplayOptions = {}
   return replaySource(mmu, bytesSource(data), opts.name ?? '<bytes>', opts);
 }
 
-function checkOptions(opts: ReplayOptions): void {
+/** Checks replay options (typed errors naming the option). */
+export function checkOptions(opts: ReplayOptions): void {
   if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of replay options');
   checkKeys('', opts, OPTION_KEYS);
   if (opts.skipBadLines !== undefined && typeof opts.skipBadLines !== 'boolean') throw new ConfigError('skipBadLines', opts.skipBadLines, 'true or false');
@@ -185,7 +129,8 @@ function checkOptions(opts: ReplayOptions): void {
   if (opts.name !== undefined && typeof opts.name !== 'string') throw new ConfigError('name', opts.name, 'a string');
 }
 
-function replaySource(mmu: Mmu, src: Source, name: string, opts: ReplayOptions): ReplayResult {
+/** Replays `src` (named `name` in messages) on `mmu`. */
+export function replaySource(mmu: Mmu, src: Source, name: string, opts: ReplayOptions): ReplayResult {
   const t0 = performance.now();
   const e = engineOf(mmu);
   const before = mmu.stats();
@@ -211,7 +156,7 @@ function replaySource(mmu: Mmu, src: Source, name: string, opts: ReplayOptions):
   if (format === 'binary' && opts.writeBinary !== undefined) {
     throw new ConfigError('writeBinary', opts.writeBinary, 'a text trace to convert: the input is already a binary trace');
   }
-  const writer = opts.writeBinary !== undefined ? BinaryWriter.open(e, opts.writeBinary, src.identity) : null;
+  const writer = opts.writeBinary !== undefined ? nodeFiles('writeBinary', opts.writeBinary, 'no binary copy in this build').openTraceWriter(e, opts.writeBinary, src.identity) : null;
   try {
     if (format === 'binary') {
       const reader = new BinaryReader(mmu, name, buf.slice(0, Math.min(have, BINARY_HEADER_BYTES)));
@@ -254,27 +199,30 @@ class TextFeeder {
   private carry: Uint8Array = new Uint8Array(0);
   /** Bytes of text consumed so far (the offset of the carried bytes). */
   private consumed = 0;
+  /** Over a Host: the fault driver's resolver for the core's VM. */
+  private readonly host: TraceHost | null;
 
   constructor(
     private readonly mmu: Mmu,
     private readonly skipBad: boolean,
     private readonly name: string,
-    private readonly writer: BinaryWriter | null,
+    private readonly writer: TraceWriter | null,
   ) {
     engineOf(mmu).translate.traceReset(mmu.ctx);
+    this.host = mmu.traceHost(() => `the replay of ${name} near line ${mmu.stats().lines}`);
   }
 
   /** Parses `chunk` (after the carried bytes); `final` when no bytes follow. */
   push(chunk: Uint8Array, final: boolean): void {
     const t = engineOf(this.mmu).translate;
-    const r = t.feedText(this.mmu.ctx, this.carry, chunk, final, this.skipBad, this.writer !== null);
+    const r = t.feedText(this.mmu.ctx, this.carry, chunk, final, this.skipBad, this.writer !== null, this.host);
     if ('error' in r) throw this.error(r, t.traceMaxLine);
     this.consumed += r.used;
     this.carry = r.carry;
     if (this.writer && r.emitted) {
       // emit mode parses only: the records are written, then replayed from their binary form
       this.writer.write(r.emitted);
-      t.feedBinary(this.mmu.ctx, EMPTY, r.emitted);
+      t.feedBinary(this.mmu.ctx, EMPTY, r.emitted, null, this.host);
     }
   }
 
@@ -313,6 +261,8 @@ class BinaryReader {
   private readonly records: number;
   private readonly bytes: number;
   private readonly crcWant: number;
+  /** Over a Host: the fault driver's resolver for the core's VM. */
+  private readonly host: TraceHost | null;
 
   constructor(
     private readonly mmu: Mmu,
@@ -320,6 +270,7 @@ class BinaryReader {
     head: Uint8Array,
   ) {
     this.records0 = mmu.stats().records;
+    this.host = mmu.traceHost(() => `the replay of ${name} near record ${mmu.stats().records - this.records0}`);
     const e = engineOf(mmu);
     const version = head.length >= 8 ? u32le(head, 4) : BINARY_VERSION;
     if (version === 1) throw TraceParseError.at(name, 4, 'binary trace version 1 carries no record count or checksum and is no longer read: write it again from the text trace (--write-binary)');
@@ -343,7 +294,7 @@ class BinaryReader {
     if (this.got + chunk.length > this.bytes) {
       throw TraceParseError.at(this.name, BINARY_HEADER_BYTES + this.bytes, `the binary trace continues past the ${this.bytes} payload bytes its header declares`);
     }
-    const r = engineOf(this.mmu).translate.feedBinary(this.mmu.ctx, this.carry, chunk, this.crc);
+    const r = engineOf(this.mmu).translate.feedBinary(this.mmu.ctx, this.carry, chunk, this.crc, this.host);
     this.crc = r.crc;
     this.got += chunk.length;
     this.carry = r.carry;
@@ -359,91 +310,5 @@ class BinaryReader {
     if (this.carry.length) throw TraceParseError.at(this.name, end - this.carry.length, 'the binary trace ends inside a record');
     const replayed = this.mmu.stats().records - this.records0;
     if (replayed !== this.records) throw TraceParseError.at(this.name, 8, `the binary trace header declares ${this.records} records, the payload holds ${replayed}`);
-  }
-}
-
-/** Writes a binary trace to a temporary file beside `target`, renamed onto it by `commit`. */
-class BinaryWriter {
-  private crc = 0;
-  private bytes = 0;
-
-  private constructor(
-    private readonly engine: Engine,
-    private readonly target: string,
-    private readonly temp: string,
-    private fd: number | null,
-  ) {}
-
-  /** Creates the temporary file; refuses a target that is the input itself. */
-  static open(engine: Engine, target: string, input: { dev: bigint; ino: bigint } | null): BinaryWriter {
-    let st;
-    try {
-      st = statSync(target, { bigint: true });
-    } catch {
-      st = null; // absent (or unreachable: creating the temporary file says why)
-    }
-    if (st?.isDirectory()) throw new ConfigError('writeBinary', target, 'a file path, not a directory');
-    if (st && input && st.dev === input.dev && st.ino === input.ino) {
-      throw new ConfigError('writeBinary', target, 'a file other than the trace being read (it is the same file: writing it would destroy the input)');
-    }
-    const temp = join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
-    let fd: number;
-    try {
-      // exclusive: never follows a planted symlink, never shares a file with another writer
-      fd = openSync(temp, 'wx', 0o600);
-    } catch (e) {
-      throw new ConfigError('writeBinary', target, `a path in a writable directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} creating ${temp})`);
-    }
-    const w = new BinaryWriter(engine, target, temp, fd);
-    try {
-      writeSync(fd, new Uint8Array(BINARY_HEADER_BYTES)); // zeros: no magic until commit
-    } catch (e) {
-      w.abort();
-      throw e;
-    }
-    return w;
-  }
-
-  /** Appends the binary records `data`. */
-  write(data: Uint8Array): void {
-    const n = data.length;
-    if (n === 0) return;
-    this.crc = this.engine.codec.crc32Bytes(data, this.crc);
-    this.bytes += n;
-    try {
-      for (let done = 0; done < n;) done += writeSync(this.fd!, data, done, n - done);
-    } catch (e) {
-      throw new ConfigError('writeBinary', this.target, `a file that can be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} after ${this.bytes - n} bytes of records)`);
-    }
-  }
-
-  /** Writes the header of `records` records and renames the file onto the target. */
-  commit(records: number): void {
-    const h = new Uint8Array(BINARY_HEADER_BYTES);
-    const dv = new DataView(h.buffer);
-    h.set(BINARY_MAGIC);
-    dv.setUint32(4, BINARY_VERSION, true);
-    dv.setBigUint64(8, BigInt(records), true);
-    dv.setBigUint64(16, BigInt(this.bytes), true);
-    dv.setUint32(24, this.crc, true);
-    dv.setUint32(28, this.engine.codec.crc32Bytes(h.subarray(0, 28)), true);
-    try {
-      writeSync(this.fd!, h, 0, BINARY_HEADER_BYTES, 0);
-      closeSync(this.fd!);
-      this.fd = null;
-      renameSync(this.temp, this.target);
-    } catch (e) {
-      this.abort();
-      throw new ConfigError('writeBinary', this.target, `a file that can be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-  }
-
-  /** Closes and removes the temporary file (the target is left as it was). */
-  abort(): void {
-    if (this.fd !== null) {
-      try { closeSync(this.fd); } catch { /* already closed */ }
-      this.fd = null;
-    }
-    try { unlinkSync(this.temp); } catch { /* already gone */ }
   }
 }

@@ -10,11 +10,14 @@
  * walked in sorted order, whole pages taken in turn, each image after the one before) or are
  * generated from the seed (`generated`: the same bytes on every machine); `auto` takes files
  * when the roots hold enough pages for every image. File images are the file's whole pages.
+ *
+ * Files are read by the Node entry's file operations (src/workload/contentfiles.ts, through
+ * src/platform.ts): without them (a browser) `auto` generates, and `files` or a file image is a
+ * ConfigError saying it needs the 'memvisor/node' entry.
  */
-import { readdirSync, lstatSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
-import { join } from 'node:path';
 import { PAGE } from '../engine/addr.js';
 import { ConfigError } from '../errors.js';
+import { nodeFiles, nodeFilesOrNull } from '../platform.js';
 import type { Workload } from '../engine/workload.js';
 import { mibPages, type Scenario } from '../sim/scenario.js';
 import { nameKey } from './keys.js';
@@ -58,12 +61,9 @@ export function planContent(s: Scenario): ContentPlan {
     for (const c of vm.workload.content) {
       if (typeof c.kind !== 'object' || files.has(c.kind.image)) continue;
       const path = c.kind.image;
-      let size: number;
-      try {
-        size = lstatSync(path).size;
-      } catch (e) {
-        throw new ConfigError('workload.content.kind.image', path, `a readable file (${(e as Error).message})`);
-      }
+      const info = nodeFiles('workload.content.kind.image', path, 'a file image').pathInfo(path, false);
+      if (info === null) throw new ConfigError('workload.content.kind.image', path, 'a readable file');
+      const size = info.size;
       const p: ImagePlan = { name: path, kind: 'file', index: images.length, first: 0, pages: Math.max(1, Math.min(FILE_IMAGE_MAX, Math.floor(size / PAGE))) };
       files.set(path, p);
       images.push(p);
@@ -78,59 +78,6 @@ export function planContent(s: Scenario): ContentPlan {
   return { images, pages: at, os, files };
 }
 
-/** Regular files under `root`, sorted, depth first, symlinks not followed. */
-function* walk(root: string): Generator<string> {
-  let names: string[];
-  try {
-    names = readdirSync(root).sort();
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const p = join(root, n);
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch {
-      continue;
-    }
-    if (st.isDirectory()) yield* walk(p);
-    else if (st.isFile() && st.size >= PAGE) yield p;
-  }
-}
-
-/** `pages` whole pages of the files under `roots` in sorted order, or null when they hold fewer. */
-function filePages(roots: readonly string[], pages: number): Uint8Array | null {
-  const out = new Uint8Array(pages * PAGE);
-  let got = 0;
-  for (const root of roots) {
-    for (const file of walk(root)) {
-      if (got >= pages) return out;
-      let fd: number;
-      try {
-        fd = openSync(file, 'r');
-      } catch {
-        continue;
-      }
-      try {
-        const n = Math.min(Math.floor(fstatSync(fd).size / PAGE), pages - got);
-        let done = 0;
-        while (done < n * PAGE) {
-          const r = readSync(fd, out, got * PAGE + done, n * PAGE - done, done);
-          if (r === 0) break;
-          done += r;
-        }
-        got += Math.floor(done / PAGE);
-      } catch {
-        // an unreadable file is skipped, like a missing root
-      } finally {
-        closeSync(fd);
-      }
-    }
-  }
-  return got >= pages ? out : null;
-}
-
 /**
  * Writes every image of `plan` into the engine's content area; returns the OS image source used
  * ('files' or 'generated').
@@ -141,7 +88,9 @@ export function loadContent(se: Workload, plan: ContentPlan, source: 'auto' | 'f
   const osPages = osImages.reduce((a, im) => a + im.pages, 0);
   let used: 'files' | 'generated' = 'generated';
   if (source !== 'generated') {
-    const bytes = filePages(roots, osPages);
+    // without Node's files (a browser) no root can be read: 'auto' generates, 'files' cannot run
+    const files = source === 'files' ? nodeFiles('content.source', source, "'generated' or 'auto' (OS images generated from the seed)") : nodeFilesOrNull();
+    const bytes = files ? files.rootPages(roots, osPages) : null;
     if (bytes) {
       let at = 0;
       for (const im of osImages) {
@@ -156,19 +105,7 @@ export function loadContent(se: Workload, plan: ContentPlan, source: 'auto' | 'f
   if (used === 'generated') for (const im of osImages) se.generateImage(im.index, nameKey(seed, im.name));
   for (const im of plan.images) {
     if (im.kind !== 'file') continue;
-    const fd = openSync(im.name, 'r');
-    try {
-      const buf = new Uint8Array(im.pages * PAGE);
-      let done = 0;
-      while (done < buf.length) {
-        const r = readSync(fd, buf, done, buf.length - done, done);
-        if (r === 0) break;
-        done += r;
-      }
-      se.writeContent(im.first, buf);
-    } finally {
-      closeSync(fd);
-    }
+    se.writeContent(im.first, nodeFiles('workload.content.kind.image', im.name, 'a file image').filePages('workload.content.kind.image', im.name, im.pages));
   }
   return used;
 }

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { Mmu } from '../translate/mmu.js';
-import { replayFile, detectFormat, BINARY_HEADER_BYTES } from '../translate/trace.js';
+import { detectFormat, BINARY_HEADER_BYTES } from '../translate/trace.js';
+import { replayFile } from '../translate/tracefile.js';
 
 /** The payload of a binary trace file (its header says how long it is). */
 function payloadOf(file: Uint8Array, name: string): Uint8Array {
