@@ -7,7 +7,7 @@
  * box); the report's rate is simulated seconds per wall second.
  */
 import { bench, describe } from 'vitest';
-import { Simulation, defaultScenario, parseScenario } from '../src/index.js';
+import { Simulation, defaultScenario, parseScenario } from '../src/node.js';
 import { recordUnits, task } from './lib.js';
 
 recordUnits(import.meta.url);

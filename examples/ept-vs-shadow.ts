@@ -22,7 +22,7 @@
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Simulation, parseRun, writeCompareHtml, type ScenarioInput, type PhaseScenario } from '../src/index.js'; // in your project: from 'memvisor'
+import { Simulation, parseRun, writeCompareHtml, type ScenarioInput, type PhaseScenario } from '../src/node.js'; // in your project: from 'memvisor/node'
 
 export type MmuMode = 'ept' | 'shadow';
 export type Workload = 'churn' | 'steady';

@@ -22,7 +22,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Simulation, defaultScenario, parseRun, summarizeRun, compareLines, writeCompareHtml, type RunSummary, type Run,
-} from '../src/index.js'; // in your project: from 'memvisor'
+} from '../src/node.js'; // in your project: from 'memvisor/node'
 
 export type Kind = 'esx' | 'kvm';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Simulation, defaultScenario, parseRun, writeReportHtml } from '../src/index.js';
+import { Simulation, defaultScenario, parseRun, writeReportHtml } from '../src/node.js';
 import { chromiumMissing, launchChromium } from '../test/support/chromium.js';
 
 const out = resolve(process.argv[2] ?? join(import.meta.dirname, '..', 'docs', 'report.png'));

@@ -51,7 +51,6 @@ export {
   type VmScenario, type PhaseScenario, type CostsScenario,
 } from './sim/scenario.js';
 export { type Sample, type VmSample, type HostSample } from './sim/sample.js';
-export { defaultScenario, DEFAULT_SCENARIO_FILE } from './sim/default.js';
 export { resolveCosts, type ResolvedCosts, type SwapTier } from './sim/costs.js';
 export {
   registerPolicy, createPolicy, policyKinds, BasicPolicy, type Policy, type PolicyContext, type PolicyVm, type PolicyFactory,

@@ -9,6 +9,7 @@
  *                  Simulation, and the scenario validator's checks of their paths
  *   report files   readRunFile, loadChartJs, writeReportHtml, writeCompareHtml
  *   live view      createLiveView (esxtop-like, in a terminal)
+ *   default        defaultScenario(), DEFAULT_SCENARIO_FILE: the scenario `memvisor run` runs without a file
  *
  * Importing it registers the file operations the main entry's classes reach through
  * src/platform.ts, so a Host imported from either entry gets file swap once this one is loaded.
@@ -29,3 +30,4 @@ export { cleanSwapDirs, type CleanReport } from './host/swapdir.js';
 export { replayFile } from './translate/tracefile.js';
 export { readRunFile, loadChartJs, writeReportHtml, writeCompareHtml } from './report/files.js';
 export { createLiveView, type LiveView, type LiveViewOptions, type LiveOutput, type LiveMode } from './report/live.js';
+export { defaultScenario, DEFAULT_SCENARIO_FILE } from './sim/default.js';

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { Simulation, defaultScenario, DEFAULT_SCENARIO_FILE, parseScenario, type RunResult, type Sample } from '../src/index.js';
+import { Simulation, defaultScenario, DEFAULT_SCENARIO_FILE, parseScenario, type RunResult, type Sample } from '../src/node.js';
 import { STATES, type MemState } from '../src/policy/esx/states.js';
 
 const rank = (s: unknown) => STATES.indexOf(s as MemState);
