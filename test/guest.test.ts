@@ -179,3 +179,33 @@ describe('guest zeroing', () => {
     expect(zeroing.verified.ok && plain.verified.ok).toBe(true);
   });
 });
+
+describe('the guest swap device', () => {
+  it('holds exactly the pages the guest model has swapped, through a release after the host paged out most of an EPT guest; the audit says when they differ', async () => {
+    const sim = await Simulation.create({
+      duration: 7, seed: 3, content: { source: 'generated' },
+      host: { machineMemoryMiB: 48, compression: { cachePercent: 0 }, sharing: { enabled: false } },
+      policy: { balloonMaxPercent: 100, largePages: false },
+      vms: [{
+        name: 'vm', memoryMiB: 128, mmu: 'ept',
+        os: { kernelMiB: 2, cacheMiB: 2, anonMiB: 2, swapMiB: 64, zeroFreedPages: true },
+        workload: { phases: [{ at: 0, activeMiB: 80, touchesPerSecond: 40_000 }, { at: 5, activeMiB: 4, touchesPerSecond: 40_000, release: true }] },
+      }],
+    }, { policy: balloonTo((t) => (t < 2 ? 0 : 100)), audit: true });
+    try {
+      sim.advance(4.9);
+      const { guest, vm } = sim.vm('vm');
+      const swapped = guest.counts().swap;
+      expect(swapped).toBeGreaterThan(1000);
+      vm.pageOut(vm.stats().resident - 16); // the guest's page tables too: unmapping at the release meets host faults
+      sim.advance(2.1);
+      expect(guest.counts().swap).toBeLessThan(swapped / 2);
+      expect(guest.swap.capacity - guest.swap.free).toBe(guest.counts().swap);
+      expect(sim.result().verified.ok).toBe(true);
+      guest.swap.alloc(1); // a slot the guest model does not know of
+      expect(() => sim.audit()).toThrow(/its swap device holds \d+ slots, its guest \d+ swapped pages/);
+    } finally {
+      sim.close();
+    }
+  }, 60_000);
+});

@@ -176,12 +176,14 @@ export function guestFreeBalloon(vm: u32, list: usize, n: u32): u32 {
  * ones go to the free list (their GPPNs listed at `freed` for zeroing), guest-swapped ones give
  * their swap slots back (listed at `slots`), and every page reads as never written again.
  * Resumable: R_MORE when `cap` entries filled either list (BatchN freed, BatchM slots), R_HOST
- * when unmapping met a host fault; R_DONE at `to`.
+ * when unmapping met a host fault (the lists kept for the call that resumes); R_DONE at `to`.
  */
 export function guestRelease(vm: u32, from: u32, to: u32, freed: usize, slots: usize, cap: u32): u32 {
   const h = hdr(vm);
   const ctx = <u32>sget(h, S.Ctx);
-  let nf: u32 = 0, ns: u32 = 0;
+  // after a host stop the lists go on where they stopped (TypeScript has not read them yet);
+  // TypeScript empties them (BatchN, BatchM = 0) when it has read them, after R_MORE or R_DONE
+  let nf = <u32>sget(h, S.BatchN), ns = <u32>sget(h, S.BatchM);
   let vp = max<u32>(from, <u32>sget(h, S.Cursor));
   if (to > <u32>sget(h, S.VPages)) to = <u32>sget(h, S.VPages);
   for (; vp < to; vp++) {

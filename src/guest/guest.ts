@@ -295,6 +295,9 @@ export class GuestOs {
         this.zero(freed);
         this.se.set(this.id, 'cursor', cursor);
       }
+      // read: the next call starts its lists afresh (across a host stop they go on)
+      this.se.set(this.id, 'batchN', 0);
+      this.se.set(this.id, 'batchM', 0);
       if (r !== Reason.More) break;
     }
   }
@@ -305,8 +308,7 @@ export class GuestOs {
  * A guest batch as the fault driver runs it: each step calls it again from where it stopped. Its
  * progress between two host stops: its cursor moved on, or at the same cursor it listed or
  * visited more pages (batchN, batchM: swap victims chosen, pages a commit gave the balloon).
- * Within one batch the cursor never goes back, and at the same cursor the lists only grow (a
- * release's lists start again at each call, but then its cursor is what moves).
+ * Within one batch the cursor never goes back, and at the same cursor the lists only grow.
  */
 class GuestBatch implements Resumable {
   /** the reason the batch ended with (anything but Reason.Host) */

@@ -591,6 +591,9 @@ export class Simulation implements GuestHost {
     for (const v of this.vms) {
       const r = this.se.guestAudit(v.vm.id);
       if (r !== 0) throw new MemvisorError(`guest audit of VM ${JSON.stringify(v.name)}: invariant ${r} broken (detail ${this.se.get(v.vm.id, 'verifyFirst')})`);
+      // the guest swap device's slots in use are the pages the guest model holds in guest swap
+      const used = v.guest.swap.capacity - v.guest.swap.free, held = v.guest.counts().swap;
+      if (used !== held) throw new MemvisorError(`guest audit of VM ${JSON.stringify(v.name)}: its swap device holds ${used} slots, its guest ${held} swapped pages`);
     }
   }
 
