@@ -76,6 +76,10 @@ describe('the default scenario', () => {
       // ballooning, in soft
       expect(max((s) => s.host.balloonMiB)).toBeGreaterThan(50);
       expect(r.samples.some((s) => s.host.state === 'soft' && sumVms(s, (v) => v.MCTLTGT) > sumVms(s, (v) => v.MCTLSZ) - 1)).toBe(true);
+      // and given back when memory returns: no balloon left once the host is in high again
+      const backHigh = r.samples.findIndex((s, i) => i > 0 && s.host.state === 'high' && r.samples.slice(0, i).some((p) => p.host.state === 'soft'));
+      expect(backHigh).toBeGreaterThan(0);
+      expect(r.samples.at(-1)!.host.balloonMiB).toBe(0);
       // compression and swap, both ways
       expect(total((s) => sumVms(s, (v) => v['ZIP/s']))).toBeGreaterThan(50);
       expect(total((s) => sumVms(s, (v) => v['UNZIP/s']))).toBeGreaterThan(20);

@@ -28,7 +28,7 @@ import { resolvePolicyConfig, type PolicyConfig } from '../config.js';
 import { ActiveEstimator } from '../sampling.js';
 import { minFreePages } from './minfree.js';
 import { levelOf, nextState, stateActions, thresholdPages, type MemState } from './states.js';
-import { allocationTargets, targetBudget, idleCost, sharesPerPage, type TargetInput } from './targets.js';
+import { allocationTargets, demandPages, targetBudget, idleCost, sharesPerPage, type TargetInput } from './targets.js';
 import { reclaimPlan } from './reclaim.js';
 
 /** The sharing scanner's rate in the clear state and below, times its rule's rate (ours: ESX says only that TPS is "actively called" there). */
@@ -118,9 +118,12 @@ export class EsxPolicy implements Policy {
 
   /** New allocation targets (SZTGT) from the VMs' shares, bounds and active estimates. */
   private balance(ctx: PolicyContext, free: number): void {
-    const input: TargetInput[] = ctx.vms.map((v) => ({
-      shares: v.shares, reservation: v.reservationPages, limit: v.limitPages, current: v.resident, active: v.activeEstimate,
-    }));
+    // a ballooned VM wants its balloon pages back: with memory to spare its target rises above
+    // what it holds and the plan deflates its balloon (ESX gives balloon memory back in high)
+    const input: TargetInput[] = ctx.vms.map((v) => {
+      const t = { shares: v.shares, reservation: v.reservationPages, limit: v.limitPages, current: v.resident, active: v.activeEstimate };
+      return { ...t, upper: Math.min(v.limitPages, Math.max(demandPages(t), v.resident + v.ballooned)) };
+    });
     const t = allocationTargets(input, targetBudget(input, free, this.minFree), this.config.idleTax);
     ctx.vms.forEach((v, i) => (v.sizeTarget = t[i]));
     this.lastBalance = ctx.now;
