@@ -66,6 +66,13 @@ describe('the default scenario', () => {
       }
     });
 
+    it('stall is a share of time: at most 1 s per s in every sample, even when one fault costs more than an interval (db zeroing what it frees at 110 s)', () => {
+      const stalls = r.samples.flatMap((s) => Object.values(s.vms).map((v) => v.stall));
+      expect(Math.min(...stalls)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...stalls)).toBeLessThanOrEqual(1);
+      expect(r.samples.filter((s) => s.t > 110 && s.t <= 125).some((s) => s.vms.db.stall > 0.2)).toBe(true);
+    });
+
     it('every technique does work: sharing, ballooning, compression, swapping', () => {
       const max = (f: (s: Sample) => number) => Math.max(...r.samples.map(f));
       const total = (f: (s: Sample) => number) => r.samples.reduce((a, s) => a + f(s), 0);

@@ -118,7 +118,10 @@ export function buildSample(t: number, seconds: number, now: Stats, prev: Stats,
     const p = prevClocks.get(input.name) ?? { stallNs: 0, translateNs: 0, inherentNs: 0, workNs: 0, touches: 0, asked: 0 };
     const done = c.touches - p.touches;
     const work = c.workNs - p.workNs + done * input.hitNs;
-    const stall = c.stallNs - p.stallNs;
+    // a fault that costs more than the interval left stalls the VM into the next ones (its budget
+    // goes negative and it runs nothing there): the interval reports at most all of its time and
+    // the rest is reported where the VM spent it
+    const stall = Math.min(c.stallNs - p.stallNs, seconds * 1e9);
     const transl = c.translateNs - p.translateNs;
     const base = work + transl + (c.inherentNs - p.inherentNs);
     const actual = work + transl + stall;
@@ -158,7 +161,7 @@ export function buildSample(t: number, seconds: number, now: Stats, prev: Stats,
       },
       ...input.extra,
     };
-    prevClocks.set(input.name, { ...c });
+    prevClocks.set(input.name, { ...c, stallNs: p.stallNs + stall });
   }
   return out;
 }
