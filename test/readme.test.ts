@@ -4,7 +4,7 @@
  * checker is shown to fire on a README whose block was edited by hand.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readmeBlocks, regenerateReadme, sampleFieldsMarkdown } from '../src/report/docs.js';
 import { README_BLOCKS, cliReferenceMarkdown, libraryExampleMarkdown, scenarioReferenceMarkdown } from '../src/cli/readme.js';
 import { COMMAND_HELP } from '../src/cli/main.js';
@@ -70,4 +70,56 @@ describe('README generated blocks', () => {
     expect(lines.filter((l) => /^t=\d+s (high|clear|soft|hard|low) free \d+ MiB, web-1 holds \d+ MiB$/.test(l))).toHaveLength(10);
     expect(lines.at(-1)).toMatch(/^verified: true, [1-9]\d+ bytes compared$/);
   }, 120_000);
+});
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
+const anchorOf = (h: string) => h.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-');
+
+/** Anchors of a markdown text's headings (outside code fences). */
+function anchors(md: string): Set<string> {
+  const out = new Set<string>();
+  let fence = false;
+  for (const line of md.split('\n')) {
+    if (line.startsWith('```')) fence = !fence;
+    const m = fence ? null : /^#{1,6} (.*)$/.exec(line);
+    if (m) out.add(anchorOf(m[1]));
+  }
+  return out;
+}
+
+/** Relative links of `md` (in `dir` of the repository) that name no file or no heading there. */
+function brokenLinks(files: Map<string, string>, exists: (path: string) => boolean): string[] {
+  const bad: string[] = [];
+  for (const [file, md] of files) {
+    const dir = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
+    for (const m of md.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const link = m[1];
+      if (/^[a-z]+:/.test(link)) continue;
+      const [path, hash] = link.split('#');
+      const resolved = path ? new URL(path, `file:///x/r/${dir}`).pathname : `/x/r/${file}`;
+      if (!resolved.startsWith('/x/r/')) continue; // outside the repository
+      const target = resolved.slice(5);
+      if (!files.has(target) && !exists(target)) bad.push(`${file}: ${link} (no file)`);
+      else if (hash && files.has(target) && !anchors(files.get(target)!).has(hash)) bad.push(`${file}: ${link} (no heading)`);
+    }
+  }
+  return bad;
+}
+
+describe('README and docs/ links', () => {
+  const root = new URL('../', import.meta.url);
+  const files = new Map<string, string>([['README.md', readme]]);
+  for (const f of readdirSync(new URL('docs/', root))) if (f.endsWith('.md')) files.set(`docs/${f}`, readFileSync(new URL(`docs/${f}`, root), 'utf8'));
+  const exists = (p: string) => existsSync(new URL(p, root));
+
+  it('every relative link names a file of the repository, and a heading of it when it has an anchor', () => {
+    expect(files.size).toBeGreaterThan(5);
+    expect(brokenLinks(files, exists)).toEqual([]);
+  });
+
+  it('the check fires on a missing file and on a missing heading', () => {
+    const broken = new Map(files);
+    broken.set('docs/x.md', '[a](policy.md#no-such-heading) [b](nothing.md) [c](../README.md#counters) [d](#here)\n## Here');
+    expect(brokenLinks(broken, exists)).toEqual(['docs/x.md: policy.md#no-such-heading (no heading)', 'docs/x.md: nothing.md (no file)']);
+  });
 });
