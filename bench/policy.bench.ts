@@ -98,8 +98,8 @@ for (const n of [8, 32]) {
 
 describe('policy: one simulated minute of the policy alone', () => {
   for (const r of rows) {
-    bench(task(`policy, ${r.n} VMs, ${r.state}`, `esx: ${r.n} VMs x ${VM_MIB} MiB, state ${r.state}, 60 s (60 periods, 1 sample)`, 60, 'item'), () => r.esx.advance(60));
-    bench(task(`policy, ${r.n} VMs, ${r.state}`, `kvm: ${r.n} VMs x ${VM_MIB} MiB, ${r.state === 'high' ? 'kswapd asleep' : 'same free memory (kswapd asleep above low)'}, 60 s`, 60, 'item'), () => r.kvm.advance(60));
+    bench(task(`policy, ${r.n} VMs, ${r.state}`, `esx: ${r.n} VMs x ${VM_MIB} MiB, state ${r.state}, 60 s (60 periods, 1 sample)`, 60, 'item', 'engine'), () => r.esx.advance(60));
+    bench(task(`policy, ${r.n} VMs, ${r.state}`, `kvm: ${r.n} VMs x ${VM_MIB} MiB, ${r.state === 'high' ? 'kswapd asleep' : 'same free memory (kswapd asleep above low)'}, 60 s`, 60, 'item', 'engine'), () => r.kvm.advance(60));
   }
 });
 
@@ -115,15 +115,15 @@ const all = Array.from({ length: 128 * 256 }, (_, i) => i);
 const buf = new Uint8Array(128 * 256 * PAGE);
 
 describe('policy mechanisms', () => {
-  bench(task('sampling', 'working-set sample of a 256 MiB VM: count 100 armed pages, arm 100 (one call)', 100, 'item'), () => {
+  bench(task('sampling', 'working-set sample of a 256 MiB VM: count 100 armed pages, arm 100 (one call)', 100, 'item', 'engine'), () => {
     armed = sVm.sampleWorkingSet(armed, 100, seed++).armed;
   });
-  bench(task('first touch, 128 MiB', 'large pages: 64 first touches back 64 x 2 MiB (balloon reset)', 128 * 256, 'item'), () => {
+  bench(task('first touch, 128 MiB', 'large pages: 64 first touches back 64 x 2 MiB (balloon reset)', 128 * 256, 'item', 'engine'), () => {
     lVm.readPhys(0, buf.length, buf);
     lVm.balloonInflate(all);
     lVm.balloonDeflate(all);
   });
-  bench(task('first touch, 128 MiB', 'small pages: 32768 first touches (balloon reset)', 128 * 256, 'item'), () => {
+  bench(task('first touch, 128 MiB', 'small pages: 32768 first touches (balloon reset)', 128 * 256, 'item', 'engine'), () => {
     small.readPhys(0, buf.length, buf);
     small.balloonInflate(all);
     small.balloonDeflate(all);

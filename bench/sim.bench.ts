@@ -64,7 +64,7 @@ const mixed = (mmu: VmScenario['mmu']): VmIn[] => [
 const host2g = { machineMemoryMiB: 2048, sharing: { shareScanTime: 5 } };
 describe('simulated time', () => {
   for (const mmu of ['none', 'ept'] as const) {
-    simTask(task('simulated time', `4 VMs (3 GiB) on a 2 GiB host, mmu ${mmu}: simulated s`, 1, 'item'), 1, () => sim(host2g, mixed(mmu), 5));
+    simTask(task('simulated time', `4 VMs (3 GiB) on a 2 GiB host, mmu ${mmu}: simulated s`, 1, 'item', 'engine'), 1, () => sim(host2g, mixed(mmu), 5));
   }
 });
 
@@ -92,7 +92,7 @@ describe('touches', async () => {
     const probe = await make();
     const perSecond = steady(probe);
     probe.close();
-    simTask(task('touches (workload path)', name, perSecond * SLICE, 'item'), SLICE, make, (s) => {
+    simTask(task('touches (workload path)', name, perSecond * SLICE, 'item', 'engine'), SLICE, make, (s) => {
       const got = steady(s);
       if (Math.abs(got - perSecond) > perSecond * 0.001) throw new Error(`bench ${name}: ${got} touches per second, not the ${perSecond} counted`);
     });
@@ -103,10 +103,10 @@ describe('touches', async () => {
 const vmOf = (n: number): VmIn => ({ name: 'vm', count: n, memoryMiB: 256, workload: { phases: [{ at: 0, activeMiB: 96, touchesPerSecond: 500_000, writeFraction: 0.2, skew: { zipf: 0.9 } }] } });
 describe('scaling', () => {
   for (const n of [2, 4, 8, 16]) {
-    simTask(task('scaling: VMs (256 MiB each, 2x overcommitted)', `${n} VMs: simulated s`, 1, 'item'), 1, () => sim({ machineMemoryMiB: 128 * n, sharing: { shareScanTime: 5 } }, [vmOf(n)], 3));
+    simTask(task('scaling: VMs (256 MiB each, 2x overcommitted)', `${n} VMs: simulated s`, 1, 'item', 'engine'), 1, () => sim({ machineMemoryMiB: 128 * n, sharing: { shareScanTime: 5 } }, [vmOf(n)], 3));
   }
   for (const gib of [1, 2, 3]) {
     const n = gib * 8;
-    simTask(task('scaling: host size (8 VMs per GiB, 2x overcommitted)', `${gib} GiB, ${n} VMs: simulated s`, 1, 'item'), 1, () => sim({ machineMemoryMiB: 1024 * gib, sharing: { shareScanTime: 5 } }, [vmOf(n)], 3));
+    simTask(task('scaling: host size (8 VMs per GiB, 2x overcommitted)', `${gib} GiB, ${n} VMs: simulated s`, 1, 'item', 'engine'), 1, () => sim({ machineMemoryMiB: 1024 * gib, sharing: { shareScanTime: 5 } }, [vmOf(n)], 3));
   }
 });

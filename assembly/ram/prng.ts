@@ -16,13 +16,24 @@ export function prngSeed(lo: u32, hi: u32): void {
   if (state == 0) state = ZERO_SEED;
 }
 
-/** Next pseudo-random u64 (xorshift64*). */
+/** The xorshift64 state after `x` (a stream of its own keeps its state and calls this). */
 // @ts-ignore: decorator
-@inline export function rand64(): u64 {
-  let x = state;
+@inline export function xorshift64(x: u64): u64 {
   x ^= x >> 12;
   x ^= x << 25;
   x ^= x >> 27;
-  state = x;
+  return x;
+}
+
+/** The xorshift64* output of state `x`. */
+// @ts-ignore: decorator
+@inline export function xorshift64Star(x: u64): u64 {
   return x * 0x2545F4914F6CDD1D;
+}
+
+/** Next pseudo-random u64 (xorshift64*). */
+// @ts-ignore: decorator
+@inline export function rand64(): u64 {
+  state = xorshift64(state);
+  return xorshift64Star(state);
 }

@@ -22,18 +22,15 @@
 
 import { vmPages, pmapAddr, ACCESSED, SEEN } from "../reclaim/pmap";
 import { pagingSample } from "./accessed";
+import { xorshift64, xorshift64Star } from "../ram/prng";
 
 let state: u64 = 1;
 
 /** Next pseudo-random u64 of the call's own stream (xorshift64*). */
 // @ts-ignore: decorator
 @inline function next(): u64 {
-  let x = state;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  state = x;
-  return x * 0x2545F4914F6CDD1D;
+  state = xorshift64(state);
+  return xorshift64Star(state);
 }
 
 /** Moves the leaf bits of (vm, g) into the pmap and drops what cached its translation. */

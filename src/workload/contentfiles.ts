@@ -20,8 +20,8 @@ export function pathInfo(path: string, follow = true): PathInfo | null {
   }
 }
 
-/** Regular files under `root`, sorted, depth first, symlinks not followed. */
-function* walk(root: string): Generator<string> {
+/** Regular files of at least a page under `root`, sorted, depth first, symlinks not followed. */
+export function* walk(root: string): Generator<string> {
   let names: string[];
   try {
     names = readdirSync(root).sort();

@@ -4,10 +4,10 @@
  * walked in sorted order and taken whole-page by whole-page until each share is filled, so every
  * contender sees the same pages. A missing root is skipped, not an error.
  */
-import { readdirSync, readFileSync, lstatSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { PAGE } from '../engine/addr.js';
 import { ConfigError } from '../errors.js';
+import { walk } from './contentfiles.js';
 
 export interface CorpusSource {
   /** directory walked in sorted order */
@@ -36,27 +36,6 @@ export const DEFAULT_SOURCES: CorpusSource[] = [
   { root: '/usr/lib', share: 0.35 },
   { root: '/usr/share', share: 0.2 },
 ];
-
-/** Regular files under `root`, sorted, depth first, symlinks not followed. */
-function* walk(root: string): Generator<string> {
-  let names: string[];
-  try {
-    names = readdirSync(root).sort();
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const p = join(root, n);
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch {
-      continue;
-    }
-    if (st.isDirectory()) yield* walk(p);
-    else if (st.isFile() && st.size >= PAGE) yield p;
-  }
-}
 
 /** Builds the corpus; pages from sources that run short are made up with zero pages. */
 export function buildCorpus(opts: CorpusOptions = {}): Corpus {
