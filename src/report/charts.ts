@@ -193,8 +193,9 @@ export function hostUseChart(run: Run, ri = 0): ChartSpec {
   };
 }
 
+// 'shared before swap' is a path of sharing: its own colour, so it is told from the scanner's merges
 const TECHNIQUE_COLORS: Record<string, string> = {
-  share: '#2e7d32', sharing: '#2e7d32', 'shared before swap': '#2e7d32', balloon: '#f9a825', ballooned: '#f9a825',
+  share: '#2e7d32', sharing: '#2e7d32', 'shared before swap': '#00838f', balloon: '#f9a825', ballooned: '#f9a825',
   zip: '#6a1b9a', compress: '#6a1b9a', compressed: '#6a1b9a', compression: '#6a1b9a', swap: '#c62828', swapped: '#c62828',
   kswapd: '#1565c0', direct: '#ef6c00',
 };
