@@ -10,6 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { Host, PState, type VM } from '../src/index.js';
 import { mulberry32 } from './prng.js';
+import { oracleRead, oracleWrite } from './support/oracle.js';
 
 const PAGE = 4096;
 const SEEDS = process.env.MEMVISOR_SEEDS ? process.env.MEMVISOR_SEEDS.split(",").map(Number) : [101, 202, 303];
@@ -69,30 +70,9 @@ async function run(seed: number, ops: number) {
     const size = g.oracle.length;
     const r = rnd();
     if (r < 0.4) {
-      let gpa: number, data: Uint8Array;
-      if (rnd() < 0.5) {
-        gpa = int(size / PAGE) * PAGE;
-        data = fill(PAGE);
-      } else {
-        const len = 1 + int(3 * PAGE);
-        gpa = int(size - len + 1);
-        data = fill(len);
-      }
-      g.vm.writePhys(gpa, data);
-      g.oracle.set(data, gpa);
-      for (let p = Math.floor(gpa / PAGE); p * PAGE < gpa + data.length; p++) g.ballooned.delete(p);
+      oracleWrite(g, int, rnd, fill);
     } else if (r < 0.76) {
-      const len = 1 + int(2 * PAGE + 100);
-      const gpa = int(size - len + 1);
-      const got = g.vm.readPhys(gpa, len);
-      const want = g.oracle.subarray(gpa, gpa + len);
-      if (!Buffer.from(got).equals(Buffer.from(want))) {
-        let i = 0;
-        while (got[i] === want[i]) i++;
-        const gppn = Math.floor((gpa + i) / PAGE);
-        throw new Error(`seed ${seed} op ${op}: VM ${g.name} gpa ${gpa + i} (GPPN ${gppn}, state ${PState[g.vm.pageState(gppn)]}) read ${got[i]}, expected ${want[i]}`);
-      }
-      for (let p = Math.floor(gpa / PAGE); p * PAGE < gpa + len; p++) g.ballooned.delete(p);
+      oracleRead(g, int, `seed ${seed} op ${op}`);
       counts.reads++;
     } else if (r < 0.81) {
       host.shareScan(1 + int(600));

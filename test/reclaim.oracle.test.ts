@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { Host, PState, type VM } from '../src/index.js';
 import { mulberry32 } from './prng.js';
+import { oracleRead, oracleWrite } from './support/oracle.js';
 
 const PAGE = 4096;
 const SOAK = process.env.MEMVISOR_SOAK === '1';
@@ -64,32 +65,10 @@ async function runAsync(seed: number, ops: number, store: 'memory' | 'file') {
     const size = g.oracle.length;
     const r = rnd();
     if (r < 0.42) {
-      // write: a whole page (often a template, for sharing) or a span across boundaries
-      let gpa: number, data: Uint8Array;
-      if (rnd() < 0.5) {
-        gpa = int(size / PAGE) * PAGE;
-        data = fill(PAGE);
-      } else {
-        const len = 1 + int(3 * PAGE);
-        gpa = int(size - len + 1);
-        data = fill(len);
-      }
-      g.vm.writePhys(gpa, data);
-      g.oracle.set(data, gpa);
-      for (let p = Math.floor(gpa / PAGE); p * PAGE < gpa + data.length; p++) g.ballooned.delete(p);
+      oracleWrite(g, int, rnd, fill);
     } else if (r < 0.8) {
-      const len = 1 + int(2 * PAGE + 100);
-      const gpa = int(size - len + 1);
-      const got = g.vm.readPhys(gpa, len);
-      const want = g.oracle.subarray(gpa, gpa + len);
-      if (!Buffer.from(got).equals(Buffer.from(want))) {
-        let i = 0;
-        while (got[i] === want[i]) i++;
-        throw new Error(`seed ${seed} op ${op}: VM ${g.vm.name} gpa ${gpa + i} (GPPN ${Math.floor((gpa + i) / PAGE)}, state ${g.vm.pageState(Math.floor((gpa + i) / PAGE))}) read ${got[i]}, expected ${want[i]}`);
-      }
-      for (let p = Math.floor(gpa / PAGE); p * PAGE < gpa + len; p++) g.ballooned.delete(p);
+      bytesChecked += oracleRead(g, int, `seed ${seed} op ${op}`);
       reads++;
-      bytesChecked += len;
     } else if (r < 0.86) {
       host.shareScan(1 + int(400));
     } else if (r < 0.93) {
