@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Host } from '../src/index.js';
-import { oracleRead, oracleWrite, type OracleGuest } from './support/oracle.js';
+import { oracleBalloon, oracleRead, oracleWrite, type OracleGuest } from './support/oracle.js';
 
 const PAGE = 4096;
 /** An `int` that hands out `values` in order (the span a step picks). */
@@ -25,6 +25,12 @@ describe('the oracle steps', () => {
       // a byte changed behind the oracle's back
       g.vm.writePhys(PAGE + 100, Uint8Array.of(0x11));
       expect(() => oracleRead(g, picks(2 * PAGE - 1, 0), 'seed 1 op 7')).toThrow(/^seed 1 op 7: VM a gpa 4196 \(GPPN 1, state \w+\) read 17, expected 90$/);
+      // the balloon takes a written page: it reads zero when touched again, as the oracle now says
+      oracleWrite(g, picks(3), () => 0.25, (len) => new Uint8Array(len).fill(0x77));
+      oracleBalloon(g, picks(0, 3));
+      expect(g.ballooned.has(3)).toBe(true);
+      expect(oracleRead(g, picks(PAGE - 1, 3 * PAGE), 'ballooned')).toBe(PAGE);
+      expect(g.ballooned.has(3)).toBe(false);
     } finally {
       host.close();
     }

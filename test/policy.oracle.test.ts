@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { Host, PState, type VM } from '../src/index.js';
 import { mulberry32 } from './prng.js';
-import { oracleRead, oracleWrite } from './support/oracle.js';
+import { oracleBalloon, oracleRead, oracleWrite } from './support/oracle.js';
 
 const PAGE = 4096;
 const SEEDS = process.env.MEMVISOR_SEEDS ? process.env.MEMVISOR_SEEDS.split(",").map(Number) : [101, 202, 303];
@@ -67,7 +67,6 @@ async function run(seed: number, ops: number) {
   for (let op = 0; op < ops; op++) {
     const gi = int(guests.length);
     const g = guests[gi];
-    const size = g.oracle.length;
     const r = rnd();
     if (r < 0.4) {
       oracleWrite(g, int, rnd, fill);
@@ -79,20 +78,7 @@ async function run(seed: number, ops: number) {
     } else if (r < 0.86) {
       g.vm.pageOut(1 + int(48));
     } else if (r < 0.89) {
-      const want = 1 + int(12);
-      const list = new Set<number>();
-      for (let i = 0; i < want * 2 && list.size < want; i++) {
-        const p = int(size / PAGE);
-        if (!g.ballooned.has(p)) list.add(p);
-      }
-      const gppns = [...list];
-      if (g.ballooned.size + gppns.length <= g.vm.balloonMaxPages && gppns.length) {
-        g.vm.balloonInflate(gppns);
-        for (const p of gppns) {
-          g.ballooned.add(p);
-          g.oracle.fill(0, p * PAGE, (p + 1) * PAGE);
-        }
-      }
+      oracleBalloon(g, int);
     } else if (r < 0.91) {
       const gppns = [...g.ballooned].slice(0, 1 + int(10));
       if (gppns.length) {

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { Host, PState, type VM } from '../src/index.js';
 import { mulberry32 } from './prng.js';
-import { oracleRead, oracleWrite } from './support/oracle.js';
+import { oracleBalloon, oracleRead, oracleWrite } from './support/oracle.js';
 
 const PAGE = 4096;
 const SOAK = process.env.MEMVISOR_SOAK === '1';
@@ -62,7 +62,6 @@ async function runAsync(seed: number, ops: number, store: 'memory' | 'file') {
   };
   for (let op = 0; op < ops; op++) {
     const g = guests[int(guests.length)];
-    const size = g.oracle.length;
     const r = rnd();
     if (r < 0.42) {
       oracleWrite(g, int, rnd, fill);
@@ -74,20 +73,7 @@ async function runAsync(seed: number, ops: number, store: 'memory' | 'file') {
     } else if (r < 0.93) {
       g.vm.pageOut(1 + int(48));
     } else if (r < 0.965) {
-      const want = 1 + int(12);
-      const list = new Set<number>();
-      for (let i = 0; i < want * 2 && list.size < want; i++) {
-        const p = int(size / PAGE);
-        if (!g.ballooned.has(p)) list.add(p);
-      }
-      const gppns = [...list];
-      if (g.ballooned.size + gppns.length <= g.vm.balloonMaxPages && gppns.length) {
-        g.vm.balloonInflate(gppns);
-        for (const p of gppns) {
-          g.ballooned.add(p);
-          g.oracle.fill(0, p * PAGE, (p + 1) * PAGE); // a ballooned page reads zero when touched again
-        }
-      }
+      oracleBalloon(g, int);
     } else {
       const all = [...g.ballooned];
       const gppns = all.slice(0, 1 + int(10));

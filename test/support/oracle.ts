@@ -52,3 +52,21 @@ export function oracleRead(g: OracleGuest, int: (n: number) => number, where: st
   touched(g, gpa, len);
   return len;
 }
+
+/** Inflates the balloon by up to 12 random pages it does not hold (within its cap): the oracle then reads them as zero, as a guest finds a page the balloon gave back. */
+export function oracleBalloon(g: OracleGuest, int: (n: number) => number): void {
+  const want = 1 + int(12);
+  const list = new Set<number>();
+  for (let i = 0; i < want * 2 && list.size < want; i++) {
+    const p = int(g.oracle.length / PAGE);
+    if (!g.ballooned.has(p)) list.add(p);
+  }
+  const gppns = [...list];
+  if (g.ballooned.size + gppns.length <= g.vm.balloonMaxPages && gppns.length) {
+    g.vm.balloonInflate(gppns);
+    for (const p of gppns) {
+      g.ballooned.add(p);
+      g.oracle.fill(0, p * PAGE, (p + 1) * PAGE);
+    }
+  }
+}
