@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Engine } from '../src/engine/engine.js';
-import { Gateway } from '../src/engine/gateway.js';
+import { Gateway, SKEW_ROOM, skewed } from '../src/engine/gateway.js';
+import fc from 'fast-check';
 import { CONSTANTS, FUNCTIONS, type Exports } from '../src/engine/abi.generated.js';
 import { FrameKind } from '../src/engine/ram.js';
 import { asGppn } from '../src/engine/addr.js';
@@ -144,5 +145,30 @@ describe('results adapted to their AssemblyScript types', () => {
     expect(h).toBe(0xef46db3751d8e999n);
     expect(x.vmCreate(1 << 20, 0, 1, 0)).toBe(-1); // i32: the pmap is full
     expect(e.reclaim.pmapState(vm, asGppn(99))).toBe(0xff);
+  });
+});
+
+describe('copies placed half a page from their JavaScript array (skewed)', () => {
+  it('lands 64-byte aligned, within SKEW_ROOM, 1985..2048 bytes past the array within a page', () => {
+    fc.assert(fc.property(fc.nat(1 << 30), fc.nat(1 << 30), (addr, byteOffset) => {
+      const a = skewed(addr, byteOffset);
+      expect(a).toBeGreaterThanOrEqual(addr);
+      expect(a - addr).toBeLessThan(SKEW_ROOM);
+      expect(a % 64).toBe(0);
+      const d = (((a - byteOffset) % 4096) + 4096) % 4096;
+      expect(d).toBeGreaterThanOrEqual(2048 - 63);
+      expect(d).toBeLessThanOrEqual(2048);
+    }), { seed: 7, numRuns: 2000 });
+  });
+
+  it('stageIn keeps the bytes and their length wherever it puts them', () => {
+    const e = Engine.create({ machineMemoryMiB: 0 });
+    const buf = new Uint8Array(9000).map((_, i) => (i * 7) & 255);
+    for (const from of [0, 1, 17, 4095, 4096]) {
+      const part = buf.subarray(from, from + 4000);
+      const at = e.gateway.stageIn(part);
+      expect((at - part.byteOffset) & 4095).toBeGreaterThan(1900);
+      expect(Buffer.compare(e.gateway.u8.subarray(at, at + part.length), part)).toBe(0);
+    }
   });
 });

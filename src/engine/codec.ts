@@ -3,12 +3,15 @@
  * addresses, one call per batch (tests and benches that place pages themselves), and over byte
  * arrays, which cross through the staging region for the one-shot functions of src/codec/:
  *
- *   staging: [ src | pad to 16 | dst: limit (compress) or decompressed size (decompress) ]
+ *   staging: [ src | dst: limit (compress) or decompressed size (decompress) ]
+ *
+ * each placed by `skewed` against the JavaScript array it is copied from or to (gateway.ts
+ * SKEW_ROOM says why), so a copy never meets the slow case of the C library's memmove.
  *
  * LZ4 results are sizes or negative Lz4Status codes; the module's own LZ4_* constants must equal
  * Lz4Status (checked when the engine loads).
  */
-import type { Bound, Gateway, Record_, RegionInfo } from './gateway.js';
+import { SKEW_ROOM, skewed, type Bound, type Gateway, type Record_, type RegionInfo } from './gateway.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -66,17 +69,13 @@ const EXPORTS = [
 const PAGE = 4096;
 /**
  * Pages per chunk of the page batch forms for data in JavaScript: pages cross in copies of
- * 1 MiB, which stay in the core's L2 cache between the copy and the work, and which glibc's
- * memmove does not copy with `rep movsb` (below 512 KiB it does, and on the AMD EPYC dev box that
- * runs at a fifth of its speed when source and destination sit at certain offsets within a page,
- * as a JavaScript array and the staging region often do).
+ * 256 KiB, which stay in the core's L2 cache (512 KiB on the dev box) between the copy and the
+ * work. Every copy is placed by `skewed`, which keeps glibc's `rep movsb` on its fast path
+ * (gateway.ts SKEW_ROOM). Paired runs of bench/paired.ts at 32, 64 and 256 pages per chunk
+ * were within their noise of each other; 64 was never the slowest.
  */
-const PAGES_CHUNK = 256;
+const PAGES_CHUNK = 64;
 
-/** Rounds up to 16 so an output starts on a v128 boundary. */
-function align16(n: number): number {
-  return (n + 15) & ~15;
-}
 
 export class Codec {
   private readonly x: Bound<typeof EXPORTS>;
@@ -128,13 +127,15 @@ export class Codec {
    * (the utility engine).
    */
   pageSumsCopied(pages: readonly Uint8Array[], seeds: ArrayLike<number>, from: number, to: number, out: Uint32Array): void {
-    const base = this.g.stage(PAGES_CHUNK * (PAGE + this.sum.size));
-    const list = base + PAGES_CHUNK * PAGE;
+    // a page slot per page, each SKEW_ROOM long, so that every copy can be placed by `skewed`
+    const base = this.g.stage(PAGES_CHUNK * (SKEW_ROOM + PAGE) + PAGES_CHUNK * this.sum.size);
+    const list = base + PAGES_CHUNK * (SKEW_ROOM + PAGE);
     this.listSums(list, PAGES_CHUNK, (k, i) => {
       const p = pages[k];
       if (p.length !== PAGE) throw new ConfigError(`pages[${k}]`, p, 'a 4 KiB page (a view of engine memory made before linear memory grew reads as 0 bytes)');
-      this.g.u8.set(p, base + i * PAGE);
-      return base + i * PAGE;
+      const at = skewed(base + i * (SKEW_ROOM + PAGE), p.byteOffset);
+      this.g.u8.set(p, at);
+      return at;
     }, seeds, from, to, out);
   }
 
@@ -186,13 +187,13 @@ export class Codec {
    * per page: the pages cross in chunks and the hashes come back as raw u64s, copied once per
    * chunk, so no BigInt is made per page.
    *
-   *   staging: [ PAGES_CHUNK pages (1 MiB) | PAGES_CHUNK u64 hashes ]
+   *   staging: [ PAGES_CHUNK u64 hashes | PAGES_CHUNK pages, placed by `skewed` ]
    */
   hashPages(kind: 'xxh64' | 'xxh3', data: Uint8Array, seed: bigint): BigUint64Array {
     const n = data.length / PAGE;
     const out = new BigUint64Array(n);
-    const at = this.g.stage(PAGES_CHUNK * (PAGE + 8));
-    const hashes = at + PAGES_CHUNK * PAGE;
+    const hashes = this.g.stage(PAGES_CHUNK * 8 + SKEW_ROOM + PAGES_CHUNK * PAGE);
+    const at = skewed(hashes + PAGES_CHUNK * 8, data.byteOffset);
     for (let first = 0; first < n; first += PAGES_CHUNK) {
       const k = Math.min(PAGES_CHUNK, n - first);
       const u8 = this.g.u8;
@@ -240,48 +241,56 @@ export class Codec {
 
   /** `src` compressed into one LZ4 block of at most `limit` bytes, or null when it does not fit. */
   lz4CompressBytes(src: Uint8Array, limit: number): Uint8Array | number | null {
-    const at = align16(src.length);
-    this.g.stage(at + limit);
-    const s = this.g.stageIn(src, 0);
-    const r = this.x.lz4Compress(s, src.length, s + at, limit);
+    const { s, o } = this.stagePair(src, limit, 0);
+    const r = this.x.lz4Compress(s, src.length, o, limit);
     if (r === Lz4Status.DoesNotFit) return null;
     if (r < 0) return r;
-    return this.g.u8.slice(s + at, s + at + r);
+    return this.g.u8.slice(o, o + r);
+  }
+
+  /**
+   * Copies `src` into staging and makes room for `outCap` bytes of output after it, each placed
+   * by `skewed` (the output against `outOffset`, the byteOffset of the array it goes to).
+   */
+  private stagePair(src: Uint8Array, outCap: number, outOffset: number): { s: number; o: number } {
+    const base = this.g.stage(2 * SKEW_ROOM + src.length + outCap);
+    const s = skewed(base, src.byteOffset);
+    this.g.u8.set(src, s);
+    return { s, o: skewed(s + src.length, outOffset) };
   }
 
   /** `src` compressed into one LZ4 block of at most `cap` bytes written at the start of `dst`: its size, or a negative Lz4Status (DoesNotFit). */
   lz4CompressTo(src: Uint8Array, dst: Uint8Array, cap: number): number {
-    const at = align16(src.length);
-    this.g.stage(at + cap);
-    const s = this.g.stageIn(src, 0);
-    const r = this.x.lz4Compress(s, src.length, s + at, cap);
-    if (r >= 0) dst.set(this.g.u8.subarray(s + at, s + at + r));
+    const { s, o } = this.stagePair(src, cap, dst.byteOffset);
+    const r = this.x.lz4Compress(s, src.length, o, cap);
+    if (r >= 0) dst.set(this.g.u8.subarray(o, o + r));
     return r;
   }
 
   /** The LZ4 block `src` decoded into at most `cap` bytes at the start of `dst`: the decoded size, or a negative Lz4Status. */
   lz4DecompressTo(src: Uint8Array, dst: Uint8Array, cap: number): number {
-    const at = align16(src.length);
-    this.g.stage(at + cap);
-    const s = this.g.stageIn(src, 0);
-    const r = this.x.lz4Decompress(s, src.length, s + at, cap);
-    if (r >= 0) dst.set(this.g.u8.subarray(s + at, s + at + r));
+    const { s, o } = this.stagePair(src, cap, dst.byteOffset);
+    const r = this.x.lz4Decompress(s, src.length, o, cap);
+    if (r >= 0) dst.set(this.g.u8.subarray(o, o + r));
     return r;
   }
 
-  /** Staging of one chunk of the page batch forms: pages, blocks (lz4Bound(4096) each), offsets. */
-  private pageChunks(): { pages: number; blocks: number; offsets: number; bound: number } {
+  /**
+   * Staging of one chunk of the page batch forms: offsets, then room for the pages and for the
+   * blocks (lz4Bound(4096) each), each placed by `skewed` chunk by chunk.
+   */
+  private pageChunks(): { offsets: number; pages: number; blocks: number; bound: number } {
     const bound = this.x.lz4Bound(PAGE);
-    const pages = this.g.stage(PAGES_CHUNK * (PAGE + bound) + (PAGES_CHUNK + 1) * 4);
-    const blocks = pages + PAGES_CHUNK * PAGE;
-    return { pages, blocks, offsets: blocks + PAGES_CHUNK * bound, bound };
+    const offsets = this.g.stage((PAGES_CHUNK + 1) * 4 + 2 * SKEW_ROOM + PAGES_CHUNK * (PAGE + bound));
+    const pages = offsets + (PAGES_CHUNK + 1) * 4;
+    return { offsets, pages, blocks: pages + SKEW_ROOM + PAGES_CHUNK * PAGE, bound };
   }
 
   /**
    * Compresses the `n` 4 KiB pages of `pages` into LZ4 blocks packed back to back from the start
    * of `dst`, block i at dst[offsets[i] .. offsets[i+1]) (offsets[0] = 0), chunk by chunk:
    *
-   *   staging: [ PAGES_CHUNK pages | PAGES_CHUNK blocks (lz4Bound(4096) each) | PAGES_CHUNK + 1 u32 offsets ]
+   *   staging: [ PAGES_CHUNK + 1 u32 offsets | PAGES_CHUNK pages | PAGES_CHUNK blocks (lz4Bound(4096) each) ]
    *
    * Returns the bytes written, and the first page that did not fit in what was left of dst (null
    * when all did).
@@ -292,13 +301,15 @@ export class Codec {
     let written = 0;
     for (let first = 0; first < n; first += PAGES_CHUNK) {
       const k = Math.min(PAGES_CHUNK, n - first);
-      this.g.u8.set(pages.subarray(first * PAGE, (first + k) * PAGE), c.pages);
+      const p = skewed(c.pages, pages.byteOffset + first * PAGE);
+      const b = skewed(c.blocks, dst.byteOffset + written);
+      this.g.u8.set(pages.subarray(first * PAGE, (first + k) * PAGE), p);
       const cap = Math.min(k * c.bound, dst.length - written);
-      const done = this.x.lz4CompressPacked(c.pages, k, c.blocks, cap, written, c.offsets);
+      const done = this.x.lz4CompressPacked(p, k, b, cap, written, c.offsets);
       const u8 = this.g.u8;
       offsets.set(new Uint32Array(u8.buffer, c.offsets, done), first + 1);
       const end = done > 0 ? offsets[first + done] : written;
-      dst.set(u8.subarray(c.blocks, c.blocks + end - written), written);
+      dst.set(u8.subarray(b, b + end - written), written);
       written = end;
       if (done < k) return { written, failed: first + done };
     }
@@ -319,11 +330,13 @@ export class Codec {
       // with offsets that only grow and blocks no longer than the bound, a chunk fits its room;
       // past it, the module finds the first block that breaks one of the two
       const len = Math.min(Math.max(offsets[first + k] - from, 0), src.length - from, k * c.bound);
+      const b = skewed(c.blocks, src.byteOffset + from);
+      const p = skewed(c.pages, dst.byteOffset + first * PAGE);
       const u8 = this.g.u8;
-      u8.set(src.subarray(from, from + len), c.blocks);
+      u8.set(src.subarray(from, from + len), b);
       u8.set(new Uint8Array(offsets.buffer, offsets.byteOffset + first * 4, (k + 1) * 4), c.offsets);
-      const done = this.x.lz4DecompressPacked(c.blocks, len, c.offsets, k, c.pages);
-      dst.set(this.g.u8.subarray(c.pages, c.pages + done * PAGE), first * PAGE);
+      const done = this.x.lz4DecompressPacked(b, len, c.offsets, k, p);
+      dst.set(this.g.u8.subarray(p, p + done * PAGE), first * PAGE);
       if (done < k) return { failed: first + done, code: this.lz4LastError() };
     }
     return null;
@@ -331,11 +344,9 @@ export class Codec {
 
   /** The LZ4 block `src` decoded into at most `size` bytes, or a negative Lz4Status. */
   lz4DecompressBytes(src: Uint8Array, size: number): Uint8Array | number {
-    const at = align16(src.length);
-    this.g.stage(at + size);
-    const s = this.g.stageIn(src, 0);
-    const r = this.x.lz4Decompress(s, src.length, s + at, size);
+    const { s, o } = this.stagePair(src, size, 0);
+    const r = this.x.lz4Decompress(s, src.length, o, size);
     if (r < 0) return r;
-    return this.g.u8.slice(s + at, s + at + r);
+    return this.g.u8.slice(o, o + r);
   }
 }
