@@ -83,6 +83,14 @@ const checks = targets.map((t) => {
 const targetTable = checks.length
   ? ['', 'Targets (ratios of two rows of this run):', '', '| target | rows | ratio | goal | met |', '|---|---|---:|---:|---|', ...checks.map((c) => c.line)].join('\n')
   : '';
-writeFileSync(`${dir}/report.md`, `${head}\n${table}\n${targetTable}\n`);
+/** The paired run of the batch codec targets (bench/paired.ts), when it ran after vitest. */
+let pairedTable = '';
+try {
+  const p = JSON.parse(readFileSync(`${dir}/paired.json`, 'utf8')) as { table: string };
+  pairedTable = `\nThe batch codec targets, paired (bench/paired.ts: every contender once per round, in turn; the median of the rounds' ratios):\n\n${p.table}\n`;
+} catch {
+  pairedTable = '';
+}
+writeFileSync(`${dir}/report.md`, `${head}\n${table}\n${targetTable}\n${pairedTable}`);
 writeFileSync(`${dir}/report.json`, JSON.stringify({ rows, targets: checks.map(({ line, ...c }) => c) }, null, 1));
-process.stdout.write(`${head}\n${table}\n${targetTable}\n`);
+process.stdout.write(`${head}\n${table}\n${targetTable}\n${pairedTable}`);

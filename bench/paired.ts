@@ -1,0 +1,137 @@
+/**
+ * The batch codec targets (#7 item 6), measured paired: each round runs every contender once,
+ * in turn (liblz4 in C, memvisor from JavaScript, xxhash-wasm, ...), so that all of them see the
+ * same machine in the same second. On a shared 2-core box a contender timed for two seconds
+ * by itself, as vitest bench does, can land on a quiet or a busy stretch; across runs its
+ * ratio to a peer timed a few seconds later moved by 30%. Here the ratio of each round is
+ * taken, and the median of those ratios is the figure (the spread is printed with it).
+ *
+ * Data starts in JavaScript for the memvisor rows of the targets (the copies in and out are
+ * timed), in the C program's memory for liblz4 (bench/native/lz4.c, built where liblz4-dev is
+ * present); the rows marked "engine memory" do the same work on pages already in linear
+ * memory, which shows what the copies cost (ENGINE=0 leaves them out).
+ *
+ *   npx tsx bench/paired.ts                       prints the table, writes bench/results/paired.json
+ *   ROUNDS=31 MEMVISOR_BENCH_MIB=16 npx tsx bench/paired.ts
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import xxhash from 'xxhash-wasm';
+import {
+  lz4Bound, lz4CompressPagesInto, lz4DecompressPagesInto, xxh3Pages, xxh64Pages,
+} from '../src/index.js';
+import { Engine } from '../src/engine/engine.js';
+import { corpus } from './lib.js';
+import { nativeProgram, removeNativeFiles, roundNs, tempFile } from './native.js';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 21);
+const c = corpus();
+const n = c.count;
+const bytes = n * 4096;
+
+const packed = new Uint8Array(n * lz4Bound(4096));
+const offsets = new Uint32Array(n + 1);
+const packedBytes = lz4CompressPagesInto(c.pages, packed, offsets);
+const blocks = packed.subarray(0, packedBytes);
+const decoded = new Uint8Array(bytes);
+
+// the same work on data already in engine memory (no copy), to show what the copies cost
+const engine = Engine.create({ flavor: 'release' });
+const at = engine.gateway.stage(n * (4096 + 4 + 8) + packedBytes + 4 * (n + 1) + n * lz4Bound(4096));
+const inPages = at, inHashes = inPages + bytes, inOffsets = inHashes + 8 * n, inBlocks = inOffsets + 4 * (n + 1);
+engine.gateway.u8.set(c.pages, inPages);
+engine.gateway.u8.set(blocks, inBlocks);
+new Uint32Array(engine.gateway.u8.buffer, inOffsets, n + 1).set(offsets);
+const inOut = inBlocks + packedBytes;
+
+const blockFile = new Uint8Array(4 + 4 * n + packedBytes);
+const dv = new DataView(blockFile.buffer);
+dv.setUint32(0, n, true);
+for (let i = 0; i < n; i++) dv.setUint32(4 + 4 * i, offsets[i + 1] - offsets[i], true);
+blockFile.set(blocks, 4 + 4 * n);
+const liblz4 = await nativeProgram('lz4', [tempFile('pages', c.pages), tempFile('blocks', blockFile)]);
+const { h64Raw } = await xxhash();
+
+/** A contender: one round's nanoseconds. */
+type Run = () => Promise<number> | number;
+function timed(f: () => void): Run {
+  return () => {
+    const t = process.hrtime.bigint();
+    f();
+    return Number(process.hrtime.bigint() - t);
+  };
+}
+const contenders: Record<string, Run> = {
+  'memvisor lz4CompressPagesInto': timed(() => lz4CompressPagesInto(c.pages, packed, offsets)),
+  'memvisor lz4DecompressPagesInto': timed(() => lz4DecompressPagesInto(blocks, offsets, decoded)),
+  'memvisor xxh3Pages': timed(() => xxh3Pages(c.pages)),
+  'memvisor xxh64Pages': timed(() => xxh64Pages(c.pages)),
+  'xxhash-wasm h64Raw per page': timed(() => {
+    for (let i = 0; i < n; i++) h64Raw(c.pages.subarray(i * 4096, i * 4096 + 4096));
+  }),
+};
+const inEngine: Record<string, Run> = {
+  'memvisor lz4CompressPacked (engine memory)': timed(() => engine.codec.lz4CompressPacked(inPages, n, inOut, n * lz4Bound(4096), 0, inHashes)),
+  'memvisor lz4DecompressPacked (engine memory)': timed(() => engine.codec.lz4DecompressPacked(inBlocks, packedBytes, inOffsets, n, inPages)),
+  'memvisor xxh3Pages (engine memory)': timed(() => engine.codec.xxh3Pages(inPages, n, 0n, inHashes)),
+  'memvisor xxh64Pages (engine memory)': timed(() => engine.codec.xxh64Pages(inPages, n, 0n, inHashes)),
+};
+if (process.env.ENGINE !== '0') Object.assign(contenders, inEngine);
+if (liblz4) {
+  contenders['liblz4 LZ4_compress_default'] = async () => roundNs(await liblz4.round('c'));
+  contenders['liblz4 LZ4_decompress_safe'] = async () => roundNs(await liblz4.round('d'));
+}
+
+/** The targets: contender over peer (throughput ratio = peer time / contender time), at least `min`. */
+const targets = [
+  { label: 'LZ4 compression from JavaScript', of: 'memvisor lz4CompressPagesInto', over: 'liblz4 LZ4_compress_default', min: 0.8 },
+  { label: 'LZ4 decompression from JavaScript', of: 'memvisor lz4DecompressPagesInto', over: 'liblz4 LZ4_decompress_safe', min: 0.7 },
+  { label: 'hashing from JavaScript, XXH3', of: 'memvisor xxh3Pages', over: 'xxhash-wasm h64Raw per page', min: 2 },
+  { label: 'hashing from JavaScript, XXH64', of: 'memvisor xxh64Pages', over: 'xxhash-wasm h64Raw per page', min: 2 },
+];
+
+const times: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
+// one warm-up round (tier-up of the WebAssembly, first-touch of the buffers), not counted
+for (const run of Object.values(contenders)) await run();
+// each round starts one contender later than the one before, so no contender always follows
+// the same one (a C round on the other core, a copy that left the caches cold)
+const order = Object.entries(contenders);
+for (let r = 0; r < ROUNDS; r++) {
+  for (let i = 0; i < order.length; i++) {
+    const [name, run] = order[(r + i) % order.length];
+    times[name].push(await run());
+  }
+}
+liblz4?.close();
+removeNativeFiles();
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+const rows = Object.entries(times).map(([name, ts]) => ({ name, gbps: bytes / median(ts), bestGbps: bytes / Math.min(...ts) }));
+const results = targets
+  .filter((t) => times[t.of] && times[t.over])
+  .map((t) => {
+    const ratios = times[t.of].map((x, i) => times[t.over][i] / x);
+    return {
+      ...t,
+      median: median(ratios),
+      p10: quantile(ratios, 0.1),
+      p90: quantile(ratios, 0.9),
+      met: median(ratios) >= t.min,
+    };
+  });
+
+const lines = [
+  `Paired rounds: ${ROUNDS} over ${bytes / (1 << 20)} MiB of corpus pages (data starts in JavaScript for memvisor, in C for liblz4).`,
+  '',
+  '| contender | median GB/s | best GB/s |',
+  '|---|---|---|',
+  ...rows.map((r) => `| ${r.name} | ${r.gbps.toFixed(2)} | ${r.bestGbps.toFixed(2)} |`),
+  '',
+  '| target | ratio, median of rounds | 10th-90th percentile | goal | met |',
+  '|---|---|---|---|---|',
+  ...results.map((t) => `| ${t.label}: ${t.of} / ${t.over} | ${t.median.toFixed(2)}x | ${t.p10.toFixed(2)}-${t.p90.toFixed(2)}x | >= ${t.min}x | ${t.met ? 'yes' : 'no'} |`),
+];
+if (!liblz4) lines.push('', 'liblz4 rows skipped: install gcc and liblz4-dev.');
+console.log(lines.join('\n'));
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/paired.json', JSON.stringify({ rounds: ROUNDS, mib: bytes / (1 << 20), rows, times, targets: results, table: lines.join('\n') }, null, 1));
