@@ -8,12 +8,16 @@
  *     and half a page past the source: the two sides of the slow band;
  *   - from a JavaScript array into linear memory at `skewed`'s address, as the codecs copy.
  *
+ * and a guest-physical read page by page into one large JavaScript array (VM.readPhys through
+ * the staging window, which places its copies the same way).
+ *
  * A JavaScript array's own address is not visible, so no row can put it in the band on
  * purpose; the first two rows show what a copy that lands there costs.
  */
 import { bench, describe } from 'vitest';
 import { SKEW_ROOM, skewed } from '../src/engine/gateway.js';
 import { Engine } from '../src/engine/engine.js';
+import { Host } from '../src/index.js';
 import { recordUnits, task } from './lib.js';
 
 recordUnits(import.meta.url);
@@ -35,5 +39,19 @@ describe('copy 256 KiB', () => {
   });
   bench(task('copy 256 KiB', 'JavaScript array into linear memory at skewed()', LEN, 'B', 'js'), () => {
     engine.gateway.u8.set(from, skewed(src + LEN, from.byteOffset));
+  });
+});
+
+const PAGES = 4096;
+const host = await Host.create({ machineMemoryMiB: 32, flavor: 'release' });
+const vm = host.addVM({ name: 'copy', memoryMiB: PAGES / 256 });
+const image = new Uint8Array(PAGES * 4096);
+for (let i = 0; i < image.length; i += 64) image[i] = (i >>> 6) & 255;
+vm.writePhys(0, image);
+const back = new Uint8Array(PAGES * 4096);
+
+describe('guest-physical read per page', () => {
+  bench(task('guest-physical read per page', 'VM.readPhys of one 4 KiB page into a large JavaScript array', PAGES, 'item', 'js'), () => {
+    for (let i = 0; i < PAGES; i++) vm.readPhys(i * 4096, 4096, back.subarray(i * 4096));
   });
 });

@@ -13,7 +13,7 @@
  * translation batch waiting above it (translate.ts) survives the swap-ins and page-outs its
  * faults cause.
  */
-import type { Bound, Gateway, Record_, RegionInfo } from './gateway.js';
+import { SKEW_ROOM, skewed, type Bound, type Gateway, type Record_, type RegionInfo } from './gateway.js';
 import type { Ram } from './ram.js';
 import type { FaultResolver, HostNeed } from './fault.js';
 import { drive, type HostStop } from './driver.js';
@@ -258,14 +258,23 @@ export class Reclaim {
 
   // ---- guest-physical access: the fault driver over physAccess ----------------------------------
 
+  /**
+   * Bytes of guest-physical data one physAccess window carries between JavaScript and the
+   * engine: the staging window 'data' less SKEW_ROOM, so that each copy can be placed by
+   * `skewed` (gateway.ts says why). A whole number of pages.
+   */
+  get physWindowBytes(): number {
+    return this.win.data.size - SKEW_ROOM;
+  }
+
   /** Writes `bytes` at `gpa` of `vm` through the fault path; `skipZero`: whole zero pages over unbacked ones stay unbacked. */
   physWrite(vm: number, gpa: Gpa, bytes: Uint8Array, r: FaultResolver, skipZero = false): void {
-    const size = this.win.data.size;
+    const size = this.physWindowBytes;
     for (let done = 0; done < bytes.length; done += size) {
       const n = Math.min(size, bytes.length - done);
-      const at = this.w.data; // before the view: the first use may grow linear memory
+      const at = skewed(this.w.data, bytes.byteOffset + done); // before the view: the first use may grow linear memory
       this.g.u8.set(bytes.subarray(done, done + n), at);
-      this.access(vm, gpaAdd(gpa, done), n, this.c.PHYS_WRITE | (skipZero ? this.c.PHYS_SKIP_ZERO : 0), r);
+      this.access(vm, gpaAdd(gpa, done), n, this.c.PHYS_WRITE | (skipZero ? this.c.PHYS_SKIP_ZERO : 0), r, at);
     }
   }
 
@@ -280,24 +289,23 @@ export class Reclaim {
       const n = Math.min(size, length - done);
       const at = this.w.data;
       fill(this.g.u8.subarray(at, at + n), done);
-      this.access(vm, gpaAdd(gpa, done), n, this.c.PHYS_WRITE | (skipZero ? this.c.PHYS_SKIP_ZERO : 0), r);
+      this.access(vm, gpaAdd(gpa, done), n, this.c.PHYS_WRITE | (skipZero ? this.c.PHYS_SKIP_ZERO : 0), r, at);
     }
   }
 
   /** Reads `length` bytes at `gpa` of `vm` into `out` (from its start) through the fault path. */
   physRead(vm: number, gpa: Gpa, length: number, out: Uint8Array, r: FaultResolver): void {
-    const size = this.win.data.size;
+    const size = this.physWindowBytes;
     for (let done = 0; done < length; done += size) {
       const n = Math.min(size, length - done);
-      this.access(vm, gpaAdd(gpa, done), n, 0, r);
-      const at = this.w.data;
+      const at = skewed(this.w.data, out.byteOffset + done);
+      this.access(vm, gpaAdd(gpa, done), n, 0, r, at);
       out.set(this.g.u8.subarray(at, at + n), done);
     }
   }
 
   /** Runs one staged window through physAccess until it completes, the fault driver resolving each stop through `r`. */
-  private access(vm: number, gpa: Gpa, len: number, flags: number, r: FaultResolver): void {
-    const buf = this.w.data;
+  private access(vm: number, gpa: Gpa, len: number, flags: number, r: FaultResolver, buf: number): void {
     const rc = this.x.physAccess(vm, gpa, len, buf, flags);
     // the driver's closures only once the window stopped: the call that completes stays plain
     if (rc !== this.c.PHYS_OK) this.accessStopped(vm, gpa, len, buf, flags, r, rc);
