@@ -52,6 +52,9 @@ export type EngineFlavor = 'release' | 'debug';
  */
 export const SKEW_ROOM = 4096;
 
+/** The shortest copy that glibc moves with `rep movsb` (with AVX2): shorter ones need no placing. */
+export const SKEW_MIN = 4096;
+
 /**
  * The first 64-byte-aligned address at or after `addr` that lies half a page (2048 bytes, less
  * at most 63) away from `byteOffset` within a 4 KiB page: where to put engine-side data that is

@@ -13,7 +13,7 @@
  * translation batch waiting above it (translate.ts) survives the swap-ins and page-outs its
  * faults cause.
  */
-import { SKEW_ROOM, skewed, type Bound, type Gateway, type Record_, type RegionInfo } from './gateway.js';
+import { SKEW_MIN, SKEW_ROOM, skewed, type Bound, type Gateway, type Record_, type RegionInfo } from './gateway.js';
 import type { Ram } from './ram.js';
 import type { FaultResolver, HostNeed } from './fault.js';
 import { drive, type HostStop } from './driver.js';
@@ -132,6 +132,7 @@ export class Reclaim {
   private readonly c: { readonly [K in (typeof CONSTANTS)[number]]: number };
   private readonly call: Record_<'physDone' | 'physGppn' | 'pageoutStop' | 'pageoutZipped' | 'pageoutEvicted' | 'pageoutVictims' | 'balloonBadIndex' | 'balloonSlotsFreed' | 'scanMerged' | 'pageoutShared'>;
   private readonly win: { readonly [K in Window]: RegionInfo };
+  private readonly physWindow: number;
   private readonly swapIn: Record_<'gppn' | 'slot'>;
   private readonly swapInAddr: Record_<'page'>;
   private readonly req: Record_<'gppn' | 'page' | 'slot'>;
@@ -155,6 +156,7 @@ export class Reclaim {
       balloonBadIndex: 4, balloonSlotsFreed: 4, scanMerged: 4, pageoutShared: 4,
     });
     this.win = g.windows('staging', WINDOWS);
+    this.physWindow = this.win.data.size - SKEW_ROOM;
     this.addr = Object.freeze(Object.fromEntries(WINDOWS.map((w) => [w, g.staging + this.win[w].offset]))) as { readonly [K in Window]: number };
     this.swapIn = g.record('swapInEntry', { gppn: 4, slot: 4 });
     this.swapInAddr = g.record('swapInAddr', { page: 4 });
@@ -264,7 +266,7 @@ export class Reclaim {
    * `skewed` (gateway.ts says why). A whole number of pages.
    */
   get physWindowBytes(): number {
-    return this.win.data.size - SKEW_ROOM;
+    return this.physWindow;
   }
 
   /** Writes `bytes` at `gpa` of `vm` through the fault path; `skipZero`: whole zero pages over unbacked ones stay unbacked. */
@@ -272,7 +274,8 @@ export class Reclaim {
     const size = this.physWindowBytes;
     for (let done = 0; done < bytes.length; done += size) {
       const n = Math.min(size, bytes.length - done);
-      const at = skewed(this.w.data, bytes.byteOffset + done); // before the view: the first use may grow linear memory
+      // before the view: the first use may grow linear memory
+      const at = n < SKEW_MIN ? this.w.data : skewed(this.w.data, bytes.byteOffset + done);
       this.g.u8.set(bytes.subarray(done, done + n), at);
       this.access(vm, gpaAdd(gpa, done), n, this.c.PHYS_WRITE | (skipZero ? this.c.PHYS_SKIP_ZERO : 0), r, at);
     }
@@ -298,7 +301,7 @@ export class Reclaim {
     const size = this.physWindowBytes;
     for (let done = 0; done < length; done += size) {
       const n = Math.min(size, length - done);
-      const at = skewed(this.w.data, out.byteOffset + done);
+      const at = n < SKEW_MIN ? this.w.data : skewed(this.w.data, out.byteOffset + done);
       this.access(vm, gpaAdd(gpa, done), n, 0, r, at);
       out.set(this.g.u8.subarray(at, at + n), done);
     }
