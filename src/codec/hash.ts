@@ -5,10 +5,10 @@
  * They run on the utility engine (no machine RAM; src/engine/engine.ts utilityEngine), shared
  * with the one-shot codec functions. `xxh64` and `xxh3` copy their input into its staging region,
  * which grows to the largest input seen. `xxh64Pages` and `xxh3Pages` hash many 4 KiB pages that
- * start in JavaScript at engine speed: the pages cross in chunks of 1 MiB (one copy and one
+ * start in JavaScript at engine speed: the pages cross in chunks of 256 KiB (one copy and one
  * WebAssembly call per chunk, not per page), and the hashes come back as raw u64s, copied once
  * per chunk into the result, so no BigInt is made per page (src/engine/codec.ts hashPages says
- * why 1 MiB). Pages already in machine RAM are hashed by the engine in batches (pagesHash).
+ * why 256 KiB). Pages already in machine RAM are hashed by the engine in batches (pagesHash).
  */
 import { utilityEngine } from '../engine/engine.js';
 import { PAGE } from '../engine/addr.js';

@@ -13,7 +13,7 @@
  *
  * The into-buffer forms (`lz4CompressInto`, `lz4DecompressInto`) write into the caller's
  * array and allocate nothing per call. Many 4 KiB pages that start in JavaScript go through the
- * page batch forms, which cross in chunks of 256 pages (one copy in, one WebAssembly call and one
+ * page batch forms, which cross in chunks of 64 pages (one copy in, one WebAssembly call and one
  * copy out per chunk, not per page; src/engine/codec.ts):
  *
  *   lz4CompressPagesInto(pages, dst, offsets)    pages -> blocks packed back to back in dst,
