@@ -1,5 +1,5 @@
 /**
- * The batch codec targets (#7 item 6), measured paired: each round runs every contender once,
+ * The targets of #7 items 6 and 7 (batch codecs, first sharing pass), measured paired: each round runs every contender once,
  * in turn (liblz4 in C, memvisor from JavaScript, xxhash-wasm, ...), so that all of them see the
  * same machine in the same second. On a shared 2-core box a contender timed for two seconds
  * by itself, as vitest bench does, can land on a quiet or a busy stretch; across runs its
@@ -13,12 +13,14 @@
  *
  *   npx tsx bench/paired.ts                       prints the table, writes bench/results/paired.json
  *   ROUNDS=31 MEMVISOR_BENCH_MIB=16 npx tsx bench/paired.ts
+ *   SHARING=0 npx tsx bench/paired.ts             without the sharing passes (MEMVISOR_SHARING_MIB, default 256)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import xxhash from 'xxhash-wasm';
 import {
-  lz4Bound, lz4CompressPagesInto, lz4DecompressPagesInto, xxh3Pages, xxh64Pages,
+  Host, lz4Bound, lz4CompressPagesInto, lz4DecompressPagesInto, xxh3Pages, xxh64Pages,
 } from '../src/index.js';
+import { buildCorpus } from '../src/workload/corpus.js';
 import { Engine } from '../src/engine/engine.js';
 import { corpus } from './lib.js';
 import { nativeProgram, removeNativeFiles, roundNs, tempFile } from './native.js';
@@ -76,6 +78,30 @@ const inEngine: Record<string, Run> = {
   'memvisor xxh64Pages (engine memory)': timed(() => engine.codec.xxh64Pages(inPages, n, 0n, inHashes)),
 };
 if (process.env.ENGINE !== '0') Object.assign(contenders, inEngine);
+// the first (merging) sharing pass over a VM of fresh private pages, and the C floor (hash,
+// table lookup, full compare on a hit) over the same pages in the same order, as
+// bench/reclaim.bench.ts measures them; the VM's pages are rewritten before each pass, untimed
+const SHARING_MIB = Number(process.env.MEMVISOR_SHARING_MIB ?? 256);
+const sharing = process.env.SHARING !== '0';
+const big = sharing ? buildCorpus({ mib: SHARING_MIB }) : null;
+const floor = big ? await nativeProgram('sharing-floor', [tempFile('sharing-pages', big.pages), '1']) : null;
+if (big) {
+  for (const order of ['random', 'sequential'] as const) {
+    const host = await Host.create({ machineMemoryMiB: 2 * SHARING_MIB, flavor: 'release', sharing: { order }, balloonMaxPercent: 100 });
+    const vm = host.addVM({ name: order, memoryMiB: SHARING_MIB });
+    const down = Array.from({ length: big.count }, (_, i) => big.count - 1 - i);
+    vm.writePhys(0, big.pages);
+    contenders[`memvisor first sharing pass, ${order}`] = () => {
+      vm.balloonInflate(down);
+      vm.balloonDeflate(down);
+      vm.writePhys(0, big.pages);
+      const t = process.hrtime.bigint();
+      host.shareScan();
+      return Number(process.hrtime.bigint() - t);
+    };
+    if (floor) contenders[`C floor sharing pass, ${order}`] = async () => roundNs(await floor.round(order === 'random' ? 'r' : 's'));
+  }
+}
 if (liblz4) {
   contenders['liblz4 LZ4_compress_default'] = async () => roundNs(await liblz4.round('c'));
   contenders['liblz4 LZ4_decompress_safe'] = async () => roundNs(await liblz4.round('d'));
@@ -87,6 +113,8 @@ const targets = [
   { label: 'LZ4 decompression from JavaScript', of: 'memvisor lz4DecompressPagesInto', over: 'liblz4 LZ4_decompress_safe', min: 0.7 },
   { label: 'hashing from JavaScript, XXH3', of: 'memvisor xxh3Pages', over: 'xxhash-wasm h64Raw per page', min: 2 },
   { label: 'hashing from JavaScript, XXH64', of: 'memvisor xxh64Pages', over: 'xxhash-wasm h64Raw per page', min: 2 },
+  { label: 'first sharing pass, random order (engine memory)', of: 'memvisor first sharing pass, random', over: 'C floor sharing pass, random', min: 0.8 },
+  { label: 'first sharing pass, sequential order (engine memory)', of: 'memvisor first sharing pass, sequential', over: 'C floor sharing pass, sequential', min: 0.8 },
 ];
 
 const times: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
@@ -102,11 +130,13 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 liblz4?.close();
+floor?.close();
 removeNativeFiles();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
-const rows = Object.entries(times).map(([name, ts]) => ({ name, gbps: bytes / median(ts), bestGbps: bytes / Math.min(...ts) }));
+const bytesOf = (name: string) => (name.includes('sharing pass') ? big!.count * 4096 : bytes);
+const rows = Object.entries(times).map(([name, ts]) => ({ name, gbps: bytesOf(name) / median(ts), bestGbps: bytesOf(name) / Math.min(...ts) }));
 const results = targets
   .filter((t) => times[t.of] && times[t.over])
   .map((t) => {
@@ -121,7 +151,7 @@ const results = targets
   });
 
 const lines = [
-  `Paired rounds: ${ROUNDS} over ${bytes / (1 << 20)} MiB of corpus pages (data starts in JavaScript for memvisor, in C for liblz4).`,
+  `Paired rounds: ${ROUNDS} over ${bytes / (1 << 20)} MiB of corpus pages (data starts in JavaScript for memvisor's codec rows, in C for liblz4)${big ? `; sharing passes over ${SHARING_MIB} MiB (pages in a VM, engine memory; in C for the floor)` : ''}.`,
   '',
   '| contender | median GB/s | best GB/s |',
   '|---|---|---|',
