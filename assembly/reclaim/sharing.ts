@@ -507,7 +507,10 @@ export function sharePage(vm: u32, g: u32): bool {
  * pass from ~87 to ~73 ms; 8 to 64 did about as well; asking for more lines of each page, or
  * for the frame a match would be compared with, made it slower. In page order the hardware
  * prefetcher already streams the frames, and asking for their first lines only got in its way
- * (+20%), so a sequential pass does not.
+ * (+20%), so a sequential pass does not. The table slots are asked for after all the batch's
+ * hashes, not between them: perf showed the scan waiting at each such load (the hash after it
+ * filled the reorder buffer), and asking for them together took the first pass from 3.44 to
+ * 3.91 GB/s in random order and from 5.85 to 6.59 GB/s in page order (paired, in one process).
  */
 function scanBatch(n: u32): void {
   const pmap = regionOffset(Region.Pmap);
@@ -542,7 +545,13 @@ function scanBatch(n: u32): void {
     const h = hashOf(a, zero);
     store<u64>(BATCH_HASH + (<usize>i << 3), h);
     store<u8>(BATCH_ZERO + <usize>i, <u8>zero);
-    sink += tkey(home(keyOf(h, vmSalt(load<u32>(BATCH_VM + (<usize>i << 2))))));
+  }
+  // the table slots of the whole batch, asked for back to back once every page is hashed, so
+  // that their misses overlap: asked for between the hashes, each miss held up the hash after
+  // it, whose work filled the reorder buffer behind the waiting load
+  for (let i: u32 = 0; i < n; i++) {
+    if (load<u32>(BATCH_MPN + (<usize>i << 2)) == NONE) continue;
+    sink += tkey(home(keyOf(load<u64>(BATCH_HASH + (<usize>i << 3)), vmSalt(load<u32>(BATCH_VM + (<usize>i << 2))))));
   }
   touchSink ^= sink; // keeps the touching loads: their values are not otherwise used
   for (let i: u32 = 0; i < n; i++) {
