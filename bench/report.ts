@@ -87,7 +87,7 @@ const targetTable = checks.length
 let pairedTable = '';
 try {
   const p = JSON.parse(readFileSync(`${dir}/paired.json`, 'utf8')) as { table: string };
-  pairedTable = `\nThe batch codec targets, paired (bench/paired.ts: every contender once per round, in turn; the median of the rounds' ratios):\n\n${p.table}\n`;
+  pairedTable = `\nThe targets of issue 7, paired (bench/paired.ts: every contender once per round, in turn; the median of the rounds' ratios):\n\n${p.table}\n`;
 } catch {
   pairedTable = '';
 }
