@@ -76,7 +76,6 @@ const PAGE = 4096;
  */
 const PAGES_CHUNK = 64;
 
-
 export class Codec {
   private readonly x: Bound<typeof EXPORTS>;
   private readonly call: Record_<'lz4Error'>;

@@ -38,14 +38,13 @@ import { ConfigError, EngineAbortError, EnginePoisonedError, OutOfLinearMemoryEr
 /** Flavours of the module: debug has assertions compiled in, release is optimized. */
 export type EngineFlavor = 'release' | 'debug';
 
-/** One region of the memory map. Offsets and sizes are bytes in linear memory. */
 /**
  * Bytes to add to a staging layout for each array placed with `skewed`.
  *
  * Why copies are placed: V8 copies typed arrays with memmove, and glibc 2.36 moves 4 KiB up to
- * the L2 size with `rep movsb`. On AMD Zen 3 (the dev box) that runs 10 to 15 times slower,
- * about 2 GB/s instead of 30, when the destination lies 0 to about 32 bytes past the source
- * within a 4 KiB page (`bench/copy.bench.ts` shows it). Linear memory starts on a page, and a
+ * the L2 size with `rep movsb`. On AMD Zen 3 (the dev box) that runs about 20 times slower
+ * (1.84 GB/s against 40.95 for 256 KiB in `bench/copy.bench.ts`) when the destination lies 0
+ * to about 32 bytes past the source within a 4 KiB page. Linear memory starts on a page, and a
  * large JavaScript array a few bytes past one, so page-sized copies between the two at equal
  * offsets fall right into that band. Engine-side copies of JavaScript arrays therefore sit half
  * a page away from the array's own place in a page.
@@ -66,6 +65,7 @@ export function skewed(addr: number, byteOffset: number): number {
   return addr + ((want - addr) & 0xfff);
 }
 
+/** One region of the memory map. Offsets and sizes are bytes in linear memory. */
 export interface RegionInfo {
   readonly offset: number;
   readonly size: number;
