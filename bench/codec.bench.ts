@@ -23,7 +23,7 @@ import {
 } from '../src/index.js';
 import { Engine } from '../src/engine/engine.js';
 import { corpus, recordUnits, target, task } from './lib.js';
-import { nativeProgram, removeNativeFiles, roundNs, tempFile, virtualClock } from './native.js';
+import { liblz4Program, removeNativeFiles, roundNs, virtualClock } from './native.js';
 
 recordUnits(import.meta.url);
 
@@ -60,12 +60,7 @@ const onePage = new Uint8Array(4096);
 const oneBlock = new Uint8Array(lz4Bound(4096));
 
 // ---- liblz4 in C: the same pages, the same blocks ---------------------------------------------
-const blockFile = new Uint8Array(4 + 4 * n + packedBytes);
-const blockView = new DataView(blockFile.buffer);
-blockView.setUint32(0, n, true);
-for (let i = 0; i < n; i++) blockView.setUint32(4 + 4 * i, offsets[i + 1] - offsets[i], true);
-blockFile.set(packed.subarray(0, packedBytes), 4 + 4 * n);
-const liblz4 = await nativeProgram('lz4', [tempFile('pages', c.pages), tempFile('blocks', blockFile)]);
+const liblz4 = await liblz4Program(c.pages, packed, offsets);
 if (liblz4) {
   const [, liblz4Bytes] = await liblz4.round('c');
   console.log(`[codec.bench] liblz4 compresses the corpus to ${liblz4Bytes} bytes, memvisor to ${packedBytes}`);

@@ -11,6 +11,7 @@ import { afterAll } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { buildCorpus, type Corpus } from '../src/workload/corpus.js';
+import { Host } from '../src/index.js';
 
 /**
  * MEMVISOR_BENCH_CLOCK=cpu times every row on this process's CPU time (user + system, all its
@@ -87,4 +88,24 @@ export function pausableClock() {
       }
     },
   };
+}
+
+/**
+ * A host whose one VM holds `pages` (a corpus), for first (merging) sharing passes in `order`,
+ * and `fresh()`, which brings the VM back to fresh private pages: ballooned from the last page
+ * down, so that the free list hands frames back in ascending order and every pass sees the
+ * pages in frames laid out as on a new host, then written again.
+ */
+export async function freshPagesHost(pages: Corpus, order: 'random' | 'sequential') {
+  const mib = (pages.count * 4096) / (1 << 20);
+  const host = await Host.create({ machineMemoryMiB: 2 * mib, flavor: 'release', sharing: { order }, balloonMaxPercent: 100 });
+  const vm = host.addVM({ name: order, memoryMiB: mib });
+  const down = Array.from({ length: pages.count }, (_, i) => pages.count - 1 - i);
+  const fresh = () => {
+    vm.balloonInflate(down);
+    vm.balloonDeflate(down);
+    vm.writePhys(0, pages.pages);
+  };
+  vm.writePhys(0, pages.pages);
+  return { host, fresh };
 }

@@ -116,3 +116,19 @@ export function virtualClock() {
     },
   };
 }
+
+/**
+ * Starts the liblz4 program (bench/native/lz4.c) on `pages` and their blocks, packed back to
+ * back in `packed` with block i at [offsets[i], offsets[i+1]): writes its two input files (the
+ * block file as lz4.c reads it: u32 LE n, n u32 LE sizes, the blocks). Null where it cannot be built.
+ */
+export async function liblz4Program(pages: Uint8Array, packed: Uint8Array, offsets: Uint32Array): Promise<NativeProgram | null> {
+  const n = offsets.length - 1;
+  const packedBytes = offsets[n];
+  const blockFile = new Uint8Array(4 + 4 * n + packedBytes);
+  const view = new DataView(blockFile.buffer);
+  view.setUint32(0, n, true);
+  for (let i = 0; i < n; i++) view.setUint32(4 + 4 * i, offsets[i + 1] - offsets[i], true);
+  blockFile.set(packed.subarray(0, packedBytes), 4 + 4 * n);
+  return nativeProgram('lz4', [tempFile('pages', pages), tempFile('blocks', blockFile)]);
+}

@@ -18,12 +18,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import xxhash from 'xxhash-wasm';
 import {
-  Host, lz4Bound, lz4CompressPagesInto, lz4DecompressPagesInto, xxh3Pages, xxh64Pages,
+  lz4Bound, lz4CompressPagesInto, lz4DecompressPagesInto, xxh3Pages, xxh64Pages,
 } from '../src/index.js';
 import { buildCorpus } from '../src/workload/corpus.js';
 import { Engine } from '../src/engine/engine.js';
-import { corpus, cpuClock } from './lib.js';
-import { nativeProgram, removeNativeFiles, roundNs, tempFile } from './native.js';
+import { corpus, cpuClock, freshPagesHost } from './lib.js';
+import { liblz4Program, nativeProgram, removeNativeFiles, roundNs, tempFile } from './native.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 21);
 const c = corpus();
@@ -45,12 +45,7 @@ engine.gateway.u8.set(blocks, inBlocks);
 new Uint32Array(engine.gateway.u8.buffer, inOffsets, n + 1).set(offsets);
 const inOut = inBlocks + packedBytes;
 
-const blockFile = new Uint8Array(4 + 4 * n + packedBytes);
-const dv = new DataView(blockFile.buffer);
-dv.setUint32(0, n, true);
-for (let i = 0; i < n; i++) dv.setUint32(4 + 4 * i, offsets[i + 1] - offsets[i], true);
-blockFile.set(blocks, 4 + 4 * n);
-const liblz4 = await nativeProgram('lz4', [tempFile('pages', c.pages), tempFile('blocks', blockFile)]);
+const liblz4 = await liblz4Program(c.pages, packed, offsets);
 const { h64Raw } = await xxhash();
 
 /** A contender: one round's nanoseconds. */
@@ -93,14 +88,9 @@ const big = sharing ? buildCorpus({ mib: SHARING_MIB }) : null;
 const floor = big ? await nativeProgram('sharing-floor', [tempFile('sharing-pages', big.pages), '1']) : null;
 if (big) {
   for (const order of ['random', 'sequential'] as const) {
-    const host = await Host.create({ machineMemoryMiB: 2 * SHARING_MIB, flavor: 'release', sharing: { order }, balloonMaxPercent: 100 });
-    const vm = host.addVM({ name: order, memoryMiB: SHARING_MIB });
-    const down = Array.from({ length: big.count }, (_, i) => big.count - 1 - i);
-    vm.writePhys(0, big.pages);
+    const { host, fresh } = await freshPagesHost(big, order);
     contenders[`memvisor first sharing pass, ${order}`] = () => {
-      vm.balloonInflate(down);
-      vm.balloonDeflate(down);
-      vm.writePhys(0, big.pages);
+      fresh();
       const t = nowNs();
       host.shareScan();
       return nowNs() - t;

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Host, lz4Codec } from '../src/node.js'; // file swap: the Node entry
 import { buildCorpus } from '../src/workload/corpus.js';
-import { corpus, pausableClock, recordUnits, target, task } from './lib.js';
+import { corpus, freshPagesHost, pausableClock, recordUnits, target, task } from './lib.js';
 import { engineOf } from '../src/engine/engine.js';
 import { nativeProgram, removeNativeFiles, roundNs, tempFile, virtualClock } from './native.js';
 
@@ -96,20 +96,9 @@ scanSeq.shareScan();
 const SHARING_MIB = Number(process.env.MEMVISOR_SHARING_MIB ?? 256);
 const big = buildCorpus({ mib: SHARING_MIB });
 const bigBytes = big.count * PAGE;
-/** A host whose one VM holds the big corpus, and how to bring it back to fresh private pages. */
+/** A host whose one VM holds the big corpus, and how to bring it back to fresh private pages (lib.ts). */
 async function mergeHost(order: 'random' | 'sequential') {
-  const host = await Host.create({ machineMemoryMiB: 2 * SHARING_MIB, flavor, sharing: { order }, balloonMaxPercent: 100 });
-  const vm = host.addVM({ name: order, memoryMiB: SHARING_MIB });
-  // ballooned from the last page down, so the free list hands frames back in ascending order:
-  // every pass sees the pages in frames laid out as on a fresh host
-  const down = Array.from({ length: big.count }, (_, i) => big.count - 1 - i);
-  const fresh = () => {
-    vm.balloonInflate(down);
-    vm.balloonDeflate(down);
-    vm.writePhys(0, big.pages);
-  };
-  vm.writePhys(0, big.pages);
-  return { host, fresh, merged: -1 };
+  return { ...(await freshPagesHost(big, order)), merged: -1 };
 }
 const mergeRandom = await mergeHost('random');
 const mergeSeq = await mergeHost('sequential');
