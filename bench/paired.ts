@@ -9,7 +9,12 @@
  * Data starts in JavaScript for the memvisor rows of the targets (the copies in and out are
  * timed), in the C program's memory for liblz4 (bench/native/lz4.c, built where liblz4-dev is
  * present); the rows marked "engine memory" do the same work on pages already in linear
- * memory, which shows what the copies cost (ENGINE=0 leaves them out).
+ * memory, which shows what the copies cost (ENGINE=0 leaves them out). The rows marked "part"
+ * time the pieces of a JavaScript row alone (its copies in and out, and a hash kernel over one
+ * chunk that stays in L2), and a last table puts them side by side with the peer: the ratio the
+ * pieces add up to, the ceiling with a kernel that took no time, and how fast the kernel would
+ * have to be for the goal. The GB/s of a copy of LZ4 blocks counts the blocks' bytes; every
+ * other row counts the pages'.
  *
  *   npx tsx bench/paired.ts                       prints the table, writes bench/results/paired.json
  *   ROUNDS=31 MEMVISOR_BENCH_MIB=16 npx tsx bench/paired.ts
@@ -21,7 +26,9 @@ import {
   lz4Bound, lz4CompressPagesInto, lz4DecompressPagesInto, xxh3Pages, xxh64Pages,
 } from '../src/index.js';
 import { buildCorpus } from '../src/workload/corpus.js';
+import { PAGES_CHUNK } from '../src/engine/codec.js';
 import { Engine } from '../src/engine/engine.js';
+import { skewed, SKEW_ROOM } from '../src/engine/gateway.js';
 import { corpus, cpuClock, freshPagesHost } from './lib.js';
 import { liblz4Program, nativeProgram, removeNativeFiles, roundNs, tempFile } from './native.js';
 
@@ -78,7 +85,44 @@ const inEngine: Record<string, Run> = {
   'memvisor xxh3Pages (engine memory)': timed(() => engine.codec.xxh3Pages(inPages, n, 0n, inHashes)),
   'memvisor xxh64Pages (engine memory)': timed(() => engine.codec.xxh64Pages(inPages, n, 0n, inHashes)),
 };
-if (process.env.ENGINE !== '0') Object.assign(contenders, inEngine);
+// The parts of the JavaScript rows, timed alone: their copies (as the codec makes them, chunk
+// by chunk, placed by `skewed`) and, for the hashes, the kernel over one chunk that stays in L2
+// (the engine-memory rows above read DRAM, which the copy in has already paid for). An engine of
+// its own, so that its staging is not the one the engine-memory rows keep their data in.
+const partsEngine = Engine.create({ flavor: 'release' });
+const pg = partsEngine.gateway;
+const stagingAt = pg.stage(2 * SKEW_ROOM + PAGES_CHUNK * (4096 + lz4Bound(4096) + 8));
+const blocksAt = stagingAt + SKEW_ROOM + PAGES_CHUNK * 4096;
+const hashesAt = blocksAt + SKEW_ROOM + PAGES_CHUNK * lz4Bound(4096);
+pg.u8.set(c.pages.subarray(0, PAGES_CHUNK * 4096), stagingAt);
+const blocksOut = new Uint8Array(packedBytes);
+/** Runs `f(first, k)` over the chunks of the n pages, as the page batch forms walk them. */
+function chunks(f: (first: number, k: number) => void): () => void {
+  return () => {
+    for (let first = 0; first < n; first += PAGES_CHUNK) f(first, Math.min(PAGES_CHUNK, n - first));
+  };
+}
+const partRuns: Record<string, Run> = {
+  'part: copy in, pages': timed(chunks((first, k) => {
+    pg.u8.set(c.pages.subarray(first * 4096, (first + k) * 4096), skewed(stagingAt, c.pages.byteOffset + first * 4096));
+  })),
+  'part: copy out, pages': timed(chunks((first, k) => {
+    const p = skewed(stagingAt, decoded.byteOffset + first * 4096);
+    decoded.set(pg.u8.subarray(p, p + k * 4096), first * 4096);
+  })),
+  'part: copy in, LZ4 blocks': timed(chunks((first, k) => {
+    const from = offsets[first], to = offsets[first + k];
+    pg.u8.set(blocks.subarray(from, to), skewed(blocksAt, blocks.byteOffset + from));
+  })),
+  'part: copy out, LZ4 blocks': timed(chunks((first, k) => {
+    const from = offsets[first], to = offsets[first + k];
+    const b = skewed(blocksAt, blocksOut.byteOffset + from);
+    blocksOut.set(pg.u8.subarray(b, b + to - from), from);
+  })),
+  'part: xxh3Pages kernel, chunk in L2': timed(chunks((_, k) => partsEngine.codec.xxh3Pages(stagingAt, k, 0n, hashesAt))),
+  'part: xxh64Pages kernel, chunk in L2': timed(chunks((_, k) => partsEngine.codec.xxh64Pages(stagingAt, k, 0n, hashesAt))),
+};
+if (process.env.ENGINE !== '0') Object.assign(contenders, inEngine, partRuns);
 // the first (merging) sharing pass over a VM of fresh private pages, and the C floor (hash,
 // table lookup, full compare on a hit) over the same pages in the same order, as
 // bench/reclaim.bench.ts measures them; the VM's pages are rewritten before each pass, untimed
@@ -131,7 +175,7 @@ removeNativeFiles();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
-const bytesOf = (name: string) => (name.includes('sharing pass') ? big!.count * 4096 : bytes);
+const bytesOf = (name: string) => (name.includes('sharing pass') ? big!.count * 4096 : name.includes('LZ4 blocks') ? packedBytes : bytes);
 const rows = Object.entries(times).map(([name, ts]) => ({ name, gbps: bytesOf(name) / median(ts), bestGbps: bytesOf(name) / Math.min(...ts) }));
 const results = targets
   .filter((t) => times[t.of] && times[t.over])
@@ -146,6 +190,26 @@ const results = targets
     };
   });
 
+/**
+ * Where the time of each JavaScript target goes: its copies and its kernel, each timed alone
+ * (median ms), and what they leave. `ceiling` is the ratio with a kernel that takes no time at
+ * all (the peer's time over the copies alone); `kernel needed` is the peer's time at the goal
+ * less the copies: the most the kernel may take for the target to be met.
+ */
+const breakdown = [
+  { label: 'LZ4 compression', target: 0, copies: ['part: copy in, pages', 'part: copy out, LZ4 blocks'], kernel: 'memvisor lz4CompressPacked (engine memory)' },
+  { label: 'LZ4 decompression', target: 1, copies: ['part: copy in, LZ4 blocks', 'part: copy out, pages'], kernel: 'memvisor lz4DecompressPacked (engine memory)' },
+  { label: 'XXH3', target: 2, copies: ['part: copy in, pages'], kernel: 'part: xxh3Pages kernel, chunk in L2' },
+  { label: 'XXH64', target: 3, copies: ['part: copy in, pages'], kernel: 'part: xxh64Pages kernel, chunk in L2' },
+].flatMap((p) => {
+  const t = targets[p.target];
+  if (![t.of, t.over, p.kernel, ...p.copies].every((k) => times[k])) return [];
+  const ms = (k: string) => median(times[k]) / 1e6;
+  const peer = ms(t.over), copies = p.copies.reduce((a, k) => a + ms(k), 0), kernel = ms(p.kernel);
+  const budget = peer / t.min - copies;
+  return [{ ...p, peer, whole: ms(t.of), copies, kernel, ceiling: peer / copies, sum: peer / (copies + kernel), budget, goal: t.min }];
+});
+
 const lines = [
   `Paired rounds (${cpuClock ? 'CPU time of each process' : 'wall clock'}): ${ROUNDS} over ${bytes / (1 << 20)} MiB of corpus pages (data starts in JavaScript for memvisor's codec rows, in C for liblz4)${big ? `; sharing passes over ${SHARING_MIB} MiB (pages in a VM, engine memory; in C for the floor)` : ''}.`,
   '',
@@ -157,7 +221,23 @@ const lines = [
   '|---|---|---|---|---|',
   ...results.map((t) => `| ${t.label}: ${t.of} / ${t.over} | ${t.median.toFixed(2)}x | ${t.p10.toFixed(2)}-${t.p90.toFixed(2)}x | >= ${t.min}x | ${t.met ? 'yes' : 'no'} |`),
 ];
+/** The kernel's budget at the goal, and how the kernel measured stands against it. */
+function needed(kernel: number, budget: number): string {
+  if (budget <= 0) return 'none: the copies alone take longer';
+  const within = kernel <= budget ? `within it, ${Math.round((1 - kernel / budget) * 100)}% to spare` : `${(kernel / budget).toFixed(2)}x faster than measured`;
+  return `<= ${budget.toFixed(2)} ms (${within})`;
+}
+if (breakdown.length) {
+  lines.push(
+    '',
+    'Where the time goes (median ms of the rounds; copies and kernels timed alone, as the codec runs them: 64-page chunks, placed by `skewed`):',
+    '',
+    '| target | peer | memvisor from JavaScript | its copies | its kernel | ratio of copies + kernel | ceiling (kernel free) | kernel needed for the goal |',
+    '|---|---|---|---|---|---|---|---|',
+    ...breakdown.map((p) => `| ${p.label} | ${p.peer.toFixed(2)} | ${p.whole.toFixed(2)} | ${p.copies.toFixed(2)} | ${p.kernel.toFixed(2)} | ${p.sum.toFixed(2)}x | ${p.ceiling.toFixed(2)}x | ${needed(p.kernel, p.budget)} |`),
+  );
+}
 if (!liblz4) lines.push('', 'liblz4 rows skipped: install gcc and liblz4-dev.');
 console.log(lines.join('\n'));
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/paired.json', JSON.stringify({ rounds: ROUNDS, mib: bytes / (1 << 20), rows, times, targets: results, table: lines.join('\n') }, null, 1));
+writeFileSync('bench/results/paired.json', JSON.stringify({ rounds: ROUNDS, mib: bytes / (1 << 20), rows, times, targets: results, breakdown, table: lines.join('\n') }, null, 1));

@@ -74,7 +74,7 @@ const PAGE = 4096;
  * (gateway.ts SKEW_ROOM). Paired runs of bench/paired.ts at 32, 64 and 256 pages per chunk
  * were within their noise of each other; 64 was never the slowest.
  */
-const PAGES_CHUNK = 64;
+export const PAGES_CHUNK = 64;
 
 export class Codec {
   private readonly x: Bound<typeof EXPORTS>;
