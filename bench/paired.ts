@@ -197,17 +197,17 @@ const results = targets
  * less the copies: the most the kernel may take for the target to be met.
  */
 const breakdown = [
-  { label: 'LZ4 compression', target: 0, copies: ['part: copy in, pages', 'part: copy out, LZ4 blocks'], kernel: 'memvisor lz4CompressPacked (engine memory)' },
-  { label: 'LZ4 decompression', target: 1, copies: ['part: copy in, LZ4 blocks', 'part: copy out, pages'], kernel: 'memvisor lz4DecompressPacked (engine memory)' },
-  { label: 'XXH3', target: 2, copies: ['part: copy in, pages'], kernel: 'part: xxh3Pages kernel, chunk in L2' },
-  { label: 'XXH64', target: 3, copies: ['part: copy in, pages'], kernel: 'part: xxh64Pages kernel, chunk in L2' },
+  { label: 'LZ4 compression', of: 'memvisor lz4CompressPagesInto', copies: ['part: copy in, pages', 'part: copy out, LZ4 blocks'], kernel: 'memvisor lz4CompressPacked (engine memory)' },
+  { label: 'LZ4 decompression', of: 'memvisor lz4DecompressPagesInto', copies: ['part: copy in, LZ4 blocks', 'part: copy out, pages'], kernel: 'memvisor lz4DecompressPacked (engine memory)' },
+  { label: 'XXH3', of: 'memvisor xxh3Pages', copies: ['part: copy in, pages'], kernel: 'part: xxh3Pages kernel, chunk in L2' },
+  { label: 'XXH64', of: 'memvisor xxh64Pages', copies: ['part: copy in, pages'], kernel: 'part: xxh64Pages kernel, chunk in L2' },
 ].flatMap((p) => {
-  const t = targets[p.target];
+  const t = targets.find((x) => x.of === p.of)!;
   if (![t.of, t.over, p.kernel, ...p.copies].every((k) => times[k])) return [];
   const ms = (k: string) => median(times[k]) / 1e6;
   const peer = ms(t.over), copies = p.copies.reduce((a, k) => a + ms(k), 0), kernel = ms(p.kernel);
   const budget = peer / t.min - copies;
-  return [{ ...p, peer, whole: ms(t.of), copies, kernel, ceiling: peer / copies, sum: peer / (copies + kernel), budget, goal: t.min }];
+  return [{ label: p.label, peer, whole: ms(t.of), copies, kernel, ceiling: peer / copies, sum: peer / (copies + kernel), budget, goal: t.min }];
 });
 
 const lines = [
@@ -230,7 +230,7 @@ function needed(kernel: number, budget: number): string {
 if (breakdown.length) {
   lines.push(
     '',
-    'Where the time goes (median ms of the rounds; copies and kernels timed alone, as the codec runs them: 64-page chunks, placed by `skewed`):',
+    `Where the time goes (median ms of the rounds, each piece timed alone: the copies as the codec makes them, ${PAGES_CHUNK}-page chunks placed by \`skewed\`; the LZ4 kernels over the pages in engine memory, the hash kernels over one chunk in L2):`,
     '',
     '| target | peer | memvisor from JavaScript | its copies | its kernel | ratio of copies + kernel | ceiling (kernel free) | kernel needed for the goal |',
     '|---|---|---|---|---|---|---|---|',
