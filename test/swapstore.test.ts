@@ -9,6 +9,7 @@ import {
 import { Engine, engineOf } from '../src/engine/engine.js';
 import { asGppn } from '../src/engine/addr.js';
 import { engineChecksum } from '../src/host/swapstore.js';
+import fc from 'fast-check';
 import { mulberry32 } from './prng.js';
 
 /** The swap slot of Swapped (vm, gppn), read from the pmap of the host's engine. */
@@ -123,6 +124,7 @@ for (const backing of ['memory', 'file'] as const) {
         expect(dst).toEqual(noise(5));
         const st = store.stats();
         expect(st.checksumErrors).toBe(2 * (1 + store.readRetries));
+        expect(store.heldBytes()).toBe(backing === 'memory' ? 256 * PAGE : 0); // five pages: one chunk, or a file
       } finally {
         store.close();
       }
@@ -384,5 +386,86 @@ describe('swap checksums', () => {
     engineChecksum(e)(inEngine, seeds, 5, 9, part);
     expect(got(part).slice(5, 9)).toEqual(want.slice(5, 9));
     expect(part.every((w, i) => (i >= 10 && i < 18) || w === 0)).toBe(true);
+  });
+});
+
+/** Byte equality of two pages (expect's deep equality walks 4096 elements one by one, too slowly for thousands of pages). */
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
+
+describe('memory swap store: pages wherever their slots are, memory that follows what it holds', () => {
+  it('seeded runs of alloc, write, read, corrupt and release against a map of what each slot was given', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 64, max: 1200 }), (seed, capacity) => {
+        const rnd = mulberry32(seed);
+        const store = new MemorySwapStore('oracle', capacity);
+        const held = new Map<number, { gppn: number; salt: number }>(); // the oracle: slot -> page written
+        let most = 0;
+        const dst = new Uint8Array(PAGE);
+        try {
+          for (let step = 0; step < 120; step++) {
+            const r = rnd();
+            if (r < 0.45 && store.free > 0) {
+              // a batch goes out, as page-out writes it
+              const n = 1 + Math.floor(rnd() * Math.min(store.free, 64));
+              const slots = store.alloc(n);
+              const gppns = slots.map(() => Math.floor(rnd() * 1e6));
+              const salt = step;
+              const { ok } = store.writePages(slots, gppns, gppns.map((g) => noise(g, salt)));
+              expect(ok.every(Boolean)).toBe(true);
+              slots.forEach((s, k) => held.set(s, { gppn: gppns[k], salt }));
+            } else if (r < 0.85 && held.size > 0) {
+              // some come back in, in any order, and their slots are released
+              const slots = [...held.keys()].filter(() => rnd() < 0.4);
+              for (const s of slots) {
+                const { gppn, salt } = held.get(s)!;
+                store.readPage(s, gppn, dst);
+                expect(same(dst, noise(gppn, salt))).toBe(true);
+                store.release(s);
+                held.delete(s);
+              }
+            } else if (held.size > 0) {
+              // a stored bit flips: that page alone fails its checksum
+              const s = [...held.keys()][Math.floor(rnd() * held.size)];
+              const { gppn } = held.get(s)!;
+              store.corrupt(s, Math.floor(rnd() * PAGE * 8));
+              expect(() => store.readPage(s, gppn, dst)).toThrow(SwapChecksumError);
+              store.release(s);
+              held.delete(s);
+            }
+            most = Math.max(most, held.size);
+            expect(store.stats().used).toBe(held.size);
+            // the chunks follow the most pages held at once, however far apart their slots lie
+            expect(store.heldBytes()).toBeLessThanOrEqual(Math.ceil(most / 256) * 256 * PAGE);
+          }
+          for (const [s, { gppn, salt }] of held) {
+            store.readPage(s, gppn, dst);
+            expect(same(dst, noise(gppn, salt))).toBe(true);
+          }
+        } finally {
+          store.close();
+        }
+      }),
+      { numRuns: 25, seed: 7 },
+    );
+  });
+
+  it('pages that go out and come back batch after batch hold one chunk, while their slots walk the whole store', () => {
+    const store = new MemorySwapStore('walk', 64 * 256);
+    const dst = new Uint8Array(PAGE);
+    let highest = 0;
+    for (let round = 0; round < 64; round++) {
+      const slots = store.alloc(256);
+      const gppns = slots.map((s) => s + round);
+      store.writePages(slots, gppns, gppns.map((g) => noise(g)));
+      slots.forEach((s, k) => {
+        store.readPage(s, gppns[k], dst);
+        expect(same(dst, noise(gppns[k]))).toBe(true);
+        store.release(s);
+      });
+      highest = Math.max(highest, ...slots);
+    }
+    expect(highest).toBe(64 * 256 - 1); // fresh slots first: the batches took every slot once
+    expect(store.heldBytes()).toBe(256 * PAGE); // one 1 MiB chunk, not 64
+    store.close();
   });
 });
