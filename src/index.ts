@@ -23,7 +23,7 @@ export {
 export {
   Mmu, FaultKind, TranslationFaultError, DEFAULT_COSTS, DEFAULT_TLB, DEFAULT_PWC, DEFAULT_NTLB,
   type MmuOptions, type VmOptions, type MmuVm, type MmuMode, type PageSize, type AccessKind, type CacheGeometry,
-  type CostModel, type Fault, type Translation, type MmuStats, type TranslationBatch,
+  type CostModel, type Fault, type HostNeed, type Translation, type MmuStats, type TranslationBatch,
   type PagingOptions, type AttachOptions, type CoreOptions, type PagingStats,
 } from './translate/mmu.js';
 export {

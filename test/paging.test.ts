@@ -89,6 +89,39 @@ describe('walk references', () => {
     expect(s.walkRefs).toBe(s.walks * 14);
   });
 
+  it('2 MiB host pages: an allocator already aligned draws no pads, so a group costs its own 2 MiB only', () => {
+    // 64 MiB = 32 blocks; the first group pads to the first aligned block (the pads then serve as
+    // EPT and guest tables), after which every group is one block: 28 guest large pages, each its
+    // own group, map large (drawing a block of pads before each aligned group held 15)
+    const m = Mmu.create({ mode: 'ept', hostPageSize: '2m', pageSize: '2m', guestMemoryMiB: 1024, machineMemoryMiB: 64 });
+    for (let i = 0; i < 28; i++) expect(m.translate(0x1000n + BigInt(i) * 0x200000n).fault, `group ${i}`).toBeNull();
+    expect(m.pagingStats().largePageSplinters).toBe(0);
+  });
+
+  it('a standalone Mmu out of machine memory returns a host fault that says what it needs', () => {
+    const m = Mmu.create({ mode: 'ept', hostPageSize: '2m', pageSize: '2m', guestMemoryMiB: 1024, machineMemoryMiB: 64 });
+    let va = 0x1000n;
+    while (m.translate(va).fault === null) va += 0x200000n;
+    const f = m.translate(va).fault!;
+    expect(f.kind).toBe(FaultKind.Host);
+    expect(f.need).toBe('noFrame');
+    expect(() => m.translateOrThrow(va)).toThrow(/translation fault: Host code 0xffffffff at 0x[0-9a-f]+: no free machine frame .*machineMemoryMiB/);
+    // a fault of the guest's own (a non-canonical address here) names no host need
+    const g = Mmu.create({ mode: 'ept', guestMemoryMiB: 64, machineMemoryMiB: 64 }).translate(1n << 47n).fault!;
+    expect(g.need).toBeUndefined();
+  });
+
+  it('a large host page that machine memory cannot hold whole is backed alone (a splinter), not faulted', () => {
+    const m = Mmu.create({ mode: 'ept', hostPageSize: '1g', pageSize: '2m', guestMemoryMiB: 1024, machineMemoryMiB: 1100 });
+    const t = m.translate(0x200000n, 'write');
+    expect(t.fault).toBeNull();
+    expect(m.pagingStats().largePageSplinters).toBeGreaterThan(0);
+    // with the default machine memory the same guest maps both its groups with 1 GiB leaves
+    const big = Mmu.create({ mode: 'ept', hostPageSize: '1g', pageSize: '2m', pwc: false, ntlb: false });
+    expect(big.translate(0x200000n, 'write').fault).toBeNull();
+    expect(big.pagingStats().largePageSplinters).toBe(0);
+  });
+
   it('native and 2D walks match the textbook numbers 4, 5, 24, 35', () => {
     const refs = (o: MmuOptions) => {
       const m = Mmu.create({ ...o, pwc: false, ntlb: false, guestMemoryMiB: 256, machineMemoryMiB: 64 });

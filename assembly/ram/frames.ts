@@ -120,6 +120,9 @@ export function frameAlloc(kind: u32): MPN { return allocFrame(kind, true); }
  */
 export function frameAllocOverwrite(kind: u32): MPN { return allocFrame(kind, false); }
 
+/** The MPN the next frameAlloc will return (the free list's head, else the watermark); NO_FRAME when none is left. */
+export function frameNext(): MPN { return freeHead != NO_FRAME ? freeHead : watermark < total ? watermark : NO_FRAME; }
+
 /** A frame of `kind` with one reference, zero-filled when `zero`; NO_FRAME when none is left. */
 // @ts-ignore: decorator
 @inline function allocFrame(kind: u32, zero: bool): MPN {

@@ -26,7 +26,7 @@
  * with the caches flushed (coherence.ts pagingVmRelease).
  */
 
-import { frameAlloc, framePut, frameSetLink, frameLink, frameKind, NO_FRAME, FrameKind } from "../ram/frames";
+import { frameAlloc, frameNext, framesFree, framePut, frameSetLink, frameLink, frameKind, NO_FRAME, FrameKind } from "../ram/frames";
 import { Region, regionOffset } from "../ram/memmap";
 import { pmapState, pmapFrame, pmapWritable, vmPages, vmGet, VmF, PState, FAULT_MIN, VM_LARGE_OK } from "../reclaim/pmap";
 import { pmapFault } from "../reclaim/fault";
@@ -84,15 +84,19 @@ export function ptPoolDrain(): u32 {
   return n;
 }
 
-/** Draws pad frames into the pool until the allocator's next frame is a multiple of `n` (at most n tries). */
+/**
+ * Draws pad frames into the pool until the allocator's next frame is a multiple of `n`: none when
+ * it already is (drawing first would pad a whole group's worth), at most n - 1 otherwise (from a
+ * free list of recycled frames the next may never come out aligned).
+ */
 function alignAllocator(n: u32): void {
-  for (let i: u32 = 0; i < n; i++) {
+  for (let i: u32 = 1; i < n; i++) {
+    const next = frameNext();
+    if (next == NO_FRAME || (next & (n - 1)) == 0) return;
     const m = frameAlloc(<u32>FrameKind.PageTable);
-    if (m == NO_FRAME) return;
     frameSetLink(m, poolHead);
     poolHead = m;
     poolCount++;
-    if (((m + 1) & (n - 1)) == 0) return;
   }
 }
 
@@ -117,7 +121,18 @@ export function hostBack(vm: u32, gppn: GPPN, write: bool): MPN {
   const n: u32 = 1 << (9 * hs);
   const base = gppn & ~(n - 1);
   if (<u64>base + n > <u64>vmPages(vm)) return pmapFault(vm, gppn, write);
-  if (pmapState(vm, base) == <u32>PState.Unbacked) alignAllocator(n);
+  if (pmapState(vm, base) == <u32>PState.Unbacked) {
+    // a group that cannot be backed whole with its pads would only take the frames this fault
+    // needs: back the page alone, as a hypervisor falls back to small pages when no large one is free
+    const next = frameNext();
+    const pads = next == NO_FRAME ? 0 : (n - (next & (n - 1))) & (n - 1);
+    if (<u64>framesFree() < <u64>pads + n) {
+      const m = pmapFault(vm, gppn, write);
+      if (m < FAULT_MIN) pset(vm, P_SPLITS, pget(vm, P_SPLITS) + 1);
+      return m;
+    }
+    alignAllocator(n);
+  }
   let first: u32 = 0;
   let contiguous = true;
   for (let i: u32 = 0; i < n; i++) {

@@ -31,8 +31,7 @@ options:
   --levels 4|5                guest paging levels; 5 = LA57 (default 4)
   --host-levels 4|5           EPT walk length (default 4)
   --page-size 4k|2m|1g        pages the guest OS maps (default 4k)
-  --host-page-size 4k|2m|1g   host backing and EPT leaf size (default 4k); 1g only with
-                              --page-size 4k (see below)
+  --host-page-size 4k|2m|1g   host backing and EPT leaf size (default 4k)
   --tlb SPEC                  TLB geometry as entries x ways, any subset of
                               L1d=64x4,L1i=128x8,L2=1536x12 (the defaults, Skylake-like);
                               0 entries turns a TLB off
@@ -62,12 +61,12 @@ replay through a VM on an overcommitted host:
   --seed S                    the host's seed (victim choice; default 1)
 
 The simulated VM has 4096 MiB of guest memory (8192 with --page-size 1g) on 512 MiB of machine
-memory (2048 with --host-page-size 1g), unless --host-mib says otherwise. Over a host, every
+memory (3584 with --host-page-size 1g), unless --host-mib says otherwise. Over a host, every
 stop of a translation for the host (a page to swap in, a frame to free) is resolved and the
 access retried: "host faults" counts them, and the host's side (swap-ins SWR, swap-outs SWW,
-compressions, copy-on-write breaks, merges) is printed below the MMU's counters. Large guest pages sit at the top of guest memory and
-page tables at its bottom, so with 1g host pages they would need more 1 GiB host pages than the
-machine memory holds: --host-page-size 1g is refused with --page-size 2m or 1g.
+compressions, copy-on-write breaks, merges) is printed below the MMU's counters. A large
+host page is backed whole on first touch; when machine memory cannot hold the whole group, the
+page is backed alone and counted as a splinter (largePageSplinters).
 
 Exit codes: 0 done, 1 bad input (a malformed line, with its number; damaged gzip or binary
 data, with its byte offset), 2 bad options.
@@ -188,9 +187,6 @@ export function parseTraceArgs(argv: string[]): TraceArgs {
   if (h.machineMiB !== undefined) {
     if (a.opts.mode === 'native') throw new UsageError('--mmu', 'native', 'ept or shadow with --host-mib: a VM of a host is virtualized');
     a.host = { machineMiB: h.machineMiB, zipPercent: h.zipPercent ?? 10, swap: h.swap ?? 'memory', sharePages: h.sharePages ?? 0, victim: h.victim ?? 'random', seed: h.seed ?? 1 };
-  }
-  if (a.opts.hostPageSize === '1g' && (a.opts.pageSize ?? '4k') !== '4k') {
-    throw new UsageError('--host-page-size', '1g', `2m or 4k with --page-size ${a.opts.pageSize}: the guest's large pages (top of its 4096 MiB) and page tables (bottom) would need more 1 GiB host pages than the 2048 MiB of machine memory hold; use --page-size 4k with 1g host pages`);
   }
   if (a.writeBinary !== undefined && a.file !== '-') checkNotSameFile(a.file, a.writeBinary);
   return a;

@@ -215,10 +215,14 @@ export class Translate {
     const v = this.x.guestRead64(ctx, gpa);
     return v === 0n && this.g.view.getUint32(this.at(ctx) + this.ctx.faultKind, true) !== 0 ? null : v;
   }
+  /** What a fault of `kind` and `code` asks of the host (a frame for a table is 'noFrame'); null for a guest or EPT fault. */
+  hostNeed(kind: FaultKind, code: number): HostNeed | null {
+    return kind === FaultKind.NoFrame ? 'noFrame' : kind === FaultKind.Host ? this.needOf(code) : null;
+  }
   /** The fault driver's stop for the guest-kernel access that just failed on core `ctx`, or null when the host cannot resolve it. */
   kernelStop(ctx: number): HostStop | null {
     const f = this.lastFault(ctx);
-    const need = f.kind === FaultKind.NoFrame ? 'noFrame' : f.kind === FaultKind.Host ? this.needOf(f.code) : null;
+    const need = this.hostNeed(f.kind, f.code);
     return need === null ? null : this.stopAt(f.address, need, false);
   }
   /**

@@ -17,14 +17,15 @@
  * assembly/translate/coherence.ts drops whenever reclamation changes the frame behind a page.
  */
 
-import { Engine, offerModule, registerEngine, utilityEngine, type EngineFlavor } from '../engine/engine.js';
+import { Engine, MAX_MACHINE_MIB, offerModule, registerEngine, utilityEngine, type EngineFlavor } from '../engine/engine.js';
 import { asGpa, asGppn, asGva, type Gva, type Hpa, type Mpn } from '../engine/addr.js';
 import { FAULT_BIT, FaultKind, type BatchRetry, type TraceHost, type TranslationBatch } from '../engine/translate.js';
 import { drive, type HostStop, type Resumable } from '../engine/driver.js';
+import type { HostNeed } from '../engine/fault.js';
 import { ConfigError, MemvisorError, VmPoweredOffError, checkInt, checkKeys } from '../errors.js';
 import type { VM } from '../host/vm.js';
 
-export { FaultKind, type TranslationBatch };
+export { FaultKind, type TranslationBatch, type HostNeed };
 
 export type MmuMode = 'native' | 'ept' | 'shadow';
 export type PageSize = '4k' | '2m' | '1g';
@@ -139,7 +140,7 @@ export interface CoreOptions {
 export interface MmuOptions extends VmOptions, CoreOptions {
   /** VMs this Mmu can hold (sizes the engine). Default 2. */
   maxVms?: number;
-  /** Machine RAM in MiB of the Mmu's engine. Default 512 (2048 with 1 GiB host pages). */
+  /** Machine RAM in MiB of the Mmu's engine. Default 512 (3584, the most, with 1 GiB host pages). */
   machineMemoryMiB?: number;
   /** Module flavour (default: debug when MEMVISOR_DEBUG=1, else release). */
   flavor?: EngineFlavor;
@@ -153,7 +154,18 @@ export interface Fault {
   code: number;
   /** Faulting gVA (#PF) or gPA (EPT). */
   address: bigint;
+  /**
+   * Host and NoFrame faults: what the host must do before the access can complete. Over a Host
+   * the fault driver does it and retries; a standalone Mmu has no host, so the fault is returned.
+   */
+  need?: HostNeed;
 }
+
+const NEEDS: Record<HostNeed, string> = {
+  noFrame: 'no free machine frame (a standalone Mmu does not reclaim: give it more machineMemoryMiB)',
+  swapIn: 'the page is in the swap store',
+  limit: 'the VM holds its limit of resident pages',
+};
 
 export interface Translation {
   /** Host-physical address (native mode: the physical address), or null on a fault. */
@@ -197,7 +209,8 @@ export interface PagingStats {
 /** A translation fault reported by Mmu.translateOrThrow. */
 export class TranslationFaultError extends MemvisorError {
   constructor(readonly fault: Fault) {
-    super(`translation fault: ${FaultKind[fault.kind]} code 0x${fault.code.toString(16)} at 0x${fault.address.toString(16)}`);
+    const need = fault.need ? `: ${NEEDS[fault.need]}` : '';
+    super(`translation fault: ${FaultKind[fault.kind]} code 0x${fault.code.toString(16)} at 0x${fault.address.toString(16)}${need}`);
   }
 }
 
@@ -358,7 +371,7 @@ export class Mmu {
     // the engine's MMU cache holds this core's TLBs and walk caches, whatever geometry was asked for
     const cacheBytes = cacheEntries(opts) * utilityEngine().translate.cacheEntryBytes;
     const engine = Engine.create({
-      machineMemoryMiB: opts.machineMemoryMiB ?? (hostPageSize === '1g' ? 2048 : 512),
+      machineMemoryMiB: opts.machineMemoryMiB ?? (hostPageSize === '1g' ? MAX_MACHINE_MIB : 512),
       guestMemoryMiB: guestMiB * maxVms,
       maxVMs: maxVms,
       mmuCacheBytes: Math.max(4 << 20, cacheBytes),
@@ -626,11 +639,15 @@ export class Mmu {
    * record of a batch, pass `faultAddresses` to translateBatch or read batch().faultAddress64).
    */
   decodeFault(word: bigint): Fault {
-    return {
+    const t = this.engine.translate;
+    const f: Fault = {
       kind: Number((word >> 48n) & 0x7fn) as FaultKind,
       code: Number(word & 0xffffffffn),
-      address: this.engine.translate.lastFault(this.ctx).address,
+      address: t.lastFault(this.ctx).address,
     };
+    const need = t.hostNeed(f.kind, f.code);
+    if (need) f.need = need;
+    return f;
   }
 
   /** The counters of this core. */
