@@ -46,7 +46,7 @@ import { sharingSetMaxSharing } from "./reclaim/sharing";
 import { zipDebugUnlink } from "./reclaim/zipcache";
 import { ADDR_MASK, EPT_W, PTE_RW, levelIndex, eptLeaf } from "./translate/entries";
 import { pget, pset, P_EPTROOT, P_HLEVELS, P_MODE, P_EPTTABLES, P_SHADOWTABLES, MODE_SHADOW, NONE } from "./translate/cores";
-import { ramAt, eptFindLeaf, foundLevel } from "./translate/ept";
+import { ramAt, eptFindLeaf, leafAt, leafLevel } from "./translate/ept";
 import { shadowLeafOf, RMAP_MANY_LEAVES } from "./translate/shadow";
 
 const REFUSED: u32 = 0xFFFFFFFF;
@@ -109,8 +109,8 @@ function eptEntryAt(vm: u32, gpa: u64, level: u32): usize {
 /** Address of the 4 KiB EPT leaf of (vm, gppn), or 0. */
 function eptLeaf4k(vm: u32, gppn: u32): usize {
   if (vm >= vmTotal() || pget(vm, P_EPTROOT) == NONE) return 0;
-  const a = eptFindLeaf(vm, gpaOf(gppn));
-  return a != 0 && foundLevel == 1 ? a : 0;
+  const f = eptFindLeaf(vm, gpaOf(gppn));
+  return leafLevel(f) == 1 ? leafAt(f) : 0;
 }
 /** Address of the one shadow leaf mapping (vm, gppn), or 0. */
 function shadowLeaf(vm: u32, gppn: u32): usize {

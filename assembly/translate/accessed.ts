@@ -27,7 +27,7 @@
 
 import { pmapAddr, pmapSample, vmPages, ACCESSED, DIRTY } from "../reclaim/pmap";
 import { ADDR_MASK, EPT_A, EPT_D, PTE_A, PTE_D, clsMask } from "./entries";
-import { eptFindLeaf, foundLevel } from "./ept";
+import { eptFindLeaf, leafAt, leafLevel } from "./ept";
 import { shadowLeafOf, shadowLeafLevel, RMAP_MANY_LEAVES } from "./shadow";
 import { pget, P_MODE, P_FLAGS, PF_AD, MODE_EPT, MODE_SHADOW, mmuCount, ctxAddr, cdesc, flushFramesAll, C_NTLB, invept } from "./cores";
 import { cacheDropTag } from "./tlb";
@@ -79,8 +79,8 @@ function take(vm: u32, a: usize, g: GPPN, cls: u32, aBit: u64, dBit: u64, ept: b
 
 /** Harvests the EPT leaf of (vm, g); returns the GPPN after the leaf's group. */
 function harvestEpt(vm: u32, g: GPPN): GPPN {
-  const a = eptFindLeaf(vm, gpaOf(g));
-  return a == 0 ? g + 1 : take(vm, a, g, foundLevel - 1, EPT_A, EPT_D, true);
+  const f = eptFindLeaf(vm, gpaOf(g));
+  return f == 0 ? g + 1 : take(vm, leafAt(f), g, leafLevel(f) - 1, EPT_A, EPT_D, true);
 }
 
 /** Harvests the shadow leaf of (vm, g); returns the GPPN after the leaf's group. */

@@ -29,7 +29,7 @@ import {
   pget, pset, pvm, P_FLAGS, P_MODE, P_COHDROPS, P_VPID, PF_LIVE, MODE_EPT, MODE_SHADOW, NONE, ctxAddr, cget, cset,
   cdesc, mmuCount, flushTlbs, flushFramesAll, gpTrack, pmapBase, F, C_NTLB, C_NPWC,
 } from "./cores";
-import { eptFindLeaf, eptLargeBacked, foundLevel, eptRelease } from "./ept";
+import { eptFindLeaf, eptLargeBacked, leafAt, leafLevel, eptRelease } from "./ept";
 import { ADDR_MASK, clsMask } from "./entries";
 import { cacheDropTag, cacheFlushAsid } from "./tlb";
 import { shadowDropGppn, shadowRelease } from "./shadow";
@@ -46,10 +46,11 @@ function dropTranslations(vm: u32, gppn: GPPN): void {
   if ((pget(vm, P_FLAGS) & PF_LIVE) == 0) return; // no paging state: nothing can be cached
   const mode = pget(vm, P_MODE);
   if (mode == MODE_EPT) {
-    const a = eptFindLeaf(vm, gpaOf(gppn));
-    if (a != 0) {
+    const f = eptFindLeaf(vm, gpaOf(gppn));
+    if (f != 0) {
+      const a = leafAt(f);
       const e = load<u64>(a);
-      const cls = foundLevel - 1;
+      const cls = leafLevel(f) - 1;
       store<u64>(a, 0);
       const lo = (e & ADDR_MASK & ~clsMask(cls)) >> 12;
       flushFramesAll(lo, lo + (<u64>1 << (9 * cls)));

@@ -4,7 +4,8 @@
  *
  * MMU context (MMU_CTX = 1024 bytes, region mmuCtx, one per simulated core):
  *
- *   0    u64 x F.COUNT   configuration, cost model (cycles) and counters, indexed by F
+ *   0    u64 x F.COUNT   configuration, cost model (cycles), the walk in progress and
+ *                        counters, indexed by F
  *   512  CDESC x 6       cache descriptors: L1 iTLB, L1 dTLB, L2 TLB, guest PWC, nested PWC,
  *                        nested TLB (tlb.ts); their entries sit in region mmuCache
  *   768  u64 x 8         scratch: hPAs of the guest entries of the walk in progress (A/D bits)
@@ -14,7 +15,7 @@
  *          +0  u64 faultAddr     faulting gVA (#PF) or gPA (EPT, host) of the last fault
  *          +8  u32 faultKind     FK_* of the last fault
  *          +12 u32 faultCode     #PF error code, EPT qualification or pmap FAULT_* of the last fault
- *          +16 u32 cycles        cycles of the last single translation (mmuTranslate)
+ *          +16 u32 cycles        cycles of the last translation (mmuTranslate, or a batch's last record)
  *          +20 u32 traceErrorAt  offset, from the chunk start, of the malformed line that stopped lackeyReplay
  *          +24 u64 traceLines    lines of the current text trace seen so far (traceReset zeroes it)
  *          +32 u32 traceEmitted  bytes of binary records the last lackeyReplay wrote (emit mode)
@@ -66,6 +67,9 @@ export const enum F {
   Alive = 0, Vm = 1, Asid = 2, Cr3 = 3, Flags = 4, ShadowRoot = 5, Mode = 6, GLevels = 7,
   CostL1Hit = 8, CostL2Hit = 9, CostWalkRef = 10, CostPwcHit = 11, CostVmExit = 12,
   CostGuestPf = 13, CostEptViolation = 14, CostShadowFill = 15, CostPtWrite = 16,
+  // the walk in progress (scratch, not counters): references made, page-walk-cache hits, and
+  // the cycles of the miss path so far (walks, fills, faults handled)
+  WalkRefsNow = 17, WalkPwcNow = 18, WalkCyclesNow = 19,
   Records = 20, Translations = 21, L1iAccesses = 22, L1dAccesses = 23, L1iMisses = 24,
   L1dMisses = 25, L2Misses = 26, Walks = 27, WalkRefs = 28, FaultWalkRefs = 29,
   GuestPageFaults = 30, EptViolations = 31, EptMisconfigs = 32, VmExits = 33, Cycles = 34,

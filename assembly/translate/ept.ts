@@ -102,25 +102,32 @@ function alignAllocator(n: u32): void {
 
 // ---- host backing ----------------------------------------------------------------------------
 
-/** Size class of the host mapping found by the last hostBack (0 unless a contiguous large group). */
-export let hostCls: u32 = 0;
+/**
+ * What hostBack found: the MPN (or a FAULT_* code) in the low 32 bits, the size class of the host
+ * mapping above them (0 unless a contiguous large group). One value, so no result waits in a global.
+ */
+export type Backing = u64;
+// @ts-ignore: decorator
+@inline export function backMpn(b: Backing): MPN { return <MPN>b; }
+// @ts-ignore: decorator
+@inline export function backCls(b: Backing): u32 { return <u32>(b >> 32); }
+// @ts-ignore: decorator
+@inline function backing(mpn: MPN, cls: u32): Backing { return (<u64>cls << 32) | <u64>mpn; }
 
 /**
- * Makes guest page (vm, gppn) resident through the pmap and returns its MPN (or a FAULT_* code).
- * With large host pages, backs the page's whole group and sets hostCls when it is contiguous.
+ * Makes guest page (vm, gppn) resident through the pmap and returns its Backing. With large host
+ * pages, backs the page's whole group, with the group's class when it came out contiguous.
  */
-export function hostBack(vm: u32, gppn: GPPN, write: bool): MPN {
+export function hostBack(vm: u32, gppn: GPPN, write: bool): Backing {
   const hs = pget(vm, P_HSIZE);
-  hostCls = 0;
   if (vmGet(vm, VmF.Flags) & VM_LARGE_OK) {
     const m = pmapFault(vm, gppn, write);
-    if (m < FAULT_MIN && pmapLarge(vm, gppn)) hostCls = 1;
-    return m;
+    return backing(m, m < FAULT_MIN && pmapLarge(vm, gppn) ? 1 : 0);
   }
-  if (hs == 0) return pmapFault(vm, gppn, write);
+  if (hs == 0) return backing(pmapFault(vm, gppn, write), 0);
   const n: u32 = 1 << (9 * hs);
   const base = gppn & ~(n - 1);
-  if (<u64>base + n > <u64>vmPages(vm)) return pmapFault(vm, gppn, write);
+  if (<u64>base + n > <u64>vmPages(vm)) return backing(pmapFault(vm, gppn, write), 0);
   if (pmapState(vm, base) == <u32>PState.Unbacked) {
     // a group that cannot be backed whole with its pads would only take the frames this fault
     // needs: back the page alone, as a hypervisor falls back to small pages when no large one is free
@@ -129,7 +136,7 @@ export function hostBack(vm: u32, gppn: GPPN, write: bool): MPN {
     if (<u64>framesFree() < <u64>pads + n) {
       const m = pmapFault(vm, gppn, write);
       if (m < FAULT_MIN) pset(vm, P_SPLITS, pget(vm, P_SPLITS) + 1);
-      return m;
+      return backing(m, 0);
     }
     alignAllocator(n);
   }
@@ -142,7 +149,7 @@ export function hostBack(vm: u32, gppn: GPPN, write: bool): MPN {
     else if (pmapState(vm, g) == <u32>PState.Mapped) m = pmapFrame(vm, g);
     else m = pmapFault(vm, g, false);
     if (m >= FAULT_MIN) {
-      if (g == gppn) return m;
+      if (g == gppn) return backing(m, 0);
       contiguous = false;
       continue;
     }
@@ -151,12 +158,9 @@ export function hostBack(vm: u32, gppn: GPPN, write: bool): MPN {
     if (i == 0) first = m;
     else if (m != first + i) contiguous = false;
   }
-  if (contiguous && (first & (n - 1)) == 0) {
-    hostCls = hs;
-    return first + (gppn - base);
-  }
+  if (contiguous && (first & (n - 1)) == 0) return backing(first + (gppn - base), hs);
   pset(vm, P_SPLITS, pget(vm, P_SPLITS) + 1);
-  return pmapFault(vm, gppn, write);
+  return backing(pmapFault(vm, gppn, write), 0);
 }
 
 // ---- EPT tables ------------------------------------------------------------------------------
@@ -178,11 +182,18 @@ export function eptSetup(vm: u32): bool {
   return true;
 }
 
-/** Level of the leaf found by the last eptFindLeaf. */
-export let foundLevel: u32 = 0;
+/**
+ * A present EPT leaf as eptFindLeaf finds it: its linear address in the low 32 bits, its level
+ * (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB) above them; 0 when there is none.
+ */
+export type FoundLeaf = u64;
+// @ts-ignore: decorator
+@inline export function leafAt(f: FoundLeaf): usize { return <usize>(f & 0xFFFFFFFF); }
+// @ts-ignore: decorator
+@inline export function leafLevel(f: FoundLeaf): u32 { return <u32>(f >> 32); }
 
-/** Linear address of the present EPT leaf mapping gPA `gpa` of `vm` (foundLevel says which level), or 0. */
-export function eptFindLeaf(vm: u32, gpa: gPA): usize {
+/** The present EPT leaf mapping gPA `gpa` of `vm`, or 0. */
+export function eptFindLeaf(vm: u32, gpa: gPA): FoundLeaf {
   const root = pget(vm, P_EPTROOT);
   if (root == NONE) return 0;
   let table = <u64>root << 12;
@@ -190,7 +201,7 @@ export function eptFindLeaf(vm: u32, gpa: gPA): usize {
     const a = ramAt(table + (levelIndex(gpa, level) << 3));
     const e = load<u64>(a);
     if ((e & 7) == 0) return 0;
-    if (eptLeaf(e, level)) { foundLevel = level; return a; }
+    if (eptLeaf(e, level)) return (<u64>level << 32) | <u64>a;
     table = e & ADDR_MASK;
   }
   return 0;
@@ -203,7 +214,7 @@ export function eptFindLeaf(vm: u32, gpa: gPA): usize {
  */
 export function eptLargeBacked(vm: u32, gppn: GPPN): bool {
   if ((pget(vm, P_FLAGS) & PF_LIVE) == 0 || pget(vm, P_HSIZE) == 0 || pget(vm, P_MODE) != MODE_EPT) return false;
-  return eptFindLeaf(vm, gpaOf(gppn)) != 0 && foundLevel > 1;
+  return leafLevel(eptFindLeaf(vm, gpaOf(gppn))) > 1;
 }
 
 /**

@@ -10,7 +10,7 @@
 import { pmapState, PState, FAULT_MIN } from "../reclaim/pmap";
 import { pmapFault } from "../reclaim/fault";
 import { ADDR_MASK, EPT_W, clsMask } from "./entries";
-import { ramAt, eptFindLeaf, foundLevel, hostBack, hostCls, eptInstall } from "./ept";
+import { ramAt, eptFindLeaf, leafAt, leafLevel, hostBack, backMpn, backCls, eptInstall } from "./ept";
 import { F, cget, cadd, pget, P_MODE, MODE_EPT, MODE_SHADOW } from "./cores";
 import { setFault, FK_HOST, FK_NO_FRAME } from "./fault";
 import { gPA, gppnOf, hpaOf, MPN, pageOffset } from "../ram/addr";
@@ -23,18 +23,20 @@ export function kernelAccess(c: usize, vm: u32, gpa: gPA, write: bool): usize {
   const mode = pget(vm, P_MODE);
   const gppn = gppnOf(gpa);
   if (mode == MODE_EPT) {
-    const a = eptFindLeaf(vm, gpa);
+    const f = eptFindLeaf(vm, gpa);
+    const a = leafAt(f);
     // a write through a read-only (copy-on-write) leaf takes the fault path, which breaks the sharing
-    if (a != 0 && (!write || (load<u64>(a) & EPT_W) != 0)) {
-      const m = clsMask(foundLevel - 1);
+    if (f != 0 && (!write || (load<u64>(a) & EPT_W) != 0)) {
+      const m = clsMask(leafLevel(f) - 1);
       return ramAt((load<u64>(a) & ADDR_MASK & ~m) + (gpa & m));
     }
     cadd(c, F.VmExits, 1);
     cadd(c, F.EptViolations, 1);
     cadd(c, F.Cycles, cget(c, F.CostVmExit) + cget(c, F.CostEptViolation));
-    const mpn = hostBack(vm, gppn, write);
+    const b = hostBack(vm, gppn, write);
+    const mpn = backMpn(b);
     if (mpn >= FAULT_MIN) { setFault(FK_HOST, mpn, gpa); return 0; }
-    if (!eptInstall(vm, gppn, mpn, hostCls)) { setFault(FK_NO_FRAME, 0, gpa); return 0; }
+    if (!eptInstall(vm, gppn, mpn, backCls(b))) { setFault(FK_NO_FRAME, 0, gpa); return 0; }
     return ramAt(hpaOf(mpn) | pageOffset(gpa));
   }
   let mpn: MPN;
@@ -45,7 +47,7 @@ export function kernelAccess(c: usize, vm: u32, gpa: gPA, write: bool): usize {
       cadd(c, F.ShadowFills, 1);
       cadd(c, F.Cycles, cget(c, F.CostVmExit) + cget(c, F.CostShadowFill));
     }
-    mpn = hostBack(vm, gppn, write);
+    mpn = backMpn(hostBack(vm, gppn, write));
   } else {
     mpn = pmapFault(vm, gppn, write);
   }

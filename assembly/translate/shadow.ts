@@ -42,7 +42,7 @@ import {
   ADDR_MASK, PTE_P, PTE_RW, PTE_US, PTE_NX, PTE_A, PTE_D, PTE_PS, PF_P, PF_W, PF_U, PF_RSVD, PF_I,
   ACC_WRITE, ACC_FETCH, levelIndex, clsMask, pteLeaf, pteReserved,
 } from "./entries";
-import { ramAt, ptAlloc, ptFree, hostBack, hostCls } from "./ept";
+import { ramAt, ptAlloc, ptFree, hostBack, backMpn, backCls } from "./ept";
 import {
   F, cget, cset, cadd, cdesc, ctxAddr, mmuCount, pget, pset, gpTrack, pmapBase, flushTlbs, flushFramesAll, invlpgAsid,
   nextRootStamp, P_GLEVELS, P_VPID, P_ROOTS, ROOT_SLOTS, P_SHADOWTABLES, P_ZAPS, P_UNSHADOWS, P_MODE, MODE_SHADOW,
@@ -432,9 +432,10 @@ export function shadowFill(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u3
   const gcls = leafLevel - 1;
   const dataGpa = (ge & ADDR_MASK & ~clsMask(gcls)) + (va & clsMask(gcls));
   const gppn = gppnOf(dataGpa);
-  const mpn = hostBack(vm, gppn, acc == ACC_WRITE);
+  const b = hostBack(vm, gppn, acc == ACC_WRITE);
+  const mpn = backMpn(b);
   if (mpn >= FAULT_MIN) { setFault(FK_HOST, mpn, dataGpa); return S_FAULT; }
-  const scls = min<u32>(gcls, hostCls);
+  const scls = min<u32>(gcls, backCls(b));
   for (let l = leafLevel; l > scls + 1; l--) {
     // synthetic tables: the guest maps a large page the host cannot map as one
     const sa = ramAt((<u64>st << 12) + (levelIndex(va, l) << 3));

@@ -39,7 +39,7 @@ import {
   P_VPID, PF_AD, FL_PWC, FL_NTLB, FL_DEMAND, C_L1I, C_L1D, C_L2, C_GPWC, C_NPWC, C_NTLB,
   SCRATCH_AT, MODE_NATIVE, MODE_EPT, MODE_SHADOW, NONE, flushTlbs, Res,
 } from "./cores";
-import { ramAt, hostBack, hostCls, eptInstall, eptFindLeaf } from "./ept";
+import { ramAt, hostBack, backMpn, backCls, eptInstall, eptFindLeaf, leafAt } from "./ept";
 import { FAULT_MIN } from "../reclaim/pmap";
 import { pmapFault } from "../reclaim/fault";
 import { gosFault } from "./gos";
@@ -74,27 +74,48 @@ const NT_D: u32 = 8;
 
 // ---- state of the translation in progress ------------------------------------------------------
 
-/** References of the walk in progress. */
-export let refs: u64 = 0;
-let pwcHitsNow: u64 = 0;
-/** Result of a completed walk: target page frame, size class, TLB flags. */
-export let wPfn: u64 = 0;
-export let wCls: u32 = 0;
-export let wFlags: u32 = 0;
-let nCls: u32 = 0;
-let nDirty: bool = false;
-let nPerm: u32 = 7;
-/** Cycles of the last translation. */
-let lastCycles: u32 = 0;
+// The walk in progress counts its references and page-walk-cache hits in its context
+// (F.WalkRefsNow, F.WalkPwcNow); every other result travels in a return value, packed below.
+
+/**
+ * A guest or shadow walk's outcome in one u64: when complete, the hPA of the page it maps
+ * (bits 12-51) with its TLB flags (bits 2-5) and size class (bits 0-1); else WALK_STOP | S_FAULT
+ * or S_SHADOW.
+ */
+type Walked = u64;
+const WALK_STOP: u64 = <u64>1 << 63;
+// @ts-ignore: decorator
+@inline function walked(pfn: u64, cls: u32, flags: u32): Walked { return (pfn << 12) | (<u64>flags << 2) | <u64>cls; }
+// @ts-ignore: decorator
+@inline function walkPfn(w: Walked): u64 { return w >> 12; }
+// @ts-ignore: decorator
+@inline function walkCls(w: Walked): u32 { return <u32>w & 3; }
+// @ts-ignore: decorator
+@inline function walkFlags(w: Walked): u32 { return (<u32>w >> 2) & 0xF; }
 
 // ---- nested translation (ept mode) ----------------------------------------------------------------
 
 const NFAULT: u64 = 0xFFFFFFFFFFFFFFFF;
+/** hPA bits of a nested result; above them the EPT leaf's class (52-53), D (54) and RWX (55-57). */
+const HPA_BITS: u64 = (<u64>1 << 52) - 1;
+// @ts-ignore: decorator
+@inline function nestedResult(hpa: hPA, cls: u32, dirty: bool, perm: u32): u64 {
+  return hpa | (<u64>cls << 52) | (dirty ? <u64>1 << 54 : 0) | (<u64>perm << 55);
+}
+// @ts-ignore: decorator
+@inline function nestedHpa(r: u64): hPA { return r & HPA_BITS; }
+// @ts-ignore: decorator
+@inline function nestedCls(r: u64): u32 { return <u32>(r >> 52) & 3; }
+// @ts-ignore: decorator
+@inline function nestedDirty(r: u64): bool { return ((r >> 54) & 1) != 0; }
+// @ts-ignore: decorator
+@inline function nestedPerm(r: u64): u32 { return <u32>(r >> 55) & 7; }
 
 /**
  * Translates gPA `gpa` of `vm` through the nested TLB, nested PWC and EPT, counting references.
  * `isPT`: the access reads a guest paging-structure entry. `gperm`: guest permissions of the
- * final translation (for the qualification). Returns the hPA, or NFAULT with the fault set.
+ * final translation (for the qualification). Returns the hPA with the EPT leaf's class, dirty
+ * state and permissions above it (nestedResult), or NFAULT with the fault set.
  */
 function nested(c: usize, vm: u32, gpa: gPA, acc: u32, isPT: bool, gperm: u32, va: gVA): u64 {
   const ad = (pget(vm, P_FLAGS) & PF_AD) != 0;
@@ -116,10 +137,7 @@ function nested(c: usize, vm: u32, gpa: gPA, acc: u32, isPT: bool, gperm: u32, v
       if ((<u64>fl & need) == need && (!asWrite || !ad || (fl & NT_D) != 0) && (ad || !isPT || (fl & 2) != 0)) {
         cacheTouch(nt, e);
         cadd(c, F.NtlbHits, 1);
-        nCls = cls;
-        nDirty = (fl & NT_D) != 0;
-        nPerm = fl & 7;
-        return (load<u64>(e, 16) << 12) + (gpa & clsMask(cls));
+        return nestedResult((load<u64>(e, 16) << 12) + (gpa & clsMask(cls)), cls, (fl & NT_D) != 0, fl & 7);
       }
     }
     cadd(c, F.NtlbMisses, 1);
@@ -137,7 +155,7 @@ function nested(c: usize, vm: u32, gpa: gPA, acc: u32, isPT: bool, gperm: u32, v
         table = load<u64>(e, 16) & ADDR_MASK;
         perm = <u64>load<u32>(e, 12);
         level = l - 1;
-        pwcHitsNow++;
+        cadd(c, F.WalkPwcNow, 1);
         break;
       }
     }
@@ -145,17 +163,20 @@ function nested(c: usize, vm: u32, gpa: gPA, acc: u32, isPT: bool, gperm: u32, v
   const accBits: u32 = isPT ? (EQ_READ | (ad ? EQ_WRITE : 0)) : acc == ACC_WRITE ? EQ_WRITE : acc == ACC_FETCH ? EQ_FETCH : EQ_READ;
   const glaBits: u32 = EQ_GLA_VALID | (isPT ? 0 : EQ_GLA_FINAL |
     ((gperm & G_US) ? EQ_GLA_USER : 0) | ((gperm & G_RW) ? EQ_GLA_RW : 0) | ((gperm & G_X) ? 0 : EQ_GLA_NX));
+  // the references (one per level read) are counted once, as the walk leaves: top - level + 1
+  const top = level;
   for (;;) {
     const a = ramAt(table + (levelIndex(gpa, level) << 3));
-    refs++;
     let e = load<u64>(a);
     if ((e & 7) == 0) {
       setFault(FK_EPT_VIOLATION, accBits | glaBits, gpa);
+      cadd(c, F.WalkRefsNow, top - level + 1);
       return NFAULT;
     }
     const leaf = eptLeaf(e, level);
     if (eptMisconfigured(e, level, leaf)) {
       setFault(FK_EPT_MISCONFIG, 0, gpa);
+      cadd(c, F.WalkRefsNow, top - level + 1);
       return NFAULT;
     }
     perm &= e & 7;
@@ -168,12 +189,14 @@ function nested(c: usize, vm: u32, gpa: gPA, acc: u32, isPT: bool, gperm: u32, v
     }
     if ((perm & need) != need) {
       setFault(FK_EPT_VIOLATION, accBits | glaBits | (<u32>perm << EQ_PERM_SHIFT), gpa);
+      cadd(c, F.WalkRefsNow, top - level + 1);
       return NFAULT;
     }
     if (isPT && !ad && (e & EPT_COW) != 0) {
       // the walk sets guest A/D bits in this page-table page, a write, so its copy-on-write
       // sharing must break first (with EPT A/D on, `need` already asked for W)
       setFault(FK_EPT_VIOLATION, accBits | EQ_WRITE | glaBits | (<u32>perm << EQ_PERM_SHIFT), gpa);
+      cadd(c, F.WalkRefsNow, top - level + 1);
       return NFAULT;
     }
     if (ad) {
@@ -183,43 +206,42 @@ function nested(c: usize, vm: u32, gpa: gPA, acc: u32, isPT: bool, gperm: u32, v
     const cls = level - 1;
     const m = clsMask(cls);
     const base = e & ADDR_MASK & ~m;
-    nCls = cls;
-    nDirty = !ad || (e & EPT_D) != 0;
-    nPerm = <u32>perm;
+    const dirty = !ad || (e & EPT_D) != 0;
     if ((flags & FL_NTLB) && cacheOn(nt)) {
-      cacheFill(nt, gpa >> clsShift(cls), cls, vm, <u32>perm | (nDirty ? NT_D : 0), base >> 12);
+      cacheFill(nt, gpa >> clsShift(cls), cls, vm, <u32>perm | (dirty ? NT_D : 0), base >> 12);
     }
-    return base + (gpa & m);
+    cadd(c, F.WalkRefsNow, top - level + 1);
+    return nestedResult(base + (gpa & m), cls, dirty, <u32>perm);
   }
 }
 
 // ---- guest walk (native and ept) -------------------------------------------------------------------
 
-// where a guest or shadow walk starts, set by walkStart
-let startTable: u64 = 0;
-let startLevel: u32 = 0;
-let startPerm: u32 = 0;
+/** Where a walk starts: the table's address (4 KiB aligned), its level in bits 0-2, the permissions so far in bits 3-5. */
+type Start = u64;
+// @ts-ignore: decorator
+@inline function startTable(s: Start): u64 { return s & ~<u64>0xFFF; }
+// @ts-ignore: decorator
+@inline function startLevel(s: Start): u32 { return <u32>s & 7; }
+// @ts-ignore: decorator
+@inline function startPerm(s: Start): u32 { return (<u32>s >> 3) & 7; }
 
 /**
- * Sets the start of a walk for `va`: below the deepest hit in the guest page-walk cache `pwc`
- * (with the permissions ANDed down to it), else at `root` with every permission.
+ * Where the walk of `va` starts: below the deepest hit in the guest page-walk cache `pwc` (with
+ * the permissions ANDed down to it), else at `root` with every permission.
  */
-function walkStart(pwc: usize, pwcOn: bool, va: gVA, g: u32, asid: u32, root: u64): void {
-  startTable = root;
-  startLevel = g;
-  startPerm = G_RW | G_US | G_X;
-  if (!pwcOn) return;
-  for (let l: u32 = 2; l <= g; l++) {
-    const e = cacheFind(pwc, va >> levelShift(l), l, asid);
-    if (e != 0) {
-      cacheTouch(pwc, e);
-      startTable = load<u64>(e, 16) & ADDR_MASK;
-      startPerm = load<u32>(e, 12);
-      startLevel = l - 1;
-      pwcHitsNow++;
-      return;
+function walkStart(c: usize, pwc: usize, pwcOn: bool, va: gVA, g: u32, asid: u32, root: u64): Start {
+  if (pwcOn) {
+    for (let l: u32 = 2; l <= g; l++) {
+      const e = cacheFind(pwc, va >> levelShift(l), l, asid);
+      if (e != 0) {
+        cacheTouch(pwc, e);
+        cadd(c, F.WalkPwcNow, 1);
+        return (load<u64>(e, 16) & ADDR_MASK) | (<u64>(load<u32>(e, 12) & 7) << 3) | <u64>(l - 1);
+      }
     }
   }
+  return root | (<u64>(G_RW | G_US | G_X) << 3) | <u64>g;
 }
 
 /** The permissions an entry grants (G_RW, G_US, G_X); a walk ANDs them down the levels. */
@@ -249,30 +271,31 @@ function nativeHost(vm: u32, gpa: gPA): u64 {
 
 /**
  * Walks the guest tables of the current address space for `va`; in ept mode every guest-physical
- * reference goes through `nested`. On success sets wPfn / wCls / wFlags and returns S_OK.
+ * reference goes through `nested`. Returns what it mapped, or WALK_STOP | S_FAULT with the fault set.
  */
-function guestWalk(c: usize, vm: u32, mode: u32, va: gVA, acc: u32, user: bool): u32 {
+function guestWalk(c: usize, vm: u32, mode: u32, va: gVA, acc: u32, user: bool): Walked {
   const g = pget(vm, P_GLEVELS);
   const asid = <u32>cget(c, F.Asid);
   const flags = cget(c, F.Flags);
   const pwc = cdesc(c, C_GPWC);
   const pwcOn = (flags & FL_PWC) != 0 && cacheOn(pwc);
-  walkStart(pwc, pwcOn, va, g, asid, cget(c, F.Cr3) & ADDR_MASK);
-  let table = startTable;
-  let level = startLevel;
-  let perm = startPerm;
+  const start = walkStart(c, pwc, pwcOn, va, g, asid, cget(c, F.Cr3) & ADDR_MASK);
+  let table = startTable(start);
+  let level = startLevel(start);
+  let perm = startPerm(start);
   const used = c + SCRATCH_AT;
   let n: u32 = 0;
   for (;;) {
     const ega = table + (levelIndex(va, level) << 3);
-    const h = mode == MODE_EPT ? nested(c, vm, ega, 0, true, 0, va) : nativeHost(vm, ega);
-    if (h == NFAULT) return S_FAULT;
-    refs++;
+    const r = mode == MODE_EPT ? nested(c, vm, ega, 0, true, 0, va) : nativeHost(vm, ega);
+    if (r == NFAULT) return WALK_STOP | S_FAULT;
+    const h = nestedHpa(r);
+    cadd(c, F.WalkRefsNow, 1);
     const e = load<u64>(ramAt(h));
     store<u64>(used + (<usize>n << 3), h);
     n++;
-    if (!(e & PTE_P)) { setFault(FK_GUEST_PF, pfCode(acc, user), va); return S_FAULT; }
-    if (pteReserved(e, level)) { setFault(FK_GUEST_PF, PF_P | PF_RSVD | pfCode(acc, user), va); return S_FAULT; }
+    if (!(e & PTE_P)) { setFault(FK_GUEST_PF, pfCode(acc, user), va); return WALK_STOP | S_FAULT; }
+    if (pteReserved(e, level)) { setFault(FK_GUEST_PF, PF_P | PF_RSVD | pfCode(acc, user), va); return WALK_STOP | S_FAULT; }
     perm &= entryPerm(e);
     if (!pteLeaf(e, level)) {
       if (pwcOn) cacheFill(pwc, va >> levelShift(level), level, asid, perm, e);
@@ -282,7 +305,7 @@ function guestWalk(c: usize, vm: u32, mode: u32, va: gVA, acc: u32, user: bool):
     }
     if (!allowed(perm, acc, user)) {
       setFault(FK_GUEST_PF, PF_P | pfCode(acc, user), va);
-      return S_FAULT;
+      return WALK_STOP | S_FAULT;
     }
     const cls = level - 1;
     const m = clsMask(cls);
@@ -293,13 +316,14 @@ function guestWalk(c: usize, vm: u32, mode: u32, va: gVA, acc: u32, user: bool):
     let x: u32 = TF_X;
     let w: u32 = TF_W;
     if (mode == MODE_EPT) {
-      hpa = nested(c, vm, dataGpa, acc, false, perm, va);
-      if (hpa == NFAULT) return S_FAULT;
-      if (nCls < ecls) ecls = nCls;
-      dirtyOk = nDirty;
+      const r = nested(c, vm, dataGpa, acc, false, perm, va);
+      if (r == NFAULT) return WALK_STOP | S_FAULT;
+      hpa = nestedHpa(r);
+      if (nestedCls(r) < ecls) ecls = nestedCls(r);
+      dirtyOk = nestedDirty(r);
       // the combined entry holds the AND of guest and EPT permissions
-      if (!(nPerm & 2)) w = 0;
-      if (!(nPerm & 4)) x = 0;
+      if (!(nestedPerm(r) & 2)) w = 0;
+      if (!(nestedPerm(r) & 4)) x = 0;
     } else {
       hpa = dataGpa; // native: the physical address is the guest-physical one
     }
@@ -311,32 +335,30 @@ function guestWalk(c: usize, vm: u32, mode: u32, va: gVA, acc: u32, user: bool):
       if (nv != v) store<u64>(a, nv);
     }
     const dirty = acc == ACC_WRITE || ((e & PTE_D) != 0 && dirtyOk);
-    wCls = ecls;
-    wPfn = (hpa & ~clsMask(ecls)) >> 12;
-    wFlags = ((perm & G_RW) ? w : 0) | (dirty ? TF_D : 0) | ((perm & G_US) ? TF_U : 0) | ((perm & G_X) ? x : 0);
-    return S_OK;
+    return walked((hpa & ~clsMask(ecls)) >> 12, ecls,
+      ((perm & G_RW) ? w : 0) | (dirty ? TF_D : 0) | ((perm & G_US) ? TF_U : 0) | ((perm & G_X) ? x : 0));
   }
 }
 
 // ---- shadow walk (hardware walking the shadow tables) ----------------------------------------------
 
-/** Walks the shadow tables of the current address space for `va`; S_SHADOW on any miss or denied permission. */
-function shadowWalk(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u32 {
+/** Walks the shadow tables of the current address space for `va`; WALK_STOP | S_SHADOW on any miss or denied permission. */
+function shadowWalk(c: usize, vm: u32, va: gVA, acc: u32, user: bool): Walked {
   const root = <u32>cget(c, F.ShadowRoot);
-  if (root == NONE) return S_SHADOW;
+  if (root == NONE) return WALK_STOP | S_SHADOW;
   const g = pget(vm, P_GLEVELS);
   const asid = <u32>cget(c, F.Asid);
   const pwc = cdesc(c, C_GPWC);
   const pwcOn = (cget(c, F.Flags) & FL_PWC) != 0 && cacheOn(pwc);
-  walkStart(pwc, pwcOn, va, g, asid, <u64>root << 12);
-  let table = startTable;
-  let level = startLevel;
-  let perm = startPerm;
+  const start = walkStart(c, pwc, pwcOn, va, g, asid, <u64>root << 12);
+  let table = startTable(start);
+  let level = startLevel(start);
+  let perm = startPerm(start);
   for (;;) {
-    refs++;
+    cadd(c, F.WalkRefsNow, 1);
     const ea = ramAt(table + (levelIndex(va, level) << 3));
     const e = load<u64>(ea);
-    if (!(e & PTE_P)) return S_SHADOW;
+    if (!(e & PTE_P)) return WALK_STOP | S_SHADOW;
     perm &= entryPerm(e);
     if (!pteLeaf(e, level)) {
       if (pwcOn) cacheFill(pwc, va >> levelShift(level), level, asid, perm, e);
@@ -345,17 +367,15 @@ function shadowWalk(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u32 {
       continue;
     }
     if (!allowed(perm, acc, user)) {
-      return S_SHADOW; // the fill decides: guest #PF, dirty tracking, or write-protected table
+      return WALK_STOP | S_SHADOW; // the fill decides: guest #PF, dirty tracking, or write-protected table
     }
     const cls = level - 1;
-    wCls = cls;
-    wPfn = (e & ADDR_MASK & ~clsMask(cls)) >> 12;
     // the hardware sets A (and D for a write) in the shadow leaf, which the hypervisor harvests
     // (accessed.ts); fills create leaves with A and D set, so D is clear only after a harvest
     const ne = e | PTE_A | (acc == ACC_WRITE ? PTE_D : 0);
     if (ne != e) store<u64>(ea, ne);
-    wFlags = ((perm & G_RW) ? TF_W : 0) | ((ne & PTE_D) ? TF_D : 0) | ((perm & G_US) ? TF_U : 0) | ((perm & G_X) ? TF_X : 0);
-    return S_OK;
+    return walked((e & ADDR_MASK & ~clsMask(cls)) >> 12, cls,
+      ((perm & G_RW) ? TF_W : 0) | ((ne & PTE_D) ? TF_D : 0) | ((perm & G_US) ? TF_U : 0) | ((perm & G_X) ? TF_X : 0));
   }
 }
 
@@ -390,7 +410,8 @@ function shadowWalk(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u32 {
 
 /**
  * Translates `va` for access `acc` (ACC_READ, ACC_WRITE, ACC_FETCH) on context `c`; `user`
- * for a user-mode access. Returns the hPA or a fault result; lastCycles holds its cost.
+ * for a user-mode access. Returns the hPA or a fault result; its cost in cycles goes to the
+ * context's results (Res.Cycles).
  */
 export function translate(c: usize, va: gVA, acc: u32, user: bool): u64 {
   const asid = <u32>cget(c, F.Asid);
@@ -403,7 +424,7 @@ export function translate(c: usize, va: gVA, acc: u32, user: bool): u64 {
     const e = tlbProbe(l1, va, asid);
     if (e != 0 && permits(load<u32>(e, 12), acc, user)) {
       cacheTouch(l1, e);
-      lastCycles = <u32>cyc;
+      store<u32>(c + <usize>Res.Cycles, <u32>cyc);
       cadd(c, F.Cycles, cyc);
       return viaEntry(e, va);
     }
@@ -417,7 +438,7 @@ export function translate(c: usize, va: gVA, acc: u32, user: bool): u64 {
       cacheTouch(l2, e);
       const k = load<u64>(e);
       if (cacheOn(l1)) cacheFill(l1, k >> 4, (<u32>k >> 1) & 7, asid, load<u32>(e, 12), load<u64>(e, 16));
-      lastCycles = <u32>cyc;
+      store<u32>(c + <usize>Res.Cycles, <u32>cyc);
       cadd(c, F.Cycles, cyc);
       return viaEntry(e, va);
     }
@@ -426,19 +447,18 @@ export function translate(c: usize, va: gVA, acc: u32, user: bool): u64 {
   const r = walkAndFill(c, va, acc, user, asid, l1, l2);
   // a stop the host side must resolve before the access can be retried (over a Host it is)
   if ((r & FAULT_BIT) && (fKind == FK_HOST || fKind == FK_NO_FRAME)) cadd(c, F.HostFaults, 1);
-  cyc += walkCycles;
-  lastCycles = <u32>min<u64>(cyc, 0xFFFFFFFF);
+  cyc += cget(c, F.WalkCyclesNow);
+  store<u32>(c + <usize>Res.Cycles, <u32>min<u64>(cyc, 0xFFFFFFFF));
   cadd(c, F.Cycles, cyc);
   return r;
 }
 
-let walkCycles: u64 = 0;
 
 /** The miss path of `translate`: walks, handles faults, walks again, fills the TLBs. */
 function walkAndFill(c: usize, va: gVA, acc: u32, user: bool, asid: u32, l1: usize, l2: usize): u64 {
   const vm = <u32>cget(c, F.Vm);
   const mode = pget(vm, P_MODE);
-  walkCycles = 0;
+  cset(c, F.WalkCyclesNow, 0);
   if (!canonical(va, pget(vm, P_GLEVELS))) {
     setFault(FK_NONCANONICAL, 0, va);
     return faultResult();
@@ -446,36 +466,39 @@ function walkAndFill(c: usize, va: gVA, acc: u32, user: bool, asid: u32, l1: usi
   const costRef = cget(c, F.CostWalkRef);
   const costPwc = cget(c, F.CostPwcHit);
   for (let tries = 0; tries < 16; tries++) {
-    refs = 0;
-    pwcHitsNow = 0;
-    let st = mode == MODE_SHADOW ? shadowWalk(c, vm, va, acc, user) : guestWalk(c, vm, mode, va, acc, user);
-    walkCycles += refs * costRef + pwcHitsNow * costPwc;
-    cadd(c, F.PwcHits, pwcHitsNow);
-    if (st == S_OK) {
-      if (DEBUG) assert(wCls <= 2 && (mode != MODE_EPT || refs > 0 || pwcHitsNow > 0 || (cget(c, F.Flags) & FL_NTLB) != 0), "walk: impossible result");
+    cset(c, F.WalkRefsNow, 0);
+    cset(c, F.WalkPwcNow, 0);
+    const w = mode == MODE_SHADOW ? shadowWalk(c, vm, va, acc, user) : guestWalk(c, vm, mode, va, acc, user);
+    const refs = cget(c, F.WalkRefsNow), pwcHits = cget(c, F.WalkPwcNow);
+    cadd(c, F.WalkCyclesNow, refs * costRef + pwcHits * costPwc);
+    cadd(c, F.PwcHits, pwcHits);
+    if (!(w & WALK_STOP)) {
+      const cls = walkCls(w), pfn = walkPfn(w);
+      if (DEBUG) assert(cls <= 2 && (mode != MODE_EPT || refs > 0 || pwcHits > 0 || (cget(c, F.Flags) & FL_NTLB) != 0), "walk: impossible result");
       cadd(c, F.Walks, 1);
       cadd(c, F.WalkRefs, refs);
-      const tag = va >> clsShift(wCls);
-      if (cacheOn(l2)) cacheFill(l2, tag, wCls, asid, wFlags, wPfn);
-      if (cacheOn(l1)) cacheFill(l1, tag, wCls, asid, wFlags, wPfn);
-      return (wPfn << 12) + (va & clsMask(wCls));
+      const tag = va >> clsShift(cls);
+      if (cacheOn(l2)) cacheFill(l2, tag, cls, asid, walkFlags(w), pfn);
+      if (cacheOn(l1)) cacheFill(l1, tag, cls, asid, walkFlags(w), pfn);
+      return (pfn << 12) + (va & clsMask(cls));
     }
+    let st = <u32>w;
     cadd(c, F.FaultWalkRefs, refs);
     if (st == S_SHADOW) {
       const before = cget(c, F.Cycles);
       st = shadowFill(c, vm, va, acc, user);
-      walkCycles += cget(c, F.Cycles) - before;
-      cset(c, F.Cycles, before); // charged through walkCycles, once
+      cadd(c, F.WalkCyclesNow, cget(c, F.Cycles) - before);
+      cset(c, F.Cycles, before); // charged through F.WalkCyclesNow, once
       if (st == S_OK) continue;
     }
     if (fKind == FK_GUEST_PF) {
       cadd(c, F.GuestPageFaults, 1);
-      walkCycles += cget(c, F.CostGuestPf);
+      cadd(c, F.WalkCyclesNow, cget(c, F.CostGuestPf));
       if ((fCode & PF_P) == 0 && (cget(c, F.Flags) & FL_DEMAND) != 0) {
         const before = cget(c, F.Cycles);
         const saved = fCode;
         const r = gosFault(c, vm, va);
-        walkCycles += cget(c, F.Cycles) - before;
+        cadd(c, F.WalkCyclesNow, cget(c, F.Cycles) - before);
         cset(c, F.Cycles, before);
         if (r == S_OK) continue;
         if (r == S_PRESENT) setFault(FK_GUEST_PF, saved, va);
@@ -485,24 +508,25 @@ function walkAndFill(c: usize, va: gVA, acc: u32, user: bool, asid: u32, l1: usi
     if (fKind == FK_EPT_VIOLATION) {
       cadd(c, F.VmExits, 1);
       cadd(c, F.EptViolations, 1);
-      walkCycles += cget(c, F.CostVmExit) + cget(c, F.CostEptViolation);
+      cadd(c, F.WalkCyclesNow, cget(c, F.CostVmExit) + cget(c, F.CostEptViolation));
       const gppn = gppnOf(fAddr);
       if ((fCode >> EQ_PERM_SHIFT) & 7) {
         // a present entry that denies the access is not a first touch: the caller decides,
         // unless it is the hypervisor's own copy-on-write protection (ept.ts EPT_COW)
         if ((fCode & EQ_WRITE) == 0) return faultResult();
         const leaf = eptFindLeaf(vm, fAddr);
-        if (leaf == 0 || (load<u64>(leaf) & EPT_COW) == 0) return faultResult();
+        if (leaf == 0 || (load<u64>(leafAt(leaf)) & EPT_COW) == 0) return faultResult();
       }
-      const mpn = hostBack(vm, gppn, (fCode & EQ_WRITE) != 0);
+      const b = hostBack(vm, gppn, (fCode & EQ_WRITE) != 0);
+      const mpn = backMpn(b);
       if (mpn >= FAULT_MIN) { setFault(FK_HOST, mpn, fAddr); return faultResult(); }
-      if (!eptInstall(vm, gppn, mpn, hostCls)) { setFault(FK_NO_FRAME, 0, fAddr); return faultResult(); }
+      if (!eptInstall(vm, gppn, mpn, backCls(b))) { setFault(FK_NO_FRAME, 0, fAddr); return faultResult(); }
       continue;
     }
     if (fKind == FK_EPT_MISCONFIG) {
       cadd(c, F.VmExits, 1);
       cadd(c, F.EptMisconfigs, 1);
-      walkCycles += cget(c, F.CostVmExit);
+      cadd(c, F.WalkCyclesNow, cget(c, F.CostVmExit));
     }
     return faultResult();
   }
@@ -544,7 +568,6 @@ export function mmuSwitch(id: u32, vm: u32, cr3: f64, pcid: u32): void {
 export function mmuTranslate(id: u32, va: gVA, kind: u32): u64 {
   const c = ctxAddr(id);
   const r = translate(c, va, kind & 3, (kind & 4) == 0);
-  store<u32>(c + <usize>Res.Cycles, lastCycles);
   if (r & FAULT_BIT) faultToCtx(c);
   return r;
 }
@@ -566,7 +589,7 @@ export function mmuTranslateBatch(id: u32, inp: usize, out: usize, n: u32, addrs
     const res = translate(c, load<u64>(r + <usize>BatchIn.Va), kind & 3, (kind & 4) == 0);
     const o = out + <usize>i * BATCH_RECORD;
     store<u64>(o + <usize>BatchOut.Result, res);
-    store<u32>(o + <usize>BatchOut.Cycles, lastCycles);
+    store<u32>(o + <usize>BatchOut.Cycles, load<u32>(c + <usize>Res.Cycles));
     store<u32>(o + <usize>BatchOut.Zero, 0);
     if (res & FAULT_BIT) {
       faults++;
