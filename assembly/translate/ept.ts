@@ -128,18 +128,18 @@ export function hostBack(vm: u32, gppn: GPPN, write: bool): Backing {
   const n: u32 = 1 << (9 * hs);
   const base = gppn & ~(n - 1);
   if (<u64>base + n > <u64>vmPages(vm)) return backing(pmapFault(vm, gppn, write), 0);
-  if (pmapState(vm, base) == <u32>PState.Unbacked) {
-    // a group that cannot be backed whole with its pads would only take the frames this fault
-    // needs: back the page alone, as a hypervisor falls back to small pages when no large one is free
-    const next = frameNext();
-    const pads = next == NO_FRAME ? 0 : (n - (next & (n - 1))) & (n - 1);
-    if (<u64>framesFree() < <u64>pads + n) {
-      const m = pmapFault(vm, gppn, write);
-      if (m < FAULT_MIN) pset(vm, P_SPLITS, pget(vm, P_SPLITS) + 1);
-      return backing(m, 0);
-    }
-    alignAllocator(n);
+  // A group that machine memory cannot hold whole (with its pads) is not backed: it would take
+  // the frames this fault needs (over a Host, the frames reclaim just freed for it, forever).
+  // The page is backed alone, as a hypervisor falls back to small pages when no large one is free.
+  const fresh = pmapState(vm, base) == <u32>PState.Unbacked;
+  const next = frameNext();
+  const pads = fresh && next != NO_FRAME ? (n - (next & (n - 1))) & (n - 1) : 0;
+  if (<u64>framesFree() < <u64>pads + n) {
+    const m = pmapFault(vm, gppn, write);
+    if (m < FAULT_MIN) pset(vm, P_SPLITS, pget(vm, P_SPLITS) + 1);
+    return backing(m, 0);
   }
+  if (fresh) alignAllocator(n);
   let first: u32 = 0;
   let contiguous = true;
   for (let i: u32 = 0; i < n; i++) {
