@@ -60,11 +60,11 @@ function guestGppn(core: Mmu, va: bigint): number {
   return Number(table >> 12n);
 }
 
-async function run(seed: number, ops: number) {
+async function run(seed: number, ops: number, { machineMiB = 2, hostPageSize = '4k' as '4k' | '2m' } = {}) {
   const rnd = prng(seed);
   const int = (n: number) => Math.floor(rnd() * n);
-  // 2 x 4 MiB of guest memory, ~2.5 MiB of it touched, on 2 MiB of machine memory
-  const host = await Host.create({ machineMemoryMiB: 2, seed, sharing: { salting: 'host' }, compression: { cachePercent: 10 } });
+  // 2 x 4 MiB of guest memory, ~2.5 MiB of it touched, on 2 MiB of machine memory (by default)
+  const host = await Host.create({ machineMemoryMiB: machineMiB, seed, sharing: { salting: 'host' }, compression: { cachePercent: 10 } });
   const e = engineOf(host);
   /** The MPN the pmap holds for (vm, gppn). */
   const pmapFrame = (vm: number, gppn: number) => e.reclaim.pmapFrame(vm, asGppn(gppn));
@@ -76,7 +76,7 @@ async function run(seed: number, ops: number) {
     ballooned: new Set(),
   });
   const cores = [host.mmu(), host.mmu({ tlb: { l1d: { entries: 16, ways: 4 } } })];
-  const guests: Guest[] = [make('e', 'ept'), make('s', 'shadow', 3)].map((g) => ({ ...g, paging: cores[0].attach(g.vm) }));
+  const guests: Guest[] = [make('e', 'ept'), make('s', 'shadow', 3)].map((g) => ({ ...g, paging: cores[0].attach(g.vm, { hostPageSize }) }));
   for (const g of guests) expect(cores[1].attach(g.vm)).toBe(g.paging); // a second core runs the same paging
   const counts = { mmuReads: 0, mmuWrites: 0, batches: 0, refaultChecks: 0, reclaimSteps: 0, balloons: 0 };
 
@@ -249,6 +249,30 @@ describe('translation over a Host: pmap, EPT, shadow tables and TLBs stay cohere
       expect(ve.paging!.coherenceDrops).toBeGreaterThan(0);
       expect(vs.paging!.shadowTables).toBeGreaterThan(0);
       expect(stats.host.pageTableFrames).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe('translation over a Host with 2 MiB host pages: large leaves stay coherent too', () => {
+  it('on 6 MiB the first touch of a VM backs its 2 MiB group whole (one large EPT leaf)', async () => {
+    const host = await Host.create({ machineMemoryMiB: 6, seed: 9, compression: { cachePercent: 10 } });
+    const core = host.mmu();
+    core.attach(host.addVM({ name: 'e', memoryMiB: 4 }), { hostPageSize: '2m' });
+    expect(core.translate(VA0, 'write').fault).toBeNull();
+    expect(engineOf(host).ram.frameCounts().guest).toBe(512);
+    expect(core.pagingStats().largePageSplinters).toBe(0);
+    host.close();
+  });
+  // 6 MiB: large leaves first, then split and dropped as reclamation moves their pages;
+  // 2 MiB: no group ever fits, every page is backed alone
+  for (const machineMiB of [6, 2]) {
+    it(`seed 9 on ${machineMiB} MiB: translated reads and writes interleaved with sharing, page-out and balloon`, async () => {
+      const { counts, stats } = await run(9, OPS, { machineMiB, hostPageSize: '2m' });
+      const [ve, vs] = stats.vms;
+      expect(counts.reclaimSteps).toBeGreaterThan(200);
+      expect(counts.refaultChecks).toBeGreaterThan(100);
+      expect(ve.SWW + vs.SWW + ve.ZIP + vs.ZIP).toBeGreaterThan(0);
+      expect(ve.paging!.largePageSplinters + vs.paging!.largePageSplinters).toBeGreaterThan(0);
     });
   }
 });
