@@ -11,7 +11,9 @@
  * leaf if the group's frames are contiguous and aligned; otherwise it installs a 4 KiB leaf and
  * counts a splinter (fragmented machine memory, or a group partly reclaimed). To make contiguity
  * possible, it first draws frames until the allocator's next frame is aligned, and keeps those
- * pad frames in a pool from which every later page table (EPT or shadow) is taken.
+ * pad frames in a pool from which every later page table (EPT or shadow) is taken. A group that
+ * free machine memory cannot hold whole, pads included, is not backed: the page alone is, and
+ * counts a splinter.
  *
  * A VM whose pmap backs large groups itself (reclaim/large.ts, VM flag LARGE_OK) is mapped as the
  * pmap says instead, whatever its host page size: a large leaf for a LARGE group, 4 KiB leaves

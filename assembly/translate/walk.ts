@@ -74,8 +74,9 @@ const NT_D: u32 = 8;
 
 // ---- state of the translation in progress ------------------------------------------------------
 
-// The walk in progress counts its references and page-walk-cache hits in its context
-// (F.WalkRefsNow, F.WalkPwcNow); every other result travels in a return value, packed below.
+// The walk in progress counts its references, page-walk-cache hits and cycles in its context
+// (F.WalkRefsNow, F.WalkPwcNow, F.WalkCyclesNow); every other result travels in a return value,
+// packed below.
 
 /**
  * A guest or shadow walk's outcome in one u64: when complete, the hPA of the page it maps
