@@ -29,7 +29,7 @@ import { PAGE_SIZE } from "../ram/memmap";
 import { vpageFill, osPageFill } from "./pages";
 import { imagePage } from "../workload/content";
 import { gosUnmap } from "./paging";
-import { fKind, fCode, fAddr, faultToCtx, FK_HOST } from "../translate/fault";
+import { faultKind, faultCode, faultAddr, faultToCtx, FK_HOST } from "../translate/fault";
 import { ctxAddr } from "../translate/cores";
 
 // ---- blocks (free page reporting) ----------------------------------------------------------------
@@ -228,9 +228,10 @@ export function guestRelease(vm: u32, from: u32, to: u32, freed: usize, slots: u
  * to the core's results (mmuCtx.fault*), as the MMU's own entry points leave it.
  */
 export function faultStop(h: usize): u32 {
-  faultToCtx(ctxAddr(<u32>sget(h, S.Ctx)));
-  sset(h, S.RGppn, fAddr >> 12);
-  sset(h, S.RCode, fKind == FK_HOST ? fCode : FAULT_NO_FRAME);
+  const c = ctxAddr(<u32>sget(h, S.Ctx));
+  faultToCtx(c);
+  sset(h, S.RGppn, faultAddr(c) >> 12);
+  sset(h, S.RCode, faultKind(c) == FK_HOST ? faultCode(c) : FAULT_NO_FRAME);
   return R_HOST;
 }
 

@@ -34,7 +34,7 @@ export function gosMap(id: u32, vm: u32, va: u64, gppn: u32): bool {
       continue;
     }
     const t = gosAlloc(vm, 0);
-    if (t == NONE) { setFault(FK_GUEST_OOM, 0, va); return false; }
+    if (t == NONE) { setFault(c, FK_GUEST_OOM, 0, va); return false; }
     if (!guestWrite(c, vm, ea, (<u64>t << 12) | PTE_P | PTE_RW | PTE_US)) return false;
     table = <u64>t << 12;
   }

@@ -40,7 +40,7 @@ import { frameAddr } from "../ram/frames";
 import { F, cget, cadd, ctxAddr } from "../translate/cores";
 import { pmapFault } from "../reclaim/fault";
 import { translate } from "../translate/walk";
-import { FAULT_BIT, fKind, fCode, FK_GUEST_PF, FK_HOST, FK_NO_FRAME } from "../translate/fault";
+import { FAULT_BIT, faultKind, faultCode, FK_GUEST_PF, FK_HOST, FK_NO_FRAME } from "../translate/fault";
 import { kernelAccess } from "../translate/kernel";
 import { ramAt } from "../translate/ept";
 import { ACC_READ, ACC_WRITE, ACC_FETCH, PF_P } from "../translate/entries";
@@ -335,7 +335,7 @@ function touchMmu(vm: u32, h: usize): u32 {
     for (let tries = 0; ok && tries < 4; tries++) {
       r = translate(c, va, write ? ACC_WRITE : ACC_READ, true);
       if (!(r & FAULT_BIT)) break;
-      if (fKind == FK_GUEST_PF && (fCode & PF_P) == 0) {
+      if (faultKind(c) == FK_GUEST_PF && (faultCode(c) & PF_P) == 0) {
         // the guest's #PF handler maps the virtual page where the allocator put it
         if (!gosMap(id, vm, va & ~<u64>0xFFF, g)) ok = false;
         continue;
@@ -366,7 +366,7 @@ function touchMmu(vm: u32, h: usize): u32 {
     stall += faultNs;
     transl += <f64>(allCyc - faultCyc) * nsc;
     if (!ok) {
-      const k = fKind;
+      const k = faultKind(c);
       if (k == FK_HOST || k == FK_NO_FRAME) why = pend(h, vp, write, faultStop(h));
       else why = pend(h, vp, write, R_ERROR);
       sset(h, S.RVp, vp);
@@ -454,7 +454,7 @@ export function simTraceRun(vm: u32, p: usize, len: u32): u32 {
     if (!(r & FAULT_BIT) && ((last ^ addr) >> 12) != 0) r = translate(c, last, acc, true);
     let hostStop = false;
     if (r & FAULT_BIT) {
-      const k = fKind;
+      const k = faultKind(c);
       if (k == FK_HOST || k == FK_NO_FRAME) hostStop = true;
       else cadd(c, F.UnhandledFaults, 1);
     }

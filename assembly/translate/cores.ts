@@ -4,8 +4,8 @@
  *
  * MMU context (MMU_CTX = 1024 bytes, region mmuCtx, one per simulated core):
  *
- *   0    u64 x F.COUNT   configuration, cost model (cycles), the walk in progress and
- *                        counters, indexed by F
+ *   0    u64 x 51        configuration, cost model (cycles), the walk in progress,
+ *                        counters (to F.COUNT), and the fault in progress, indexed by F
  *   512  CDESC x 6       cache descriptors: L1 iTLB, L1 dTLB, L2 TLB, guest PWC, nested PWC,
  *                        nested TLB (tlb.ts); their entries sit in region mmuCache
  *   768  u64 x 8         scratch: hPAs of the guest entries of the walk in progress (A/D bits)
@@ -77,6 +77,9 @@ export const enum F {
   PtWriteTraps = 40, Invlpgs = 41, Cr3Switches = 42, ShadowRootMisses = 43, UnhandledFaults = 44,
   BadLines = 45, Lines = 46, TraceBytes = 47, HostFaults = 48,
   COUNT = 49,
+  // past the counters, scratch: the fault of the operation in progress (kind << 32 | code, and
+  // its address), copied to the results (Res) only when the call returns it (fault.ts)
+  FaultNow = 49, FaultAddrNow = 50,
 }
 // TypeScript reads the counters and writes the costs by name: assembly/layout.ts "mmuCtx.counters.*", "mmuCtx.costs.*"
 

@@ -1,8 +1,8 @@
 /**
  * fault: what stopped the translation in progress, as the hardware (or the hypervisor) reports
  * it. Every part of a translation (the walk, a shadow fill, the guest OS model's #PF handler, a
- * guest-kernel access) records its fault here, so none of them has to import another to say
- * why it stopped:
+ * guest-kernel access) records its fault through here, in the scratch of the core it runs on
+ * (F.FaultNow, F.FaultAddrNow), so none of them has to import another to say why it stopped:
  *
  *   kind   FK_*: guest #PF, EPT violation / misconfiguration, host (pmap) fault, guest out of
  *          memory, non-canonical address, no frame for a table
@@ -13,7 +13,7 @@
  * entry points copy the record into their context's results (faultToCtx), where TypeScript reads it.
  */
 
-import { Res } from "./cores";
+import { Res, F, cget, cset } from "./cores";
 
 /** Status of the steps of a translation. */
 export const S_OK: u32 = 0;
@@ -33,19 +33,27 @@ export const FK_NONCANONICAL: u32 = 6;
 export const FK_NO_FRAME: u32 = 7;
 export const FAULT_BIT: u64 = <u64>1 << 63;
 
-export let fKind: u32 = 0;
-export let fCode: u32 = 0;
-export let fAddr: u64 = 0;
-
-/** Records the fault of the operation in progress. */
-export function setFault(kind: u32, code: u32, addr: u64): void { fKind = kind; fCode = code; fAddr = addr; }
-/** Copies the fault into the results of context `c` (cores.ts Res: what TypeScript reads after a call). */
+/** Records the fault of the operation in progress on context `c` (its scratch: F.FaultNow, F.FaultAddrNow). */
+export function setFault(c: usize, kind: u32, code: u32, addr: u64): void {
+  cset(c, F.FaultNow, (<u64>kind << 32) | <u64>code);
+  cset(c, F.FaultAddrNow, addr);
+}
+/** FK_* of the fault in progress on `c`. */
+// @ts-ignore: decorator
+@inline export function faultKind(c: usize): u32 { return <u32>(cget(c, F.FaultNow) >> 32); }
+/** Its #PF error code, EPT qualification or pmap FAULT_* code. */
+// @ts-ignore: decorator
+@inline export function faultCode(c: usize): u32 { return <u32>cget(c, F.FaultNow); }
+/** Its faulting gVA or gPA. */
+// @ts-ignore: decorator
+@inline export function faultAddr(c: usize): u64 { return cget(c, F.FaultAddrNow); }
+/** Copies the fault in progress into the results of context `c` (cores.ts Res: what TypeScript reads after a call). */
 export function faultToCtx(c: usize): void {
-  store<u64>(c + <usize>Res.FaultAddr, fAddr);
-  store<u32>(c + <usize>Res.FaultKind, fKind);
-  store<u32>(c + <usize>Res.FaultCode, fCode);
+  store<u64>(c + <usize>Res.FaultAddr, faultAddr(c));
+  store<u32>(c + <usize>Res.FaultKind, faultKind(c));
+  store<u32>(c + <usize>Res.FaultCode, faultCode(c));
 }
 
-/** The current fault as a result word. */
+/** The fault in progress on `c` as a result word. */
 // @ts-ignore: decorator
-@inline export function faultResult(): u64 { return FAULT_BIT | (<u64>fKind << 48) | <u64>fCode; }
+@inline export function faultResult(c: usize): u64 { return FAULT_BIT | (<u64>faultKind(c) << 48) | <u64>faultCode(c); }

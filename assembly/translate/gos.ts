@@ -77,13 +77,13 @@ export function gosFault(c: usize, vm: u32, va: gVA): u32 {
     }
     if (level > leafLevel) {
       const t = gosAlloc(vm, 0);
-      if (t == NONE) { setFault(FK_GUEST_OOM, 0, va); return S_FAULT; }
+      if (t == NONE) { setFault(c, FK_GUEST_OOM, 0, va); return S_FAULT; }
       if (!guestWrite(c, vm, ea, (<u64>t << 12) | PTE_P | PTE_RW | PTE_US)) return S_FAULT;
       table = <u64>t << 12;
       continue;
     }
     const d = gosAlloc(vm, gsize);
-    if (d == NONE) { setFault(FK_GUEST_OOM, 0, va); return S_FAULT; }
+    if (d == NONE) { setFault(c, FK_GUEST_OOM, 0, va); return S_FAULT; }
     const leaf = (<u64>d << 12) | PTE_P | PTE_RW | PTE_US | (gsize > 0 ? PTE_PS : 0);
     return guestWrite(c, vm, ea, leaf) ? S_OK : S_FAULT;
   }

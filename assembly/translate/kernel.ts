@@ -35,8 +35,8 @@ export function kernelAccess(c: usize, vm: u32, gpa: gPA, write: bool): usize {
     cadd(c, F.Cycles, cget(c, F.CostVmExit) + cget(c, F.CostEptViolation));
     const b = hostBack(vm, gppn, write);
     const mpn = backMpn(b);
-    if (mpn >= FAULT_MIN) { setFault(FK_HOST, mpn, gpa); return 0; }
-    if (!eptInstall(vm, gppn, mpn, backCls(b))) { setFault(FK_NO_FRAME, 0, gpa); return 0; }
+    if (mpn >= FAULT_MIN) { setFault(c, FK_HOST, mpn, gpa); return 0; }
+    if (!eptInstall(vm, gppn, mpn, backCls(b))) { setFault(c, FK_NO_FRAME, 0, gpa); return 0; }
     return ramAt(hpaOf(mpn) | pageOffset(gpa));
   }
   let mpn: MPN;
@@ -51,7 +51,7 @@ export function kernelAccess(c: usize, vm: u32, gpa: gPA, write: bool): usize {
   } else {
     mpn = pmapFault(vm, gppn, write);
   }
-  if (mpn >= FAULT_MIN) { setFault(FK_HOST, mpn, gpa); return 0; }
+  if (mpn >= FAULT_MIN) { setFault(c, FK_HOST, mpn, gpa); return 0; }
   return ramAt(hpaOf(mpn) | pageOffset(gpa));
 }
 

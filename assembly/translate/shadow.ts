@@ -380,8 +380,8 @@ export function shadowFill(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u3
     store<u64>(ents + (<usize>level << 3), e);
     store<u64>(ents + 48 + (<usize>level << 3), <u64>a);
     store<u64>(ents + 96 + (<usize>level << 3), ega);
-    if (!(e & PTE_P)) { setFault(FK_GUEST_PF, code, va); return S_FAULT; }
-    if (pteReserved(e, level)) { setFault(FK_GUEST_PF, PF_P | PF_RSVD | code, va); return S_FAULT; }
+    if (!(e & PTE_P)) { setFault(c, FK_GUEST_PF, code, va); return S_FAULT; }
+    if (pteReserved(e, level)) { setFault(c, FK_GUEST_PF, PF_P | PF_RSVD | code, va); return S_FAULT; }
     perm &= e;
     nx |= e & PTE_NX;
     if (pteLeaf(e, level)) break;
@@ -389,7 +389,7 @@ export function shadowFill(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u3
     level--;
   }
   if ((user && !(perm & PTE_US)) || (acc == ACC_WRITE && !(perm & PTE_RW)) || (acc == ACC_FETCH && nx != 0)) {
-    setFault(FK_GUEST_PF, PF_P | code, va);
+    setFault(c, FK_GUEST_PF, PF_P | code, va);
     return S_FAULT;
   }
   const leafLevel = level;
@@ -408,7 +408,7 @@ export function shadowFill(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u3
       store<u64>(ents + (<usize>l << 3), nv);
     }
   }
-  if (<u32>cget(c, F.ShadowRoot) == NONE && !rootFor(c, vm)) { setFault(FK_NO_FRAME, 0, va); return S_FAULT; }
+  if (<u32>cget(c, F.ShadowRoot) == NONE && !rootFor(c, vm)) { setFault(c, FK_NO_FRAME, 0, va); return S_FAULT; }
   // mirror the guest's non-leaf entries
   let st = <u32>cget(c, F.ShadowRoot);
   for (let l = g; l > leafLevel; l--) {
@@ -418,7 +418,7 @@ export function shadowFill(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u3
     if (se & PTE_P) dropFrames(se, l); // a large shadow leaf gives way to a table
     const ge = load<u64>(ents + (<usize>l << 3));
     const child = ptAlloc();
-    if (child == NO_FRAME) { setFault(FK_NO_FRAME, 0, va); return S_FAULT; }
+    if (child == NO_FRAME) { setFault(c, FK_NO_FRAME, 0, va); return S_FAULT; }
     const childG = <u32>((ge & ADDR_MASK) >> 12);
     tagTable(child, vm, l - 1, childG);
     pset(vm, P_SHADOWTABLES, pget(vm, P_SHADOWTABLES) + 1);
@@ -434,7 +434,7 @@ export function shadowFill(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u3
   const gppn = gppnOf(dataGpa);
   const b = hostBack(vm, gppn, acc == ACC_WRITE);
   const mpn = backMpn(b);
-  if (mpn >= FAULT_MIN) { setFault(FK_HOST, mpn, dataGpa); return S_FAULT; }
+  if (mpn >= FAULT_MIN) { setFault(c, FK_HOST, mpn, dataGpa); return S_FAULT; }
   const scls = min<u32>(gcls, backCls(b));
   for (let l = leafLevel; l > scls + 1; l--) {
     // synthetic tables: the guest maps a large page the host cannot map as one
@@ -443,7 +443,7 @@ export function shadowFill(c: usize, vm: u32, va: gVA, acc: u32, user: bool): u3
     if ((se & PTE_P) && !pteLeaf(se, l)) { st = <u32>((se & ADDR_MASK) >> 12); continue; }
     if (se & PTE_P) dropFrames(se, l); // a large shadow leaf gives way to a table
     const child = ptAlloc();
-    if (child == NO_FRAME) { setFault(FK_NO_FRAME, 0, va); return S_FAULT; }
+    if (child == NO_FRAME) { setFault(c, FK_NO_FRAME, 0, va); return S_FAULT; }
     tagTable(child, vm, l - 1, NONE);
     pset(vm, P_SHADOWTABLES, pget(vm, P_SHADOWTABLES) + 1);
     store<u64>(sa, (<u64>child << 12) | PTE_P | PTE_RW | PTE_US | PTE_A);

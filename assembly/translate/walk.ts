@@ -46,7 +46,7 @@ import { gosFault } from "./gos";
 import { shadowFill, shadowSwitch } from "./shadow";
 import {
   S_OK, S_FAULT, S_SHADOW, S_PRESENT, FK_GUEST_PF, FK_EPT_VIOLATION, FK_EPT_MISCONFIG, FK_HOST, FK_NONCANONICAL,
-  FK_NO_FRAME, FAULT_BIT, fKind, fCode, fAddr, setFault, faultResult, faultToCtx,
+  FK_NO_FRAME, FAULT_BIT, faultKind, faultCode, faultAddr, setFault, faultResult, faultToCtx,
 } from "./fault";
 import { gPA, gppnOf, gVA, hPA, hpaOf, pageOffset } from "../ram/addr";
 
@@ -170,13 +170,13 @@ function nested(c: usize, vm: u32, gpa: gPA, acc: u32, isPT: bool, gperm: u32, v
     const a = ramAt(table + (levelIndex(gpa, level) << 3));
     let e = load<u64>(a);
     if ((e & 7) == 0) {
-      setFault(FK_EPT_VIOLATION, accBits | glaBits, gpa);
+      setFault(c, FK_EPT_VIOLATION, accBits | glaBits, gpa);
       cadd(c, F.WalkRefsNow, top - level + 1);
       return NFAULT;
     }
     const leaf = eptLeaf(e, level);
     if (eptMisconfigured(e, level, leaf)) {
-      setFault(FK_EPT_MISCONFIG, 0, gpa);
+      setFault(c, FK_EPT_MISCONFIG, 0, gpa);
       cadd(c, F.WalkRefsNow, top - level + 1);
       return NFAULT;
     }
@@ -189,14 +189,14 @@ function nested(c: usize, vm: u32, gpa: gPA, acc: u32, isPT: bool, gperm: u32, v
       continue;
     }
     if ((perm & need) != need) {
-      setFault(FK_EPT_VIOLATION, accBits | glaBits | (<u32>perm << EQ_PERM_SHIFT), gpa);
+      setFault(c, FK_EPT_VIOLATION, accBits | glaBits | (<u32>perm << EQ_PERM_SHIFT), gpa);
       cadd(c, F.WalkRefsNow, top - level + 1);
       return NFAULT;
     }
     if (isPT && !ad && (e & EPT_COW) != 0) {
       // the walk sets guest A/D bits in this page-table page, a write, so its copy-on-write
       // sharing must break first (with EPT A/D on, `need` already asked for W)
-      setFault(FK_EPT_VIOLATION, accBits | EQ_WRITE | glaBits | (<u32>perm << EQ_PERM_SHIFT), gpa);
+      setFault(c, FK_EPT_VIOLATION, accBits | EQ_WRITE | glaBits | (<u32>perm << EQ_PERM_SHIFT), gpa);
       cadd(c, F.WalkRefsNow, top - level + 1);
       return NFAULT;
     }
@@ -264,9 +264,9 @@ function walkStart(c: usize, pwc: usize, pwcOn: bool, va: gVA, g: u32, asid: u32
 }
 
 /** Host address of guest-physical `gpa` for a native walk: the pmap backs it silently (no hypervisor exists). */
-function nativeHost(vm: u32, gpa: gPA): u64 {
+function nativeHost(c: usize, vm: u32, gpa: gPA): u64 {
   const m = pmapFault(vm, gppnOf(gpa), false);
-  if (m >= FAULT_MIN) { setFault(FK_HOST, m, gpa); return NFAULT; }
+  if (m >= FAULT_MIN) { setFault(c, FK_HOST, m, gpa); return NFAULT; }
   return hpaOf(m) | pageOffset(gpa);
 }
 
@@ -288,15 +288,15 @@ function guestWalk(c: usize, vm: u32, mode: u32, va: gVA, acc: u32, user: bool):
   let n: u32 = 0;
   for (;;) {
     const ega = table + (levelIndex(va, level) << 3);
-    const r = mode == MODE_EPT ? nested(c, vm, ega, 0, true, 0, va) : nativeHost(vm, ega);
+    const r = mode == MODE_EPT ? nested(c, vm, ega, 0, true, 0, va) : nativeHost(c, vm, ega);
     if (r == NFAULT) return WALK_STOP | S_FAULT;
     const h = nestedHpa(r);
     cadd(c, F.WalkRefsNow, 1);
     const e = load<u64>(ramAt(h));
     store<u64>(used + (<usize>n << 3), h);
     n++;
-    if (!(e & PTE_P)) { setFault(FK_GUEST_PF, pfCode(acc, user), va); return WALK_STOP | S_FAULT; }
-    if (pteReserved(e, level)) { setFault(FK_GUEST_PF, PF_P | PF_RSVD | pfCode(acc, user), va); return WALK_STOP | S_FAULT; }
+    if (!(e & PTE_P)) { setFault(c, FK_GUEST_PF, pfCode(acc, user), va); return WALK_STOP | S_FAULT; }
+    if (pteReserved(e, level)) { setFault(c, FK_GUEST_PF, PF_P | PF_RSVD | pfCode(acc, user), va); return WALK_STOP | S_FAULT; }
     perm &= entryPerm(e);
     if (!pteLeaf(e, level)) {
       if (pwcOn) cacheFill(pwc, va >> levelShift(level), level, asid, perm, e);
@@ -305,7 +305,7 @@ function guestWalk(c: usize, vm: u32, mode: u32, va: gVA, acc: u32, user: bool):
       continue;
     }
     if (!allowed(perm, acc, user)) {
-      setFault(FK_GUEST_PF, PF_P | pfCode(acc, user), va);
+      setFault(c, FK_GUEST_PF, PF_P | pfCode(acc, user), va);
       return WALK_STOP | S_FAULT;
     }
     const cls = level - 1;
@@ -447,7 +447,7 @@ export function translate(c: usize, va: gVA, acc: u32, user: bool): u64 {
   cadd(c, F.L2Misses, 1);
   const r = walkAndFill(c, va, acc, user, asid, l1, l2);
   // a stop the host side must resolve before the access can be retried (over a Host it is)
-  if ((r & FAULT_BIT) && (fKind == FK_HOST || fKind == FK_NO_FRAME)) cadd(c, F.HostFaults, 1);
+  if ((r & FAULT_BIT) && (faultKind(c) == FK_HOST || faultKind(c) == FK_NO_FRAME)) cadd(c, F.HostFaults, 1);
   cyc += cget(c, F.WalkCyclesNow);
   store<u32>(c + <usize>Res.Cycles, <u32>min<u64>(cyc, 0xFFFFFFFF));
   cadd(c, F.Cycles, cyc);
@@ -461,8 +461,8 @@ function walkAndFill(c: usize, va: gVA, acc: u32, user: bool, asid: u32, l1: usi
   const mode = pget(vm, P_MODE);
   cset(c, F.WalkCyclesNow, 0);
   if (!canonical(va, pget(vm, P_GLEVELS))) {
-    setFault(FK_NONCANONICAL, 0, va);
-    return faultResult();
+    setFault(c, FK_NONCANONICAL, 0, va);
+    return faultResult(c);
   }
   const costRef = cget(c, F.CostWalkRef);
   const costPwc = cget(c, F.CostPwcHit);
@@ -492,46 +492,46 @@ function walkAndFill(c: usize, va: gVA, acc: u32, user: bool, asid: u32, l1: usi
       cset(c, F.Cycles, before); // charged through F.WalkCyclesNow, once
       if (st == S_OK) continue;
     }
-    if (fKind == FK_GUEST_PF) {
+    if (faultKind(c) == FK_GUEST_PF) {
       cadd(c, F.GuestPageFaults, 1);
       cadd(c, F.WalkCyclesNow, cget(c, F.CostGuestPf));
-      if ((fCode & PF_P) == 0 && (cget(c, F.Flags) & FL_DEMAND) != 0) {
+      if ((faultCode(c) & PF_P) == 0 && (cget(c, F.Flags) & FL_DEMAND) != 0) {
         const before = cget(c, F.Cycles);
-        const saved = fCode;
+        const saved = faultCode(c);
         const r = gosFault(c, vm, va);
         cadd(c, F.WalkCyclesNow, cget(c, F.Cycles) - before);
         cset(c, F.Cycles, before);
         if (r == S_OK) continue;
-        if (r == S_PRESENT) setFault(FK_GUEST_PF, saved, va);
+        if (r == S_PRESENT) setFault(c, FK_GUEST_PF, saved, va);
       }
-      return faultResult();
+      return faultResult(c);
     }
-    if (fKind == FK_EPT_VIOLATION) {
+    if (faultKind(c) == FK_EPT_VIOLATION) {
       cadd(c, F.VmExits, 1);
       cadd(c, F.EptViolations, 1);
       cadd(c, F.WalkCyclesNow, cget(c, F.CostVmExit) + cget(c, F.CostEptViolation));
-      const gppn = gppnOf(fAddr);
-      if ((fCode >> EQ_PERM_SHIFT) & 7) {
+      const gppn = gppnOf(faultAddr(c));
+      if ((faultCode(c) >> EQ_PERM_SHIFT) & 7) {
         // a present entry that denies the access is not a first touch: the caller decides,
         // unless it is the hypervisor's own copy-on-write protection (ept.ts EPT_COW)
-        if ((fCode & EQ_WRITE) == 0) return faultResult();
-        const leaf = eptFindLeaf(vm, fAddr);
-        if (leaf == 0 || (load<u64>(leafAt(leaf)) & EPT_COW) == 0) return faultResult();
+        if ((faultCode(c) & EQ_WRITE) == 0) return faultResult(c);
+        const leaf = eptFindLeaf(vm, faultAddr(c));
+        if (leaf == 0 || (load<u64>(leafAt(leaf)) & EPT_COW) == 0) return faultResult(c);
       }
-      const b = hostBack(vm, gppn, (fCode & EQ_WRITE) != 0);
+      const b = hostBack(vm, gppn, (faultCode(c) & EQ_WRITE) != 0);
       const mpn = backMpn(b);
-      if (mpn >= FAULT_MIN) { setFault(FK_HOST, mpn, fAddr); return faultResult(); }
-      if (!eptInstall(vm, gppn, mpn, backCls(b))) { setFault(FK_NO_FRAME, 0, fAddr); return faultResult(); }
+      if (mpn >= FAULT_MIN) { setFault(c, FK_HOST, mpn, faultAddr(c)); return faultResult(c); }
+      if (!eptInstall(vm, gppn, mpn, backCls(b))) { setFault(c, FK_NO_FRAME, 0, faultAddr(c)); return faultResult(c); }
       continue;
     }
-    if (fKind == FK_EPT_MISCONFIG) {
+    if (faultKind(c) == FK_EPT_MISCONFIG) {
       cadd(c, F.VmExits, 1);
       cadd(c, F.EptMisconfigs, 1);
       cadd(c, F.WalkCyclesNow, cget(c, F.CostVmExit));
     }
-    return faultResult();
+    return faultResult(c);
   }
-  return faultResult();
+  return faultResult(c);
 }
 
 // ---- exported ABI --------------------------------------------------------------------------------
@@ -594,7 +594,7 @@ export function mmuTranslateBatch(id: u32, inp: usize, out: usize, n: u32, addrs
     store<u32>(o + <usize>BatchOut.Zero, 0);
     if (res & FAULT_BIT) {
       faults++;
-      if (addrs != 0) store<u64>(addrs + <usize>i * BATCH_ADDR, fAddr);
+      if (addrs != 0) store<u64>(addrs + <usize>i * BATCH_ADDR, faultAddr(c));
     }
   }
   if (faults != 0) faultToCtx(c);
