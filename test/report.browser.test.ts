@@ -2,7 +2,8 @@
  * The HTML report opened in headless Chromium (Debian's /usr/bin/chromium via playwright-core):
  * the page loads with no console error and fetches nothing; every canvas holds a Chart whose
  * datasets have points and whose plot area has ink (pixels read back; a chart with no data is
- * shown to read as blank); the VM picker redraws; 1, 5 and 32 VMs, runs without policy fields,
+ * shown to read as blank); the VM picker redraws; 1, 5 and 32 VMs, a run of 40,000 samples
+ * (charted rolled up), runs without policy fields,
  * and compare; then real runs: the default scenario (shortened) under esx, its report, and its
  * compare page against kvm. Screenshots are kept in test-output/ (docs/report.png, the README's,
  * comes from scripts/screenshot.ts).
@@ -160,6 +161,21 @@ describe.skipIf(missing !== null)('HTML report in Chromium', () => {
       const shot = join(OUT, 'report.png');
       await page.screenshot({ path: shot, fullPage: true });
       console.log(`report screenshot: ${shot}`);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('a run of 40,000 samples: charted at 2,000 points each, loads clean, every chart drawn', async () => {
+    const base = parseRun(makeRunJson({ vms: 5, duration: 400, seed: 1 }));
+    const long = { ...base, samples: Array.from({ length: 40_000 }, (_, i) => ({ ...base.samples[i % base.samples.length], t: i + 1 })) };
+    const { page, errors, requests } = await open(renderReportHtml(long, { chartJs, label: 'long run' }), 'report-long');
+    try {
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([]);
+      const d = await expectAllDrawn(page, 13);
+      for (const c of d) expect(c.points, c.id).toBeLessThanOrEqual(2000 * c.datasets);
+      expect(await page.textContent('header')).toContain('charts: 2000 points, each the mean of 20 samples');
     } finally {
       await page.close();
     }

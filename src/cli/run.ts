@@ -17,16 +17,16 @@
  * was expected, and exits 2 (as a bad option does). A run whose oracle finds a page that differs
  * from what its guest wrote exits 1.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
 import { ScenarioError } from '../sim/scenario.js';
 import { Simulation } from '../sim/simulation.js';
 import { DEFAULT_SCENARIO_FILE } from '../sim/default.js';
 import { createLiveView, type LiveOutput } from '../report/live.js';
-import { parseRun } from '../report/runfile.js';
+import { parseRun, writeRunJson } from '../report/runfile.js';
 import { summarizeRun, summaryLines } from '../report/summary.js';
-import { writeReportHtml } from '../report/files.js';
+import { writeReportHtml, writeRunFile } from '../report/files.js';
 
 export const RUN_HELP = `usage: memvisor run [scenario.json] [--json out.json] [--html report.html] [--quiet] [--policy KIND]
 
@@ -125,8 +125,11 @@ export async function runRun(args: string[], out: NodeJS.WritableStream & LiveOu
     const view = toStdout ? null : createLiveView({ out, duration: sim.config.duration, quiet: opts.quiet, label: opts.file ? basename(opts.file) : 'default scenario' });
     const result = sim.run(view ? (s) => view.sample(s) : undefined);
     view?.end();
-    if (toStdout) out.write(JSON.stringify(result, null, 1) + '\n');
-    else if (opts.json !== null) writeFileSync(opts.json, JSON.stringify(result, null, 1) + '\n');
+    // in pieces: a long run's JSON can exceed the longest string JavaScript makes
+    if (toStdout) {
+      writeRunJson(result, (chunk) => out.write(chunk));
+      out.write('\n');
+    } else if (opts.json !== null) writeRunFile(opts.json, result);
     if (opts.html !== null || (!toStdout && !opts.quiet)) {
       const run = parseRun(result, name);
       if (opts.html !== null) writeReportHtml(opts.html, run, opts.file ? basename(opts.file) : 'default scenario');

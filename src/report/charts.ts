@@ -335,7 +335,10 @@ export function niceCeil(x: number): number {
 /** Every chart of one run's report, in page order: host charts, the small multiples, the picker's charts. */
 export function runCharts(run: Run, ri = 0): { host: ChartSpec[]; vms: ChartSpec[]; picked: ChartSpec[] } {
   const names = vmNames(run);
-  const memMax = niceCeil(Math.max(...run.samples.flatMap((s) => Object.values(s.vms).map((v) => v.MEMSZ))));
+  // a loop, not Math.max(...all): spreading a long run's values overflows the call stack
+  let memMax = -Infinity;
+  for (const s of run.samples) for (const v of Object.values(s.vms)) memMax = Math.max(memMax, v.MEMSZ);
+  memMax = niceCeil(memMax);
   return {
     host: [hostFreeChart(run, ri), hostUseChart(run, ri), reclaimedChart(run, ri)].filter((c): c is ChartSpec => c !== null),
     vms: names.map((n, i) => vmMemoryChart(run, n, i, ri, memMax)),

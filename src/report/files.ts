@@ -2,11 +2,11 @@
  * The report's Node side: the Chart.js build read from node_modules once, and HTML reports
  * written to files. Everything else in src/report is pure and runs in a browser too.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { renderReportHtml, renderCompareHtml } from './html.js';
-import { parseRunText, type Run } from './runfile.js';
+import { parseRunText, writeRunJson, RunFileError, MAX_RUN_TEXT, type Run } from './runfile.js';
 
 let chartJs: string | null = null;
 
@@ -27,7 +27,25 @@ export function writeCompareHtml(path: string, a: Run, b: Run, labels: [string, 
   writeFileSync(path, renderCompareHtml(a, b, { chartJs: loadChartJs(), labels }));
 }
 
-/** Reads and checks a run file. An unreadable file throws the operating system's error. */
+/** Writes a run's JSON (`memvisor run --json`) to `path`, piece by piece (writeRunJson), with a final newline. */
+export function writeRunFile(path: string, result: object): void {
+  const fd = openSync(path, 'w');
+  try {
+    writeRunJson(result, (chunk) => writeSync(fd, chunk));
+    writeSync(fd, '\n');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads and checks a run file. An unreadable file throws the operating system's error; one too
+ * long to become a string (MAX_RUN_TEXT) a RunFileError that says so, before reading it.
+ */
 export function readRunFile(path: string): Run {
+  const size = statSync(path).size;
+  if (size > MAX_RUN_TEXT) {
+    throw new RunFileError(path, [{ path: '(file)', value: `${size} bytes of JSON`, expected: `at most ${MAX_RUN_TEXT} bytes (just under 512 MiB), the longest string JavaScript makes (run the scenario with a longer sampleInterval, or fewer VMs)` }]);
+  }
   return parseRunText(readFileSync(path, 'utf8'), path);
 }

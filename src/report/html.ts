@@ -19,6 +19,7 @@ import { runCharts, STATE_COLORS, stateColor, type ChartSpec } from './charts.js
 import { summarizeRun, walkText, fmt, VM_SUMMARY_COLUMNS, type RunSummary, type VmSummary } from './summary.js';
 import { CLIENT_SCRIPT } from './client.js';
 import { compareRows, delta } from './compare.js';
+import { rollUp, type RolledUp } from './rollup.js';
 
 export interface HtmlOptions {
   /** the Chart.js UMD build's source (files.ts loadChartJs) */
@@ -110,6 +111,14 @@ function metaText(run: Run, s: RunSummary): string {
   return esc(parts.join(' · '));
 }
 
+/** What the charts of a long run show (rollup.ts); '' when they show every sample. */
+function rollUpText(r: RolledUp, full: Run): string {
+  if (r.per === 1) return '';
+  const dt = full.config.sampleInterval;
+  const span = dt !== undefined ? ` (${+(r.per * dt).toPrecision(6)} simulated s)` : '';
+  return `charts: ${r.run.samples.length} points, each the mean of ${r.per} samples${span}; the summary reads all ${full.samples.length}`;
+}
+
 function verifiedHtml(run: Run): string {
   const mib = (run.verified.bytes / 1048576).toFixed(1);
   return run.verified.ok ? `<span class="ok">verified: ${mib} MiB of guest memory read back, all as the guests wrote it</span>` : `<span class="bad">verification FAILED: guest memory differs from what the guests wrote (${mib} MiB compared)</span>`;
@@ -166,12 +175,15 @@ function missingNote(picked: ChartSpec[]): string {
 /** The report of one run as one self-contained HTML page. */
 export function renderReportHtml(run: Run, opts: HtmlOptions): string {
   const s = summarizeRun(run);
-  const c = runCharts(run, 0);
+  const shown = rollUp(run);
+  const c = runCharts(shown.run, 0);
   const label = opts.label ?? 'run';
+  const rolled = rollUpText(shown, run);
   const hostFree = c.host[0];
   const body = `<header>
 <h1>memvisor report: ${esc(label)}</h1>
 <p class="meta">${metaText(run, s)}</p>
+${rolled ? `<p class="meta">${esc(rolled)}</p>` : ''}
 <p class="meta">${verifiedHtml(run)}</p>
 ${s.host.walk.length ? `<p class="meta">memory states: ${esc(walkText(s.host.walk))}</p>` : ''}
 </header>
@@ -195,7 +207,7 @@ ${hostTable(s)}
 ${vmTable(s.vms)}
 </section>
 </main>`;
-  return page(`memvisor report: ${label}`, body, [run], [...c.host, ...c.vms, ...c.picked], opts.chartJs);
+  return page(`memvisor report: ${label}`, body, [shown.run], [...c.host, ...c.vms, ...c.picked], opts.chartJs);
 }
 
 // ---- compare ---------------------------------------------------------------------------------
@@ -224,7 +236,9 @@ export function renderCompareHtml(a: Run, b: Run, opts: CompareOptions): string 
   const [la, lb] = opts.labels;
   const sa = summarizeRun(a), sb = summarizeRun(b);
   const names = [...new Set([...vmNames(a), ...vmNames(b)])];
-  const ca = compareCharts(a, 0, names), cb = compareCharts(b, 1, names);
+  const ra = rollUp(a), rb = rollUp(b);
+  const ca = compareCharts(ra.run, 0, names), cb = compareCharts(rb.run, 1, names);
+  const rolled = (r: RolledUp, full: Run) => (r.per > 1 ? ` ${esc(rollUpText(r, full))}.` : '');
   const rows = compareRows(sa, sb);
   let section = '';
   const table = rows
@@ -243,8 +257,8 @@ export function renderCompareHtml(a: Run, b: Run, opts: CompareOptions): string 
   const pickedKeys = [...new Set([...ca.picked, ...cb.picked].map((x) => x.sync!))];
   const body = `<header>
 <h1>memvisor compare: ${esc(la)} vs ${esc(lb)}</h1>
-<p class="meta"><b>A</b> ${esc(la)}: ${metaText(a, sa)}. ${verifiedHtml(a)}</p>
-<p class="meta"><b>B</b> ${esc(lb)}: ${metaText(b, sb)}. ${verifiedHtml(b)}</p>
+<p class="meta"><b>A</b> ${esc(la)}: ${metaText(a, sa)}.${rolled(ra, a)} ${verifiedHtml(a)}</p>
+<p class="meta"><b>B</b> ${esc(lb)}: ${metaText(b, sb)}.${rolled(rb, b)} ${verifiedHtml(b)}</p>
 ${sa.host.walk.length ? `<p class="meta">A's memory states: ${esc(walkText(sa.host.walk))}</p>` : ''}
 ${sb.host.walk.length ? `<p class="meta">B's memory states: ${esc(walkText(sb.host.walk))}</p>` : ''}
 </header>
@@ -269,5 +283,5 @@ ${pickedKeys.map((k) => twinRow(bySync(ca.picked, k), bySync(cb.picked, k))).joi
 </section>
 </main>`;
   const charts = [...ca.host, ...cb.host, ...ca.vms.values(), ...cb.vms.values(), ...ca.picked, ...cb.picked];
-  return page(`memvisor compare: ${la} vs ${lb}`, body, [a, b], charts, opts.chartJs);
+  return page(`memvisor compare: ${la} vs ${lb}`, body, [ra.run, rb.run], charts, opts.chartJs);
 }

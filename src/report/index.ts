@@ -8,7 +8,7 @@
  *                              ──renderReportHtml / renderCompareHtml──▶ one HTML page (html.ts)
  *   Simulation ──each sample──▶ createLiveView(...).sample(s) ──end()──▶ terminal (live.ts)
  */
-export { parseRun, parseRunText, parseSample, vmNames, RunFileError, type Run, type RunSample, type RunHost, type RunVm, type RunConfig, type RunProblem, type SampleLike } from './runfile.js';
+export { parseRun, parseRunText, parseSample, vmNames, writeRunJson, RunFileError, type Run, type RunSample, type RunHost, type RunVm, type RunConfig, type RunProblem, type SampleLike } from './runfile.js';
 export { VM_FIELDS, HOST_FIELDS, GUEST_FIELDS, type FieldDoc } from './fields.js';
 export { esxtopLines, type TableOptions } from './table.js';
 export { summarizeRun, summaryLines, type RunSummary, type VmSummary, type HostSummary } from './summary.js';

@@ -332,3 +332,49 @@ export function vmNames(run: Pick<Run, 'samples'>): string[] {
   for (const s of run.samples) for (const n of Object.keys(s.vms)) seen.add(n);
   return [...seen];
 }
+
+/** The longest string V8 makes (2^29 - 24 UTF-16 units): a run file longer than this cannot be read as one string. */
+export const MAX_RUN_TEXT = 0x1fffffe8;
+
+/**
+ * Writes `result` (a plain object) exactly as `JSON.stringify(result, null, 1)` would, in pieces of about 1 MiB:
+ * its `samples` one by one, so that a run too long for one string (MAX_RUN_TEXT, about 512 MiB:
+ * a day of many VMs at one sample per second) still writes, and no piece holds more than one
+ * sample beyond the 1 MiB.
+ */
+export function writeRunJson(result: object, write: (chunk: string) => void): void {
+  const r = result as Record<string, unknown>;
+  let parts: string[] = [], size = 0;
+  const put = (s: string) => {
+    parts.push(s);
+    size += s.length;
+    if (size >= 1 << 20) {
+      write(parts.join(''));
+      parts = [];
+      size = 0;
+    }
+  };
+  // the top level by hand, each value at one level of indentation: JSON text holds no raw
+  // newline inside a string, so indenting a value's text is indenting its lines
+  let first = true;
+  put('{');
+  for (const k of Object.keys(r)) {
+    const v = r[k];
+    if (k === 'samples' && Array.isArray(v)) {
+      put(`${first ? '' : ','}\n ${JSON.stringify(k)}: `);
+      if (v.length === 0) put('[]');
+      else {
+        put('[');
+        v.forEach((s, i) => put(`${i ? ',' : ''}\n  ${(JSON.stringify(s, null, 1) ?? 'null').replace(/\n/g, '\n  ')}`));
+        put('\n ]');
+      }
+    } else {
+      const text = JSON.stringify(v, null, 1);
+      if (text === undefined) continue; // skipped, as JSON.stringify skips undefined and functions
+      put(`${first ? '' : ','}\n ${JSON.stringify(k)}: ${text.replace(/\n/g, '\n ')}`);
+    }
+    first = false;
+  }
+  put(first ? '}' : '\n}');
+  if (parts.length) write(parts.join(''));
+}

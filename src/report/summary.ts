@@ -163,7 +163,7 @@ export function summarizeRun(run: Run): RunSummary {
       duration: run.samples[run.samples.length - 1].t,
       machineMiB,
       overcommit: machineMiB ? configured / machineMiB : undefined,
-      lowestFreeMiB: Math.min(...run.samples.map((s) => s.host.freeMiB)),
+      lowestFreeMiB: run.samples.reduce((m, s) => Math.min(m, s.host.freeMiB), Infinity),
       meanFreeMiB: free.mean ?? 0,
       timeInState,
       walk,

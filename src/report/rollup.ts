@@ -1,0 +1,102 @@
+/**
+ * Long runs charted at a bounded number of points. A chart cannot show more points than it has
+ * pixels, and a page that carries every sample of a day-long run of many VMs weighs hundreds of
+ * MiB and stalls the browser. So a run of more than MAX_CHART_POINTS samples is charted from a
+ * rolled-up copy, as vCenter rolls its real-time samples up for longer ranges:
+ *
+ *   samples   s1 s2 s3 | s4 s5 s6 | s7 s8      consecutive groups of `per` samples (the last
+ *   points       p1    |    p2    |  p3       may be shorter), one point per group
+ *
+ *   t        the group's last sample time (a sample reports the interval that ends at its t)
+ *   numbers  the mean of the group's values (a field absent from a sample is left out)
+ *   strings  the value the group holds most often (the memory state it spent most of it in)
+ *   objects  the same, field by field; anything else: the group's last value
+ *
+ * Summaries and the run file always keep every sample; only the charts read the roll-up.
+ */
+import type { Run, RunSample } from './runfile.js';
+
+/** Most points a chart of one run shows. */
+export const MAX_CHART_POINTS = 2000;
+
+export interface RolledUp {
+  /** the run to chart: `run` itself when it has at most `maxPoints` samples */
+  run: Run;
+  /** samples per point (1: not rolled up) */
+  per: number;
+}
+
+/** `run` with its samples rolled up into at most `maxPoints` points (see the overview). */
+export function rollUp(run: Run, maxPoints = MAX_CHART_POINTS): RolledUp {
+  const n = run.samples.length;
+  if (!(maxPoints >= 1)) throw new RangeError(`rollUp: maxPoints must be at least 1, got ${maxPoints}`);
+  if (n <= maxPoints) return { run, per: 1 };
+  const per = Math.ceil(n / maxPoints);
+  const samples: RunSample[] = [];
+  for (let i = 0; i < n; i += per) {
+    const group = run.samples.slice(i, i + per);
+    const point = meanOf(group) as RunSample;
+    point.t = group[group.length - 1].t;
+    samples.push(point);
+  }
+  return { run: { ...run, samples }, per };
+}
+
+/** What a group holds at one place of the sample shape, gathered in one pass. */
+interface Acc {
+  sum: number;
+  nums: number;
+  counts: Map<string, number> | null;
+  last: unknown;
+  fields: Map<string, Acc> | null;
+}
+
+const newAcc = (): Acc => ({ sum: 0, nums: 0, counts: null, last: undefined, fields: null });
+
+function add(a: Acc, x: unknown): void {
+  if (typeof x === 'number') {
+    a.sum += x;
+    a.nums++;
+  } else if (typeof x === 'string') {
+    a.counts ??= new Map();
+    a.counts.set(x, (a.counts.get(x) ?? 0) + 1);
+    a.last = x;
+  } else if (x !== null && typeof x === 'object' && !Array.isArray(x)) {
+    a.fields ??= new Map();
+    const o = x as Record<string, unknown>;
+    for (const k in o) {
+      let f = a.fields.get(k);
+      if (!f) a.fields.set(k, (f = newAcc()));
+      add(f, o[k]);
+    }
+  } else if (x !== undefined) {
+    a.last = x;
+  }
+}
+
+/** The group value (see the overview); undefined when nothing was present. */
+function value(a: Acc): unknown {
+  if (a.fields) {
+    const out: Record<string, unknown> = {};
+    for (const [k, f] of a.fields) {
+      const v = value(f);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+  if (a.nums > 0) return a.sum / a.nums;
+  if (a.counts) {
+    // the most frequent; a tie goes to the value the group ends in, or else to the one seen first
+    let best = a.last as string, most = a.counts.get(best)!;
+    for (const [s, c] of a.counts) if (c > most) (best = s), (most = c);
+    return best;
+  }
+  return a.last;
+}
+
+/** The group value of `xs`. */
+function meanOf(xs: readonly unknown[]): unknown {
+  const a = newAcc();
+  for (const x of xs) add(a, x);
+  return value(a);
+}
