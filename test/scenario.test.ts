@@ -138,6 +138,14 @@ describe('scenario validator', () => {
       expect.objectContaining({ path: 'vms[0].reservationMiB', value: 600, expected: 'at most memoryMiB (512)' }),
       expect.objectContaining({ path: 'vms[1].reservationMiB', value: 500 }),
     ]));
+    // the host's admission rule: reservations and the page tables it sets aside for each VM
+    const full = { duration: 1, host: { machineMemoryMiB: 64 }, vms: [{ name: 'r', memoryMiB: 64, reservationMiB: 64, os: { kernelMiB: 4, cacheMiB: 4, anonMiB: 4 } }] };
+    // 64 MiB: 16384 pages, 1 root + 32 + 1 + 1 + 1 tables = 36 frames = 0.14 MiB
+    expect(problems(full)).toEqual([{ path: 'vms[0].reservationMiB', value: 64, expected: 'reservations (64 MiB) and the page tables the hypervisor sets aside for the VMs (0.14 MiB) within host.machineMemoryMiB (64) up to this VM' }]);
+    expect(problems({ ...full, vms: [{ ...full.vms[0], reservationMiB: 63 }] })).toEqual([]);
+    // 30 VMs of 16 MiB: 12 table frames each, 360 frames = 1.41 MiB
+    const many = { duration: 1, host: { machineMemoryMiB: 1 }, vms: [{ name: 'v', count: 30, memoryMiB: 16, os: { kernelMiB: 1, cacheMiB: 0, anonMiB: 0 } }] };
+    expect(problems(many)).toEqual([expect.objectContaining({ path: 'vms[0].memoryMiB', value: 16, expected: 'reservations (0 MiB) and the page tables the hypervisor sets aside for the VMs (1.41 MiB) within host.machineMemoryMiB (1) up to this VM: a smaller VM, or fewer' })]);
     const trace = base();
     trace.vms[1].workload = { trace: '/no/such/trace' };
     expect(problems(trace)).toContainEqual(expect.objectContaining({ path: 'vms[1].mmu', value: 'none' }));

@@ -46,6 +46,7 @@ import { AuditError, ConfigError, MemvisorError, OutOfMachineMemoryError, SwapIo
 import { MemorySwapStore, engineChecksum, type SwapStore } from './swapstore.js';
 import { merge, type CleanupProblem, type CloseReport } from './cleanup.js';
 import { nodeFiles, type SwapDirHandle } from '../platform.js';
+import { pageTableOverhead } from './overhead.js';
 import { VM, PState, type HostContext, type PageOutResult, type VmMmuMode, type VictimPolicy, type VmConfig, type VmStats } from './vm.js';
 import { Mmu, type CoreOptions, type MmuVm, type PagingHost } from '../translate/mmu.js';
 
@@ -183,20 +184,7 @@ export interface ShareScanResult {
   fullScans: number;
 }
 
-/**
- * Page-table frames the hypervisor may need for a VM of `pages` guest pages, reserved at
- * admission: every EPT table of a 5-level walk over its guest-physical range (a 4-level walk
- * needs fewer). Shadow tables are caches the host frees under pressure; this is their budget too.
- */
-export function pageTableOverhead(pages: number): number {
-  let n = 1; // the root
-  let span = pages;
-  for (let level = 1; level <= 4; level++) {
-    span = Math.ceil(span / 512);
-    n += span;
-  }
-  return n;
-}
+export { pageTableOverhead };
 
 const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'largePages', 'sim', 'module'];
 const VM_KEYS = ['name', 'memoryMiB', 'salt', 'reservationMiB', 'limitMiB', 'shares', 'mmu', 'victimPolicy', 'cachePercent', 'largePages'];

@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { MemvisorError, describe } from '../errors.js';
 import { POLICY_DEFAULTS, KVM_DEFAULTS } from '../policy/config.js';
 import { nodeFilesOrNull } from '../platform.js';
+import { pageTableOverhead } from '../host/overhead.js';
 
 const MAX_MACHINE_MIB = 3584;
 
@@ -296,7 +297,7 @@ export const mibPages = (mib: number): number => Math.round(mib * 256);
 function crossChecks(s: Scenario, files: boolean): ScenarioProblem[] {
   const out: ScenarioProblem[] = [];
   const names = new Map<string, string>();
-  let reserved = 0;
+  let reserved = 0, tables = 0, admissionSaid = false;
   let guestMiB = 0, vmCount = 0;
   if (s.step > s.sampleInterval) out.push({ path: 'step', value: s.step, expected: `at most sampleInterval (${s.sampleInterval})` });
   s.vms.forEach((vm, i) => {
@@ -310,10 +311,16 @@ function crossChecks(s: Scenario, files: boolean): ScenarioProblem[] {
     vmCount += vm.count;
     guestMiB += vm.memoryMiB * vm.count;
     if (vm.reservationMiB > vm.memoryMiB) out.push({ path: `${at}.reservationMiB`, value: vm.reservationMiB, expected: `at most memoryMiB (${vm.memoryMiB})` });
+    // the host's admission control (Host.addVm): every VM's reservation and the page tables the
+    // hypervisor sets aside for it fit in machine memory, VM after VM in this order
+    const tablesMiB = pageTableOverhead(vm.memoryMiB * 256) / 256;
     reserved += vm.reservationMiB * vm.count;
-    if (reserved > s.host.machineMemoryMiB && vm.reservationMiB > 0) {
-      out.push({ path: `${at}.reservationMiB`, value: vm.reservationMiB, expected: `reservations of all VMs within host.machineMemoryMiB (${s.host.machineMemoryMiB}); they add up to ${reserved} MiB here` });
-      reserved = -Infinity; // say it once
+    tables += tablesMiB * vm.count;
+    if (reserved + tables > s.host.machineMemoryMiB && !admissionSaid) {
+      const sum = `reservations (${reserved} MiB) and the page tables the hypervisor sets aside for the VMs (${+tables.toFixed(2)} MiB)`;
+      if (vm.reservationMiB > 0) out.push({ path: `${at}.reservationMiB`, value: vm.reservationMiB, expected: `${sum} within host.machineMemoryMiB (${s.host.machineMemoryMiB}) up to this VM` });
+      else out.push({ path: `${at}.memoryMiB`, value: vm.memoryMiB, expected: `${sum} within host.machineMemoryMiB (${s.host.machineMemoryMiB}) up to this VM: a smaller VM, or fewer` });
+      admissionSaid = true; // say it once
     }
     if (vm.limitMiB !== undefined && (vm.limitMiB > vm.memoryMiB || vm.limitMiB < Math.max(1, vm.reservationMiB))) {
       out.push({ path: `${at}.limitMiB`, value: vm.limitMiB, expected: `between reservationMiB (${vm.reservationMiB}) and memoryMiB (${vm.memoryMiB})` });
