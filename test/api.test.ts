@@ -94,6 +94,25 @@ describe('API edges', () => {
     expect(configError(() => m.backingChanged(-5)).field).toBe('gppn');
     expect(configError(() => m.translateBatch([1n] as never, new Uint8Array(1), new BigUint64Array(1))).field).toBe('vas');
     expect(configError(() => m.translateBatch(new BigUint64Array(1), [0] as never, new BigUint64Array(1))).field).toBe('kinds');
+    // found by test/api.fuzz.test.ts: each was a raw TypeError (a bigint mixed with a number)
+    for (const w of [NaN, 5n, 2n ** 64n, {} as never]) expect(configError(() => m.decodeFault(w as never)).field).toBe('word');
+    expect(m.decodeFault((1n << 63n) | (BigInt(FaultKind.NonCanonical) << 48n)).kind).toBe(FaultKind.NonCanonical);
+  });
+
+  it('zipSurvey checks first before it computes the default page count; a VM blocked below its pages says so', async () => {
+    const host = await Host.create({ machineMemoryMiB: 16 });
+    const vm = host.addVM({ name: 'a', memoryMiB: 8 });
+    expect(configError(() => vm.zipSurvey(2n ** 70n as never)).field).toBe('first');
+    expect(vm.zipSurvey(0).pages).toBe(0);
+    vm.writePhys(0, new Uint8Array(8192).fill(7));
+    host.blockAbove(vm, 1);
+    expect(() => vm.writePhys(3 * 4096, new Uint8Array(1))).not.toThrow(); // pages out from itself to stay at 1
+    host.blockAbove(vm, 0);
+    expect(() => vm.writePhys(5 * 4096, new Uint8Array(1))).toThrow(/^VM "a" holds the 0 MiB it is blocked at \(host\.blockAbove; its limit is 8 MiB\) and none of its pages can be paged out to make room/);
+    host.blockAbove(vm, null);
+    expect(vm.readPhys(0, 8192)).toEqual(new Uint8Array(8192).fill(7));
+    host.audit();
+    host.close();
   });
 
   it("a standalone Mmu sizes its engine for the caches it asks for; a host's engine that is full says what it lacks", async () => {

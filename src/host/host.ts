@@ -253,6 +253,8 @@ export class Host {
   private reliefHook: ((vm: VM, need: 'noFrame' | 'limit') => boolean) | null = null;
   /** Paging set up by Mmus over this host, by VM id (one per VM, shared by every core). */
   private readonly pagingByVm = new Map<number, MmuVm>();
+  /** VMs held below their limit by blockAbove: id -> the most resident pages allowed. */
+  private readonly blocks = new Map<number, number>();
 
   private constructor(cfg: HostConfig) {
     if (cfg === null || typeof cfg !== 'object') throw new ConfigError('config', cfg, 'an object');
@@ -423,6 +425,7 @@ export class Host {
     this.order.splice(this.order.indexOf(vm), 1);
     this.byName.delete(vm.name);
     this.pagingByVm.delete(vm.id);
+    this.blocks.delete(vm.id);
     this.reservedFrames -= vm.reservationMiB * 256;
     this.overheadFrames -= pageTableOverhead(vm.pages);
     vm.markPoweredOff();
@@ -617,7 +620,10 @@ export class Host {
   blockAbove(vm: VM, pages: number | null): void {
     if (!this.isOwn(vm)) throw new ConfigError('vm', vm?.name, 'a live VM of this host');
     const limit = vm.limitMiB * 256;
-    this.engine.reclaim.vmSetLimit(vm.id, pages === null ? limit : Math.min(limit, checkInt('pages', pages, 0, vm.pages)));
+    const cap = pages === null ? limit : Math.min(limit, checkInt('pages', pages, 0, vm.pages));
+    this.engine.reclaim.vmSetLimit(vm.id, cap);
+    if (cap < limit) this.blocks.set(vm.id, cap);
+    else this.blocks.delete(vm.id);
   }
 
   /** Sets the zip cache capacity of `vm` to `percent` of its memory (0: no compression for it). */
@@ -758,7 +764,9 @@ export class Host {
       if (!r.error) break;
     }
     if (error) throw error;
-    throw new OutOfMachineMemoryError(`VM ${JSON.stringify(vm.name)} holds its limit of ${vm.limitMiB} MiB and none of its pages can be reclaimed (swap store full)`);
+    const cap = this.blocks.get(vm.id);
+    const held = cap === undefined ? `its limit of ${vm.limitMiB} MiB` : `the ${cap / 256} MiB it is blocked at (host.blockAbove; its limit is ${vm.limitMiB} MiB)`;
+    throw new OutOfMachineMemoryError(`VM ${JSON.stringify(vm.name)} holds ${held} and none of its pages can be paged out to make room (no page left resident, or its swap store is full)`);
   }
 
   /**

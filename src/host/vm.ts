@@ -573,11 +573,12 @@ export class VM {
    * changing nothing: each resident private page LZ4-compressed in WebAssembly, its size counted
    * in buckets of 256 bytes (the last: did not compress below 4 KiB), the sizes summed.
    */
-  zipSurvey(first = 0, pages = this.pages - first): ZipSurvey {
+  zipSurvey(first = 0, pages?: number): ZipSurvey {
     this.usable();
     checkInt('first', first, 0, this.pages);
-    checkInt('pages', pages, 0, this.pages - first);
-    return this.engine.reclaim.zipSurvey(this.id, asGppn(first), pages);
+    // the default only once `first` is known to be a number
+    const n = pages === undefined ? this.pages - first : checkInt('pages', pages, 0, this.pages - first);
+    return this.engine.reclaim.zipSurvey(this.id, asGppn(first), n);
   }
 
   // ---- working-set sampling --------------------------------------------------------------------

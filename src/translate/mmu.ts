@@ -639,6 +639,7 @@ export class Mmu {
    * record of a batch, pass `faultAddresses` to translateBatch or read batch().faultAddress64).
    */
   decodeFault(word: bigint): Fault {
+    if (typeof word !== 'bigint' || word < 1n << 63n || word >= 1n << 64n) throw new ConfigError('word', word, 'a fault result word: a bigint in [2^63, 2^64), bit 63 set');
     const t = this.engine.translate;
     const f: Fault = {
       kind: Number((word >> 48n) & 0x7fn) as FaultKind,
