@@ -33,7 +33,7 @@
  */
 
 import {
-  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, pmapAddr, pmapSet, pentry, pstate, pframe, ACCESSED, PENDING, LARGE, SEEN,
+  VmF, VmCounter, PState, vmGet, vmSet, vmBump, vmPages, vmCount_, pmapAddr, pmapSet, pentry, pstate, pframe, ACCESSED, PENDING, LARGE, SEEN,
 } from "./pmap";
 import { releaseResident } from "./fault";
 import { largeBreak } from "./large";
@@ -76,7 +76,9 @@ export const STOP_SWAP_FULL: u32 = 2;
 /** A victim GPPN of `vm` by `policy`, or NONE when the VM has no eligible page. */
 function pickVictim(vm: u32, policy: u32): GPPN {
   const pages = vmPages(vm);
-  if (pages == 0) return NONE;
+  // none mapped or shared: no sweep (a VM squeezed into its zip cache and swap would pay one
+  // over its whole pmap for every page-out asked of it)
+  if (pages == 0 || vmCount_(vm, <u32>PState.Mapped) + vmCount_(vm, <u32>PState.Shared) == 0) return NONE;
   if (policy == POLICY_CLOCK) {
     let hand = vmGet(vm, VmF.Hand);
     // two sweeps: the first may only clear ACCESSED bits
