@@ -186,6 +186,14 @@ export interface ShareScanResult {
 
 export { pageTableOverhead };
 
+/**
+ * Free frames a 'noFrame' relief makes before it returns: what one access may need at once (the
+ * four guest page-table pages of a walk and the data page, plus host tables). Fewer, and the
+ * frames it freed by paging out the faulting VM's last resident pages (the walk's own tables,
+ * when a full zip pool holds the rest) come straight back on the retry, round after round.
+ */
+const RELIEF_FRAMES = 8;
+
 const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'largePages', 'sim', 'module'];
 const VM_KEYS = ['name', 'memoryMiB', 'salt', 'reservationMiB', 'limitMiB', 'shares', 'mmu', 'victimPolicy', 'cachePercent', 'largePages'];
 
@@ -637,7 +645,8 @@ export class Host {
    * Installs a relief to try before the host's own whenever a fault finds no frame ('noFrame')
    * or a VM at its limit ('limit'), on every path (touches, swap-ins, guest-physical access): a
    * host policy's (a Simulation installs its policy's relieve). It returns true if it freed what
-   * the fault needs; null removes it.
+   * the fault needs (for 'noFrame' the host's own relief still runs if no frame is free); null
+   * removes it.
    */
   setRelief(relief: ((vm: VM, need: 'noFrame' | 'limit') => boolean) | null): void {
     this.reliefHook = relief;
@@ -712,19 +721,25 @@ export class Host {
   }
 
   /**
-   * What a VM's fault needs of the host (HostContext). 'limit': `vm` holds its limit, so it pages
-   * out from itself. 'noFrame': machine RAM is full; reclaims until a frame is free, in this order:
+   * What a VM's fault needs of the host (HostContext). A relief hook (setRelief, a policy's
+   * relieve) goes first; for 'noFrame' the host's own relief follows unless RELIEF_FRAMES are
+   * free. 'limit': `vm` holds its limit, so it pages out from itself. 'noFrame': machine RAM is
+   * full; reclaims until RELIEF_FRAMES frames are free (compressed pages evicted to swap as soon
+   * as page-out alone does not get there), in this order:
    *   1. the page-table pad pool (frames held only for alignment);
    *   2. VMs above their reservation (footprint: resident pages + zip frames), faulted VMs
    *      first, then the furthest above per share, each at most down to its reservation: resident
    *      pages paged out, then the oldest compressed pages evicted to swap; while any gives;
    *   3. `vm` itself, below its reservation (its own pages make room for its own access);
    *   4. shadow page tables (caches, rebuilt on demand).
-   * Throws the first swap write error met when that is what stopped reclaim (ENOSPC, EIO),
-   * else OutOfMachineMemoryError.
+   * Returns with fewer free when nothing more gives but some frame is free; with none, throws the
+   * first swap write error met when that is what stopped reclaim (ENOSPC, EIO), else
+   * OutOfMachineMemoryError.
    */
   private relieve(vm: VM, need: Exclude<HostNeed, 'swapIn'>): void {
-    if (this.reliefHook?.(vm, need)) return;
+    // a hook's 'noFrame' relief counts only if a frame came free: pages compressed into a full
+    // pool can take as many frames as they give, and then only eviction or swap makes room
+    if (this.reliefHook?.(vm, need) && (need === 'limit' || this.freeFrames() >= RELIEF_FRAMES)) return;
     if (need === 'limit') {
       this.relieveLimit(vm);
       return;
@@ -735,19 +750,22 @@ export class Host {
       error ??= r.error;
       return r.compressed + r.swapped + r.shared + r.evicted > 0;
     };
-    if (e.translate.ptPoolDrain() > 0 && this.freeFrames() > 0) return;
+    const enough = () => this.freeFrames() >= RELIEF_FRAMES;
+    if (e.translate.ptPoolDrain() > 0 && enough()) return;
     for (let progress = true; progress; ) {
       progress = false;
       for (const row of this.reclaimOrder()) {
         if (this.reclaimFrom(row.v, row.over, row.resident - row.floor, row.zip, note)) progress = true;
-        if (this.freeFrames() > 0) return;
+        if (enough()) return;
       }
     }
     const own = e.reclaim.vmStats(vm.id);
-    if (this.reclaimFrom(vm, Infinity, own.mapped + own.shared + own.zero, own.zipFrames, note) && this.freeFrames() > 0) return;
+    if (this.reclaimFrom(vm, Infinity, own.mapped + own.shared + own.zero, own.zipFrames, note) && enough()) return;
     for (const v of this.order) {
-      if (v.mmu === 'shadow' && e.translate.shadowRelease(v.id) > 0 && this.freeFrames() > 0) return;
+      if (v.mmu === 'shadow' && e.translate.shadowRelease(v.id) > 0 && enough()) return;
     }
+    // fewer than an access may need, but some: the access may still fit
+    if (this.freeFrames() > 0) return;
     if (error) throw error;
     throw new OutOfMachineMemoryError(
       `machine memory is exhausted and nothing is left to reclaim for VM ${JSON.stringify(vm.name)}: every other VM holds at most its reservation and the VM's own pages cannot be paged out (swap store full or no page left resident)`,
@@ -788,15 +806,15 @@ export class Host {
 
   /**
    * Takes at most `over` frames' worth from `v` in one batch: `spare` resident pages paged out,
-   * then, if no frame came free, compressed pages evicted to swap when it has `zip` frames of
-   * them. Returns true if anything moved (`note` sees each result).
+   * then, if fewer than RELIEF_FRAMES are free, compressed pages evicted to swap when it has
+   * `zip` frames of them. Returns true if anything moved (`note` sees each result).
    */
   private reclaimFrom(v: VM, over: number, spare: number, zip: number, note: (r: PageOutResult) => boolean): boolean {
     let moved = false;
     const step = this.engine.reclaim.batch / 8;
     const out = Math.min(step, over, spare);
     if (out > 0 && note(v.pageOutInternal(out))) moved = true;
-    if (this.freeFrames() === 0 && zip > 0 && note(v.zipEvictInternal(Math.min(step, over)))) moved = true;
+    if (this.freeFrames() < RELIEF_FRAMES && zip > 0 && note(v.zipEvictInternal(Math.min(step, over)))) moved = true;
     return moved;
   }
 

@@ -76,7 +76,9 @@ export interface Policy {
   /**
    * A VM's fault found no free frame ('noFrame') or the VM holds its limit ('limit'). Free some
    * memory and return true, or return false to let the host's default relief run (page out from
-   * the VM furthest above its reservation per share; at a limit, from the VM itself).
+   * the VM furthest above its reservation per share; at a limit, from the VM itself). After
+   * 'noFrame' the host's relief runs anyway when no frame is free: pages compressed into a full
+   * zip pool may free no frame at all.
    */
   relieve?(ctx: PolicyContext, vm: PolicyVm, why: 'noFrame' | 'limit'): boolean;
   /** Host fields this policy adds to every sample (for example state, minFreeMiB). */

@@ -37,6 +37,12 @@ export const ACTIVE_SCAN_BOOST = 4;
 export const RELIEF_BATCH = 32;
 /** Targets are recomputed early when free memory moved by this fraction of minFree since the last balance. */
 export const REBALANCE_FRACTION = 1 / 4;
+/**
+ * Fewest pages a block leaves a VM (low state): what one access may hold at once (a walk's four
+ * guest page-table pages and the data page, with room). A target of 0 (a VM whose pages all sit
+ * in the zip cache or swap) would leave it no page to run on at all.
+ */
+export const BLOCK_FLOOR = 8;
 
 interface VmState {
   est: ActiveEstimator;
@@ -108,7 +114,7 @@ export class EsxPolicy implements Policy {
         s.swapPlan = Math.max(0, plan.pageOut - r.compressed - r.swapped - r.shared);
       }
       // low: no VM may grow past its target (one above it is held where it is)
-      const cap = Math.max(v.sizeTarget, v.reservationPages);
+      const cap = Math.max(v.sizeTarget, v.reservationPages, BLOCK_FLOOR);
       if (a.blockAboveTarget) ctx.host.blockAbove(v.vm, cap);
       else if (s.capped) ctx.host.blockAbove(v.vm, null);
       s.blocked = a.blockAboveTarget && (plan.pageOut > 0 ? v.resident : current) >= cap;
