@@ -44,7 +44,7 @@ export {
 export { zipHistogram, zipSurvey, ZIP_HIST_BUCKETS, zipSetPoolCap, zipPoolCap, zipPoolRejects } from "./reclaim/zipcache";
 export {
   reclaimSeed, reclaimSelect, reclaimEvict, STOP_DONE, STOP_NO_VICTIM, STOP_SWAP_FULL, swapCommit, POLICY_RANDOM, POLICY_CLOCK,
-  reclaimShareFirst,
+  reclaimShareFirst, zeroDrop,
 } from "./reclaim/pageout";
 // the host policies' mechanisms: large pages, working-set sampling (src/policy)
 export {

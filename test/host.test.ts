@@ -140,6 +140,24 @@ describe('never lock up: the zip cache is a cap, not a reservation', () => {
   });
 });
 
+describe('a VM at its limit', () => {
+  it('holding only zero pages drops some to make room, and they read back as zeros (found by the random scenarios)', async () => {
+    const host = await Host.create({ machineMemoryMiB: 16, flavor: 'debug' });
+    const vm = host.addVM({ name: 'z', memoryMiB: 8, limitMiB: 1 }); // 256 resident pages at most
+    for (let g = 0; g < 256; g++) vm.writePhys(g * 4096, new Uint8Array(16)); // touched, all zero
+    host.shareScan();
+    host.shareScan();
+    expect(vm.stats().ZERO).toBe(256);
+    // before: "holds its limit of 1 MiB and none of its pages can be paged out"
+    vm.writePhys(300 * 4096, new Uint8Array([7]));
+    expect(vm.readPhys(300 * 4096, 1)[0]).toBe(7);
+    expect(vm.stats().ZERO).toBeLessThan(256);
+    expect(vm.readPhys(0, 256 * 4096)).toEqual(new Uint8Array(256 * 4096));
+    host.audit();
+    host.close();
+  });
+});
+
 describe('admission control', () => {
   it('refuses a reservation the host cannot guarantee, naming what is left and why', async () => {
     const host = await Host.create({ machineMemoryMiB: 64, guestMemoryMiB: 4096 });

@@ -261,3 +261,25 @@ export function swapCommit(vm: u32, list: usize, n: u32): u32 {
   }
   return done;
 }
+
+/**
+ * Drops up to `count` Zero pages of `vm` (mapped to the shared zero frame) to Unbacked, lowest
+ * GPPN first; returns how many. Their contents stay what they were: an Unbacked page reads as
+ * zeros and its next touch gets a zeroed frame. This is what a VM at its limit can still give
+ * when every page it holds is a zero page: they cost the host no frame, but they count as resident.
+ */
+export function zeroDrop(vm: u32, count: u32): u32 {
+  const pages = vmPages(vm);
+  let n: u32 = 0;
+  if (vmCount_(vm, <u32>PState.Zero) == 0) return 0;
+  for (let g: u32 = 0; g < pages && n < count; g++) {
+    const p = pmapAddr(vm, g);
+    const e = load<u64>(p);
+    if (pstate(e) != <u32>PState.Zero || (e & PENDING)) continue;
+    releaseResident(vm, g, e);
+    pmapSet(vm, p, e, pentry(PState.Unbacked, 0));
+    backingChanged(vm, g);
+    n++;
+  }
+  return n;
+}

@@ -26,7 +26,7 @@ const EXPORTS = [
   'vmStatCount', 'vmStatName', 'vmStat', 'vmSharedSaved', 'pmapCowBreaks', 'physAccess', 'swapInCommit', 'swapInList',
   'swapInFrames', 'swapInFramesCommit', 'audit', 'auditDetailCount', 'auditDetailName', 'auditDetail', 'auditText',
   'debugCorrupt', 'zipHistogram', 'zipSurvey',
-  'reclaimSeed', 'reclaimSelect', 'reclaimEvict', 'swapCommit', 'vmRelease', 'balloonInflate', 'balloonDeflate', 'pagesDiscard',
+  'reclaimSeed', 'reclaimSelect', 'reclaimEvict', 'zeroDrop', 'swapCommit', 'vmRelease', 'balloonInflate', 'balloonDeflate', 'pagesDiscard',
   'shareScan', 'sharedCount',
   'sharingHints', 'sharingFullScans', 'sharingVolatile', 'sharingScanned', 'sharingMerged', 'sharingLargeSkipped',
   'sharingCapacity', 'sharingPassPages', 'sharingCursor',
@@ -454,6 +454,9 @@ export class Reclaim {
   }
 
   // ---- the host policies' options and mechanisms ----------------------------------------------------
+
+  /** Drops up to `count` of `vm`'s Zero pages to Unbacked (they read as zeros either way); returns how many. */
+  zeroDrop(vm: number, count: number): number { return this.x.zeroDrop(vm, count); }
 
   /** Changes the most resident pages `vm` may hold (a limit, or a policy's block). */
   vmSetLimit(vm: number, pages: number): void { this.x.vmSetLimit(vm, pages); }

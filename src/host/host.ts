@@ -781,6 +781,8 @@ export class Host {
       error ??= r.error;
       if (!r.error) break;
     }
+    // all it holds may be zero pages: no frame of their own, yet resident; dropped, they read the same
+    if (this.engine.reclaim.zeroDrop(vm.id, this.engine.reclaim.batch / 8) > 0) return;
     if (error) throw error;
     const cap = this.blocks.get(vm.id);
     const held = cap === undefined ? `its limit of ${vm.limitMiB} MiB` : `the ${cap / 256} MiB it is blocked at (host.blockAbove; its limit is ${vm.limitMiB} MiB)`;
