@@ -737,7 +737,7 @@ export class Host {
    * OutOfMachineMemoryError.
    */
   private relieve(vm: VM, need: Exclude<HostNeed, 'swapIn'>): void {
-    // a hook's 'noFrame' relief counts only if a frame came free: pages compressed into a full
+    // a hook's 'noFrame' relief counts only with RELIEF_FRAMES free: pages compressed into a full
     // pool can take as many frames as they give, and then only eviction or swap makes room
     if (this.reliefHook?.(vm, need) && (need === 'limit' || this.freeFrames() >= RELIEF_FRAMES)) return;
     if (need === 'limit') {
