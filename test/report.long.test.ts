@@ -122,6 +122,9 @@ describe('rollUp', () => {
     expect(run.samples[0].host.freeMiB).toBe(100); // the run itself is left as it was
     expect(rollUp(run, 1).run.samples).toHaveLength(1);
     expect(() => rollUp(run, 0)).toThrow(RangeError);
+    // a field that holds strings and, later, another kind: the most frequent string still wins
+    const mixed = { ...run, samples: run.samples.slice(0, 3).map((x, i) => ({ ...x, host: { ...x.host, state: ['soft', 'soft', true][i] as string } })) };
+    expect(rollUp(mixed, 1).run.samples[0].host.state).toBe('soft');
   });
 
   it('a run of 150,000 samples: the report charts 2,000 points, the summary reads every sample', () => {

@@ -47,11 +47,14 @@ interface Acc {
   sum: number;
   nums: number;
   counts: Map<string, number> | null;
+  /** the group's last string (ties of the most frequent go to it) */
+  lastString: string;
+  /** the group's last value of any other kind (booleans, arrays, null) */
   last: unknown;
   fields: Map<string, Acc> | null;
 }
 
-const newAcc = (): Acc => ({ sum: 0, nums: 0, counts: null, last: undefined, fields: null });
+const newAcc = (): Acc => ({ sum: 0, nums: 0, counts: null, lastString: '', last: undefined, fields: null });
 
 function add(a: Acc, x: unknown): void {
   if (typeof x === 'number') {
@@ -60,7 +63,7 @@ function add(a: Acc, x: unknown): void {
   } else if (typeof x === 'string') {
     a.counts ??= new Map();
     a.counts.set(x, (a.counts.get(x) ?? 0) + 1);
-    a.last = x;
+    a.lastString = x;
   } else if (x !== null && typeof x === 'object' && !Array.isArray(x)) {
     a.fields ??= new Map();
     const o = x as Record<string, unknown>;
@@ -87,7 +90,7 @@ function value(a: Acc): unknown {
   if (a.nums > 0) return a.sum / a.nums;
   if (a.counts) {
     // the most frequent; a tie goes to the value the group ends in, or else to the one seen first
-    let best = a.last as string, most = a.counts.get(best)!;
+    let best = a.lastString, most = a.counts.get(best)!;
     for (const [s, c] of a.counts) if (c > most) (best = s), (most = c);
     return best;
   }
