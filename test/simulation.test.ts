@@ -255,5 +255,13 @@ describe('library use', () => {
     expect(rest.samples.map((x) => x.t)).toEqual([1, 2, 3]);
     expect(times).toEqual([1, 2]);
     expect(rest.verified.ok).toBe(true);
+    // past the duration: time stops at it, and the run is the one that ends there
+    const long = await Simulation.create(s);
+    const seen = [...long.advance(2), ...long.advance(2), ...long.advance(2)];
+    expect(long.now).toBe(3);
+    expect(seen.map((x) => x.t)).toEqual([1, 2, 3]);
+    const over = long.run();
+    long.close();
+    expect(JSON.stringify(over)).toBe(JSON.stringify(whole));
   });
 });

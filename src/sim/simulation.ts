@@ -345,12 +345,15 @@ export class Simulation implements GuestHost {
     return this.clock.now;
   }
 
-  /** Advances simulated time by `seconds`; returns the samples taken meanwhile. */
+  /**
+   * Advances simulated time by `seconds`, but not past the scenario's `duration` (the run a
+   * scenario describes ends there: `now` says where it stopped); returns the samples taken meanwhile.
+   */
   advance(seconds: number): Sample[] {
     if (this.closed) throw new MemvisorError('simulation: closed');
     if (!(seconds >= 0) || !Number.isFinite(seconds)) throw new MemvisorError(`simulation.advance: got ${seconds}, expected a finite number of simulated seconds >= 0`);
     const first = this.samples.length;
-    const end = this.clock.nowUs + toUs(seconds);
+    const end = Math.min(this.clock.nowUs + toUs(seconds), toUs(this.config.duration));
     const stepUs = toUs(this.config.step);
     while (this.clock.nowUs < end) {
       // slices end on a grid of steps from t = 0 (and at due times), so advancing in whole steps
