@@ -6,11 +6,11 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, openSync, ftruncateSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, ftruncateSync, closeSync, readFileSync, readdirSync, rmSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRun, writeRunJson, MAX_RUN_TEXT, RunFileError, type Run } from '../src/report/runfile.js';
-import { readRunFile, writeRunFile } from '../src/report/files.js';
+import { readRunFile, writeRunFile, RunFileSink } from '../src/report/files.js';
 import { rollUp, MAX_CHART_POINTS } from '../src/report/rollup.js';
 import { runCharts } from '../src/report/charts.js';
 import { renderReportHtml, renderCompareHtml } from '../src/report/html.js';
@@ -48,6 +48,28 @@ describe('writeRunJson', () => {
     writeRunFile(path, json);
     expect(readFileSync(path, 'utf8')).toBe(JSON.stringify(json, null, 1) + '\n');
     expect(readRunFile(path).samples.length).toBe(60);
+  });
+
+  it('a run file is put in place whole: a failed run leaves the old file and no partial one; a device is written in place', () => {
+    const path = join(dir, 'kept.json');
+    writeFileSync(path, 'old');
+    const failed = new RunFileSink(path);
+    failed.write('{"config": ');
+    expect(readFileSync(path, 'utf8')).toBe('old');
+    failed.abort();
+    expect(readFileSync(path, 'utf8')).toBe('old');
+    const done = new RunFileSink(path);
+    done.write('{}');
+    expect(readdirSync(dir).filter((f) => f.startsWith('kept.json.'))).toEqual([`kept.json.${process.pid}.partial`]);
+    done.commit();
+    expect(readFileSync(path, 'utf8')).toBe('{}\n');
+    expect(readdirSync(dir).filter((f) => f.startsWith('kept.json.'))).toEqual([]);
+    // not a regular file (a pipe, /dev/stdout): no file beside it, nothing renamed over it
+    const dev = new RunFileSink('/dev/null');
+    dev.write('{}');
+    dev.commit();
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    expect(existsSync(`/dev/null.${process.pid}.partial`)).toBe(false);
   });
 
   it('a run longer than the longest string still writes, in pieces of about 1 MiB', () => {

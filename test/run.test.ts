@@ -4,13 +4,13 @@
  * path; and the built package ships the scenario JSON Schema through its `exports`.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runRun } from '../src/cli/run.js';
 import { main } from '../src/cli/main.js';
-import { VERSION, readRunFile } from '../src/node.js';
+import { VERSION, readRunFile, Simulation, parseRun, renderReportHtml, loadChartJs, summarizeRun, summaryLines } from '../src/node.js';
 import { HOST_FIELDS, VM_FIELDS, GUEST_FIELDS } from '../src/report/fields.js';
 import { thresholdName, reclaimedName } from '../src/report/runfile.js';
 
@@ -50,7 +50,7 @@ describe('memvisor run', () => {
     expect(out.text).toMatch(/^verified: ok, [\d.]+ MiB of guest memory compared/m);
     expect(out.text).toMatch(/^wrote .*out\.json$/m);
     const r = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
-    expect(Object.keys(r)).toEqual(['config', 'seed', 'version', 'verified', 'samples']);
+    expect(Object.keys(r)).toEqual(['config', 'seed', 'version', 'samples', 'verified']);
     expect(r.version).toBe(VERSION);
     expect(r.seed).toBe(11);
     expect(r.config.content.source).toBe('generated');
@@ -102,6 +102,30 @@ describe('memvisor run', () => {
     expect(tty.text).toContain('\u001b[');
     expect(tty.text).toMatch(/of 2 simulated s \| ETA/);
     expect(tty.text).toMatch(/^t 2\.0 s {2}MEM state/m);
+  });
+
+  it('keeps no sample: a run with more samples than a chart has points writes the JSON, summary and report the run held in memory gives', async () => {
+    // 2101 samples: the charts roll up two samples a point (1051 points), the last point from one
+    const long = {
+      ...scenario, duration: 2101, sampleInterval: 1, step: 1,
+      vms: [{ ...scenario.vms[0], workload: { phases: [{ at: 0, activeMiB: 8, touchesPerSecond: 300 }, { at: 1000, activeMiB: 16, touchesPerSecond: 300 }] } }],
+    };
+    const file = join(dir, 'long.json');
+    writeFileSync(file, JSON.stringify(long));
+    const out = sink();
+    expect(await runRun([file, '--json', join(dir, 'long-out.json'), '--html', join(dir, 'long.html')], out, sink())).toBe(0);
+    const sim = await Simulation.create(long);
+    expect(sim.sampleCount).toBe(2101);
+    const whole = sim.run();
+    sim.close();
+    expect(whole.samples.length).toBe(2101);
+    expect(readFileSync(join(dir, 'long-out.json'), 'utf8')).toBe(JSON.stringify(whole, null, 1) + '\n');
+    const run = parseRun(JSON.parse(JSON.stringify(whole)), 'long.json');
+    const html = readFileSync(join(dir, 'long.html'), 'utf8');
+    expect(html).toContain('charts: 1051 points, each the mean of 2 samples (2 simulated s); the summary reads all 2101');
+    expect(html).toBe(renderReportHtml(run, { chartJs: loadChartJs(), label: 'long.json' }));
+    expect(out.text).toContain(summaryLines(summarizeRun(run)).join('\n'));
+    expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
 
   it('without a file it runs the default scenario (checked before it runs); --policy overrides the kind', async () => {

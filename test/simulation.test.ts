@@ -263,5 +263,28 @@ describe('library use', () => {
     const over = long.run();
     long.close();
     expect(JSON.stringify(over)).toBe(JSON.stringify(whole));
+    // keepSamples false: the samples go to the listeners and advance's return, none is held
+    const lean = await Simulation.create(s, { keepSamples: false });
+    const heard: Sample[] = [];
+    lean.onSample((x) => heard.push(x));
+    const first = lean.advance(1.5);
+    const end = lean.run();
+    lean.close();
+    expect(first.map((x) => x.t)).toEqual([1]);
+    expect(lean.allSamples).toEqual([]);
+    expect(end.samples).toEqual([]);
+    expect(JSON.stringify(heard)).toBe(JSON.stringify(whole.samples));
+    expect(end.verified).toEqual(whole.verified);
+    await expect(Simulation.create(s, { keepSamples: 'no' as unknown as boolean })).rejects.toThrow(/keepSamples: got "no", expected true or false/);
+  });
+
+  it('sampleCount is the number of samples a run takes, for any duration and interval', async () => {
+    for (const [duration, sampleInterval] of [[3, 1], [2.5, 1], [1, 0.3], [0.7, 0.7], [0.25, 1]]) {
+      const sim = await Simulation.create(scenario({ duration, sampleInterval, step: 0.05, host: { machineMemoryMiB: 64 }, vms: [{ name: 'vm', memoryMiB: 48, os: SMALL_OS, workload: { phases: [{ at: 0, activeMiB: 4, touchesPerSecond: 1000 }] } }] }));
+      const expected = sim.sampleCount;
+      const r = sim.run();
+      sim.close();
+      expect(r.samples.length, `duration ${duration}, interval ${sampleInterval}`).toBe(expected);
+    }
   });
 });

@@ -10,8 +10,13 @@
  *   --quiet        nothing                                             the table and the verdict
  *   --json -       nothing (stdout holds the JSON alone)               -
  *
- * `--json` writes the run's JSON (the RunResult: config, seed, version, verified, samples) to a
+ * `--json` writes the run's JSON (the RunResult: config, seed, version, samples, verified) to a
  * file, or to stdout with `-`; `--html` writes the self-contained HTML report of the run.
+ *
+ * Nothing here keeps the run's samples: each one, as the simulation takes it, goes to the live
+ * view, to the JSON (written as it comes), to the summary and to the chart roll-up, and is then
+ * dropped; so a run of any length (a week at one sample per second) takes no more memory than a
+ * short one, and the outputs are those the whole run in memory would give.
  *
  * An invalid scenario prints one line per problem, each naming the field path, the value and what
  * was expected, and exits 2 (as a bad option does). A run whose oracle finds a page that differs
@@ -21,12 +26,14 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
 import { ScenarioError } from '../sim/scenario.js';
-import { Simulation } from '../sim/simulation.js';
+import { Simulation, VERSION } from '../sim/simulation.js';
 import { DEFAULT_SCENARIO_FILE } from '../sim/default.js';
 import { createLiveView, type LiveOutput } from '../report/live.js';
-import { parseRun, writeRunJson } from '../report/runfile.js';
-import { summarizeRun, summaryLines } from '../report/summary.js';
-import { writeReportHtml, writeRunFile } from '../report/files.js';
+import { parseSample, RunJsonWriter, type Run } from '../report/runfile.js';
+import { RunSummarizer, summaryLines } from '../report/summary.js';
+import { RollUpStream, samplesPerPoint } from '../report/rollup.js';
+import { RunFileSink, writeReportParts } from '../report/files.js';
+import type { Sample } from '../sim/sample.js';
 
 export const RUN_HELP = `usage: memvisor run [scenario.json] [--json out.json] [--html report.html] [--quiet] [--policy KIND]
 
@@ -38,7 +45,7 @@ bar and the esxtop memory screen, redrawn each simulated second; otherwise one l
 sample. At the end: the esxtop table of the last sample, a summary, and the verdict of the
 oracle that checks every VM's memory against what its guest wrote.
 
-  --json FILE    write the run as JSON (config, seed, version, verified, samples); - for stdout
+  --json FILE    write the run as JSON (config, seed, version, samples, verified); - for stdout
   --html FILE    write the run's report: one self-contained HTML page with charts
   --quiet        print only the final table (and the verdict)
   --policy KIND  run under this host policy instead of the scenario's (esx, kvm, basic)
@@ -111,7 +118,7 @@ export async function runRun(args: string[], out: NodeJS.WritableStream & LiveOu
   }
   let sim: Simulation;
   try {
-    sim = await Simulation.create(input);
+    sim = await Simulation.create(input, { keepSamples: false });
   } catch (e) {
     if (e instanceof ScenarioError) {
       for (const p of e.message.split('\n')) err.write(`memvisor run: ${name}: ${p}\n`);
@@ -119,21 +126,39 @@ export async function runRun(args: string[], out: NodeJS.WritableStream & LiveOu
     }
     throw e;
   }
+  const toStdout = opts.json === '-';
+  let file: RunFileSink | null = null;
   try {
-    const toStdout = opts.json === '-';
+    if (opts.json !== null && !toStdout) file = new RunFileSink(opts.json);
+    const label = opts.file ? basename(opts.file) : 'default scenario';
     // with the JSON on stdout nothing else may go there
-    const view = toStdout ? null : createLiveView({ out, duration: sim.config.duration, quiet: opts.quiet, label: opts.file ? basename(opts.file) : 'default scenario' });
-    const result = sim.run(view ? (s) => view.sample(s) : undefined);
+    const view = toStdout ? null : createLiveView({ out, duration: sim.config.duration, quiet: opts.quiet, label });
+    const json = opts.json === null ? null : new RunJsonWriter(file ? (chunk) => file!.write(chunk) : (chunk) => out.write(chunk));
+    const head = { config: sim.config, seed: sim.config.seed, version: VERSION };
+    json?.begin(head);
+    const summary = opts.html !== null || (!toStdout && !opts.quiet) ? new RunSummarizer(sim.config as Run['config']) : null;
+    const charts = opts.html !== null ? new RollUpStream(samplesPerPoint(sim.sampleCount)) : null;
+    const onSample = (s: Sample) => {
+      view?.sample(s);
+      json?.sample(s);
+      if (summary) {
+        const rs = parseSample(s, `${name}: sample at ${s.t} s`);
+        summary.add(rs);
+        charts?.add(rs);
+      }
+    };
+    const result = sim.run(onSample);
     view?.end();
-    // in pieces: a long run's JSON can exceed the longest string JavaScript makes
-    if (toStdout) {
-      writeRunJson(result, (chunk) => out.write(chunk));
-      out.write('\n');
-    } else if (opts.json !== null) writeRunFile(opts.json, result);
-    if (opts.html !== null || (!toStdout && !opts.quiet)) {
-      const run = parseRun(result, name);
-      if (opts.html !== null) writeReportHtml(opts.html, run, opts.file ? basename(opts.file) : 'default scenario');
-      if (!toStdout && !opts.quiet) out.write('\n' + summaryLines(summarizeRun(run)).join('\n') + '\n');
+    json?.end({ verified: result.verified });
+    if (toStdout) out.write('\n');
+    file?.commit();
+    if (summary) {
+      const s = summary.finish(result.verified);
+      if (opts.html !== null && charts) {
+        const shown = { run: { ...head, config: head.config as Run['config'], verified: result.verified, samples: charts.finish() }, per: charts.per };
+        writeReportParts(opts.html, { shown, sampleCount: summary.count, summary: s }, label);
+      }
+      if (!toStdout && !opts.quiet) out.write('\n' + summaryLines(s).join('\n') + '\n');
     }
     if (!toStdout && opts.quiet) out.write(`verified: ${result.verified.ok ? 'ok' : 'FAILED'}, ${(result.verified.bytes / (1 << 20)).toFixed(1)} MiB compared\n`);
     if (!toStdout) {
@@ -145,6 +170,9 @@ export async function runRun(args: string[], out: NodeJS.WritableStream & LiveOu
       return 1;
     }
     return 0;
+  } catch (e) {
+    file?.abort();
+    throw e;
   } finally {
     sim.close();
   }

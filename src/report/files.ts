@@ -2,10 +2,10 @@
  * The report's Node side: the Chart.js build read from node_modules once, and HTML reports
  * written to files. Everything else in src/report is pure and runs in a browser too.
  */
-import { closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { renderReportHtml, renderCompareHtml } from './html.js';
+import { renderReportHtml, renderReportParts, renderCompareHtml, type ReportParts } from './html.js';
 import { parseRunText, writeRunJson, RunFileError, MAX_RUN_TEXT, type Run } from './runfile.js';
 
 let chartJs: string | null = null;
@@ -22,19 +22,81 @@ export function writeReportHtml(path: string, run: Run, label?: string): void {
   writeFileSync(path, renderReportHtml(run, { chartJs: loadChartJs(), label }));
 }
 
+/** Writes the HTML report of a run from its parts (a run whose samples were not kept: renderReportParts) to `path`. */
+export function writeReportParts(path: string, parts: ReportParts, label?: string): void {
+  writeFileSync(path, renderReportParts(parts, { chartJs: loadChartJs(), label }));
+}
+
 /** Writes the comparison of runs `a` and `b` to `path`. */
 export function writeCompareHtml(path: string, a: Run, b: Run, labels: [string, string]): void {
   writeFileSync(path, renderCompareHtml(a, b, { chartJs: loadChartJs(), labels }));
 }
 
-/** Writes a run's JSON (`memvisor run --json`) to `path`, piece by piece (writeRunJson), with a final newline. */
-export function writeRunFile(path: string, result: object): void {
-  const fd = openSync(path, 'w');
-  try {
-    writeRunJson(result, (chunk) => writeSync(fd, chunk));
-    writeSync(fd, '\n');
-  } finally {
+/**
+ * A run file written while the run goes (`memvisor run --json FILE`, RunJsonWriter's pieces): a
+ * regular file is written beside `path` and renamed onto it once whole (`commit`), so a run that
+ * fails half-way leaves no half a file, and an old file stays until the new one is complete
+ * (`abort` removes the partial one). Anything else (a pipe, /dev/stdout) is written in place.
+ */
+export class RunFileSink {
+  private fd: number;
+  private readonly tmp: string | null;
+
+  constructor(readonly path: string) {
+    let regular = true;
+    try {
+      regular = statSync(path).isFile();
+    } catch {
+      // no file yet: made whole, then renamed into place
+    }
+    this.tmp = regular ? `${path}.${process.pid}.partial` : null;
+    this.fd = openSync(this.tmp ?? path, 'w', 0o644);
+  }
+
+  write(chunk: string): void {
+    writeSync(this.fd, chunk);
+  }
+
+  /** Ends the file with a newline and puts it in place. */
+  commit(): void {
+    writeSync(this.fd, '\n');
+    this.close();
+    if (this.tmp) renameSync(this.tmp, this.path);
+  }
+
+  /** Drops what was written (never throws: it runs while an error is on its way). */
+  abort(): void {
+    try {
+      this.close();
+    } catch {
+      // the descriptor is gone either way
+    }
+    if (this.tmp) {
+      try {
+        unlinkSync(this.tmp);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  private close(): void {
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
     closeSync(fd);
+  }
+}
+
+/** Writes a run's JSON to `path`, piece by piece (writeRunJson), with a final newline (RunFileSink). */
+export function writeRunFile(path: string, result: object): void {
+  const sink = new RunFileSink(path);
+  try {
+    writeRunJson(result, (chunk) => sink.write(chunk));
+    sink.commit();
+  } catch (e) {
+    sink.abort();
+    throw e;
   }
 }
 

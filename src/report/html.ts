@@ -98,13 +98,13 @@ function picker(names: string[]): string {
 }
 
 /** One line about a run: host, VMs, overcommit, policy, time, seed, version. */
-function metaText(run: Run, s: RunSummary): string {
+function metaText(run: Pick<Run, 'seed' | 'version'>, sampleCount: number, s: RunSummary): string {
   const h = s.host;
   const configured = s.vms.reduce((a, v) => a + v.memoryMiB, 0);
   const parts = [
     `${s.vms.length} VM${s.vms.length === 1 ? '' : 's'}, ${configured.toFixed(0)} MiB configured on a ${fmt(h.machineMiB, 0)} MiB host${h.overcommit !== undefined ? ` (${h.overcommit.toFixed(2)}x overcommitted)` : ''}`,
     `policy ${s.policy ?? '-'}`,
-    `${h.duration.toFixed(0)} simulated s, ${run.samples.length} samples`,
+    `${h.duration.toFixed(0)} simulated s, ${sampleCount} samples`,
     `seed ${run.seed}`,
     `memvisor ${run.version}`,
   ];
@@ -112,14 +112,13 @@ function metaText(run: Run, s: RunSummary): string {
 }
 
 /** What the charts of a long run show (rollup.ts); '' when they show every sample. */
-function rollUpText(r: RolledUp, full: Run): string {
+function rollUpText(r: RolledUp, sampleInterval: number | undefined, sampleCount: number): string {
   if (r.per === 1) return '';
-  const dt = full.config.sampleInterval;
-  const span = dt !== undefined ? ` (${+(r.per * dt).toPrecision(6)} simulated s)` : '';
-  return `charts: ${r.run.samples.length} points, each the mean of ${r.per} samples${span}; the summary reads all ${full.samples.length}`;
+  const span = sampleInterval !== undefined ? ` (${+(r.per * sampleInterval).toPrecision(6)} simulated s)` : '';
+  return `charts: ${r.run.samples.length} points, each the mean of ${r.per} samples${span}; the summary reads all ${sampleCount}`;
 }
 
-function verifiedHtml(run: Run): string {
+function verifiedHtml(run: Pick<Run, 'verified'>): string {
   const mib = (run.verified.bytes / 1048576).toFixed(1);
   return run.verified.ok ? `<span class="ok">verified: ${mib} MiB of guest memory read back, all as the guests wrote it</span>` : `<span class="bad">verification FAILED: guest memory differs from what the guests wrote (${mib} MiB compared)</span>`;
 }
@@ -174,15 +173,32 @@ function missingNote(picked: ChartSpec[]): string {
 
 /** The report of one run as one self-contained HTML page. */
 export function renderReportHtml(run: Run, opts: HtmlOptions): string {
-  const s = summarizeRun(run);
-  const shown = rollUp(run);
-  const c = runCharts(shown.run, 0);
+  return renderReportParts({ shown: rollUp(run), sampleCount: run.samples.length, summary: summarizeRun(run) }, opts);
+}
+
+/**
+ * What a report is made of, for a run whose samples were not kept (`memvisor run` builds them
+ * as it goes: RunSummarizer, RollUpStream): the points charted (`shown.run`: the run's config,
+ * seed, version and verdict with the rolled-up samples), how many samples the run took, and the
+ * summary of all of them.
+ */
+export interface ReportParts {
+  shown: RolledUp;
+  sampleCount: number;
+  summary: RunSummary;
+}
+
+/** The report page of a run from its parts (see renderReportHtml). */
+export function renderReportParts(parts: ReportParts, opts: HtmlOptions): string {
+  const { shown, sampleCount, summary: s } = parts;
+  const run = shown.run;
+  const c = runCharts(run, 0);
   const label = opts.label ?? 'run';
-  const rolled = rollUpText(shown, run);
+  const rolled = rollUpText(shown, run.config.sampleInterval, sampleCount);
   const hostFree = c.host[0];
   const body = `<header>
 <h1>memvisor report: ${esc(label)}</h1>
-<p class="meta">${metaText(run, s)}</p>
+<p class="meta">${metaText(run, sampleCount, s)}</p>
 ${rolled ? `<p class="meta">${esc(rolled)}</p>` : ''}
 <p class="meta">${verifiedHtml(run)}</p>
 ${s.host.walk.length ? `<p class="meta">memory states: ${esc(walkText(s.host.walk))}</p>` : ''}
@@ -198,7 +214,7 @@ ${MEM_LEGEND}
 <div class="grid">${c.vms.map(figure).join('')}</div>
 </section>
 <section id="pressure"><h2>What memory pressure cost</h2>
-${picker(vmNames(run))}
+${picker(s.vms.map((v) => v.name))}
 ${c.picked.map(figure).join('\n')}
 ${missingNote(c.picked)}
 </section>
@@ -207,7 +223,7 @@ ${hostTable(s)}
 ${vmTable(s.vms)}
 </section>
 </main>`;
-  return page(`memvisor report: ${label}`, body, [shown.run], [...c.host, ...c.vms, ...c.picked], opts.chartJs);
+  return page(`memvisor report: ${label}`, body, [run], [...c.host, ...c.vms, ...c.picked], opts.chartJs);
 }
 
 // ---- compare ---------------------------------------------------------------------------------
@@ -238,7 +254,7 @@ export function renderCompareHtml(a: Run, b: Run, opts: CompareOptions): string 
   const names = [...new Set([...vmNames(a), ...vmNames(b)])];
   const ra = rollUp(a), rb = rollUp(b);
   const ca = compareCharts(ra.run, 0, names), cb = compareCharts(rb.run, 1, names);
-  const rolled = (r: RolledUp, full: Run) => (r.per > 1 ? ` ${esc(rollUpText(r, full))}.` : '');
+  const rolled = (r: RolledUp, full: Run) => (r.per > 1 ? ` ${esc(rollUpText(r, full.config.sampleInterval, full.samples.length))}.` : '');
   const rows = compareRows(sa, sb);
   let section = '';
   const table = rows
@@ -257,8 +273,8 @@ export function renderCompareHtml(a: Run, b: Run, opts: CompareOptions): string 
   const pickedKeys = [...new Set([...ca.picked, ...cb.picked].map((x) => x.sync!))];
   const body = `<header>
 <h1>memvisor compare: ${esc(la)} vs ${esc(lb)}</h1>
-<p class="meta"><b>A</b> ${esc(la)}: ${metaText(a, sa)}.${rolled(ra, a)} ${verifiedHtml(a)}</p>
-<p class="meta"><b>B</b> ${esc(lb)}: ${metaText(b, sb)}.${rolled(rb, b)} ${verifiedHtml(b)}</p>
+<p class="meta"><b>A</b> ${esc(la)}: ${metaText(a, a.samples.length, sa)}.${rolled(ra, a)} ${verifiedHtml(a)}</p>
+<p class="meta"><b>B</b> ${esc(lb)}: ${metaText(b, b.samples.length, sb)}.${rolled(rb, b)} ${verifiedHtml(b)}</p>
 ${sa.host.walk.length ? `<p class="meta">A's memory states: ${esc(walkText(sa.host.walk))}</p>` : ''}
 ${sb.host.walk.length ? `<p class="meta">B's memory states: ${esc(walkText(sb.host.walk))}</p>` : ''}
 </header>

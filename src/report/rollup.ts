@@ -26,20 +26,55 @@ export interface RolledUp {
   per: number;
 }
 
+/** Samples per point for a run of `n` samples charted at `maxPoints` points at most. */
+export function samplesPerPoint(n: number, maxPoints = MAX_CHART_POINTS): number {
+  if (!(maxPoints >= 1)) throw new RangeError(`rollUp: maxPoints must be at least 1, got ${maxPoints}`);
+  return n <= maxPoints ? 1 : Math.ceil(n / maxPoints);
+}
+
+/**
+ * The roll-up made one sample at a time, for a run whose samples are not kept (`memvisor run`):
+ * `per` comes from the number of samples the run will take, so the points are those rollUp
+ * makes of the whole run. Holds one group and the points made.
+ */
+export class RollUpStream {
+  readonly points: RunSample[] = [];
+  private group: RunSample[] = [];
+
+  constructor(readonly per: number) {
+    if (!(Number.isInteger(per) && per >= 1)) throw new RangeError(`rollUp: per must be a whole number >= 1, got ${per}`);
+  }
+
+  add(s: RunSample): void {
+    if (this.per === 1) {
+      this.points.push(s);
+      return;
+    }
+    this.group.push(s);
+    if (this.group.length === this.per) this.flush();
+  }
+
+  /** The points, the last group closed however short. */
+  finish(): RunSample[] {
+    if (this.group.length) this.flush();
+    return this.points;
+  }
+
+  private flush(): void {
+    const point = meanOf(this.group) as RunSample;
+    point.t = this.group[this.group.length - 1].t;
+    this.points.push(point);
+    this.group = [];
+  }
+}
+
 /** `run` with its samples rolled up into at most `maxPoints` points (see the overview). */
 export function rollUp(run: Run, maxPoints = MAX_CHART_POINTS): RolledUp {
-  const n = run.samples.length;
-  if (!(maxPoints >= 1)) throw new RangeError(`rollUp: maxPoints must be at least 1, got ${maxPoints}`);
-  if (n <= maxPoints) return { run, per: 1 };
-  const per = Math.ceil(n / maxPoints);
-  const samples: RunSample[] = [];
-  for (let i = 0; i < n; i += per) {
-    const group = run.samples.slice(i, i + per);
-    const point = meanOf(group) as RunSample;
-    point.t = group[group.length - 1].t;
-    samples.push(point);
-  }
-  return { run: { ...run, samples }, per };
+  const per = samplesPerPoint(run.samples.length, maxPoints);
+  if (per === 1) return { run, per: 1 };
+  const r = new RollUpStream(per);
+  for (const s of run.samples) r.add(s);
+  return { run: { ...run, samples: r.finish() }, per };
 }
 
 /** What a group holds at one place of the sample shape, gathered in one pass. */

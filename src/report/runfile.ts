@@ -337,44 +337,91 @@ export function vmNames(run: Pick<Run, 'samples'>): string[] {
 export const MAX_RUN_TEXT = 0x1fffffe8;
 
 /**
+ * A run's JSON written as the run goes: the keys before `samples`, then each sample as it comes,
+ * then the keys after, exactly as `JSON.stringify(result, null, 1)` writes the whole, in pieces
+ * of about 1 MiB. So a run too long for one string (MAX_RUN_TEXT, about 512 MiB: a day of many
+ * VMs at one sample per second) still writes, and `memvisor run` holds no sample it has written.
+ *
+ *   begin({ config, seed, version })   '{\n "config": ..., ... "samples": ['
+ *   sample(s) ...                      '\n  {...}' with commas between
+ *   end({ verified })                  '\n ],\n "verified": ...\n}'
+ */
+export class RunJsonWriter {
+  private parts: string[] = [];
+  private size = 0;
+  private keys = 0;
+  private samples = 0;
+  private state: 'new' | 'samples' | 'done' = 'new';
+
+  constructor(private readonly write: (chunk: string) => void) {}
+
+  /** Writes `{` and the keys of `head` (each as JSON.stringify at one level of indentation), then opens `samples`. */
+  begin(head: object): void {
+    if (this.state !== 'new') throw new Error('RunJsonWriter.begin: already begun');
+    this.put('{');
+    this.fields(head);
+    this.put(`${this.keys ? ',' : ''}\n "samples": `);
+    this.keys++;
+    this.state = 'samples';
+  }
+
+  /** Writes the next sample. */
+  sample(s: unknown): void {
+    if (this.state !== 'samples') throw new Error('RunJsonWriter.sample: not between begin and end');
+    this.put(`${this.samples ? ',' : '['}\n  ${(JSON.stringify(s, null, 1) ?? 'null').replace(/\n/g, '\n  ')}`);
+    this.samples++;
+  }
+
+  /** Closes `samples`, writes the keys of `tail` and `}`, and flushes. */
+  end(tail: object = {}): void {
+    if (this.state !== 'samples') throw new Error('RunJsonWriter.end: not begun, or ended');
+    this.put(this.samples ? '\n ]' : '[]');
+    this.fields(tail);
+    this.put('\n}');
+    this.state = 'done';
+    this.flush();
+  }
+
+  private fields(o: object): void {
+    const r = o as Record<string, unknown>;
+    // each value at one level of indentation: JSON text holds no raw newline inside a string,
+    // so indenting a value's text is indenting its lines
+    for (const k of Object.keys(r)) {
+      const text = JSON.stringify(r[k], null, 1);
+      if (text === undefined) continue; // skipped, as JSON.stringify skips undefined and functions
+      this.put(`${this.keys ? ',' : ''}\n ${JSON.stringify(k)}: ${text.replace(/\n/g, '\n ')}`);
+      this.keys++;
+    }
+  }
+
+  private put(s: string): void {
+    this.parts.push(s);
+    this.size += s.length;
+    if (this.size >= 1 << 20) this.flush();
+  }
+
+  private flush(): void {
+    if (this.parts.length) this.write(this.parts.join(''));
+    this.parts = [];
+    this.size = 0;
+  }
+}
+
+/**
  * Writes `result` (a plain object) exactly as `JSON.stringify(result, null, 1)` would, in pieces of about 1 MiB:
- * its `samples` one by one, so that a run too long for one string (MAX_RUN_TEXT, about 512 MiB:
- * a day of many VMs at one sample per second) still writes, and no piece holds more than one
- * sample beyond the 1 MiB.
+ * its `samples` one by one (RunJsonWriter), so no piece holds more than one sample beyond the 1 MiB.
  */
 export function writeRunJson(result: object, write: (chunk: string) => void): void {
   const r = result as Record<string, unknown>;
-  let parts: string[] = [], size = 0;
-  const put = (s: string) => {
-    parts.push(s);
-    size += s.length;
-    if (size >= 1 << 20) {
-      write(parts.join(''));
-      parts = [];
-      size = 0;
-    }
-  };
-  // the top level by hand, each value at one level of indentation: JSON text holds no raw
-  // newline inside a string, so indenting a value's text is indenting its lines
-  let first = true;
-  put('{');
-  for (const k of Object.keys(r)) {
-    const v = r[k];
-    if (k === 'samples' && Array.isArray(v)) {
-      put(`${first ? '' : ','}\n ${JSON.stringify(k)}: `);
-      if (v.length === 0) put('[]');
-      else {
-        put('[');
-        v.forEach((s, i) => put(`${i ? ',' : ''}\n  ${(JSON.stringify(s, null, 1) ?? 'null').replace(/\n/g, '\n  ')}`));
-        put('\n ]');
-      }
-    } else {
-      const text = JSON.stringify(v, null, 1);
-      if (text === undefined) continue; // skipped, as JSON.stringify skips undefined and functions
-      put(`${first ? '' : ','}\n ${JSON.stringify(k)}: ${text.replace(/\n/g, '\n ')}`);
-    }
-    first = false;
+  const keys = Object.keys(r);
+  const at = keys.indexOf('samples');
+  if (at < 0 || !Array.isArray(r.samples)) {
+    write(JSON.stringify(result, null, 1)); // no samples to write one by one
+    return;
   }
-  put(first ? '}' : '\n}');
-  if (parts.length) write(parts.join(''));
+  const pick = (ks: string[]) => Object.fromEntries(ks.map((k) => [k, r[k]]));
+  const w = new RunJsonWriter(write);
+  w.begin(pick(keys.slice(0, at)));
+  for (const s of r.samples as unknown[]) w.sample(s);
+  w.end(pick(keys.slice(at + 1)));
 }

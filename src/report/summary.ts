@@ -5,7 +5,7 @@
  * Time-weighted figures weigh each sample by the interval it closes (t[i] - t[i-1], the first
  * from 0): a sample's rates and stall are averages over that interval.
  */
-import { vmNames, type Run, type RunVm } from './runfile.js';
+import type { Run, RunSample, RunVm } from './runfile.js';
 import { zipSavedMiB } from './table.js';
 
 export interface VmSummary {
@@ -91,91 +91,148 @@ class Acc {
   }
 }
 
-function summarizeVm(run: Run, name: string, dts: number[]): VmSummary {
-  const acc = (f: (v: RunVm) => number | undefined) => {
-    const a = new Acc();
-    run.samples.forEach((s, i) => {
-      const v = s.vms[name];
-      if (v) a.add(f(v), dts[i]);
-    });
-    return a;
-  };
-  const grant = acc((v) => v.GRANT);
-  const err = acc((v) => (v.TCHD !== undefined && v.trueActiveMiB !== undefined ? Math.abs(v.TCHD - v.trueActiveMiB) : undefined));
-  const truth = acc((v) => (v.TCHD !== undefined ? v.trueActiveMiB : undefined));
-  let asked = 0, done = 0, touches = false;
-  for (const s of run.samples) {
-    const v = s.vms[name];
-    if (v?.touchesAsked !== undefined && v.touchesCompleted !== undefined) {
-      touches = true;
-      asked += v.touchesAsked;
-      done += v.touchesCompleted;
+/** One VM's running figures (see RunSummarizer). */
+class VmAcc {
+  grant = new Acc();
+  err = new Acc();
+  truth = new Acc();
+  saved = new Acc();
+  balloon = new Acc();
+  zip = new Acc();
+  swap = new Acc();
+  swapIn = new Acc();
+  swapOut = new Acc();
+  stall = new Acc();
+  slowdown = new Acc();
+  asked = 0;
+  done = 0;
+  touches = false;
+  last!: RunVm;
+
+  add(v: RunVm, dt: number): void {
+    this.grant.add(v.GRANT, dt);
+    this.err.add(v.TCHD !== undefined && v.trueActiveMiB !== undefined ? Math.abs(v.TCHD - v.trueActiveMiB) : undefined, dt);
+    this.truth.add(v.TCHD !== undefined ? v.trueActiveMiB : undefined, dt);
+    this.saved.add(v.SHRDSVD, dt);
+    this.balloon.add(v.MCTLSZ, dt);
+    this.zip.add(v['ZIP/MB'], dt);
+    this.swap.add(v.SWCUR, dt);
+    this.swapIn.add(v['SWR/s'], dt);
+    this.swapOut.add(v['SWW/s'], dt);
+    this.stall.add(v.stall, dt);
+    this.slowdown.add(v.slowdown, dt);
+    if (v.touchesAsked !== undefined && v.touchesCompleted !== undefined) {
+      this.touches = true;
+      this.asked += v.touchesAsked;
+      this.done += v.touchesCompleted;
     }
+    this.last = v;
   }
-  const last = [...run.samples].reverse().find((s) => s.vms[name])!.vms[name];
-  const cfg = run.config.vms?.find((c) => c.name === name || (c.count !== undefined && c.count > 1 && name.startsWith(`${c.name}-`)));
-  const estimateErrorMiB = err.mean;
-  const meanTruth = truth.mean;
-  return {
-    name,
-    memoryMiB: last.MEMSZ,
-    reservationMiB: cfg?.reservationMiB,
-    shares: cfg?.shares,
-    meanGrantMiB: grant.mean ?? 0,
-    peakGrantMiB: grant.max ?? 0,
-    peakSharedSavedMiB: acc((v) => v.SHRDSVD).max,
-    peakBalloonMiB: acc((v) => v.MCTLSZ).max,
-    peakCompressedMiB: acc((v) => v['ZIP/MB']).max,
-    peakSwapMiB: acc((v) => v.SWCUR).max,
-    swapInMiB: acc((v) => v['SWR/s']).total,
-    swapOutMiB: acc((v) => v['SWW/s']).total,
-    meanStall: acc((v) => v.stall).mean,
-    maxSlowdown: acc((v) => v.slowdown).max,
-    workDone: touches ? (asked > 0 ? done / asked : 1) : undefined,
-    estimateErrorMiB,
-    estimateErrorPct: estimateErrorMiB !== undefined && meanTruth !== undefined && meanTruth > 0 ? (100 * estimateErrorMiB) / meanTruth : undefined,
-  };
+
+  summary(name: string, config: Run['config']): VmSummary {
+    const cfg = config.vms?.find((c) => c.name === name || (c.count !== undefined && c.count > 1 && name.startsWith(`${c.name}-`)));
+    const estimateErrorMiB = this.err.mean;
+    const meanTruth = this.truth.mean;
+    return {
+      name,
+      memoryMiB: this.last.MEMSZ,
+      reservationMiB: cfg?.reservationMiB,
+      shares: cfg?.shares,
+      meanGrantMiB: this.grant.mean ?? 0,
+      peakGrantMiB: this.grant.max ?? 0,
+      peakSharedSavedMiB: this.saved.max,
+      peakBalloonMiB: this.balloon.max,
+      peakCompressedMiB: this.zip.max,
+      peakSwapMiB: this.swap.max,
+      swapInMiB: this.swapIn.total,
+      swapOutMiB: this.swapOut.total,
+      meanStall: this.stall.mean,
+      maxSlowdown: this.slowdown.max,
+      workDone: this.touches ? (this.asked > 0 ? this.done / this.asked : 1) : undefined,
+      estimateErrorMiB,
+      estimateErrorPct: estimateErrorMiB !== undefined && meanTruth !== undefined && meanTruth > 0 ? (100 * estimateErrorMiB) / meanTruth : undefined,
+    };
+  }
+}
+
+/**
+ * The summary built one sample at a time, so a run too long to hold in memory is summarized as
+ * it runs (`memvisor run` keeps no samples); summarizeRun gives the same figures from a whole run.
+ */
+export class RunSummarizer {
+  private readonly free = new Acc();
+  private readonly saved = new Acc();
+  private readonly zip = new Acc();
+  private readonly swap = new Acc();
+  private readonly balloon = new Acc();
+  private readonly timeInState: Record<string, number> = {};
+  private readonly walk: string[] = [];
+  /** per VM, in order of first appearance (vmNames) */
+  private readonly vms = new Map<string, VmAcc>();
+  private lowestFree = Infinity;
+  private last: RunSample | null = null;
+  /** samples added */
+  count = 0;
+
+  constructor(private readonly config: Run['config']) {}
+
+  /** Adds the next sample (samples come in time order). */
+  add(s: RunSample): void {
+    const dt = s.t - (this.last ? this.last.t : 0);
+    const h = s.host;
+    const vms = Object.values(s.vms);
+    this.free.add(h.freeMiB, dt);
+    this.saved.add(h.sharedSavedMiB, dt);
+    this.zip.add(zipSavedMiB(vms), dt);
+    this.swap.add(h.swapMiB, dt);
+    this.balloon.add(h.balloonMiB, dt);
+    if (h.state !== undefined) {
+      this.timeInState[h.state] = (this.timeInState[h.state] ?? 0) + dt;
+      if (this.walk[this.walk.length - 1] !== h.state) this.walk.push(h.state);
+    }
+    this.lowestFree = Math.min(this.lowestFree, h.freeMiB);
+    for (const name in s.vms) {
+      let a = this.vms.get(name);
+      if (!a) this.vms.set(name, (a = new VmAcc()));
+      a.add(s.vms[name], dt);
+    }
+    this.last = s;
+    this.count++;
+  }
+
+  /** The summary of the samples added, with the run's verdict. At least one sample must have been added. */
+  finish(verified: Run['verified']): RunSummary {
+    const last = this.last;
+    if (!last) throw new RangeError('a run summary needs at least one sample');
+    const machineMiB = last.host.machineMiB ?? this.config.host?.machineMemoryMiB;
+    const vms = [...this.vms].map(([n, a]) => a.summary(n, this.config));
+    const configured = vms.reduce((a, v) => a + v.memoryMiB, 0);
+    return {
+      host: {
+        duration: last.t,
+        machineMiB,
+        overcommit: machineMiB ? configured / machineMiB : undefined,
+        lowestFreeMiB: this.lowestFree,
+        meanFreeMiB: this.free.mean ?? 0,
+        timeInState: { ...this.timeInState },
+        walk: [...this.walk],
+        peakSharedSavedMiB: this.saved.max,
+        peakZipSavedMiB: this.zip.max,
+        peakSwapMiB: this.swap.max,
+        peakBalloonMiB: this.balloon.max,
+      },
+      vms,
+      policy: this.config.policy?.kind,
+      verified,
+    };
+  }
 }
 
 /** The summary of a run (see the module overview). */
 export function summarizeRun(run: Run): RunSummary {
-  const dts = intervals(run);
-  const free = new Acc(), saved = new Acc(), zip = new Acc(), swap = new Acc(), balloon = new Acc();
-  const timeInState: Record<string, number> = {};
-  const walk: string[] = [];
-  run.samples.forEach((s, i) => {
-    const h = s.host, vms = Object.values(s.vms);
-    free.add(h.freeMiB, dts[i]);
-    saved.add(h.sharedSavedMiB, dts[i]);
-    zip.add(zipSavedMiB(vms), dts[i]);
-    swap.add(h.swapMiB, dts[i]);
-    balloon.add(h.balloonMiB, dts[i]);
-    if (h.state !== undefined) {
-      timeInState[h.state] = (timeInState[h.state] ?? 0) + dts[i];
-      if (walk[walk.length - 1] !== h.state) walk.push(h.state);
-    }
-  });
-  const machineMiB = run.samples[run.samples.length - 1].host.machineMiB ?? run.config.host?.machineMemoryMiB;
-  const vms = vmNames(run).map((n) => summarizeVm(run, n, dts));
-  const configured = vms.reduce((a, v) => a + v.memoryMiB, 0);
-  return {
-    host: {
-      duration: run.samples[run.samples.length - 1].t,
-      machineMiB,
-      overcommit: machineMiB ? configured / machineMiB : undefined,
-      lowestFreeMiB: run.samples.reduce((m, s) => Math.min(m, s.host.freeMiB), Infinity),
-      meanFreeMiB: free.mean ?? 0,
-      timeInState,
-      walk,
-      peakSharedSavedMiB: saved.max,
-      peakZipSavedMiB: zip.max,
-      peakSwapMiB: swap.max,
-      peakBalloonMiB: balloon.max,
-    },
-    vms,
-    policy: run.config.policy?.kind,
-    verified: run.verified,
-  };
+  const s = new RunSummarizer(run.config);
+  for (const x of run.samples) s.add(x);
+  return s.finish(run.verified);
 }
 
 /** A figure for a text or HTML table: '-' when absent. */

@@ -17,7 +17,7 @@
 import { Host, type Stats } from '../host/host.js';
 import type { VM } from '../host/vm.js';
 import type { Mmu } from '../translate/mmu.js';
-import { MemvisorError } from '../errors.js';
+import { ConfigError, MemvisorError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { nodeFiles } from '../platform.js';
 import { engineOf, type Engine } from '../engine/engine.js';
@@ -44,9 +44,10 @@ export interface RunResult {
   seed: number;
   /** memvisor's version */
   version: string;
+  /** one per sampleInterval (empty when the Simulation was made with keepSamples: false) */
+  samples: Sample[];
   /** the nothing-lost oracle over the whole run: every page every guest owns compared with what it wrote */
   verified: Verified;
-  samples: Sample[];
 }
 
 export interface Verified {
@@ -115,6 +116,12 @@ export interface SimulationOptions {
   audit?: boolean;
   /** the compiled engine, for a program that loads it itself (a browser); as HostConfig.module */
   module?: WebAssembly.Module;
+  /**
+   * keep every sample for `allSamples` and the result (default true). false: samples go only to
+   * the listeners (onSample, run's callback, advance's return), so a run of any length holds no
+   * more memory than a short one; `memvisor run` streams its JSON, summary and report this way.
+   */
+  keepSamples?: boolean;
 }
 
 export class Simulation implements GuestHost {
@@ -133,6 +140,10 @@ export class Simulation implements GuestHost {
   private readonly listeners: ((s: Sample) => void)[] = [];
   private prevStats: Stats;
   private prevSampleUs = 0;
+  private readonly keepSamples: boolean;
+  /** samples of the advance in progress when they are not kept */
+  private recent: Sample[] = [];
+  private collect = false;
   /** start of the window the true working set is counted over, and whether one has closed yet */
   private windowStartUs = 0;
   private windowClosed = false;
@@ -150,6 +161,7 @@ export class Simulation implements GuestHost {
     this.engine = engineOf(host);
     this.se = this.engine.guest;
     this.auditEachSample = opts.audit ?? this.engine.flavor === 'debug';
+    this.keepSamples = opts.keepSamples ?? true;
     this.costs = resolveCosts(config.costs, config.host.swap.tier, config.host.cpu.ghz);
     config.content.source = loadContent(this.engine.workload, plan, config.content.source, config.content.roots, config.seed);
     this.policyRng = (config.seed ^ 0x5bd1e995) >>> 0 || 1;
@@ -174,6 +186,7 @@ export class Simulation implements GuestHost {
 
   /** Validates `scenario` (a parsed JSON value or a Scenario), builds the host, its VMs and their guests, and boots them. */
   static async create(scenario: unknown, opts: SimulationOptions = {}): Promise<Simulation> {
+    if (opts.keepSamples !== undefined && typeof opts.keepSamples !== 'boolean') throw new ConfigError('keepSamples', opts.keepSamples, 'true or false');
     const config = parseScenario(scenario, { policies: opts.policy ? undefined : policyKinds() });
     const plan = planContent(config);
     const vmCount = config.vms.reduce((a, v) => a + v.count, 0);
@@ -350,9 +363,16 @@ export class Simulation implements GuestHost {
    * scenario describes ends there: `now` says where it stopped); returns the samples taken meanwhile.
    */
   advance(seconds: number): Sample[] {
+    return this.advanceBy(seconds, true);
+  }
+
+  /** advance; `collect`: return the samples taken (run drops them: with keepSamples false, holding them would hold the whole run). */
+  private advanceBy(seconds: number, collect: boolean): Sample[] {
     if (this.closed) throw new MemvisorError('simulation: closed');
     if (!(seconds >= 0) || !Number.isFinite(seconds)) throw new MemvisorError(`simulation.advance: got ${seconds}, expected a finite number of simulated seconds >= 0`);
     const first = this.samples.length;
+    this.recent = [];
+    this.collect = collect;
     const end = Math.min(this.clock.nowUs + toUs(seconds), toUs(this.config.duration));
     const stepUs = toUs(this.config.step);
     while (this.clock.nowUs < end) {
@@ -364,14 +384,14 @@ export class Simulation implements GuestHost {
       this.se.setNow(Math.floor(next / 1000));
       this.clock.fire();
     }
-    return this.samples.slice(first);
+    return this.keepSamples ? this.samples.slice(first) : this.recent;
   }
 
   /** Runs to the scenario's duration (calling `onSample` per sample), verifies every VM, and returns the result. */
   run(onSample?: (s: Sample) => void): RunResult {
     if (onSample) this.listeners.push(onSample);
     const left = toUs(this.config.duration) - this.clock.nowUs;
-    if (left > 0) this.advance(left / 1e6);
+    if (left > 0) this.advanceBy(left / 1e6, false);
     // a duration that is not a whole number of intervals ends with a shorter last one
     if (this.clock.nowUs > this.prevSampleUs) this.sample();
     return this.result();
@@ -379,7 +399,13 @@ export class Simulation implements GuestHost {
 
   /** The result so far (samples taken), with the oracle run now. */
   result(): RunResult {
-    return { config: this.config, seed: this.config.seed, version: VERSION, verified: this.verify(), samples: this.samples };
+    const verified = this.verify();
+    return { config: this.config, seed: this.config.seed, version: VERSION, samples: this.samples, verified };
+  }
+
+  /** How many samples a run to the scenario's duration takes: one per sampleInterval, and a shorter last one where the duration is not a whole number of them. */
+  get sampleCount(): number {
+    return Math.ceil(toUs(this.config.duration) / Math.max(1, toUs(this.config.sampleInterval)));
   }
 
   /** Every sample taken so far. */
@@ -543,7 +569,8 @@ export class Simulation implements GuestHost {
     }), this.prevClocks, this.policy.hostFields?.(this.ctx!) ?? {});
     this.prevStats = now;
     this.prevSampleUs = this.clock.nowUs;
-    this.samples.push(s);
+    if (this.keepSamples) this.samples.push(s);
+    else if (this.collect) this.recent.push(s);
     for (const l of this.listeners) l(s);
   }
 
