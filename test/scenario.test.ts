@@ -127,6 +127,12 @@ describe('scenario validator', () => {
     const got = problems(base());
     expect(got).toContainEqual({ path: 'vms[2].workload.phases[0].activeMiB', value: 500, expected: 'at most 448 (memoryMiB 512 less os.anonMiB 64)' });
     expect(got).toContainEqual(expect.objectContaining({ path: 'vms[2].workload.phases[1].at', value: 0 }));
+    // an OS too big for its VM is the one problem: no "at most -48" for the active set it leaves no room for
+    const small = base();
+    small.vms[2] = { name: 'c', memoryMiB: 16, workload: { phases: [{ at: 0, activeMiB: 4, touchesPerSecond: 1 }] } };
+    const tooSmall = problems(small).filter((q) => q.path.startsWith('vms[2]'));
+    expect(tooSmall.map((q) => q.path)).toEqual(['vms[2].os']);
+    expect(tooSmall[0].expected).toMatch(/^kernelMiB \+ cacheMiB \+ anonMiB within memoryMiB \(16 MiB\)/);
     const names = base();
     names.vms[1] = { name: 'a', memoryMiB: 64, count: 2 };
     names.vms.push({ name: 'a-2', memoryMiB: 64 });

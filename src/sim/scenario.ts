@@ -340,7 +340,8 @@ function crossChecks(s: Scenario, files: boolean): ScenarioProblem[] {
     wl.phases.forEach((ph, j) => {
       const p = `${at}.workload.phases[${j}]`;
       if (j > 0 && ph.at <= wl.phases[j - 1].at) out.push({ path: `${p}.at`, value: ph.at, expected: `a start after phases[${j - 1}].at (${wl.phases[j - 1].at})` });
-      if (ph.activeMiB > workRoom) out.push({ path: `${p}.activeMiB`, value: ph.activeMiB, expected: `at most ${workRoom} (memoryMiB ${vm.memoryMiB} less os.anonMiB ${os.anonMiB}${vm.mmu === 'none' ? '' : ' and the page-table reserve'})` });
+      // with the OS too big for the VM, the room left for a working set is not the problem: the os is
+      if (ph.activeMiB > workRoom && osMiB <= room) out.push({ path: `${p}.activeMiB`, value: ph.activeMiB, expected: `at most ${workRoom} (memoryMiB ${vm.memoryMiB} less os.anonMiB ${os.anonMiB}${vm.mmu === 'none' ? '' : ' and the page-table reserve'})` });
       if (j === 0 && ph.ramp > 0) out.push({ path: `${p}.ramp`, value: ph.ramp, expected: '0 for the first phase (nothing to ramp from)' });
     });
     wl.content.forEach((c, j) => {
