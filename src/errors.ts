@@ -158,7 +158,7 @@ const SWAP_ERRNO_TEXT: Record<string, string> = {
   EIO: 'input/output error of the device holding the swap file',
   EDQUOT: 'disk quota exceeded on the device holding the swap file',
   EFBIG: 'the swap file would exceed the largest file allowed',
-  EBADF: 'the swap store is closed (host.close())',
+  EBADF: 'the swap store is closed (host.close(), or the VM powered off)',
   EROFS: 'the swap file is on a read-only file system',
 };
 

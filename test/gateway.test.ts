@@ -6,13 +6,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { Engine } from '../src/engine/engine.js';
+import { Engine, engineOf } from '../src/engine/engine.js';
 import { Gateway, SKEW_ROOM, skewed } from '../src/engine/gateway.js';
 import fc from 'fast-check';
 import { CONSTANTS, FUNCTIONS, type Exports } from '../src/engine/abi.generated.js';
 import { FrameKind } from '../src/engine/ram.js';
 import { asGppn } from '../src/engine/addr.js';
-import { ConfigError, EngineAbortError, EnginePoisonedError } from '../src/index.js';
+import { ConfigError, EngineAbortError, EnginePoisonedError, Host, MemvisorError } from '../src/index.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 const FLAVORS = ['debug', 'release'] as const;
 const moduleOf = (flavor: string) => new WebAssembly.Module(readFileSync(new URL(`../build/${flavor}.wasm`, import.meta.url)));
@@ -131,6 +133,39 @@ describe('the live check', () => {
     expect(refused.length).toBe(Object.keys(FUNCTIONS).length);
     expect(() => e.gateway.stage(16)).toThrow(EnginePoisonedError);
     expect(() => e.ram.readMachine(0n, 1)).toThrow(EnginePoisonedError);
+  });
+});
+
+describe('release', () => {
+  // a collection on demand: node's gc behind a flag set at run time
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+
+  it('a closed Host frees its linear memory while it, its VMs and every bound export stay referenced; each call then says the host is closed', async () => {
+    const host = await Host.create({ machineMemoryMiB: 64, flavor: 'release' });
+    const vm = host.addVM({ name: 'kept', memoryMiB: 32 });
+    vm.writePhys(0, new Uint8Array([1, 2, 3]));
+    const e = engineOf(host);
+    const all = e.gateway.bind(Object.keys(FUNCTIONS) as (keyof Exports)[]) as unknown as Record<string, () => unknown>;
+    const memory = new WeakRef((e.gateway as unknown as { memory: WebAssembly.Memory }).memory);
+    expect(memory.deref()!.buffer.byteLength).toBeGreaterThan(64 << 20);
+    host.close();
+    expect(e.gateway.released).toBe(true);
+    expect(e.gateway.memoryBytes).toBe(0);
+    for (const [name, f] of Object.entries(all)) expect(() => f(), name).toThrow(/^host: closed/);
+    expect(() => vm.readPhys(0, 3)).toThrow(MemvisorError);
+    expect(() => vm.readPhys(0, 3)).toThrow(/host: closed \(Host.close freed its machine memory and engine\)/);
+    expect(() => host.stats()).toThrow(/host: closed/);
+    expect(() => e.gateway.stage(16)).toThrow(/host: closed/);
+    expect(() => e.gateway.u8).toThrow(/host: closed/);
+    expect(host.close()).toEqual({ descriptorsClosed: 0, removed: 0, problems: [] }); // idempotent
+    for (let i = 0; i < 3 && memory.deref(); i++) {
+      await tick();
+      gc();
+    }
+    expect(memory.deref()).toBeUndefined();
+    expect([host, vm, all].length).toBe(3); // all three still referenced here
   });
 });
 

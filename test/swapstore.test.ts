@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import xxhash from 'xxhash-wasm';
 import {
-  ConfigError, FileSwapStore, Host, MemorySwapStore, PState, SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError, type VM,
+  ConfigError, FileSwapStore, MemvisorError, Host, MemorySwapStore, PState, SwapChecksumError, SwapIoError, VmFaultedError, OutOfMachineMemoryError, type VM,
 } from '../src/node.js';
 import { Engine, engineOf } from '../src/engine/engine.js';
 import { asGppn } from '../src/engine/addr.js';
@@ -176,18 +176,25 @@ for (const backing of ['memory', 'file'] as const) {
       host.close();
     });
 
-    it('swap I/O after host.close() is a typed EBADF error, not a crash or silent zeros', async () => {
+    it('swap I/O on a closed store is a typed EBADF error, not a crash or silent zeros; after host.close() every call names the closed host', async () => {
       const host = await make();
       const vm = host.addVM({ name: 'late', memoryMiB: 1 });
       fill(vm, 20);
       vm.pageOut(10);
-      host.close();
+      vm.swap.close(); // what host.close() does first
       const r = vm.pageOut(5);
       expect(r.error).toBeInstanceOf(SwapIoError);
       expect(r.error!.code).toBe('EBADF');
-      expect(r.error!.message).toMatch(/the swap store is closed \(host.close\(\)\)/);
+      expect(r.error!.message).toMatch(/the swap store is closed/);
       expect(vm.stats().resident + vm.stats().SWCUR).toBe(20); // nothing lost by the failed writes
       expect(() => vm.readPhys(0, 20 * PAGE)).toThrow(/EBADF/);
+      const other = host.addVM({ name: 'other', memoryMiB: 1 });
+      fill(other, 4);
+      host.close();
+      for (const call of [() => other.pageOut(2), () => other.readPhys(0, PAGE), () => other.stats(), () => host.stats()]) {
+        expect(call).toThrow(MemvisorError);
+        expect(call).toThrow(/^host: closed/);
+      }
     });
 
     it('readPhys into a buffer too short is a typed error', async () => {

@@ -112,6 +112,11 @@ export class Engine {
   readonly guest: Guest;
   readonly workload: Workload;
 
+  /** Frees the instance and its linear memory; every call from then on throws what `why` makes (Gateway.release). */
+  release(why: () => Error): void {
+    this.gateway.release(why);
+  }
+
   private constructor(opts: EngineOptions) {
     if (opts === null || typeof opts !== 'object') throw new ConfigError('opts', opts, 'an object of engine options');
     checkKeys('', opts, ['machineMemoryMiB', 'stagingBytes', 'maxVMs', 'guestMemoryMiB', 'maxMmus', 'mmuCacheBytes', 'flavor', 'module', 'simTables', 'simContentPages']);

@@ -81,12 +81,15 @@ export type Record_<F extends string> = { readonly size: number } & { readonly [
 /** What the wrappers share: the abort that poisoned the engine, if any. */
 interface LiveState {
   poison: EngineAbortError | null;
+  /** set when the engine was released (Gateway.release): the error every call throws from then on */
+  released: (() => Error) | null;
 }
 
 type AnyFn = (...args: never[]) => unknown;
 
 /** Throws the poisoned-engine error (kept out of the wrappers so they stay small). */
 function poisoned(s: LiveState): never {
+  if (s.released) throw s.released();
   throw new EnginePoisonedError(s.poison!);
 }
 
@@ -95,9 +98,12 @@ function poisoned(s: LiveState): never {
  * Closures by arity, none with rest arguments, except the one export with more than eight
  * parameters (mmuCreate, once per core).
  */
-function wrap(f: AnyFn, arity: number, kind: ResultKind, t: LiveState, lift: (p: number) => string): AnyFn {
+function wrap(f: AnyFn, arity: number, kind: ResultKind, t: LiveState, lift: (p: number) => string, drops: (() => void)[]): AnyFn {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const g = f as any;
+  let g = f as any;
+  // a released engine's wrappers (still held by whoever bound them) let go of the instance: the
+  // live check runs first, so g is never called once dropped
+  drops.push(() => (g = null));
   if (kind === 'u32') {
     switch (arity) {
       case 0: return () => { if (t.poison) poisoned(t); return g() >>> 0; };
@@ -174,10 +180,12 @@ export class Gateway {
   /** The module's exported constants, adapted to their AssemblyScript types. */
   readonly constants: Readonly<Constants>;
 
-  private readonly state: LiveState = { poison: null };
-  private readonly memory: WebAssembly.Memory;
-  private readonly raw: Record<string, unknown>;
-  private readonly util: ASUtil;
+  private readonly state: LiveState = { poison: null, released: null };
+  private memory: WebAssembly.Memory | null;
+  private raw: Record<string, unknown>;
+  private util: ASUtil | null;
+  /** what release() runs: each wrapper's hold on its export */
+  private readonly drops: (() => void)[] = [];
   private readonly module: WebAssembly.Module;
   private readonly wrapped = new Map<string, AnyFn>();
   private readonly bound = new Set<string>();
@@ -208,7 +216,7 @@ export class Gateway {
     util = inst.exports as unknown as ASUtil;
     this.util = util;
     this.raw = inst.instance.exports as unknown as Record<string, unknown>;
-    this.memory = this.raw.memory as WebAssembly.Memory;
+    const memory = (this.memory = this.raw.memory as WebAssembly.Memory);
     const consts: Record<string, unknown> = {};
     for (const [name, kind] of Object.entries(CONSTANTS)) {
       const g = this.raw[name];
@@ -222,7 +230,7 @@ export class Gateway {
 
     // the configuration block, by field name, then init lays out memory from it
     const cfgPtr = x.configPtr();
-    const cfgView = new DataView(this.memory.buffer);
+    const cfgView = new DataView(memory.buffer);
     const known = new Set<string>();
     for (let i = 0; i < x.configCount(); i++) {
       const name = x.configName(i);
@@ -258,6 +266,7 @@ export class Gateway {
    * (a module built from other sources than this gateway's).
    */
   bind<K extends keyof Exports>(names: readonly K[]): Pick<Exports, K> {
+    if (this.state.released) throw this.state.released(); // a poisoned engine still binds: its calls refuse
     const out = {} as Record<string, AnyFn>;
     for (const name of names) {
       let w = this.wrapped.get(name);
@@ -265,7 +274,7 @@ export class Gateway {
         const f = this.raw[name];
         const spec = FUNCTIONS[name];
         if (typeof f !== 'function' || !spec) throw new ConfigError('module', name, 'an exported function (rebuild the module: npm run asbuild)');
-        w = wrap(f as AnyFn, spec[0], spec[1], this.state, (p) => this.lift(p));
+        w = wrap(f as AnyFn, spec[0], spec[1], this.state, (p) => this.lift(p), this.drops);
         this.wrapped.set(name, w);
       }
       out[name] = w;
@@ -368,7 +377,7 @@ export class Gateway {
 
   /** Linear memory in bytes. */
   get memoryBytes(): number {
-    return this.memory.buffer.byteLength;
+    return this.memory ? this.memory.buffer.byteLength : 0;
   }
 
   /** Address of the staging region (it never moves; it may grow at its end). */
@@ -401,13 +410,39 @@ export class Gateway {
     return a;
   }
 
-  /** Throws if an earlier call aborted. */
+  /** Throws if an earlier call aborted, or the engine was released. */
   live(): void {
     if (this.state.poison) poisoned(this.state);
   }
 
+  /**
+   * Lets go of the instance and its linear memory (machine RAM, pmaps, caches: hundreds of MiB),
+   * so they are freed even while objects that used the engine (a closed Host, its VMs) are still
+   * referenced. Every call from then on throws what `why` makes. Idempotent.
+   */
+  release(why: () => Error): void {
+    if (this.state.released) return;
+    this.state.released = why;
+    // the one check every wrapper makes; poisoned() throws `why` first
+    this.state.poison ??= new EngineAbortError('released', '', 0, 0);
+    for (const d of this.drops.splice(0)) d();
+    this.wrapped.clear();
+    this.memory = null;
+    this.raw = {};
+    this.util = null;
+    this.u8v = new Uint8Array(0);
+    this.u32v = new Uint32Array(0);
+    this.dv = new DataView(new ArrayBuffer(0));
+  }
+
+  /** Whether release() ran. */
+  get released(): boolean {
+    return this.state.released !== null;
+  }
+
   /** (Re)creates the views over the current buffer; a grow detached the old one (its views read as length 0). */
   private views(): void {
+    if (!this.memory) poisoned(this.state);
     const b = this.memory.buffer;
     this.u8v = new Uint8Array(b);
     this.u32v = new Uint32Array(b);
@@ -415,6 +450,7 @@ export class Gateway {
   }
 
   private lift(p: number): string {
+    if (!this.util) poisoned(this.state);
     return this.util.__getString(p >>> 0);
   }
 }

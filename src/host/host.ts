@@ -693,12 +693,16 @@ export class Host {
    * closed and every file removed that can be, whatever fails on the way (a file or directory
    * already gone counts as removed). Never throws for that: what could not be released is in the
    * report's `problems`. Idempotent; the exit hook does the same if the process ends first.
-   * VMs stay readable where their pages are in memory; swap I/O after close fails (EBADF).
+   * Then it frees the engine: machine memory, pmaps, caches and TLBs (hundreds of MiB of linear
+   * memory), even while this Host, its VMs or an attached Mmu are still referenced (a sweep that
+   * keeps its hosts keeps only their JavaScript objects). Any call on them after close throws a
+   * MemvisorError that says the host is closed.
    */
   close(): CloseReport {
     const report: CloseReport = { descriptorsClosed: 0, removed: 0, problems: this.cleanupProblems.splice(0) };
     for (const v of this.order) merge(report, v.swap.close());
     if (this.swapDirHandle) merge(report, this.swapDirHandle.close());
+    this.engine.release(() => new MemvisorError('host: closed (Host.close freed its machine memory and engine); create a new Host'));
     return report;
   }
 
