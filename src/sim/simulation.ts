@@ -141,7 +141,7 @@ export class Simulation implements GuestHost {
   private prevStats: Stats;
   private prevSampleUs = 0;
   private readonly keepSamples: boolean;
-  /** samples of the advance in progress when they are not kept */
+  /** the samples of the advance in progress, while it returns them */
   private recent: Sample[] = [];
   private collect = false;
   /** start of the window the true working set is counted over, and whether one has closed yet */
@@ -370,7 +370,6 @@ export class Simulation implements GuestHost {
   private advanceBy(seconds: number, collect: boolean): Sample[] {
     if (this.closed) throw new MemvisorError('simulation: closed');
     if (!(seconds >= 0) || !Number.isFinite(seconds)) throw new MemvisorError(`simulation.advance: got ${seconds}, expected a finite number of simulated seconds >= 0`);
-    const first = this.samples.length;
     this.recent = [];
     this.collect = collect;
     const end = Math.min(this.clock.nowUs + toUs(seconds), toUs(this.config.duration));
@@ -384,7 +383,10 @@ export class Simulation implements GuestHost {
       this.se.setNow(Math.floor(next / 1000));
       this.clock.fire();
     }
-    return this.keepSamples ? this.samples.slice(first) : this.recent;
+    this.collect = false;
+    const taken = this.recent;
+    this.recent = [];
+    return taken;
   }
 
   /** Runs to the scenario's duration (calling `onSample` per sample), verifies every VM, and returns the result. */
@@ -570,7 +572,7 @@ export class Simulation implements GuestHost {
     this.prevStats = now;
     this.prevSampleUs = this.clock.nowUs;
     if (this.keepSamples) this.samples.push(s);
-    else if (this.collect) this.recent.push(s);
+    if (this.collect) this.recent.push(s);
     for (const l of this.listeners) l(s);
   }
 
