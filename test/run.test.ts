@@ -170,6 +170,17 @@ describe('memvisor run', () => {
     expect(await main(['run', join(dir, 'nojson.json'), '--speed'])).toBe(2);
   });
 
+  it('an output that cannot be written is a usage error naming the option, before the run, and leaves nothing behind', async () => {
+    const file = join(dir, 'out-check.json');
+    writeFileSync(file, JSON.stringify(scenario));
+    for (const [option, target] of [['--json', join(dir, 'no', 'such', 'dir', 'x.json')], ['--html', join(dir, 'no', 'r.html')]]) {
+      const out = sink();
+      await expect(runRun([file, option, target], out, sink())).rejects.toThrow(`${option}: got "${target}", expected a file memvisor can write (ENOENT)`);
+      expect(out.text).not.toMatch(/^t=/m); // no sample ran
+    }
+    expect(readdirSync(dir).filter((f) => f.includes('.partial'))).toEqual([]);
+  });
+
   it('the built package ships the scenario JSON Schema (exports: memvisor/scenario.schema.json)', () => {
     expect(existsSync(join(root, 'dist/scenario.schema.json')), 'run `npm run build` first').toBe(true);
     const consumer = mkdtempSync(join(tmpdir(), 'memvisor-schema-'));

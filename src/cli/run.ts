@@ -22,8 +22,8 @@
  * was expected, and exits 2 (as a bad option does). A run whose oracle finds a page that differs
  * from what its guest wrote exits 1.
  */
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { ScenarioError } from '../sim/scenario.js';
 import { Simulation, VERSION } from '../sim/simulation.js';
@@ -103,6 +103,15 @@ function loadScenario(file: string | null): unknown {
   }
 }
 
+/** `open(path)`, its failure a UsageError naming `option`, the path and the system's reason. */
+function openOutput<T>(option: string, path: string, open: (p: string) => T): T {
+  try {
+    return open(path);
+  } catch (e) {
+    throw new UsageError(option, path, `a file memvisor can write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
 /** Runs `memvisor run`; returns the exit code. `out` is a terminal when it has isTTY (process.stdout). */
 export async function runRun(args: string[], out: NodeJS.WritableStream & LiveOutput, err: NodeJS.WritableStream): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
@@ -129,7 +138,9 @@ export async function runRun(args: string[], out: NodeJS.WritableStream & LiveOu
   const toStdout = opts.json === '-';
   let file: RunFileSink | null = null;
   try {
-    if (opts.json !== null && !toStdout) file = new RunFileSink(opts.json);
+    // before the run, not after it: an output that cannot be written is a bad option
+    if (opts.json !== null && !toStdout) file = openOutput('--json', opts.json, (p) => new RunFileSink(p));
+    if (opts.html !== null) openOutput('--html', opts.html, (p) => accessSync(existsSync(p) ? p : dirname(resolve(p)), constants.W_OK));
     const label = opts.file ? basename(opts.file) : 'default scenario';
     // with the JSON on stdout nothing else may go there
     const view = toStdout ? null : createLiveView({ out, duration: sim.config.duration, quiet: opts.quiet, label });
