@@ -74,7 +74,7 @@ export const HOST_FIELDS: readonly FieldDoc[] = [
   { key: 'sharedSavedMiB', unit: 'MiB', meaning: 'machine memory saved by sharing (KSM pages_sharing; esxtop PSHARE saving)' },
   { key: 'swapMiB', unit: 'MiB', meaning: 'guest memory in host swap, all VMs (esxtop SWAP current)' },
   { key: 'balloonMiB', unit: 'MiB', meaning: 'guest memory held by balloon drivers, all VMs' },
-  { key: 'state', unit: 'state', meaning: "the policy's memory state (ESXi: high, clear, soft, hard, low); absent when the policy has none" },
+  { key: 'state', unit: 'state', meaning: "the policy's memory state (ESXi: high, clear, soft, hard, low), as its last tick set it from the free memory it found; that tick's reclamation came after, so freeMiB can already sit above the state's band; absent when the policy has none" },
   { key: 'minFreeMiB', unit: 'MiB', meaning: 'the free memory the policy keeps (ESXi minFree); the state thresholds are percentages of it' },
   { key: 'kswapd', unit: 'state', meaning: "the KVM policy's kswapd: awake (reclaiming toward the high watermark) or asleep" },
 ];
