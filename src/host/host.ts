@@ -743,7 +743,9 @@ export class Host {
   private relieve(vm: VM, need: Exclude<HostNeed, 'swapIn'>): void {
     // a hook's 'noFrame' relief counts only with RELIEF_FRAMES free: pages compressed into a full
     // pool can take as many frames as they give, and then only eviction or swap makes room
-    if (this.reliefHook?.(vm, need) && (need === 'limit' || this.freeFrames() >= RELIEF_FRAMES)) return;
+    // a policy's relief counts when it did what the stop needs: RELIEF_FRAMES free, or the VM
+    // below its limit (a victim merged by share-before-swap frees a frame but stays resident)
+    if (this.reliefHook?.(vm, need) && (need === 'limit' ? this.underLimit(vm) : this.freeFrames() >= RELIEF_FRAMES)) return;
     if (need === 'limit') {
       this.relieveLimit(vm);
       return;
@@ -776,14 +778,26 @@ export class Host {
     );
   }
 
-  /** 'limit': `vm` pages out from itself (a failed write is tried again, twice). */
+  /** Whether `vm` holds fewer resident pages (Mapped + Shared + Zero) than its limit or its block: room for one more. */
+  private underLimit(vm: VM): boolean {
+    const st = this.engine.reclaim.vmStats(vm.id);
+    return st.mapped + st.shared + st.zero < (this.blocks.get(vm.id) ?? vm.limitMiB * 256);
+  }
+
+  /**
+   * 'limit': `vm` pages out from itself until it is below its limit. Victims that share-before-swap
+   * merged stay resident (Shared), so a round that only merged goes on: the next takes them to the
+   * zip cache or swap. A failed write is tried again, twice; rounds are bounded.
+   */
   private relieveLimit(vm: VM): void {
     let error: SwapIoError | null = null;
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let round = 0, failed = 0; round < 16 && failed < 3; round++) {
       const r = vm.pageOutInternal(this.engine.reclaim.batch / 8);
-      if (r.compressed + r.swapped + r.shared > 0) return;
-      error ??= r.error;
-      if (!r.error) break;
+      if (this.underLimit(vm)) return;
+      if (r.error) {
+        error ??= r.error;
+        failed++;
+      } else if (r.compressed + r.swapped + r.shared === 0) break;
     }
     // all it holds may be zero pages: no frame of their own, yet resident; dropped, they read the same
     if (this.engine.reclaim.zeroDrop(vm.id, this.engine.reclaim.batch / 8) > 0) return;
