@@ -170,6 +170,47 @@ describe('memvisor run', () => {
     expect(await main(['run', join(dir, 'nojson.json'), '--speed'])).toBe(2);
   });
 
+  it('--set PATH=VALUE runs the scenario with those fields changed: the run of the edited file', async () => {
+    const file = join(dir, 'set.json');
+    writeFileSync(file, JSON.stringify(scenario));
+    const sets = ['--set', 'seed=5', '--set', 'duration=1', '--set', 'vms[0].workload.phases[0].activeMiB=8', '--set', 'host.swap.tier=hdd', '--set', 'vms[1]={"name":"extra","memoryMiB":32,"os":{"kernelMiB":2,"cacheMiB":4,"anonMiB":2}}'];
+    expect(await runRun([file, '--quiet', '--json', join(dir, 'set-out.json'), ...sets], sink(), sink())).toBe(0);
+    const edited = structuredClone(scenario) as typeof scenario & { vms: unknown[]; host: Record<string, unknown> };
+    Object.assign(edited, { seed: 5, duration: 1 });
+    edited.vms[0].workload.phases[0].activeMiB = 8;
+    edited.host.swap = { tier: 'hdd' };
+    edited.vms.push({ name: 'extra', memoryMiB: 32, os: { kernelMiB: 2, cacheMiB: 4, anonMiB: 2 } });
+    writeFileSync(join(dir, 'edited.json'), JSON.stringify(edited));
+    expect(await runRun([join(dir, 'edited.json'), '--quiet', '--json', join(dir, 'edited-out.json')], sink(), sink())).toBe(0);
+    const got = readFileSync(join(dir, 'set-out.json'), 'utf8');
+    expect(got).toBe(readFileSync(join(dir, 'edited-out.json'), 'utf8'));
+    expect(JSON.parse(got).config.host.swap.tier).toBe('hdd');
+    expect(Object.keys(JSON.parse(got).samples[0].vms)).toEqual(['web-1', 'web-2', 'extra']);
+  });
+
+  it('a --set that names no field, or cannot be put, is a usage error (exit 2) naming it; nothing reaches a prototype', async () => {
+    const file = join(dir, 'set-bad.json');
+    writeFileSync(file, JSON.stringify(scenario));
+    const cases: [string, RegExp][] = [
+      ['vms[3].count=1', /--set: got "vms\[3\]\.count=1", expected an index of vms up to 1 \(it has 1 item\)/],
+      ['x..y=1', /expected PATH=VALUE, a path of names and \[indexes\]/],
+      ['=3', /expected PATH=VALUE/],
+      ['vms[0]count=1', /expected PATH=VALUE/],
+      ['__proto__.polluted=1', /expected a path without __proto__/],
+      ['host.machineMemoryMiB.x=1', /expected a path through objects and arrays \(host\.machineMemoryMiB is 64\)/],
+      ['host.nosuch=1', /host\.nosuch: got 1, expected no such field/],
+      ['seed=07', /seed: got "07"/],
+    ];
+    for (const [arg, message] of cases) {
+      // a bad option throws (main prints it and exits 2); a bad scenario field is printed, exit 2
+      const err = sink();
+      const said = await runRun([file, '--set', arg], sink(), err).then((code) => `${code} ${err.text}`, (e: Error) => `${e.constructor.name} ${e.message}`);
+      expect(said, arg).toMatch(/^(UsageError|2) /);
+      expect(said, arg).toMatch(message);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('an output that cannot be written is a usage error naming the option, before the run, and leaves nothing behind', async () => {
     const file = join(dir, 'out-check.json');
     writeFileSync(file, JSON.stringify(scenario));

@@ -1,5 +1,5 @@
 /**
- * `memvisor run [scenario.json] [--json out.json] [--html report.html] [--quiet] [--policy KIND]`:
+ * `memvisor run [scenario.json] [--json out.json] [--html report.html] [--quiet] [--policy KIND] [--set PATH=VALUE]...`:
  * runs a scenario on simulated time (without a file: the built-in default scenario,
  * scenarios/default.json) and shows it as it runs:
  *
@@ -35,7 +35,7 @@ import { RollUpStream, samplesPerPoint } from '../report/rollup.js';
 import { RunFileSink, writeReportParts } from '../report/files.js';
 import type { Sample } from '../sim/sample.js';
 
-export const RUN_HELP = `usage: memvisor run [scenario.json] [--json out.json] [--html report.html] [--quiet] [--policy KIND]
+export const RUN_HELP = `usage: memvisor run [scenario.json] [--json out.json] [--html report.html] [--quiet] [--policy KIND] [--set PATH=VALUE]...
 
 Runs a scenario (JSON; its JSON Schema ships as memvisor/scenario.schema.json) on simulated
 time: a host, its VMs, a guest OS with a balloon driver in each, their workloads, the policy.
@@ -49,6 +49,11 @@ oracle that checks every VM's memory against what its guest wrote.
   --html FILE    write the run's report: one self-contained HTML page with charts
   --quiet        print only the final table (and the verdict)
   --policy KIND  run under this host policy instead of the scenario's (esx, kvm, basic)
+  --set PATH=VALUE
+                 set one field of the scenario before it is checked, as many times as
+                 needed: a path of names and [indexes] (seed, host.machineMemoryMiB,
+                 vms[1].count, vms[0].workload.phases[0].activeMiB), a JSON value or else a
+                 string (--set seed=7 --set host.swap.tier=hdd); a sweep is a shell loop
 Exit codes: 0 done and verified, 1 the oracle found a difference or the run failed, 2 an invalid
 scenario or option (one line per problem, naming the field path).
 `;
@@ -60,12 +65,14 @@ export interface RunArgs {
   html: string | null;
   quiet: boolean;
   policy: string | null;
+  /** --set overrides, in order: a path into the scenario and the value to put there */
+  sets: { path: (string | number)[]; value: unknown; text: string }[];
 }
 
 /** Parses the options of `run`; `--opt=value` works too. */
 export function parseRunArgs(args: string[]): RunArgs {
-  const a: RunArgs = { file: null, json: null, html: null, quiet: false, policy: null };
-  const FLAGS = 'one of --json FILE, --html FILE, --quiet, --policy KIND, --help';
+  const a: RunArgs = { file: null, json: null, html: null, quiet: false, policy: null, sets: [] };
+  const FLAGS = 'one of --json FILE, --html FILE, --quiet, --policy KIND, --set PATH=VALUE, --help';
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -78,6 +85,7 @@ export function parseRunArgs(args: string[]): RunArgs {
     if (flag === '--json') a.json = value('a file name, or - for stdout');
     else if (flag === '--html') a.html = value('a file to write the HTML report to');
     else if (flag === '--policy') a.policy = value('a policy kind (esx, kvm, basic)');
+    else if (flag === '--set') a.sets.push(parseSet(value('PATH=VALUE, e.g. host.machineMemoryMiB=2048')));
     else if (flag === '--quiet' && eq < 0) a.quiet = true;
     else if (arg.startsWith('-') && arg !== '-') throw new UsageError('option', arg, FLAGS);
     else if (a.file === null) a.file = arg;
@@ -85,6 +93,72 @@ export function parseRunArgs(args: string[]): RunArgs {
   }
   if (a.html === '-') throw new UsageError('--html', '-', 'a file name (the report is a page, not a stream)');
   return a;
+}
+
+/** Names a path may not hold: they would reach an object's prototype instead of a field. */
+const UNSAFE = new Set(['__proto__', 'prototype', 'constructor']);
+
+/** `PATH=VALUE` of --set: the path as names and indexes, the value as JSON or else the text itself. */
+export function parseSet(arg: string): RunArgs['sets'][number] {
+  const eq = arg.indexOf('=');
+  const expected = 'PATH=VALUE, a path of names and [indexes] (host.machineMemoryMiB=2048, vms[0].count=4)';
+  if (eq <= 0) throw new UsageError('--set', arg, expected);
+  const pathText = arg.slice(0, eq);
+  const path: (string | number)[] = [];
+  const re = /([A-Za-z_$][\w$]*)|\[(\d{1,6})\]|(\.)/y;
+  let at = 0, dot = true;
+  while (at < pathText.length) {
+    re.lastIndex = at;
+    const m = re.exec(pathText);
+    if (!m || (m[1] !== undefined && !dot) || (m[3] !== undefined && dot)) throw new UsageError('--set', arg, expected);
+    if (m[1] !== undefined) {
+      if (UNSAFE.has(m[1])) throw new UsageError('--set', arg, `a path without ${m[1]} (no such scenario field)`);
+      path.push(m[1]);
+      dot = false;
+    } else if (m[2] !== undefined) {
+      if (path.length === 0) throw new UsageError('--set', arg, expected);
+      path.push(Number(m[2]));
+    } else dot = true;
+    at = re.lastIndex;
+  }
+  if (dot || path.length === 0) throw new UsageError('--set', arg, expected);
+  const text = arg.slice(eq + 1);
+  let value: unknown = text;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // not JSON: the text itself (--set host.swap.tier=hdd)
+  }
+  return { path, value, text: arg };
+}
+
+/**
+ * Puts each --set value into `input` (the parsed scenario), making the objects and arrays a path
+ * passes through where there are none; the scenario check that follows names anything wrong.
+ */
+function applySets(input: unknown, sets: RunArgs['sets']): void {
+  const where = (path: (string | number)[]) => path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i ? `.${k}` : k)).join('');
+  for (const { path, value, text } of sets) {
+    if (input === null || typeof input !== 'object') throw new UsageError('--set', text, 'a scenario that is a JSON object');
+    let o = input as Record<string | number, unknown>;
+    for (let i = 0; i < path.length; i++) {
+      const k = path[i];
+      // an index at most one past the end: a sweep adds a VM or a phase, never a hole
+      if (Array.isArray(o) && typeof k === 'number' && k > o.length) {
+        throw new UsageError('--set', text, `an index of ${where(path.slice(0, i))} up to ${o.length} (it has ${o.length} item${o.length === 1 ? '' : 's'})`);
+      }
+      if (i === path.length - 1) {
+        o[k] = value;
+        break;
+      }
+      let next = Object.hasOwn(o, k) ? o[k] : undefined;
+      if (next === undefined) o[k] = next = typeof path[i + 1] === 'number' ? [] : {};
+      if (next === null || typeof next !== 'object') {
+        throw new UsageError('--set', text, `a path through objects and arrays (${where(path.slice(0, i + 1))} is ${JSON.stringify(next)})`);
+      }
+      o = next as Record<string | number, unknown>;
+    }
+  }
 }
 
 /** The scenario of `file` as parsed JSON (null: the default scenario). A file that cannot be read or parsed is a usage error. */
@@ -120,6 +194,7 @@ export async function runRun(args: string[], out: NodeJS.WritableStream & LiveOu
   }
   const opts = parseRunArgs(args);
   const input = loadScenario(opts.file);
+  applySets(input, opts.sets);
   const name = opts.file ?? 'default scenario';
   if (opts.policy !== null && input !== null && typeof input === 'object') {
     const s = input as { policy?: unknown };
