@@ -43,6 +43,8 @@ export const REBALANCE_FRACTION = 1 / 4;
  * in the zip cache or swap) would leave it no page to run on at all.
  */
 export const BLOCK_FLOOR = 8;
+/** Most page-out batches one 'limit' relief issues (merged victims stay resident: see relieve). */
+export const LIMIT_RELIEF_ROUNDS = 16;
 
 interface VmState {
   est: ActiveEstimator;
@@ -53,6 +55,8 @@ interface VmState {
   blocked: boolean;
   /** its resident pages are capped at its target (low state) */
   capped: boolean;
+  /** the cap (pages) while capped */
+  cap: number;
 }
 
 export class EsxPolicy implements Policy {
@@ -77,7 +81,7 @@ export class EsxPolicy implements Policy {
     this.state = levelOf(ctx.freePages(), this.minFree);
     ctx.host.setShareBeforeSwap(true);
     for (const v of ctx.vms) {
-      this.per.set(v, { est: new ActiveEstimator(), armed: null, swapPlan: 0, blocked: false, capped: false });
+      this.per.set(v, { est: new ActiveEstimator(), armed: null, swapPlan: 0, blocked: false, capped: false, cap: 0 });
       v.activeEstimate = v.resident;
     }
     this.apply(ctx, true);
@@ -119,6 +123,7 @@ export class EsxPolicy implements Policy {
       else if (s.capped) ctx.host.blockAbove(v.vm, null);
       s.blocked = a.blockAboveTarget && (plan.pageOut > 0 ? v.resident : current) >= cap;
       s.capped = a.blockAboveTarget;
+      s.cap = cap;
     }
   }
 
@@ -156,8 +161,17 @@ export class EsxPolicy implements Policy {
    */
   relieve(ctx: PolicyContext, vm: PolicyVm, why: 'noFrame' | 'limit'): boolean {
     if (why === 'limit') {
-      if (!this.state_(vm).capped) return false;
-      return this.progress(this.note(ctx.pageOut(vm, RELIEF_BATCH)));
+      const s = this.state_(vm);
+      if (!s.capped) return false;
+      // until the VM is below its block: a victim share-before-swap merged frees a frame but stays
+      // resident (zeroed pages merge into the zero page), so a batch of merges alone is not room
+      const room = () => vm.resident < Math.min(s.cap, vm.limitPages);
+      let moved = false;
+      for (let round = 0; round < LIMIT_RELIEF_ROUNDS && !room(); round++) {
+        if (!this.progress(this.note(ctx.pageOut(vm, RELIEF_BATCH)))) break;
+        moved = true;
+      }
+      return moved;
     }
     // a fault found no frame: free memory is below every threshold now, whatever the last period said
     this.state = nextState(this.state, ctx.freePages(), this.minFree);
@@ -206,7 +220,7 @@ export class EsxPolicy implements Policy {
   private state_(v: PolicyVm): VmState {
     let s = this.per.get(v);
     if (!s) {
-      s = { est: new ActiveEstimator(), armed: null, swapPlan: 0, blocked: false, capped: false };
+      s = { est: new ActiveEstimator(), armed: null, swapPlan: 0, blocked: false, capped: false, cap: 0 };
       this.per.set(v, s);
     }
     return s;
