@@ -193,6 +193,8 @@ export { pageTableOverhead };
  * when a full zip pool holds the rest) come straight back on the retry, round after round.
  */
 const RELIEF_FRAMES = 8;
+/** Most page-out batches one limit relief issues: merged victims stay resident, so one batch may not make room (relieveLimit). */
+const LIMIT_RELIEF_ROUNDS = 16;
 
 const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'largePages', 'sim', 'module'];
 const VM_KEYS = ['name', 'memoryMiB', 'salt', 'reservationMiB', 'limitMiB', 'shares', 'mmu', 'victimPolicy', 'cachePercent', 'largePages'];
@@ -791,7 +793,7 @@ export class Host {
    */
   private relieveLimit(vm: VM): void {
     let error: SwapIoError | null = null;
-    for (let round = 0, failed = 0; round < 16 && failed < 3; round++) {
+    for (let round = 0, failed = 0; round < LIMIT_RELIEF_ROUNDS && failed < 3; round++) {
       const r = vm.pageOutInternal(this.engine.reclaim.batch / 8);
       if (this.underLimit(vm)) return;
       if (r.error) {
