@@ -194,6 +194,8 @@ describe('memvisor run', () => {
     const cases: [string, RegExp][] = [
       ['vms[3].count=1', /--set: got "vms\[3\]\.count=1", expected an index of vms up to 1 \(it has 1 item\)/],
       ['x..y=1', /expected PATH=VALUE, a path of names and \[indexes\]/],
+      ['vms.[0]count=1', /expected PATH=VALUE/],
+      ['[0]=1', /expected PATH=VALUE/],
       ['=3', /expected PATH=VALUE/],
       ['vms[0]count=1', /expected PATH=VALUE/],
       ['__proto__.polluted=1', /expected a path without __proto__/],

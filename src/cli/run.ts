@@ -110,15 +110,14 @@ export function parseSet(arg: string): RunArgs['sets'][number] {
   while (at < pathText.length) {
     re.lastIndex = at;
     const m = re.exec(pathText);
-    if (!m || (m[1] !== undefined && !dot) || (m[3] !== undefined && dot)) throw new UsageError('--set', arg, expected);
+    // a name only first or after a dot; an index and a dot only after a name or an index
+    if (!m || (m[1] !== undefined) !== dot) throw new UsageError('--set', arg, expected);
     if (m[1] !== undefined) {
       if (UNSAFE.has(m[1])) throw new UsageError('--set', arg, `a path without ${m[1]} (no such scenario field)`);
       path.push(m[1]);
       dot = false;
-    } else if (m[2] !== undefined) {
-      if (path.length === 0) throw new UsageError('--set', arg, expected);
-      path.push(Number(m[2]));
-    } else dot = true;
+    } else if (m[2] !== undefined) path.push(Number(m[2]));
+    else dot = true;
     at = re.lastIndex;
   }
   if (dot || path.length === 0) throw new UsageError('--set', arg, expected);
