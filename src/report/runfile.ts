@@ -4,7 +4,7 @@
  * may be anything; a bad one is a `RunFileError` listing each problem with its path
  * (`samples[3].vms["web-1"].GRANT`), the value found and what was expected.
  *
- *   text ──JSON.parse──▶ unknown ──zod (RunSchema)──▶ checks across samples ──▶ Run
+ *   text ──JSON.parse──▶ unknown ──RunChecker: head, then each sample (zod), checks across samples──▶ Run
  *                                        └─ policy fields read by pattern: thresholds, reclaimed
  *
  * Known fields (fields.ts) are checked for type and range when present; only `t`, host
@@ -168,12 +168,12 @@ const ConfigSchema = z.looseObject({
   policy: z.looseObject({ kind: z.string().optional() }).optional(),
 });
 
-const RunSchema = z.looseObject({
+/** Every key of a run but `samples`, which are checked one by one (RunChecker). */
+const HeadSchema = z.looseObject({
   config: ConfigSchema,
   seed: z.number().int(),
   version: z.string(),
   verified: z.looseObject({ ok: z.boolean(), bytes: z.number().min(0) }),
-  samples: z.array(SampleSchema).min(1),
 });
 
 // ---- policy fields by pattern ----------------------------------------------------------------
@@ -251,7 +251,7 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-const ARTICLE: Record<string, string> = { number: 'a number', string: 'a string', boolean: 'true or false', object: 'an object', array: 'an array', record: 'an object' };
+const ARTICLE: Record<string, string> = { int: 'a whole number', number: 'a number', string: 'a string', boolean: 'true or false', object: 'an object', array: 'an array', record: 'an object' };
 
 /** What a zod issue expected, in words. */
 function expectedText(issue: z.core.$ZodIssue): string {
@@ -269,50 +269,120 @@ function expectedText(issue: z.core.$ZodIssue): string {
   }
 }
 
+/** A run without its samples: what a run file says about the whole run. */
+export type RunHead = Omit<Run, 'samples'>;
+
+/**
+ * A run checked piece by piece: its head (every key but `samples`) and its samples in order,
+ * each as it comes, so a run read from a file too long to hold (files.ts readRunParts) is
+ * checked as a whole run is (parseRun is built on it). Problems are gathered, not thrown, up to
+ * MAX_PROBLEMS; `finish` throws them. As for a whole run, problems of shape (zod: the head's,
+ * then the samples' in order) are all that is listed when there are any; only without them come
+ * the problems across fields (time order, the policy's fields).
+ */
+export class RunChecker {
+  // the head's problems of shape come first whenever the head is checked (a file may hold it last)
+  private readonly headShape: RunProblem[] = [];
+  private readonly shape: RunProblem[] = [];
+  private readonly across: RunProblem[] = [];
+  private headCount = 0;
+  private shapeCount = 0;
+  private acrossCount = 0;
+  private lastT: number | null = null;
+  /** samples checked */
+  count = 0;
+
+  constructor(readonly file = 'run') {}
+
+  /** Checks the head; null when it is not one. */
+  head(input: unknown): RunHead | null {
+    const r = HeadSchema.safeParse(input);
+    if (!r.success) {
+      for (const issue of r.error.issues) this.put(this.headShape, { path: pathText(issue.path), value: valueAt(input, issue.path), expected: expectedText(issue) }, 'head');
+      return null;
+    }
+    return { config: r.data.config as RunConfig, seed: r.data.seed, version: r.data.version, verified: r.data.verified };
+  }
+
+  /** Checks `samples` when it is not an array of at least one sample (the samples themselves go to `sample`). */
+  samplesValue(input: unknown): void {
+    if (!Array.isArray(input)) this.put(this.shape, { path: 'samples', value: input, expected: 'an array' }, 'shape');
+    else if (input.length === 0) this.put(this.shape, { path: 'samples', value: input, expected: 'at least 1 item' }, 'shape');
+  }
+
+  /** Checks the next sample of the run; null when it is not one (its problems are kept). */
+  sample(input: unknown): RunSample | null {
+    const i = this.count++;
+    const s = this.check(input, ['samples', i]);
+    if (!s) return null;
+    if (this.lastT !== null && !(s.t > this.lastT)) this.put(this.across, { path: `samples[${i}].t`, value: s.t, expected: `a time after samples[${i - 1}].t (${this.lastT})` }, 'across');
+    this.lastT = s.t;
+    return s;
+  }
+
+  /** Throws the problems found, if any (see the class overview). */
+  finish(): void {
+    const shapeCount = this.headCount + this.shapeCount;
+    if (shapeCount) {
+      const shape = [...this.headShape, ...this.shape].slice(0, MAX_PROBLEMS);
+      throw new RunFileError(this.file, shape, shapeCount - shape.length);
+    }
+    if (this.acrossCount) throw new RunFileError(this.file, this.across, this.acrossCount - this.across.length);
+  }
+
+  /** Checks a sample on its own, outside a run (the live view's): no time order, paths from `host`. */
+  lone(input: unknown): RunSample | null {
+    return this.check(input, []);
+  }
+
+  /** A sample's shape (zod), then the policy's fields read by pattern; `at` is its path. Null when its shape is wrong. */
+  private check(input: unknown, at: PropertyKey[]): RunSample | null {
+    const r = SampleSchema.safeParse(input);
+    if (!r.success) {
+      for (const issue of r.error.issues) this.put(this.shape, { path: pathText([...at, ...issue.path]), value: valueAt(input, issue.path), expected: expectedText(issue) }, 'shape');
+      return null;
+    }
+    const s = r.data;
+    const fields = policyFields(s.host as Record<string, unknown>, pathText([...at, 'host']), (p) => this.put(this.across, p, 'across'));
+    return { t: s.t, host: { ...(s.host as unknown as RunHost), ...fields }, vms: s.vms as unknown as Record<string, RunVm> };
+  }
+
+  private put(list: RunProblem[], p: RunProblem, kind: 'head' | 'shape' | 'across'): void {
+    if (list.length < MAX_PROBLEMS) list.push(p);
+    if (kind === 'head') this.headCount++;
+    else if (kind === 'shape') this.shapeCount++;
+    else this.acrossCount++;
+  }
+}
+
 /**
  * Checks `input` (parsed JSON) as a run; `file` names it in errors. Returns the typed run, or
  * throws a RunFileError listing every problem found.
  */
 export function parseRun(input: unknown, file = 'run'): Run {
-  const problems: RunProblem[] = [];
-  let more = 0;
-  const problem = (p: RunProblem) => {
-    if (problems.length < MAX_PROBLEMS) problems.push(p);
-    else more++;
-  };
-  const r = RunSchema.safeParse(input);
-  if (!r.success) {
-    for (const issue of r.error.issues) problem({ path: pathText(issue.path), value: valueAt(input, issue.path), expected: expectedText(issue) });
-    throw new RunFileError(file, problems, more);
-  }
-  const raw = r.data;
+  const c = new RunChecker(file);
+  const head = c.head(input);
   const samples: RunSample[] = [];
-  for (let i = 0; i < raw.samples.length; i++) {
-    const s = raw.samples[i];
-    if (i > 0 && !(s.t > raw.samples[i - 1].t)) problem({ path: `samples[${i}].t`, value: s.t, expected: `a time after samples[${i - 1}].t (${raw.samples[i - 1].t})` });
-    const host = s.host as unknown as Record<string, unknown>;
-    samples.push({
-      t: s.t,
-      host: { ...(s.host as unknown as RunHost), ...policyFields(host, `samples[${i}].host`, problem) },
-      vms: s.vms as unknown as Record<string, RunVm>,
-    });
+  if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
+    const raw = (input as Record<string, unknown>).samples;
+    c.samplesValue(raw);
+    if (Array.isArray(raw)) {
+      for (const x of raw) {
+        const s = c.sample(x);
+        if (s) samples.push(s);
+      }
+    }
   }
-  if (problems.length) throw new RunFileError(file, problems, more);
-  return { config: raw.config as RunConfig, seed: raw.seed, version: raw.version, verified: raw.verified, samples };
+  c.finish();
+  return { ...head!, samples };
 }
 
 /** Checks one sample as it arrives (the live view); `where` names it in errors. */
 export function parseSample(input: unknown, where = 'sample'): RunSample {
-  const problems: RunProblem[] = [];
-  const r = SampleSchema.safeParse(input);
-  if (!r.success) {
-    for (const issue of r.error.issues.slice(0, MAX_PROBLEMS)) problems.push({ path: pathText(issue.path), value: valueAt(input, issue.path), expected: expectedText(issue) });
-    throw new RunFileError(where, problems, Math.max(0, r.error.issues.length - MAX_PROBLEMS));
-  }
-  const s = r.data;
-  const host = { ...(s.host as unknown as RunHost), ...policyFields(s.host as Record<string, unknown>, 'host', (p) => problems.push(p)) };
-  if (problems.length) throw new RunFileError(where, problems);
-  return { t: s.t, host, vms: s.vms as unknown as Record<string, RunVm> };
+  const c = new RunChecker(where);
+  const s = c.lone(input);
+  c.finish();
+  return s!;
 }
 
 /** Parses run JSON text; `file` names it in errors. */
