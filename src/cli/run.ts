@@ -32,7 +32,7 @@ import { createLiveView, type LiveOutput } from '../report/live.js';
 import { parseSample, RunJsonWriter, type Run } from '../report/runfile.js';
 import { RunSummarizer, summaryLines } from '../report/summary.js';
 import { RollUpStream, samplesPerPoint } from '../report/rollup.js';
-import { RunFileSink, writeReportParts } from '../report/files.js';
+import { RunFileSink, writeReportHtml } from '../report/files.js';
 import type { Sample } from '../sim/sample.js';
 
 export const RUN_HELP = `usage: memvisor run [scenario.json] [--json out.json] [--html report.html] [--quiet] [--policy KIND] [--set PATH=VALUE]...
@@ -221,7 +221,7 @@ export async function runRun(args: string[], out: NodeJS.WritableStream & LiveOu
     const json = opts.json === null ? null : new RunJsonWriter(file ? (chunk) => file!.write(chunk) : (chunk) => out.write(chunk));
     const head = { config: sim.config, seed: sim.config.seed, version: VERSION };
     json?.begin(head);
-    const summary = opts.html !== null || (!toStdout && !opts.quiet) ? new RunSummarizer(sim.config as Run['config']) : null;
+    const summary = opts.html !== null || (!toStdout && !opts.quiet) ? new RunSummarizer() : null;
     const charts = opts.html !== null ? new RollUpStream(samplesPerPoint(sim.sampleCount)) : null;
     const onSample = (s: Sample) => {
       view?.sample(s);
@@ -238,10 +238,10 @@ export async function runRun(args: string[], out: NodeJS.WritableStream & LiveOu
     if (toStdout) out.write('\n');
     file?.commit();
     if (summary) {
-      const s = summary.finish(result.verified);
+      const s = summary.finish(result.verified, sim.config as Run['config']);
       if (opts.html !== null && charts) {
         const shown = { run: { ...head, config: head.config as Run['config'], verified: result.verified, samples: charts.finish() }, per: charts.per };
-        writeReportParts(opts.html, { shown, sampleCount: summary.count, summary: s }, label);
+        writeReportHtml(opts.html, { shown, sampleCount: summary.count, summary: s }, label);
       }
       if (!toStdout && !opts.quiet) out.write('\n' + summaryLines(s).join('\n') + '\n');
     }

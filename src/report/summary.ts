@@ -174,8 +174,6 @@ export class RunSummarizer {
   /** samples added */
   count = 0;
 
-  constructor(private readonly config: Run['config']) {}
-
   /** Adds the next sample (samples come in time order). */
   add(s: RunSample): void {
     const dt = s.t - (this.last ? this.last.t : 0);
@@ -200,12 +198,15 @@ export class RunSummarizer {
     this.count++;
   }
 
-  /** The summary of the samples added, with the run's verdict. At least one sample must have been added. */
-  finish(verified: Run['verified']): RunSummary {
+  /**
+   * The summary of the samples added, with the run's verdict and config (taken here, as a run
+   * file may hold them after its samples). At least one sample must have been added.
+   */
+  finish(verified: Run['verified'], config: Run['config']): RunSummary {
     const last = this.last;
     if (!last) throw new RangeError('a run summary needs at least one sample');
-    const machineMiB = last.host.machineMiB ?? this.config.host?.machineMemoryMiB;
-    const vms = [...this.vms].map(([n, a]) => a.summary(n, this.config));
+    const machineMiB = last.host.machineMiB ?? config.host?.machineMemoryMiB;
+    const vms = [...this.vms].map(([n, a]) => a.summary(n, config));
     const configured = vms.reduce((a, v) => a + v.memoryMiB, 0);
     return {
       host: {
@@ -222,7 +223,7 @@ export class RunSummarizer {
         peakBalloonMiB: this.balloon.max,
       },
       vms,
-      policy: this.config.policy?.kind,
+      policy: config.policy?.kind,
       verified,
     };
   }
@@ -230,9 +231,9 @@ export class RunSummarizer {
 
 /** The summary of a run (see the module overview). */
 export function summarizeRun(run: Run): RunSummary {
-  const s = new RunSummarizer(run.config);
+  const s = new RunSummarizer();
   for (const x of run.samples) s.add(x);
-  return s.finish(run.verified);
+  return s.finish(run.verified, run.config);
 }
 
 /** A figure for a text or HTML table: '-' when absent. */
