@@ -7,7 +7,8 @@
  *   trace files    replayFile(mmu, path | '-'), and replay's writeBinary
  *   scenario files OS images from files (content.source), file images and trace workloads of a
  *                  Simulation, and the scenario validator's checks of their paths
- *   report files   readRunFile, loadChartJs, writeReportHtml, writeCompareHtml
+ *   report files   readRunFile, readRunParts (a run file of any length, its summary and chart
+ *                  points), loadChartJs, writeReportHtml, writeCompareHtml
  *   live view      createLiveView (esxtop-like, in a terminal)
  *   default        defaultScenario(), DEFAULT_SCENARIO_FILE: the scenario `memvisor run` runs without a file
  *
@@ -28,6 +29,6 @@ export * from './index.js';
 export { FileSwapStore } from './host/fileswap.js';
 export { cleanSwapDirs, type CleanReport } from './host/swapdir.js';
 export { replayFile } from './translate/tracefile.js';
-export { readRunFile, loadChartJs, writeReportHtml, writeCompareHtml } from './report/files.js';
+export { readRunFile, readRunParts, loadChartJs, writeReportHtml, writeCompareHtml } from './report/files.js';
 export { createLiveView, type LiveView, type LiveViewOptions, type LiveOutput, type LiveMode } from './report/live.js';
 export { defaultScenario, DEFAULT_SCENARIO_FILE } from './sim/default.js';

@@ -12,6 +12,8 @@ import { runCompare } from '../src/cli/compare.js';
 import { compareLines, compareRows } from '../src/report/compare.js';
 import { parseRun } from '../src/report/runfile.js';
 import { summarizeRun, fmt } from '../src/report/summary.js';
+import { renderCompareHtml } from '../src/report/html.js';
+import { loadChartJs } from '../src/report/files.js';
 import { makeRunJson } from './support/runfixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memvisor-compare-'));
@@ -82,6 +84,21 @@ describe('memvisor compare', () => {
     const page = readFileSync(html, 'utf8');
     expect(page).toContain('memvisor compare: esx.json vs kvm.json');
     expect(page).toContain('Chart.js v4');
+  });
+
+  it('reads each file piece by piece and gives the page of the whole runs, rolled up or not', () => {
+    // 2500 samples: charted as 2 a point; B is written with its samples before its config
+    const long = makeRunJson({ vms: 3, duration: 2500, seed: 2 });
+    const { samples, ...head } = kvmJson;
+    const la = join(dir, 'long.json'), lb = join(dir, 'first.json'), html = join(dir, 'pieces.html');
+    writeFileSync(la, JSON.stringify(long, null, 1));
+    writeFileSync(lb, JSON.stringify({ samples, ...head }));
+    const out = sink();
+    expect(runCompare([la, lb, '--html', html], out)).toBe(0);
+    const [a, b] = [parseRun(long), parseRun(kvmJson)];
+    expect(out.text).toBe(`${compareLines(summarizeRun(a), summarizeRun(b), ['long.json', 'first.json']).join('\n')}\nwrote ${html}\n`);
+    expect(readFileSync(html, 'utf8')).toBe(renderCompareHtml(a, b, { chartJs: loadChartJs(), labels: ['long.json', 'first.json'] }));
+    expect(readFileSync(html, 'utf8')).toContain('each the mean of 2 samples');
   });
 
   it('files of the same name are told apart by their paths', () => {

@@ -74,7 +74,7 @@ console.log(JSON.stringify({ refused, back, file, sameHost: n.Host === m.Host, m
       expect(out.file).toMatch(/\.vswp$/);
       expect(out.sameHost).toBe(true);
       for (const name of out.main) expect(out.node).toContain(name);
-      for (const name of ['replayFile', 'FileSwapStore', 'cleanSwapDirs', 'writeReportHtml', 'readRunFile', 'createLiveView']) {
+      for (const name of ['replayFile', 'FileSwapStore', 'cleanSwapDirs', 'writeReportHtml', 'readRunFile', 'readRunParts', 'createLiveView']) {
         expect(out.node).toContain(name);
         expect(out.main).not.toContain(name);
       }

@@ -6,16 +6,16 @@
  */
 import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
-import { summarizeRun } from '../report/summary.js';
 import { compareLines } from '../report/compare.js';
-import { readRunFile, writeCompareHtml } from '../report/files.js';
+import { readRunParts, writeCompareHtml } from '../report/files.js';
 
 export const COMPARE_HELP = `usage: memvisor compare <a.json> <b.json> [--html out.html]
 
 Compares two runs (the JSON of memvisor run --json): what ran on each side, then per host and
 per VM (matched by name) the figures of A, B and B - A: free memory, time in each memory
 state, what sharing, compression, the balloon and swap held at their peaks, stall, slowdown,
-work done, memory swapped in.
+work done, memory swapped in. Each file is read piece by piece, one sample at a time, so a run
+file of any length compares.
 
 options:
   --html FILE   also write both runs side by side as one self-contained HTML page
@@ -62,9 +62,10 @@ export function runCompare(argv: string[], out: NodeJS.WritableStream): number {
     return 0;
   }
   const [fa, fb] = args.files;
-  const a = readRunFile(fa), b = readRunFile(fb);
+  // read piece by piece: a run file may be longer than a string or a heap holds
+  const a = readRunParts(fa), b = readRunParts(fb);
   const names = labels(fa, fb);
-  out.write(compareLines(summarizeRun(a), summarizeRun(b), names).join('\n') + '\n');
+  out.write(compareLines(a.summary, b.summary, names).join('\n') + '\n');
   if (args.html !== null) {
     writeCompareHtml(args.html, a, b, names);
     out.write(`wrote ${args.html}\n`);

@@ -2,11 +2,12 @@
  * The report's Node side: the Chart.js build read from node_modules once, and HTML reports
  * written to files. Everything else in src/report is pure and runs in a browser too.
  */
-import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { renderReportHtml, renderReportParts, renderCompareHtml, type ReportParts } from './html.js';
+import { renderReportParts, renderCompareParts, reportParts, type ReportParts } from './html.js';
 import { parseRunText, writeRunJson, RunFileError, MAX_RUN_TEXT, type Run } from './runfile.js';
+import { readRunPieces } from './runreader.js';
 
 let chartJs: string | null = null;
 
@@ -17,21 +18,18 @@ export function loadChartJs(): string {
   return chartJs;
 }
 
-/** Writes the HTML report of `run` to `path`. */
-export function writeReportHtml(path: string, run: Run, label?: string): void {
-  writeFileSync(path, renderReportHtml(run, { chartJs: loadChartJs(), label }));
+/** A whole run's parts, or the parts themselves (a run read by readRunParts, or one whose samples were not kept). */
+const partsOf = (x: Run | ReportParts): ReportParts => ('samples' in x ? reportParts(x) : x);
+
+/** Writes the HTML report of `run` (a whole run, or its parts) to `path`. */
+export function writeReportHtml(path: string, run: Run | ReportParts, label?: string): void {
+  writeFileSync(path, renderReportParts(partsOf(run), { chartJs: loadChartJs(), label }));
 }
 
-/** Writes the HTML report of a run from its parts (a run whose samples were not kept: renderReportParts) to `path`. */
-export function writeReportParts(path: string, parts: ReportParts, label?: string): void {
-  writeFileSync(path, renderReportParts(parts, { chartJs: loadChartJs(), label }));
+/** Writes the comparison of runs `a` and `b` (whole runs, or their parts) to `path`. */
+export function writeCompareHtml(path: string, a: Run | ReportParts, b: Run | ReportParts, labels: [string, string]): void {
+  writeFileSync(path, renderCompareParts(partsOf(a), partsOf(b), { chartJs: loadChartJs(), labels }));
 }
-
-/** Writes the comparison of runs `a` and `b` to `path`. */
-export function writeCompareHtml(path: string, a: Run, b: Run, labels: [string, string]): void {
-  writeFileSync(path, renderCompareHtml(a, b, { chartJs: loadChartJs(), labels }));
-}
-
 /**
  * A run file written while the run goes (`memvisor run --json FILE`, RunJsonWriter's pieces): a
  * regular file is written beside `path` and renamed onto it once whole (`commit`), so a run that
@@ -107,7 +105,33 @@ export function writeRunFile(path: string, result: object): void {
 export function readRunFile(path: string): Run {
   const size = statSync(path).size;
   if (size > MAX_RUN_TEXT) {
-    throw new RunFileError(path, [{ path: '(file)', value: `${size} bytes of JSON`, expected: `at most ${MAX_RUN_TEXT} bytes (just under 512 MiB), the longest string JavaScript makes (run the scenario with a longer sampleInterval, or fewer VMs)` }]);
+    throw new RunFileError(path, [{ path: '(file)', value: `${size} bytes of JSON`, expected: `at most ${MAX_RUN_TEXT} bytes (just under 512 MiB), the longest string JavaScript makes (readRunParts reads a run file of any length, keeping its summary and charted points, not its samples)` }]);
   }
   return parseRunText(readFileSync(path, 'utf8'), path);
+}
+
+/**
+ * A run file of any length read into what its report and a compare are made of (ReportParts),
+ * holding one sample at a time, never the file or its samples: `memvisor compare` reads runs
+ * this way (runreader.ts readRunPieces says how, and what it checks).
+ */
+export function readRunParts(path: string): ReportParts {
+  return readRunPieces(path, () => fileText(path));
+}
+
+/** The text of the file at `path` in pieces of 1 MiB, decoded as UTF-8 (a character split between pieces is kept whole). */
+function* fileText(path: string): Generator<string> {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    const decoder = new TextDecoder('utf-8');
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      yield decoder.decode(buf.subarray(0, n), { stream: true });
+    }
+    yield decoder.decode();
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -173,7 +173,7 @@ function missingNote(picked: ChartSpec[]): string {
 
 /** The report of one run as one self-contained HTML page. */
 export function renderReportHtml(run: Run, opts: HtmlOptions): string {
-  return renderReportParts({ shown: rollUp(run), sampleCount: run.samples.length, summary: summarizeRun(run) }, opts);
+  return renderReportParts(reportParts(run), opts);
 }
 
 /**
@@ -249,12 +249,23 @@ function compareCharts(run: Run, ri: number, names: string[]): { host: ChartSpec
 
 /** Two runs side by side as one self-contained HTML page. */
 export function renderCompareHtml(a: Run, b: Run, opts: CompareOptions): string {
+  return renderCompareParts(reportParts(a), reportParts(b), opts);
+}
+
+/** The parts of a whole run's report (see ReportParts). */
+export function reportParts(run: Run): ReportParts {
+  return { shown: rollUp(run), sampleCount: run.samples.length, summary: summarizeRun(run) };
+}
+
+/** The compare page of two runs from their parts (see renderCompareHtml; files.ts readRunParts reads them from files of any length). */
+export function renderCompareParts(pa: ReportParts, pb: ReportParts, opts: CompareOptions): string {
   const [la, lb] = opts.labels;
-  const sa = summarizeRun(a), sb = summarizeRun(b);
-  const names = [...new Set([...vmNames(a), ...vmNames(b)])];
-  const ra = rollUp(a), rb = rollUp(b);
-  const ca = compareCharts(ra.run, 0, names), cb = compareCharts(rb.run, 1, names);
-  const rolled = (r: RolledUp, full: Run) => (r.per > 1 ? ` ${esc(rollUpText(r, full.config.sampleInterval, full.samples.length))}.` : '');
+  const sa = pa.summary, sb = pb.summary;
+  const a = pa.shown.run, b = pb.shown.run;
+  // names in order of first appearance, as the summaries list them (the roll-up keeps that order too)
+  const names = [...new Set([...sa.vms.map((v) => v.name), ...sb.vms.map((v) => v.name)])];
+  const ca = compareCharts(a, 0, names), cb = compareCharts(b, 1, names);
+  const rolled = (p: ReportParts) => (p.shown.per > 1 ? ` ${esc(rollUpText(p.shown, p.shown.run.config.sampleInterval, p.sampleCount))}.` : '');
   const rows = compareRows(sa, sb);
   let section = '';
   const table = rows
@@ -273,8 +284,8 @@ export function renderCompareHtml(a: Run, b: Run, opts: CompareOptions): string 
   const pickedKeys = [...new Set([...ca.picked, ...cb.picked].map((x) => x.sync!))];
   const body = `<header>
 <h1>memvisor compare: ${esc(la)} vs ${esc(lb)}</h1>
-<p class="meta"><b>A</b> ${esc(la)}: ${metaText(a, a.samples.length, sa)}.${rolled(ra, a)} ${verifiedHtml(a)}</p>
-<p class="meta"><b>B</b> ${esc(lb)}: ${metaText(b, b.samples.length, sb)}.${rolled(rb, b)} ${verifiedHtml(b)}</p>
+<p class="meta"><b>A</b> ${esc(la)}: ${metaText(a, pa.sampleCount, sa)}.${rolled(pa)} ${verifiedHtml(a)}</p>
+<p class="meta"><b>B</b> ${esc(lb)}: ${metaText(b, pb.sampleCount, sb)}.${rolled(pb)} ${verifiedHtml(b)}</p>
 ${sa.host.walk.length ? `<p class="meta">A's memory states: ${esc(walkText(sa.host.walk))}</p>` : ''}
 ${sb.host.walk.length ? `<p class="meta">B's memory states: ${esc(walkText(sb.host.walk))}</p>` : ''}
 </header>
@@ -299,5 +310,5 @@ ${pickedKeys.map((k) => twinRow(bySync(ca.picked, k), bySync(cb.picked, k))).joi
 </section>
 </main>`;
   const charts = [...ca.host, ...cb.host, ...ca.vms.values(), ...cb.vms.values(), ...ca.picked, ...cb.picked];
-  return page(`memvisor compare: ${la} vs ${lb}`, body, [ra.run, rb.run], charts, opts.chartJs);
+  return page(`memvisor compare: ${la} vs ${lb}`, body, [a, b], charts, opts.chartJs);
 }

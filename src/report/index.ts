@@ -4,6 +4,7 @@
  * here; files.ts and the live view need Node (files, a terminal): the Node entry exports them.
  *
  *   run JSON ──parseRun──▶ Run ──esxtopLines(sample)──▶ lines        (table.ts)
+ *   run file of any length ──readRunParts (Node; runreader.ts)──▶ ReportParts: summary, chart points
  *                              ──summarizeRun──▶ RunSummary            (summary.ts)
  *                              ──renderReportHtml / renderCompareHtml──▶ one HTML page (html.ts)
  *   Simulation ──each sample──▶ createLiveView(...).sample(s) ──end()──▶ terminal (live.ts)
@@ -13,5 +14,5 @@ export { VM_FIELDS, HOST_FIELDS, GUEST_FIELDS, type FieldDoc } from './fields.js
 export { esxtopLines, type TableOptions } from './table.js';
 export { summarizeRun, summaryLines, type RunSummary, type VmSummary, type HostSummary } from './summary.js';
 export { compareLines, compareRows, type CompareRow } from './compare.js';
-export { renderReportHtml, renderCompareHtml, type HtmlOptions, type CompareOptions } from './html.js';
+export { renderReportHtml, renderCompareHtml, type HtmlOptions, type CompareOptions, type ReportParts } from './html.js';
 // the live view (a terminal) and files.ts need Node: src/node.ts exports them
