@@ -193,7 +193,7 @@ export { pageTableOverhead };
  * when a full zip pool holds the rest) come straight back on the retry, round after round.
  */
 const RELIEF_FRAMES = 8;
-/** Most page-out batches one limit relief issues: merged victims stay resident, so one batch may not make room (relieveLimit). */
+/** Page-out rounds in a row that leave a VM no nearer its limit before a limit relief gives up: merged victims stay resident, so a round may not make room (relieveLimit). */
 const LIMIT_RELIEF_ROUNDS = 16;
 
 const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'largePages', 'sim', 'module'];
@@ -782,30 +782,45 @@ export class Host {
 
   /** Whether `vm` holds fewer resident pages (Mapped + Shared + Zero) than its limit or its block: room for one more. */
   private underLimit(vm: VM): boolean {
+    return this.overLimit(vm) === 0;
+  }
+
+  /** How many resident pages `vm` must give up to have room for one more under its limit or block (0: it has room). */
+  private overLimit(vm: VM): number {
     const st = this.engine.reclaim.vmStats(vm.id);
-    return st.mapped + st.shared + st.zero < (this.blocks.get(vm.id) ?? vm.limitMiB * 256);
+    return Math.max(0, st.mapped + st.shared + st.zero + 1 - this.capOf(vm));
+  }
+
+  /** The most resident pages `vm` may hold: its block, or else its limit. */
+  private capOf(vm: VM): number {
+    return this.blocks.get(vm.id) ?? vm.limitMiB * 256;
   }
 
   /**
-   * 'limit': `vm` pages out from itself until it is below its limit. Victims that share-before-swap
-   * merged stay resident (Shared), so a round that only merged goes on: the next takes them to the
-   * zip cache or swap. A failed write is tried again, twice; rounds are bounded.
+   * 'limit': `vm` pages out from itself, an eighth of a batch a round, until it is below its limit.
+   * Rounds go on as long as they bring it nearer: a block the policy set far below what the VM
+   * holds takes many. Victims that share-before-swap merged stay resident (Shared), so a round
+   * that only merged goes on: the next takes them to the zip cache or swap; LIMIT_RELIEF_ROUNDS
+   * such rounds in a row end it. A failed write is tried again, twice.
    */
   private relieveLimit(vm: VM): void {
     let error: SwapIoError | null = null;
-    for (let round = 0, failed = 0; round < LIMIT_RELIEF_ROUNDS && failed < 3; round++) {
+    for (let over = this.overLimit(vm), still = 0, failed = 0; still < LIMIT_RELIEF_ROUNDS && failed < 3; ) {
       const r = vm.pageOutInternal(this.engine.reclaim.batch / 8);
-      if (this.underLimit(vm)) return;
+      const now = this.overLimit(vm);
+      if (now === 0) return;
       if (r.error) {
         error ??= r.error;
         failed++;
       } else if (r.compressed + r.swapped + r.shared === 0) break;
+      still = now < over ? 0 : still + 1;
+      over = now;
     }
     // all it holds may be zero pages: no frame of their own, yet resident; dropped, they read the same
     if (this.engine.reclaim.zeroDrop(vm.id, this.engine.reclaim.batch / 8) > 0) return;
     if (error) throw error;
     const cap = this.blocks.get(vm.id);
-    const held = cap === undefined ? `its limit of ${vm.limitMiB} MiB` : `the ${cap / 256} MiB it is blocked at (host.blockAbove; its limit is ${vm.limitMiB} MiB)`;
+    const held = cap !== undefined ? `the ${cap / 256} MiB it is blocked at (host.blockAbove; its limit is ${vm.limitMiB} MiB)` : `its limit of ${vm.limitMiB} MiB`;
     throw new OutOfMachineMemoryError(`VM ${JSON.stringify(vm.name)} holds ${held} and none of its pages can be paged out to make room (no page left resident, or its swap store is full)`);
   }
 

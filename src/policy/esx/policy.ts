@@ -43,7 +43,7 @@ export const REBALANCE_FRACTION = 1 / 4;
  * in the zip cache or swap) would leave it no page to run on at all.
  */
 export const BLOCK_FLOOR = 8;
-/** Most page-out batches one 'limit' relief issues (merged victims stay resident: see relieve). */
+/** Page-out batches in a row that leave a VM no nearer its block before a 'limit' relief stops (merged victims stay resident: see relieve). */
 export const LIMIT_RELIEF_ROUNDS = 16;
 
 interface VmState {
@@ -163,13 +163,17 @@ export class EsxPolicy implements Policy {
     if (why === 'limit') {
       const s = this.state_(vm);
       if (!s.capped) return false;
-      // until the VM is below its block: a victim share-before-swap merged frees a frame but stays
+      // until the VM is below its block, as long as the rounds bring it nearer (a block may fall far
+      // below what the VM holds): a victim share-before-swap merged frees a frame but stays
       // resident (zeroed pages merge into the zero page), so a batch of merges alone is not room
-      const room = () => vm.resident < Math.min(s.cap, vm.limitPages);
+      const over = () => vm.resident - Math.min(s.cap, vm.limitPages) + 1;
       let moved = false;
-      for (let round = 0; round < LIMIT_RELIEF_ROUNDS && !room(); round++) {
+      for (let was = over(), still = 0; was > 0 && still < LIMIT_RELIEF_ROUNDS; ) {
         if (!this.progress(this.note(ctx.pageOut(vm, RELIEF_BATCH)))) break;
         moved = true;
+        const now = over();
+        still = now < was ? 0 : still + 1;
+        was = now;
       }
       return moved;
     }
