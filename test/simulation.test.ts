@@ -5,6 +5,7 @@
  * runs the debug module.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { Simulation, type Policy, type ScenarioInput, type Sample } from '../src/index.js';
 import { engineOf } from '../src/engine/engine.js';
 import { asGppn, asMpn, hpaOf } from '../src/engine/addr.js';
@@ -285,6 +286,23 @@ describe('library use', () => {
       const r = sim.run();
       sim.close();
       expect(r.samples.length, `duration ${duration}, interval ${sampleInterval}`).toBe(expected);
+    }
+  });
+});
+
+describe('a VM squeezed by the low state', () => {
+  it('blocked at 60 pages while 56 of them are zero pages, it still completes its touches (a random scenario of the fuzz test)', async () => {
+    // vm0-2 (shadow paging) was blocked at 60 pages holding 4 mapped and 56 zero pages: each
+    // 'limit' relief paged out the page-table page its retried touch had just swapped in, and the
+    // touch gave up after 64 rounds. The zero pages (no frame of their own) are dropped first now
+    const scenario = JSON.parse(readFileSync(new URL('./fixtures/zero-crowded-block.json', import.meta.url), 'utf8')) as ScenarioInput;
+    const sim = await Simulation.create(scenario);
+    try {
+      const r = sim.run();
+      expect(r.verified.ok).toBe(true);
+      expect(r.samples.at(-1)!.t).toBeCloseTo(scenario.duration, 6);
+    } finally {
+      sim.close();
     }
   });
 });

@@ -747,6 +747,7 @@ export class Host {
     // pool can take as many frames as they give, and then only eviction or swap makes room
     // a policy's relief counts when it did what the stop needs: RELIEF_FRAMES free, or the VM
     // below its limit (a victim merged by share-before-swap frees a frame but stays resident)
+    if (need === 'limit' && this.dropCrowdingZeros(vm)) return;
     if (this.reliefHook?.(vm, need) && (need === 'limit' ? this.underLimit(vm) : this.freeFrames() >= RELIEF_FRAMES)) return;
     if (need === 'limit') {
       this.relieveLimit(vm);
@@ -783,6 +784,21 @@ export class Host {
   /** Whether `vm` holds fewer resident pages (Mapped + Shared + Zero) than its limit or its block: room for one more. */
   private underLimit(vm: VM): boolean {
     return this.overLimit(vm) === 0;
+  }
+
+  /**
+   * Zero pages count as resident but hold no frame of their own. When they leave `vm` room under
+   * its limit or block for fewer pages than one access may need (RELIEF_FRAMES: its walk's tables
+   * and the page), every relief pages out the page the retry needs next, and the next relief the
+   * one before it, round after round (a VM blocked at 60 pages, 56 of them zero). Such zero pages
+   * are dropped (they read the same: the next touch gets a zeroed frame) before any relief.
+   * Returns whether that alone made room.
+   */
+  private dropCrowdingZeros(vm: VM): boolean {
+    const st = this.engine.reclaim.vmStats(vm.id);
+    if (st.zero === 0 || this.capOf(vm) - st.zero >= RELIEF_FRAMES) return false;
+    this.engine.reclaim.zeroDrop(vm.id, st.zero);
+    return this.underLimit(vm);
   }
 
   /** How many resident pages `vm` must give up to have room for one more under its limit or block (0: it has room). */
