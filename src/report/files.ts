@@ -30,6 +30,7 @@ export function writeReportHtml(path: string, run: Run | ReportParts, label?: st
 export function writeCompareHtml(path: string, a: Run | ReportParts, b: Run | ReportParts, labels: [string, string]): void {
   writeFileSync(path, renderCompareParts(partsOf(a), partsOf(b), { chartJs: loadChartJs(), labels }));
 }
+
 /**
  * A run file written while the run goes (`memvisor run --json FILE`, RunJsonWriter's pieces): a
  * regular file is written beside `path` and renamed onto it once whole (`commit`), so a run that
