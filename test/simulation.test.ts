@@ -291,6 +291,18 @@ describe('library use', () => {
 });
 
 describe('a VM squeezed by the low state', () => {
+  it('at its limit, with victims that share-before-swap merges round after round, it pages out until it has room (a random scenario of the fuzz test)', async () => {
+    // vm2-2 held its limit of 27 MiB; every relief round merged its 32 victims with its twin's
+    // pages (resident still) and the relief stopped after 16 such rounds, naming it out of memory
+    const scenario = JSON.parse(readFileSync(new URL('./fixtures/merging-at-limit.json', import.meta.url), 'utf8')) as ScenarioInput;
+    const sim = await Simulation.create(scenario);
+    try {
+      expect(sim.run().verified.ok).toBe(true);
+    } finally {
+      sim.close();
+    }
+  });
+
   it('blocked at 60 pages while 56 of them are zero pages, it still completes its touches (a random scenario of the fuzz test)', async () => {
     // vm0-2 (shadow paging) was blocked at 60 pages holding 4 mapped and 56 zero pages: each
     // 'limit' relief paged out the page-table page its retried touch had just swapped in, and the

@@ -193,7 +193,7 @@ export { pageTableOverhead };
  * when a full zip pool holds the rest) come straight back on the retry, round after round.
  */
 const RELIEF_FRAMES = 8;
-/** Page-out rounds in a row that leave a VM no nearer its limit before a limit relief gives up: merged victims stay resident, so a round may not make room (relieveLimit). */
+/** Rounds a limit relief may take beyond two per page of the VM (a guard: see relieveLimit). */
 const LIMIT_RELIEF_ROUNDS = 16;
 
 const HOST_KEYS = ['machineMemoryMiB', 'seed', 'maxVMs', 'guestMemoryMiB', 'flavor', 'swap', 'sharing', 'compression', 'victimPolicy', 'balloonMaxPercent', 'largePages', 'sim', 'module'];
@@ -814,23 +814,22 @@ export class Host {
 
   /**
    * 'limit': `vm` pages out from itself, an eighth of a batch a round, until it is below its limit.
-   * Rounds go on as long as they bring it nearer: a block the policy set far below what the VM
-   * holds takes many. Victims that share-before-swap merged stay resident (Shared), so a round
-   * that only merged goes on: the next takes them to the zip cache or swap; LIMIT_RELIEF_ROUNDS
-   * such rounds in a row end it. A failed write is tried again, twice.
+   * Victims that share-before-swap merged stay resident (Shared), so a round that only merged goes
+   * on, and the rounds go on as long as they move anything: a block the policy set far below what
+   * the VM holds takes many, and so does a VM whose victims merge round after round. They end:
+   * each round that moves a page leaves fewer resident or fewer Mapped, and nothing maps a page
+   * during a relief (the bound below is a guard). A failed write is tried again, twice.
    */
   private relieveLimit(vm: VM): void {
+    const round = this.engine.reclaim.batch / 8;
     let error: SwapIoError | null = null;
-    for (let over = this.overLimit(vm), still = 0, failed = 0; still < LIMIT_RELIEF_ROUNDS && failed < 3; ) {
-      const r = vm.pageOutInternal(this.engine.reclaim.batch / 8);
-      const now = this.overLimit(vm);
-      if (now === 0) return;
+    for (let n = 0, failed = 0; n < (2 * vm.pages) / round + LIMIT_RELIEF_ROUNDS && failed < 3; n++) {
+      const r = vm.pageOutInternal(round);
+      if (this.underLimit(vm)) return;
       if (r.error) {
         error ??= r.error;
         failed++;
       } else if (r.compressed + r.swapped + r.shared === 0) break;
-      still = now < over ? 0 : still + 1;
-      over = now;
     }
     // all it holds may be zero pages: no frame of their own, yet resident; dropped, they read the same
     if (this.engine.reclaim.zeroDrop(vm.id, this.engine.reclaim.batch / 8) > 0) return;

@@ -43,7 +43,7 @@ export const REBALANCE_FRACTION = 1 / 4;
  * in the zip cache or swap) would leave it no page to run on at all.
  */
 export const BLOCK_FLOOR = 8;
-/** Page-out batches in a row that leave a VM no nearer its block before a 'limit' relief stops (merged victims stay resident: see relieve). */
+/** Batches a 'limit' relief may issue beyond two per page of the VM (a guard: see relieve). */
 export const LIMIT_RELIEF_ROUNDS = 16;
 
 interface VmState {
@@ -163,17 +163,15 @@ export class EsxPolicy implements Policy {
     if (why === 'limit') {
       const s = this.state_(vm);
       if (!s.capped) return false;
-      // until the VM is below its block, as long as the rounds bring it nearer (a block may fall far
+      // until the VM is below its block, as long as a batch moves anything (a block may fall far
       // below what the VM holds): a victim share-before-swap merged frees a frame but stays
-      // resident (zeroed pages merge into the zero page), so a batch of merges alone is not room
-      const over = () => vm.resident - Math.min(s.cap, vm.limitPages) + 1;
+      // resident (zeroed pages merge into the zero page), so a batch of merges alone is not room.
+      // Each batch that moves a page leaves fewer resident or fewer private; the bound is a guard
+      const room = () => vm.resident < Math.min(s.cap, vm.limitPages);
       let moved = false;
-      for (let was = over(), still = 0; was > 0 && still < LIMIT_RELIEF_ROUNDS; ) {
+      for (let n = 0; n < (2 * vm.memoryPages) / RELIEF_BATCH + LIMIT_RELIEF_ROUNDS && !room(); n++) {
         if (!this.progress(this.note(ctx.pageOut(vm, RELIEF_BATCH)))) break;
         moved = true;
-        const now = over();
-        still = now < was ? 0 : still + 1;
-        was = now;
       }
       return moved;
     }
