@@ -783,7 +783,8 @@ export class Host {
 
   /** Whether `vm` holds fewer resident pages (Mapped + Shared + Zero) than its limit or its block: room for one more. */
   private underLimit(vm: VM): boolean {
-    return this.overLimit(vm) === 0;
+    const st = this.engine.reclaim.vmStats(vm.id);
+    return st.mapped + st.shared + st.zero < this.capOf(vm);
   }
 
   /**
@@ -799,12 +800,6 @@ export class Host {
     if (st.zero === 0 || this.capOf(vm) - st.zero >= RELIEF_FRAMES) return false;
     this.engine.reclaim.zeroDrop(vm.id, st.zero);
     return this.underLimit(vm);
-  }
-
-  /** How many resident pages `vm` must give up to have room for one more under its limit or block (0: it has room). */
-  private overLimit(vm: VM): number {
-    const st = this.engine.reclaim.vmStats(vm.id);
-    return Math.max(0, st.mapped + st.shared + st.zero + 1 - this.capOf(vm));
   }
 
   /** The most resident pages `vm` may hold: its block, or else its limit. */
