@@ -90,6 +90,14 @@ async function workloads(root: string): Promise<Record<string, Work>> {
       per: N,
     };
   }
+  {
+    // batch hashes of pages that start in JavaScript (#7 item 6): copy in, kernel, hashes out
+    const { xxh3Pages, xxh64Pages } = await import(root + '/src/index.ts');
+    const N = 4096;
+    const pages = distinct(N);
+    if (xxh3Pages) w['xxh3Pages from JavaScript (ns/page)'] = { setup: () => {}, run: () => xxh3Pages(pages), per: N };
+    if (xxh64Pages) w['xxh64Pages from JavaScript (ns/page)'] = { setup: () => {}, run: () => xxh64Pages(pages), per: N };
+  }
   const base = { flavor, guestMemoryMiB: 1024, machineMemoryMiB: 256 };
   {
     // single translations, one engine call each: TLB hits on a standalone core and on a core over a Host

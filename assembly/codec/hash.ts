@@ -18,10 +18,11 @@
  *   len > 240    the long hash below; a non-zero seed first derives a secret (words at even
  *                indices + seed, odd indices - seed) into DERIVED_SECRET
  *
- * Long hash state: eight u64 accumulators in four v128 locals, plus four v128 data sums:
+ * Long hash state: eight u64 accumulators, six in three v128 locals and two in u64 locals, plus
+ * three v128 data sums:
  *
- *   a0 = [acc0 acc1]  a1 = [acc2 acc3]  a2 = [acc4 acc5]  a3 = [acc6 acc7]
- *   d0..d3          sums of the raw stripe lanes since the last fold, in the same lane order
+ *   a0 = [acc0 acc1]  a1 = [acc2 acc3]  a2 = [acc4 acc5]  acc6  acc7
+ *   d0..d2          sums of the raw stripe lanes 0-5 since the last fold, in the same lane order
  *
  *   input  | block 0: 16 stripes x 64 B | block 1 | ... | last block: <= 16 stripes |
  *   stripe n of a block is keyed by secret[8n .. 8n+64); after each full block the
@@ -29,9 +30,11 @@
  *   short and the final 64 bytes of input (which may overlap) are keyed by secret[121 ..).
  *
  * Each lane i adds lo32(key_i) * hi32(key_i) (key = data ^ secret) to acc_i, and its raw data
- * to acc_(i^1). The product runs on i64x2.extmul_*_i32x4_u over two keys at once (one shuffle
- * gathers the low halves, one the high halves). The data term is linear, so it is summed
- * unswapped in d0..d3 and folded in (lanes swapped) once per block, not once per stripe.
+ * to acc_(i^1). For lanes 0-5 the product runs on i64x2.extmul_*_i32x4_u over two keys at once
+ * (one shuffle gathers the low halves, one the high halves; lanes 4-5 pair with themselves). The
+ * data term is linear, so it is summed unswapped in d0..d2 and folded in (lanes swapped) once per
+ * block, not once per stripe. Lanes 6 and 7 run on the integer pipes, which the vector code
+ * leaves idle (hashLong says why and what it gained).
  *
  * Page hash: `pageHash` (4 KiB, seed 0) is XXH3-64, the faster of the two on 4 KiB pages.
  * Measured by bench/hash.bench.ts (64 MiB corpus of real pages, 2-core AMD EPYC, Node 20):
@@ -252,6 +255,10 @@ function xxh3Mid(p: usize, len: usize, seed: u64): u64 {
   return i64x2.mul(a, i64x2.splat(P32_1));
 }
 
+/** Scrambles one scalar accumulator with its 8 bytes of secret `key`, as `scramble` does a pair. */
+// @ts-ignore: decorator
+@inline function scramble64(a: u64, key: u64): u64 { return (a ^ (a >> 47) ^ key) * P32_1; }
+
 /** Adds the data sum `d` to accumulator pair `a`, each u64 into its neighbour's lane. */
 // @ts-ignore: decorator
 @inline function fold(a: v128, d: v128): v128 { return i64x2.add(a, i64x2.shuffle(d, d, 1, 0)); }
@@ -269,13 +276,19 @@ function xxh3Mid(p: usize, len: usize, seed: u64): u64 {
  * The input is walked as runs of stripes: one run per full block (scrambled after it), the
  * stripes of the last block but its last, then the final 64 bytes alone. One copy of the
  * stripe code serves all three.
+ *
+ * Lanes 0-5 run in v128 locals, lanes 6 and 7 in two u64 locals: the stripe loop is bound by the
+ * vector µops V8 issues for it (about eight per 16 bytes: each 32x32->64 multiply is two unpacks
+ * and a vpmuludq), while the integer pipes stand idle. Moving one pair of lanes to them took
+ * 4 KiB pages from about 22 to 26 GB/s (kernel over 64 pages in cache); moving two pairs was
+ * slower (21 GB/s), and so was pairing the odd vector with the next stripe's (24 GB/s).
  */
 // @ts-ignore: decorator
 @inline function hashLong(p: usize, len: usize, secret: usize): u64 {
   let a0 = i64x2(<i64>P32_3, <i64>P64_1);
   let a1 = i64x2(<i64>P64_2, <i64>P64_3);
   let a2 = i64x2(<i64>P64_4, <i64>P32_2);
-  let a3 = i64x2(<i64>P64_5, <i64>P32_1);
+  let acc6: u64 = P64_5, acc7: u64 = P32_1;
   const blocks = (len - 1) >> BLOCK_SHIFT;
   const lastStripes = ((len - 1) & (BLOCK - 1)) >> 6;
   for (let run: usize = 0; run <= blocks + 1; run++) {
@@ -287,22 +300,27 @@ function xxh3Mid(p: usize, len: usize, seed: u64): u64 {
     } else {
       dp = p + len - STRIPE; sp = secret + LAST_STRIPE_AT; n = 1;
     }
-    let d0 = i64x2.splat(0), d1 = d0, d2 = d0, d3 = d0;
+    let d0 = i64x2.splat(0), d1 = d0, d2 = d0;
     for (; n; n--, dp += STRIPE, sp += 8) {
-      const x0 = v128.load(dp), x1 = v128.load(dp, 16), x2 = v128.load(dp, 32), x3 = v128.load(dp, 48);
+      const x0 = v128.load(dp), x1 = v128.load(dp, 16), x2 = v128.load(dp, 32);
       const k0 = v128.xor(x0, v128.load(sp)), k1 = v128.xor(x1, v128.load(sp, 16));
-      const k2 = v128.xor(x2, v128.load(sp, 32)), k3 = v128.xor(x3, v128.load(sp, 48));
-      const l01 = lows(k0, k1), h01 = highs(k0, k1), l23 = lows(k2, k3), h23 = highs(k2, k3);
+      const k2 = v128.xor(x2, v128.load(sp, 32));
+      const l01 = lows(k0, k1), h01 = highs(k0, k1), l2 = lows(k2, k2), h2 = highs(k2, k2);
       a0 = i64x2.add(a0, i64x2.extmul_low_i32x4_u(l01, h01));
       a1 = i64x2.add(a1, i64x2.extmul_high_i32x4_u(l01, h01));
-      a2 = i64x2.add(a2, i64x2.extmul_low_i32x4_u(l23, h23));
-      a3 = i64x2.add(a3, i64x2.extmul_high_i32x4_u(l23, h23));
-      d0 = i64x2.add(d0, x0); d1 = i64x2.add(d1, x1); d2 = i64x2.add(d2, x2); d3 = i64x2.add(d3, x3);
+      a2 = i64x2.add(a2, i64x2.extmul_low_i32x4_u(l2, h2));
+      d0 = i64x2.add(d0, x0); d1 = i64x2.add(d1, x1); d2 = i64x2.add(d2, x2);
+      const x6 = load<u64>(dp, 48), x7 = load<u64>(dp, 56);
+      const k6 = x6 ^ load<u64>(sp, 48), k7 = x7 ^ load<u64>(sp, 56);
+      acc6 += (k6 & 0xFFFFFFFF) * (k6 >> 32) + x7;
+      acc7 += (k7 & 0xFFFFFFFF) * (k7 >> 32) + x6;
     }
-    a0 = fold(a0, d0); a1 = fold(a1, d1); a2 = fold(a2, d2); a3 = fold(a3, d3);
+    a0 = fold(a0, d0); a1 = fold(a1, d1); a2 = fold(a2, d2);
     if (run < blocks) {
       const s = secret + SCRAMBLE_AT;
-      a0 = scramble(a0, s); a1 = scramble(a1, s + 16); a2 = scramble(a2, s + 32); a3 = scramble(a3, s + 48);
+      a0 = scramble(a0, s); a1 = scramble(a1, s + 16); a2 = scramble(a2, s + 32);
+      acc6 = scramble64(acc6, load<u64>(s, 48));
+      acc7 = scramble64(acc7, load<u64>(s, 56));
     }
   }
   const s = secret + MERGE_AT;
@@ -310,7 +328,7 @@ function xxh3Mid(p: usize, len: usize, seed: u64): u64 {
   h = mergePair(h, a0, s);
   h = mergePair(h, a1, s + 16);
   h = mergePair(h, a2, s + 32);
-  h = mergePair(h, a3, s + 48);
+  h += mulFold(acc6 ^ load<u64>(s, 48), acc7 ^ load<u64>(s, 56));
   return avalanche3(h);
 }
 
