@@ -4,10 +4,11 @@
  * shadow cores, and library use (advance by any amount). Small hosts and short runs: the suite
  * runs the debug module.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Simulation, type Policy, type ScenarioInput, type Sample } from '../src/index.js';
 import { engineOf } from '../src/engine/engine.js';
+import { VM } from '../src/host/vm.js';
 import { asGppn, asMpn, hpaOf } from '../src/engine/addr.js';
 
 /** A small guest OS, so tests boot fast: 4 + 8 + 4 MiB. */
@@ -299,6 +300,29 @@ describe('a VM squeezed by the low state', () => {
     try {
       expect(sim.run().verified.ok).toBe(true);
     } finally {
+      sim.close();
+    }
+  });
+
+  it('reclaimedSharedBeforeSwapMiB counts every victim share before swap merged, those of the host\'s own limit relief too', async () => {
+    // the same scenario: most merges come from the host's relief, which the esx policy's field
+    // left out when it counted only the page-outs it asked for itself
+    const scenario = JSON.parse(readFileSync(new URL('./fixtures/merging-at-limit.json', import.meta.url), 'utf8')) as ScenarioInput;
+    let merged = 0;
+    const pageOut = VM.prototype.pageOutInternal;
+    const spy = vi.spyOn(VM.prototype, 'pageOutInternal').mockImplementation(function (this: VM, count: number) {
+      const r = pageOut.call(this, count);
+      merged += r.shared;
+      return r;
+    });
+    const sim = await Simulation.create(scenario);
+    try {
+      const r = sim.run();
+      expect(merged).toBeGreaterThan(0);
+      expect(sim.host.stats().host.pagesSharedBeforeSwap).toBe(merged);
+      expect(r.samples.at(-1)!.host.reclaimedSharedBeforeSwapMiB).toBe(merged / 256);
+    } finally {
+      spy.mockRestore();
       sim.close();
     }
   });

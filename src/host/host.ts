@@ -158,6 +158,12 @@ export interface HostStats {
   pagesLargeHashed: number;
   /** pages merged at once when their large page was broken (hashed while large), cumulative */
   pagesBrokenMerged: number;
+  /**
+   * victims page-out merged with an equal page instead of compressing or swapping them (share
+   * before swap, HostConfig.sharing.beforeSwap), cumulative over every page-out: a policy's, the
+   * host's own relief's, or vm.pageOut's
+   */
+  pagesSharedBeforeSwap: number;
 }
 
 export interface Stats {
@@ -237,6 +243,8 @@ export class Host {
   private readonly engine: Engine;
   /** What the host's VMs and cores see of it (not part of the public API). */
   private readonly context: HostContext;
+  /** victims merged by share before swap, every page-out (HostStats.pagesSharedBeforeSwap) */
+  private sharedBeforeSwap = 0;
   private readonly paging: PagingHost;
   /** Live VMs by engine id (ids of powered-off VMs are reused), and in creation order. */
   private readonly byId: (VM | undefined)[] = [];
@@ -310,7 +318,12 @@ export class Host {
     this.engine.reclaim.largeAllow(this.largePages);
     registerEngine(this, this.engine);
     const engine = this.engine;
-    this.context = { engine, relieve: (vm, need) => this.relieve(vm, need), powerOff: (vm) => this.powerOff(vm) };
+    this.context = {
+      engine,
+      relieve: (vm, need) => this.relieve(vm, need),
+      powerOff: (vm) => this.powerOff(vm),
+      mergedBeforeSwap: (pages) => { this.sharedBeforeSwap += pages; },
+    };
     this.paging = {
       engine,
       owns: (vm) => vm instanceof VM && this.byId[vm.id] === vm,
@@ -520,6 +533,7 @@ export class Host {
         largeFailed: lg.failed,
         pagesLargeHashed: lg.hashed,
         pagesBrokenMerged: lg.brokenMerged,
+        pagesSharedBeforeSwap: this.sharedBeforeSwap,
       },
       vms,
     };
@@ -557,6 +571,11 @@ export class Host {
       swap += r.vmStateCount(v.id, PState.Swapped);
     }
     return { balloon, sharing: shared - r.sharingCounters().shared, compression: compressed - this.engine.ram.frameCounts().zpool, swap };
+  }
+
+  /** @internal HostStats.pagesSharedBeforeSwap without the rest of stats() (a policy's sample fields). */
+  get pagesSharedBeforeSwap(): number {
+    return this.sharedBeforeSwap;
   }
 
   /** True while new large pages are allowed. */

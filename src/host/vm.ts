@@ -171,6 +171,8 @@ export interface HostContext {
   relieve(vm: VM, need: Exclude<HostNeed, 'swapIn'>): void;
   /** Frees everything `vm` holds and removes it from the host (vm.powerOff, host.removeVM). */
   powerOff(vm: VM): void;
+  /** Counts victims a page-out merged (share before swap), whoever asked for the page-out. */
+  mergedBeforeSwap(pages: number): void;
 }
 
 /** The guest OS model's GPPNs of an attached VM: [first, end). */
@@ -428,6 +430,7 @@ export class VM {
       if (sel.victims === 0) break;
     }
     this.swapTarget = res.swapFull ? count - done : 0;
+    if (res.shared > 0) this.host.mergedBeforeSwap(res.shared);
     return res;
   }
 

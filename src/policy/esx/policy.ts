@@ -69,8 +69,6 @@ export class EsxPolicy implements Policy {
   private readonly per = new Map<PolicyVm, VmState>();
   private lastBalance = -Infinity;
   private freeAtBalance = 0;
-  /** pages taken by each technique so far: compressed or swapped by this policy, merged before swap */
-  readonly reclaimed = { compressed: 0, swapped: 0, sharedBeforeSwap: 0 };
 
   constructor(config: Partial<PolicyConfig> = {}) {
     this.config = resolvePolicyConfig(config);
@@ -114,7 +112,6 @@ export class EsxPolicy implements Policy {
       s.swapPlan = plan.pageOut;
       if (plan.pageOut > 0) {
         const r = ctx.pageOut(v, plan.pageOut);
-        this.note(r);
         s.swapPlan = Math.max(0, plan.pageOut - r.compressed - r.swapped - r.shared);
       }
       // low: no VM may grow past its target (one above it is held where it is)
@@ -170,7 +167,7 @@ export class EsxPolicy implements Policy {
       const room = () => vm.resident < Math.min(s.cap, vm.limitPages);
       let moved = false;
       for (let n = 0; n < (2 * vm.memoryPages) / RELIEF_BATCH + LIMIT_RELIEF_ROUNDS && !room(); n++) {
-        if (!this.progress(this.note(ctx.pageOut(vm, RELIEF_BATCH)))) break;
+        if (!this.progress(ctx.pageOut(vm, RELIEF_BATCH))) break;
         moved = true;
       }
       return moved;
@@ -183,7 +180,7 @@ export class EsxPolicy implements Policy {
     // first the VMs above their targets, then any above its reservation (the targets lag the load)
     for (const floor of [(v: PolicyVm) => Math.max(v.sizeTarget, v.reservationPages), (v: PolicyVm) => v.reservationPages]) {
       for (const v of byRho(ctx.vms.filter((x) => x.resident > floor(x)))) {
-        if (this.progress(this.note(ctx.pageOut(v, Math.min(RELIEF_BATCH, v.resident - floor(v)))))) return true;
+        if (this.progress(ctx.pageOut(v, Math.min(RELIEF_BATCH, v.resident - floor(v))))) return true;
       }
     }
     return false;
@@ -192,7 +189,7 @@ export class EsxPolicy implements Policy {
   /**
    * Host fields of a sample: the state, minFree and each threshold; what each technique holds
    * back now (balloon, sharing, compression net of its pool, swap), and the victims share before
-   * swap merged so far.
+   * swap merged so far, by any page-out (this policy's, the host's relief, vm.pageOut).
    */
   hostFields(ctx: PolicyContext): Record<string, number | string> {
     const t = thresholdPages(this.minFree);
@@ -209,7 +206,7 @@ export class EsxPolicy implements Policy {
       reclaimedSharingMiB: mib(held.sharing),
       reclaimedCompressedMiB: mib(held.compression),
       reclaimedSwappedMiB: mib(held.swap),
-      reclaimedSharedBeforeSwapMiB: mib(this.reclaimed.sharedBeforeSwap),
+      reclaimedSharedBeforeSwapMiB: mib(ctx.host.pagesSharedBeforeSwap),
     };
   }
 
@@ -226,13 +223,6 @@ export class EsxPolicy implements Policy {
       this.per.set(v, s);
     }
     return s;
-  }
-
-  private note(r: PageOutResult): PageOutResult {
-    this.reclaimed.compressed += r.compressed;
-    this.reclaimed.swapped += r.swapped;
-    this.reclaimed.sharedBeforeSwap += r.shared;
-    return r;
   }
 
   private progress(r: PageOutResult): boolean {
