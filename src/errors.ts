@@ -131,9 +131,12 @@ export function checkKeys(prefix: string, obj: object, keys: readonly string[]):
   }
 }
 
+/** 2^64, built once (a `1n << 64n` in the check would build it on every call). */
+const U64_END = 1n << 64n;
+
 /** Checks that `value` is a bigint in [0, 2^64); returns it. */
 export function checkU64(field: string, value: unknown): bigint {
-  if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) {
+  if (typeof value !== 'bigint' || value < 0n || value >= U64_END) {
     throw new ConfigError(field, value, 'a bigint in [0, 2^64)');
   }
   return value;

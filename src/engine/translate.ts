@@ -395,7 +395,7 @@ export class Translate {
         v.setBigUint64(o + bOut.result, t.word, true);
         v.setUint32(o + bOut.cycles, t.cycles, true);
         if (t.address !== null && addrs) v.setBigUint64(addrs + i * bAddr.size + bAddr.address, t.address, true);
-        if (!(t.word & FAULT_BIT)) faults--;
+        if (t.word < FAULT_BIT) faults--;
       }
     }
     return faults;
