@@ -6,7 +6,9 @@
  *
  *   - inside linear memory (copyWithin, so both addresses are known), destination 16 bytes
  *     and half a page past the source: the two sides of the slow band;
- *   - from a JavaScript array into linear memory at `skewed`'s address, as the codecs copy.
+ *   - from a JavaScript array into linear memory at `skewed`'s address, as the codecs copy;
+ *   - 64 MiB out of a large JavaScript array in 256 KiB chunks, at `skewed`'s address and 16,
+ *     32, 48 bytes past it: `rep movsb` wants both sides at the same place in a 64-byte line.
  *
  * and a guest-physical read page by page into one large JavaScript array (VM.readPhys through
  * the staging window, which places its copies the same way).
@@ -40,6 +42,23 @@ describe('copy 256 KiB', () => {
   bench(task('copy 256 KiB', 'JavaScript array into linear memory at skewed()', LEN, 'B', 'js'), () => {
     engine.gateway.u8.set(from, skewed(src + LEN, from.byteOffset));
   });
+});
+
+// 64 MiB out of a JavaScript array in 256 KiB chunks (as the page batch forms copy), each at
+// skewed()'s address and 16, 32, 48 bytes past it: which place in a 64-byte line the copies
+// want, that is where the array's bytes start (BACKING_PHASE)
+const BIG = 64 << 20;
+const big = new Uint8Array(BIG);
+for (let i = 0; i < BIG; i += 64) big[i] = i >>> 6;
+const chunks = engine.gateway.stage(LEN + 2 * SKEW_ROOM);
+describe('copy 64 MiB from JavaScript in 256 KiB chunks', () => {
+  for (const delta of [0, 16, 32, 48]) {
+    const name = delta === 0 ? 'at skewed() (the array\'s place in a 64-byte line)' : `${delta} bytes past skewed()`;
+    bench(task('copy 64 MiB from JavaScript in 256 KiB chunks', name, BIG, 'B', 'js'), () => {
+      const u8 = engine.gateway.u8;
+      for (let o = 0; o < BIG; o += LEN) u8.set(big.subarray(o, o + LEN), skewed(chunks, big.byteOffset + o) + delta);
+    });
+  }
 });
 
 const PAGES = 4096;

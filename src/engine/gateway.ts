@@ -42,12 +42,16 @@ export type EngineFlavor = 'release' | 'debug';
  * Bytes to add to a staging layout for each array placed with `skewed`.
  *
  * Why copies are placed: V8 copies typed arrays with memmove, and glibc 2.36 moves 4 KiB up to
- * the L2 size with `rep movsb`. On AMD Zen 3 (the dev box) that runs about 20 times slower
- * (1.84 GB/s against 40.95 for 256 KiB in `bench/copy.bench.ts`) when the destination lies 0
- * to about 32 bytes past the source within a 4 KiB page. Linear memory starts on a page, and a
- * large JavaScript array a few bytes past one, so page-sized copies between the two at equal
- * offsets fall right into that band. Engine-side copies of JavaScript arrays therefore sit half
- * a page away from the array's own place in a page.
+ * the L2 size with `rep movsb`, whose speed depends on where the two buffers lie:
+ *   - on AMD Zen 3 it runs about 20 times slower (1.84 GB/s against 40.95 for 256 KiB in
+ *     `bench/copy.bench.ts`) when the destination lies 0 to about 32 bytes past the source
+ *     within a 4 KiB page. Linear memory starts on a page, and a large JavaScript array a few
+ *     bytes past one, so page-sized copies between the two at equal offsets fall right into
+ *     that band: engine-side copies of JavaScript arrays sit half a page away from the array;
+ *   - on AMD Zen 4 (the dev box of 2026-11-29) it runs at 22-26 GB/s out of DRAM when the two
+ *     buffers start at different places in a 64-byte line, and at 32-35 GB/s when they start at
+ *     the same place (`bench/copy.bench.ts`, the rows by backing phase): engine-side copies
+ *     start where the array's bytes do within a line, BACKING_PHASE past one.
  */
 export const SKEW_ROOM = 4096;
 
@@ -55,14 +59,23 @@ export const SKEW_ROOM = 4096;
 export const SKEW_MIN = 4096;
 
 /**
- * The first 64-byte-aligned address at or after `addr` that lies half a page (2048 bytes, less
- * at most 63) away from `byteOffset` within a 4 KiB page: where to put engine-side data that is
- * copied from or to a JavaScript array at that byteOffset (see SKEW_ROOM). At most
- * SKEW_ROOM - 1 bytes past `addr`.
+ * Where the bytes of a large JavaScript array start within a 64-byte line: Node allocates an
+ * ArrayBuffer's bytes with the C library's calloc, and glibc hands out an allocation that large
+ * 16 bytes past the page it maps (the chunk's header). A JavaScript array's address is not
+ * visible; this is what `skewed` assumes, and where it is wrong a copy runs only as fast as
+ * one that ignores it.
+ */
+export const BACKING_PHASE = 16;
+
+/**
+ * The first address at or after `addr` that lies 2048 + BACKING_PHASE bytes past `byteOffset`
+ * within a 4 KiB page: where to put engine-side data that is copied from or to a JavaScript
+ * array at that byteOffset (see SKEW_ROOM). Half a page from the array's bytes and at the same
+ * place in a 64-byte line, given that linear memory starts on a page and the array's buffer
+ * BACKING_PHASE past one. At most SKEW_ROOM - 1 bytes past `addr`.
  */
 export function skewed(addr: number, byteOffset: number): number {
-  const want = (byteOffset + 2048) & 0xfc0;
-  return addr + ((want - addr) & 0xfff);
+  return addr + ((byteOffset + BACKING_PHASE + 2048 - addr) & 0xfff);
 }
 
 /** One region of the memory map. Offsets and sizes are bytes in linear memory. */
