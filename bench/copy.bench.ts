@@ -11,7 +11,8 @@
  *     32, 48 bytes past it: `rep movsb` wants both sides at the same place in a 64-byte line.
  *
  * and a guest-physical read page by page into one large JavaScript array (VM.readPhys through
- * the staging window, which places its copies the same way).
+ * the staging window, which places its copies the same way), and guest-physical reads and writes
+ * of 64 bytes, which the module copies itself (assembly/ram/page.ts bytesCopy).
  *
  * A JavaScript array's own address is not visible, so no row can put it in the band on
  * purpose; the first two rows show what a copy that lands there costs.
@@ -72,5 +73,18 @@ const back = new Uint8Array(PAGES * 4096);
 describe('guest-physical read per page', () => {
   bench(task('guest-physical read per page', 'VM.readPhys of one 4 KiB page into a large JavaScript array', PAGES, 'item', 'js'), () => {
     for (let i = 0; i < PAGES; i++) vm.readPhys(i * 4096, 4096, back.subarray(i * 4096));
+  });
+});
+
+// 64 bytes at a time, one page apart (a simulator embedding memvisor reads and writes guest
+// memory in small pieces): the module copies short ones itself instead of calling memmove
+const small = new Uint8Array(64).fill(7);
+const smallBack = new Uint8Array(64);
+describe('guest-physical access, 64 bytes', () => {
+  bench(task('guest-physical access, 64 bytes', 'VM.writePhys of 64 bytes, one page apart', PAGES, 'item', 'js'), () => {
+    for (let i = 0; i < PAGES; i++) vm.writePhys(i * 4096 + 64, small);
+  });
+  bench(task('guest-physical access, 64 bytes', 'VM.readPhys of 64 bytes into one array, one page apart', PAGES, 'item', 'js'), () => {
+    for (let i = 0; i < PAGES; i++) vm.readPhys(i * 4096 + 64, 64, smallBack);
   });
 });

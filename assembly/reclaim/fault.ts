@@ -14,7 +14,7 @@
 
 import { Region, regionOffset, PAGE_SHIFT, PAGE_SIZE } from "../ram/memmap";
 import { framePut, frameAddr, frameRefs, frameLink, frameAux, frameSetLink, frameSetAux, framesFree } from "../ram/frames";
-import { pageCopy, pageIsZero } from "../ram/page";
+import { bytesCopy, pageCopy, pageIsZero } from "../ram/page";
 import {
   PState, VmF, VmCounter, vmGet, vmBump, vmPages, vmResident, vmAlive, vmRetire, pmapAddr, pmapSet, pentry, pstate, pframe,
   guestAlloc, ACCESSED, DIRTY, PENDING, MARK, LARGE, SEEN, VM_LARGE_OK, FAULT_RANGE, FAULT_IO, FAULT_MIN,
@@ -159,8 +159,8 @@ export function physAccess(vm: u32, gpa: f64, len: u32, buf: usize, flags: u32):
       callSet(Call.PhysGppn, gppn);
       return mpn;
     }
-    if (write) memory.copy(frameAddr(mpn) + off, buf + done, n);
-    else memory.copy(buf + done, frameAddr(mpn) + off, n);
+    if (write) bytesCopy(frameAddr(mpn) + off, buf + done, n);
+    else bytesCopy(buf + done, frameAddr(mpn) + off, n);
     done += n;
     a += n;
   }

@@ -276,7 +276,7 @@ export class Reclaim {
       const n = Math.min(size, bytes.length - done);
       // before the view: the first use may grow linear memory
       const at = n < SKEW_MIN ? this.w.data : skewed(this.w.data, bytes.byteOffset + done);
-      this.g.u8.set(bytes.subarray(done, done + n), at);
+      this.g.u8.set(n === bytes.length ? bytes : bytes.subarray(done, done + n), at);
       this.access(vm, gpaAdd(gpa, done), n, this.c.PHYS_WRITE | (skipZero ? this.c.PHYS_SKIP_ZERO : 0), r, at);
     }
   }
