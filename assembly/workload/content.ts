@@ -89,6 +89,7 @@ export function contentInit(): void {
     const ch = <u32>VOCAB.charCodeAt(i);
     store<u8>(VOCAB_BYTES + i, <u8>ch);
     if (ch == 32) {
+      if (DEBUG) assert(i - start <= 8, "contentInit: a word longer than 8 bytes (genText copies a word in one 8-byte store)");
       if (w < WORDS) {
         store<u16>(WORD_AT + (<usize>w << 2), <u16>start);
         store<u16>(WORD_AT + (<usize>w << 2), <u16>(i - start), 2);
@@ -123,7 +124,13 @@ function genText(dst: usize, seed: u64): void {
     const w = <u32>((a * b * c * <u64>vocabWords) >> 30);
     const at = <u32>load<u16>(WORD_AT + (<usize>w << 2));
     const len = <u32>load<u16>(WORD_AT + (<usize>w << 2), 2);
-    for (let i: u32 = 0; i < len && pos < PAGE_SIZE; i++) store<u8>(dst + pos++, load<u8>(VOCAB_BYTES + at + i));
+    if (pos + 8 <= PAGE_SIZE) {
+      // a word is at most 7 bytes: one 8-byte store; the bytes past it are written over next
+      store<u64>(dst + pos, load<u64>(VOCAB_BYTES + at));
+      pos += len;
+    } else {
+      for (let i: u32 = 0; i < len && pos < PAGE_SIZE; i++) store<u8>(dst + pos++, load<u8>(VOCAB_BYTES + at + i));
+    }
     const sep = <u32>(r >> 40) & 31;
     if (pos < PAGE_SIZE) store<u8>(dst + pos++, sep == 0 ? 46 : sep == 1 ? 44 : 32); // '.', ',' or ' '
     if (sep == 0 && pos < PAGE_SIZE) store<u8>(dst + pos++, 10);
@@ -142,10 +149,10 @@ function genBinary(dst: usize, seed: u64): void {
   for (let i: u32 = 0; i < PAGE_SIZE; i += 8) {
     x += 0x9E3779B97F4A7C15;
     const r = mix64(x);
-    let v: u64;
-    if ((r & 3) == 0) v = (r >> 8) & 0xFFFF; // a small integer
-    else v = unchecked(OPS[<i32>((r >> 2) & 15)]) | (((r >> 16) & 0xFF) << 40);
-    store<u64>(dst + i, v);
+    // both words, then a select: a branch on a random choice mispredicts one time in four
+    const small = (r >> 8) & 0xFFFF; // a small integer
+    const op = unchecked(OPS[<i32>((r >> 2) & 15)]) | (((r >> 16) & 0xFF) << 40);
+    store<u64>(dst + i, select<u64>(small, op, (r & 3) == 0));
   }
 }
 
@@ -165,12 +172,10 @@ function genUnique(dst: usize, seed: u64): void {
     x += 0x9E3779B97F4A7C15;
     const r = mix64(x);
     const c = <u32>(r & 15);
-    let v: u64 = 0;
-    if (c < 6) v = (r >> 40) & 0xFF;
-    else if (c < 10) v = 0x00007F0000000000 | ((r >> 20) & 0xFFFFFF0);
-    else if (c < 14) v = 0;
-    else v = r;
-    store<u64>(dst + i, v);
+    // selects, not branches (see genBinary): c < 6 small, < 10 pointer, < 14 zero, else r
+    const low = select<u64>((r >> 40) & 0xFF, 0x00007F0000000000 | ((r >> 20) & 0xFFFFFF0), c < 6);
+    const high = select<u64>(0, r, c < 14);
+    store<u64>(dst + i, select<u64>(low, high, c < 10));
   }
 }
 
