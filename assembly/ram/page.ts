@@ -36,8 +36,8 @@ const SMALL_COPY: usize = 256;
  * Copies `n` bytes from `src` to `dst` (they must not overlap). Short copies stay in the
  * module: V8 runs memory.copy as a call to the C library's memmove, which costs a call, and
  * which, right after JavaScript has copied a typed array with the same memmove, took 100-400 ns
- * for 64 bytes on the dev box of 2026-11-29 (AVX-512 memmove, a guest read's whole cost 8 times
- * over). Every byte is written from the source once more at most (the overlapping tail).
+ * for 64 bytes on the dev box of 2026-11-29 (AVX-512 memmove; the engine's whole guest read takes
+ * 20-30 ns). A byte may be written twice, from the source both times (the overlapping tail).
  */
 export function bytesCopy(dst: usize, src: usize, n: usize): void {
   if (n > SMALL_COPY) {

@@ -49,8 +49,8 @@ export type EngineFlavor = 'release' | 'debug';
  *     bytes past one, so page-sized copies between the two at equal offsets fall right into
  *     that band: engine-side copies of JavaScript arrays sit half a page away from the array;
  *   - on AMD Zen 4 (the dev box of 2026-11-29) it runs at 22-26 GB/s out of DRAM when the two
- *     buffers start at different places in a 64-byte line, and at 32-35 GB/s when they start at
- *     the same place (`bench/copy.bench.ts`, the rows by backing phase): engine-side copies
+ *     buffers start at different places in a 64-byte line, and at 32-37 GB/s when they start at
+ *     the same place (`bench/copy.bench.ts`, the 64 MiB rows): engine-side copies
  *     start where the array's bytes do within a line, BACKING_PHASE past one.
  */
 export const SKEW_ROOM = 4096;
