@@ -3,14 +3,17 @@
  * machine RAM (engine memory), memvisor's xxh3Pages / xxh64Pages on pages that start in a
  * JavaScript array (the copy into linear memory and the hashes back as a BigUint64Array are
  * timed), and the peers, which hash one JavaScript page per call: xxhash-wasm's h64Raw (which
- * copies each page into its own linear memory) and hash-wasm's XXH3.
+ * copies each page into its own linear memory) and hash-wasm's XXH3. The native rows run
+ * xxHash's own C code (bench/native/xxhash.c, where gcc and xxhash.h are installed) on the same
+ * pages in its own memory; it is checked to produce the same hashes before it is timed.
  */
-import { bench, describe } from 'vitest';
+import { afterAll, bench, describe } from 'vitest';
 import xxhash from 'xxhash-wasm';
 import { createXXHash3 } from 'hash-wasm';
 import { xxh3Pages, xxh64Pages } from '../src/index.js';
 import { Engine } from '../src/engine/engine.js';
 import { corpus, recordUnits, target, task } from './lib.js';
+import { removeNativeFiles, roundNs, virtualClock, XXHASH_COMMANDS, xxhashProgram } from './native.js';
 
 recordUnits(import.meta.url);
 
@@ -22,6 +25,14 @@ const out = engine.gateway.stage(c.count * 8);
 const bytes = c.count * 4096;
 const { h64Raw } = await xxhash();
 const hasher = await createXXHash3();
+const expected = { xxh64: xxh64Pages(c.pages), xxh3: xxh3Pages(c.pages) };
+const native = await xxhashProgram(c.pages, expected);
+const nativeAvx2 = await xxhashProgram(c.pages, expected, 'xxhash-avx2');
+afterAll(() => {
+  native?.close();
+  nativeAvx2?.close();
+  removeNativeFiles();
+});
 
 const h64RawTask = task('page hash', 'xxhash-wasm h64Raw per page (XXH64)', bytes, 'B', 'js');
 const xxh3PagesTask = task('page hash', 'memvisor xxh3Pages (XXH3-64, one call for all pages)', bytes, 'B', 'js');
@@ -50,4 +61,16 @@ describe('page hash', () => {
     const p = c.pages;
     for (let i = 0; i < c.count; i++) hasher.init().update(p.subarray(i * 4096, i * 4096 + 4096)).digest('binary');
   });
+  const rows = [
+    [native, 'xxh64', 'XXH64 per page (C, -O2)'],
+    [native, 'xxh3', 'XXH3_64bits per page (C, -O2: SSE2)'],
+    [nativeAvx2, 'xxh3', 'XXH3_64bits per page (C, -O2 -mavx2)'],
+  ] as const;
+  for (const [program, name, label] of rows) {
+    if (!program) continue;
+    const clock = virtualClock();
+    bench(task('page hash', `xxHash's C code ${label}`, bytes, 'B', 'native'), async () => {
+      clock.advance(roundNs(await program.round(XXHASH_COMMANDS[name])));
+    }, { now: clock.now });
+  }
 });

@@ -20,11 +20,14 @@ import { fileURLToPath } from 'node:url';
 import { cpuClock } from './lib.js';
 
 /** The native programs, with the libraries each needs and the package that brings them on Debian. */
-const PROGRAMS = {
+const PROGRAMS: Record<string, { source?: string; flags?: string[]; libs: string[]; needs: string }> = {
   lz4: { libs: ['-llz4'], needs: 'liblz4-dev' },
   'sharing-floor': { libs: [], needs: 'libxxhash-dev (xxhash.h)' },
-} as const;
-export type NativeName = keyof typeof PROGRAMS;
+  xxhash: { libs: [], needs: 'libxxhash-dev (xxhash.h)' },
+  // the same source for a CPU with AVX2: XXH3's wide kernel (exits before "ready" on one without)
+  'xxhash-avx2': { source: 'xxhash', flags: ['-mavx2'], libs: [], needs: 'libxxhash-dev (xxhash.h)' },
+};
+export type NativeName = 'lz4' | 'sharing-floor' | 'xxhash' | 'xxhash-avx2';
 
 /** A running native program. */
 export interface NativeProgram {
@@ -43,11 +46,12 @@ export function tempFile(name: string, bytes: Uint8Array): string {
   return path;
 }
 
-/** Builds program `name` with gcc -O2 (the optimization Debian builds its libraries with); the binary, or null with the reason. */
+/** Builds program `name` with gcc -O2 (the optimization Debian builds its libraries with) and its own flags; the binary, or null with the reason. */
 function build(name: NativeName): { bin: string | null; reason: string } {
-  const source = fileURLToPath(new URL(`./native/${name}.c`, import.meta.url));
+  const { source = name, flags = [], libs } = PROGRAMS[name];
+  const path = fileURLToPath(new URL(`./native/${source}.c`, import.meta.url));
   const bin = join(dir, name);
-  const cc = spawnSync('gcc', ['-O2', '-o', bin, source, ...PROGRAMS[name].libs], { encoding: 'utf8' });
+  const cc = spawnSync('gcc', ['-O2', ...flags, '-o', bin, path, ...libs], { encoding: 'utf8' });
   if (cc.error || cc.status !== 0 || !existsSync(bin)) {
     const why = cc.error ? `gcc not runnable (${cc.error.message})` : `gcc failed: ${(cc.stderr ?? '').split('\n')[0]}`;
     return { bin: null, reason: `${why}; install gcc and ${PROGRAMS[name].needs} for this row` };
@@ -81,7 +85,14 @@ export async function nativeProgram(name: NativeName, args: string[]): Promise<N
   });
   const line = () =>
     new Promise<string>((resolve, reject) => (ended ? reject(ended) : waiting.push({ resolve, reject })));
-  const ready = await line();
+  let ready: string;
+  try {
+    ready = await line();
+  } catch (e) {
+    // it could not start on this machine (xxhash-avx2 on a CPU without AVX2): its rows are skipped
+    console.warn(`[bench] native ${name} skipped: ${(e as Error).message} before it was ready`);
+    return null;
+  }
   if (!ready.startsWith('ready')) throw new Error(`native ${name}: expected "ready", got ${JSON.stringify(ready)}`);
   return {
     async round(cmd: string) {
@@ -131,4 +142,38 @@ export async function liblz4Program(pages: Uint8Array, packed: Uint8Array, offse
   for (let i = 0; i < n; i++) view.setUint32(4 + 4 * i, offsets[i + 1] - offsets[i], true);
   blockFile.set(packed.subarray(0, packedBytes), 4 + 4 * n);
   return nativeProgram('lz4', [tempFile('pages', pages), tempFile('blocks', blockFile)]);
+}
+
+/** The hash functions bench/native/xxhash.c times, by the command that runs one round of each. */
+export const XXHASH_COMMANDS = { xxh64: '64', xxh3: '3' } as const;
+
+/** Sum mod 2^64 of `hashes`: what bench/native/xxhash.c replies after a round, to check it hashed the same pages the same way. */
+export function hashSum(hashes: BigUint64Array): bigint {
+  let s = 0n;
+  for (const h of hashes) s += h;
+  return BigInt.asUintN(64, s);
+}
+
+/**
+ * Starts xxHash's C code (bench/native/xxhash.c) on `pages` and checks one round of each hash
+ * against `expected` (memvisor's hashes of the same pages, seed 0): a native row that hashed
+ * something else would compare nothing. Null where it cannot be built.
+ */
+export async function xxhashProgram(
+  pages: Uint8Array,
+  expected: Record<keyof typeof XXHASH_COMMANDS, BigUint64Array>,
+  build: 'xxhash' | 'xxhash-avx2' = 'xxhash',
+): Promise<NativeProgram | null> {
+  const program = await nativeProgram(build, [tempFile(`${build}-pages`, pages)]);
+  if (!program) return null;
+  for (const [name, cmd] of Object.entries(XXHASH_COMMANDS) as [keyof typeof XXHASH_COMMANDS, string][]) {
+    const [, hi, lo] = await program.round(cmd);
+    const got = (BigInt(hi) << 32n) | BigInt(lo);
+    const want = hashSum(expected[name]);
+    if (got !== want) {
+      program.close();
+      throw new Error(`native xxhash: the ${name} hashes of the corpus sum to ${got}, memvisor's to ${want}`);
+    }
+  }
+  return program;
 }
