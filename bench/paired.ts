@@ -30,7 +30,7 @@ import { PAGES_CHUNK } from '../src/engine/codec.js';
 import { Engine } from '../src/engine/engine.js';
 import { skewed, SKEW_ROOM } from '../src/engine/gateway.js';
 import { corpus, cpuClock, freshPagesHost } from './lib.js';
-import { liblz4Program, nativeProgram, removeNativeFiles, roundNs, tempFile } from './native.js';
+import { liblz4Program, nativeProgram, removeNativeFiles, roundNs, tempFile, XXHASH_COMMANDS, xxhashProgram } from './native.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 21);
 const c = corpus();
@@ -53,6 +53,8 @@ new Uint32Array(engine.gateway.u8.buffer, inOffsets, n + 1).set(offsets);
 const inOut = inBlocks + packedBytes;
 
 const liblz4 = await liblz4Program(c.pages, packed, offsets);
+// xxHash's own C code on the same pages: not a target's peer, but the floor under a hash kernel
+const xxhashC = await xxhashProgram(c.pages, { xxh64: xxh64Pages(c.pages), xxh3: xxh3Pages(c.pages) });
 const { h64Raw } = await xxhash();
 
 /** A contender: one round's nanoseconds. */
@@ -146,6 +148,10 @@ if (liblz4) {
   contenders['liblz4 LZ4_compress_default'] = async () => roundNs(await liblz4.round('c'));
   contenders['liblz4 LZ4_decompress_safe'] = async () => roundNs(await liblz4.round('d'));
 }
+if (xxhashC) {
+  contenders["xxHash's C code XXH3_64bits (SSE2)"] = async () => roundNs(await xxhashC.round(XXHASH_COMMANDS.xxh3));
+  contenders["xxHash's C code XXH64"] = async () => roundNs(await xxhashC.round(XXHASH_COMMANDS.xxh64));
+}
 
 /** The targets: contender over peer (throughput ratio = peer time / contender time), at least `min`. */
 const targets = [
@@ -170,6 +176,7 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 liblz4?.close();
+xxhashC?.close();
 floor?.close();
 removeNativeFiles();
 
@@ -197,17 +204,18 @@ const results = targets
  * less the copies: the most the kernel may take for the target to be met.
  */
 const breakdown = [
-  { label: 'LZ4 compression', of: 'memvisor lz4CompressPagesInto', copies: ['part: copy in, pages', 'part: copy out, LZ4 blocks'], kernel: 'memvisor lz4CompressPacked (engine memory)' },
-  { label: 'LZ4 decompression', of: 'memvisor lz4DecompressPagesInto', copies: ['part: copy in, LZ4 blocks', 'part: copy out, pages'], kernel: 'memvisor lz4DecompressPacked (engine memory)' },
-  { label: 'XXH3', of: 'memvisor xxh3Pages', copies: ['part: copy in, pages'], kernel: 'part: xxh3Pages kernel, chunk in L2' },
-  { label: 'XXH64', of: 'memvisor xxh64Pages', copies: ['part: copy in, pages'], kernel: 'part: xxh64Pages kernel, chunk in L2' },
+  { label: 'LZ4 compression', of: 'memvisor lz4CompressPagesInto', copies: ['part: copy in, pages', 'part: copy out, LZ4 blocks'], kernel: 'memvisor lz4CompressPacked (engine memory)', native: 'liblz4 LZ4_compress_default' },
+  { label: 'LZ4 decompression', of: 'memvisor lz4DecompressPagesInto', copies: ['part: copy in, LZ4 blocks', 'part: copy out, pages'], kernel: 'memvisor lz4DecompressPacked (engine memory)', native: 'liblz4 LZ4_decompress_safe' },
+  { label: 'XXH3', of: 'memvisor xxh3Pages', copies: ['part: copy in, pages'], kernel: 'part: xxh3Pages kernel, chunk in L2', native: "xxHash's C code XXH3_64bits (SSE2)" },
+  { label: 'XXH64', of: 'memvisor xxh64Pages', copies: ['part: copy in, pages'], kernel: 'part: xxh64Pages kernel, chunk in L2', native: "xxHash's C code XXH64" },
 ].flatMap((p) => {
   const t = targets.find((x) => x.of === p.of)!;
   if (![t.of, t.over, p.kernel, ...p.copies].every((k) => times[k])) return [];
   const ms = (k: string) => median(times[k]) / 1e6;
   const peer = ms(t.over), copies = p.copies.reduce((a, k) => a + ms(k), 0), kernel = ms(p.kernel);
   const budget = peer / t.min - copies;
-  return [{ label: p.label, peer, whole: ms(t.of), copies, kernel, ceiling: peer / copies, sum: peer / (copies + kernel), budget, goal: t.min }];
+  const native = times[p.native] ? ms(p.native) : null;
+  return [{ label: p.label, peer, whole: ms(t.of), copies, kernel, ceiling: peer / copies, sum: peer / (copies + kernel), budget, goal: t.min, native }];
 });
 
 const lines = [
@@ -232,9 +240,11 @@ if (breakdown.length) {
     '',
     `Where the time goes (median ms of the rounds, each piece timed alone: the copies as the codec makes them, ${PAGES_CHUNK}-page chunks placed by \`skewed\`; the LZ4 kernels over the pages in engine memory, the hash kernels over one chunk in L2):`,
     '',
-    '| target | peer | memvisor from JavaScript | its copies | its kernel | ratio of copies + kernel | ceiling (kernel free) | kernel needed for the goal |',
-    '|---|---|---|---|---|---|---|---|',
-    ...breakdown.map((p) => `| ${p.label} | ${p.peer.toFixed(2)} | ${p.whole.toFixed(2)} | ${p.copies.toFixed(2)} | ${p.kernel.toFixed(2)} | ${p.sum.toFixed(2)}x | ${p.ceiling.toFixed(2)}x | ${needed(p.kernel, p.budget)} |`),
+    '| target | peer | memvisor from JavaScript | its copies | its kernel | ratio of copies + kernel | ceiling (kernel free) | kernel needed for the goal | the C code alone, same pages in its memory | ratio of copies + the C code |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...breakdown.map((p) => `| ${p.label} | ${p.peer.toFixed(2)} | ${p.whole.toFixed(2)} | ${p.copies.toFixed(2)} | ${p.kernel.toFixed(2)} | ${p.sum.toFixed(2)}x | ${p.ceiling.toFixed(2)}x | ${needed(p.kernel, p.budget)} | ${p.native === null ? 'not built' : p.native.toFixed(2)} | ${p.native === null ? '' : `${(p.peer / (p.copies + p.native)).toFixed(2)}x`} |`),
+    '',
+    'The last two columns: the C code of the reference library (liblz4; xxHash\'s own, gcc -O2) on the same pages in its own memory, and the ratio a kernel as fast as it would reach with the copies memvisor pays. Where that ratio is under the goal, no WebAssembly kernel short of beating the C code meets it.',
   );
 }
 if (!liblz4) lines.push('', 'liblz4 rows skipped: install gcc and liblz4-dev.');
