@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/report.ts            prints the markdown table and writes bench/results/report.{md,json}
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 
 interface Bench { name: string; hz: number; rme: number; sampleCount: number }
@@ -62,7 +62,20 @@ for (const file of latest.files) {
   }
 }
 
-const head = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}. Clock: ${process.env.MEMVISOR_BENCH_CLOCK === 'cpu' ? 'CPU time of each process (MEMVISOR_BENCH_CLOCK=cpu)' : 'wall-clock'}; load average ${loadavg()[1].toFixed(1)} over the last 5 minutes when the report was written. Ratio: throughput relative to the first row of its group. Data starts in: engine memory (WebAssembly linear memory, no copy timed), JavaScript (arrays; every copy in and out timed), C (a native program's own memory).\n`;
+/**
+ * The CPU by name and, on Linux, by x86 family and model: a virtual machine may name only the
+ * vendor ("AMD EPYC"), and the family tells the microarchitecture (AMD 25 Zen 3/4, 26 Zen 5).
+ */
+function cpuName(): string {
+  const model = cpus()[0]?.model.trim() || 'unknown CPU';
+  if (!existsSync('/proc/cpuinfo')) return model;
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(\\S+)`, 'm').exec(info)?.[1];
+  const family = field('cpu family'), num = field('model');
+  return family && num ? `${model} (x86 family ${family}, model ${num})` : model;
+}
+
+const head = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpuName()} (${cpus().length} cores), Node ${process.version}. Clock: ${process.env.MEMVISOR_BENCH_CLOCK === 'cpu' ? 'CPU time of each process (MEMVISOR_BENCH_CLOCK=cpu)' : 'wall-clock'}; load average ${loadavg()[1].toFixed(1)} over the last 5 minutes when the report was written. Ratio: throughput relative to the first row of its group. Data starts in: engine memory (WebAssembly linear memory, no copy timed), JavaScript (arrays; every copy in and out timed), C (a native program's own memory).\n`;
 const table = [
   '| group | contender | data starts in | throughput | ratio | ± |',
   '|---|---|---|---:|---:|---:|',
