@@ -104,7 +104,10 @@ export class TraceParseError extends MemvisorError {
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value);
   if (typeof value === 'bigint') return `${value}n`;
-  if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
+  // a typed array by its kind and length (Uint8Array(4097), BigUint64Array(1)); its bytes would say nothing
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    return `${Object.prototype.toString.call(value).slice(8, -1)}(${(value as unknown as ArrayLike<unknown>).length})`;
+  }
   if (Array.isArray(value)) return `array(${value.length})`;
   if (value === null || typeof value !== 'object') return String(value);
   return Object.prototype.toString.call(value);

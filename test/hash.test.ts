@@ -251,6 +251,30 @@ describe('xxh64Pages and xxh3Pages (pages that start in JavaScript)', () => {
     expect(() => xxh3Pages(new Uint8Array(4096), 1 as unknown as bigint)).toThrow(/seed: got 1/);
   });
 
+  it('write into a given array: that array when it has one entry per page, its first entries when longer', () => {
+    const data = corpus.pages.subarray(0, 300 * 4096);
+    for (const [hash, fresh] of [[xxh64Pages, xxh64Pages(data, 5n)], [xxh3Pages, xxh3Pages(data, 5n)]] as const) {
+      const exact = new BigUint64Array(300);
+      expect(hash(data, 5n, exact)).toBe(exact);
+      expect(exact).toEqual(fresh);
+      const longer = new BigUint64Array(310).fill(7n);
+      const got = hash(data, 5n, longer);
+      expect(got.buffer).toBe(longer.buffer);
+      expect(got.length).toBe(300);
+      expect(got).toEqual(fresh);
+      expect([...longer.subarray(300)]).toEqual(Array(10).fill(7n));
+      const none = new BigUint64Array(0);
+      expect(hash(new Uint8Array(0), 0n, none)).toBe(none);
+    }
+  });
+
+  it('refuse an array to write into without room for every page, naming the field and the room needed', () => {
+    const two = corpus.pages.subarray(0, 2 * 4096);
+    expect(() => xxh64Pages(two, 0n, new BigUint64Array(1))).toThrow(/into: got BigUint64Array\(1\), expected a BigUint64Array with room for 2 hashes \(one per page of data\)/);
+    expect(() => xxh3Pages(two, 0n, new Uint32Array(4) as unknown as BigUint64Array)).toThrow(ConfigError);
+    expect(() => xxh3Pages(two, 0n, new BigInt64Array(2) as unknown as BigUint64Array)).toThrow(/into: got BigInt64Array\(2\)/);
+  });
+
   it('the debug flavour aborts on pages or output past the end of linear memory', () => {
     const e = Engine.create({ flavor: 'debug' });
     expect(() => e.codec.xxh3Pages(e.gateway.memoryBytes - 4096, 2, 0n, 0)).toThrow(/xxh3Pages: pages or output past the end/);

@@ -28,20 +28,29 @@ export function xxh3(data: Uint8Array, seed: bigint = 0n): bigint {
   return utilityEngine().codec.xxh3Bytes(data, seed);
 }
 
-/** XXH64 with `seed` of each 4 KiB page of `data` (a whole number of pages): one u64 per page. */
-export function xxh64Pages(data: Uint8Array, seed: bigint = 0n): BigUint64Array {
-  return hashPages('xxh64', data, seed);
+/**
+ * XXH64 with `seed` of each 4 KiB page of `data` (a whole number of pages): one u64 per page.
+ * With `into`, the hashes go to its first entries (it needs one per page) and the result is
+ * `into` itself, or its first entries when it is longer: no array is allocated per call.
+ */
+export function xxh64Pages(data: Uint8Array, seed: bigint = 0n, into?: BigUint64Array): BigUint64Array {
+  return hashPages('xxh64', data, seed, into);
 }
 
-/** XXH3-64 with `seed` (default secret) of each 4 KiB page of `data` (a whole number of pages): one u64 per page. */
-export function xxh3Pages(data: Uint8Array, seed: bigint = 0n): BigUint64Array {
-  return hashPages('xxh3', data, seed);
+/** XXH3-64 with `seed` (default secret) of each 4 KiB page of `data` (a whole number of pages): one u64 per page, in `into` when given (as xxh64Pages). */
+export function xxh3Pages(data: Uint8Array, seed: bigint = 0n, into?: BigUint64Array): BigUint64Array {
+  return hashPages('xxh3', data, seed, into);
 }
 
 /** The pages of `data` through the engine, chunk by chunk. */
-function hashPages(kind: 'xxh64' | 'xxh3', data: Uint8Array, seed: bigint): BigUint64Array {
+function hashPages(kind: 'xxh64' | 'xxh3', data: Uint8Array, seed: bigint, into: BigUint64Array | undefined): BigUint64Array {
   checkBytes('data', data);
   if (data.length % PAGE !== 0) throw new ConfigError('data', data, `a whole number of ${PAGE}-byte pages`);
   checkU64('seed', seed);
-  return utilityEngine().codec.hashPages(kind, data, seed);
+  const n = data.length / PAGE;
+  if (into === undefined) return utilityEngine().codec.hashPages(kind, data, seed, new BigUint64Array(n));
+  if (!(into instanceof BigUint64Array) || into.length < n) {
+    throw new ConfigError('into', into, `a BigUint64Array with room for ${n} hashes (one per page of data)`);
+  }
+  return utilityEngine().codec.hashPages(kind, data, seed, into.length === n ? into : into.subarray(0, n));
 }

@@ -182,15 +182,14 @@ export class Codec {
   xxh3Pages(addr: number, n: number, seed: bigint, out: number): void { this.x.xxh3Pages(addr, n, seed, out); }
 
   /**
-   * XXH64 or XXH3-64 with `seed` of each 4 KiB page of `data` (a whole number of pages), one u64
-   * per page: the pages cross in chunks and the hashes come back as raw u64s, copied once per
-   * chunk, so no BigInt is made per page.
+   * XXH64 or XXH3-64 with `seed` of each 4 KiB page of `data` (a whole number of pages) into
+   * `out` (one u64 per page; returned): the pages cross in chunks and the hashes come back as
+   * raw u64s, copied once per chunk, so no BigInt is made per page.
    *
    *   staging: [ PAGES_CHUNK u64 hashes | PAGES_CHUNK pages, placed by `skewed` ]
    */
-  hashPages(kind: 'xxh64' | 'xxh3', data: Uint8Array, seed: bigint): BigUint64Array {
+  hashPages(kind: 'xxh64' | 'xxh3', data: Uint8Array, seed: bigint, out: BigUint64Array): BigUint64Array {
     const n = data.length / PAGE;
-    const out = new BigUint64Array(n);
     const hashes = this.g.stage(PAGES_CHUNK * 8 + SKEW_ROOM + PAGES_CHUNK * PAGE);
     const at = skewed(hashes + PAGES_CHUNK * 8, data.byteOffset);
     for (let first = 0; first < n; first += PAGES_CHUNK) {
