@@ -21,40 +21,8 @@
  */
 #define _POSIX_C_SOURCE 199309L
 #include <lz4.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define PAGE 4096
-
-/** Nanoseconds of `clock`: CLOCK_MONOTONIC (what the bench times with) or this process's CPU time. */
-static uint64_t clockNs(clockid_t clock) {
-  struct timespec t;
-  clock_gettime(clock, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static uint64_t nowNs(void) { return clockNs(CLOCK_MONOTONIC); }
-static uint64_t cpuNs(void) { return clockNs(CLOCK_PROCESS_CPUTIME_ID); }
-
-/** Reads a whole file; NULL on failure. */
-static unsigned char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
-  if (!b || n < 0 || fread(b, 1, (size_t)n, f) != (size_t)n) {
-    fclose(f);
-    return NULL;
-  }
-  fclose(f);
-  *len = (size_t)n;
-  return b;
-}
+#include "harness.h"
 
 static uint32_t u32At(const unsigned char *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;

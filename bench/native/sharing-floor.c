@@ -26,29 +26,14 @@
 #define _POSIX_C_SOURCE 199309L
 #define XXH_INLINE_ALL
 #include <xxhash.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define PAGE 4096
+#include "harness.h"
 
 typedef struct {
   uint64_t hash;
   uint32_t page;
   uint32_t used;
 } Entry;
-
-/** Nanoseconds of `clock`: CLOCK_MONOTONIC (what the bench times with) or this process's CPU time. */
-static uint64_t clockNs(clockid_t clock) {
-  struct timespec t;
-  clock_gettime(clock, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static uint64_t nowNs(void) { return clockNs(CLOCK_MONOTONIC); }
-static uint64_t cpuNs(void) { return clockNs(CLOCK_PROCESS_CPUTIME_ID); }
 
 /** splitmix64: the constants of each random pass. */
 static uint64_t mix(uint64_t *s) {
@@ -60,16 +45,10 @@ static uint64_t mix(uint64_t *s) {
 
 int main(int argc, char **argv) {
   if (argc != 3) return 2;
-  FILE *f = fopen(argv[1], "rb");
-  if (!f) return 2;
-  fseek(f, 0, SEEK_END);
-  const long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  if (len <= 0 || len % PAGE) return 2;
+  size_t len = 0;
+  unsigned char *pages = slurp(argv[1], &len);
+  if (!pages || len % PAGE) return 2;
   const uint32_t n = (uint32_t)(len / PAGE);
-  unsigned char *pages = aligned_alloc(PAGE, (size_t)len);
-  if (!pages || fread(pages, 1, (size_t)len, f) != (size_t)len) return 2;
-  fclose(f);
   uint64_t seed = strtoull(argv[2], NULL, 10);
 
   uint32_t bits = 0;

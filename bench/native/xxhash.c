@@ -20,40 +20,20 @@
 #define _POSIX_C_SOURCE 199309L
 #define XXH_INLINE_ALL
 #include <xxhash.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define PAGE 4096
-
-/** Nanoseconds of `clock`: CLOCK_MONOTONIC (what the bench times with) or this process's CPU time. */
-static uint64_t clockNs(clockid_t clock) {
-  struct timespec t;
-  clock_gettime(clock, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static uint64_t nowNs(void) { return clockNs(CLOCK_MONOTONIC); }
-static uint64_t cpuNs(void) { return clockNs(CLOCK_PROCESS_CPUTIME_ID); }
+#include "harness.h"
 
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
 #ifdef __AVX2__
   if (!__builtin_cpu_supports("avx2")) return 4; // built with -mavx2 for a CPU without it
 #endif
-  FILE *f = fopen(argv[1], "rb");
-  if (!f) return 2;
-  fseek(f, 0, SEEK_END);
-  const long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  if (len <= 0 || len % PAGE) return 2;
+  size_t len = 0;
+  unsigned char *pages = slurp(argv[1], &len);
+  if (!pages || len % PAGE) return 2;
   const uint32_t n = (uint32_t)(len / PAGE);
-  unsigned char *pages = aligned_alloc(PAGE, (size_t)len);
   uint64_t *hashes = malloc(sizeof(uint64_t) * n);
-  if (!pages || !hashes || fread(pages, 1, (size_t)len, f) != (size_t)len) return 2;
-  fclose(f);
+  if (!hashes) return 2;
   printf("ready %u\n", n);
   fflush(stdout);
 
