@@ -8,12 +8,13 @@
  *
  * Data starts in JavaScript for the memvisor rows of the targets (the copies in and out are
  * timed), in the C program's memory for liblz4 (bench/native/lz4.c, built where liblz4-dev is
- * present); the rows marked "engine memory" do the same work on pages already in linear
- * memory, which shows what the copies cost (ENGINE=0 leaves them out). The rows marked "part"
- * time the pieces of a JavaScript row alone (its copies in and out, and a hash kernel over one
- * chunk that stays in L2), and a last table puts them side by side with the peer: the ratio the
- * pieces add up to, the ceiling with a kernel that took no time, and how fast the kernel would
- * have to be for the goal. The GB/s of a copy of LZ4 blocks counts the blocks' bytes; every
+ * present) and for xxHash's own C code (bench/native/xxhash.c, where xxhash.h is); the rows
+ * marked "engine memory" do the same work on pages already in linear memory, which shows what
+ * the copies cost (ENGINE=0 leaves them out). The rows marked "part" time the pieces of a
+ * JavaScript row alone (its copies in and out, and a hash kernel over one chunk that stays in
+ * L2), and a last table puts them side by side with the peer: the ratio the pieces add up to,
+ * the ceiling with a kernel that took no time, how fast the kernel would have to be for the
+ * goal, and the ratio a kernel as fast as the C code would reach with the same copies. The GB/s of a copy of LZ4 blocks counts the blocks' bytes; every
  * other row counts the pages'.
  *
  *   npx tsx bench/paired.ts                       prints the table, writes bench/results/paired.json
