@@ -275,6 +275,18 @@ describe('xxh64Pages and xxh3Pages (pages that start in JavaScript)', () => {
     expect(() => xxh3Pages(two, 0n, new BigInt64Array(2) as unknown as BigUint64Array)).toThrow(/into: got BigInt64Array\(2\)/);
   });
 
+  it('refuse an array to write into that overlaps the pages, and take one beside them in the same buffer', () => {
+    const buf = new ArrayBuffer(3 * 4096 + 64);
+    const data = new Uint8Array(buf, 0, 3 * 4096);
+    data.set(corpus.pages.subarray(0, 3 * 4096));
+    const want = xxh64Pages(data);
+    // its last hash would land in the third page before that page is hashed
+    expect(() => xxh64Pages(data, 0n, new BigUint64Array(buf, 3 * 4096 - 16, 3))).toThrow(/into: got BigUint64Array\(3\), expected an array whose bytes do not overlap those of data/);
+    expect(() => xxh3Pages(data, 0n, new BigUint64Array(buf, 0, 3))).toThrow(ConfigError);
+    expect(xxh64Pages(data, 0n, new BigUint64Array(buf, 3 * 4096, 3))).toEqual(want);
+    expect(data).toEqual(corpus.pages.subarray(0, 3 * 4096));
+  });
+
   it('the debug flavour aborts on pages or output past the end of linear memory', () => {
     const e = Engine.create({ flavor: 'debug' });
     expect(() => e.codec.xxh3Pages(e.gateway.memoryBytes - 4096, 2, 0n, 0)).toThrow(/xxh3Pages: pages or output past the end/);

@@ -52,5 +52,9 @@ function hashPages(kind: 'xxh64' | 'xxh3', data: Uint8Array, seed: bigint, into:
   if (!(into instanceof BigUint64Array) || into.length < n) {
     throw new ConfigError('into', into, `a BigUint64Array with room for ${n} hashes (one per page of data)`);
   }
+  // hashes written over pages not yet hashed would change them: refuse an `into` inside `data`
+  if (into.buffer === data.buffer && into.byteOffset < data.byteOffset + data.length && data.byteOffset < into.byteOffset + n * 8) {
+    throw new ConfigError('into', into, 'an array whose bytes do not overlap those of data');
+  }
   return utilityEngine().codec.hashPages(kind, data, seed, into.length === n ? into : into.subarray(0, n));
 }
