@@ -42,6 +42,35 @@ describe('share before swap', () => {
   });
 });
 
+describe('share before swap of zero pages', () => {
+  it('an all-zero victim with no zero frame in its domain becomes that frame: no compression, no swap write; the zero victims after it merge', async () => {
+    for (const cachePercent of [0, 100]) {
+      const host = await Host.create({
+        machineMemoryMiB: 16, victimPolicy: 'lru', compression: { cachePercent },
+        sharing: { salting: 'per-vm', beforeSwap: true, order: 'sequential' },
+      });
+      const vm = host.addVM({ name: 'z', memoryMiB: 1 });
+      // 128 pages written with zeros (each holds a frame of its own: the scanner has not run) and
+      // 128 of data; the victims are the zero pages (LRU: they were touched first)
+      for (let g = 0; g < 128; g++) vm.writePhys(g * PAGE, new Uint8Array(PAGE));
+      for (let g = 128; g < 256; g++) vm.writePhys(g * PAGE, compressible(g));
+      const framesBefore = host.stats().host.freeFrames;
+      const r = vm.pageOut(64);
+      expect([r.shared, r.compressed, r.swapped]).toEqual([64, 0, 0]);
+      const st = vm.stats();
+      expect(st.SWCUR).toBe(0);
+      expect(st.ZERO).toBe(64); // pages: every victim maps the one zero frame
+      expect(host.stats().host.freeFrames - framesBefore).toBe(63);
+      expect(host.stats().host.pagesSharedBeforeSwap).toBe(64);
+      host.audit();
+      for (let g = 0; g < 128; g++) expect(vm.readPhys(g * PAGE, PAGE).every((b) => b === 0)).toBe(true);
+      for (let g = 128; g < 256; g++) expect(Buffer.from(vm.readPhys(g * PAGE, PAGE)).equals(Buffer.from(compressible(g)))).toBe(true);
+      host.audit();
+      host.close();
+    }
+  });
+});
+
 describe('host-wide compressed pool cap (zswap max_pool_percent)', () => {
   it('the pool stops at its cap, sends the rest to swap, and takes pages again below 90% of it', async () => {
     // 8 MiB host, 5% cap = 102 frames = 408 1 KiB slots
