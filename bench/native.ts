@@ -19,15 +19,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuClock } from './lib.js';
 
+/** How a native program is built: from `source`.c (default: its own name), with `flags` and `libs`; `needs` names the Debian package that brings the library. */
+interface Program {
+  source?: string;
+  flags?: string[];
+  libs: string[];
+  needs: string;
+}
+
 /** The native programs, with the libraries each needs and the package that brings them on Debian. */
-const PROGRAMS: Record<string, { source?: string; flags?: string[]; libs: string[]; needs: string }> = {
+const PROGRAMS = {
   lz4: { libs: ['-llz4'], needs: 'liblz4-dev' },
   'sharing-floor': { libs: [], needs: 'libxxhash-dev (xxhash.h)' },
   xxhash: { libs: [], needs: 'libxxhash-dev (xxhash.h)' },
   // the same source for a CPU with AVX2: XXH3's wide kernel (exits before "ready" on one without)
   'xxhash-avx2': { source: 'xxhash', flags: ['-mavx2'], libs: [], needs: 'libxxhash-dev (xxhash.h)' },
-};
-export type NativeName = 'lz4' | 'sharing-floor' | 'xxhash' | 'xxhash-avx2';
+} satisfies Record<string, Program>;
+export type NativeName = keyof typeof PROGRAMS;
 
 /** A running native program. */
 export interface NativeProgram {
@@ -48,13 +56,14 @@ export function tempFile(name: string, bytes: Uint8Array): string {
 
 /** Builds program `name` with gcc -O2 (the optimization Debian builds its libraries with) and its own flags; the binary, or null with the reason. */
 function build(name: NativeName): { bin: string | null; reason: string } {
-  const { source = name, flags = [], libs } = PROGRAMS[name];
+  const program: Program = PROGRAMS[name];
+  const { source = name, flags = [], libs } = program;
   const path = fileURLToPath(new URL(`./native/${source}.c`, import.meta.url));
   const bin = join(dir, name);
   const cc = spawnSync('gcc', ['-O2', ...flags, '-o', bin, path, ...libs], { encoding: 'utf8' });
   if (cc.error || cc.status !== 0 || !existsSync(bin)) {
     const why = cc.error ? `gcc not runnable (${cc.error.message})` : `gcc failed: ${(cc.stderr ?? '').split('\n')[0]}`;
-    return { bin: null, reason: `${why}; install gcc and ${PROGRAMS[name].needs} for this row` };
+    return { bin: null, reason: `${why}; install gcc and ${program.needs} for this row` };
   }
   return { bin, reason: 'built' };
 }
