@@ -140,15 +140,6 @@ export function reclaimSelect(vm: u32, count: u32, policy: u32, out: usize, outC
       continue;
     }
     const e = load<u64>(p);
-    if (pstate(e) == <u32>PState.Zero) {
-      // share before swap found it all zero with no zero frame in its domain, so it became that
-      // frame (as the scanner's first zero page does) and the victims after it merge into it.
-      // Compressed or swapped, it would let the frame go and the next zero victim would take
-      // its place the same way: a compression or a swap write per zero page, for nothing.
-      lastShared++;
-      lastVictims++;
-      continue;
-    }
     const cap = vmGet(vm, VmF.CacheCap);
     if (cap > 0) {
       const len = zipCompress(frameAddr(pframe(e)));

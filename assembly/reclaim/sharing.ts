@@ -486,13 +486,16 @@ export function mergeBrokenPage(vm: u32, g: u32, h: u32): bool {
 
 /**
  * Visits (vm, g) now, out of the scanner's order, as reclaim does before it compresses or swaps
- * a page (share before swap). Returns true if the page was merged (its private frame is free).
+ * a page (share before swap). Returns true if the page is shared now: merged (its private frame
+ * is free), or found all zero in a domain without a zero frame, so that it became that frame and
+ * the zero victims after it merge into it (compressed or swapped, it would give the frame up and
+ * the next zero victim would take its place the same way, a compression or a swap write each).
  */
 export function sharePage(vm: u32, g: u32): bool {
   if (g >= vmPages(vm)) return false;
   const before = mergedPages;
   scanPage(vm, g, NONE, 0, false);
-  return mergedPages != before;
+  return mergedPages != before || pstate(load<u64>(pmapAddr(vm, g))) == <u32>PState.Zero;
 }
 
 /**
