@@ -8,7 +8,10 @@
  *     and half a page past the source: the two sides of the slow band;
  *   - from a JavaScript array into linear memory at `skewed`'s address, as the codecs copy;
  *   - 64 MiB out of a large JavaScript array in 256 KiB chunks, at `skewed`'s address and 16,
- *     32, 48 bytes past it: `rep movsb` wants both sides at the same place in a 64-byte line.
+ *     32, 48 bytes past it: `rep movsb` wants both sides at the same place in a 64-byte line;
+ *   - 64 MiB into a large JavaScript array in 256 KiB chunks, with a plain set and with
+ *     `Gateway.copyOut`, which first reads one byte of each destination page (gateway.ts says
+ *     why), alone and with each chunk hashed before its copy;
  *
  * and a guest-physical read page by page into one large JavaScript array (VM.readPhys through
  * the staging window, which places its copies the same way), and guest-physical reads and writes
@@ -60,6 +63,31 @@ describe('copy 64 MiB from JavaScript in 256 KiB chunks', () => {
       for (let o = 0; o < BIG; o += LEN) u8.set(big.subarray(o, o + LEN), skewed(chunks, big.byteOffset + o) + delta);
     });
   }
+});
+
+// 64 MiB into a large JavaScript array in 256 KiB chunks, as the page batch forms copy out: a
+// plain set, and Gateway.copyOut, which reads one byte of each destination page before its window
+// is copied; each alone, and each with the chunk hashed (XXH3, about 10 us) before it is copied,
+// as a kernel comes before each chunk's copy in the batch forms
+const OUT = 'copy 64 MiB to JavaScript in 256 KiB chunks';
+const outChunk = engine.gateway.stage(LEN + 2 * SKEW_ROOM + 8 * 64);
+const outHashes = outChunk + LEN + SKEW_ROOM;
+engine.gateway.u8.set(big.subarray(0, LEN), outChunk);
+function copyOutRow(warm: boolean, hash: boolean): () => void {
+  return () => {
+    for (let o = 0; o < BIG; o += LEN) {
+      const at = skewed(outChunk, big.byteOffset + o);
+      if (hash) engine.codec.xxh3Pages(at, LEN >> 12, 0n, outHashes);
+      if (warm) engine.gateway.copyOut(big, o, at, LEN);
+      else big.set(engine.gateway.u8.subarray(at, at + LEN), o);
+    }
+  };
+}
+describe(OUT, () => {
+  bench(task(OUT, 'set (TypedArray.prototype.set)', BIG, 'B', 'engine'), copyOutRow(false, false));
+  bench(task(OUT, 'copyOut (one read per destination page first)', BIG, 'B', 'engine'), copyOutRow(true, false));
+  bench(task(OUT, 'set, each chunk hashed before it is copied', BIG, 'B', 'engine'), copyOutRow(false, true));
+  bench(task(OUT, 'copyOut, each chunk hashed before it is copied', BIG, 'B', 'engine'), copyOutRow(true, true));
 });
 
 const PAGES = 4096;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Engine, engineOf } from '../src/engine/engine.js';
-import { BACKING_PHASE, Gateway, SKEW_ROOM, skewed } from '../src/engine/gateway.js';
+import { BACKING_PHASE, Gateway, SKEW_ROOM, skewed, WARM_MIN } from '../src/engine/gateway.js';
 import fc from 'fast-check';
 import { mulberry32 } from './prng.js';
 import { CONSTANTS, FUNCTIONS, type Exports } from '../src/engine/abi.generated.js';
@@ -206,6 +206,39 @@ describe('copies placed half a page from their JavaScript array (skewed)', () =>
       expect((at - part.byteOffset) & 4095).toBeGreaterThan(1900);
       expect(Buffer.compare(e.gateway.u8.subarray(at, at + part.length), part)).toBe(0);
     }
+  });
+});
+
+describe('copies out of linear memory, each window of the destination warmed first (copyOut)', () => {
+  it('writes exactly [dstAt, dstAt + len) of the array, for lengths around WARM_MIN and the window, at any start', () => {
+    const e = Engine.create({ machineMemoryMiB: 0 });
+    const W = 256 << 10;
+    const len0 = [0, 1, 4095, WARM_MIN - 1, WARM_MIN, WARM_MIN + 1, W - 1, W, W + 1, 2 * W + 4097];
+    const src = e.gateway.stage(2 * W + 8192 + 64);
+    const rnd = mulberry32(3);
+    const u8 = e.gateway.u8;
+    for (let i = 0; i < 2 * W + 8192; i++) u8[src + i] = Math.floor(rnd() * 256);
+    const backing = new Uint8Array(3 * W);
+    for (const len of len0) {
+      for (const [arrayAt, dstAt, at] of [[0, 0, 0], [1, 4095, 17], [4093, 3, 4096], [4096, 2048, 1]]) {
+        backing.fill(0xa5);
+        const dst = backing.subarray(arrayAt, arrayAt + dstAt + len + 5);
+        e.gateway.copyOut(dst, dstAt, src + at, len);
+        expect(Buffer.compare(dst.subarray(dstAt, dstAt + len), e.gateway.u8.subarray(src + at, src + at + len))).toBe(0);
+        // nothing before or after the range moved
+        expect(backing.subarray(0, arrayAt + dstAt).every((b) => b === 0xa5)).toBe(true);
+        expect(backing.subarray(arrayAt + dstAt + len).every((b) => b === 0xa5)).toBe(true);
+      }
+    }
+  });
+
+  it('a range past the end of the array is refused as a set past its end would be, before anything is written', () => {
+    const e = Engine.create({ machineMemoryMiB: 0 });
+    const at = e.gateway.stage(1 << 20);
+    const dst = new Uint8Array(3 << 18).fill(7); // three windows' worth
+    expect(() => e.gateway.copyOut(dst, 1, at, 3 << 18)).toThrow(RangeError);
+    expect(() => e.gateway.copyOut(dst, -1, at, 4)).toThrow(RangeError);
+    expect(dst.every((b) => b === 7)).toBe(true);
   });
 });
 

@@ -261,7 +261,7 @@ export class Codec {
   lz4CompressTo(src: Uint8Array, dst: Uint8Array, cap: number): number {
     const { s, o } = this.stagePair(src, cap, dst.byteOffset);
     const r = this.x.lz4Compress(s, src.length, o, cap);
-    if (r >= 0) dst.set(this.g.u8.subarray(o, o + r));
+    if (r >= 0) this.g.copyOut(dst, 0, o, r);
     return r;
   }
 
@@ -269,7 +269,7 @@ export class Codec {
   lz4DecompressTo(src: Uint8Array, dst: Uint8Array, cap: number): number {
     const { s, o } = this.stagePair(src, cap, dst.byteOffset);
     const r = this.x.lz4Decompress(s, src.length, o, cap);
-    if (r >= 0) dst.set(this.g.u8.subarray(o, o + r));
+    if (r >= 0) this.g.copyOut(dst, 0, o, r);
     return r;
   }
 
@@ -307,7 +307,7 @@ export class Codec {
       const u8 = this.g.u8;
       offsets.set(new Uint32Array(u8.buffer, c.offsets, done), first + 1);
       const end = done > 0 ? offsets[first + done] : written;
-      dst.set(u8.subarray(b, b + end - written), written);
+      this.g.copyOut(dst, written, b, end - written);
       written = end;
       if (done < k) return { written, failed: first + done };
     }
@@ -334,7 +334,7 @@ export class Codec {
       u8.set(src.subarray(from, from + len), b);
       u8.set(new Uint8Array(offsets.buffer, offsets.byteOffset + first * 4, (k + 1) * 4), c.offsets);
       const done = this.x.lz4DecompressPacked(b, len, c.offsets, k, p);
-      dst.set(this.g.u8.subarray(p, p + done * PAGE), first * PAGE);
+      this.g.copyOut(dst, first * PAGE, p, done * PAGE);
       if (done < k) return { failed: first + done, code: this.lz4LastError() };
     }
     return null;

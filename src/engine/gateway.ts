@@ -48,7 +48,7 @@ export type EngineFlavor = 'release' | 'debug';
  *     within a 4 KiB page. Linear memory starts on a page, and a large JavaScript array a few
  *     bytes past one, so page-sized copies between the two at equal offsets fall right into
  *     that band: engine-side copies of JavaScript arrays sit half a page away from the array;
- *   - on AMD Zen 4 (the dev box of 2026-11-29) it runs at 22-26 GB/s out of DRAM when the two
+ *   - on AMD Zen 5 (the dev box of 2026-11-29, a VM) it runs at 22-26 GB/s out of DRAM when the two
  *     buffers start at different places in a 64-byte line, and at 32-37 GB/s when they start at
  *     the same place (`bench/copy.bench.ts`, the 64 MiB rows): engine-side copies
  *     start where the array's bytes do within a line, BACKING_PHASE past one.
@@ -77,6 +77,12 @@ export const BACKING_PHASE = 16;
 export function skewed(addr: number, byteOffset: number): number {
   return addr + ((byteOffset + BACKING_PHASE + 2048 - addr) & 0xfff);
 }
+
+/** The shortest copy out of linear memory that `Gateway.copyOut` warms the destination of. */
+export const WARM_MIN = 16384;
+
+/** How much `Gateway.copyOut` warms and copies at a time: 64 pages, a chunk of the page batch forms. */
+const WARM_WINDOW = 256 << 10;
 
 /** One region of the memory map. Offsets and sizes are bytes in linear memory. */
 export interface RegionInfo {
@@ -208,6 +214,8 @@ export class Gateway {
   private readonly stagingAt: number;
   private readonly stagingIdx: number;
   private u8v: Uint8Array = new Uint8Array(0);
+  /** what copyOut's warming reads add up to, kept so the compiler cannot drop the reads */
+  private warmed = 0;
   private u32v: Uint32Array = new Uint32Array(0);
   private dv!: DataView;
 
@@ -375,6 +383,41 @@ export class Gateway {
   get u8(): Uint8Array {
     if (this.u8v.length === 0) this.views();
     return this.u8v;
+  }
+
+  /**
+   * Copies `len` bytes of linear memory at `at` into `dst` from `dstAt`, WARM_WINDOW bytes at a
+   * time, after reading one byte of each 4 KiB page of `dst` that the window will write.
+   *
+   * Why warm: on the dev box (a VM under nested paging, 2026-11-29), 64 MiB copied into a large
+   * JavaScript array in 256 KiB chunks took 3.3-3.8 ms with plain sets and 1.9-2.3 ms this way,
+   * and 6.9-8.2 against 4.8-6.3 ms with each chunk hashed before its copy, as a kernel comes
+   * before each chunk's copy out in the batch forms (bench/copy.bench.ts); the LZ4 page batch's
+   * copy out went from 4.1 to 2.1 ms per 64 MiB, VM.readPhys of 32 MiB from 468 to 382 ns per
+   * page (bench/ab.ts). Copies in gain nothing from reading their source first (measured), so
+   * only stores are slow: our reading is that `rep movsb` stalls on each destination page's
+   * translation (a two-level walk under nested paging) and on its lines' ownership, one page
+   * after another, where independent reads overlap both.
+   */
+  copyOut(dst: Uint8Array, dstAt: number, at: number, len: number): void {
+    // as one set would: a range past the array's end is refused before any window is written
+    if (dstAt < 0 || dstAt + len > dst.length) throw new RangeError(`copyOut: ${len} bytes at ${dstAt} do not fit in ${dst.length}`);
+    const u8 = this.u8;
+    if (len < WARM_MIN) {
+      dst.set(u8.subarray(at, at + len), dstAt);
+      return;
+    }
+    let seen = 0;
+    for (let done = 0; done < len; done += WARM_WINDOW) {
+      const n = Math.min(WARM_WINDOW, len - done);
+      const end = dstAt + done + n;
+      // one byte in each page the window writes (an array need not start on a page: its last
+      // page is read as well)
+      for (let i = dstAt + done; i < end; i += 4096) seen |= dst[i];
+      seen |= dst[end - 1];
+      dst.set(u8.subarray(at + done, at + done + n), dstAt + done);
+    }
+    this.warmed = seen;
   }
 
   /** The u32 words of linear memory (index = address / 4), re-created after any grow. */

@@ -303,7 +303,7 @@ export class Reclaim {
       const n = Math.min(size, length - done);
       const at = n < SKEW_MIN ? this.w.data : skewed(this.w.data, out.byteOffset + done);
       this.access(vm, gpaAdd(gpa, done), n, 0, r, at);
-      out.set(this.g.u8.subarray(at, at + n), done);
+      this.g.copyOut(out, done, at, n);
     }
   }
 
