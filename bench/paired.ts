@@ -31,6 +31,7 @@ import { PAGES_CHUNK } from '../src/engine/codec.js';
 import { Engine } from '../src/engine/engine.js';
 import { skewed, SKEW_ROOM } from '../src/engine/gateway.js';
 import { corpus, cpuClock, freshPagesHost } from './lib.js';
+import { judge, median, steadiness, STEADY, unsteadyNote, type PairedTarget } from './pairedstats.js';
 import { liblz4Program, nativeProgram, removeNativeFiles, roundNs, tempFile, XXHASH_COMMANDS, xxhashProgram } from './native.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 21);
@@ -153,7 +154,7 @@ if (xxhashC) {
 }
 
 /** The targets: contender over peer (throughput ratio = peer time / contender time), at least `min`. */
-const targets = [
+const targets: PairedTarget[] = [
   { label: 'LZ4 compression from JavaScript', of: 'memvisor lz4CompressPagesInto', over: 'liblz4 LZ4_compress_default', min: 0.8 },
   { label: 'LZ4 decompression from JavaScript', of: 'memvisor lz4DecompressPagesInto', over: 'liblz4 LZ4_decompress_safe', min: 0.7 },
   { label: 'hashing from JavaScript, XXH3', of: 'memvisor xxh3Pages', over: 'xxhash-wasm h64Raw per page', min: 2 },
@@ -179,30 +180,9 @@ xxhashC?.close();
 floor?.close();
 removeNativeFiles();
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const bytesOf = (name: string) => (name.includes('sharing pass') ? big!.count * 4096 : name.includes('LZ4 blocks') ? packedBytes : bytes);
-/**
- * A contender's median round over its best is steady at STEADY or more. On this shared box a busy
- * neighbour showed as medians at 0.6-0.8 of the best (peers more than memvisor, so every ratio
- * rose over its goal), while quiet runs kept every contender at 0.89 or more.
- */
-const STEADY = 0.85;
-const steadiness = (name: string) => Math.min(...times[name]) / median(times[name]);
-const rows = Object.entries(times).map(([name, ts]) => ({ name, gbps: bytesOf(name) / median(ts), bestGbps: bytesOf(name) / Math.min(...ts), steady: steadiness(name) }));
-const results = targets
-  .filter((t) => times[t.of] && times[t.over])
-  .map((t) => {
-    const ratios = times[t.of].map((x, i) => times[t.over][i] / x);
-    return {
-      ...t,
-      median: median(ratios),
-      p10: quantile(ratios, 0.1),
-      p90: quantile(ratios, 0.9),
-      met: median(ratios) >= t.min,
-      steady: Math.min(steadiness(t.of), steadiness(t.over)) >= STEADY,
-    };
-  });
+const rows = Object.entries(times).map(([name, ts]) => ({ name, gbps: bytesOf(name) / median(ts), bestGbps: bytesOf(name) / Math.min(...ts), steady: steadiness(ts) }));
+const results = judge(times, targets);
 
 /**
  * Where the time of each JavaScript target goes: its copies and its kernel, each timed alone
@@ -236,10 +216,8 @@ const lines = [
   '|---|---|---|---|---|---|',
   ...results.map((t) => `| ${t.label}: ${t.of} / ${t.over} | ${t.median.toFixed(2)}x | ${t.p10.toFixed(2)}-${t.p90.toFixed(2)}x | >= ${t.min}x | ${t.met ? 'yes' : 'no'} | ${t.steady ? 'yes' : 'NO'} |`),
 ];
-const unsteady = results.filter((t) => !t.steady);
-if (unsteady.length) {
-  lines.push('', `Not steady: ${unsteady.map((t) => t.label).join('; ')}. A side of each ran its median round at under ${STEADY} of its best: the box was busy during these rounds, and their ratios are not a figure to claim. Run again when it is quiet.`);
-}
+const note = unsteadyNote(results);
+if (note) lines.push('', note);
 /** The kernel's budget at the goal, and how the kernel measured stands against it. */
 function needed(kernel: number, budget: number): string {
   if (budget <= 0) return 'none: the copies alone take longer';
