@@ -6,7 +6,8 @@
  *   staging: [ src | dst: limit (compress) or decompressed size (decompress) ]
  *
  * each placed by `skewed` against the JavaScript array it is copied from or to (gateway.ts
- * SKEW_ROOM says why), so a copy never meets the slow case of the C library's memmove.
+ * SKEW_ROOM says why), so a copy never meets the slow case of the C library's memmove, and each
+ * copied out through `Gateway.copyOut`, which reads the destination's pages first (it says why).
  *
  * LZ4 results are sizes or negative Lz4Status codes; the module's own LZ4_* constants must equal
  * Lz4Status (checked when the engine loads).
@@ -69,10 +70,12 @@ const EXPORTS = [
 const PAGE = 4096;
 /**
  * Pages per chunk of the page batch forms for data in JavaScript: pages cross in copies of
- * 256 KiB, which stay in the core's L2 cache (512 KiB on the dev box) between the copy and the
+ * 256 KiB, which stay in the core's L2 cache (1 MiB on the dev box) between the copy and the
  * work. Every copy is placed by `skewed`, which keeps glibc's `rep movsb` on its fast path
  * (gateway.ts SKEW_ROOM). Paired runs of bench/paired.ts at 32, 64 and 256 pages per chunk
- * were within their noise of each other; 64 was never the slowest.
+ * were within their noise of each other; 64 was never the slowest. With copies out warmed
+ * (2026-11-29), 8 to 128 pages per chunk decoded the corpus within 2% of each other, 4 pages
+ * 5% slower (one process, round-robin).
  */
 export const PAGES_CHUNK = 64;
 
