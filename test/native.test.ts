@@ -41,6 +41,17 @@ describe.skipIf(!haveXxhash)('xxHash C program', () => {
     }
   });
 
+  it('hashes through its staging buffer, two pages at a time, to XXH64: a short last chunk with an odd page included', async () => {
+    // 255 pages: three chunks of 64, then 63 (31 pairs and one page alone)
+    const odd = pages.subarray(0, (n - 1) * 4096);
+    const want = xxh64Pages(odd);
+    const program = await xxhashProgram(odd, { xxh64: want, xxh3: xxh3Pages(odd) });
+    expect(program).not.toBeNull();
+    const [, hi, lo] = await program!.round('64c');
+    expect((BigInt(hi) << 32n) | BigInt(lo)).toBe(hashSum(want));
+    program!.close();
+  });
+
   it('refuses to start when its hashes differ from the ones it is given', async () => {
     const wrong = expected.xxh3.slice();
     wrong[5] ^= 1n;
