@@ -58,7 +58,7 @@ export {
   sharingSetMaxSharing, sharingMaxSharing, sharingMaxUsers, sharingLargeHashed, sharingBrokenMerged,
 } from "./reclaim/sharing";
 export { pageIsZero, pageEqual, pagesCountZero, pagesCountEqual, pagesCopy } from "./ram/page";
-export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64, xxh64Pages, xxh3Pages, xxh64PageList } from "./codec/hash";
+export { xxh64, xxh3, pagesHash, pagesXxh3, pagesXxh64, xxh64Pages, xxh64PagesInCache, xxh3Pages, xxh64PageList } from "./codec/hash";
 export { crc32 } from "./codec/crc32";
 export { mmuCreate, mmuCtxAddr, mmuResetCounters, pagingVmSetup, invvpid, invept, pagingStatCount, pagingStatName, pagingStat } from "./translate/cores";
 export { mmuSwitch, mmuTranslate, mmuTranslateBatch, batchPack, batchUnpack, batchHostFaults } from "./translate/walk";

@@ -141,7 +141,7 @@ const partRuns: Record<string, Run> = {
     pg.copyOut(blocksOut, from, skewed(blocksAt, blocksOut.byteOffset + from), to - from);
   })),
   'part: xxh3Pages kernel, chunk in L2': timed(chunks((_, k) => partsEngine.codec.xxh3Pages(stagingAt, k, 0n, hashesAt))),
-  'part: xxh64Pages kernel, chunk in L2': timed(chunks((_, k) => partsEngine.codec.xxh64Pages(stagingAt, k, 0n, hashesAt))),
+  'part: xxh64Pages kernel, chunk in L2': timed(chunks((_, k) => partsEngine.codec.xxh64PagesInCache(stagingAt, k, 0n, hashesAt))),
 };
 if (process.env.ENGINE !== '0') Object.assign(contenders, inEngine, partRuns);
 // the first (merging) sharing pass over a VM of fresh private pages, and the C floor (hash,

@@ -192,6 +192,24 @@ describe('page hashes', () => {
     }
   });
 
+  it('xxh64PagesInCache writes what xxh64Pages writes, for odd and even counts, and nothing past them', () => {
+    for (const flavor of ['debug', 'release'] as const) {
+      const { e, ram, out, read } = load(flavor);
+      const fresh = e.gateway.stage(n * 8);
+      for (const count of [0, 1, 2, 3, 5, 63, 64, 65, n - 1, n]) {
+        for (const sd of [0n, 7n, U64]) {
+          e.codec.xxh64Pages(ram, count, sd, out);
+          const want = read().slice(0, count);
+          new BigUint64Array(e.gateway.u8.buffer, fresh, n).fill(42n);
+          e.codec.xxh64PagesInCache(ram, count, sd, fresh);
+          const got = Array.from(new BigUint64Array(e.gateway.u8.buffer, fresh, n));
+          expect(got.slice(0, count), `${flavor}, ${count} pages, seed ${sd}`).toEqual(want);
+          expect(got.slice(count).every((h) => h === 42n), `${flavor}, ${count} pages: nothing written past them`).toBe(true);
+        }
+      }
+    }
+  });
+
   it('a batch of zero pages writes nothing', () => {
     const { e, ram, out } = load('debug');
     e.gateway.view.setBigUint64(out, 42n, true);
