@@ -40,9 +40,10 @@
  * Measured by bench/hash.bench.ts (64 MiB corpus of real pages, 2-core AMD EPYC, Node 20):
  *
  *   pagesHash  XXH3-64 SIMD   26.3 GB/s   (28.5 GB/s on 64 pages hot in cache)
- *   pagesXxh64 XXH64          22.4 GB/s   (22.7 GB/s hot): two scalar 64-bit multiplies per
- *                                          8 bytes bound it; XXH3 needs one 32x32->64 per
- *                                          8 bytes, two per SIMD multiply
+ *   pagesXxh64 XXH64          22.4 GB/s   (22.7 GB/s hot): each of its four chains waits an
+ *                                          add, a rotate and a 64-bit multiply per 8 bytes;
+ *                                          XXH3 needs one 32x32->64 per 8 bytes, two per SIMD
+ *                                          multiply, and no chain through a multiply
  *
  * Tried and dropped: two stripes per loop iteration (XXH3: 5% slower, XXH64: no change).
  *
@@ -50,7 +51,8 @@
  * pages in L2, where the JavaScript batch form stages them; over DRAM about 2x slower, so the
  * forms that hash pages where they lie keep one page at a time. Also tried: page i beside page
  * i + n/2 (fine for the prefetcher, but one register more: 1.07x in L2, 0.92x over DRAM), and
- * lane * P2 on the vector side (i64x2.mul is eight instructions in V8: 0.85x).
+ * lane * P2 on the vector side ahead of the scalar chains (i64x2.mul is eight instructions in
+ * V8: 0.6-0.86x); one stripe per turn instead of two 1.00x (the earlier 1.05x "not taken").
  *
  * Static memory: DEFAULT_SECRET and DERIVED_SECRET, 192 bytes each (memory.data). Nothing here
  * allocates; DERIVED_SECRET is scratch, valid only during one `xxh3` call (wasm is single-threaded).
