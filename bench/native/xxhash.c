@@ -6,10 +6,11 @@
  *
  *   xxhash <pages>          then, on stdin, one command per line:
  *     64   XXH64(page, 4096, 0) of every page
- *     64c  the same hashes the way memvisor's xxh64Pages makes them from JavaScript, in C:
- *          each chunk of 64 pages copied into a staging buffer, then hashed two pages at a time
- *     3c   XXH3_64bits the same way: each chunk copied into the staging buffer, then hashed
  *     3    XXH3_64bits(page, 4096) of every page
+ *     64c  the same hashes as 64 made the way memvisor's xxh64Pages makes them from JavaScript:
+ *          each chunk of 64 pages copied into a staging buffer, then hashed two pages at a time
+ *     3c   the same hashes as 3 made the same way: each chunk copied into the staging buffer,
+ *          then hashed
  *   each replies "<ns> <sum hi> <sum lo> <cpu ns>": the round's wall-clock time, the sum of the
  *   page hashes mod 2^64 as two u32 (so the bench can check that it hashed what memvisor hashed),
  *   and the process's CPU time over the same round.
@@ -33,8 +34,8 @@
  * use the multipliers the single hash leaves idle (1.2x on pages in cache here). Over pages in
  * DRAM two neighbouring pages read at once run slower than one, so command 64c hashes them
  * from a staging buffer in L2 after a memcpy of 64 pages, as memvisor's xxh64Pages does with
- * its copy in: the whole of xxh64Pages' work, done in C, and the ceiling of any WebAssembly
- * version of it.
+ * its copy in: the whole of xxh64Pages' work done in C, what a WebAssembly version reaches
+ * only by matching C.
  */
 static inline uint64_t rd64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
