@@ -75,3 +75,21 @@ describe('page hash', () => {
     }, { now: clock.now });
   }
 });
+
+// The XXH64 kernels over one 64-page chunk that stays in L2, as xxh64Pages hashes each chunk it
+// copied in (the same bytes hashed c.count / 64 times, so the throughput counts the corpus):
+// one page at a time, and two neighbouring pages at a time (xxh64PagesInCache, what the
+// JavaScript form runs).
+describe('page hash, a 64-page chunk in L2', () => {
+  const chunk = 64;
+  const group = 'page hash, a 64-page chunk in L2';
+  bench(task(group, 'memvisor xxh64Pages (XXH64, one page at a time)', bytes, 'B', 'engine'), () => {
+    for (let first = 0; first < c.count; first += chunk) engine.codec.xxh64Pages(ram, chunk, 0n, out);
+  });
+  bench(task(group, 'memvisor xxh64PagesInCache (XXH64, two pages at a time)', bytes, 'B', 'engine'), () => {
+    for (let first = 0; first < c.count; first += chunk) engine.codec.xxh64PagesInCache(ram, chunk, 0n, out);
+  });
+  bench(task(group, 'memvisor xxh3Pages (XXH3-64)', bytes, 'B', 'engine'), () => {
+    for (let first = 0; first < c.count; first += chunk) engine.codec.xxh3Pages(ram, chunk, 0n, out);
+  });
+});
