@@ -133,15 +133,20 @@ const DERIVED_SECRET: usize = memory.data(<i32>SECRET_SIZE, 16);
   return h ^ (h >> 32);
 }
 
-/** The end of XXH64 over one whole 4 KiB page: lanes merged, length added, avalanche (no tail). */
+/** XXH64's four lane accumulators converged into one hash (before the length and the tail). */
 // @ts-ignore: decorator
-@inline function xxh64PageEnd(v1: u64, v2: u64, v3: u64, v4: u64): u64 {
+@inline function converge64(v1: u64, v2: u64, v3: u64, v4: u64): u64 {
   let h = rotl<u64>(v1, 1) + rotl<u64>(v2, 7) + rotl<u64>(v3, 12) + rotl<u64>(v4, 18);
   h = merge64(h, v1);
   h = merge64(h, v2);
   h = merge64(h, v3);
-  h = merge64(h, v4);
-  return avalanche64(h + <u64>PAGE_SIZE);
+  return merge64(h, v4);
+}
+
+/** The end of XXH64 over one whole 4 KiB page: converged, length added, avalanche (no tail). */
+// @ts-ignore: decorator
+@inline function xxh64PageEnd(v1: u64, v2: u64, v3: u64, v4: u64): u64 {
+  return avalanche64(converge64(v1, v2, v3, v4) + <u64>PAGE_SIZE);
 }
 
 /** XXH64 of `len` bytes at `p`; inlined so that a constant `len` drops the tail code. */
@@ -162,11 +167,7 @@ const DERIVED_SECRET: usize = memory.data(<i32>SECRET_SIZE, 16);
       v4 = round64(v4, load<u64>(p, 24));
       p += 32;
     }
-    h = rotl<u64>(v1, 1) + rotl<u64>(v2, 7) + rotl<u64>(v3, 12) + rotl<u64>(v4, 18);
-    h = merge64(h, v1);
-    h = merge64(h, v2);
-    h = merge64(h, v3);
-    h = merge64(h, v4);
+    h = converge64(v1, v2, v3, v4);
   } else {
     h = seed + P64_5;
   }
@@ -432,7 +433,8 @@ export function xxh64Pages(p: usize, n: u32, seed: u64, out: usize): void {
   let v1 = seed + P64_1 + P64_2, v2 = seed + P64_2, v3 = seed, v4 = seed - P64_1;
   let w1 = v1, w2 = v2, w3 = v3, w4 = v4;
   // two stripes of each page per turn: with one, V8 spends a register on a turn counter and
-  // spills accumulators (1.00x against one page at a time instead of 1.14x)
+  // spills accumulators (1.00x against one page at a time instead of 1.14x). `end` cannot wrap
+  // at 4 GiB as xxh64At's pointer could: the second page lies past it.
   const end = p + PAGE_SIZE;
   for (let q = p; q != end; q += 64) {
     v1 = round64(v1, load<u64>(q)); v2 = round64(v2, load<u64>(q, 8));
